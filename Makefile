@@ -1,0 +1,133 @@
+# Social governance platform — build, run, test.
+# `make` builds libsg and the three services; `make up` / `make test` are the
+# two commands of the README.
+
+B        ?= build
+CC       ?= gcc
+SAN      ?=
+OPT      ?= -O2
+CFLAGS   ?= $(OPT) -g
+PKGS     := libmicrohttpd jansson rdkafka hiredis libjwt libpq openssl
+WARN     := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wno-missing-field-initializers
+CPPFLAGS := -D_GNU_SOURCE -Icommon/include $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+ALL_CFLAGS = $(WARN) $(CFLAGS) $(SAN) -pthread -MMD -MP
+LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -pthread
+TESTLIBS := -lcriterion
+
+SERVICES := report reviewer reward
+
+COMMON_SRC := $(wildcard common/src/*.c)
+COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/%.o)
+LIBSG      := $(B)/libsg.a
+
+# Per service: every .c but main.c goes in lib<svc>.a (linked by unit tests).
+define SERVICE_RULES
+$(1)_SRC  := $$(filter-out services/$(1)/main.c,$$(wildcard services/$(1)/*.c))
+$(1)_OBJ  := $$($(1)_SRC:%.c=$(B)/%.o)
+$(B)/lib$(1).a: $$($(1)_OBJ)
+	@mkdir -p $$(@D)
+	$$(AR) rcs $$@ $$^
+$(B)/sg-$(1): $(B)/services/$(1)/main.o $(B)/lib$(1).a $(LIBSG)
+	$$(CC) $$(ALL_CFLAGS) -o $$@ $$^ $$(LDLIBS)
+endef
+$(foreach s,$(SERVICES),$(eval $(call SERVICE_RULES,$(s))))
+
+BINS := $(SERVICES:%=$(B)/sg-%)
+
+# Unit tests: tests/unit/test_<area>_*.c; <area> = common or a service name.
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+# Integration tests of common in C (need the devstack).
+IT_SRC    := $(wildcard tests/integration/common/test_*.c)
+IT_BINS   := $(IT_SRC:tests/integration/common/%.c=$(B)/tests/it_%)
+TOOL_SRC  := $(wildcard tests/tools/*.c)
+TOOL_BINS := $(TOOL_SRC:tests/tools/%.c=$(B)/tools/%)
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BINS:= $(BENCH_SRC:bench/%.c=$(B)/bench/%)
+
+.PHONY: all clean up down test unit integration it-common it-services e2e asan bench demo fuzz check-deploy venv
+all: $(BINS) $(UNIT_BINS) $(IT_BINS) $(TOOL_BINS)
+
+$(B)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIBSG): $(COMMON_OBJ)
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
+svc_of = $(word 2,$(subst _, ,$(notdir $(1))))
+$(B)/tests/test_%: $(B)/tests/unit/test_%.o $(LIBSG) $(foreach s,$(SERVICES),$(B)/lib$(s).a)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(if $(filter $(SERVICES),$(call svc_of,$@)),$(B)/lib$(call svc_of,$@).a) $(LIBSG) $(LDLIBS) $(TESTLIBS)
+$(B)/tests/it_%: $(B)/tests/integration/common/%.o $(LIBSG)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(TESTLIBS)
+$(B)/tools/%: $(B)/tests/tools/%.o $(LIBSG)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+$(B)/bench/%: $(B)/bench/%.o $(LIBSG) $(foreach s,$(SERVICES),$(B)/lib$(s).a)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(foreach s,$(SERVICES),$(B)/lib$(s).a) $(LIBSG) $(LDLIBS)
+
+# ---- running -------------------------------------------------------------
+VENV := .cache/venv
+venv: $(VENV)/.ok
+$(VENV)/.ok: tests/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q -r tests/requirements.txt
+	touch $@
+
+up: all
+	scripts/devstack up
+	scripts/services up
+	scripts/demo-data
+
+down:
+	-scripts/services down
+	scripts/devstack down
+
+demo: all
+	scripts/demo
+
+# ---- tests ---------------------------------------------------------------
+# Unit tests first (no servers), then everything against the devstack.
+test: all venv
+	scripts/devstack up
+	$(MAKE) --no-print-directory check-deploy
+	$(MAKE) --no-print-directory it-services e2e
+	$(MAKE) --no-print-directory it-common
+	$(MAKE) --no-print-directory unit
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t --jobs=2 --short-filename; done
+
+it-common: $(IT_BINS)
+	@set -e; eval "$$(scripts/devstack env)"; for t in $(IT_BINS); do echo "== $$t"; $$t --jobs=1 --short-filename; done
+
+it-services: $(BINS) $(TOOL_BINS) venv
+	eval "$$(scripts/devstack env)"; SG_BUILD_DIR=$(B) $(VENV)/bin/python -m pytest -q -x tests/integration
+
+e2e: $(BINS) venv
+	eval "$$(scripts/devstack env)"; SG_BUILD_DIR=$(B) $(VENV)/bin/python -m pytest -q -x tests/e2e
+
+integration: it-common it-services
+
+check-deploy:
+	scripts/check-deploy
+
+asan:
+	$(MAKE) B=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" all
+	scripts/devstack up
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	  $(MAKE) B=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" unit it-common it-services
+
+bench: all $(BENCH_BINS)
+	scripts/devstack up
+	bench/run
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,48 @@
+/* Configuration from SG_* environment variables, validated at start.
+ *
+ * Common variables (all services):
+ *   SG_HTTP_PORT (default per service), SG_HTTP_BIND (127.0.0.1),
+ *   SG_HTTP_THREADS (8), SG_PG_DSN (required), SG_PG_SCHEMA (service name),
+ *   SG_PG_POOL_SIZE (8), SG_MIGRATIONS_DIR (sql/<service>),
+ *   SG_KAFKA_BROKERS (required), SG_TOPIC_PREFIX (""), SG_REDIS_URL (required),
+ *   SG_JWT_SECRET (required, >= 16 bytes), SG_API_KEYS ("name:key,..."),
+ *   SG_LOG_LEVEL (info).
+ * A bad value makes sg_config_load fail with a message naming the variable.
+ */
+#ifndef SG_CONFIG_H
+#define SG_CONFIG_H
+
+#include <stddef.h>
+
+typedef struct sg_config {
+    char *service;        /* owned */
+    int http_port;
+    char *http_bind;      /* owned */
+    int http_threads;
+    char *pg_dsn;         /* owned */
+    char *pg_schema;      /* owned; [a-z_][a-z0-9_]{0,62} */
+    int pg_pool_size;
+    char *migrations_dir; /* owned */
+    char *kafka_brokers;  /* owned */
+    char *topic_prefix;   /* owned, may be "" */
+    char *redis_url;      /* owned */
+    char *jwt_secret;     /* owned */
+    char *api_keys;       /* owned raw spec, parsed by sg_auth_create */
+    int log_level;        /* sg_log_level */
+} sg_config;
+
+/* Loads the common variables for `service`. Returns 0, or -1 with a message
+ * in err. On failure nothing needs freeing; on success free with
+ * sg_config_free. */
+int sg_config_load(sg_config *cfg, const char *service, int default_port, char *err, size_t errlen);
+void sg_config_free(sg_config *cfg);
+
+/* Reads an integer variable: unset/empty → def; not an integer or outside
+ * [min,max] → -1 with a message naming the variable. */
+int sg_env_long(const char *name, long def, long min, long max, long *out, char *err, size_t errlen);
+
+/* Returns a malloc'ed copy of the variable or of def (def may be NULL → NULL
+ * when unset). Caller frees. */
+char *sg_env_strdup(const char *name, const char *def);
+
+#endif

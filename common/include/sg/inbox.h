@@ -1,0 +1,26 @@
+/* Idempotent consumer (inbox).
+ *
+ * sg_inbox_process runs fn inside one transaction that also inserts the
+ * event's id into <schema>.inbox; if the id is already there the event was
+ * handled before and fn is not called. The caller stores the Kafka offset only
+ * after this returns 0.
+ */
+#ifndef SG_INBOX_H
+#define SG_INBOX_H
+
+#include <jansson.h>
+#include "sg/kafka.h"
+#include "sg/pg.h"
+
+/* Handles one event inside the transaction. payload is the parsed value
+ * (borrowed). Return SG_OK to commit; SG_ERR_DB/SG_ERR_RETRY to retry later;
+ * a positive code to roll back and drop the event as permanently invalid
+ * (logged, and recorded in the inbox so it is not retried). */
+typedef int (*sg_inbox_fn)(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, void *ctx);
+
+/* Returns 0 when handled or duplicate (or dropped as invalid), -1 when the
+ * event must be retried. Messages without event_id (header or payload field)
+ * or with a non-JSON value are dropped with an error log. */
+int sg_inbox_process(sg_pg_pool *p, const sg_kafka_msg *m, sg_inbox_fn fn, void *ctx);
+
+#endif

@@ -1,0 +1,56 @@
+/* Strict validation of JSON request bodies (jansson) and small value checks.
+ *
+ * A body is validated against a table of fields: unknown fields, wrong types,
+ * missing required fields and out-of-range values/lengths are refused with a
+ * message suitable for a 400 detail. String lengths count UTF-8 code points
+ * (jansson already refuses invalid UTF-8 when parsing).
+ */
+#ifndef SG_JSON_H
+#define SG_JSON_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+typedef enum {
+    SG_JT_STRING,       /* min/max: length in code points; printable=1: no control chars */
+    SG_JT_INT,          /* min/max: value */
+    SG_JT_NUMBER,       /* any JSON number; min/max: value */
+    SG_JT_BOOL,
+    SG_JT_OBJECT,       /* max: serialized size in bytes (0 = no limit) */
+    SG_JT_ARRAY,        /* min/max: element count (elements not checked) */
+    SG_JT_STRING_ARRAY, /* min/max: element count; elem_max: code points per element */
+} sg_jtype;
+
+typedef struct sg_field {
+    const char *name;
+    sg_jtype type;
+    int required;
+    long long min;
+    long long max;     /* 0 = no upper bound for strings/arrays/objects */
+    int elem_max;      /* SG_JT_STRING_ARRAY only */
+    int printable;     /* SG_JT_STRING(_ARRAY): refuse control characters */
+} sg_field;
+
+/* Validates `obj` (must be an object) against fields[0..n). Returns 0, or -1
+ * with a message in err. Never modifies obj. */
+int sg_json_validate(const json_t *obj, const sg_field *fields, size_t n, char *err, size_t errlen);
+
+/* Number of UTF-8 code points in s (s is valid UTF-8). */
+size_t sg_utf8_len(const char *s);
+
+/* 1 if s is an opaque upstream id: 1..128 printable non-space-control chars. */
+int sg_is_opaque_id(const char *s);
+/* 1 if s is a canonical textual UUID (8-4-4-4-12 hex). */
+int sg_is_uuid(const char *s);
+/* 1 if s is an RFC 3339 timestamp accepted by PostgreSQL timestamptz input
+ * (YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)). */
+int sg_is_rfc3339(const char *s);
+/* 1 if s is an http:// or https:// URL with a host, no spaces/control chars. */
+int sg_is_http_url(const char *s);
+
+/* Accessors that return NULL / def when the key is absent or of another type.
+ * Returned strings are borrowed from obj. */
+const char *sg_json_str(const json_t *obj, const char *key);
+long long sg_json_int(const json_t *obj, const char *key, long long def);
+
+#endif

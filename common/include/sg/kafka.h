@@ -1,0 +1,62 @@
+/* Kafka glue on librdkafka.
+ *
+ * Producer: idempotent (enable.idempotence=true, acks=all), with a poll thread
+ * that runs delivery callbacks. Consumer: a thread that polls, hands each
+ * message to a handler, and stores its offset only after the handler
+ * succeeded (enable.auto.offset.store=false); on handler failure it seeks back
+ * to the message and retries with backoff, so nothing is skipped.
+ * Topic names get SG_TOPIC_PREFIX prepended by the callers via sg_topic().
+ */
+#ifndef SG_KAFKA_H
+#define SG_KAFKA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct sg_kafka_msg {
+    const char *topic;       /* full topic name */
+    const char *key; size_t key_len;
+    const char *value; size_t len;
+    const char *event_id;    /* header, NULL if absent */
+    const char *event_type;  /* header, NULL if absent */
+    const char *traceparent; /* header, NULL if absent */
+    int32_t partition;
+    int64_t offset;
+} sg_kafka_msg;
+
+typedef struct sg_producer sg_producer;
+
+/* Delivery report: ok=1 when acked by the broker. Runs on the poll thread. */
+typedef void (*sg_delivery_cb)(void *opaque, int ok);
+
+sg_producer *sg_producer_create(const char *brokers, sg_delivery_cb cb, char *err, size_t errlen);
+/* Flushes (up to 10 s) and frees. */
+void sg_producer_free(sg_producer *p);
+/* Enqueues one message; headers event_id/event_type/traceparent are added
+ * when non-NULL. All strings copied. Returns 0 or -1 (queue full, ...). */
+int sg_producer_send(sg_producer *p, const char *topic, const char *key, const char *value, size_t len,
+                     const char *event_id, const char *event_type, const char *traceparent, void *opaque);
+/* Waits until all enqueued messages are delivered or failed. 0 when done. */
+int sg_producer_flush(sg_producer *p, int timeout_ms);
+/* 0 when the cluster answered a metadata request within timeout_ms. */
+int sg_producer_ping(sg_producer *p, int timeout_ms);
+
+/* Handler: 0 = processed (offset stored), nonzero = transient failure
+ * (message is retried). Runs on the consumer thread. */
+typedef int (*sg_consume_fn)(const sg_kafka_msg *m, void *ctx);
+
+typedef struct sg_consumer sg_consumer;
+
+/* Subscribes group `group` to topics (copied). auto.offset.reset=earliest so
+ * a new group misses nothing. Starts its thread. */
+sg_consumer *sg_consumer_start(const char *brokers, const char *group, const char *const *topics, size_t ntopics,
+                               sg_consume_fn fn, void *ctx, char *err, size_t errlen);
+/* Stops the thread, commits stored offsets, closes and frees. */
+void sg_consumer_stop(sg_consumer *c);
+/* Unix time (s) when the consumer last processed a message, 0 if never. */
+double sg_consumer_last_processed(const sg_consumer *c);
+
+/* Writes prefix+name into buf; returns buf. */
+const char *sg_topic(char *buf, size_t len, const char *prefix, const char *name);
+
+#endif

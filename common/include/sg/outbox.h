@@ -1,0 +1,43 @@
+/* Transactional outbox.
+ *
+ * sg_outbox_add inserts an event row in the caller's transaction; the relay
+ * (one leader per schema, via a session advisory lock on its own connection)
+ * publishes unpublished rows in id order with the idempotent producer and
+ * marks a row published only after its delivery report. It is woken by
+ * LISTEN/NOTIFY on commit, and polls every second as a fallback. A crash
+ * between send and mark causes a re-send (consumers are idempotent), never a
+ * loss. Published rows are deleted after an hour.
+ *
+ * Wire format: value = payload object + "event_id" + "occurred_at"; key as
+ * given; headers event_id, event_type, traceparent.
+ */
+#ifndef SG_OUTBOX_H
+#define SG_OUTBOX_H
+
+#include <jansson.h>
+#include "sg/kafka.h"
+#include "sg/pg.h"
+
+/* SQL of the common tables (outbox, inbox), applied by sg_migrate. */
+extern const char sg_common_schema_sql[];
+
+/* Inserts one event. topic is the logical name (prefix added by the relay);
+ * payload is borrowed (serialized here). traceparent may be NULL. Returns
+ * SG_OK or SG_ERR_DB/SG_ERR_RETRY. */
+int sg_outbox_add(sg_pg *c, const char *topic, const char *key, const char *event_type, const json_t *payload,
+                  const char *traceparent);
+
+typedef struct sg_outbox_relay sg_outbox_relay;
+
+/* Starts the relay thread. dsn/schema/prefix copied; producer is created and
+ * owned by the relay. */
+sg_outbox_relay *sg_outbox_relay_start(const char *dsn, const char *schema, const char *brokers,
+                                       const char *topic_prefix, char *err, size_t errlen);
+/* Stops the thread after the batch in flight, flushes and frees. */
+void sg_outbox_relay_stop(sg_outbox_relay *r);
+/* Events published since start, and rows seen unpublished at the last scan. */
+long sg_outbox_relay_published(const sg_outbox_relay *r);
+long sg_outbox_relay_backlog(const sg_outbox_relay *r);
+int sg_outbox_relay_is_leader(const sg_outbox_relay *r);
+
+#endif

@@ -1,0 +1,78 @@
+/* PostgreSQL: a bounded connection pool for worker threads, prepared
+ * statements cached per connection, and a transaction helper.
+ *
+ * Every statement goes through sg_pg_query with $n parameters (never string
+ * interpolation). Each connection sets search_path to the pool's schema.
+ * A connection found broken (server restart) is reset on acquire and after a
+ * failed statement; its prepared-statement cache is dropped with it.
+ */
+#ifndef SG_PG_H
+#define SG_PG_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+
+typedef struct sg_pg_pool sg_pg_pool;
+typedef struct sg_pg sg_pg; /* one pooled connection, used by one thread at a time */
+
+/* Error codes shared by store functions. Positive values are free for
+ * callers (application outcomes that roll the transaction back). */
+#define SG_OK 0
+#define SG_ERR_DB (-1)      /* database error or unreachable */
+#define SG_ERR_RETRY (-2)   /* serialization failure / deadlock: retry the tx */
+
+/* Creates the pool; connects lazily (first acquire), so a database that is
+ * down at start is not fatal. dsn and schema are copied. size 1..100. */
+sg_pg_pool *sg_pg_pool_create(const char *dsn, const char *schema, int size, char *err, size_t errlen);
+/* Closes every connection. All connections must have been released. */
+void sg_pg_pool_free(sg_pg_pool *p);
+
+/* Borrows a connection, waiting up to timeout_ms for a free one. Returns NULL
+ * on timeout or when no connection can be made. */
+sg_pg *sg_pg_acquire(sg_pg_pool *p, int timeout_ms);
+/* Returns c to the pool. If a transaction is still open it is rolled back. */
+void sg_pg_release(sg_pg_pool *p, sg_pg *c);
+
+/* Runs sql (prepared once per connection, keyed by text) with text params
+ * (NULL element = SQL NULL). Returns a PGresult the caller must PQclear, or
+ * NULL when the connection is unusable. On failure the SQLSTATE is kept in
+ * sg_pg_sqlstate(c) and an error is logged (except for the SQLSTATEs in
+ * `quiet`, e.g. "23505", handled by the caller). */
+PGresult *sg_pg_query(sg_pg *c, const char *sql, int nparams, const char *const *params);
+/* Same but does not log SQLSTATE `quiet` (a comma-free 5-char code) */
+PGresult *sg_pg_query_q(sg_pg *c, const char *quiet, const char *sql, int nparams, const char *const *params);
+
+/* 1 when res is non-NULL and PGRES_COMMAND_OK / PGRES_TUPLES_OK. */
+int sg_pg_ok(const PGresult *res);
+/* SQLSTATE of the last failed statement on c ("" if none). */
+const char *sg_pg_sqlstate(const sg_pg *c);
+/* Runs sql and returns SG_OK/SG_ERR_DB/SG_ERR_RETRY, discarding the result. */
+int sg_pg_exec(sg_pg *c, const char *sql, int nparams, const char *const *params);
+/* Maps the last failure on c to SG_ERR_RETRY (40001, 40P01) or SG_ERR_DB. */
+int sg_pg_err(const sg_pg *c);
+
+/* Raw libpq connection (for LISTEN, COPY...). Borrowed. */
+PGconn *sg_pg_conn(sg_pg *c);
+
+/* Transaction body: return SG_OK to commit, a positive code to roll back and
+ * return that code, SG_ERR_DB / SG_ERR_RETRY on database failure. */
+typedef int (*sg_pg_tx_fn)(sg_pg *c, void *ctx);
+
+enum { SG_TX_READ_COMMITTED = 0, SG_TX_REPEATABLE_READ, SG_TX_SERIALIZABLE };
+
+/* Acquires a connection, runs fn inside BEGIN..COMMIT, retrying the whole
+ * transaction up to 8 times on serialization failures and deadlocks (also when
+ * COMMIT itself fails with them) with a short jittered backoff. Returns fn's
+ * code, SG_OK after a successful commit, or SG_ERR_DB. */
+int sg_pg_tx(sg_pg_pool *p, int isolation, sg_pg_tx_fn fn, void *ctx);
+
+/* Pings the server with a fresh pooled connection; 0 when reachable. */
+int sg_pg_ping(sg_pg_pool *p);
+
+const char *sg_pg_pool_schema(const sg_pg_pool *p);
+const char *sg_pg_pool_dsn(const sg_pg_pool *p);
+
+/* Compound-literal helper: sg_pg_query(c, SQL, 2, SG_P(a, b)). */
+#define SG_P(...) ((const char *const[]){__VA_ARGS__})
+
+#endif
