@@ -7,7 +7,7 @@ CC       ?= gcc
 SAN      ?=
 OPT      ?= -O2
 CFLAGS   ?= $(OPT) -g
-PKGS     := libmicrohttpd jansson rdkafka hiredis libjwt libpq openssl
+PKGS     := libmicrohttpd jansson rdkafka hiredis libjwt libpq openssl libcurl
 WARN     := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wno-missing-field-initializers
 CPPFLAGS := -D_GNU_SOURCE -Icommon/include $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -41,8 +41,8 @@ UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 # Integration tests of common in C (need the devstack).
 IT_SRC    := $(wildcard tests/integration/common/test_*.c)
 IT_BINS   := $(IT_SRC:tests/integration/common/%.c=$(B)/tests/it_%)
-TOOL_SRC  := $(wildcard tests/tools/*.c)
-TOOL_BINS := $(TOOL_SRC:tests/tools/%.c=$(B)/tools/%)
+TOOL_SRC  := $(wildcard tools/*.c)
+TOOL_BINS := $(TOOL_SRC:tools/%.c=$(B)/tools/%)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BINS:= $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
@@ -64,7 +64,7 @@ $(B)/tests/test_%: $(B)/tests/unit/test_%.o $(LIBSG) $(foreach s,$(SERVICES),$(B
 $(B)/tests/it_%: $(B)/tests/integration/common/%.o $(LIBSG)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(TESTLIBS)
-$(B)/tools/%: $(B)/tests/tools/%.o $(LIBSG)
+$(B)/tools/%: $(B)/tools/%.o $(LIBSG)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 $(B)/bench/%: $(B)/bench/%.o $(LIBSG) $(foreach s,$(SERVICES),$(B)/lib$(s).a)

@@ -1,0 +1,51 @@
+"""Small HTTP helpers shared by scripts/demo-data and scripts/demo (stdlib only)."""
+import json
+import os
+import subprocess
+import urllib.error
+import urllib.request
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+BUILD = os.environ.get("SG_BUILD_DIR", os.path.join(ROOT, "build"))
+JWT_SECRET = os.environ.get("SG_JWT_SECRET", "demo-jwt-secret-change-me-0123456789")
+API_KEYS = os.environ.get(
+    "SG_API_KEYS", "product:demo-key-product,forum:demo-key-forum,im:demo-key-im,comment:demo-key-comment,"
+    "review:demo-key-review")
+REPORT = "http://127.0.0.1:8081"
+REVIEWER = "http://127.0.0.1:8082"
+REWARD = "http://127.0.0.1:8083"
+
+
+def api_key(client):
+    for pair in API_KEYS.split(","):
+        name, _, key = pair.partition(":")
+        if name == client:
+            return key
+    raise SystemExit(f"no API key for client {client!r} in SG_API_KEYS")
+
+
+def token(sub, role="user"):
+    """A JWT signed by libjwt through build/tools/sg-token."""
+    out = subprocess.run([os.path.join(BUILD, "tools", "sg-token"), sub, role, "86400"], check=True,
+                         capture_output=True, text=True, env={**os.environ, "SG_JWT_SECRET": JWT_SECRET})
+    return out.stdout.strip()
+
+
+def call(method, url, body=None, bearer=None, headers=None, ok=(200, 201)):
+    """Returns (status, parsed JSON body). Raises on a status outside ok."""
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method)
+    req.add_header("Content-Type", "application/json")
+    if bearer:
+        req.add_header("Authorization", "Bearer " + bearer)
+    for k, v in (headers or {}).items():
+        req.add_header(k, v)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            status, raw = r.status, r.read()
+    except urllib.error.HTTPError as e:
+        status, raw = e.code, e.read()
+    parsed = json.loads(raw) if raw else None
+    if ok and status not in ok:
+        raise SystemExit(f"{method} {url} → {status}: {raw.decode(errors='replace')}")
+    return status, parsed
