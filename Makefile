@@ -57,10 +57,16 @@ $(LIBSG): $(COMMON_OBJ)
 	@mkdir -p $(@D)
 	$(AR) rcs $@ $^
 
-svc_of = $(word 2,$(subst _, ,$(notdir $(1))))
-$(B)/tests/test_%: $(B)/tests/unit/test_%.o $(LIBSG) $(foreach s,$(SERVICES),$(B)/lib$(s).a)
+# A unit test of area <a> links lib<a>.a (services) and libsg.
+$(B)/tests/test_common_%: $(B)/tests/unit/test_common_%.o $(LIBSG)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(if $(filter $(SERVICES),$(call svc_of,$@)),$(B)/lib$(call svc_of,$@).a) $(LIBSG) $(LDLIBS) $(TESTLIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(TESTLIBS)
+define UNIT_RULES
+$(B)/tests/test_$(1)_%: $(B)/tests/unit/test_$(1)_%.o $(B)/lib$(1).a $(LIBSG)
+	@mkdir -p $$(@D)
+	$$(CC) $$(ALL_CFLAGS) -o $$@ $$^ $$(LDLIBS) $$(TESTLIBS)
+endef
+$(foreach s,$(SERVICES),$(eval $(call UNIT_RULES,$(s))))
 $(B)/tests/it_%: $(B)/tests/integration/common/%.o $(LIBSG)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(TESTLIBS)

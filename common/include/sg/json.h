@@ -35,6 +35,10 @@ typedef struct sg_field {
  * with a message in err. Never modifies obj. */
 int sg_json_validate(const json_t *obj, const sg_field *fields, size_t n, char *err, size_t errlen);
 
+/* 1 if s[0..len) is valid UTF-8 (no overlong forms, surrogates or code
+ * points above U+10FFFF). */
+int sg_utf8_valid(const char *s, size_t len);
+
 /* Number of UTF-8 code points in s (s is valid UTF-8). */
 size_t sg_utf8_len(const char *s);
 

@@ -29,7 +29,8 @@ void sg_migrations_free(sg_migration *m, size_t n);
 /* Parses a file name into its version; -1 if it is not a migration name. */
 int sg_migration_version(const char *filename);
 
-/* Applies pending migrations. Returns 0 or -1 with a message. */
+/* Applies pending migrations. dir may be NULL: only the common tables.
+ * Returns 0 or -1 with a message. */
 int sg_migrate(sg_pg_pool *p, const char *dir, char *err, size_t errlen);
 
 #endif

@@ -22,15 +22,23 @@
 extern const char sg_common_schema_sql[];
 
 /* Inserts one event. topic is the logical name (prefix added by the relay);
- * payload is borrowed (serialized here). traceparent may be NULL. Returns
- * SG_OK or SG_ERR_DB/SG_ERR_RETRY. */
+ * payload is borrowed (serialized here). traceparent may be NULL: then the
+ * thread's log context (sg_log_traceparent) is used, so an event caused by a
+ * request or an event carries its trace. Returns SG_OK or
+ * SG_ERR_DB/SG_ERR_RETRY. */
 int sg_outbox_add(sg_pg *c, const char *topic, const char *key, const char *event_type, const json_t *payload,
                   const char *traceparent);
 
 typedef struct sg_outbox_relay sg_outbox_relay;
 
 /* Starts the relay thread. dsn/schema/prefix copied; producer is created and
- * owned by the relay. */
+ * owned by the relay.
+ *
+ * Test hook: when the environment variable SG_TEST_RELAY_CRASH_AFTER_SEND=1
+ * is set at start, the relay calls _exit(137) after the delivery reports of
+ * its first non-empty batch arrived and before marking the rows published
+ * (simulates a crash between send and mark; used by the integration tests).
+ * Never set it in production. */
 sg_outbox_relay *sg_outbox_relay_start(const char *dsn, const char *schema, const char *brokers,
                                        const char *topic_prefix, char *err, size_t errlen);
 /* Stops the thread after the batch in flight, flushes and frees. */
@@ -39,5 +47,8 @@ void sg_outbox_relay_stop(sg_outbox_relay *r);
 long sg_outbox_relay_published(const sg_outbox_relay *r);
 long sg_outbox_relay_backlog(const sg_outbox_relay *r);
 int sg_outbox_relay_is_leader(const sg_outbox_relay *r);
+/* The relay's producer (borrowed, valid until sg_outbox_relay_stop), e.g.
+ * for sg_producer_ping in a readiness probe. */
+sg_producer *sg_outbox_relay_producer(sg_outbox_relay *r);
 
 #endif

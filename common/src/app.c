@@ -1,0 +1,271 @@
+/* Service skeleton: start-up, readiness, metrics and ordered shutdown. */
+#include "sg/app.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sg/kafka.h"
+#include "sg/log.h"
+#include "sg/migrate.h"
+#include "sg/outbox.h"
+
+#define MIGRATE_WAIT_MS 60000
+
+typedef struct app_consumer {
+    sg_app *app;
+    const sg_app_consumer *spec;
+    char topic[256];
+    char group[256];
+    sg_consumer *consumer;
+} app_consumer;
+
+typedef struct app_state {
+    sg_app app;
+    const sg_app_spec *spec;
+    app_consumer *consumers;
+    sg_worker **workers;
+} app_state;
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
+    }
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int app_consume(const sg_kafka_msg *m, void *ctx)
+{
+    app_consumer *ac = ctx;
+    sg_log_set_context(m->event_id, m->traceparent);
+    int rc = sg_inbox_process(ac->app->pg, m, ac->spec->fn, ac->app->svc);
+    sg_log_set_context(NULL, NULL);
+    return rc;
+}
+
+static void append_down(char *down, size_t len, const char *what)
+{
+    size_t used = strlen(down);
+    snprintf(down + used, len - used, "%s%s", used ? ", " : "", what);
+}
+
+static int app_ready(void *ctx, char *down, size_t downlen)
+{
+    app_state *st = ctx;
+    down[0] = '\0';
+    if (sg_pg_ping(st->app.pg) != 0)
+        append_down(down, downlen, "postgres");
+    if (sg_redis_ping(st->app.redis) != 0)
+        append_down(down, downlen, "redis");
+    if (sg_producer_ping(sg_outbox_relay_producer(st->app.relay), 1000) != 0)
+        append_down(down, downlen, "kafka");
+    return down[0] ? -1 : 0;
+}
+
+static void app_collect(FILE *out, void *ctx)
+{
+    app_state *st = ctx;
+    fprintf(out,
+            "# HELP sg_outbox_backlog Unpublished outbox rows seen at the relay's last scan.\n"
+            "# TYPE sg_outbox_backlog gauge\n"
+            "sg_outbox_backlog %ld\n"
+            "# HELP sg_outbox_published_total Events published to Kafka by this process's relay.\n"
+            "# TYPE sg_outbox_published_total counter\n"
+            "sg_outbox_published_total %ld\n"
+            "# HELP sg_outbox_relay_leader 1 when this process's relay holds the leader lock.\n"
+            "# TYPE sg_outbox_relay_leader gauge\n"
+            "sg_outbox_relay_leader %d\n",
+            sg_outbox_relay_backlog(st->app.relay), sg_outbox_relay_published(st->app.relay),
+            sg_outbox_relay_is_leader(st->app.relay));
+    if (st->spec->nconsumers == 0)
+        return;
+    fprintf(out, "# HELP sg_consumer_last_processed_seconds Unix time of the last event handled, per topic.\n"
+                 "# TYPE sg_consumer_last_processed_seconds gauge\n");
+    for (size_t i = 0; i < st->spec->nconsumers; i++)
+        if (st->consumers[i].consumer)
+            fprintf(out, "sg_consumer_last_processed_seconds{topic=\"%s\"} %.3f\n", st->consumers[i].spec->topic,
+                    sg_consumer_last_processed(st->consumers[i].consumer));
+}
+
+/* The database may still be starting (compose, k8s): wait for it, but fail
+ * at once on a migration that the reachable server refuses. */
+static int migrate_with_retry(sg_app *app, char *err, size_t errlen)
+{
+    long long deadline = now_ms() + MIGRATE_WAIT_MS;
+    long delay = 250;
+    for (;;) {
+        if (sg_migrate(app->pg, app->cfg.migrations_dir, err, errlen) == 0)
+            return 0;
+        if (sg_pg_ping(app->pg) == 0 || now_ms() + delay > deadline)
+            return -1;
+        sg_warn("%s; retrying in %ld ms", err, delay);
+        sleep_ms(delay);
+        delay = delay * 2 > 4000 ? 4000 : delay * 2;
+    }
+}
+
+int sg_app_main(const sg_app_spec *spec)
+{
+    app_state st;
+    sg_app *app = &st.app;
+    sg_http_server *http = NULL;
+    sigset_t sigs;
+    char err[1024];
+    int rc = 1;
+    int cfg_loaded = 0;
+
+    memset(&st, 0, sizeof st);
+    st.spec = spec;
+    /* Before any thread exists, so that every thread inherits the mask and
+     * only sigwait below sees these signals. */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+    if (sg_config_load(&app->cfg, spec->service, spec->default_port, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: %s\n", spec->service, err);
+        return 2;
+    }
+    cfg_loaded = 1;
+    sg_log_init(spec->service, (sg_log_level)app->cfg.log_level);
+
+    app->auth = sg_auth_create(app->cfg.api_keys, app->cfg.jwt_secret, err, sizeof err);
+    if (!app->auth) {
+        sg_error("%s", err);
+        rc = 2;
+        goto cleanup;
+    }
+    app->metrics = sg_metrics_create(spec->service);
+    if (!app->metrics) {
+        sg_error("cannot create metrics");
+        goto cleanup;
+    }
+    app->pg = sg_pg_pool_create(app->cfg.pg_dsn, app->cfg.pg_schema, app->cfg.pg_pool_size, err, sizeof err);
+    if (!app->pg) {
+        sg_error("%s", err);
+        rc = 2;
+        goto cleanup;
+    }
+    if (migrate_with_retry(app, err, sizeof err) != 0) {
+        sg_error("%s", err);
+        goto cleanup;
+    }
+    app->redis = sg_redis_create(app->cfg.redis_url, 500, 4, err, sizeof err);
+    if (!app->redis) {
+        sg_error("%s", err);
+        rc = 2;
+        goto cleanup;
+    }
+    if (spec->init) {
+        app->svc = spec->init(app, err, sizeof err);
+        if (!app->svc) {
+            sg_error("%s init failed: %s", spec->service, err);
+            goto cleanup;
+        }
+    }
+    app->relay = sg_outbox_relay_start(app->cfg.pg_dsn, app->cfg.pg_schema, app->cfg.kafka_brokers,
+                                       app->cfg.topic_prefix, err, sizeof err);
+    if (!app->relay) {
+        sg_error("%s", err);
+        goto cleanup;
+    }
+    if (spec->nconsumers) {
+        st.consumers = calloc(spec->nconsumers, sizeof *st.consumers);
+        if (!st.consumers)
+            goto cleanup;
+    }
+    for (size_t i = 0; i < spec->nconsumers; i++) {
+        app_consumer *ac = &st.consumers[i];
+        ac->app = app;
+        ac->spec = &spec->consumers[i];
+        sg_topic(ac->topic, sizeof ac->topic, app->cfg.topic_prefix, ac->spec->topic);
+        snprintf(ac->group, sizeof ac->group, "%ssg-%s", app->cfg.topic_prefix, ac->spec->group);
+        const char *topics[] = {ac->topic};
+        ac->consumer = sg_consumer_start(app->cfg.kafka_brokers, ac->group, topics, 1, app_consume, ac, err,
+                                         sizeof err);
+        if (!ac->consumer) {
+            sg_error("%s", err);
+            goto cleanup;
+        }
+    }
+    if (spec->nworkers) {
+        st.workers = calloc(spec->nworkers, sizeof *st.workers);
+        if (!st.workers)
+            goto cleanup;
+    }
+    for (size_t i = 0; i < spec->nworkers; i++) {
+        st.workers[i] = sg_worker_start(spec->workers[i].name, spec->workers[i].interval_ms, spec->workers[i].fn,
+                                        app->svc);
+        if (!st.workers[i])
+            goto cleanup;
+    }
+    sg_metrics_add_collector(app->metrics, app_collect, &st);
+    if (spec->collect)
+        sg_metrics_add_collector(app->metrics, spec->collect, app->svc);
+    sg_http_opts opts = {
+        .bind = app->cfg.http_bind,
+        .port = app->cfg.http_port,
+        .threads = app->cfg.http_threads,
+        .routes = spec->routes,
+        .nroutes = spec->nroutes,
+        .ctx = app->svc,
+        .auth = app->auth,
+        .metrics = app->metrics,
+        .ready = app_ready,
+        .ready_ctx = &st,
+    };
+    http = sg_http_start(&opts, err, sizeof err);
+    if (!http) {
+        sg_error("%s", err);
+        goto cleanup;
+    }
+    sg_info("started on %s:%d", app->cfg.http_bind, app->cfg.http_port);
+
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&sigs, &sig) != 0)
+            continue;
+        if (sig == SIGTERM || sig == SIGINT) {
+            sg_info("signal %d: shutting down", sig);
+            break;
+        }
+    }
+    rc = 0;
+cleanup:
+    if (http)
+        sg_http_quiesce(http);
+    for (size_t i = 0; st.workers && i < spec->nworkers; i++)
+        sg_worker_stop(st.workers[i]);
+    for (size_t i = 0; st.consumers && i < spec->nconsumers; i++)
+        sg_consumer_stop(st.consumers[i].consumer);
+    if (http)
+        sg_http_stop(http);
+    sg_outbox_relay_stop(app->relay);
+    if (app->svc && spec->fini)
+        spec->fini(app->svc);
+    sg_redis_free(app->redis);
+    sg_pg_pool_free(app->pg);
+    if (app->auth)
+        sg_auth_free(app->auth);
+    if (app->metrics)
+        sg_metrics_free(app->metrics);
+    free(st.workers);
+    free(st.consumers);
+    if (cfg_loaded)
+        sg_config_free(&app->cfg);
+    sg_info("%s", rc == 0 ? "stopped" : "stopped after a start-up failure");
+    return rc;
+}

@@ -1,0 +1,414 @@
+/* Kafka producer and consumer glue on librdkafka. */
+#include "sg/kafka.h"
+
+#include <errno.h>
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sg/log.h"
+
+#define HEADER_MAX 256
+
+struct sg_producer {
+    rd_kafka_t *rk;
+    sg_delivery_cb cb;
+    pthread_t thread;
+    int thread_started;
+    atomic_int stop;
+};
+
+struct sg_consumer {
+    rd_kafka_t *rk;
+    sg_consume_fn fn;
+    void *ctx;
+    pthread_t thread;
+    int thread_started;
+    atomic_int stop;
+    atomic_llong last_processed_ms; /* wall clock */
+};
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
+    }
+}
+
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    /* librdkafka logs every refused (re)connect at LOG_ERR; for a client
+     * that reconnects on its own that is a warning, not an error. */
+    sg_log_level l = level <= 2 ? SG_LOG_ERROR : level <= 4 ? SG_LOG_WARN : level <= 6 ? SG_LOG_INFO : SG_LOG_DEBUG;
+    sg_log(l, "kafka %s: %s: %s", rd_kafka_name(rk), fac, buf);
+}
+
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    (void)opaque;
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        char buf[512];
+        rd_kafka_fatal_error(rk, buf, sizeof buf);
+        sg_error("kafka %s: fatal error: %s", rd_kafka_name(rk), buf);
+        return;
+    }
+    sg_warn("kafka %s: %s: %s", rd_kafka_name(rk), rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+}
+
+static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *err, size_t errlen)
+{
+    char e[256];
+    if (rd_kafka_conf_set(conf, k, v, e, sizeof e) != RD_KAFKA_CONF_OK) {
+        snprintf(err, errlen, "kafka: %s=%s: %s", k, v, e);
+        return -1;
+    }
+    return 0;
+}
+
+static rd_kafka_conf_t *base_conf(const char *brokers, char *err, size_t errlen)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (conf_set(conf, "bootstrap.servers", brokers, err, errlen) != 0) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_conf_set_log_cb(conf, log_cb);
+    rd_kafka_conf_set_error_cb(conf, error_cb);
+    return conf;
+}
+
+const char *sg_topic(char *buf, size_t len, const char *prefix, const char *name)
+{
+    snprintf(buf, len, "%s%s", prefix ? prefix : "", name);
+    return buf;
+}
+
+/* ---- producer ------------------------------------------------------------------ */
+
+static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    sg_producer *p = opaque;
+    (void)rk;
+    if (m->err)
+        sg_warn("kafka: delivery to %s failed: %s", rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+    if (p->cb)
+        p->cb(m->_private, m->err == RD_KAFKA_RESP_ERR_NO_ERROR);
+}
+
+static void *producer_poll_main(void *arg)
+{
+    sg_producer *p = arg;
+    while (!atomic_load(&p->stop))
+        rd_kafka_poll(p->rk, 100);
+    return NULL;
+}
+
+sg_producer *sg_producer_create(const char *brokers, sg_delivery_cb cb, char *err, size_t errlen)
+{
+    static const char *const settings[][2] = {
+        {"enable.idempotence", "true"},
+        {"acks", "all"},
+        {"linger.ms", "2"},
+        /* Bounded so that a broker outage fails a batch (the relay resends
+         * it) instead of parking it for the default five minutes. */
+        {"message.timeout.ms", "30000"},
+    };
+    sg_producer *p = NULL;
+    rd_kafka_conf_t *conf = NULL;
+    char e[512];
+
+    p = calloc(1, sizeof *p);
+    if (!p) {
+        snprintf(err, errlen, "kafka: out of memory");
+        goto cleanup;
+    }
+    p->cb = cb;
+    atomic_init(&p->stop, 0);
+    conf = base_conf(brokers, err, errlen);
+    if (!conf)
+        goto cleanup;
+    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
+        if (conf_set(conf, settings[i][0], settings[i][1], err, errlen) != 0)
+            goto cleanup;
+    rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
+    rd_kafka_conf_set_opaque(conf, p);
+    p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, e, sizeof e);
+    if (!p->rk) {
+        snprintf(err, errlen, "kafka: creating producer: %s", e);
+        goto cleanup;
+    }
+    conf = NULL; /* owned by rk now */
+    if (pthread_create(&p->thread, NULL, producer_poll_main, p) != 0) {
+        snprintf(err, errlen, "kafka: cannot start producer poll thread");
+        goto cleanup;
+    }
+    p->thread_started = 1;
+    return p;
+cleanup:
+    if (conf)
+        rd_kafka_conf_destroy(conf);
+    if (p && p->rk)
+        rd_kafka_destroy(p->rk);
+    free(p);
+    return NULL;
+}
+
+void sg_producer_free(sg_producer *p)
+{
+    if (!p)
+        return;
+    if (p->thread_started) {
+        atomic_store(&p->stop, 1);
+        pthread_join(p->thread, NULL);
+    }
+    if (rd_kafka_flush(p->rk, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        sg_warn("kafka: %d messages not delivered at shutdown; purging", rd_kafka_outq_len(p->rk));
+        /* Purged messages get failed delivery reports, served here so that
+         * their owners learn the outcome before the handle goes away. */
+        rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_flush(p->rk, 1000);
+    }
+    rd_kafka_destroy(p->rk);
+    free(p);
+}
+
+int sg_producer_send(sg_producer *p, const char *topic, const char *key, const char *value, size_t len,
+                     const char *event_id, const char *event_type, const char *traceparent, void *opaque)
+{
+    rd_kafka_headers_t *h = rd_kafka_headers_new(3);
+    rd_kafka_resp_err_t e;
+
+    if (event_id)
+        rd_kafka_header_add(h, "event_id", -1, event_id, -1);
+    if (event_type)
+        rd_kafka_header_add(h, "event_type", -1, event_type, -1);
+    if (traceparent)
+        rd_kafka_header_add(h, "traceparent", -1, traceparent, -1);
+    e = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+                          RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                          RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        /* On failure the headers stay ours. */
+        rd_kafka_headers_destroy(h);
+        sg_warn("kafka: cannot enqueue to %s: %s", topic, rd_kafka_err2str(e));
+        return -1;
+    }
+    return 0;
+}
+
+int sg_producer_flush(sg_producer *p, int timeout_ms)
+{
+    return rd_kafka_flush(p->rk, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR ? 0 : -1;
+}
+
+int sg_producer_ping(sg_producer *p, int timeout_ms)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(p->rk, 0, NULL, &md, timeout_ms);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return -1;
+    int rc = md->broker_cnt > 0 ? 0 : -1;
+    rd_kafka_metadata_destroy(md);
+    return rc;
+}
+
+/* ---- consumer ------------------------------------------------------------------ */
+
+/* Copies header `name` NUL-terminated into buf; returns buf or NULL. */
+static const char *header(rd_kafka_headers_t *hdrs, const char *name, char *buf, size_t len)
+{
+    const void *v;
+    size_t n;
+    if (!hdrs || rd_kafka_header_get_last(hdrs, name, &v, &n) != RD_KAFKA_RESP_ERR_NO_ERROR || !v)
+        return NULL;
+    if (n >= len)
+        n = len - 1;
+    memcpy(buf, v, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+static long long wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void seek_back(sg_consumer *c, const rd_kafka_message_t *msg)
+{
+    rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(tp, rd_kafka_topic_name(msg->rkt), msg->partition)->offset = msg->offset;
+    rd_kafka_error_t *e = rd_kafka_seek_partitions(c->rk, tp, 2000);
+    if (e) {
+        sg_warn("kafka: seek back to %s[%d]@%lld failed: %s", rd_kafka_topic_name(msg->rkt), (int)msg->partition,
+                (long long)msg->offset, rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    } else if (tp->elems[0].err) {
+        sg_warn("kafka: seek back to %s[%d]@%lld failed: %s", rd_kafka_topic_name(msg->rkt), (int)msg->partition,
+                (long long)msg->offset, rd_kafka_err2str(tp->elems[0].err));
+    }
+    rd_kafka_topic_partition_list_destroy(tp);
+}
+
+static void store_offset(sg_consumer *c, const rd_kafka_message_t *msg)
+{
+    rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(1);
+    /* The committed offset is the next one to read. */
+    rd_kafka_topic_partition_list_add(tp, rd_kafka_topic_name(msg->rkt), msg->partition)->offset = msg->offset + 1;
+    rd_kafka_resp_err_t e = rd_kafka_offsets_store(c->rk, tp);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        /* Partition revoked meanwhile: its new owner re-reads, inbox dedups. */
+        sg_debug("kafka: offset store for %s[%d] failed: %s", rd_kafka_topic_name(msg->rkt), (int)msg->partition,
+                 rd_kafka_err2str(e));
+    rd_kafka_topic_partition_list_destroy(tp);
+}
+
+/* Sleeps ms, waking early when asked to stop. */
+static void nap(sg_consumer *c, long ms)
+{
+    for (long t = 0; t < ms && !atomic_load(&c->stop); t += 50)
+        sleep_ms(ms - t < 50 ? ms - t : 50);
+}
+
+static void *consumer_main(void *arg)
+{
+    sg_consumer *c = arg;
+    long backoff_ms = 100;
+
+    while (!atomic_load(&c->stop)) {
+        rd_kafka_message_t *msg = rd_kafka_consumer_poll(c->rk, 100);
+        if (!msg)
+            continue;
+        if (msg->err) {
+            if (msg->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                sg_debug("kafka: consumer: %s", rd_kafka_message_errstr(msg));
+            else
+                sg_warn("kafka: consumer: %s", rd_kafka_message_errstr(msg));
+            rd_kafka_message_destroy(msg);
+            continue;
+        }
+        char id[HEADER_MAX], type[HEADER_MAX], tp[HEADER_MAX];
+        rd_kafka_headers_t *hdrs = NULL;
+        if (rd_kafka_message_headers(msg, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR)
+            hdrs = NULL;
+        sg_kafka_msg m = {
+            .topic = rd_kafka_topic_name(msg->rkt),
+            .key = msg->key,
+            .key_len = msg->key_len,
+            .value = msg->payload ? msg->payload : "",
+            .len = msg->len,
+            .event_id = header(hdrs, "event_id", id, sizeof id),
+            .event_type = header(hdrs, "event_type", type, sizeof type),
+            .traceparent = header(hdrs, "traceparent", tp, sizeof tp),
+            .partition = msg->partition,
+            .offset = msg->offset,
+        };
+        if (c->fn(&m, c->ctx) == 0) {
+            store_offset(c, msg);
+            atomic_store(&c->last_processed_ms, wall_ms());
+            backoff_ms = 100;
+        } else {
+            sg_warn("kafka: handling %s[%d]@%lld failed; retrying in %ld ms", m.topic, (int)m.partition,
+                    (long long)m.offset, backoff_ms);
+            seek_back(c, msg);
+            nap(c, backoff_ms);
+            backoff_ms = backoff_ms * 2 > 2000 ? 2000 : backoff_ms * 2;
+        }
+        rd_kafka_message_destroy(msg);
+    }
+    return NULL;
+}
+
+sg_consumer *sg_consumer_start(const char *brokers, const char *group, const char *const *topics, size_t ntopics,
+                               sg_consume_fn fn, void *ctx, char *err, size_t errlen)
+{
+    static const char *const settings[][2] = {
+        {"enable.auto.commit", "true"},
+        {"enable.auto.offset.store", "false"},
+        {"auto.offset.reset", "earliest"},
+        {"session.timeout.ms", "10000"},
+        {"topic.metadata.refresh.interval.ms", "5000"},
+        {"allow.auto.create.topics", "true"},
+    };
+    sg_consumer *c = NULL;
+    rd_kafka_conf_t *conf = NULL;
+    rd_kafka_topic_partition_list_t *subs = NULL;
+    char e[512];
+
+    c = calloc(1, sizeof *c);
+    if (!c) {
+        snprintf(err, errlen, "kafka: out of memory");
+        goto cleanup;
+    }
+    c->fn = fn;
+    c->ctx = ctx;
+    atomic_init(&c->stop, 0);
+    atomic_init(&c->last_processed_ms, 0);
+    conf = base_conf(brokers, err, errlen);
+    if (!conf || conf_set(conf, "group.id", group, err, errlen) != 0)
+        goto cleanup;
+    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
+        if (conf_set(conf, settings[i][0], settings[i][1], err, errlen) != 0)
+            goto cleanup;
+    c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e);
+    if (!c->rk) {
+        snprintf(err, errlen, "kafka: creating consumer: %s", e);
+        goto cleanup;
+    }
+    conf = NULL;
+    /* Serve rebalances, errors and logs from rd_kafka_consumer_poll. */
+    rd_kafka_poll_set_consumer(c->rk);
+    subs = rd_kafka_topic_partition_list_new((int)ntopics);
+    for (size_t i = 0; i < ntopics; i++)
+        rd_kafka_topic_partition_list_add(subs, topics[i], RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t se = rd_kafka_subscribe(c->rk, subs);
+    if (se != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(err, errlen, "kafka: subscribe: %s", rd_kafka_err2str(se));
+        goto cleanup;
+    }
+    if (pthread_create(&c->thread, NULL, consumer_main, c) != 0) {
+        snprintf(err, errlen, "kafka: cannot start consumer thread");
+        goto cleanup;
+    }
+    c->thread_started = 1;
+    rd_kafka_topic_partition_list_destroy(subs);
+    return c;
+cleanup:
+    if (subs)
+        rd_kafka_topic_partition_list_destroy(subs);
+    if (conf)
+        rd_kafka_conf_destroy(conf);
+    if (c && c->rk) {
+        rd_kafka_consumer_close(c->rk);
+        rd_kafka_destroy(c->rk);
+    }
+    free(c);
+    return NULL;
+}
+
+void sg_consumer_stop(sg_consumer *c)
+{
+    if (!c)
+        return;
+    atomic_store(&c->stop, 1);
+    if (c->thread_started)
+        pthread_join(c->thread, NULL);
+    /* Commit what was stored now rather than rely on close's final commit
+     * alone; NO_OFFSET just means nothing new was processed. */
+    rd_kafka_resp_err_t e = rd_kafka_commit(c->rk, NULL, 0);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        sg_warn("kafka: final commit: %s", rd_kafka_err2str(e));
+    rd_kafka_consumer_close(c->rk);
+    rd_kafka_destroy(c->rk);
+    free(c);
+}
+
+double sg_consumer_last_processed(const sg_consumer *c)
+{
+    return (double)atomic_load(&((sg_consumer *)c)->last_processed_ms) / 1000.0;
+}

@@ -1,0 +1,301 @@
+/* Start-up schema migrations. */
+#include "sg/migrate.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "sg/log.h"
+#include "sg/outbox.h"
+
+#define MIGRATION_FILE_MAX (4 * 1024 * 1024)
+
+int sg_migration_version(const char *filename)
+{
+    size_t digits = 0;
+    long v = 0;
+
+    if (!filename)
+        return -1;
+    while (isdigit((unsigned char)filename[digits])) {
+        v = v * 10 + (filename[digits] - '0');
+        if (v > INT_MAX)
+            return -1;
+        digits++;
+    }
+    if (digits < 3 || filename[digits] != '_')
+        return -1;
+    size_t len = strlen(filename);
+    if (len < digits + 1 + 4 || strcmp(filename + len - 4, ".sql") != 0)
+        return -1;
+    return (int)v;
+}
+
+static int cmp_version(const void *a, const void *b)
+{
+    const sg_migration *x = a, *y = b;
+    return (x->version > y->version) - (x->version < y->version);
+}
+
+void sg_migrations_free(sg_migration *m, size_t n)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(m[i].name);
+        free(m[i].path);
+    }
+    free(m);
+}
+
+int sg_migrations_list(const char *dir, sg_migration **out, size_t *n, char *err, size_t errlen)
+{
+    DIR *d = NULL;
+    sg_migration *v = NULL;
+    size_t count = 0, cap = 0;
+    int rc = -1;
+
+    *out = NULL;
+    *n = 0;
+    d = opendir(dir);
+    if (!d) {
+        snprintf(err, errlen, "migrations: cannot open %s: %s", dir, strerror(errno));
+        goto cleanup;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        int ver = sg_migration_version(e->d_name);
+        if (ver < 0)
+            continue;
+        char *path = NULL;
+        struct stat st;
+        if (asprintf(&path, "%s/%s", dir, e->d_name) < 0) {
+            snprintf(err, errlen, "migrations: out of memory");
+            goto cleanup;
+        }
+        if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+            free(path);
+            continue;
+        }
+        if (ver == 0) {
+            snprintf(err, errlen, "migrations: %s: version 0 is reserved for the common tables", e->d_name);
+            free(path);
+            goto cleanup;
+        }
+        if (count == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            sg_migration *nv = realloc(v, ncap * sizeof *nv);
+            if (!nv) {
+                free(path);
+                snprintf(err, errlen, "migrations: out of memory");
+                goto cleanup;
+            }
+            v = nv;
+            cap = ncap;
+        }
+        v[count].version = ver;
+        v[count].path = path;
+        v[count].name = strdup(e->d_name);
+        count++;
+        if (!v[count - 1].name) {
+            snprintf(err, errlen, "migrations: out of memory");
+            goto cleanup;
+        }
+    }
+    if (count > 1)
+        qsort(v, count, sizeof *v, cmp_version);
+    for (size_t i = 1; i < count; i++) {
+        if (v[i].version == v[i - 1].version) {
+            snprintf(err, errlen, "migrations: %s and %s have the same version %d", v[i - 1].name, v[i].name,
+                     v[i].version);
+            goto cleanup;
+        }
+    }
+    *out = v;
+    *n = count;
+    v = NULL;
+    rc = 0;
+cleanup:
+    if (d)
+        closedir(d);
+    sg_migrations_free(v, count);
+    return rc;
+}
+
+static char *read_file(const char *path, char *err, size_t errlen)
+{
+    FILE *f = NULL;
+    char *buf = NULL;
+    char *ret = NULL;
+
+    f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "migrations: cannot open %s: %s", path, strerror(errno));
+        goto cleanup;
+    }
+    buf = malloc(MIGRATION_FILE_MAX + 1);
+    if (!buf) {
+        snprintf(err, errlen, "migrations: out of memory");
+        goto cleanup;
+    }
+    size_t n = fread(buf, 1, MIGRATION_FILE_MAX + 1, f);
+    if (ferror(f) || n > MIGRATION_FILE_MAX) {
+        snprintf(err, errlen, "migrations: cannot read %s (error or larger than %d bytes)", path,
+                 MIGRATION_FILE_MAX);
+        goto cleanup;
+    }
+    buf[n] = '\0';
+    if (strlen(buf) != n) {
+        snprintf(err, errlen, "migrations: %s contains a NUL byte", path);
+        goto cleanup;
+    }
+    ret = buf;
+    buf = NULL;
+cleanup:
+    free(buf);
+    if (f)
+        fclose(f);
+    return ret;
+}
+
+/* Runs one script and records it, in one transaction. Scripts go through
+ * the simple protocol because they hold several statements. */
+static int apply(sg_pg *c, int version, const char *name, const char *sql, char *err, size_t errlen)
+{
+    PGconn *conn = sg_pg_conn(c);
+    PGresult *res = NULL;
+    char vbuf[16];
+    int rc = -1;
+
+    snprintf(vbuf, sizeof vbuf, "%d", version);
+    res = PQexec(conn, "BEGIN");
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        snprintf(err, errlen, "migrations: BEGIN failed: %s", PQerrorMessage(conn));
+        goto cleanup;
+    }
+    PQclear(res);
+    res = PQexec(conn, sql);
+    if (!sg_pg_ok(res)) {
+        snprintf(err, errlen, "migrations: %s failed: %s", name, PQerrorMessage(conn));
+        goto cleanup;
+    }
+    PQclear(res);
+    res = sg_pg_query(c, "INSERT INTO schema_migrations(version, name) VALUES ($1::int, $2)", 2,
+                      SG_P(vbuf, name));
+    if (!sg_pg_ok(res)) {
+        snprintf(err, errlen, "migrations: recording %s failed: %s", name, PQerrorMessage(conn));
+        goto cleanup;
+    }
+    PQclear(res);
+    res = PQexec(conn, "COMMIT");
+    if (PQresultStatus(res) != PGRES_COMMAND_OK || strcmp(PQcmdStatus(res), "COMMIT") != 0) {
+        snprintf(err, errlen, "migrations: COMMIT of %s failed: %s", name, PQerrorMessage(conn));
+        goto cleanup;
+    }
+    sg_info("migrations: applied %s", name);
+    rc = 0;
+cleanup:
+    PQclear(res);
+    if (rc != 0 && PQtransactionStatus(conn) != PQTRANS_IDLE)
+        PQclear(PQexec(conn, "ROLLBACK"));
+    return rc;
+}
+
+static int applied(const PGresult *done, int version)
+{
+    for (int i = 0; i < PQntuples(done); i++)
+        if (atoi(PQgetvalue(done, i, 0)) == version)
+            return 1;
+    return 0;
+}
+
+int sg_migrate(sg_pg_pool *p, const char *dir, char *err, size_t errlen)
+{
+    const char *schema = sg_pg_pool_schema(p);
+    sg_migration *files = NULL;
+    size_t nfiles = 0;
+    sg_pg *c = NULL;
+    PGresult *res = NULL;
+    PGresult *done = NULL;
+    char *ident = NULL;
+    char *sql = NULL;
+    char *text = NULL;
+    int locked = 0;
+    int rc = -1;
+
+    /* A bad directory is a deployment error: refuse before touching the DB. */
+    if (dir && sg_migrations_list(dir, &files, &nfiles, err, errlen) != 0)
+        goto cleanup;
+    c = sg_pg_acquire(p, 10000);
+    if (!c) {
+        snprintf(err, errlen, "migrations: cannot connect to PostgreSQL");
+        goto cleanup;
+    }
+    res = sg_pg_query(c, "SELECT pg_advisory_lock(hashtext('sg_migrate:' || $1))", 1, SG_P(schema));
+    if (!sg_pg_ok(res)) {
+        snprintf(err, errlen, "migrations: advisory lock failed: %s", PQerrorMessage(sg_pg_conn(c)));
+        goto cleanup;
+    }
+    locked = 1;
+    PQclear(res);
+    ident = PQescapeIdentifier(sg_pg_conn(c), schema, strlen(schema));
+    if (!ident || asprintf(&sql, "CREATE SCHEMA IF NOT EXISTS %s", ident) < 0) {
+        sql = NULL;
+        snprintf(err, errlen, "migrations: out of memory");
+        res = NULL;
+        goto cleanup;
+    }
+    res = PQexec(sg_pg_conn(c), sql);
+    if (!sg_pg_ok(res)) {
+        snprintf(err, errlen, "migrations: %s failed: %s", sql, PQerrorMessage(sg_pg_conn(c)));
+        goto cleanup;
+    }
+    PQclear(res);
+    res = PQexec(sg_pg_conn(c), "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                                " version int PRIMARY KEY,"
+                                " name text NOT NULL,"
+                                " applied_at timestamptz NOT NULL DEFAULT now())");
+    if (!sg_pg_ok(res)) {
+        snprintf(err, errlen, "migrations: creating schema_migrations failed: %s", PQerrorMessage(sg_pg_conn(c)));
+        goto cleanup;
+    }
+    PQclear(res);
+    res = NULL;
+    done = sg_pg_query(c, "SELECT version FROM schema_migrations", 0, NULL);
+    if (!sg_pg_ok(done)) {
+        snprintf(err, errlen, "migrations: reading schema_migrations failed");
+        goto cleanup;
+    }
+    if (!applied(done, 0) && apply(c, 0, "000_common.sql", sg_common_schema_sql, err, errlen) != 0)
+        goto cleanup;
+    for (size_t i = 0; i < nfiles; i++) {
+        if (applied(done, files[i].version))
+            continue;
+        text = read_file(files[i].path, err, errlen);
+        if (!text || apply(c, files[i].version, files[i].name, text, err, errlen) != 0)
+            goto cleanup;
+        free(text);
+        text = NULL;
+    }
+    rc = 0;
+cleanup:
+    PQclear(res);
+    PQclear(done);
+    if (locked) {
+        res = sg_pg_query(c, "SELECT pg_advisory_unlock(hashtext('sg_migrate:' || $1))", 1, SG_P(schema));
+        PQclear(res);
+    }
+    if (ident)
+        PQfreemem(ident);
+    free(sql);
+    free(text);
+    if (c)
+        sg_pg_release(p, c);
+    sg_migrations_free(files, nfiles);
+    return rc;
+}

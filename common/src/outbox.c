@@ -1,0 +1,482 @@
+/* Transactional outbox: the writer side and the relay thread. */
+#include "sg/outbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sg/log.h"
+
+#define BATCH 500
+#define CLEANUP_EVERY_MS 60000
+#define STOP_GRACE_MS 10000
+
+const char sg_common_schema_sql[] =
+    "CREATE TABLE IF NOT EXISTS outbox (\n"
+    "    id bigserial PRIMARY KEY,\n"
+    "    event_id uuid NOT NULL DEFAULT gen_random_uuid() UNIQUE,\n"
+    "    topic text NOT NULL,\n"
+    "    key text,\n"
+    "    event_type text NOT NULL,\n"
+    "    payload jsonb NOT NULL,\n"
+    "    traceparent text,\n"
+    "    created_at timestamptz NOT NULL DEFAULT now(),\n"
+    "    published_at timestamptz\n"
+    ");\n"
+    "CREATE INDEX IF NOT EXISTS outbox_unpublished ON outbox (id) WHERE published_at IS NULL;\n"
+    "CREATE TABLE IF NOT EXISTS inbox (\n"
+    "    event_id uuid PRIMARY KEY,\n"
+    "    topic text NOT NULL,\n"
+    "    handled_at timestamptz NOT NULL DEFAULT now()\n"
+    ");\n";
+
+int sg_outbox_add(sg_pg *c, const char *topic, const char *key, const char *event_type, const json_t *payload,
+                  const char *traceparent)
+{
+    char *text = NULL;
+    int rc = SG_ERR_DB;
+
+    if (!topic || !event_type || !json_is_object(payload)) {
+        sg_error("outbox: event needs a topic, a type and an object payload");
+        goto cleanup;
+    }
+    text = json_dumps(payload, JSON_COMPACT);
+    if (!text)
+        goto cleanup;
+    if (!traceparent)
+        traceparent = sg_log_traceparent();
+    /* One round trip; the notification is delivered on commit and
+     * coalesced per transaction by the server. */
+    rc = sg_pg_exec(c,
+                    "WITH ins AS (INSERT INTO outbox (topic, key, event_type, payload, traceparent)"
+                    " VALUES ($1, $2, $3, $4::jsonb, $5) RETURNING 1)"
+                    " SELECT pg_notify('sg_outbox', '') FROM ins",
+                    5, SG_P(topic, key, event_type, text, traceparent));
+cleanup:
+    free(text);
+    return rc;
+}
+
+/* ---- relay ------------------------------------------------------------------- */
+
+typedef struct slot {
+    struct sg_outbox_relay *r;
+    int state; /* 0 pending, 1 delivered, 2 failed */
+} slot;
+
+struct sg_outbox_relay {
+    char *dsn;
+    char *schema;
+    char *prefix;
+    sg_producer *producer;
+    pthread_t thread;
+    int thread_started;
+    int wake[2];             /* self-pipe: stop wakes the relay's select */
+    int crash_after_send;    /* test hook, see outbox.h */
+    atomic_int stop;
+    atomic_long published;
+    atomic_long backlog;
+    atomic_int leader;
+    pthread_mutex_t mu;      /* guards slots[].state and pending */
+    pthread_cond_t cv;
+    slot slots[BATCH];
+    int pending;
+};
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void on_delivery(void *opaque, int ok)
+{
+    slot *s = opaque;
+    sg_outbox_relay *r = s->r;
+    pthread_mutex_lock(&r->mu);
+    s->state = ok ? 1 : 2;
+    r->pending--;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* Waits up to ms for a notification on conn (or a stop). Returns -1 when
+ * the connection broke. */
+static int wait_notify(sg_outbox_relay *r, PGconn *conn, int ms)
+{
+    PGnotify *n;
+    int got = 0;
+
+    if (conn) {
+        if (!PQconsumeInput(conn))
+            return -1;
+        while ((n = PQnotifies(conn)) != NULL) {
+            PQfreemem(n);
+            got = 1;
+        }
+        if (got)
+            return 0;
+    }
+    int sock = conn ? PQsocket(conn) : -1;
+    fd_set rd;
+    FD_ZERO(&rd);
+    FD_SET(r->wake[0], &rd);
+    if (sock >= 0)
+        FD_SET(sock, &rd);
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    int maxfd = sock > r->wake[0] ? sock : r->wake[0];
+    if (select(maxfd + 1, &rd, NULL, NULL, &tv) < 0 && errno != EINTR)
+        return 0;
+    if (conn && sock >= 0 && FD_ISSET(sock, &rd)) {
+        if (!PQconsumeInput(conn))
+            return -1;
+        while ((n = PQnotifies(conn)) != NULL)
+            PQfreemem(n);
+    }
+    return 0;
+}
+
+static void notice_receiver(void *arg, const PGresult *res)
+{
+    (void)arg;
+    const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    sg_debug("outbox relay: postgres: %s", msg ? msg : "notice");
+}
+
+static PGconn *relay_connect(sg_outbox_relay *r)
+{
+    const char *const keys[] = {"connect_timeout", "fallback_application_name", "dbname", NULL};
+    const char *const vals[] = {"5", "socialgov-relay", r->dsn, NULL};
+    PGconn *conn = PQconnectdbParams(keys, vals, 1);
+    PGresult *res = NULL;
+    char *ident = NULL;
+    char *sql = NULL;
+    int ok = 0;
+
+    if (conn)
+        PQsetNoticeReceiver(conn, notice_receiver, NULL);
+    if (!conn || PQstatus(conn) != CONNECTION_OK) {
+        sg_warn("outbox relay: cannot connect: %s", conn ? PQerrorMessage(conn) : "out of memory");
+        goto cleanup;
+    }
+    ident = PQescapeIdentifier(conn, r->schema, strlen(r->schema));
+    if (!ident || asprintf(&sql, "SET search_path TO %s; LISTEN sg_outbox", ident) < 0) {
+        sql = NULL;
+        goto cleanup;
+    }
+    res = PQexec(conn, sql);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        sg_warn("outbox relay: %s: %s", sql, PQerrorMessage(conn));
+        goto cleanup;
+    }
+    ok = 1;
+cleanup:
+    PQclear(res);
+    free(sql);
+    if (ident)
+        PQfreemem(ident);
+    if (!ok && conn) {
+        PQfinish(conn);
+        conn = NULL;
+    }
+    return conn;
+}
+
+/* Returns 1 when this connection holds the leader lock, 0 when another
+ * relay does, -1 on a database error. */
+static int try_lead(sg_outbox_relay *r, PGconn *conn)
+{
+    const char *params[] = {r->schema};
+    PGresult *res = PQexecParams(conn, "SELECT pg_try_advisory_lock(hashtext('sg_outbox:' || $1))", 1, NULL,
+                                 params, NULL, NULL, 0);
+    int rc = -1;
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+        rc = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    else
+        sg_warn("outbox relay: leader election failed: %s", PQerrorMessage(conn));
+    PQclear(res);
+    return rc;
+}
+
+/* Marks ids published; ids is a Postgres array literal. */
+static int mark_published(PGconn *conn, const char *ids)
+{
+    const char *params[] = {ids};
+    PGresult *res = PQexecParams(conn, "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", 1,
+                                 NULL, params, NULL, NULL, 0);
+    int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    if (!ok)
+        sg_error("outbox relay: marking published failed: %s", PQerrorMessage(conn));
+    PQclear(res);
+    return ok ? 0 : -1;
+}
+
+/* Waits for every delivery report of the batch. When stopping, gives up
+ * after a grace period; sg_producer_free then purges what is left. */
+static void await_reports(sg_outbox_relay *r)
+{
+    long long stop_seen = 0;
+    pthread_mutex_lock(&r->mu);
+    while (r->pending > 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += 100 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&r->cv, &r->mu, &ts);
+        if (atomic_load(&r->stop)) {
+            if (!stop_seen)
+                stop_seen = now_ms();
+            else if (now_ms() - stop_seen > STOP_GRACE_MS)
+                break;
+        }
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* Publishes one batch. Returns rows read (BATCH means "more may be
+ * waiting"), or -1 on a database or delivery failure. */
+static int relay_batch(sg_outbox_relay *r, PGconn *conn)
+{
+    PGresult *res = NULL;
+    char *ids = NULL;
+    int rc = -1;
+
+    res = PQexec(conn, "SELECT id, event_id, topic, key, event_type,"
+                       " (payload || jsonb_build_object('event_id', event_id, 'occurred_at',"
+                       "   to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')))::text,"
+                       " traceparent"
+                       " FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT 500");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        sg_warn("outbox relay: scan failed: %s", PQerrorMessage(conn));
+        goto cleanup;
+    }
+    int n = PQntuples(res);
+    atomic_store(&r->backlog, n);
+    if (n == 0) {
+        rc = 0;
+        goto cleanup;
+    }
+    pthread_mutex_lock(&r->mu);
+    for (int i = 0; i < n; i++)
+        r->slots[i].state = 0;
+    r->pending = n;
+    pthread_mutex_unlock(&r->mu);
+
+    int sent = 0;
+    for (; sent < n; sent++) {
+        char topic[512];
+        const char *value = PQgetvalue(res, sent, 5);
+        sg_topic(topic, sizeof topic, r->prefix, PQgetvalue(res, sent, 2));
+        /* Once one send fails, later rows must wait for it: per-key order. */
+        if (sg_producer_send(r->producer, topic, PQgetisnull(res, sent, 3) ? NULL : PQgetvalue(res, sent, 3), value,
+                             strlen(value), PQgetvalue(res, sent, 1), PQgetvalue(res, sent, 4),
+                             PQgetisnull(res, sent, 6) ? NULL : PQgetvalue(res, sent, 6), &r->slots[sent]) != 0)
+            break;
+    }
+    pthread_mutex_lock(&r->mu);
+    for (int i = sent; i < n; i++)
+        r->slots[i].state = 2;
+    r->pending -= n - sent;
+    pthread_mutex_unlock(&r->mu);
+    await_reports(r);
+
+    if (r->crash_after_send) {
+        sg_warn("outbox relay: SG_TEST_RELAY_CRASH_AFTER_SEND set, exiting before marking %d rows", n);
+        _exit(137);
+    }
+
+    /* Only the delivered prefix: a failed row must go out again before any
+     * later row of its key. */
+    int k = 0;
+    pthread_mutex_lock(&r->mu);
+    while (k < n && r->slots[k].state == 1)
+        k++;
+    pthread_mutex_unlock(&r->mu);
+    if (k > 0) {
+        size_t cap = (size_t)k * 21 + 3, used = 0;
+        ids = malloc(cap);
+        if (!ids)
+            goto cleanup;
+        ids[used++] = '{';
+        for (int i = 0; i < k; i++)
+            used += (size_t)snprintf(ids + used, cap - used, i ? ",%s" : "%s", PQgetvalue(res, i, 0));
+        snprintf(ids + used, cap - used, "}");
+        if (mark_published(conn, ids) != 0)
+            goto cleanup;
+        atomic_fetch_add(&r->published, k);
+        atomic_store(&r->backlog, n - k);
+    }
+    if (k < n) {
+        sg_warn("outbox relay: %d of %d events not delivered; will retry", n - k, n);
+        goto cleanup;
+    }
+    rc = n;
+cleanup:
+    PQclear(res);
+    free(ids);
+    return rc;
+}
+
+static void cleanup_published(PGconn *conn)
+{
+    PGresult *res = PQexec(conn, "DELETE FROM outbox WHERE published_at < now() - interval '1 hour'");
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        sg_warn("outbox relay: cleanup failed: %s", PQerrorMessage(conn));
+    else if (atoi(PQcmdTuples(res)) > 0)
+        sg_debug("outbox relay: deleted %s published rows", PQcmdTuples(res));
+    PQclear(res);
+}
+
+static void *relay_main(void *arg)
+{
+    sg_outbox_relay *r = arg;
+    PGconn *conn = NULL;
+    long long last_cleanup = 0;
+
+    while (!atomic_load(&r->stop)) {
+        if (conn && PQstatus(conn) != CONNECTION_OK) {
+            if (atomic_load(&r->leader))
+                sg_warn("outbox relay: connection lost, leadership dropped");
+            PQfinish(conn);
+            conn = NULL;
+            atomic_store(&r->leader, 0);
+        }
+        if (!conn) {
+            conn = relay_connect(r);
+            if (!conn) {
+                wait_notify(r, NULL, 1000);
+                continue;
+            }
+        }
+        if (!atomic_load(&r->leader)) {
+            int l = try_lead(r, conn);
+            if (l == 1) {
+                atomic_store(&r->leader, 1);
+                sg_info("outbox relay: leader for schema %s", r->schema);
+            } else {
+                if (wait_notify(r, conn, 1000) < 0 || l < 0) {
+                    PQfinish(conn);
+                    conn = NULL;
+                }
+                continue;
+            }
+        }
+        int n = relay_batch(r, conn);
+        if (now_ms() - last_cleanup > CLEANUP_EVERY_MS) {
+            cleanup_published(conn);
+            last_cleanup = now_ms();
+        }
+        if (n == BATCH)
+            continue;
+        /* After a failure, the wait doubles as a retry pause. */
+        if (wait_notify(r, conn, 1000) < 0)
+            continue; /* connection broken: reconnect and re-elect */
+    }
+    if (conn)
+        PQfinish(conn);
+    atomic_store(&r->leader, 0);
+    return NULL;
+}
+
+sg_outbox_relay *sg_outbox_relay_start(const char *dsn, const char *schema, const char *brokers,
+                                       const char *topic_prefix, char *err, size_t errlen)
+{
+    sg_outbox_relay *r = calloc(1, sizeof *r);
+    if (!r) {
+        snprintf(err, errlen, "outbox relay: out of memory");
+        return NULL;
+    }
+    r->wake[0] = r->wake[1] = -1;
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&r->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    atomic_init(&r->stop, 0);
+    atomic_init(&r->published, 0);
+    atomic_init(&r->backlog, 0);
+    atomic_init(&r->leader, 0);
+    for (int i = 0; i < BATCH; i++)
+        r->slots[i].r = r;
+    const char *hook = getenv("SG_TEST_RELAY_CRASH_AFTER_SEND");
+    r->crash_after_send = hook && strcmp(hook, "1") == 0;
+    r->dsn = strdup(dsn);
+    r->schema = strdup(schema);
+    r->prefix = strdup(topic_prefix ? topic_prefix : "");
+    if (!r->dsn || !r->schema || !r->prefix) {
+        snprintf(err, errlen, "outbox relay: out of memory");
+        goto cleanup;
+    }
+    if (pipe2(r->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
+        snprintf(err, errlen, "outbox relay: pipe: %s", strerror(errno));
+        goto cleanup;
+    }
+    r->producer = sg_producer_create(brokers, on_delivery, err, errlen);
+    if (!r->producer)
+        goto cleanup;
+    if (pthread_create(&r->thread, NULL, relay_main, r) != 0) {
+        snprintf(err, errlen, "outbox relay: cannot start thread");
+        goto cleanup;
+    }
+    r->thread_started = 1;
+    return r;
+cleanup:
+    sg_outbox_relay_stop(r);
+    return NULL;
+}
+
+void sg_outbox_relay_stop(sg_outbox_relay *r)
+{
+    if (!r)
+        return;
+    atomic_store(&r->stop, 1);
+    if (r->wake[1] >= 0 && write(r->wake[1], "x", 1) < 0) {
+        /* The relay still notices within its 1 s poll. */
+    }
+    if (r->thread_started)
+        pthread_join(r->thread, NULL);
+    /* Before the slots go: purged messages still report into them. */
+    sg_producer_free(r->producer);
+    if (r->wake[0] >= 0)
+        close(r->wake[0]);
+    if (r->wake[1] >= 0)
+        close(r->wake[1]);
+    pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->cv);
+    free(r->dsn);
+    free(r->schema);
+    free(r->prefix);
+    free(r);
+}
+
+long sg_outbox_relay_published(const sg_outbox_relay *r)
+{
+    return atomic_load(&((sg_outbox_relay *)r)->published);
+}
+
+long sg_outbox_relay_backlog(const sg_outbox_relay *r)
+{
+    return atomic_load(&((sg_outbox_relay *)r)->backlog);
+}
+
+int sg_outbox_relay_is_leader(const sg_outbox_relay *r)
+{
+    return atomic_load(&((sg_outbox_relay *)r)->leader);
+}
+
+sg_producer *sg_outbox_relay_producer(sg_outbox_relay *r)
+{
+    return r->producer;
+}

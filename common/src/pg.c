@@ -1,0 +1,604 @@
+/* PostgreSQL pool, per-connection prepared statement cache, tx helper. */
+#include "sg/pg.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sg/log.h"
+
+#define TX_MAX_ATTEMPTS 8
+#define CONNECT_TIMEOUT_S "5"
+
+struct sg_pg {
+    sg_pg_pool *pool;
+    PGconn *conn;
+    int busy;
+    int broken;         /* set when a statement found the connection dead */
+    /* Open-addressing set of FNV-1a hashes of the statements prepared on
+     * this connection; 0 marks an empty slot, so hash 0 is kept aside. */
+    uint64_t *names;
+    size_t cap, count;
+    int has_zero;
+    char sqlstate[6];
+};
+
+struct sg_pg_pool {
+    char *dsn;
+    char *schema;
+    int size;
+    sg_pg *conns;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    atomic_llong last_err_log_ms; /* rate-limits "cannot connect" lines */
+};
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
+    }
+}
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+/* ---- prepared-statement name set ---------------------------------------- */
+
+static void names_clear(sg_pg *c)
+{
+    free(c->names);
+    c->names = NULL;
+    c->cap = c->count = 0;
+    c->has_zero = 0;
+}
+
+static size_t names_find(const sg_pg *c, uint64_t h)
+{
+    size_t i = (size_t)(h ^ (h >> 29)) & (c->cap - 1);
+    while (c->names[i] != 0 && c->names[i] != h)
+        i = (i + 1) & (c->cap - 1);
+    return i;
+}
+
+static int names_has(const sg_pg *c, uint64_t h)
+{
+    if (h == 0)
+        return c->has_zero;
+    if (c->cap == 0)
+        return 0;
+    return c->names[names_find(c, h)] == h;
+}
+
+static int names_add(sg_pg *c, uint64_t h)
+{
+    if (h == 0) {
+        c->has_zero = 1;
+        return 0;
+    }
+    if ((c->count + 1) * 2 > c->cap) {
+        size_t ncap = c->cap ? c->cap * 2 : 64;
+        uint64_t *old = c->names;
+        size_t ocap = c->cap;
+        c->names = calloc(ncap, sizeof *c->names);
+        if (!c->names) {
+            c->names = old;
+            return -1;
+        }
+        c->cap = ncap;
+        for (size_t i = 0; i < ocap; i++)
+            if (old[i])
+                c->names[names_find(c, old[i])] = old[i];
+        free(old);
+    }
+    size_t i = names_find(c, h);
+    if (c->names[i] == 0) {
+        c->names[i] = h;
+        c->count++;
+    }
+    return 0;
+}
+
+static void names_del(sg_pg *c, uint64_t h)
+{
+    if (h == 0) {
+        c->has_zero = 0;
+        return;
+    }
+    if (c->cap == 0 || c->names[names_find(c, h)] != h)
+        return;
+    /* Linear probing: re-insert the rest of the cluster after removal. */
+    size_t i = names_find(c, h);
+    c->names[i] = 0;
+    c->count--;
+    for (size_t j = (i + 1) & (c->cap - 1); c->names[j] != 0; j = (j + 1) & (c->cap - 1)) {
+        uint64_t v = c->names[j];
+        c->names[j] = 0;
+        c->names[names_find(c, v)] = v;
+    }
+}
+
+/* ---- connections ---------------------------------------------------------- */
+
+static void log_connect_error(sg_pg_pool *p, const char *msg)
+{
+    long long t = now_ms();
+    long long last = atomic_load(&p->last_err_log_ms);
+    if (t - last < 5000 && last != 0)
+        return;
+    atomic_store(&p->last_err_log_ms, t);
+    sg_warn("postgres: cannot connect: %s", msg ? msg : "out of memory");
+}
+
+/* libpq prints notices to stderr by default, which would break the
+ * JSON-lines log. */
+static void notice_receiver(void *arg, const PGresult *res)
+{
+    (void)arg;
+    const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+    const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    if (sev && strcmp(sev, "WARNING") == 0)
+        sg_warn("postgres: %s", msg ? msg : "warning");
+    else
+        sg_debug("postgres: %s: %s", sev ? sev : "NOTICE", msg ? msg : "");
+}
+
+static PGconn *connect_dsn(const char *dsn)
+{
+    /* Later keywords override earlier ones, so a connect_timeout in the DSN
+     * wins over this default; without one a black-holed host would block
+     * a worker for the kernel's TCP timeout. */
+    const char *const keys[] = {"connect_timeout", "fallback_application_name", "dbname", NULL};
+    const char *const vals[] = {CONNECT_TIMEOUT_S, "socialgov", dsn, NULL};
+    PGconn *conn = PQconnectdbParams(keys, vals, 1);
+    if (conn)
+        PQsetNoticeReceiver(conn, notice_receiver, NULL);
+    return conn;
+}
+
+static int pg_connect(sg_pg *c)
+{
+    sg_pg_pool *p = c->pool;
+    int rc = -1;
+    char *ident = NULL;
+    char *sql = NULL;
+    PGresult *res = NULL;
+
+    if (c->conn)
+        PQfinish(c->conn);
+    names_clear(c);
+    c->broken = 0;
+    c->conn = connect_dsn(p->dsn);
+    if (!c->conn || PQstatus(c->conn) != CONNECTION_OK) {
+        log_connect_error(p, c->conn ? PQerrorMessage(c->conn) : NULL);
+        goto cleanup;
+    }
+    ident = PQescapeIdentifier(c->conn, p->schema, strlen(p->schema));
+    if (!ident || asprintf(&sql, "SET search_path TO %s", ident) < 0) {
+        sql = NULL;
+        goto cleanup;
+    }
+    res = PQexec(c->conn, sql);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        sg_error("postgres: %s failed: %s", sql, PQerrorMessage(c->conn));
+        goto cleanup;
+    }
+    rc = 0;
+cleanup:
+    PQclear(res);
+    free(sql);
+    if (ident)
+        PQfreemem(ident);
+    if (rc != 0 && c->conn) {
+        PQfinish(c->conn);
+        c->conn = NULL;
+    }
+    return rc;
+}
+
+/* Cheap liveness check of an idle connection: reading what the socket holds
+ * notices a server that closed it (restart) without a round trip. */
+static int conn_usable(sg_pg *c)
+{
+    if (!c->conn || c->broken || PQstatus(c->conn) != CONNECTION_OK)
+        return 0;
+    /* A server shutting down sends an error (taken as a notice while idle)
+     * and then closes: read until the socket has nothing more, so that the
+     * close itself is seen too. */
+    for (int i = 0; i < 4; i++) {
+        if (!PQconsumeInput(c->conn) || PQstatus(c->conn) != CONNECTION_OK)
+            return 0;
+        struct pollfd pfd = {.fd = PQsocket(c->conn), .events = POLLIN};
+        if (poll(&pfd, 1, 0) <= 0)
+            break;
+    }
+    PGnotify *n;
+    while ((n = PQnotifies(c->conn)) != NULL)
+        PQfreemem(n);
+    return PQtransactionStatus(c->conn) == PQTRANS_IDLE;
+}
+
+sg_pg_pool *sg_pg_pool_create(const char *dsn, const char *schema, int size, char *err, size_t errlen)
+{
+    sg_pg_pool *p = NULL;
+
+    if (!dsn || !*dsn || !schema || !*schema) {
+        snprintf(err, errlen, "postgres: dsn and schema are required");
+        return NULL;
+    }
+    if (size < 1 || size > 100) {
+        snprintf(err, errlen, "postgres: pool size %d outside 1..100", size);
+        return NULL;
+    }
+    p = calloc(1, sizeof *p);
+    if (!p)
+        goto cleanup;
+    p->size = size;
+    p->dsn = strdup(dsn);
+    p->schema = strdup(schema);
+    p->conns = calloc((size_t)size, sizeof *p->conns);
+    if (!p->dsn || !p->schema || !p->conns)
+        goto cleanup;
+    for (int i = 0; i < size; i++)
+        p->conns[i].pool = p;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&p->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&p->mu, NULL);
+    atomic_init(&p->last_err_log_ms, 0);
+    return p;
+cleanup:
+    if (p) {
+        free(p->dsn);
+        free(p->schema);
+        free(p->conns);
+        free(p);
+    }
+    snprintf(err, errlen, "postgres: out of memory");
+    return NULL;
+}
+
+void sg_pg_pool_free(sg_pg_pool *p)
+{
+    if (!p)
+        return;
+    for (int i = 0; i < p->size; i++) {
+        if (p->conns[i].busy)
+            sg_error("postgres: pool freed with connection %d still borrowed", i);
+        if (p->conns[i].conn)
+            PQfinish(p->conns[i].conn);
+        names_clear(&p->conns[i]);
+    }
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
+    free(p->conns);
+    free(p->dsn);
+    free(p->schema);
+    free(p);
+}
+
+enum { ACQ_OK = 0, ACQ_TIMEOUT, ACQ_CONNECT };
+
+static void slot_return(sg_pg_pool *p, sg_pg *c)
+{
+    pthread_mutex_lock(&p->mu);
+    c->busy = 0;
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static sg_pg *acquire(sg_pg_pool *p, int timeout_ms, int *why)
+{
+    struct timespec deadline;
+    sg_pg *c = NULL;
+
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        sg_pg *idle = NULL;
+        /* Prefer a slot that is already connected so that the pool only
+         * grows to the concurrency actually needed. */
+        for (int i = 0; i < p->size; i++) {
+            if (p->conns[i].busy)
+                continue;
+            if (p->conns[i].conn) {
+                c = &p->conns[i];
+                break;
+            }
+            if (!idle)
+                idle = &p->conns[i];
+        }
+        if (!c)
+            c = idle;
+        if (c)
+            break;
+        if (pthread_cond_timedwait(&p->cv, &p->mu, &deadline) == ETIMEDOUT) {
+            pthread_mutex_unlock(&p->mu);
+            *why = ACQ_TIMEOUT;
+            return NULL;
+        }
+    }
+    c->busy = 1;
+    pthread_mutex_unlock(&p->mu);
+
+    c->sqlstate[0] = '\0';
+    if (!conn_usable(c) && pg_connect(c) != 0) {
+        slot_return(p, c);
+        *why = ACQ_CONNECT;
+        return NULL;
+    }
+    *why = ACQ_OK;
+    return c;
+}
+
+sg_pg *sg_pg_acquire(sg_pg_pool *p, int timeout_ms)
+{
+    int why;
+    return acquire(p, timeout_ms, &why);
+}
+
+void sg_pg_release(sg_pg_pool *p, sg_pg *c)
+{
+    if (!c)
+        return;
+    if (c->conn && !c->broken && PQstatus(c->conn) == CONNECTION_OK) {
+        PGTransactionStatusType ts = PQtransactionStatus(c->conn);
+        if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR) {
+            PGresult *res = PQexec(c->conn, "ROLLBACK");
+            if (PQresultStatus(res) != PGRES_COMMAND_OK)
+                c->broken = 1;
+            PQclear(res);
+        } else if (ts != PQTRANS_IDLE) {
+            /* A command still running or unknown state: not reusable. */
+            c->broken = 1;
+        }
+    }
+    c->sqlstate[0] = '\0';
+    slot_return(p, c);
+}
+
+/* ---- statements ------------------------------------------------------------ */
+
+static int is_retry_state(const char *st)
+{
+    return strcmp(st, "40001") == 0 || strcmp(st, "40P01") == 0;
+}
+
+/* Records the failure of res on c. Returns res, or NULL (res cleared) when
+ * the connection itself is gone. */
+static PGresult *failed(sg_pg *c, const char *quiet, const char *sql, PGresult *res)
+{
+    if (!res || PQstatus(c->conn) != CONNECTION_OK) {
+        c->broken = 1;
+        snprintf(c->sqlstate, sizeof c->sqlstate, "08006");
+        sg_error("postgres: connection lost: %s", PQerrorMessage(c->conn));
+        PQclear(res);
+        return NULL;
+    }
+    const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    snprintf(c->sqlstate, sizeof c->sqlstate, "%s", st && *st ? st : "XX000");
+    if (is_retry_state(c->sqlstate))
+        sg_debug("postgres: %s, transaction will be retried", c->sqlstate);
+    else if (!quiet || strcmp(quiet, c->sqlstate) != 0)
+        sg_error("postgres: statement failed (%s): %s [%.200s]", c->sqlstate, PQresultErrorMessage(res), sql);
+    return res;
+}
+
+PGresult *sg_pg_query_q(sg_pg *c, const char *quiet, const char *sql, int nparams, const char *const *params)
+{
+    char name[24];
+    uint64_t h = fnv1a(sql);
+
+    c->sqlstate[0] = '\0';
+    if (!c->conn || c->broken) {
+        snprintf(c->sqlstate, sizeof c->sqlstate, "08003");
+        return NULL;
+    }
+    snprintf(name, sizeof name, "s%016llx", (unsigned long long)h);
+    for (int attempt = 0;; attempt++) {
+        if (!names_has(c, h)) {
+            PGresult *pr = PQprepare(c->conn, name, sql, nparams, NULL);
+            if (PQresultStatus(pr) != PGRES_COMMAND_OK) {
+                const char *st = pr ? PQresultErrorField(pr, PG_DIAG_SQLSTATE) : NULL;
+                /* 42P05: already prepared though our cache lost track of it. */
+                if (!st || strcmp(st, "42P05") != 0)
+                    return failed(c, quiet, sql, pr);
+            }
+            PQclear(pr);
+            if (names_add(c, h) != 0)
+                sg_warn("postgres: out of memory caching statement %s", name);
+        }
+        PGresult *res = PQexecPrepared(c->conn, name, nparams, params, NULL, NULL, 0);
+        if (sg_pg_ok(res))
+            return res;
+        const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+        /* 26000: the server forgot the statement (DISCARD ALL, a pooler). */
+        if (attempt == 0 && st && strcmp(st, "26000") == 0 && PQstatus(c->conn) == CONNECTION_OK) {
+            names_del(c, h);
+            PQclear(res);
+            continue;
+        }
+        return failed(c, quiet, sql, res);
+    }
+}
+
+PGresult *sg_pg_query(sg_pg *c, const char *sql, int nparams, const char *const *params)
+{
+    return sg_pg_query_q(c, NULL, sql, nparams, params);
+}
+
+int sg_pg_ok(const PGresult *res)
+{
+    if (!res)
+        return 0;
+    ExecStatusType s = PQresultStatus(res);
+    return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
+}
+
+const char *sg_pg_sqlstate(const sg_pg *c)
+{
+    return c->sqlstate;
+}
+
+int sg_pg_err(const sg_pg *c)
+{
+    return is_retry_state(c->sqlstate) ? SG_ERR_RETRY : SG_ERR_DB;
+}
+
+int sg_pg_exec(sg_pg *c, const char *sql, int nparams, const char *const *params)
+{
+    PGresult *res = sg_pg_query(c, sql, nparams, params);
+    int rc = sg_pg_ok(res) ? SG_OK : sg_pg_err(c);
+    PQclear(res);
+    return rc;
+}
+
+PGconn *sg_pg_conn(sg_pg *c)
+{
+    return c->conn;
+}
+
+/* Transaction control goes through the simple protocol: nothing to prepare. */
+static int simple_exec(sg_pg *c, const char *sql)
+{
+    c->sqlstate[0] = '\0';
+    if (!c->conn || c->broken) {
+        snprintf(c->sqlstate, sizeof c->sqlstate, "08003");
+        return SG_ERR_DB;
+    }
+    PGresult *res = PQexec(c->conn, sql);
+    if (sg_pg_ok(res)) {
+        PQclear(res);
+        return SG_OK;
+    }
+    res = failed(c, NULL, sql, res);
+    PQclear(res);
+    return sg_pg_err(c);
+}
+
+static int conn_lost(const sg_pg *c)
+{
+    return !c->conn || c->broken || PQstatus(c->conn) != CONNECTION_OK;
+}
+
+static void backoff(int attempt)
+{
+    long cap = 2L << (attempt < 7 ? attempt : 7); /* 2 ms .. 256 ms */
+    if (cap > 200)
+        cap = 200;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    /* Jitter from the clock's low bits is enough to de-synchronise the
+     * threads that collided; no shared generator state needed. */
+    long j = (long)((unsigned long)ts.tv_nsec % (unsigned long)(cap / 2 + 1));
+    sleep_ms(cap / 2 + j);
+}
+
+int sg_pg_tx(sg_pg_pool *p, int isolation, sg_pg_tx_fn fn, void *ctx)
+{
+    static const char *const begin[] = {"BEGIN", "BEGIN ISOLATION LEVEL REPEATABLE READ",
+                                        "BEGIN ISOLATION LEVEL SERIALIZABLE"};
+    const char *begin_sql = begin[isolation >= 0 && isolation <= SG_TX_SERIALIZABLE ? isolation : 0];
+    int rc = SG_ERR_DB;
+
+    for (int attempt = 0; attempt < TX_MAX_ATTEMPTS; attempt++) {
+        sg_pg *c = sg_pg_acquire(p, 5000);
+        if (!c)
+            return SG_ERR_DB;
+        rc = simple_exec(c, begin_sql);
+        if (rc == SG_OK) {
+            rc = fn(c, ctx);
+            if (rc == SG_OK && !conn_lost(c) && PQtransactionStatus(c->conn) == PQTRANS_INERROR) {
+                /* fn ignored a failed statement: COMMIT would roll back. */
+                sg_warn("postgres: transaction body returned OK after a failed statement (%s)", c->sqlstate);
+                rc = sg_pg_err(c);
+            }
+        }
+        if (rc == SG_OK && !conn_lost(c)) {
+            rc = simple_exec(c, "COMMIT");
+            if (rc == SG_OK) {
+                sg_pg_release(p, c);
+                return SG_OK;
+            }
+            if (conn_lost(c)) {
+                /* COMMIT was sent: it may or may not have happened. */
+                sg_error("postgres: connection lost during COMMIT, outcome unknown");
+                sg_pg_release(p, c);
+                return SG_ERR_DB;
+            }
+        }
+        /* Everything below failed before COMMIT was sent, or COMMIT itself
+         * reported a serialization failure: the tx did not happen. */
+        int lost = conn_lost(c);
+        sg_pg_release(p, c); /* rolls back an open transaction */
+        if (rc > 0)
+            return rc;
+        if (lost) {
+            rc = SG_ERR_DB;
+            continue; /* the next acquire reconnects */
+        }
+        if (rc != SG_ERR_RETRY)
+            return rc;
+        backoff(attempt);
+    }
+    return rc;
+}
+
+int sg_pg_ping(sg_pg_pool *p)
+{
+    int why;
+    int rc = -1;
+    sg_pg *c = acquire(p, 500, &why);
+
+    if (!c) {
+        /* A busy pool is not a down database: ask the server directly. */
+        if (why == ACQ_TIMEOUT) {
+            const char *const keys[] = {"connect_timeout", "dbname", NULL};
+            const char *const vals[] = {"2", p->dsn, NULL};
+            return PQpingParams(keys, vals, 1) == PQPING_OK ? 0 : -1;
+        }
+        return -1;
+    }
+    if (simple_exec(c, "SELECT 1") == SG_OK)
+        rc = 0;
+    sg_pg_release(p, c);
+    return rc;
+}
+
+const char *sg_pg_pool_schema(const sg_pg_pool *p)
+{
+    return p->schema;
+}
+
+const char *sg_pg_pool_dsn(const sg_pg_pool *p)
+{
+    return p->dsn;
+}
