@@ -1,0 +1,420 @@
+/* Outbox relay + inbox against the devstack: a relay that crashes between
+ * send and mark, a second relay that re-sends, and a consumer whose handler
+ * still runs exactly once per event, in order per key. Needs SG_PG_DSN and
+ * SG_KAFKA_BROKERS (scripts/devstack env). */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sg/inbox.h"
+#include "sg/kafka.h"
+#include "sg/log.h"
+#include "sg/migrate.h"
+#include "sg/outbox.h"
+#include "sg/pg.h"
+
+#define N 200
+#define KEYS 5
+#define TOPIC "it.events"
+
+static sg_pg_pool *pool;
+static const char *dsn, *brokers;
+static char schema[40], prefix[40];
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int devstack(const char *args)
+{
+    static const char *const cands[] = {"scripts/devstack", "../scripts/devstack", "../../scripts/devstack"};
+    for (size_t i = 0; i < sizeof cands / sizeof cands[0]; i++) {
+        if (access(cands[i], X_OK) == 0) {
+            char cmd[512];
+            snprintf(cmd, sizeof cmd, "%s %s >/dev/null 2>&1", cands[i], args);
+            return system(cmd);
+        }
+    }
+    cr_assert_fail("scripts/devstack not found");
+    return -1;
+}
+
+static long scalar(const char *sql)
+{
+    sg_pg *c = sg_pg_acquire(pool, 5000);
+    cr_assert_not_null(c);
+    PGresult *res = sg_pg_query(c, sql, 0, NULL);
+    cr_assert(sg_pg_ok(res), "%s", sql);
+    long v = atol(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    sg_pg_release(pool, c);
+    return v;
+}
+
+static void exec_ok(const char *sql)
+{
+    sg_pg *c = sg_pg_acquire(pool, 5000);
+    cr_assert_not_null(c);
+    int rc = sg_pg_exec(c, sql, 0, NULL);
+    sg_pg_release(pool, c);
+    cr_assert_eq(rc, SG_OK, "%s", sql);
+}
+
+static void setup(void)
+{
+    char err[512] = "";
+    dsn = getenv("SG_PG_DSN");
+    brokers = getenv("SG_KAFKA_BROKERS");
+    cr_assert(dsn && brokers, "SG_PG_DSN / SG_KAFKA_BROKERS unset: eval \"$(scripts/devstack env)\"");
+    sg_log_init("it_outbox", SG_LOG_ERROR);
+    srand((unsigned)(getpid() ^ time(NULL)));
+    unsigned r = (unsigned)rand();
+    snprintf(schema, sizeof schema, "it_outbox_%08x", r);
+    snprintf(prefix, sizeof prefix, "it%08x.", r);
+    pool = sg_pg_pool_create(dsn, schema, 4, err, sizeof err);
+    cr_assert_not_null(pool, "%s", err);
+    cr_assert_eq(sg_migrate(pool, NULL, err, sizeof err), 0, "%s", err);
+    exec_ok("CREATE TABLE handled (n bigserial PRIMARY KEY, event_id uuid NOT NULL, key text, seq int)");
+}
+
+static void teardown(void)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "DROP SCHEMA \"%s\" CASCADE", schema);
+    exec_ok(sql);
+    sg_pg_pool_free(pool);
+}
+
+TestSuite(outbox, .init = setup, .fini = teardown, .timeout = 300);
+
+/* ---- writing events --------------------------------------------------------- */
+
+typedef struct write_ctx {
+    int first, count;
+} write_ctx;
+
+static int write_events(sg_pg *c, void *arg)
+{
+    write_ctx *w = arg;
+    for (int i = w->first; i < w->first + w->count; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "k%d", i % KEYS);
+        json_t *p = json_pack("{s:s, s:i}", "key", key, "seq", i / KEYS);
+        int rc = sg_outbox_add(c, TOPIC, key, "it.happened", p, i % 2 ? "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" : NULL);
+        json_decref(p);
+        if (rc != SG_OK)
+            return rc;
+    }
+    return SG_OK;
+}
+
+static void write_all(void)
+{
+    for (int first = 0; first < N; first += 10) {
+        write_ctx w = {first, 10};
+        cr_assert_eq(sg_pg_tx(pool, SG_TX_READ_COMMITTED, write_events, &w), SG_OK);
+    }
+}
+
+/* ---- the handler ------------------------------------------------------------- */
+
+typedef struct consume_ctx {
+    atomic_int seen;  /* messages read from Kafka */
+    atomic_int calls; /* handler calls (before dedup by the tx) */
+    atomic_int bad;   /* messages not in the wire format of outbox.h */
+} consume_ctx;
+
+/* value = payload + event_id + occurred_at; headers event_id, event_type,
+ * traceparent (when the row had one). */
+static int wire_format_ok(const sg_kafka_msg *m, const json_t *payload)
+{
+    const char *id = json_string_value(json_object_get(payload, "event_id"));
+    const char *at = json_string_value(json_object_get(payload, "occurred_at"));
+    const char *key = json_string_value(json_object_get(payload, "key"));
+    long long seq = json_integer_value(json_object_get(payload, "seq"));
+    int i = (int)seq * KEYS + (key ? atoi(key + 1) : 0);
+    return id && m->event_id && strcmp(id, m->event_id) == 0 && at && strlen(at) == 24 && at[10] == 'T' &&
+           at[23] == 'Z' && m->event_type && strcmp(m->event_type, "it.happened") == 0 && key &&
+           m->key_len == strlen(key) && memcmp(m->key, key, m->key_len) == 0 &&
+           (i % 2 ? m->traceparent && strncmp(m->traceparent, "00-0af7", 7) == 0 : m->traceparent == NULL);
+}
+
+static int record(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, void *arg)
+{
+    consume_ctx *cc = arg;
+    char seq[16];
+    atomic_fetch_add(&cc->calls, 1);
+    if (!wire_format_ok(m, payload))
+        atomic_fetch_add(&cc->bad, 1);
+    snprintf(seq, sizeof seq, "%lld", json_integer_value(json_object_get(payload, "seq")));
+    const char *id = m->event_id ? m->event_id : json_string_value(json_object_get(payload, "event_id"));
+    return sg_pg_exec(c, "INSERT INTO handled (event_id, key, seq) VALUES ($1::uuid, $2, $3::int)", 3,
+                      SG_P(id, json_string_value(json_object_get(payload, "key")), seq));
+}
+
+static int consume(const sg_kafka_msg *m, void *arg)
+{
+    consume_ctx *cc = arg;
+    int rc = sg_inbox_process(pool, m, record, cc);
+    if (rc == 0)
+        atomic_fetch_add(&cc->seen, 1);
+    return rc;
+}
+
+/* ---- tests ------------------------------------------------------------------- */
+
+static void run_crashing_relay(void)
+{
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        /* Only the relay's own connection and producer are used here; the
+         * parent's pool connections are left alone (and _exit skips any
+         * cleanup that could touch them). */
+        char err[512];
+        setenv("SG_TEST_RELAY_CRASH_AFTER_SEND", "1", 1);
+        sg_outbox_relay *r = sg_outbox_relay_start(dsn, schema, brokers, prefix, err, sizeof err);
+        if (!r)
+            _exit(3);
+        sleep(120);
+        _exit(4);
+    }
+    int status = 0;
+    pid_t w = 0;
+    long long end = now_ms() + 120000;
+    while (now_ms() < end && (w = waitpid(pid, &status, WNOHANG)) == 0)
+        usleep(50000);
+    if (w == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+    }
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 137, "crashing relay ended with status %d", status);
+}
+
+Test(outbox, crash_between_send_and_mark_is_handled_exactly_once)
+{
+    write_all();
+    cr_assert_eq(scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL"), N);
+
+    /* 1. A relay sends all N, gets every delivery report, and dies. */
+    run_crashing_relay();
+    cr_assert_eq(scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL"), N,
+                 "the crashed relay marked rows published");
+
+    /* 2. A normal relay takes over and sends them all again. */
+    char err[512];
+    unsetenv("SG_TEST_RELAY_CRASH_AFTER_SEND");
+    sg_outbox_relay *r = sg_outbox_relay_start(dsn, schema, brokers, prefix, err, sizeof err);
+    cr_assert_not_null(r, "%s", err);
+    long long end = now_ms() + 60000;
+    while (now_ms() < end && sg_outbox_relay_published(r) < N)
+        usleep(50000);
+    cr_assert_eq(sg_outbox_relay_published(r), N);
+    cr_expect(sg_outbox_relay_is_leader(r));
+    cr_expect_eq(scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL"), 0);
+
+    /* 3. A consumer reads 2N messages and handles N events, once each. */
+    consume_ctx cc;
+    atomic_init(&cc.seen, 0);
+    atomic_init(&cc.calls, 0);
+    atomic_init(&cc.bad, 0);
+    char topic[128], group[64];
+    sg_topic(topic, sizeof topic, prefix, TOPIC);
+    snprintf(group, sizeof group, "%sgroup", prefix);
+    const char *topics[] = {topic};
+    sg_consumer *c = sg_consumer_start(brokers, group, topics, 1, consume, &cc, err, sizeof err);
+    cr_assert_not_null(c, "%s", err);
+    end = now_ms() + 90000;
+    while (now_ms() < end && atomic_load(&cc.seen) < 2 * N)
+        usleep(50000);
+    cr_expect_eq(atomic_load(&cc.seen), 2 * N, "Kafka should hold each event twice");
+    cr_expect_gt(sg_consumer_last_processed(c), 1.0e9);
+    sg_consumer_stop(c);
+    sg_outbox_relay_stop(r);
+
+    cr_expect_eq(atomic_load(&cc.calls), N);
+    cr_expect_eq(atomic_load(&cc.bad), 0, "messages not in the outbox wire format");
+    cr_expect_eq(scalar("SELECT count(*) FROM handled"), N);
+    cr_expect_eq(scalar("SELECT count(DISTINCT event_id) FROM handled"), N);
+    cr_expect_eq(scalar("SELECT count(*) FROM inbox"), N);
+    cr_expect_eq(scalar("SELECT count(*) FROM handled h JOIN outbox o USING (event_id)"), N);
+    /* Per key, the handler saw seq 0, 1, 2, ... in that order. */
+    cr_expect_eq(scalar("SELECT count(*) FROM (SELECT seq, row_number() OVER (PARTITION BY key ORDER BY n) - 1 AS pos"
+                        " FROM handled) s WHERE seq <> pos"),
+                 0, "events of one key were handled out of order");
+}
+
+static int noop(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, void *arg)
+{
+    (void)m;
+    (void)payload;
+    atomic_fetch_add((atomic_int *)arg, 1);
+    return sg_pg_exec(c, "INSERT INTO handled (event_id) VALUES ($1::uuid)", 1,
+                      SG_P(json_string_value(json_object_get(payload, "event_id"))));
+}
+
+static int refuse(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, void *arg)
+{
+    int rc = noop(c, m, payload, arg);
+    return rc == SG_OK ? 42 : rc;
+}
+
+static int retry_later(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, void *arg)
+{
+    int rc = noop(c, m, payload, arg);
+    return rc == SG_OK ? SG_ERR_RETRY : rc;
+}
+
+static sg_kafka_msg msg(const char *value, const char *event_id)
+{
+    sg_kafka_msg m = {.topic = "it.direct", .value = value, .len = strlen(value), .event_id = event_id};
+    return m;
+}
+
+Test(outbox, inbox_dedups_direct_redelivery)
+{
+    atomic_int calls;
+    atomic_init(&calls, 0);
+    const char *v = "{\"event_id\":\"5b0c1f9e-6a43-4c3e-9b8e-0c2f7a9d1e11\",\"x\":1}";
+
+    /* The id from the payload when there is no header. */
+    sg_kafka_msg m = msg(v, NULL);
+    cr_expect_eq(sg_inbox_process(pool, &m, noop, &calls), 0);
+    cr_expect_eq(sg_inbox_process(pool, &m, noop, &calls), 0);
+    cr_expect_eq(atomic_load(&calls), 1);
+    cr_expect_eq(scalar("SELECT count(*) FROM handled"), 1);
+
+    /* Header and payload name the same event: still a duplicate. */
+    m = msg(v, "5b0c1f9e-6a43-4c3e-9b8e-0c2f7a9d1e11");
+    cr_expect_eq(sg_inbox_process(pool, &m, noop, &calls), 0);
+    cr_expect_eq(atomic_load(&calls), 1);
+}
+
+Test(outbox, inbox_drops_invalid_and_retries_transient)
+{
+    atomic_int calls;
+    atomic_init(&calls, 0);
+    const char *v2 = "{\"event_id\":\"6b0c1f9e-6a43-4c3e-9b8e-0c2f7a9d1e12\"}";
+    const char *v3 = "{\"event_id\":\"7b0c1f9e-6a43-4c3e-9b8e-0c2f7a9d1e13\"}";
+
+    /* Unparseable or id-less messages are dropped (0) without a call. */
+    sg_kafka_msg m = msg("not json", "8b0c1f9e-6a43-4c3e-9b8e-0c2f7a9d1e14");
+    cr_expect_eq(sg_inbox_process(pool, &m, noop, &calls), 0);
+    m = msg("[1,2]", "8b0c1f9e-6a43-4c3e-9b8e-0c2f7a9d1e14");
+    cr_expect_eq(sg_inbox_process(pool, &m, noop, &calls), 0);
+    m = msg("{\"x\":1}", NULL);
+    cr_expect_eq(sg_inbox_process(pool, &m, noop, &calls), 0);
+    m = msg("{\"event_id\":\"not-a-uuid\"}", NULL);
+    cr_expect_eq(sg_inbox_process(pool, &m, noop, &calls), 0);
+    cr_expect_eq(atomic_load(&calls), 0);
+
+    /* A refused event is rolled back, recorded, and not offered again. */
+    m = msg(v2, NULL);
+    cr_expect_eq(sg_inbox_process(pool, &m, refuse, &calls), 0);
+    cr_expect_eq(sg_inbox_process(pool, &m, refuse, &calls), 0);
+    cr_expect_eq(atomic_load(&calls), 1);
+    cr_expect_eq(scalar("SELECT count(*) FROM handled"), 0);
+    cr_expect_eq(scalar("SELECT count(*) FROM inbox WHERE event_id = '6b0c1f9e-6a43-4c3e-9b8e-0c2f7a9d1e12'"), 1);
+
+    /* A transient failure leaves no trace, so the event comes back. */
+    atomic_store(&calls, 0);
+    m = msg(v3, NULL);
+    cr_expect_eq(sg_inbox_process(pool, &m, retry_later, &calls), -1);
+    cr_expect_gt(atomic_load(&calls), 1, "SG_ERR_RETRY should be retried inside sg_pg_tx");
+    cr_expect_eq(scalar("SELECT count(*) FROM inbox WHERE event_id = '7b0c1f9e-6a43-4c3e-9b8e-0c2f7a9d1e13'"), 0);
+    atomic_store(&calls, 0);
+    cr_expect_eq(sg_inbox_process(pool, &m, noop, &calls), 0);
+    cr_expect_eq(atomic_load(&calls), 1);
+    cr_expect_eq(scalar("SELECT count(*) FROM handled"), 1);
+}
+
+Test(outbox, one_leader_per_schema)
+{
+    char err[512];
+    sg_outbox_relay *a = sg_outbox_relay_start(dsn, schema, brokers, prefix, err, sizeof err);
+    cr_assert_not_null(a, "%s", err);
+    long long end = now_ms() + 10000;
+    while (now_ms() < end && !sg_outbox_relay_is_leader(a))
+        usleep(20000);
+    cr_assert(sg_outbox_relay_is_leader(a));
+    sg_outbox_relay *b = sg_outbox_relay_start(dsn, schema, brokers, prefix, err, sizeof err);
+    cr_assert_not_null(b, "%s", err);
+    usleep(1500000);
+    cr_expect(!sg_outbox_relay_is_leader(b), "two leaders");
+
+    /* The follower takes over within its 1 s election retry. */
+    sg_outbox_relay_stop(a);
+    end = now_ms() + 5000;
+    while (now_ms() < end && !sg_outbox_relay_is_leader(b))
+        usleep(20000);
+    cr_expect(sg_outbox_relay_is_leader(b), "no failover");
+
+    /* And it publishes what is written now, woken by NOTIFY. */
+    write_ctx w = {0, 3};
+    cr_assert_eq(sg_pg_tx(pool, SG_TX_READ_COMMITTED, write_events, &w), SG_OK);
+    end = now_ms() + 10000;
+    while (now_ms() < end && sg_outbox_relay_published(b) < 3)
+        usleep(20000);
+    cr_expect_eq(sg_outbox_relay_published(b), 3);
+    cr_expect_eq(sg_outbox_relay_backlog(b), 0);
+    sg_outbox_relay_stop(b);
+}
+
+Test(outbox, add_validates_and_wire_format)
+{
+    sg_pg *c = sg_pg_acquire(pool, 5000);
+    cr_assert_not_null(c);
+    json_t *arr = json_array();
+    cr_expect_eq(sg_outbox_add(c, TOPIC, "k", "t", arr, NULL), SG_ERR_DB);
+    json_decref(arr);
+    json_t *p = json_pack("{s:s}", "case_id", "c-1");
+    cr_expect_eq(sg_outbox_add(c, TOPIC, NULL, "t", p, NULL), SG_OK);
+    json_decref(p);
+    PGresult *res = sg_pg_query(c,
+                                "SELECT key IS NULL, payload->>'case_id', event_id IS NOT NULL,"
+                                " traceparent IS NULL FROM outbox",
+                                0, NULL);
+    cr_assert(sg_pg_ok(res));
+    cr_assert_eq(PQntuples(res), 1);
+    cr_expect_str_eq(PQgetvalue(res, 0, 0), "t");
+    cr_expect_str_eq(PQgetvalue(res, 0, 1), "c-1");
+    cr_expect_str_eq(PQgetvalue(res, 0, 2), "t");
+    cr_expect_str_eq(PQgetvalue(res, 0, 3), "t");
+    PQclear(res);
+    sg_pg_release(pool, c);
+}
+
+Test(outbox, relay_reconnects_and_reelects_after_postgres_restart, .timeout = 900)
+{
+    char err[512];
+    sg_outbox_relay *r = sg_outbox_relay_start(dsn, schema, brokers, prefix, err, sizeof err);
+    cr_assert_not_null(r, "%s", err);
+    long long end = now_ms() + 10000;
+    while (now_ms() < end && !sg_outbox_relay_is_leader(r))
+        usleep(20000);
+    cr_assert(sg_outbox_relay_is_leader(r));
+
+    cr_assert_eq(devstack("restart postgres"), 0, "scripts/devstack restart postgres failed");
+
+    write_ctx w = {0, 3};
+    int rc = SG_ERR_DB;
+    for (int i = 0; i < 50 && rc != SG_OK; i++)
+        if ((rc = sg_pg_tx(pool, SG_TX_READ_COMMITTED, write_events, &w)) != SG_OK)
+            usleep(200000);
+    cr_assert_eq(rc, SG_OK);
+    end = now_ms() + 20000;
+    while (now_ms() < end && sg_outbox_relay_published(r) < 3)
+        usleep(20000);
+    cr_expect_eq(sg_outbox_relay_published(r), 3, "nothing published after the restart");
+    cr_expect(sg_outbox_relay_is_leader(r));
+    sg_outbox_relay_stop(r);
+}

@@ -1,0 +1,322 @@
+/* PostgreSQL pool against the devstack: basics, serialization retries and
+ * recovery after a server restart. Needs SG_PG_DSN (scripts/devstack env). */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sg/log.h"
+#include "sg/migrate.h"
+#include "sg/pg.h"
+
+static sg_pg_pool *pool;
+static char schema[40];
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* scripts/devstack relative to the working directory (the repo root under
+ * make, or a build subdirectory when run by hand). */
+static int devstack(const char *args)
+{
+    static const char *const cands[] = {"scripts/devstack", "../scripts/devstack", "../../scripts/devstack"};
+    for (size_t i = 0; i < sizeof cands / sizeof cands[0]; i++) {
+        if (access(cands[i], X_OK) == 0) {
+            char cmd[512];
+            snprintf(cmd, sizeof cmd, "%s %s >/dev/null 2>&1", cands[i], args);
+            return system(cmd);
+        }
+    }
+    cr_assert_fail("scripts/devstack not found from %s", getcwd(NULL, 0));
+    return -1;
+}
+
+static void exec_ok(const char *sql)
+{
+    sg_pg *c = sg_pg_acquire(pool, 5000);
+    cr_assert_not_null(c, "cannot acquire");
+    int rc = sg_pg_exec(c, sql, 0, NULL);
+    sg_pg_release(pool, c);
+    cr_assert_eq(rc, SG_OK, "%s", sql);
+}
+
+static long scalar(const char *sql)
+{
+    sg_pg *c = sg_pg_acquire(pool, 5000);
+    cr_assert_not_null(c);
+    PGresult *res = sg_pg_query(c, sql, 0, NULL);
+    cr_assert(sg_pg_ok(res), "%s", sql);
+    long v = atol(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    sg_pg_release(pool, c);
+    return v;
+}
+
+static void setup(void)
+{
+    const char *dsn = getenv("SG_PG_DSN");
+    char err[512] = "";
+    cr_assert_not_null(dsn, "SG_PG_DSN unset: eval \"$(scripts/devstack env)\"");
+    sg_log_init("it_pg", SG_LOG_WARN);
+    srand((unsigned)(getpid() ^ time(NULL)));
+    snprintf(schema, sizeof schema, "it_pg_%08x", (unsigned)rand());
+    pool = sg_pg_pool_create(dsn, schema, 4, err, sizeof err);
+    cr_assert_not_null(pool, "%s", err);
+    cr_assert_eq(sg_migrate(pool, NULL, err, sizeof err), 0, "%s", err);
+    exec_ok("CREATE TABLE t (id int PRIMARY KEY, v int NOT NULL)");
+    exec_ok("INSERT INTO t VALUES (1, 0)");
+}
+
+static void teardown(void)
+{
+    if (!pool)
+        return;
+    /* The server may have been restarted: give it a few tries. */
+    for (int i = 0; i < 50; i++) {
+        sg_pg *c = sg_pg_acquire(pool, 2000);
+        if (c) {
+            char sql[128];
+            snprintf(sql, sizeof sql, "DROP SCHEMA \"%s\" CASCADE", schema);
+            int rc = sg_pg_exec(c, sql, 0, NULL);
+            sg_pg_release(pool, c);
+            if (rc == SG_OK)
+                break;
+        }
+        usleep(200000);
+    }
+    sg_pg_pool_free(pool);
+    pool = NULL;
+}
+
+TestSuite(pg, .init = setup, .fini = teardown, .timeout = 120);
+
+Test(pg, migrate_created_common_tables_and_is_idempotent)
+{
+    char err[512] = "";
+    cr_expect_eq(scalar("SELECT count(*) FROM schema_migrations WHERE version = 0"), 1);
+    cr_expect_eq(scalar("SELECT count(*) FROM outbox"), 0);
+    cr_expect_eq(scalar("SELECT count(*) FROM inbox"), 0);
+    cr_assert_eq(sg_migrate(pool, NULL, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(scalar("SELECT count(*) FROM schema_migrations"), 1);
+    cr_expect_str_eq(sg_pg_pool_schema(pool), schema);
+}
+
+Test(pg, migrate_applies_files_once_in_order)
+{
+    char dir[] = "/tmp/sg_it_mig_XXXXXX";
+    char path[128], err[512] = "";
+    cr_assert_not_null(mkdtemp(dir));
+    const char *files[][2] = {
+        {"002_b.sql", "INSERT INTO m VALUES (2);"},
+        {"001_a.sql", "CREATE TABLE m (v int); INSERT INTO m VALUES (1);"},
+        {"notes.txt", "garbage"},
+    };
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i][0]);
+        FILE *f = fopen(path, "w");
+        cr_assert_not_null(f);
+        fputs(files[i][1], f);
+        fclose(f);
+    }
+    cr_assert_eq(sg_migrate(pool, dir, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(sg_migrate(pool, dir, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(scalar("SELECT count(*) FROM m"), 2);
+    cr_expect_eq(scalar("SELECT count(*) FROM schema_migrations"), 3);
+
+    /* A failing file is rolled back and not recorded. */
+    snprintf(path, sizeof path, "%s/003_bad.sql", dir);
+    FILE *f = fopen(path, "w");
+    fputs("INSERT INTO m VALUES (3); SELECT no_such_column FROM m;", f);
+    fclose(f);
+    cr_expect_eq(sg_migrate(pool, dir, err, sizeof err), -1);
+    cr_expect(strstr(err, "003_bad.sql") != NULL, "%s", err);
+    cr_expect_eq(scalar("SELECT count(*) FROM m"), 2);
+    cr_expect_eq(scalar("SELECT count(*) FROM schema_migrations"), 3);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_expect_eq(system(cmd), 0);
+}
+
+Test(pg, pool_bounds_and_statements)
+{
+    sg_pg *c[4];
+    for (int i = 0; i < 4; i++) {
+        c[i] = sg_pg_acquire(pool, 2000);
+        cr_assert_not_null(c[i]);
+        for (int j = 0; j < i; j++)
+            cr_assert_neq(c[i], c[j]);
+    }
+    long long t0 = now_ms();
+    cr_expect_null(sg_pg_acquire(pool, 200), "pool of 4 handed out a fifth connection");
+    long long waited = now_ms() - t0;
+    cr_expect(waited >= 150 && waited < 2000, "waited %lld ms", waited);
+    sg_pg_release(pool, c[3]);
+    c[3] = sg_pg_acquire(pool, 200);
+    cr_assert_not_null(c[3]);
+
+    /* Parameters, NULLs, and the cached prepared statement used twice. */
+    for (int round = 0; round < 2; round++) {
+        PGresult *res = sg_pg_query(c[0], "SELECT $1::int + $2::int, $3::text IS NULL", 3, SG_P("40", "2", NULL));
+        cr_assert(sg_pg_ok(res));
+        cr_expect_str_eq(PQgetvalue(res, 0, 0), "42");
+        cr_expect_str_eq(PQgetvalue(res, 0, 1), "t");
+        PQclear(res);
+    }
+    /* Errors keep their SQLSTATE; a statement is not run by interpolation. */
+    PGresult *res = sg_pg_query_q(c[0], "23505", "INSERT INTO t VALUES ($1::int, 0)", 1, SG_P("1"));
+    cr_expect_not_null(res);
+    cr_expect(!sg_pg_ok(res));
+    cr_expect_str_eq(sg_pg_sqlstate(c[0]), "23505");
+    cr_expect_eq(sg_pg_err(c[0]), SG_ERR_DB);
+    PQclear(res);
+    cr_expect_eq(sg_pg_exec(c[0], "SELECT 1", 0, NULL), SG_OK);
+    cr_expect_str_eq(sg_pg_sqlstate(c[0]), "");
+    cr_expect_eq(sg_pg_exec(c[0], "SELECT count(*) FROM t WHERE id = $1::int", 1, SG_P("1; DROP TABLE t")),
+                 SG_ERR_DB);
+    cr_expect_str_eq(sg_pg_sqlstate(c[0]), "22P02");
+
+    /* Release rolls back an open transaction. */
+    cr_assert_eq(sg_pg_exec(c[1], "BEGIN", 0, NULL), SG_OK);
+    cr_assert_eq(sg_pg_exec(c[1], "INSERT INTO t VALUES (99, 0)", 0, NULL), SG_OK);
+    for (int i = 0; i < 4; i++)
+        sg_pg_release(pool, c[i]);
+    cr_expect_eq(scalar("SELECT count(*) FROM t WHERE id = 99"), 0);
+    cr_expect_eq(sg_pg_ping(pool), 0);
+}
+
+static int tx_increment(sg_pg *c, void *ctx)
+{
+    (void)ctx;
+    return sg_pg_exec(c, "UPDATE t SET v = v + 1 WHERE id = 1", 0, NULL);
+}
+
+static int tx_refuse(sg_pg *c, void *ctx)
+{
+    int rc = tx_increment(c, ctx);
+    return rc == SG_OK ? 7 : rc;
+}
+
+static int tx_ignores_error(sg_pg *c, void *ctx)
+{
+    (void)ctx;
+    sg_pg_exec(c, "UPDATE t SET v = v + 1 WHERE id = 1", 0, NULL);
+    sg_pg_exec(c, "SELECT 1/0", 0, NULL);
+    return SG_OK;
+}
+
+Test(pg, tx_commit_rollback_and_codes)
+{
+    cr_expect_eq(sg_pg_tx(pool, SG_TX_READ_COMMITTED, tx_increment, NULL), SG_OK);
+    cr_expect_eq(scalar("SELECT v FROM t WHERE id = 1"), 1);
+    cr_expect_eq(sg_pg_tx(pool, SG_TX_REPEATABLE_READ, tx_refuse, NULL), 7);
+    cr_expect_eq(scalar("SELECT v FROM t WHERE id = 1"), 1);
+    cr_expect_eq(sg_pg_tx(pool, SG_TX_READ_COMMITTED, tx_ignores_error, NULL), SG_ERR_DB);
+    cr_expect_eq(scalar("SELECT v FROM t WHERE id = 1"), 1);
+}
+
+static void *many_increments(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 50; i++)
+        if (sg_pg_tx(pool, SG_TX_READ_COMMITTED, tx_increment, NULL) != SG_OK)
+            return (void *)1;
+    return NULL;
+}
+
+Test(pg, concurrent_transactions_share_the_pool)
+{
+    pthread_t th[8];
+    for (int i = 0; i < 8; i++)
+        pthread_create(&th[i], NULL, many_increments, NULL);
+    int failures = 0;
+    for (int i = 0; i < 8; i++) {
+        void *r;
+        pthread_join(th[i], &r);
+        failures += r != NULL;
+    }
+    cr_expect_eq(failures, 0);
+    cr_expect_eq(scalar("SELECT v FROM t WHERE id = 1"), 400);
+}
+
+typedef struct ser_ctx {
+    pthread_barrier_t *barrier;
+    int attempts;
+} ser_ctx;
+
+/* Read, meet the other thread, then write: one of the two must fail with
+ * 40001 and be retried by sg_pg_tx. */
+static int tx_read_then_write(sg_pg *c, void *arg)
+{
+    ser_ctx *s = arg;
+    PGresult *res = sg_pg_query(c, "SELECT v FROM t WHERE id = 1", 0, NULL);
+    if (!sg_pg_ok(res)) {
+        PQclear(res);
+        return sg_pg_err(c);
+    }
+    char v[32];
+    snprintf(v, sizeof v, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    if (s->attempts++ == 0)
+        pthread_barrier_wait(s->barrier);
+    return sg_pg_exec(c, "UPDATE t SET v = $1::int + 1 WHERE id = 1", 1, SG_P(v));
+}
+
+static void *serializable_worker(void *arg)
+{
+    return (void *)(intptr_t)sg_pg_tx(pool, SG_TX_SERIALIZABLE, tx_read_then_write, arg);
+}
+
+Test(pg, serialization_failure_is_retried)
+{
+    pthread_barrier_t b;
+    pthread_barrier_init(&b, NULL, 2);
+    ser_ctx s[2] = {{&b, 0}, {&b, 0}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&th[i], NULL, serializable_worker, &s[i]);
+    for (int i = 0; i < 2; i++) {
+        void *r;
+        pthread_join(th[i], &r);
+        cr_expect_eq((int)(intptr_t)r, SG_OK, "worker %d returned %d", i, (int)(intptr_t)r);
+    }
+    pthread_barrier_destroy(&b);
+    /* No lost update: both increments landed, one of them after a retry. */
+    cr_expect_eq(scalar("SELECT v FROM t WHERE id = 1"), 2);
+    cr_expect_gt(s[0].attempts + s[1].attempts, 2, "attempts %d + %d", s[0].attempts, s[1].attempts);
+}
+
+Test(pg, recovers_after_server_restart, .timeout = 900)
+{
+    /* Open every pooled connection so that all of them go stale. */
+    sg_pg *c[4];
+    for (int i = 0; i < 4; i++)
+        cr_assert_not_null(c[i] = sg_pg_acquire(pool, 2000));
+    for (int i = 0; i < 4; i++)
+        sg_pg_release(pool, c[i]);
+    cr_assert_eq(sg_pg_tx(pool, SG_TX_READ_COMMITTED, tx_increment, NULL), SG_OK);
+
+    cr_assert_eq(devstack("restart postgres"), 0, "scripts/devstack restart postgres failed");
+
+    int tries = 0, rc = SG_ERR_DB;
+    while (tries < 50 && rc != SG_OK) {
+        rc = sg_pg_tx(pool, SG_TX_READ_COMMITTED, tx_increment, NULL);
+        tries++;
+        if (rc != SG_OK)
+            usleep(200000);
+    }
+    cr_assert_eq(rc, SG_OK, "no successful transaction after %d tries", tries);
+    /* The server is up when devstack returns: stale connections must be
+     * replaced on acquire, not surface as errors. */
+    cr_expect_leq(tries, 2, "took %d tries", tries);
+    for (int i = 0; i < 8; i++)
+        cr_expect_eq(sg_pg_tx(pool, SG_TX_READ_COMMITTED, tx_increment, NULL), SG_OK);
+    cr_expect_eq(scalar("SELECT v FROM t WHERE id = 1"), 10);
+    cr_expect_eq(sg_pg_ping(pool), 0);
+}
