@@ -1,0 +1,43 @@
+/* Catalog items and redemption requests: validation of request bodies and
+ * headers. Pure functions (no I/O).
+ */
+#ifndef REWARD_CATALOG_H
+#define REWARD_CATALOG_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#define REWARD_MAX_COST 1000000000LL
+#define REWARD_MAX_STOCK 1000000000LL
+#define REWARD_MAX_QUANTITY 100
+#define REWARD_MAX_IDEMPOTENCY_KEY 128
+
+typedef struct reward_item {
+    const char *name;             /* borrowed from the body; 1..200 code points, no control chars */
+    long long cost;               /* coins per unit, 1..REWARD_MAX_COST */
+    long long stock;              /* units left, 0..REWARD_MAX_STOCK */
+    int active;                   /* redeemable */
+} reward_item;
+
+/* Validates a POST/PUT item body (all four fields required: PUT replaces)
+ * and fills *out (strings borrowed from body). Returns 0, or -1 with a 400
+ * detail in err. */
+int reward_item_from_json(const json_t *body, reward_item *out, char *err, size_t errlen);
+
+typedef struct reward_redeem {
+    const char *item_id;          /* borrowed; a canonical UUID */
+    int quantity;                 /* 1..REWARD_MAX_QUANTITY */
+} reward_redeem;
+
+/* Validates a redemption body {item_id, quantity}. Returns 0, or -1 with a
+ * 400 detail in err. */
+int reward_redeem_from_json(const json_t *body, reward_redeem *out, char *err, size_t errlen);
+
+/* 1 when k is an acceptable Idempotency-Key: 1..128 bytes of printable ASCII
+ * (space included). */
+int reward_idempotency_key_valid(const char *k);
+
+/* Parses a sequence cursor (decimal 1..2^63-1). Returns 0 or -1. */
+int reward_seq_cursor_parse(const char *s, long long *out);
+
+#endif

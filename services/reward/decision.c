@@ -1,0 +1,138 @@
+/* Parsing of sg.case.decided payloads; see decision.h. */
+#include "decision.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "rule.h"
+#include "sg/json.h"
+
+static int parse_verdict(const json_t *v, reward_verdict *out)
+{
+    if (!v || json_is_null(v)) {
+        *out = REWARD_VERDICT_NONE;
+        return 0;
+    }
+    if (!json_is_string(v))
+        return -1;
+    if (strcmp(json_string_value(v), "violation") == 0)
+        *out = REWARD_VERDICT_VIOLATION;
+    else if (strcmp(json_string_value(v), "no_violation") == 0)
+        *out = REWARD_VERDICT_NO_VIOLATION;
+    else
+        return -1;
+    return 0;
+}
+
+/* One ballot; the decision, when given, must be a verdict value. */
+static int parse_ballot(const json_t *b, reward_verdict verdict, reward_ballot *out, char *err, size_t errlen)
+{
+    const char *reviewer = sg_json_str(b, "reviewer_id");
+    const json_t *outcome = json_object_get(b, "outcome");
+    const json_t *decision = json_object_get(b, "decision");
+    const json_t *with = json_object_get(b, "with_majority");
+    reward_verdict d = REWARD_VERDICT_NONE;
+
+    if (!json_is_object(b) || !sg_is_opaque_id(reviewer)) {
+        snprintf(err, errlen, "ballot without a valid reviewer_id");
+        return -1;
+    }
+    if (!json_is_string(outcome)) {
+        snprintf(err, errlen, "ballot of %s: outcome must be a string", reviewer);
+        return -1;
+    }
+    if (parse_verdict(decision, &d) != 0) {
+        snprintf(err, errlen, "ballot of %s: decision must be violation, no_violation or null", reviewer);
+        return -1;
+    }
+    if (with && !json_is_null(with) && !json_is_boolean(with)) {
+        snprintf(err, errlen, "ballot of %s: with_majority must be a boolean or null", reviewer);
+        return -1;
+    }
+    out->reviewer_id = reviewer;
+    out->voted = strcmp(json_string_value(outcome), "voted") == 0;
+    /* The report service states with_majority; older producers may not, and
+     * then "with the majority" can only mean "agreed with the verdict". */
+    if (json_is_boolean(with))
+        out->with_majority = json_is_true(with);
+    else
+        out->with_majority = d != REWARD_VERDICT_NONE && d == verdict;
+    return 0;
+}
+
+int reward_decision_parse(const json_t *payload, reward_decision *out, char *err, size_t errlen)
+{
+    const json_t *reporters, *ballots;
+    reward_decision d = {0};
+
+    if (!json_is_object(payload)) {
+        snprintf(err, errlen, "payload is not an object");
+        return -1;
+    }
+    d.case_id = sg_json_str(payload, "case_id");
+    d.report_type = sg_json_str(payload, "report_type");
+    d.occurred_at = sg_json_str(payload, "occurred_at");
+    if (!sg_is_opaque_id(d.case_id)) {
+        snprintf(err, errlen, "case_id missing or not an id");
+        return -1;
+    }
+    if (!reward_report_type_valid(d.report_type)) {
+        snprintf(err, errlen, "report_type missing or not [a-z0-9_]{1,32}");
+        return -1;
+    }
+    if (d.occurred_at && !sg_is_rfc3339(d.occurred_at))
+        d.occurred_at = NULL;
+    if (parse_verdict(json_object_get(payload, "verdict"), &d.verdict) != 0) {
+        snprintf(err, errlen, "verdict must be violation, no_violation or null");
+        return -1;
+    }
+    reporters = json_object_get(payload, "reporter_ids");
+    ballots = json_object_get(payload, "ballots");
+    if (reporters && !json_is_null(reporters) &&
+        (!json_is_array(reporters) || json_array_size(reporters) > REWARD_MAX_REPORTERS)) {
+        snprintf(err, errlen, "reporter_ids must be an array of at most %d ids", REWARD_MAX_REPORTERS);
+        return -1;
+    }
+    if (ballots && !json_is_null(ballots) &&
+        (!json_is_array(ballots) || json_array_size(ballots) > REWARD_MAX_BALLOTS)) {
+        snprintf(err, errlen, "ballots must be an array of at most %d ballots", REWARD_MAX_BALLOTS);
+        return -1;
+    }
+
+    size_t nr = json_is_array(reporters) ? json_array_size(reporters) : 0;
+    size_t nb = json_is_array(ballots) ? json_array_size(ballots) : 0;
+    int rc = -1;
+    if ((nr && !(d.reporter_ids = calloc(nr, sizeof *d.reporter_ids))) ||
+        (nb && !(d.ballots = calloc(nb, sizeof *d.ballots)))) {
+        snprintf(err, errlen, "out of memory");
+        rc = -2;
+        goto cleanup;
+    }
+    for (size_t i = 0; i < nr; i++) {
+        const char *id = json_string_value(json_array_get(reporters, i));
+        if (!sg_is_opaque_id(id)) {
+            snprintf(err, errlen, "reporter_ids[%zu] is not an id", i);
+            goto cleanup;
+        }
+        d.reporter_ids[d.nreporters++] = id;
+    }
+    for (size_t i = 0; i < nb; i++) {
+        if (parse_ballot(json_array_get(ballots, i), d.verdict, &d.ballots[i], err, errlen) != 0)
+            goto cleanup;
+        d.nballots++;
+    }
+    *out = d;
+    return 0;
+cleanup:
+    reward_decision_free(&d);
+    return rc;
+}
+
+void reward_decision_free(reward_decision *d)
+{
+    free(d->reporter_ids);
+    free(d->ballots);
+    d->reporter_ids = NULL;
+    d->ballots = NULL;
+    d->nreporters = d->nballots = 0;
+}

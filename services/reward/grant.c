@@ -1,0 +1,79 @@
+/* Reward computation; see grant.h. */
+#include "grant.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const char *reward_kind_name(reward_kind k)
+{
+    switch (k) {
+    case REWARD_KIND_VOTE: return "vote";
+    case REWARD_KIND_MAJORITY_BONUS: return "majority_bonus";
+    case REWARD_KIND_REPORTER: return "reporter";
+    }
+    return "unknown";
+}
+
+static int grant_cmp(const void *a, const void *b)
+{
+    const reward_grant *x = a, *y = b;
+    int c = strcmp(x->user_id, y->user_id);
+    return c ? c : (int)x->kind - (int)y->kind;
+}
+
+static void add(reward_grant *g, size_t *n, const char *user, reward_kind kind, long long amount)
+{
+    if (amount <= 0)
+        return;
+    g[*n].user_id = user;
+    g[*n].kind = kind;
+    g[*n].amount = amount;
+    (*n)++;
+}
+
+int reward_compute(const reward_rule *rule, const reward_decision *d, reward_grant **out, size_t *n)
+{
+    reward_grant *g = NULL;
+    size_t cnt = 0, kept = 0;
+
+    *out = NULL;
+    *n = 0;
+    if (d->verdict == REWARD_VERDICT_NONE)
+        return 0;
+    /* At most two grants per ballot and one per reporter. */
+    size_t cap = 2 * d->nballots + d->nreporters;
+    if (cap == 0)
+        return 0;
+    if (!(g = malloc(cap * sizeof *g)))
+        return -1;
+    for (size_t i = 0; i < d->nballots; i++) {
+        const reward_ballot *b = &d->ballots[i];
+        if (!b->voted)
+            continue;
+        add(g, &cnt, b->reviewer_id, REWARD_KIND_VOTE, rule->vote_reward);
+        if (b->with_majority)
+            add(g, &cnt, b->reviewer_id, REWARD_KIND_MAJORITY_BONUS, rule->majority_bonus);
+    }
+    if (d->verdict == REWARD_VERDICT_VIOLATION)
+        for (size_t i = 0; i < d->nreporters; i++)
+            add(g, &cnt, d->reporter_ids[i], REWARD_KIND_REPORTER, rule->reporter_reward);
+    if (cnt == 0) {
+        free(g);
+        return 0;
+    }
+    qsort(g, cnt, sizeof *g, grant_cmp);
+    for (size_t i = 0; i < cnt; i++)
+        if (kept == 0 || grant_cmp(&g[kept - 1], &g[i]) != 0)
+            g[kept++] = g[i];
+    *out = g;
+    *n = kept;
+    return 0;
+}
+
+long long reward_cap_pay(long long cap, long long paid_today, long long due)
+{
+    if (due <= 0 || paid_today >= cap)
+        return 0;
+    long long room = cap - paid_today;
+    return due < room ? due : room;
+}

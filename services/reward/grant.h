@@ -1,0 +1,50 @@
+/* Reward computation: which coins a decided case earns whom, and how much of
+ * a grant the daily cap lets through. Pure functions (no I/O).
+ *
+ * Rules (issue #5):
+ *   - verdict null (cancelled, escalated): nothing for anyone; an escalated
+ *     case earns when ops resolve it (a later sg.case.decided with a verdict);
+ *   - a ballot with outcome "voted": `vote` = vote_reward, plus
+ *     `majority_bonus` = majority_bonus when the vote was with the majority;
+ *   - other outcomes (expired, declined, cancelled): nothing;
+ *   - verdict violation: `reporter` = reporter_reward for each reporter;
+ *   - amounts of 0 are no grant at all.
+ * Grant kinds: vote, majority_bonus, reporter — one of each at most per user
+ * and case (duplicates in the event collapse).
+ */
+#ifndef REWARD_GRANT_H
+#define REWARD_GRANT_H
+
+#include <stddef.h>
+#include "decision.h"
+#include "rule.h"
+
+typedef enum {
+    REWARD_KIND_VOTE = 0,
+    REWARD_KIND_MAJORITY_BONUS,
+    REWARD_KIND_REPORTER,
+} reward_kind;
+
+/* "vote", "majority_bonus", "reporter". */
+const char *reward_kind_name(reward_kind k);
+
+typedef struct reward_grant {
+    const char *user_id;          /* borrowed from the decision */
+    reward_kind kind;
+    long long amount;             /* coins due, > 0 */
+} reward_grant;
+
+/* Computes the grants of decision d under rule. On success returns 0 with
+ * *out a malloc'ed array (caller frees; NULL when *n == 0) sorted by user_id
+ * (strcmp) then kind — the order in which the store locks per-user rows, so
+ * concurrent consumers cannot deadlock — with at most one grant per (user,
+ * kind). Returns -1 when out of memory. */
+int reward_compute(const reward_rule *rule, const reward_decision *d, reward_grant **out, size_t *n);
+
+/* Coins to pay now for a grant of `due` when the user was already paid
+ * `paid_today` coins this UTC day under a cap of `cap`: min(due, cap -
+ * paid_today), never below 0. A result < due means the grant is capped
+ * (partially paid when > 0). */
+long long reward_cap_pay(long long cap, long long paid_today, long long due);
+
+#endif

@@ -1,0 +1,58 @@
+/* Balance and ledger endpoints (ops or the user themself). */
+#include "routes.h"
+
+#include "catalog.h"
+#include "sg/json.h"
+#include "store_ledger.h"
+#include "svc.h"
+
+/* The {user_id} parameter when the caller may see it, else NULL after
+ * replying. */
+static const char *account_param(sg_req *req)
+{
+    const char *u = sg_req_param(req, "user_id");
+    if (!sg_is_opaque_id(u)) {
+        sg_reply_problem(req, 400, "Bad Request", "user_id must be 1..128 printable characters without spaces");
+        return NULL;
+    }
+    return reward_require_self_or_ops(req, u) == 0 ? u : NULL;
+}
+
+void reward_h_account_get(sg_req *req, void *ctx)
+{
+    reward_svc *svc = ctx;
+    const char *user = account_param(req);
+    long long balance;
+    if (!user)
+        return;
+    int rc = store_balance(svc->app->pg, user, &balance);
+    if (rc != SG_OK) {
+        reward_reply_outcome(req, rc, "account");
+        return;
+    }
+    sg_reply_json(req, 200, json_pack("{s:s, s:I}", "user_id", user, "balance", (json_int_t)balance));
+}
+
+void reward_h_ledger_get(sg_req *req, void *ctx)
+{
+    reward_svc *svc = ctx;
+    const char *user = account_param(req);
+    const char *cursor;
+    long long before = 0;
+    json_t *items;
+    char *next;
+    int limit;
+
+    if (!user || sg_req_page(req, &limit, &cursor) != 0)
+        return;
+    if (cursor && reward_seq_cursor_parse(cursor, &before) != 0) {
+        sg_reply_problem(req, 400, "Bad Request", "invalid cursor");
+        return;
+    }
+    int rc = store_ledger_page(svc->app->pg, user, before, limit, &items, &next);
+    if (rc != SG_OK) {
+        reward_reply_outcome(req, rc, "account");
+        return;
+    }
+    reward_reply_page(req, items, next);
+}

@@ -1,0 +1,110 @@
+/* Catalog endpoints: ops write, anyone with a JWT reads. */
+#include "routes.h"
+
+#include <string.h>
+#include "catalog.h"
+#include "sg/json.h"
+#include "store_catalog.h"
+#include "svc.h"
+
+/* The validated item body, or -1 after replying 400. */
+static int item_body(sg_req *req, reward_item *it)
+{
+    const json_t *body = reward_body(req);
+    char err[256];
+    if (!body)
+        return -1;
+    if (reward_item_from_json(body, it, err, sizeof err) != 0) {
+        sg_reply_problem(req, 400, "Bad Request", "%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* The {id} parameter, or NULL after replying 404 (no item has a non-UUID
+ * id). */
+static const char *item_param(sg_req *req)
+{
+    const char *id = sg_req_param(req, "id");
+    if (!sg_is_uuid(id)) {
+        sg_reply_problem(req, 404, "Not Found", "item not found");
+        return NULL;
+    }
+    return id;
+}
+
+void reward_h_item_create(sg_req *req, void *ctx)
+{
+    reward_svc *svc = ctx;
+    reward_item it;
+    json_t *out;
+    if (item_body(req, &it) != 0)
+        return;
+    int rc = store_item_create(svc->app->pg, &it, &out);
+    if (rc != SG_OK) {
+        reward_reply_outcome(req, rc, "item");
+        return;
+    }
+    sg_reply_json(req, 201, out);
+}
+
+void reward_h_item_replace(sg_req *req, void *ctx)
+{
+    reward_svc *svc = ctx;
+    const char *id = item_param(req);
+    reward_item it;
+    json_t *out;
+    if (!id || item_body(req, &it) != 0)
+        return;
+    int rc = store_item_replace(svc->app->pg, id, &it, &out);
+    if (rc != SG_OK) {
+        reward_reply_outcome(req, rc, "item");
+        return;
+    }
+    sg_reply_json(req, 200, out);
+}
+
+void reward_h_item_get(sg_req *req, void *ctx)
+{
+    reward_svc *svc = ctx;
+    const char *id = item_param(req);
+    json_t *out;
+    if (!id)
+        return;
+    int rc = store_item_get(svc->app->pg, id, &out);
+    if (rc != SG_OK) {
+        reward_reply_outcome(req, rc, "item");
+        return;
+    }
+    sg_reply_json(req, 200, out);
+}
+
+void reward_h_items_list(sg_req *req, void *ctx)
+{
+    reward_svc *svc = ctx;
+    const char *cursor, *act = sg_req_query(req, "active");
+    long long after = 0;
+    int limit, active = -1;
+    json_t *items;
+    char *next;
+
+    if (sg_req_page(req, &limit, &cursor) != 0)
+        return;
+    if (cursor && reward_seq_cursor_parse(cursor, &after) != 0) {
+        sg_reply_problem(req, 400, "Bad Request", "invalid cursor");
+        return;
+    }
+    if (act && *act) {
+        if (strcmp(act, "true") != 0 && strcmp(act, "false") != 0) {
+            sg_reply_problem(req, 400, "Bad Request", "active must be true or false");
+            return;
+        }
+        active = strcmp(act, "true") == 0;
+    }
+    int rc = store_item_list(svc->app->pg, after, active, limit, &items, &next);
+    if (rc != SG_OK) {
+        reward_reply_outcome(req, rc, "item");
+        return;
+    }
+    reward_reply_page(req, items, next);
+}

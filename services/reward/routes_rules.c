@@ -1,0 +1,102 @@
+/* Reward rule endpoints (ops). */
+#include "routes.h"
+
+#include "catalog.h"
+#include "rule.h"
+#include "store_rules.h"
+#include "svc.h"
+
+/* The {report_type} parameter, or NULL after replying 400. */
+static const char *report_type_param(sg_req *req)
+{
+    const char *t = sg_req_param(req, "report_type");
+    if (!reward_report_type_valid(t)) {
+        sg_reply_problem(req, 400, "Bad Request", "report_type must match [a-z0-9_]{1,32}");
+        return NULL;
+    }
+    return t;
+}
+
+void reward_h_rules_list(sg_req *req, void *ctx)
+{
+    reward_svc *svc = ctx;
+    const char *cursor;
+    json_t *items;
+    char *next;
+    int limit;
+
+    if (sg_req_page(req, &limit, &cursor) != 0)
+        return;
+    if (cursor && !reward_report_type_valid(cursor)) {
+        sg_reply_problem(req, 400, "Bad Request", "invalid cursor");
+        return;
+    }
+    int rc = store_rule_list(svc->app->pg, cursor, limit, &items, &next);
+    if (rc != SG_OK) {
+        reward_reply_outcome(req, rc, "rule");
+        return;
+    }
+    reward_reply_page(req, items, next);
+}
+
+void reward_h_rule_get(sg_req *req, void *ctx)
+{
+    reward_svc *svc = ctx;
+    const char *type = report_type_param(req);
+    json_t *rule;
+    if (!type)
+        return;
+    int rc = store_rule_get(svc->app->pg, type, &rule);
+    if (rc != SG_OK) {
+        reward_reply_outcome(req, rc, "reward rule");
+        return;
+    }
+    sg_reply_json(req, 200, rule);
+}
+
+void reward_h_rule_put(sg_req *req, void *ctx)
+{
+    reward_svc *svc = ctx;
+    const char *type = report_type_param(req);
+    const json_t *body;
+    reward_rule rule;
+    json_t *out;
+    char err[256];
+
+    if (!type || !(body = reward_body(req)))
+        return;
+    if (reward_rule_from_json(body, &rule, err, sizeof err) != 0) {
+        sg_reply_problem(req, 400, "Bad Request", "%s", err);
+        return;
+    }
+    int rc = store_rule_put(svc->app->pg, type, &rule, sg_req_principal(req)->id, &out);
+    if (rc != SG_OK) {
+        reward_reply_outcome(req, rc, "reward rule");
+        return;
+    }
+    sg_reply_json(req, 200, out);
+}
+
+void reward_h_rule_versions(sg_req *req, void *ctx)
+{
+    reward_svc *svc = ctx;
+    const char *type = report_type_param(req);
+    const char *cursor;
+    long long before = 0;
+    json_t *items;
+    char *next;
+    int limit;
+
+    if (!type || sg_req_page(req, &limit, &cursor) != 0)
+        return;
+    if (cursor && reward_seq_cursor_parse(cursor, &before) != 0) {
+        sg_reply_problem(req, 400, "Bad Request", "invalid cursor");
+        return;
+    }
+    int rc = store_rule_versions(svc->app->pg, type, before, limit, &items, &next);
+    if (rc != SG_OK) {
+        reward_reply_outcome(req, rc, "reward rule");
+        return;
+    }
+    reward_reply_page(req, items, next);
+}

@@ -1,0 +1,72 @@
+/* Helpers shared by the reward handlers; see routes.h. */
+#include "routes.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include "sg/log.h"
+#include "svc.h"
+
+void reward_reply_outcome(sg_req *req, int rc, const char *what)
+{
+    switch (rc) {
+    case REWARD_NOT_FOUND:
+        sg_reply_problem(req, 404, "Not Found", "%s not found", what);
+        return;
+    case REWARD_ITEM_INACTIVE:
+        sg_reply_problem(req, 409, "Conflict", "the item is not active");
+        return;
+    case REWARD_OUT_OF_STOCK:
+        sg_reply_problem(req, 409, "Conflict", "not enough stock");
+        return;
+    case REWARD_INSUFFICIENT:
+        sg_reply_problem(req, 409, "Conflict", "insufficient balance");
+        return;
+    case REWARD_KEY_REUSED:
+        sg_reply_problem(req, 409, "Conflict", "Idempotency-Key already used with a different request body");
+        return;
+    case REWARD_ALREADY_REFUNDED:
+        sg_reply_problem(req, 409, "Conflict", "the redemption was already refunded");
+        return;
+    default:
+        /* The store has logged the cause. */
+        sg_reply_header(req, "Retry-After", "1");
+        sg_reply_problem(req, 503, "Service Unavailable", "the database is unavailable, retry later");
+        return;
+    }
+}
+
+void reward_reply_page(sg_req *req, json_t *items, char *next)
+{
+    json_t *body = json_object();
+    if (body) {
+        json_object_set_new(body, "items", items);
+        json_object_set_new(body, "next_cursor", next ? json_string(next) : json_null());
+    } else {
+        json_decref(items);
+    }
+    free(next);
+    if (!body) {
+        sg_reply_problem(req, 500, "Internal Server Error", "out of memory");
+        return;
+    }
+    sg_reply_json(req, 200, body);
+}
+
+int reward_require_self_or_ops(sg_req *req, const char *user_id)
+{
+    const sg_principal *p = sg_req_principal(req);
+    if (p->kind == SG_AUTH_OPS || (p->kind == SG_AUTH_USER && strcmp(p->id, user_id) == 0))
+        return 0;
+    sg_reply_problem(req, 403, "Forbidden", "only the user themself or ops may see this account");
+    return -1;
+}
+
+const json_t *reward_body(sg_req *req)
+{
+    const json_t *body = sg_req_json(req);
+    if (!json_is_object(body)) {
+        sg_reply_problem(req, 400, "Bad Request", "a JSON object body is required");
+        return NULL;
+    }
+    return body;
+}

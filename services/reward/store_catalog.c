@@ -1,0 +1,67 @@
+/* Catalog store; see store_catalog.h. */
+#include "store_catalog.h"
+
+#include <stdio.h>
+#include "store_util.h"
+#include "svc.h"
+
+#define ITEM_JSON                                                                                       \
+    "json_build_object('item_id', id, 'name', name, 'cost', cost, 'stock', stock, 'active', active, " \
+    "'created_at', " SQL_TS("created_at") ", 'updated_at', " SQL_TS("updated_at") ")::text"
+
+/* Runs a statement returning at most one item JSON. */
+static int item_one(sg_pg_pool *p, const char *sql, int n, const char *const *params, json_t **out)
+{
+    PGresult *r = NULL;
+    int rc = store_read(p, sql, n, params, &r);
+    *out = NULL;
+    if (rc == SG_OK && PQntuples(r) == 0)
+        rc = REWARD_NOT_FOUND;
+    else if (rc == SG_OK && !(*out = store_json(r, 0, 0)))
+        rc = SG_ERR_DB;
+    PQclear(r);
+    return rc;
+}
+
+int store_item_create(sg_pg_pool *p, const reward_item *it, json_t **out)
+{
+    char cost[24], stock[24];
+    snprintf(cost, sizeof cost, "%lld", it->cost);
+    snprintf(stock, sizeof stock, "%lld", it->stock);
+    return item_one(p,
+                    "INSERT INTO items (name, cost, stock, active) VALUES ($1, $2::bigint, $3::bigint, $4::boolean) "
+                    "RETURNING " ITEM_JSON,
+                    4, SG_P(it->name, cost, stock, it->active ? "true" : "false"), out);
+}
+
+int store_item_replace(sg_pg_pool *p, const char *id, const reward_item *it, json_t **out)
+{
+    char cost[24], stock[24];
+    snprintf(cost, sizeof cost, "%lld", it->cost);
+    snprintf(stock, sizeof stock, "%lld", it->stock);
+    return item_one(p,
+                    "UPDATE items SET name = $2, cost = $3::bigint, stock = $4::bigint, active = $5::boolean, "
+                    "updated_at = now() WHERE id = $1::uuid RETURNING " ITEM_JSON,
+                    5, SG_P(id, it->name, cost, stock, it->active ? "true" : "false"), out);
+}
+
+int store_item_get(sg_pg_pool *p, const char *id, json_t **out)
+{
+    return item_one(p, "SELECT " ITEM_JSON " FROM items WHERE id = $1::uuid", 1, SG_P(id), out);
+}
+
+int store_item_list(sg_pg_pool *p, long long after, int active, int limit, json_t **items, char **next)
+{
+    char lim[16], aft[24];
+    PGresult *r = NULL;
+    snprintf(lim, sizeof lim, "%d", limit + 1);
+    snprintf(aft, sizeof aft, "%lld", after);
+    int rc = store_read(p,
+                        "SELECT seq, " ITEM_JSON " FROM items WHERE seq > $1::bigint "
+                        "AND ($2::boolean IS NULL OR active = $2::boolean) ORDER BY seq LIMIT $3::integer",
+                        3, SG_P(aft, active < 0 ? NULL : active ? "true" : "false", lim), &r);
+    if (rc == SG_OK)
+        rc = store_page(r, limit, 0, 1, items, next);
+    PQclear(r);
+    return rc;
+}

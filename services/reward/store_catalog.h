@@ -1,0 +1,26 @@
+/* Catalog items (table items). Item JSON: {item_id, name, cost, stock,
+ * active, created_at, updated_at}. JSON results are new references the
+ * caller owns.
+ */
+#ifndef REWARD_STORE_CATALOG_H
+#define REWARD_STORE_CATALOG_H
+
+#include <jansson.h>
+#include "catalog.h"
+#include "sg/pg.h"
+
+/* Creates an item; *out = the item. SG_OK or SG_ERR_DB. */
+int store_item_create(sg_pg_pool *p, const reward_item *it, json_t **out);
+
+/* Replaces every field of item id (stock included). SG_OK, REWARD_NOT_FOUND
+ * or SG_ERR_DB. */
+int store_item_replace(sg_pg_pool *p, const char *id, const reward_item *it, json_t **out);
+
+/* One item. SG_OK, REWARD_NOT_FOUND or SG_ERR_DB. */
+int store_item_get(sg_pg_pool *p, const char *id, json_t **out);
+
+/* Items in creation order after sequence `after` (0: from the first);
+ * active: -1 all, 0 inactive only, 1 active only. *next: see store_page. */
+int store_item_list(sg_pg_pool *p, long long after, int active, int limit, json_t **items, char **next);
+
+#endif

@@ -1,0 +1,69 @@
+/* Accounts and journal store; see store_ledger.h. */
+#include "store_ledger.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "store_util.h"
+#include "svc.h"
+
+int store_balance(sg_pg_pool *p, const char *user_id, long long *balance)
+{
+    PGresult *r = NULL;
+    int rc = store_read(p, "SELECT balance FROM accounts WHERE user_id = $1 AND kind = 'user'", 1, SG_P(user_id),
+                        &r);
+    if (rc == SG_OK)
+        *balance = PQntuples(r) ? atoll(PQgetvalue(r, 0, 0)) : 0;
+    PQclear(r);
+    return rc;
+}
+
+int store_ledger_page(sg_pg_pool *p, const char *user_id, long long before_seq, int limit, json_t **items,
+                      char **next)
+{
+    char lim[16], bef[24];
+    PGresult *r = NULL;
+    snprintf(lim, sizeof lim, "%d", limit + 1);
+    snprintf(bef, sizeof bef, "%lld", before_seq > 0 ? before_seq : 0x7fffffffffffffffLL);
+    int rc = store_read(p,
+                        "SELECT e.seq, json_build_object('entry_id', e.id, 'amount', e.amount, 'kind', t.kind, "
+                        "'grant_kind', t.grant_kind, 'case_id', t.case_id, 'redemption_id', t.redemption_id, "
+                        "'created_at', " SQL_TS("e.created_at") ")::text "
+                        "FROM ledger_entries e JOIN journal_tx t ON t.id = e.tx_id "
+                        "WHERE e.account_id = $1 AND e.seq < $2::bigint ORDER BY e.seq DESC LIMIT $3::integer",
+                        3, SG_P(user_id, bef, lim), &r);
+    if (rc == SG_OK)
+        rc = store_page(r, limit, 0, 1, items, next);
+    PQclear(r);
+    return rc;
+}
+
+int store_post(sg_pg *c, const store_posting *p, store_posted *out)
+{
+    char amount[24];
+    int rc = SG_OK;
+    PGresult *r;
+
+    if (p->amount == 0)
+        return SG_ERR_DB;
+    snprintf(amount, sizeof amount, "%lld", p->amount);
+    r = sg_pg_query(c,
+                    "SELECT out_entry_id, out_tx_id, out_balance "
+                    "FROM ledger_post($1, $2, $3::uuid, $4, $5, $6::bigint)",
+                    6, SG_P(p->kind, p->case_id, p->redemption_id, p->grant_kind, p->user_id, amount));
+    if (!sg_pg_ok(r)) {
+        rc = sg_pg_err(c);
+        goto cleanup;
+    }
+    if (PQntuples(r) != 1 || PQgetisnull(r, 0, 1)) {
+        /* Only a debit can be refused; a refused credit means a corrupt id. */
+        rc = p->amount < 0 ? REWARD_INSUFFICIENT : SG_ERR_DB;
+        goto cleanup;
+    }
+    snprintf(out->entry_id, sizeof out->entry_id, "%s", PQgetvalue(r, 0, 0));
+    snprintf(out->tx_id, sizeof out->tx_id, "%s", PQgetvalue(r, 0, 1));
+    out->balance = atoll(PQgetvalue(r, 0, 2));
+cleanup:
+    PQclear(r);
+    return rc;
+}

@@ -1,0 +1,369 @@
+"""Reward service: grants from sg.case.decided (real Kafka, PostgreSQL).
+
+Coins only ever come from decided events here (the real path). After every
+test the ledger must be consistent: each balance equals the sum of its
+entries, the journal sums to zero, no user balance is negative.
+"""
+import json
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import requests
+
+import sgtest
+
+OPS = sgtest.ops_auth()
+
+
+# ---- helpers (each reward test module carries its own copy) ---------------
+
+def decided(case_id, verdict="violation", ballots=(), reporters=(), report_type="comment", decided_by="panel"):
+    return {"case_id": case_id, "report_type": report_type, "target_id": "t:" + case_id,
+            "target_owner_id": "owner-" + case_id[:8], "verdict": verdict, "decided_by": decided_by,
+            "reporter_ids": list(reporters), "ballots": list(ballots)}
+
+
+def voted(rid, decision="violation", with_majority=True):
+    return {"reviewer_id": rid, "outcome": "voted", "decision": decision, "with_majority": with_majority}
+
+
+def not_voted(rid, outcome):
+    return {"reviewer_id": rid, "outcome": outcome, "decision": None, "with_majority": None}
+
+
+def produce_many(bus, events):
+    """Produces [(event_id, payload, occurred_at|None)] with one flush."""
+    for event_id, payload, occurred in events:
+        body = dict(payload, event_id=event_id,
+                    occurred_at=occurred or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        bus.producer.produce(bus.prefix + "sg.case.decided", key=payload["case_id"].encode(),
+                             value=json.dumps(body).encode(),
+                             headers=[("event_id", event_id.encode()), ("event_type", b"sg.case.decided")])
+    bus.producer.flush(30)
+
+
+def drain(reader, seconds):
+    """Keeps reading events for `seconds`."""
+    end = time.time() + seconds
+    reader.poll_until(lambda evs: time.time() >= end, timeout=seconds + 5)
+
+
+def handled(svc, *event_ids):
+    with svc.db() as c:
+        n = c.execute("SELECT count(*) FROM inbox WHERE event_id = ANY(%s::uuid[])", (list(event_ids),)).fetchone()[0]
+    return n == len(set(event_ids))
+
+
+def wait_handled(svc, *event_ids, timeout=30):
+    sgtest.wait_for(lambda: handled(svc, *event_ids), timeout=timeout, what=f"events {event_ids[:3]} handled")
+
+
+def balance(svc, user):
+    r = svc.get(f"/v1/accounts/{user}", headers=OPS)
+    assert r.status_code == 200, r.text
+    assert r.json()["user_id"] == user
+    return r.json()["balance"]
+
+
+def grants_of(svc, case_id):
+    with svc.db() as c:
+        return {(u, k): (due, paid, st) for u, k, due, paid, st in c.execute(
+            "SELECT user_id, kind, amount_due, amount_paid, status FROM grants WHERE case_id = %s", (case_id,))}
+
+
+def assert_ledger_consistent(svc):
+    with svc.db() as c:
+        q = lambda sql: c.execute(sql).fetchall()  # noqa: E731
+        assert q("""SELECT a.user_id, a.balance, coalesce(e.total, 0) FROM accounts a
+                    LEFT JOIN (SELECT account_id, sum(amount) AS total FROM ledger_entries GROUP BY account_id) e
+                      ON e.account_id = a.user_id
+                    WHERE a.balance <> coalesce(e.total, 0)""") == [], "balance != sum of ledger entries"
+        assert q("SELECT coalesce(sum(amount), 0) FROM ledger_entries")[0][0] == 0, "journal does not sum to 0"
+        assert q("SELECT coalesce(sum(balance), 0) FROM accounts")[0][0] == 0, "balances do not sum to 0"
+        assert q("""SELECT tx_id FROM ledger_entries GROUP BY tx_id
+                    HAVING sum(amount) <> 0 OR count(*) <> 2""") == [], "unbalanced journal transaction"
+        assert q("SELECT user_id FROM accounts WHERE kind = 'user' AND balance < 0") == [], "negative balance"
+        assert q("""SELECT g.id FROM grants g
+                    LEFT JOIN journal_tx t ON t.id = g.tx_id
+                    LEFT JOIN ledger_entries e ON e.tx_id = t.id AND e.account_id = g.user_id
+                    WHERE (g.amount_paid > 0 AND (e.amount IS DISTINCT FROM g.amount_paid
+                           OR t.kind <> 'grant' OR t.case_id <> g.case_id OR t.grant_kind <> g.kind))
+                       OR (g.amount_paid = 0 AND g.tx_id IS NOT NULL)""") == [], "grant without matching posting"
+        assert q("""SELECT t.id FROM journal_tx t LEFT JOIN grants g ON g.tx_id = t.id
+                    WHERE t.kind = 'grant' AND g.id IS NULL""") == [], "grant posting without a grant"
+        assert q("""SELECT d.user_id, d.day FROM daily_paid d
+                    LEFT JOIN (SELECT user_id, day, sum(amount_paid) AS s FROM grants GROUP BY 1, 2) g
+                      USING (user_id, day)
+                    WHERE d.paid <> coalesce(g.s, 0)""") == [], "daily counter != grants paid that day"
+        assert q("""SELECT r.id FROM redemptions r WHERE
+                    (SELECT coalesce(sum(e.amount), 0) FROM journal_tx t JOIN ledger_entries e ON e.tx_id = t.id
+                      AND e.account_id = r.user_id WHERE t.redemption_id = r.id)
+                    <> CASE WHEN r.status = 'refunded' THEN 0 ELSE -r.cost END""") == [], "redemption postings"
+        assert q("""SELECT lt.kind FROM ledger_totals lt LEFT JOIN (
+                      SELECT t.kind, count(*) AS n, sum(abs(e.amount)) AS coins FROM journal_tx t
+                      JOIN ledger_entries e ON e.tx_id = t.id JOIN accounts a ON a.user_id = e.account_id
+                      WHERE a.kind = 'user' GROUP BY t.kind) x USING (kind)
+                    WHERE lt.transactions <> coalesce(x.n, 0) OR lt.coins <> coalesce(x.coins, 0)""") == []
+
+
+# ---- fixtures -------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def svc():
+    s = sgtest.Service("reward", sgtest.run_id())
+    s.start()
+    yield s
+    try:
+        assert s.stop() == 0, "graceful shutdown must exit 0; log: " + s.logpath
+    finally:
+        s.drop_schema()
+
+
+@pytest.fixture(scope="module")
+def bus(svc):
+    return sgtest.Bus(svc.prefix)
+
+
+@pytest.fixture(scope="module")
+def granted(bus):
+    reader = bus.consumer("sg.reward.granted")
+    yield reader
+    reader.close()
+
+
+@pytest.fixture(autouse=True)
+def ledger_consistent(svc):
+    yield
+    assert_ledger_consistent(svc)
+
+
+def new_case():
+    return str(uuid.uuid4())
+
+
+def uid(prefix="u"):
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+# ---- tests ----------------------------------------------------------------
+
+def test_default_rule_pays_voters_and_reporters_and_announces(svc, bus, granted):
+    case = new_case()
+    maj, mino, rep = uid("maj"), uid("min"), uid("rep")
+    ev = bus.produce("sg.case.decided", case, decided(case, "violation", [
+        voted(maj, "violation", True), voted(mino, "no_violation", False)], [rep], report_type="listing"))
+    wait_handled(svc, ev)
+    # "listing" has no rule: the seeded default rule (10 / 5 / 20 / cap 200) applies.
+    assert grants_of(svc, case) == {(maj, "vote"): (10, 10, "paid"), (maj, "majority_bonus"): (5, 5, "paid"),
+                                    (mino, "vote"): (10, 10, "paid"), (rep, "reporter"): (20, 20, "paid")}
+    with svc.db() as c:
+        assert {r[0] for r in c.execute("SELECT DISTINCT rule_type FROM grants WHERE case_id = %s", (case,))} \
+            == {"default"}
+    assert (balance(svc, maj), balance(svc, mino), balance(svc, rep)) == (15, 10, 20)
+
+    mine = lambda evs: [e for e in evs if e["_topic"] == "sg.reward.granted" and e.get("case_id") == case]  # noqa
+    evs = mine(granted.poll_until(lambda evs: len(mine(evs)) >= 4, timeout=40))
+    assert sorted((e["user_id"], e["kind"], e["amount"]) for e in evs) == sorted(
+        [(maj, "vote", 10), (maj, "majority_bonus", 5), (mino, "vote", 10), (rep, "reporter", 20)])
+    with svc.db() as c:
+        entries = {str(r[0]) for r in c.execute(
+            "SELECT e.id FROM ledger_entries e JOIN journal_tx t ON t.id = e.tx_id "
+            "WHERE t.case_id = %s AND e.account_id <> 'platform treasury'", (case,))}
+    for e in evs:
+        assert set(e) - {"_topic", "_key", "_headers"} == {"user_id", "amount", "kind", "case_id", "entry_id",
+                                                            "event_id", "occurred_at"}, e
+        assert e["_key"] == e["user_id"], "sg.reward.granted is keyed by user_id"
+        assert e["_headers"]["event_id"] == e["event_id"]
+    assert {e["entry_id"] for e in evs} == entries
+
+
+def test_rule_of_the_report_type_applies(svc, bus):
+    r = svc.put("/v1/reward-rules/forum_post", {"vote_reward": 3, "majority_bonus": 2, "reporter_reward": 7,
+                                                 "daily_cap_per_user": 1000}, headers=OPS)
+    assert r.status_code == 200, r.text
+    version = r.json()["version"]
+    case = new_case()
+    a, rep = uid("a"), uid("rep")
+    ev = bus.produce("sg.case.decided", case, decided(case, "violation", [voted(a)], [rep], report_type="forum_post"))
+    wait_handled(svc, ev)
+    assert grants_of(svc, case) == {(a, "vote"): (3, 3, "paid"), (a, "majority_bonus"): (2, 2, "paid"),
+                                    (rep, "reporter"): (7, 7, "paid")}
+    with svc.db() as c:
+        assert c.execute("SELECT DISTINCT rule_type, rule_version FROM grants WHERE case_id = %s",
+                         (case,)).fetchall() == [("forum_post", version)]
+
+
+def test_minority_expired_declined_and_no_violation(svc, bus):
+    case = new_case()
+    a, b, e, d, x, rep = (uid(p) for p in ("a", "b", "e", "d", "x", "rep"))
+    ev = bus.produce("sg.case.decided", case, decided(case, "no_violation", [
+        voted(a, "no_violation", True), voted(b, "violation", False), not_voted(e, "expired"),
+        not_voted(d, "declined"), not_voted(x, "cancelled")], [rep], report_type="comment"))
+    wait_handled(svc, ev)
+    # Reporters earn only on a violation verdict; expired/declined/cancelled earn nothing.
+    assert grants_of(svc, case) == {(a, "vote"): (10, 10, "paid"), (a, "majority_bonus"): (5, 5, "paid"),
+                                    (b, "vote"): (10, 10, "paid")}
+    assert [balance(svc, u) for u in (e, d, x, rep)] == [0, 0, 0, 0]
+
+
+def test_null_verdict_grants_nothing(svc, bus):
+    case = new_case()
+    a, rep = uid("a"), uid("rep")
+    ev1 = bus.produce("sg.case.decided", case, decided(case, None, [voted(a, "violation", False)], [rep],
+                                                       decided_by="deadline"))
+    wait_handled(svc, ev1)
+    assert grants_of(svc, case) == {}
+    # Ops resolve the escalated case later: now the verdict earns.
+    ev2 = bus.produce("sg.case.decided", case, decided(case, "violation", [voted(a, "violation", True)], [rep],
+                                                       decided_by="ops"))
+    wait_handled(svc, ev2)
+    assert set(grants_of(svc, case)) == {(a, "vote"), (a, "majority_bonus"), (rep, "reporter")}
+
+
+def test_same_decision_five_times_same_and_new_event_ids(svc, bus, granted):
+    case = new_case()
+    users = [uid("r") for _ in range(3)]
+    rep = uid("rep")
+    payload = decided(case, "violation", [voted(users[0]), voted(users[1]), voted(users[2], "no_violation", False)],
+                      [rep])
+    first = str(uuid.uuid4())
+    new_ids = [str(uuid.uuid4()) for _ in range(5)]
+    # Same event_id five times, then the same decision under five new event ids.
+    produce_many(bus, [(first, payload, None)] * 5 + [(i, payload, None) for i in new_ids])
+    wait_handled(svc, first, *new_ids)
+    expected = {(users[0], "vote"): (10, 10, "paid"), (users[0], "majority_bonus"): (5, 5, "paid"),
+                (users[1], "vote"): (10, 10, "paid"), (users[1], "majority_bonus"): (5, 5, "paid"),
+                (users[2], "vote"): (10, 10, "paid"), (rep, "reporter"): (20, 20, "paid")}
+    assert grants_of(svc, case) == expected
+    assert [balance(svc, u) for u in users + [rep]] == [15, 15, 10, 20]
+    with svc.db() as c:
+        assert c.execute("SELECT count(*) FROM journal_tx WHERE case_id = %s", (case,)).fetchone()[0] == 6
+    mine = lambda evs: {e["entry_id"] for e in evs if e.get("case_id") == case}  # noqa: E731
+    granted.poll_until(lambda evs: len(mine(evs)) >= 6, timeout=20)
+    drain(granted, 1.5)  # a duplicate announcement would have been published with the others
+    assert len([e for e in granted.seen if e.get("case_id") == case]) == 6, "one announcement per grant"
+
+
+def test_daily_cap_partial_payment_and_day_buckets(svc, bus, granted):
+    r = svc.put("/v1/reward-rules/im_message", {"vote_reward": 10, "majority_bonus": 5, "reporter_reward": 0,
+                                                 "daily_cap_per_user": 32}, headers=OPS)
+    assert r.status_code == 200, r.text
+    u = uid("capped")
+    cases = [new_case() for _ in range(3)]
+    events = [(str(uuid.uuid4()), decided(c, "violation", [voted(u)], report_type="im_message"), None)
+              for c in cases]
+    produce_many(bus, events)
+    wait_handled(svc, *[e[0] for e in events])
+    rows = [g for c in cases for g in grants_of(svc, c).values()]
+    # 10+5, 10+5, then 2 of the third vote (partial) and 0 of its bonus: 32 = the cap.
+    assert sorted(p for _, p, _ in rows) == [0, 2, 5, 5, 10, 10]
+    assert sorted(st for _, _, st in rows) == ["capped", "capped", "paid", "paid", "paid", "paid"]
+    assert all(due > paid for due, paid, st in rows if st == "capped")
+    assert balance(svc, u) == 32
+    # Paid grants are announced (the partial with what was paid); the one paid 0 is not.
+    mine = lambda evs: [e for e in evs if e.get("user_id") == u]  # noqa: E731
+    evs = mine(granted.poll_until(lambda evs: len(mine(evs)) >= 5, timeout=20))
+    assert sorted(e["amount"] for e in evs) == [2, 5, 5, 10, 10]
+    # A decision of another UTC day counts against that day's cap.
+    yesterday = (datetime.now(timezone.utc) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    case = new_case()
+    ev = str(uuid.uuid4())
+    produce_many(bus, [(ev, decided(case, "violation", [voted(u)], report_type="im_message"), yesterday)])
+    wait_handled(svc, ev)
+    assert grants_of(svc, case) == {(u, "vote"): (10, 10, "paid"), (u, "majority_bonus"): (5, 5, "paid")}
+    assert balance(svc, u) == 47
+
+
+def test_user_ids_with_quotes_and_commas(svc, bus):
+    case = new_case()
+    odd = ['we"ird-' + uuid.uuid4().hex[:6], 'back\\slash,{x}-' + uuid.uuid4().hex[:6], "NULL"]
+    ev = bus.produce("sg.case.decided", case, decided(case, "violation", [voted(u) for u in odd]))
+    wait_handled(svc, ev)
+    assert set(grants_of(svc, case)) == {(u, k) for u in odd for k in ("vote", "majority_bonus")}
+    for u in odd:
+        r = svc.get("/v1/accounts/" + requests.utils.quote(u, safe=""), headers=OPS)
+        assert r.status_code == 200 and r.json() == {"user_id": u, "balance": 15}, r.text
+
+
+def test_invalid_event_is_dropped_and_does_not_block(svc, bus):
+    case = new_case()
+    bad = bus.produce("sg.case.decided", case, {"case_id": case, "report_type": "comment", "verdict": "guilty"})
+    good_case = new_case()
+    a = uid("a")
+    good = bus.produce("sg.case.decided", good_case, decided(good_case, "violation", [voted(a)]))
+    wait_handled(svc, bad, good)
+    assert grants_of(svc, case) == {}
+    assert balance(svc, a) == 15
+
+
+def test_sigkill_mid_batch_grants_exactly_once(svc, bus, granted):
+    r = svc.put("/v1/reward-rules/bulk", {"vote_reward": 3, "majority_bonus": 2, "reporter_reward": 7,
+                                           "daily_cap_per_user": 1000000000}, headers=OPS)
+    assert r.status_code == 200, r.text
+    pool = [uid("bulk") for _ in range(25)]
+    events, expected = [], {}
+    for i in range(300):
+        case = new_case()
+        panel = [pool[(i + k) % len(pool)] for k in range(5)]
+        rep = f"bulkrep-{i}"
+        ballots = [voted(panel[0]), voted(panel[1]), voted(panel[2]), voted(panel[3], "no_violation", False),
+                   not_voted(panel[4], "expired")]
+        events.append((str(uuid.uuid4()), decided(case, "violation", ballots, [rep], report_type="bulk"), None))
+        for u in panel[:3]:
+            expected[(case, u, "vote")] = 3
+            expected[(case, u, "majority_bonus")] = 2
+        expected[(case, panel[3], "vote")] = 3
+        expected[(case, rep, "reporter")] = 7
+    cases = [e[1]["case_id"] for e in events]
+
+    def grant_count():
+        with svc.db() as c:
+            return c.execute("SELECT count(*) FROM grants WHERE case_id = ANY(%s)", (cases,)).fetchone()[0]
+
+    produce_many(bus, events)
+    sgtest.wait_for(lambda: grant_count() > 0, timeout=30, interval=0.02, what="consuming started")
+    assert svc.kill9() == -9
+    at_kill = grant_count()
+    assert 0 < at_kill < len(expected), f"not killed mid-batch ({at_kill} of {len(expected)})"
+    # Redeliver part of the batch under the same and under new event ids while it is down.
+    again = [(str(uuid.uuid4()), p, None) for _, p, _ in events[:20]]
+    produce_many(bus, events[:20] + again)
+    svc.start()
+    wait_handled(svc, *[e[0] for e in events + again], timeout=90)
+    sgtest.wait_for(lambda: grant_count() == len(expected), timeout=30, what="all grants")
+    with svc.db() as c:
+        rows = c.execute("SELECT case_id, user_id, kind, amount_paid, status FROM grants WHERE case_id = ANY(%s)",
+                         (cases,)).fetchall()
+        per_user = dict(c.execute("SELECT user_id, balance FROM accounts WHERE user_id = ANY(%s)",
+                                  (pool,)).fetchall())
+    assert {(c, u, k): p for c, u, k, p, _ in rows} == expected
+    assert all(st == "paid" for *_, st in rows)
+    want = {u: 0 for u in pool}
+    for (_, u, _), amount in expected.items():
+        if u in want:
+            want[u] += amount
+    assert per_user == want
+    # Every paid grant is announced; a crash may re-send an announcement but never loses one.
+    mine = lambda evs: {e["entry_id"] for e in evs if e.get("case_id") in case_set}  # noqa: E731
+    case_set = set(cases)
+    granted.poll_until(lambda evs: len(mine(evs)) >= len(expected), timeout=60)
+    with svc.db() as c:
+        entry_ids = {str(r[0]) for r in c.execute(
+            "SELECT e.id FROM grants g JOIN ledger_entries e ON e.tx_id = g.tx_id AND e.account_id = g.user_id "
+            "WHERE g.case_id = ANY(%s)", (cases,))}
+    assert mine(granted.seen) == entry_ids
+
+
+def test_metrics_report_coins_granted(svc):
+    text = svc.get("/metrics").text
+    values = {line.split(" ")[0]: float(line.split(" ")[1]) for line in text.splitlines()
+              if line.startswith("sg_reward_")}
+    with svc.db() as c:
+        total = c.execute("SELECT coalesce(sum(amount_paid), 0) FROM grants").fetchone()[0]
+        capped = c.execute("SELECT count(*) FROM grants WHERE status = 'capped'").fetchone()[0]
+    assert values["sg_reward_coins_granted_total"] == total > 0
+    assert values['sg_reward_grants_total{outcome="capped"}'] == capped
+    assert values["sg_reward_coins_in_circulation"] == total
+    assert values["sg_reward_redemptions_total"] == 0

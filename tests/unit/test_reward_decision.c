@@ -1,0 +1,71 @@
+/* Parsing of sg.case.decided payloads: what is accepted, what is dropped. */
+#include <criterion/criterion.h>
+#include <jansson.h>
+
+#include "../../services/reward/decision.h"
+
+static int parse(const char *json, reward_decision *d, json_t **keep)
+{
+    char err[256];
+    *keep = json_loads(json, 0, NULL);
+    cr_assert_not_null(*keep, "bad test JSON");
+    return reward_decision_parse(*keep, d, err, sizeof err);
+}
+
+Test(reward_decision, full_payload)
+{
+    reward_decision d;
+    json_t *k;
+    cr_assert_eq(parse("{\"case_id\":\"6a1c2d3e-0000-4000-8000-000000000001\",\"report_type\":\"listing\","
+                       "\"target_id\":\"l:1\",\"target_owner_id\":\"u-1\",\"verdict\":\"violation\",\"decided_by\":\"panel\","
+                       "\"reporter_ids\":[\"u-7\"],\"occurred_at\":\"2026-11-22T10:00:00Z\",\"event_id\":\"x\","
+                       "\"ballots\":[{\"reviewer_id\":\"r\",\"outcome\":\"voted\",\"decision\":\"violation\",\"with_majority\":true}]}",
+                       &d, &k),
+                 0);
+    cr_assert_eq(d.verdict, REWARD_VERDICT_VIOLATION);
+    cr_assert_str_eq(d.report_type, "listing");
+    cr_assert_str_eq(d.occurred_at, "2026-11-22T10:00:00Z");
+    cr_assert_eq(d.nreporters, 1);
+    cr_assert_eq(d.nballots, 1);
+    cr_assert(d.ballots[0].voted && d.ballots[0].with_majority);
+    reward_decision_free(&d);
+    json_decref(k);
+}
+
+Test(reward_decision, null_verdict_and_missing_lists)
+{
+    reward_decision d;
+    json_t *k;
+    cr_assert_eq(parse("{\"case_id\":\"c\",\"report_type\":\"comment\",\"verdict\":null,\"occurred_at\":\"junk\"}", &d,
+                       &k),
+                 0);
+    cr_assert_eq(d.verdict, REWARD_VERDICT_NONE);
+    cr_assert_eq(d.nballots + d.nreporters, 0);
+    cr_assert_null(d.occurred_at, "an unusable occurred_at means 'now'");
+    reward_decision_free(&d);
+    json_decref(k);
+}
+
+Test(reward_decision, invalid_events)
+{
+    const char *bad[] = {
+        "[]",
+        "{\"report_type\":\"comment\",\"verdict\":\"violation\"}",
+        "{\"case_id\":\"c\",\"report_type\":\"Comment!\",\"verdict\":\"violation\"}",
+        "{\"case_id\":\"c\",\"report_type\":\"comment\",\"verdict\":\"guilty\"}",
+        "{\"case_id\":\"c\",\"report_type\":\"comment\",\"verdict\":\"violation\",\"reporter_ids\":\"u\"}",
+        "{\"case_id\":\"c\",\"report_type\":\"comment\",\"verdict\":\"violation\",\"reporter_ids\":[\"has space\"]}",
+        "{\"case_id\":\"c\",\"report_type\":\"comment\",\"verdict\":\"violation\",\"ballots\":[{\"outcome\":\"voted\"}]}",
+        "{\"case_id\":\"c\",\"report_type\":\"comment\",\"verdict\":\"violation\",\"ballots\":[{\"reviewer_id\":\"r\"}]}",
+        "{\"case_id\":\"c\",\"report_type\":\"comment\",\"verdict\":\"violation\","
+        "\"ballots\":[{\"reviewer_id\":\"r\",\"outcome\":\"voted\",\"with_majority\":\"yes\"}]}",
+        "{\"case_id\":\"c\",\"report_type\":\"comment\",\"verdict\":\"violation\","
+        "\"ballots\":[{\"reviewer_id\":\"r\",\"outcome\":\"voted\",\"decision\":\"maybe\"}]}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        reward_decision d;
+        json_t *k;
+        cr_assert_eq(parse(bad[i], &d, &k), -1, "accepted: %s", bad[i]);
+        json_decref(k);
+    }
+}
