@@ -15,7 +15,8 @@ import uuid
 import jwt as pyjwt
 import psycopg
 import requests
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.path.join(ROOT, os.environ.get("SG_BUILD_DIR", "build"))
@@ -175,6 +176,19 @@ def problem_ok(resp, status):
     return body
 
 
+def create_topics(prefix, topics):
+    """Creates the topics up front: a consumer subscribed to a topic that does
+    not exist yet only notices it at its next metadata refresh (minutes)."""
+    admin = AdminClient({"bootstrap.servers": BROKERS})
+    futures = admin.create_topics([NewTopic(prefix + t, num_partitions=-1) for t in topics])
+    for f in futures.values():
+        try:
+            f.result(15)
+        except KafkaException as e:
+            if e.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise
+
+
 class Bus:
     """Kafka access under a topic prefix (the same one the services use)."""
 
@@ -195,6 +209,7 @@ class Bus:
 
     def consumer(self, *topics):
         """A fresh consumer group reading the topics from the beginning."""
+        create_topics(self.prefix, topics)
         c = Consumer({"bootstrap.servers": BROKERS, "group.id": "test-" + uuid.uuid4().hex,
                       "auto.offset.reset": "earliest", "enable.auto.commit": False,
                       "allow.auto.create.topics": True})

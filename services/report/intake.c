@@ -1,0 +1,68 @@
+/* Report intake validation; see intake.h. */
+#include "intake.h"
+
+#include <stdio.h>
+#include <string.h>
+#include "rule.h"
+#include "sg/json.h"
+
+int intake_validate(const json_t *body, report_input *out, char *err, size_t errlen)
+{
+    static const sg_field fields[] = {
+        {"report_type", SG_JT_STRING, 1, 1, 32, 0, 1},
+        {"target_id", SG_JT_STRING, 1, 1, 128, 0, 1},
+        {"target_owner_id", SG_JT_STRING, 1, 1, 128, 0, 1},
+        {"reporter_id", SG_JT_STRING, 1, 1, 128, 0, 1},
+        {"reason", SG_JT_STRING, 1, 1, INTAKE_MAX_REASON, 0, 1},
+        {"description", SG_JT_STRING, 0, 0, INTAKE_MAX_DESCRIPTION, 0, 0},
+        {"evidence", SG_JT_OBJECT, 0, 0, INTAKE_MAX_EVIDENCE},
+        {"callback_url", SG_JT_STRING, 0, 1, INTAKE_MAX_CALLBACK_URL, 0, 1},
+    };
+    static const char *const ids[] = {"target_id", "target_owner_id", "reporter_id"};
+    report_input in;
+    memset(&in, 0, sizeof in);
+    memset(out, 0, sizeof *out);
+
+    if (sg_json_validate(body, fields, sizeof fields / sizeof fields[0], err, errlen))
+        return 400;
+    in.report_type = sg_json_str(body, "report_type");
+    if (!rule_report_type_ok(in.report_type)) {
+        snprintf(err, errlen, "field 'report_type' must match [a-z0-9_]{1,32}");
+        return 400;
+    }
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        if (!sg_is_opaque_id(sg_json_str(body, ids[i]))) {
+            snprintf(err, errlen, "field '%s' must be 1..128 printable characters without spaces", ids[i]);
+            return 400;
+        }
+    }
+    in.target_id = sg_json_str(body, "target_id");
+    in.target_owner_id = sg_json_str(body, "target_owner_id");
+    in.reporter_id = sg_json_str(body, "reporter_id");
+    in.reason = sg_json_str(body, "reason");
+    in.description = sg_json_str(body, "description");
+    in.callback_url = sg_json_str(body, "callback_url");
+    if (in.callback_url && !sg_is_http_url(in.callback_url)) {
+        snprintf(err, errlen, "field 'callback_url' must be an http:// or https:// URL");
+        return 400;
+    }
+    const json_t *ev = json_object_get(body, "evidence");
+    in.evidence = json_is_object(ev) ? ev : NULL;
+    if (strcmp(in.reporter_id, in.target_owner_id) == 0) {
+        snprintf(err, errlen, "reporter_id must differ from target_owner_id");
+        return 422;
+    }
+    *out = in;
+    return 0;
+}
+
+int intake_idempotency_key_ok(const char *key)
+{
+    size_t n = 0;
+    if (!key)
+        return 0;
+    for (; key[n]; n++)
+        if ((unsigned char)key[n] < 0x21 || (unsigned char)key[n] > 0x7E)
+            return 0;
+    return n >= 1 && n <= INTAKE_MAX_IDEMPOTENCY_KEY;
+}

@@ -1,0 +1,40 @@
+/* Validation of report intake requests (POST /v1/reports). Pure: no
+ * database, no HTTP. The checks that need state (rule exists, rate limit,
+ * open case) are the store's and the route's.
+ */
+#ifndef REPORT_INTAKE_H
+#define REPORT_INTAKE_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#define INTAKE_MAX_REASON 64
+#define INTAKE_MAX_DESCRIPTION 2000
+#define INTAKE_MAX_EVIDENCE 16384
+#define INTAKE_MAX_CALLBACK_URL 512
+#define INTAKE_MAX_IDEMPOTENCY_KEY 128
+
+/* Fields of a valid report. Strings and evidence are borrowed from the body
+ * they were parsed from; optional ones are NULL when absent. */
+typedef struct report_input {
+    const char *report_type;
+    const char *target_id;
+    const char *target_owner_id;
+    const char *reporter_id;
+    const char *reason;
+    const char *description;
+    const json_t *evidence;
+    const char *callback_url;
+} report_input;
+
+/* Validates a body. Returns 0 and fills *out; 400 for a malformed body
+ * (types, unknown or missing fields, lengths, ids, URL); 422 for a well-formed
+ * report that can never be accepted (reporter reporting their own content).
+ * err gets the detail. */
+int intake_validate(const json_t *body, report_input *out, char *err, size_t errlen);
+
+/* 1 if the Idempotency-Key header value is acceptable: 1..128 printable
+ * ASCII characters. */
+int intake_idempotency_key_ok(const char *key);
+
+#endif

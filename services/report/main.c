@@ -1,0 +1,58 @@
+/* sg-report: voting rules, report intake, cases, ballots, decisions,
+ * appeals, notifications and upstream callbacks. */
+#include <stdio.h>
+#include "report.h"
+#include "routes.h"
+#include "sg/app.h"
+#include "sg/config.h"
+#include "workers.h"
+
+int main(void)
+{
+    long timer_ms;
+    char err[256];
+    if (sg_env_long("SG_TIMER_INTERVAL_MS", 250, 10, 60000, &timer_ms, err, sizeof err)) {
+        fprintf(stderr, "sg-report: %s\n", err);
+        return 2;
+    }
+    const sg_route routes[] = {
+        {"PUT", "/v1/voting-rules/{report_type}", SG_AUTH_OPS, h_rule_put},
+        {"GET", "/v1/voting-rules", SG_AUTH_OPS, h_rules_list},
+        {"GET", "/v1/voting-rules/{report_type}", SG_AUTH_OPS, h_rule_get},
+        {"GET", "/v1/voting-rules/{report_type}/versions", SG_AUTH_OPS, h_rule_versions},
+        {"POST", "/v1/reports", SG_AUTH_CLIENT, h_report_post},
+        {"GET", "/v1/reports/{id}", SG_AUTH_ANY, h_report_get},
+        {"GET", "/v1/cases", SG_AUTH_OPS, h_cases_list},
+        {"GET", "/v1/cases/{id}", SG_AUTH_CLIENT | SG_AUTH_OPS, h_case_get},
+        {"GET", "/v1/cases/{id}/events", SG_AUTH_OPS, h_case_events},
+        {"POST", "/v1/cases/{id}/cancel", SG_AUTH_CLIENT | SG_AUTH_OPS, h_case_cancel},
+        {"POST", "/v1/cases/{id}/resolve", SG_AUTH_OPS, h_case_resolve},
+        {"POST", "/v1/cases/{id}/appeals", SG_AUTH_PERSON, h_case_appeal},
+        {"POST", "/v1/cases/{case_id}/votes", SG_AUTH_PERSON, h_vote},
+        {"POST", "/v1/ballots/{ballot_id}/decline", SG_AUTH_PERSON, h_decline},
+        {"GET", "/v1/me/ballots", SG_AUTH_PERSON, h_my_ballots},
+    };
+    const sg_app_consumer consumers[] = {
+        {"report", SG_T_PANEL_ASSIGNED, report_on_panel_assigned},
+    };
+    const sg_app_worker workers[] = {
+        {"timers", (int)timer_ms, report_timers_tick},
+        {"callbacks-1", (int)timer_ms, report_callbacks_tick},
+        {"callbacks-2", (int)timer_ms, report_callbacks_tick},
+        {"housekeeping", 60000, report_housekeeping_tick},
+    };
+    const sg_app_spec spec = {
+        .service = "report",
+        .default_port = 8081,
+        .routes = routes,
+        .nroutes = sizeof routes / sizeof routes[0],
+        .consumers = consumers,
+        .nconsumers = sizeof consumers / sizeof consumers[0],
+        .workers = workers,
+        .nworkers = sizeof workers / sizeof workers[0],
+        .init = report_init,
+        .fini = report_fini,
+        .collect = report_collect,
+    };
+    return sg_app_main(&spec);
+}

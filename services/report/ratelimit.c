@@ -1,0 +1,40 @@
+/* Reporter rate limit; see ratelimit.h. */
+#include "ratelimit.h"
+
+#include <stdio.h>
+#include "sg/log.h"
+
+#define WINDOW_S 60
+
+long ratelimit_retry_after(time_t now)
+{
+    long r = WINDOW_S - (long)(now % WINDOW_S);
+    return r < 1 ? 1 : r;
+}
+
+int ratelimit_hit(sg_redis *r, const char *prefix, const char *reporter, long limit, time_t now,
+                  long *retry_after_s)
+{
+    char key[512];
+    long long count;
+    redisReply *rep;
+
+    *retry_after_s = 0;
+    snprintf(key, sizeof key, "%srl:%s:%lld", prefix, reporter, (long long)(now / WINDOW_S));
+    rep = sg_redis_cmd(r, "INCR %s", key);
+    if (!rep || rep->type != REDIS_REPLY_INTEGER) {
+        sg_warn("rate limit: redis unavailable, allowing report by %s", reporter);
+        if (rep)
+            freeReplyObject(rep);
+        return 0;
+    }
+    count = rep->integer;
+    freeReplyObject(rep);
+    /* Twice the window: the key outlives its minute a little, harmlessly. */
+    if (count == 1 && (rep = sg_redis_cmd(r, "EXPIRE %s %d", key, 2 * WINDOW_S)))
+        freeReplyObject(rep);
+    if (count <= limit)
+        return 0;
+    *retry_after_s = ratelimit_retry_after(now);
+    return 1;
+}

@@ -1,0 +1,21 @@
+/* Per-reporter intake rate limit in Redis: a counter per reporter per
+ * one-minute window (INCR, EXPIRE). Redis is a counter store, not the
+ * truth: when it cannot answer the request is allowed (fail open) and a
+ * warning is logged.
+ */
+#ifndef REPORT_RATELIMIT_H
+#define REPORT_RATELIMIT_H
+
+#include <time.h>
+#include "sg/redis.h"
+
+/* Counts one report by `reporter` at time `now` against `limit` per minute.
+ * Returns 0 when allowed, 1 when over the limit with *retry_after_s set to
+ * the seconds until the window ends (>= 1). `prefix` namespaces the keys. */
+int ratelimit_hit(sg_redis *r, const char *prefix, const char *reporter, long limit, time_t now,
+                  long *retry_after_s);
+
+/* Seconds from now until the end of its one-minute window, 1..60. Pure. */
+long ratelimit_retry_after(time_t now);
+
+#endif

@@ -1,0 +1,97 @@
+/* Voting rule endpoints (ops). */
+#include "report.h"
+#include "routes.h"
+#include "rule.h"
+
+/* The {report_type} parameter when valid; otherwise replies 404 and returns
+ * NULL (GET) or 400 (PUT: the caller chose a bad name). */
+static const char *report_type_param(sg_req *req, int status)
+{
+    const char *t = sg_req_param(req, "report_type");
+    if (rule_report_type_ok(t))
+        return t;
+    if (status == 400)
+        sg_reply_problem(req, 400, "Bad Request", "report_type must match [a-z0-9_]{1,32}");
+    else
+        sg_reply_problem(req, 404, "Not Found", "voting rule not found");
+    return NULL;
+}
+
+void h_rule_put(sg_req *req, void *ctx)
+{
+    report_svc *s = ctx;
+    const char *type = report_type_param(req, 400);
+    const json_t *body = sg_req_json(req);
+    char err[256];
+    vrule r;
+    json_t *out = NULL;
+    int rc;
+
+    if (!type)
+        return;
+    if (!body) {
+        sg_reply_problem(req, 400, "Bad Request", "a JSON body is required");
+        return;
+    }
+    if (rule_parse(body, &r, err, sizeof err)) {
+        sg_reply_problem(req, 400, "Bad Request", "%s", err);
+        return;
+    }
+    rc = store_rule_put(s->app->pg, type, &r, sg_req_principal(req)->id, &out);
+    rule_free(&r);
+    if (rc != SG_OK) {
+        reply_store_error(req, rc, NULL, "voting rule");
+        return;
+    }
+    sg_reply_json(req, 200, out);
+}
+
+void h_rule_get(sg_req *req, void *ctx)
+{
+    report_svc *s = ctx;
+    const char *type = report_type_param(req, 404);
+    json_t *out = NULL;
+    int rc;
+    if (!type)
+        return;
+    if ((rc = store_rule_get(s->app->pg, type, &out)) != SG_OK) {
+        reply_store_error(req, rc, NULL, "voting rule");
+        return;
+    }
+    sg_reply_json(req, 200, out);
+}
+
+void h_rule_versions(sg_req *req, void *ctx)
+{
+    report_svc *s = ctx;
+    const char *type = report_type_param(req, 404);
+    json_t *out = NULL;
+    long long cursor;
+    int limit, rc;
+    if (!type || page_args(req, &limit, &cursor))
+        return;
+    if ((rc = store_rule_versions(s->app->pg, type, limit, cursor, &out)) != SG_OK) {
+        reply_store_error(req, rc, NULL, "voting rule");
+        return;
+    }
+    sg_reply_json(req, 200, out);
+}
+
+void h_rules_list(sg_req *req, void *ctx)
+{
+    report_svc *s = ctx;
+    json_t *out = NULL;
+    const char *cursor;
+    int limit, rc;
+    if (sg_req_page(req, &limit, &cursor))
+        return;
+    if (cursor && !rule_report_type_ok(cursor)) {
+        sg_reply_problem(req, 400, "Bad Request", "invalid cursor");
+        return;
+    }
+    if ((rc = store_rules_current(s->app->pg, limit, cursor, &out)) != SG_OK) {
+        reply_store_error(req, rc, NULL, "voting rules");
+        return;
+    }
+    sg_reply_json(req, 200, out);
+}

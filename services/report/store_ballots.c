@@ -1,0 +1,186 @@
+/* Votes and declines of reviewers, and their ballot list. A vote locks the
+ * case row first, so concurrent votes on one case take turns: the deciding
+ * vote sees every earlier one and no vote lands after the decision. See
+ * store.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "case_ops.h"
+#include "sg/log.h"
+#include "store.h"
+#include "store_util.h"
+
+#define BALLOT_JSON                                                                                               \
+    "json_build_object('ballot_id', b.id, 'case_id', b.case_id, 'reviewer_id', b.reviewer_id, "                   \
+    "'status', b.status, 'round', b.round, 'decision', b.decision, 'comment', b.comment, "                       \
+    "'assigned_at', " SQL_TS("b.assigned_at") ", 'deadline', " SQL_TS("b.deadline") ", "                          \
+    "'voted_at', " SQL_TS("b.voted_at") ")::text"
+
+typedef struct ballot_ctx {
+    const char *case_id;   /* vote: given; decline: found from the ballot */
+    const char *ballot_id; /* decline */
+    const char *reviewer, *comment, *tp;
+    verdict v;
+    json_t *out;
+    st_detail *d;
+} ballot_ctx;
+
+/* Refuses a vote or decline on a ballot that no longer takes one. */
+static int ballot_state_check(const case_row *r, const char *status, int past_deadline, st_detail *d)
+{
+    if (strcmp(status, "voted") == 0) {
+        snprintf(d->text, sizeof d->text, "already voted");
+        return ST_CONFLICT;
+    }
+    if (!case_is_open(r)) {
+        snprintf(d->text, sizeof d->text, "case is %s", r->status);
+        return ST_CONFLICT;
+    }
+    if (strcmp(status, "open") != 0) {
+        snprintf(d->text, sizeof d->text, "ballot is %s", status);
+        return ST_CONFLICT;
+    }
+    if (past_deadline) {
+        snprintf(d->text, sizeof d->text, "ballot expired");
+        return ST_CONFLICT;
+    }
+    return SG_OK;
+}
+
+static int vote_tx(sg_pg *c, void *arg)
+{
+    ballot_ctx *x = arg;
+    case_row r;
+    char bid[37];
+    int rc, nv, nnv;
+    PGresult *res;
+
+    json_decref(x->out);
+    x->out = NULL;
+    if ((rc = case_lock(c, x->case_id, 0, &r)) != SG_OK)
+        return rc > 0 ? ST_NOT_FOUND : rc;
+    res = q_rows(c, &rc,
+                 "SELECT id, status, (deadline <= clock_timestamp())::int FROM ballots "
+                 "WHERE case_id = $1 AND reviewer_id = $2",
+                 2, SG_P(r.id, x->reviewer));
+    if (!res)
+        return rc;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        snprintf(x->d->text, sizeof x->d->text, "you are not on this case's panel");
+        return ST_FORBIDDEN;
+    }
+    snprintf(bid, sizeof bid, "%s", PQgetvalue(res, 0, 0));
+    rc = ballot_state_check(&r, PQgetvalue(res, 0, 1), atoi(PQgetvalue(res, 0, 2)), x->d);
+    PQclear(res);
+    if (rc != SG_OK)
+        return rc;
+
+    rc = sg_pg_exec(c,
+                    "UPDATE ballots SET status = 'voted', decision = $2, comment = $3, voted_at = now(), "
+                    "closed_at = now() WHERE id = $1",
+                    3, SG_P(bid, verdict_name(x->v), x->comment));
+    if (rc != SG_OK || (rc = emit_ballot_closed(c, r.id, x->reviewer, "voted", case_tp(&r, x->tp))) != SG_OK ||
+        (rc = ev_add(c, r.id, "ballot_voted", x->reviewer, json_pack("{s:s}", "ballot_id", bid))) != SG_OK ||
+        (rc = case_tally(c, r.id, &nv, &nnv)) != SG_OK)
+        return rc;
+
+    verdict v = decide_by_panel(nv, nnv, r.votes_to_decide);
+    if (v != VERDICT_NONE &&
+        (rc = case_decide(c, &r, v, r.appeal_of[0] ? "appeal" : "panel", "decided", NULL, NULL, x->tp)) != SG_OK)
+        return rc;
+    x->out = q_json(c, &rc, "SELECT " BALLOT_JSON " FROM ballots b WHERE b.id = $1", 1, SG_P(bid));
+    return rc == SG_OK && !x->out ? SG_ERR_DB : rc;
+}
+
+int store_vote(sg_pg_pool *p, const char *case_id, const char *reviewer, verdict v, const char *comment,
+               const char *tp, json_t **out, st_detail *d)
+{
+    ballot_ctx x = {case_id, NULL, reviewer, comment, tp, v, NULL, d};
+    int rc = sg_pg_tx(p, SG_TX_READ_COMMITTED, vote_tx, &x);
+    if (rc != SG_OK) {
+        json_decref(x.out);
+        x.out = NULL;
+    }
+    *out = x.out;
+    return rc;
+}
+
+static int decline_tx(sg_pg *c, void *arg)
+{
+    ballot_ctx *x = arg;
+    case_row r;
+    char case_id[37];
+    int rc;
+    PGresult *res;
+
+    json_decref(x->out);
+    x->out = NULL;
+    res = q_rows(c, &rc, "SELECT case_id FROM ballots WHERE id = $1", 1, SG_P(x->ballot_id));
+    if (!res)
+        return rc;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return ST_NOT_FOUND;
+    }
+    snprintf(case_id, sizeof case_id, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    /* Case first, then ballot: the lock order of every writer. */
+    if ((rc = case_lock(c, case_id, 0, &r)) != SG_OK)
+        return rc > 0 ? ST_NOT_FOUND : rc;
+    res = q_rows(c, &rc,
+                 "SELECT reviewer_id, status, (deadline <= clock_timestamp())::int FROM ballots WHERE id = $1", 1,
+                 SG_P(x->ballot_id));
+    if (!res)
+        return rc;
+    if (strcmp(PQgetvalue(res, 0, 0), x->reviewer) != 0) {
+        PQclear(res);
+        snprintf(x->d->text, sizeof x->d->text, "not your ballot");
+        return ST_FORBIDDEN;
+    }
+    rc = ballot_state_check(&r, PQgetvalue(res, 0, 1), atoi(PQgetvalue(res, 0, 2)), x->d);
+    PQclear(res);
+    if (rc != SG_OK)
+        return rc;
+    rc = sg_pg_exec(c, "UPDATE ballots SET status = 'declined', closed_at = now() WHERE id = $1", 1,
+                    SG_P(x->ballot_id));
+    if (rc != SG_OK || (rc = emit_ballot_closed(c, r.id, x->reviewer, "declined", case_tp(&r, x->tp))) != SG_OK ||
+        (rc = ev_add(c, r.id, "ballot_declined", x->reviewer, json_pack("{s:s}", "ballot_id", x->ballot_id))) !=
+            SG_OK ||
+        (rc = case_refill(c, &r, x->tp, NULL)) != SG_OK)
+        return rc;
+    x->out = q_json(c, &rc, "SELECT " BALLOT_JSON " FROM ballots b WHERE b.id = $1", 1, SG_P(x->ballot_id));
+    return rc == SG_OK && !x->out ? SG_ERR_DB : rc;
+}
+
+int store_decline(sg_pg_pool *p, const char *ballot_id, const char *reviewer, const char *tp, json_t **out,
+                  st_detail *d)
+{
+    ballot_ctx x = {NULL, ballot_id, reviewer, NULL, tp, VERDICT_NONE, NULL, d};
+    int rc = sg_pg_tx(p, SG_TX_READ_COMMITTED, decline_tx, &x);
+    if (rc != SG_OK) {
+        json_decref(x.out);
+        x.out = NULL;
+    }
+    *out = x.out;
+    return rc;
+}
+
+int store_my_ballots(sg_pg_pool *p, const char *reviewer, int open, int limit, long long cursor, json_t **out)
+{
+    char b1[24], b2[24], b3[24];
+    /* What the reviewer judges: the case's first report (of the appealed case
+     * for an appeal). */
+    return store_read(
+        p,
+        "SELECT json_build_object('ballot_id', b.id, 'case_id', b.case_id, 'report_type', c.report_type, "
+        "'target_id', c.target_id, 'reason', f.reason, 'description', f.description, 'evidence', f.evidence, "
+        "'deadline', " SQL_TS("b.deadline") ", 'status', b.status, 'round', b.round, 'decision', b.decision, "
+        "'appeal', c.appeal_of IS NOT NULL)::text, b.seq "
+        "FROM ballots b JOIN cases c ON c.id = b.case_id "
+        "LEFT JOIN LATERAL (SELECT p.reason, p.description, p.evidence FROM reports p "
+        "   WHERE p.case_id = coalesce(c.appeal_of, c.id) ORDER BY p.seq LIMIT 1) f ON true "
+        "WHERE b.reviewer_id = $1 AND ($2::int < 0 OR (b.status = 'open') = ($2::int = 1)) "
+        "AND ($3::bigint = 0 OR b.seq < $3::bigint) ORDER BY b.seq DESC LIMIT $4::int + 1",
+        4, SG_P(reviewer, q_int(b1, open), q_int(b2, cursor), q_int(b3, limit)), limit, out);
+}

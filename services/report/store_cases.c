@@ -1,0 +1,229 @@
+/* Case queries and the case actions of upstream clients, ops and parties:
+ * cancel, resolve, appeal. See store.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "case_ops.h"
+#include "sg/log.h"
+#include "store.h"
+#include "store_util.h"
+
+const char *const st_case_statuses[ST_NSTATUS] = {"assigning", "voting", "decided", "escalated", "cancelled"};
+
+/* Ballot decisions and the tally stay hidden while the case is open. */
+#define CASE_JSON                                                                                                 \
+    "json_build_object('case_id', c.id, 'report_type', c.report_type, 'target_id', c.target_id, "                \
+    "'target_owner_id', c.target_owner_id, 'status', c.status, 'verdict', c.verdict, 'decided_by', c.decided_by, " \
+    "'rule_version', c.rule_version, 'panel_size', c.panel_size, 'votes_to_decide', c.votes_to_decide, "          \
+    "'round', c.round, 'appeal_of', c.appeal_of, "                                                                \
+    "'appeal_case_id', (SELECT a.id FROM cases a WHERE a.appeal_of = c.id), "                                    \
+    "'opened_at', " SQL_TS("c.opened_at") ", 'deadline', " SQL_TS("c.deadline") ", "                              \
+    "'decided_at', " SQL_TS("c.decided_at") ", 'cancel_reason', c.cancel_reason, "                                \
+    "'resolve_note', c.resolve_note, "                                                                            \
+    "'report_ids', (SELECT coalesce(json_agg(p.id ORDER BY p.seq), '[]'::json) FROM reports p "                   \
+    "   WHERE p.case_id = coalesce(c.appeal_of, c.id)), "                                                         \
+    "'ballots', (SELECT coalesce(json_agg(json_build_object('ballot_id', b.id, 'reviewer_id', b.reviewer_id, "    \
+    "   'status', b.status, 'round', b.round, 'deadline', " SQL_TS("b.deadline") ", "                             \
+    "   'decision', CASE WHEN c.status IN ('assigning', 'voting') THEN NULL ELSE b.decision END) "               \
+    "   ORDER BY b.seq), '[]'::json) FROM ballots b WHERE b.case_id = c.id), "                                    \
+    "'tally', CASE WHEN c.status = 'decided' THEN json_build_object('violation', c.tally_violation, "            \
+    "   'no_violation', c.tally_no_violation) END)::text"
+
+#define CASE_SUMMARY_JSON                                                                                         \
+    "json_build_object('case_id', c.id, 'report_type', c.report_type, 'target_id', c.target_id, "                \
+    "'target_owner_id', c.target_owner_id, 'status', c.status, 'verdict', c.verdict, 'decided_by', c.decided_by, " \
+    "'rule_version', c.rule_version, 'appeal_of', c.appeal_of, 'opened_at', " SQL_TS("c.opened_at") ", "          \
+    "'deadline', " SQL_TS("c.deadline") ", 'decided_at', " SQL_TS("c.decided_at") ")::text"
+
+int store_case_get(sg_pg_pool *p, const char *case_id, json_t **out)
+{
+    return store_read(p, "SELECT " CASE_JSON " FROM cases c WHERE c.id = $1", 1, SG_P(case_id), 0, out);
+}
+
+int store_cases_list(sg_pg_pool *p, const char *status, const char *report_type, int limit, long long cursor,
+                     json_t **out)
+{
+    char b1[24], b2[24];
+    return store_read(p,
+                      "SELECT " CASE_SUMMARY_JSON ", c.seq FROM cases c "
+                      "WHERE ($1::text IS NULL OR c.status = $1) AND ($2::text IS NULL OR c.report_type = $2) "
+                      "AND ($3::bigint = 0 OR c.seq < $3::bigint) ORDER BY c.seq DESC LIMIT $4::int + 1",
+                      4, SG_P(status, report_type, q_int(b1, cursor), q_int(b2, limit)), limit, out);
+}
+
+int store_case_events(sg_pg_pool *p, const char *case_id, int limit, long long cursor, json_t **out)
+{
+    char b1[24], b2[24];
+    json_t *exists = NULL;
+    int rc = store_read(p, "SELECT 'true' FROM cases WHERE id = $1", 1, SG_P(case_id), 0, &exists);
+    json_decref(exists);
+    if (rc != SG_OK)
+        return rc;
+    return store_read(p,
+                      "SELECT json_build_object('event_id', e.id, 'kind', e.kind, 'at', " SQL_TS("e.at") ", "
+                      "'actor', e.actor, 'data', e.data)::text, e.id FROM case_events e "
+                      "WHERE e.case_id = $1 AND e.id > $2::bigint ORDER BY e.id LIMIT $3::int + 1",
+                      3, SG_P(case_id, q_int(b1, cursor), q_int(b2, limit)), limit, out);
+}
+
+/* ---- cancel ---- */
+
+typedef struct cancel_ctx {
+    const char *case_id, *reason, *actor, *tp;
+    st_detail *d;
+} cancel_ctx;
+
+static int cancel_tx(sg_pg *c, void *arg)
+{
+    cancel_ctx *x = arg;
+    case_row r;
+    int rc = case_lock(c, x->case_id, 0, &r);
+    if (rc > 0)
+        return ST_NOT_FOUND;
+    if (rc != SG_OK)
+        return rc;
+    if (!case_is_open(&r) && strcmp(r.status, "escalated") != 0) {
+        snprintf(x->d->text, sizeof x->d->text, "case is %s", r.status);
+        return ST_CONFLICT;
+    }
+    return case_cancel(c, &r, x->reason, x->actor, x->tp);
+}
+
+int store_case_cancel(sg_pg_pool *p, const char *case_id, const char *reason, const char *actor, const char *tp,
+                      st_detail *d)
+{
+    cancel_ctx x = {case_id, reason, actor, tp, d};
+    return sg_pg_tx(p, SG_TX_READ_COMMITTED, cancel_tx, &x);
+}
+
+/* ---- resolve ---- */
+
+typedef struct resolve_ctx {
+    const char *case_id, *note, *actor, *tp;
+    verdict v;
+    st_detail *d;
+} resolve_ctx;
+
+static int resolve_tx(sg_pg *c, void *arg)
+{
+    resolve_ctx *x = arg;
+    case_row r;
+    int rc = case_lock(c, x->case_id, 0, &r);
+    if (rc > 0)
+        return ST_NOT_FOUND;
+    if (rc != SG_OK)
+        return rc;
+    if (strcmp(r.status, "escalated") != 0) {
+        snprintf(x->d->text, sizeof x->d->text, "only escalated cases can be resolved; case is %s", r.status);
+        return ST_CONFLICT;
+    }
+    return case_decide(c, &r, x->v, "ops", "resolved", x->actor, x->note, x->tp);
+}
+
+int store_case_resolve(sg_pg_pool *p, const char *case_id, verdict v, const char *note, const char *actor,
+                       const char *tp, st_detail *d)
+{
+    resolve_ctx x = {case_id, note, actor, tp, v, d};
+    return sg_pg_tx(p, SG_TX_READ_COMMITTED, resolve_tx, &x);
+}
+
+/* ---- appeal ---- */
+
+typedef struct appeal_ctx {
+    const char *case_id, *user, *reason, *tp;
+    char *new_id;
+    st_detail *d;
+} appeal_ctx;
+
+static int appeal_tx(sg_pg *c, void *arg)
+{
+    appeal_ctx *x = arg;
+    case_row r, a;
+    PGresult *res;
+    int rc = case_lock(c, x->case_id, 0, &r), party;
+
+    x->new_id[0] = '\0';
+    if (rc > 0)
+        return ST_NOT_FOUND;
+    if (rc != SG_OK)
+        return rc;
+    res = q_rows(c, &rc, "SELECT EXISTS (SELECT 1 FROM reports WHERE case_id = $1 AND reporter_id = $2)::int", 2,
+                 SG_P(r.appeal_of[0] ? r.appeal_of : r.id, x->user));
+    if (!res)
+        return rc;
+    party = strcmp(r.owner, x->user) == 0 || atoi(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    if (!party) {
+        snprintf(x->d->text, sizeof x->d->text, "only the content owner or a reporter may appeal");
+        return ST_FORBIDDEN;
+    }
+    if (r.appeal_of[0]) {
+        snprintf(x->d->text, sizeof x->d->text, "the verdict of an appeal is final");
+        return ST_CONFLICT;
+    }
+    if (strcmp(r.status, "decided") != 0) {
+        snprintf(x->d->text, sizeof x->d->text, "only decided cases can be appealed; case is %s", r.status);
+        return ST_CONFLICT;
+    }
+    if (r.has_appeal) {
+        snprintf(x->d->text, sizeof x->d->text, "the case was already appealed");
+        return ST_CONFLICT;
+    }
+    if (!r.in_appeal_window) {
+        snprintf(x->d->text, sizeof x->d->text, "the appeal window has closed");
+        return ST_CONFLICT;
+    }
+    res = q_rows(c, &rc,
+                 "INSERT INTO cases (report_type, target_id, target_owner_id, rule_version, appeal_of, panel_size, "
+                 "votes_to_decide, deadline, traceparent) SELECT c.report_type, c.target_id, c.target_owner_id, "
+                 "c.rule_version, c.id, r.appeal_panel_size, r.appeal_votes_to_decide, "
+                 "now() + r.case_deadline_s * interval '1 second', coalesce($2, c.traceparent) "
+                 "FROM cases c JOIN voting_rules r ON r.report_type = c.report_type AND r.version = c.rule_version "
+                 "WHERE c.id = $1 RETURNING id",
+                 2, SG_P(r.id, x->tp));
+    if (!res)
+        return rc;
+    snprintf(x->new_id, 37, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    if ((rc = ev_add(c, r.id, "appealed", x->user,
+                     json_pack("{s:s, s:o}", "appeal_case_id", x->new_id, "reason",
+                               x->reason ? json_string(x->reason) : json_null()))) != SG_OK ||
+        (rc = ev_add(c, x->new_id, "opened", x->user,
+                     json_pack("{s:s, s:i}", "appeal_of", r.id, "rule_version", r.rule_version))) != SG_OK ||
+        (rc = case_lock(c, x->new_id, 0, &a)) != SG_OK)
+        return rc > 0 ? SG_ERR_DB : rc;
+    rc = case_request_panel(c, &a, 1, a.panel_size, "panel_requested", x->tp);
+    if (rc == SG_OK)
+        sg_info("case %s appealed by %s: appeal case %s", r.id, x->user, x->new_id);
+    return rc;
+}
+
+int store_case_appeal(sg_pg_pool *p, const char *case_id, const char *user, const char *reason, const char *tp,
+                      char new_case_id[37], st_detail *d)
+{
+    appeal_ctx x = {case_id, user, reason, tp, new_case_id, d};
+    return sg_pg_tx(p, SG_TX_READ_COMMITTED, appeal_tx, &x);
+}
+
+/* ---- metrics ---- */
+
+static int counts_tx(sg_pg *c, void *arg)
+{
+    long *counts = arg;
+    int rc;
+    PGresult *res = q_rows(c, &rc, "SELECT status, count(*) FROM cases GROUP BY status", 0, NULL);
+    if (!res)
+        return rc;
+    for (int i = 0; i < PQntuples(res); i++)
+        for (int s = 0; s < ST_NSTATUS; s++)
+            if (strcmp(PQgetvalue(res, i, 0), st_case_statuses[s]) == 0)
+                counts[s] = atol(PQgetvalue(res, i, 1));
+    PQclear(res);
+    return SG_OK;
+}
+
+int store_case_counts(sg_pg_pool *p, long counts[ST_NSTATUS])
+{
+    memset(counts, 0, sizeof(long) * ST_NSTATUS);
+    return sg_pg_tx(p, SG_TX_READ_COMMITTED, counts_tx, counts) == SG_OK ? 0 : -1;
+}

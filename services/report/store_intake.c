@@ -1,0 +1,266 @@
+/* Report intake: idempotency, joining or opening the case of the reported
+ * item, the first panel request. See store.h. */
+#include <stdlib.h>
+#include <string.h>
+#include "case_ops.h"
+#include "sg/log.h"
+#include "store.h"
+#include "store_util.h"
+
+/* Reads the stored request under (client, key): 1 found (replay or
+ * conflict decided into io), 0 absent, < 0 error. */
+static int idem_read(sg_pg *c, st_intake *io, int *rc)
+{
+    PGresult *res = q_rows(c, rc,
+                           "SELECT body_sha256, response_body FROM idempotency_keys WHERE client = $1 AND key = $2", 2,
+                           SG_P(io->client, io->idempotency_key));
+    int found = 0;
+    if (!res)
+        return -1;
+    if (PQntuples(res) > 0) {
+        found = 1;
+        if (strcmp(PQgetvalue(res, 0, 0), io->body_sha256) != 0) {
+            snprintf(io->detail.text, sizeof io->detail.text,
+                     "Idempotency-Key was already used with a different request body");
+            *rc = ST_CONFLICT;
+        } else if (PQgetisnull(res, 0, 1)) {
+            /* Only possible if a finished row lost its response: treat as in flight. */
+            snprintf(io->detail.text, sizeof io->detail.text, "a request with this Idempotency-Key is in progress");
+            *rc = ST_CONFLICT;
+        } else {
+            io->replay = 1;
+            io->response = strdup(PQgetvalue(res, 0, 1));
+            *rc = io->response ? SG_OK : SG_ERR_DB;
+        }
+    }
+    PQclear(res);
+    return found;
+}
+
+static void reset(st_intake *io)
+{
+    free(io->response);
+    io->response = NULL;
+    io->replay = 0;
+    io->detail.text[0] = '\0';
+}
+
+static int lookup_tx(sg_pg *c, void *arg)
+{
+    st_intake *io = arg;
+    int rc = SG_OK;
+    reset(io);
+    idem_read(c, io, &rc);
+    return rc;
+}
+
+int store_idempotency_lookup(sg_pg_pool *p, st_intake *io)
+{
+    if (!io->idempotency_key)
+        return SG_OK;
+    return sg_pg_tx(p, SG_TX_READ_COMMITTED, lookup_tx, io);
+}
+
+/* Opens a case for the report or finds the open one and locks it. Sets
+ * case_id and *opened. */
+static int open_or_join(sg_pg *c, const st_intake *io, const char *rule_version, char case_id[37], int *opened)
+{
+    const report_input *in = io->in;
+    int rc = SG_OK;
+    /* Two first reports may race: the loser's INSERT waits for the winner and
+     * then finds its case; a case closing meanwhile sends us round again. */
+    for (int attempt = 0; attempt < 5; attempt++) {
+        PGresult *res = q_rows(
+            c, &rc,
+            "INSERT INTO cases (report_type, target_id, target_owner_id, rule_version, panel_size, votes_to_decide, "
+            "deadline, traceparent) SELECT r.report_type, $2, $3, r.version, r.panel_size, r.votes_to_decide, "
+            "now() + r.case_deadline_s * interval '1 second', $5 FROM voting_rules r "
+            "WHERE r.report_type = $1 AND r.version = $4::int "
+            "ON CONFLICT (report_type, target_id) WHERE status IN ('assigning', 'voting') AND appeal_of IS NULL "
+            "DO NOTHING RETURNING id",
+            5, SG_P(in->report_type, in->target_id, in->target_owner_id, rule_version, io->traceparent));
+        if (!res)
+            return rc;
+        if (PQntuples(res) == 1) {
+            snprintf(case_id, 37, "%s", PQgetvalue(res, 0, 0));
+            *opened = 1;
+            PQclear(res);
+            return SG_OK;
+        }
+        PQclear(res);
+        res = q_rows(c, &rc,
+                     "SELECT id FROM cases WHERE report_type = $1 AND target_id = $2 "
+                     "AND status IN ('assigning', 'voting') AND appeal_of IS NULL FOR UPDATE",
+                     2, SG_P(in->report_type, in->target_id));
+        if (!res)
+            return rc;
+        if (PQntuples(res) == 1) {
+            snprintf(case_id, 37, "%s", PQgetvalue(res, 0, 0));
+            *opened = 0;
+            PQclear(res);
+            return SG_OK;
+        }
+        PQclear(res);
+    }
+    return SG_ERR_RETRY;
+}
+
+/* A reporter who sits on the case's panel cannot judge it: their open
+ * ballot is cancelled and the seat refilled. */
+static int drop_conflicted_ballot(sg_pg *c, const char *case_id, const char *reporter, const char *tp)
+{
+    case_row r;
+    int rc;
+    PGresult *res = q_rows(c, &rc,
+                           "UPDATE ballots SET status = 'cancelled', closed_at = now() "
+                           "WHERE case_id = $1 AND reviewer_id = $2 AND status = 'open' RETURNING id",
+                           2, SG_P(case_id, reporter));
+    if (!res)
+        return rc;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return SG_OK;
+    }
+    rc = emit_ballot_closed(c, case_id, reporter, "cancelled", tp);
+    if (rc == SG_OK)
+        rc = ev_add(c, case_id, "ballot_cancelled", NULL,
+                    json_pack("{s:s, s:s, s:s}", "ballot_id", PQgetvalue(res, 0, 0), "reviewer_id", reporter,
+                              "reason", "reviewer reported the case"));
+    PQclear(res);
+    if (rc == SG_OK && (rc = case_lock(c, case_id, 0, &r)) == SG_OK)
+        rc = case_refill(c, &r, tp, NULL);
+    return rc;
+}
+
+static int create_tx(sg_pg *c, void *arg)
+{
+    st_intake *io = arg;
+    const report_input *in = io->in;
+    char case_id[37], report_id[37], rule_version[24];
+    int rc = SG_OK, opened = 0;
+    char *evidence = NULL;
+    json_t *resp = NULL;
+    PGresult *res = NULL;
+
+    reset(io);
+    if (io->idempotency_key) {
+        res = q_rows(c, &rc,
+                     "INSERT INTO idempotency_keys (client, key, body_sha256) VALUES ($1, $2, $3) "
+                     "ON CONFLICT DO NOTHING RETURNING 1",
+                     3, SG_P(io->client, io->idempotency_key, io->body_sha256));
+        if (!res)
+            return rc;
+        int inserted = PQntuples(res) == 1;
+        PQclear(res);
+        res = NULL;
+        /* Not inserted: a twin request committed first (its INSERT made ours wait). */
+        if (!inserted)
+            return idem_read(c, io, &rc) < 0 ? rc : rc != SG_OK ? rc : io->replay ? SG_OK : SG_ERR_RETRY;
+    }
+
+    res = q_rows(c, &rc, "SELECT version FROM voting_rules WHERE report_type = $1 ORDER BY version DESC LIMIT 1", 1,
+                 SG_P(in->report_type));
+    if (!res)
+        return rc;
+    if (PQntuples(res) == 0) {
+        snprintf(io->detail.text, sizeof io->detail.text, "no voting rule for report_type '%s'", in->report_type);
+        rc = ST_UNPROCESSABLE;
+        goto cleanup;
+    }
+    snprintf(rule_version, sizeof rule_version, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    res = NULL;
+
+    if ((rc = open_or_join(c, io, rule_version, case_id, &opened)) != SG_OK)
+        goto cleanup;
+
+    if (in->evidence && !(evidence = json_dumps(in->evidence, JSON_COMPACT))) {
+        rc = SG_ERR_DB;
+        goto cleanup;
+    }
+    res = q_rows(c, &rc,
+                 "INSERT INTO reports (case_id, source, report_type, target_id, target_owner_id, reporter_id, reason, "
+                 "description, evidence, callback_url) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10) "
+                 "ON CONFLICT (case_id, reporter_id) DO NOTHING RETURNING id",
+                 10,
+                 SG_P(case_id, io->client, in->report_type, in->target_id, in->target_owner_id, in->reporter_id,
+                      in->reason, in->description, evidence, in->callback_url));
+    if (!res)
+        goto cleanup;
+    if (PQntuples(res) == 0) {
+        snprintf(io->detail.text, sizeof io->detail.text, "reporter %s already reported case %s", in->reporter_id,
+                 case_id);
+        rc = ST_CONFLICT;
+        goto cleanup;
+    }
+    snprintf(report_id, sizeof report_id, "%s", PQgetvalue(res, 0, 0));
+
+    if (opened) {
+        case_row r;
+        rc = ev_add(c, case_id, "opened", io->client,
+                    json_pack("{s:s, s:s, s:s, s:i}", "report_id", report_id, "reporter_id", in->reporter_id,
+                              "source", io->client, "rule_version", atoi(rule_version)));
+        if (rc == SG_OK && (rc = case_lock(c, case_id, 0, &r)) == SG_OK)
+            rc = case_request_panel(c, &r, 1, r.panel_size, "panel_requested", io->traceparent);
+    } else {
+        rc = ev_add(c, case_id, "report_joined", io->client,
+                    json_pack("{s:s, s:s, s:s}", "report_id", report_id, "reporter_id", in->reporter_id, "source",
+                              io->client));
+        if (rc == SG_OK)
+            rc = drop_conflicted_ballot(c, case_id, in->reporter_id, io->traceparent);
+    }
+    if (rc != SG_OK)
+        goto cleanup;
+
+    PQclear(res);
+    res = q_rows(c, &rc, "SELECT status FROM cases WHERE id = $1", 1, SG_P(case_id));
+    if (!res)
+        goto cleanup;
+    resp = json_pack("{s:s, s:s, s:s}", "report_id", report_id, "case_id", case_id, "status", PQgetvalue(res, 0, 0));
+    io->response = resp ? json_dumps(resp, JSON_COMPACT) : NULL;
+    if (!io->response) {
+        rc = SG_ERR_DB;
+        goto cleanup;
+    }
+    if (io->idempotency_key)
+        rc = sg_pg_exec(c,
+                        "UPDATE idempotency_keys SET response_status = 201, response_body = $3 "
+                        "WHERE client = $1 AND key = $2",
+                        3, SG_P(io->client, io->idempotency_key, io->response));
+    if (rc == SG_OK)
+        sg_info("report %s by %s filed on case %s%s", report_id, in->reporter_id, case_id, opened ? " (new)" : "");
+cleanup:
+    PQclear(res);
+    json_decref(resp);
+    free(evidence);
+    return rc;
+}
+
+int store_report_create(sg_pg_pool *p, st_intake *io)
+{
+    int rc = sg_pg_tx(p, SG_TX_READ_COMMITTED, create_tx, io);
+    if (rc != SG_OK) {
+        free(io->response);
+        io->response = NULL;
+        io->replay = 0;
+    }
+    return rc;
+}
+
+int store_report_get(sg_pg_pool *p, const char *report_id, json_t **out)
+{
+    /* The verdict shown is the final one: the appeal's once it is decided. */
+    return store_read(
+        p,
+        "SELECT json_build_object('report_id', r.id, 'case_id', r.case_id, 'source', r.source, "
+        "'report_type', r.report_type, 'target_id', r.target_id, 'target_owner_id', r.target_owner_id, "
+        "'reporter_id', r.reporter_id, 'reason', r.reason, 'description', r.description, 'evidence', r.evidence, "
+        "'callback_url', r.callback_url, 'created_at', " SQL_TS("r.created_at") ", "
+        "'status', c.status, 'verdict', coalesce(a.verdict, c.verdict), "
+        "'decided_by', CASE WHEN a.verdict IS NOT NULL THEN a.decided_by ELSE c.decided_by END, "
+        "'case_verdict', c.verdict, "
+        "'appeal', CASE WHEN a.id IS NOT NULL THEN json_build_object('case_id', a.id, 'status', a.status, "
+        "   'verdict', a.verdict, 'decided_by', a.decided_by) END)::text "
+        "FROM reports r JOIN cases c ON c.id = r.case_id LEFT JOIN cases a ON a.appeal_of = c.id WHERE r.id = $1",
+        1, SG_P(report_id), 0, out);
+}

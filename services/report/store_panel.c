@@ -1,0 +1,178 @@
+/* sg.panel.assigned: the reviewer service's answer to a panel request
+ * becomes one ballot per reviewer. See store.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "case_ops.h"
+#include "sg/json.h"
+#include "sg/log.h"
+#include "store.h"
+#include "store_util.h"
+
+/* A reviewer who reported the case, owns the content, or sat on the panel of
+ * the appealed case may not judge it, whatever the reviewer service says. */
+static int conflicted(sg_pg *c, const case_row *r, const char *reviewer, int *rc)
+{
+    PGresult *res;
+    int yes;
+    if (strcmp(reviewer, r->owner) == 0)
+        return 1;
+    res = q_rows(c, rc,
+                 "SELECT (EXISTS (SELECT 1 FROM reports WHERE case_id = coalesce($2::uuid, $1::uuid) "
+                 "AND reporter_id = $3) OR EXISTS (SELECT 1 FROM ballots WHERE case_id = $2::uuid "
+                 "AND reviewer_id = $3))::int",
+                 3, SG_P(r->id, r->appeal_of[0] ? r->appeal_of : NULL, reviewer));
+    if (!res)
+        return -1;
+    yes = atoi(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return yes;
+}
+
+/* Tells the reviewer service that reviewers it assigned got no ballot, so
+ * they do not count against their open-ballot limits. */
+static int release_all(sg_pg *c, const char *case_id, const json_t *ids, const char *tp)
+{
+    size_t i;
+    const json_t *id;
+    int rc = SG_OK;
+    json_array_foreach(ids, i, id) {
+        if (rc == SG_OK)
+            rc = emit_ballot_closed(c, case_id, json_string_value(id), "cancelled", tp);
+    }
+    return rc;
+}
+
+/* Creates the ballot of one reviewer; *created = 0 when they already had one. */
+static int add_ballot(sg_pg *c, const case_row *r, const char *reviewer, const char *sround, const char *tp,
+                      int *created)
+{
+    int rc;
+    PGresult *res = q_rows(
+        c, &rc,
+        "WITH d AS (SELECT least(now() + v.ballot_timeout_s * interval '1 second', c.deadline) AS deadline, "
+        "   v.reminder_before_s FROM cases c JOIN voting_rules v ON v.report_type = c.report_type "
+        "   AND v.version = c.rule_version WHERE c.id = $1) "
+        "INSERT INTO ballots (case_id, reviewer_id, round, deadline, reminder_at) "
+        "SELECT $1, $2, $3::int, d.deadline, CASE WHEN d.reminder_before_s > 0 "
+        "   AND d.deadline - d.reminder_before_s * interval '1 second' > now() "
+        "   THEN d.deadline - d.reminder_before_s * interval '1 second' END FROM d "
+        "ON CONFLICT (case_id, reviewer_id) DO NOTHING RETURNING id",
+        3, SG_P(r->id, reviewer, sround));
+    *created = 0;
+    if (!res)
+        return rc;
+    if (PQntuples(res) == 1) {
+        *created = 1;
+        rc = emit_notification(c, reviewer, "ballot_assigned", r->id, PQgetvalue(res, 0, 0), tp);
+    }
+    PQclear(res);
+    return rc;
+}
+
+static int mark_answered(sg_pg *c, const char *case_id, const char *sround, int assigned, const json_t *jshort)
+{
+    char b1[24], b2[24];
+    return sg_pg_exec(c,
+                      "UPDATE panel_requests SET assigned_at = now(), assigned_count = $3::int, shortfall = $4::int "
+                      "WHERE case_id = $1 AND round = $2::int",
+                      4, SG_P(case_id, sround, q_int(b1, assigned), q_int(b2, jshort ? json_integer_value(jshort) : 0)));
+}
+
+int store_panel_assigned(sg_pg *c, const json_t *payload, const char *tp)
+{
+    const char *case_id = sg_json_str(payload, "case_id");
+    const json_t *ids = json_object_get(payload, "reviewer_ids");
+    const json_t *jround = json_object_get(payload, "round"), *jshort = json_object_get(payload, "shortfall");
+    json_t *assigned = NULL, *skipped = NULL;
+    char sround[24];
+    int rc, seats, round, done, created;
+    case_row r;
+    size_t i;
+    const json_t *id;
+    PGresult *res;
+
+    if (!sg_is_uuid(case_id) || !json_is_integer(jround) || json_integer_value(jround) < 1 ||
+        json_integer_value(jround) > 1000 || !json_is_array(ids) || json_array_size(ids) > 1000 ||
+        (jshort && (!json_is_integer(jshort) || json_integer_value(jshort) < 0 || json_integer_value(jshort) > 1000))) {
+        sg_warn("panel.assigned: malformed payload, dropped");
+        return 1;
+    }
+    json_array_foreach(ids, i, id) {
+        if (!sg_is_opaque_id(json_string_value(id))) {
+            sg_warn("panel.assigned: malformed reviewer id, dropped");
+            return 1;
+        }
+    }
+    round = (int)json_integer_value(jround);
+    q_int(sround, round);
+
+    rc = case_lock(c, case_id, 0, &r);
+    if (rc > 0) {
+        sg_warn("panel.assigned for unknown case %s ignored", case_id);
+        return SG_OK;
+    }
+    if (rc != SG_OK)
+        return rc;
+    tp = case_tp(&r, tp);
+    res = q_rows(c, &rc, "SELECT seats, (assigned_at IS NOT NULL)::int FROM panel_requests WHERE case_id = $1 AND round = $2::int",
+                 2, SG_P(r.id, sround));
+    if (!res)
+        return rc;
+    seats = PQntuples(res) ? atoi(PQgetvalue(res, 0, 0)) : 0;
+    done = PQntuples(res) ? atoi(PQgetvalue(res, 0, 1)) : 0;
+    PQclear(res);
+    if (seats == 0 || done) {
+        sg_warn("panel.assigned for case %s round %d: %s, ignored", r.id, round,
+                seats == 0 ? "no such request" : "already answered");
+        return seats == 0 ? release_all(c, r.id, ids, tp) : SG_OK;
+    }
+    if (!case_is_open(&r)) {
+        sg_warn("panel.assigned for %s case %s ignored", r.status, r.id);
+        if ((rc = release_all(c, r.id, ids, tp)) == SG_OK && (rc = mark_answered(c, r.id, sround, 0, jshort)) == SG_OK)
+            rc = ev_add(c, r.id, "assignment_ignored", NULL,
+                        json_pack("{s:i, s:O, s:s}", "round", round, "reviewer_ids", ids, "case_status", r.status));
+        return rc;
+    }
+
+    assigned = json_array();
+    skipped = json_array();
+    if (!assigned || !skipped) {
+        rc = SG_ERR_DB;
+        goto cleanup;
+    }
+    json_array_foreach(ids, i, id) {
+        const char *rid = json_string_value(id);
+        int bad = 0;
+        if ((int)json_array_size(assigned) >= seats || (bad = conflicted(c, &r, rid, &rc)) != 0) {
+            if (bad < 0)
+                goto cleanup;
+            json_array_append_new(skipped, json_string(rid));
+            if ((rc = emit_ballot_closed(c, r.id, rid, "cancelled", tp)) != SG_OK)
+                goto cleanup;
+            continue;
+        }
+        if ((rc = add_ballot(c, &r, rid, sround, tp, &created)) != SG_OK)
+            goto cleanup;
+        if (created)
+            json_array_append_new(assigned, json_string(rid));
+    }
+    int n = (int)json_array_size(assigned);
+    rc = mark_answered(c, r.id, sround, n, jshort);
+    if (rc == SG_OK && n > 0)
+        rc = sg_pg_exec(c, "UPDATE cases SET status = 'voting' WHERE id = $1 AND status = 'assigning'", 1,
+                        SG_P(r.id));
+    /* A short panel is refilled by the refill timer, a round at a time. */
+    if (rc == SG_OK && n < seats)
+        rc = sg_pg_exec(c, "UPDATE cases SET refill_at = now() WHERE id = $1", 1, SG_P(r.id));
+    if (rc == SG_OK)
+        rc = ev_add(c, r.id, "panel_assigned", NULL,
+                    json_pack("{s:i, s:i, s:O, s:O, s:I}", "round", round, "seats", seats, "reviewer_ids", assigned,
+                              "skipped", skipped, "shortfall", jshort ? json_integer_value(jshort) : 0));
+    if (rc == SG_OK)
+        sg_info("case %s round %d: %d of %d seats assigned", r.id, round, n, seats);
+cleanup:
+    json_decref(assigned);
+    json_decref(skipped);
+    return rc;
+}

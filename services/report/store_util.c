@@ -1,0 +1,118 @@
+/* Store helpers; see store_util.h. */
+#include "store_util.h"
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "sg/log.h"
+
+PGresult *q_rows(sg_pg *c, int *rc, const char *sql, int n, const char *const *params)
+{
+    PGresult *res = sg_pg_query(c, sql, n, params);
+    if (!sg_pg_ok(res)) {
+        PQclear(res);
+        *rc = sg_pg_err(c);
+        return NULL;
+    }
+    *rc = SG_OK;
+    return res;
+}
+
+json_t *q_json(sg_pg *c, int *rc, const char *sql, int n, const char *const *params)
+{
+    json_t *out = NULL;
+    json_error_t jerr;
+    PGresult *res = q_rows(c, rc, sql, n, params);
+
+    if (!res)
+        return NULL;
+    if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0)) {
+        out = json_loads(PQgetvalue(res, 0, 0), JSON_DECODE_ANY, &jerr);
+        if (!out) {
+            sg_error("store: database returned invalid JSON: %s", jerr.text);
+            *rc = SG_ERR_DB;
+        }
+    }
+    PQclear(res);
+    return out;
+}
+
+const char *q_int(char buf[24], long long v)
+{
+    snprintf(buf, 24, "%lld", v);
+    return buf;
+}
+
+int ev_add(sg_pg *c, const char *case_id, const char *kind, const char *actor, json_t *data)
+{
+    int rc = SG_ERR_DB;
+    char *text;
+    if (!data)
+        data = json_object();
+    text = data ? json_dumps(data, JSON_COMPACT) : NULL;
+    if (text)
+        rc = sg_pg_exec(c, "INSERT INTO case_events (case_id, kind, actor, data) VALUES ($1, $2, $3, $4::jsonb)", 4,
+                        SG_P(case_id, kind, actor, text));
+    free(text);
+    json_decref(data);
+    return rc;
+}
+
+json_t *page_from_rows(const PGresult *res, int limit)
+{
+    json_t *items = json_array(), *page = NULL;
+    int n = PQntuples(res), shown = n > limit ? limit : n;
+
+    if (!items)
+        return NULL;
+    for (int i = 0; i < shown; i++) {
+        json_t *it = json_loads(PQgetvalue(res, i, 0), 0, NULL);
+        if (!it || json_array_append_new(items, it)) {
+            json_decref(items);
+            return NULL;
+        }
+    }
+    page = json_pack("{s:o, s:o}", "items", items, "next_cursor",
+                     n > limit ? json_string(PQgetvalue(res, shown - 1, 1)) : json_null());
+    return page;
+}
+
+/* Runs one read-only statement on a pooled connection. */
+typedef struct read_ctx {
+    const char *sql;
+    int n;
+    const char *const *params;
+    int limit;       /* > 0: a page of limit+1 rows (json, key) */
+    json_t *out;
+} read_ctx;
+
+static int read_tx(sg_pg *c, void *arg)
+{
+    read_ctx *x = arg;
+    int rc;
+    json_decref(x->out);
+    x->out = NULL;
+    if (x->limit > 0) {
+        PGresult *res = q_rows(c, &rc, x->sql, x->n, x->params);
+        if (!res)
+            return rc;
+        x->out = page_from_rows(res, x->limit);
+        PQclear(res);
+        return x->out ? SG_OK : SG_ERR_DB;
+    }
+    x->out = q_json(c, &rc, x->sql, x->n, x->params);
+    return rc;
+}
+
+int store_read(sg_pg_pool *p, const char *sql, int n, const char *const *params, int limit, json_t **out)
+{
+    read_ctx x = {sql, n, params, limit, NULL};
+    int rc = sg_pg_tx(p, SG_TX_READ_COMMITTED, read_tx, &x);
+    if (rc != SG_OK) {
+        json_decref(x.out);
+        x.out = NULL;
+    }
+    *out = x.out;
+    return rc != SG_OK ? rc : x.out ? SG_OK : ST_NOT_FOUND;
+}

@@ -1,0 +1,64 @@
+/* The report service's context: configuration from SG_* variables, the
+ * process-wide libcurl state, and the metrics collector. */
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "report.h"
+#include "sg/config.h"
+#include "sg/log.h"
+#include "store.h"
+
+void *report_init(sg_app *app, char *err, size_t errlen)
+{
+    report_svc *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->app = app;
+    if (sg_env_long("SG_REPORT_RATE_PER_MIN", 10, 1, 1000000, &s->rate_per_min, err, errlen) ||
+        sg_env_long("SG_CALLBACK_MAX_ATTEMPTS", 8, 5, 100, &s->callback_max_attempts, err, errlen) ||
+        sg_env_long("SG_CALLBACK_TIMEOUT_MS", 5000, 100, 60000, &s->callback_timeout_ms, err, errlen) ||
+        sg_env_long("SG_CALLBACK_MAX_BACKOFF_S", 300, 1, 86400, &s->callback_max_backoff_s, err, errlen))
+        goto fail;
+    s->callback_secret = sg_env_strdup("SG_CALLBACK_SECRET", NULL);
+    if (!s->callback_secret || strlen(s->callback_secret) < 16) {
+        snprintf(err, errlen, "SG_CALLBACK_SECRET is required and must be at least 16 characters");
+        goto fail;
+    }
+    snprintf(s->rate_prefix, sizeof s->rate_prefix, "sg:%s:", app->cfg.pg_schema);
+    /* Before any worker thread exists: curl_global_init is not thread-safe. */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        snprintf(err, errlen, "curl_global_init failed");
+        goto fail;
+    }
+    return s;
+fail:
+    free(s->callback_secret);
+    free(s);
+    return NULL;
+}
+
+void report_fini(void *svc)
+{
+    report_svc *s = svc;
+    if (!s)
+        return;
+    curl_global_cleanup();
+    free(s->callback_secret);
+    free(s);
+}
+
+void report_collect(FILE *out, void *svc)
+{
+    report_svc *s = svc;
+    long counts[ST_NSTATUS];
+    if (store_case_counts(s->app->pg, counts)) {
+        sg_warn("metrics: cannot count cases");
+        return;
+    }
+    fprintf(out, "# HELP sg_cases Cases by status.\n# TYPE sg_cases gauge\n");
+    for (int i = 0; i < ST_NSTATUS; i++)
+        fprintf(out, "sg_cases{status=\"%s\"} %ld\n", st_case_statuses[i], counts[i]);
+}

@@ -1,0 +1,184 @@
+/* Report intake validation: each bad field gets the right status code;
+ * plus the idempotency key header, body digests and callback signatures. */
+#include <criterion/criterion.h>
+#include <string.h>
+#include "../../services/report/digest.h"
+#include "../../services/report/intake.h"
+#include "../../services/report/ratelimit.h"
+
+static json_t *valid(void)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s}, s:s}", "report_type", "comment", "target_id",
+                     "comment:9911", "target_owner_id", "u-42", "reporter_id", "u-7", "reason", "abuse", "description",
+                     "rude", "evidence", "screenshot", "https://img/1", "callback_url", "https://forum.example/cb");
+}
+
+static int validate_with(const char *field, json_t *value)
+{
+    json_t *b = valid();
+    report_input in;
+    char err[256] = "";
+    if (value)
+        json_object_set_new(b, field, value);
+    else
+        json_object_del(b, field);
+    int rc = intake_validate(b, &in, err, sizeof err);
+    if (rc)
+        cr_assert(err[0], "a refusal says why");
+    json_decref(b);
+    return rc;
+}
+
+static json_t *str_of(char c, size_t n)
+{
+    char *s = malloc(n + 1);
+    memset(s, c, n);
+    s[n] = '\0';
+    json_t *j = json_string(s);
+    free(s);
+    return j;
+}
+
+Test(intake, valid_report)
+{
+    json_t *b = valid();
+    report_input in;
+    char err[256];
+    cr_assert_eq(intake_validate(b, &in, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(in.reporter_id, "u-7");
+    cr_assert_str_eq(in.callback_url, "https://forum.example/cb");
+    cr_assert_not_null(in.evidence);
+    json_decref(b);
+}
+
+Test(intake, optional_fields)
+{
+    cr_assert_eq(validate_with("description", NULL), 0);
+    cr_assert_eq(validate_with("evidence", NULL), 0);
+    cr_assert_eq(validate_with("callback_url", NULL), 0);
+    cr_assert_eq(validate_with("callback_url", json_null()), 0);
+}
+
+Test(intake, required_fields)
+{
+    const char *req[] = {"report_type", "target_id", "target_owner_id", "reporter_id", "reason"};
+    for (size_t i = 0; i < 5; i++)
+        cr_assert_eq(validate_with(req[i], NULL), 400, "%s", req[i]);
+}
+
+Test(intake, report_type)
+{
+    cr_assert_eq(validate_with("report_type", json_string("Comment")), 400);
+    cr_assert_eq(validate_with("report_type", json_string("forum-post")), 400);
+    cr_assert_eq(validate_with("report_type", str_of('a', 33)), 400);
+    cr_assert_eq(validate_with("report_type", json_integer(1)), 400);
+    cr_assert_eq(validate_with("report_type", str_of('a', 32)), 0);
+}
+
+Test(intake, opaque_ids)
+{
+    const char *ids[] = {"target_id", "target_owner_id", "reporter_id"};
+    for (size_t i = 0; i < 3; i++) {
+        cr_assert_eq(validate_with(ids[i], json_string("")), 400);
+        cr_assert_eq(validate_with(ids[i], str_of('x', 129)), 400);
+        cr_assert_eq(validate_with(ids[i], json_string("has space")), 400);
+        cr_assert_eq(validate_with(ids[i], json_string("tab\there")), 400);
+        cr_assert_eq(validate_with(ids[i], json_integer(42)), 400);
+    }
+    cr_assert_eq(validate_with("target_id", str_of('x', 128)), 0);
+}
+
+Test(intake, reason_and_description)
+{
+    cr_assert_eq(validate_with("reason", json_string("")), 400);
+    cr_assert_eq(validate_with("reason", str_of('r', 65)), 400);
+    cr_assert_eq(validate_with("reason", str_of('r', 64)), 0);
+    cr_assert_eq(validate_with("reason", json_string("bad\nline")), 400);
+    cr_assert_eq(validate_with("description", str_of('d', 2001)), 400);
+    cr_assert_eq(validate_with("description", str_of('d', 2000)), 0);
+    /* Code points, not bytes: 2000 × "é" is 4000 bytes but allowed. */
+    json_t *b = valid();
+    char *s = malloc(4001);
+    for (int i = 0; i < 2000; i++)
+        memcpy(s + 2 * i, "\xc3\xa9", 2);
+    s[4000] = '\0';
+    json_object_set_new(b, "description", json_string(s));
+    report_input in;
+    char err[256];
+    cr_assert_eq(intake_validate(b, &in, err, sizeof err), 0, "%s", err);
+    free(s);
+    json_decref(b);
+}
+
+Test(intake, evidence_object_up_to_16k)
+{
+    cr_assert_eq(validate_with("evidence", json_string("x")), 400);
+    cr_assert_eq(validate_with("evidence", json_pack("[s]", "x")), 400);
+    json_t *big = json_object();
+    json_object_set_new(big, "a", str_of('e', 16384));
+    cr_assert_eq(validate_with("evidence", big), 400);
+    json_t *ok = json_object();
+    json_object_set_new(ok, "a", str_of('e', 16000));
+    cr_assert_eq(validate_with("evidence", ok), 0);
+}
+
+Test(intake, callback_url)
+{
+    cr_assert_eq(validate_with("callback_url", json_string("ftp://x/y")), 400);
+    cr_assert_eq(validate_with("callback_url", json_string("not a url")), 400);
+    cr_assert_eq(validate_with("callback_url", json_string("http://")), 400);
+    cr_assert_eq(validate_with("callback_url", json_integer(1)), 400);
+    json_t *longurl = str_of('a', 520);
+    char buf[600];
+    snprintf(buf, sizeof buf, "https://%s", json_string_value(longurl));
+    json_decref(longurl);
+    cr_assert_eq(validate_with("callback_url", json_string(buf)), 400);
+    cr_assert_eq(validate_with("callback_url", json_string("http://127.0.0.1:8080/cb?x=1")), 0);
+}
+
+Test(intake, unknown_field_and_non_object)
+{
+    report_input in;
+    char err[256];
+    cr_assert_eq(validate_with("source", json_string("forum")), 400);
+    json_t *arr = json_array();
+    cr_assert_eq(intake_validate(arr, &in, err, sizeof err), 400);
+    json_decref(arr);
+}
+
+Test(intake, reporter_is_owner_is_422)
+{
+    cr_assert_eq(validate_with("reporter_id", json_string("u-42")), 422);
+}
+
+Test(intake, idempotency_key)
+{
+    char k[130];
+    cr_assert(intake_idempotency_key_ok("abc-123"));
+    cr_assert_not(intake_idempotency_key_ok(""));
+    cr_assert_not(intake_idempotency_key_ok(NULL));
+    cr_assert_not(intake_idempotency_key_ok("a b"));
+    memset(k, 'k', 128);
+    k[128] = '\0';
+    cr_assert(intake_idempotency_key_ok(k));
+    k[128] = 'k';
+    k[129] = '\0';
+    cr_assert_not(intake_idempotency_key_ok(k));
+}
+
+Test(digest, sha256_and_hmac_known_answers)
+{
+    char hex[DIGEST_HEX_LEN + 1], sig[SIGNATURE_LEN];
+    cr_assert_eq(digest_sha256_hex("abc", 3, hex), 0);
+    cr_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    /* RFC 4231 test case 2. */
+    cr_assert_eq(digest_signature("Jefe", "what do ya want for nothing?", 28, sig), 0);
+    cr_assert_str_eq(sig, "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
+Test(ratelimit, retry_after_is_the_rest_of_the_minute)
+{
+    cr_assert_eq(ratelimit_retry_after(120), 60);
+    cr_assert_eq(ratelimit_retry_after(121), 59);
+    cr_assert_eq(ratelimit_retry_after(179), 1);
+}

@@ -1,0 +1,136 @@
+/* Voting rule validation (PUT /v1/voting-rules/{report_type} bodies). */
+#include <criterion/criterion.h>
+#include <string.h>
+#include "../../services/report/rule.h"
+
+static json_t *valid(void)
+{
+    return json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:s, s:[s], s:i, s:i, s:i}", "panel_size", 5, "votes_to_decide", 3,
+                     "ballot_timeout_s", 3600, "reminder_before_s", 600, "max_substitute_rounds", 2, "case_deadline_s",
+                     86400, "on_deadline", "decide_by_votes_cast", "reviewer_tags", "seller", "appeal_window_s", 259200,
+                     "appeal_panel_size", 9, "appeal_votes_to_decide", 5);
+}
+
+/* Applies one change to a valid body and returns rule_parse's result. */
+static int parse_with(const char *field, json_t *value)
+{
+    json_t *b = valid();
+    vrule r;
+    char err[256] = "";
+    if (value)
+        json_object_set_new(b, field, value);
+    else
+        json_object_del(b, field);
+    int rc = rule_parse(b, &r, err, sizeof err);
+    if (rc == 0)
+        rule_free(&r);
+    else
+        cr_assert(err[0], "a refusal says why");
+    json_decref(b);
+    return rc;
+}
+
+Test(rule, valid_rule_parses_and_round_trips)
+{
+    json_t *b = valid(), *back;
+    vrule r;
+    char err[256];
+    cr_assert_eq(rule_parse(b, &r, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(r.panel_size, 5);
+    cr_assert_eq(r.votes_to_decide, 3);
+    cr_assert_eq(r.on_deadline, RULE_DECIDE_BY_VOTES_CAST);
+    back = rule_to_json(&r);
+    cr_assert(json_equal(b, back));
+    json_decref(back);
+    rule_free(&r);
+    json_decref(b);
+}
+
+Test(rule, reviewer_tags_optional)
+{
+    cr_assert_eq(parse_with("reviewer_tags", NULL), 0);
+    cr_assert_eq(parse_with("reviewer_tags", json_null()), 0);
+}
+
+Test(rule, panel_bounds)
+{
+    cr_assert_eq(parse_with("panel_size", json_integer(0)), -1);
+    cr_assert_eq(parse_with("panel_size", json_integer(102)), -1);
+    cr_assert_eq(parse_with("panel_size", json_integer(4)), 0);  /* 3 of 4 is a strict majority */
+    cr_assert_eq(parse_with("panel_size", json_integer(6)), -1); /* 3 of 6 is not */
+}
+
+Test(rule, strict_majority_required)
+{
+    cr_assert(rule_panel_ok(5, 3));
+    cr_assert(rule_panel_ok(3, 2));
+    cr_assert(rule_panel_ok(101, 51));
+    cr_assert(rule_panel_ok(1, 1));
+    cr_assert(rule_panel_ok(5, 5));
+    cr_assert_not(rule_panel_ok(4, 2));
+    cr_assert_not(rule_panel_ok(101, 50));
+    cr_assert_not(rule_panel_ok(5, 6));
+    cr_assert_not(rule_panel_ok(0, 0));
+    cr_assert_not(rule_panel_ok(102, 60));
+    cr_assert_eq(parse_with("votes_to_decide", json_integer(2)), -1);
+    cr_assert_eq(parse_with("votes_to_decide", json_integer(6)), -1);
+}
+
+Test(rule, appeal_panel_same_constraints)
+{
+    cr_assert_eq(parse_with("appeal_votes_to_decide", json_integer(4)), -1);
+    cr_assert_eq(parse_with("appeal_votes_to_decide", json_integer(10)), -1);
+    cr_assert_eq(parse_with("appeal_panel_size", json_integer(0)), -1);
+    cr_assert_eq(parse_with("appeal_panel_size", json_integer(102)), -1);
+}
+
+Test(rule, timeouts_positive_and_ordered)
+{
+    cr_assert_eq(parse_with("ballot_timeout_s", json_integer(0)), -1);
+    cr_assert_eq(parse_with("case_deadline_s", json_integer(-1)), -1);
+    cr_assert_eq(parse_with("appeal_window_s", json_integer(0)), -1);
+    cr_assert_eq(parse_with("ballot_timeout_s", json_integer(86401)), -1); /* > case_deadline_s */
+    cr_assert_eq(parse_with("ballot_timeout_s", json_integer(86400)), 0);  /* equal is fine */
+    cr_assert_eq(parse_with("reminder_before_s", json_integer(3600)), -1); /* not before the deadline */
+    cr_assert_eq(parse_with("reminder_before_s", json_integer(-1)), -1);
+    cr_assert_eq(parse_with("reminder_before_s", json_integer(0)), 0);     /* no reminder */
+}
+
+Test(rule, substitute_rounds_0_to_10)
+{
+    cr_assert_eq(parse_with("max_substitute_rounds", json_integer(0)), 0);
+    cr_assert_eq(parse_with("max_substitute_rounds", json_integer(10)), 0);
+    cr_assert_eq(parse_with("max_substitute_rounds", json_integer(11)), -1);
+    cr_assert_eq(parse_with("max_substitute_rounds", json_integer(-1)), -1);
+}
+
+Test(rule, on_deadline_enum)
+{
+    cr_assert_eq(parse_with("on_deadline", json_string("escalate")), 0);
+    cr_assert_eq(parse_with("on_deadline", json_string("decide")), -1);
+    cr_assert_eq(parse_with("on_deadline", json_integer(1)), -1);
+}
+
+Test(rule, types_missing_and_unknown_fields)
+{
+    cr_assert_eq(parse_with("panel_size", json_string("5")), -1);
+    cr_assert_eq(parse_with("panel_size", json_real(5.0)), -1);
+    cr_assert_eq(parse_with("panel_size", NULL), -1);
+    cr_assert_eq(parse_with("surprise", json_true()), -1);
+    cr_assert_eq(parse_with("reviewer_tags", json_pack("[i]", 1)), -1);
+    cr_assert_eq(parse_with("reviewer_tags", json_pack("[s]", "")), -1);
+    cr_assert_eq(parse_with("reviewer_tags", json_string("seller")), -1);
+}
+
+Test(rule, report_type_names)
+{
+    cr_assert(rule_report_type_ok("comment"));
+    cr_assert(rule_report_type_ok("seller_review"));
+    cr_assert(rule_report_type_ok("a1_b2"));
+    cr_assert(rule_report_type_ok("abcdefghijklmnopqrstuvwxyz012345"));
+    cr_assert_not(rule_report_type_ok("abcdefghijklmnopqrstuvwxyz0123456"));
+    cr_assert_not(rule_report_type_ok(""));
+    cr_assert_not(rule_report_type_ok("Comment"));
+    cr_assert_not(rule_report_type_ok("forum-post"));
+    cr_assert_not(rule_report_type_ok(NULL));
+}
