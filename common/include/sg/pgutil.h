@@ -1,0 +1,39 @@
+/* Store-layer helpers shared by the services: reads on a borrowed pooled
+ * connection, JSON built by PostgreSQL, keyset pages, array parameters.
+ */
+#ifndef SG_PGUTIL_H
+#define SG_PGUTIL_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stddef.h>
+#include "sg/pg.h"
+
+/* SQL expression rendering a timestamptz expression as RFC 3339 UTC with
+ * whole seconds: "2026-11-22T10:00:00Z". */
+#define SG_SQL_TS(x) "to_char((" x ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+/* Runs one statement (no explicit transaction) on a connection borrowed for
+ * the call, waiting up to wait_ms for it. Returns SG_OK with *out (caller
+ * PQclears), or SG_ERR_DB with *out NULL. */
+int sg_pg_read(sg_pg_pool *p, int wait_ms, const char *sql, int n, const char *const *params, PGresult **out);
+
+/* Parses the JSON text in (row, col) into a new reference; NULL when the row
+ * does not exist, the cell is SQL NULL or not JSON. */
+json_t *sg_pg_json(const PGresult *r, int row, int col);
+
+/* Builds {"items": [...], "next_cursor": key | null} from a result of up to
+ * limit+1 rows, column jsoncol holding each item's JSON and keycol its sort
+ * key; next_cursor is the key of the last item shown when there were more
+ * rows. Returns a new reference, or NULL (out of memory / invalid JSON). */
+json_t *sg_pg_page(const PGresult *r, int limit, int keycol, int jsoncol);
+
+/* PostgreSQL array literal of v[0..n), every element double-quoted and
+ * escaped, for one $n::text[] parameter. malloc'ed (caller frees); NULL when
+ * out of memory. */
+char *sg_pg_text_array(const char *const *v, size_t n);
+
+/* Decimal text of v in buf (for integer parameters); returns buf. */
+const char *sg_pg_int(char buf[24], long long v);
+
+#endif

@@ -1,0 +1,86 @@
+/* Store-layer helpers; see pgutil.h. */
+#include "sg/pgutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int sg_pg_read(sg_pg_pool *p, int wait_ms, const char *sql, int n, const char *const *params, PGresult **out)
+{
+    PGresult *r = NULL;
+    int rc = SG_ERR_DB;
+    sg_pg *c = sg_pg_acquire(p, wait_ms);
+
+    *out = NULL;
+    if (!c)
+        goto cleanup;
+    r = sg_pg_query(c, sql, n, params);
+    if (!sg_pg_ok(r))
+        goto cleanup;
+    *out = r;
+    r = NULL;
+    rc = SG_OK;
+cleanup:
+    PQclear(r);
+    if (c)
+        sg_pg_release(p, c);
+    return rc;
+}
+
+json_t *sg_pg_json(const PGresult *r, int row, int col)
+{
+    if (!r || row >= PQntuples(r) || col >= PQnfields(r) || PQgetisnull(r, row, col))
+        return NULL;
+    return json_loads(PQgetvalue(r, row, col), JSON_DECODE_ANY, NULL);
+}
+
+json_t *sg_pg_page(const PGresult *r, int limit, int keycol, int jsoncol)
+{
+    int n = PQntuples(r), shown = n > limit ? limit : n;
+    json_t *items = json_array(), *next;
+
+    if (!items)
+        return NULL;
+    for (int i = 0; i < shown; i++) {
+        json_t *it = sg_pg_json(r, i, jsoncol);
+        if (!it || json_array_append_new(items, it) != 0) {
+            json_decref(items);
+            return NULL;
+        }
+    }
+    next = n > limit && shown > 0 ? json_string(PQgetvalue(r, shown - 1, keycol)) : json_null();
+    return json_pack("{s:o, s:o*}", "items", items, "next_cursor", next);
+}
+
+char *sg_pg_text_array(const char *const *v, size_t n)
+{
+    size_t len = 3;
+    char *out, *w;
+
+    for (size_t i = 0; i < n; i++)
+        len += 2 * strlen(v[i]) + 3;
+    if (!(out = malloc(len)))
+        return NULL;
+    w = out;
+    *w++ = '{';
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            *w++ = ',';
+        *w++ = '"';
+        for (const char *s = v[i]; *s; s++) {
+            if (*s == '"' || *s == '\\')
+                *w++ = '\\';
+            *w++ = *s;
+        }
+        *w++ = '"';
+    }
+    *w++ = '}';
+    *w = '\0';
+    return out;
+}
+
+const char *sg_pg_int(char buf[24], long long v)
+{
+    snprintf(buf, 24, "%lld", v);
+    return buf;
+}
