@@ -8,7 +8,6 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
-import sgtest
 from sgtest import create_topics  # noqa: F401 (re-exported for the report tests)
 
 

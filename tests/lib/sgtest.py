@@ -162,9 +162,12 @@ class Service:
         c.execute(f'SET search_path TO "{self.schema}"')
         return c
 
-    def drop_schema(self):
+    def drop_schema(self, topics=True):
+        """Drops the schema and (unless told not to) the run's topics."""
         with psycopg.connect(PG_DSN, autocommit=True) as c:
             c.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+        if topics:
+            delete_topics(self.prefix)
 
 
 def problem_ok(resp, status):
@@ -187,6 +190,19 @@ def create_topics(prefix, topics):
         except KafkaException as e:
             if e.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise
+
+
+def delete_topics(prefix):
+    """Deletes every topic under a run's prefix (runs would otherwise pile up
+    topics in the shared broker and slow its restarts)."""
+    admin = AdminClient({"bootstrap.servers": BROKERS})
+    names = [t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix)]
+    if names:
+        for f in admin.delete_topics(names, operation_timeout=30).values():
+            try:
+                f.result(30)
+            except KafkaException:
+                pass
 
 
 class Bus:

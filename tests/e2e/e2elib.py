@@ -1,0 +1,632 @@
+"""End-to-end helpers on top of tests/lib/sgtest.py.
+
+A Stack is the three services started as separate processes with one run id
+(so one Kafka topic prefix), configured over HTTP only. Checks are black box:
+HTTP, Kafka (an EventCollector reads every topic of the run in a background
+thread) and read-only SQL on each service's schema where the API has no view.
+"""
+import collections
+import datetime as dt
+import json
+import os
+import random
+import threading
+import time
+import uuid
+
+import requests
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+import sgtest
+from sgtest import BROKERS, Service, auth, client_auth, token
+
+SERVICES = ("report", "reviewer", "reward")
+TOPICS = ("sg.panel.requested", "sg.panel.assigned", "sg.ballot.closed", "sg.case.decided",
+          "sg.notification.requested", "sg.reward.granted", "sg.user.activity")
+FINAL = ("decided", "escalated", "cancelled")
+OPEN = ("assigning", "voting")
+
+REWARD_RULE = {"vote_reward": 10, "majority_bonus": 5, "reporter_reward": 20, "daily_cap_per_user": 100000000}
+POOL_RULE = {"include_tags_any": [], "exclude_tags": ["banned"], "min_credit_score": 600,
+             "min_account_age_days": 90, "active_weeks_required": 4}
+FATIGUE = {"max_open_ballots": 3, "max_per_day": 40, "max_per_week": 1000, "min_interval_s": 0,
+           "cooldown_after_expiry_s": 0}
+# No suspensions during a run: never-voting jurors are part of the scenario.
+QUALITY = {"min_decided_votes": 1000000, "min_accuracy": 0.0, "max_no_show_rate": 1.0, "suspend_days": 1}
+
+# Observations that API.md leaves open (printed in the terminal summary) and
+# summary lines that must reach the terminal whatever -s says.
+NOTES = []
+SUMMARY = []
+
+
+def note(msg):
+    NOTES.append(msg)
+
+
+def voting_rule(**kw):
+    r = {"panel_size": 5, "votes_to_decide": 3, "ballot_timeout_s": 600, "reminder_before_s": 60,
+         "max_substitute_rounds": 2, "case_deadline_s": 3600, "on_deadline": "decide_by_votes_cast",
+         "reviewer_tags": [], "appeal_window_s": 600, "appeal_panel_size": 7, "appeal_votes_to_decide": 4}
+    r.update(kw)
+    return r
+
+
+def now_rfc3339(delta=dt.timedelta(0)):
+    return (dt.datetime.now(dt.timezone.utc) + delta).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# ---------------------------------------------------------------- HTTP
+
+_tl = threading.local()
+
+
+def session():
+    s = getattr(_tl, "s", None)
+    if s is None:
+        s = _tl.s = requests.Session()
+    return s
+
+
+def call(method, url, body=None, headers=None, timeout=10):
+    """One request on this thread's keep-alive session; returns the Response."""
+    return session().request(method, url, json=body, headers=headers, timeout=timeout)
+
+
+def ok(resp, *statuses):
+    assert resp.status_code in statuses, f"{resp.request.method} {resp.url} -> {resp.status_code} {resp.text[:800]}"
+    return resp.json() if resp.content else None
+
+
+def paginate(url, headers, limit=200, max_pages=10000):
+    """All items of a paginated list (follows next_cursor)."""
+    items, cursor, seen = [], None, set()
+    sep = "&" if "?" in url else "?"
+    for _ in range(max_pages):
+        u = f"{url}{sep}limit={limit}" + (f"&cursor={requests.utils.quote(cursor)}" if cursor else "")
+        body = ok(call("GET", u, headers=headers), 200)
+        assert set(body) >= {"items", "next_cursor"}, f"GET {u}: list without items/next_cursor: {body}"
+        items.extend(body["items"])
+        cursor = body["next_cursor"]
+        if not cursor:
+            return items
+        assert cursor not in seen, f"GET {url}: pagination repeats cursor {cursor}"
+        seen.add(cursor)
+    raise AssertionError(f"GET {url}: more than {max_pages} pages")
+
+
+def poll(fn, timeout, interval=0.2, what="condition"):
+    """sgtest.wait_for with exceptions inside fn treated as 'not yet'."""
+    deadline = time.time() + timeout
+    last = None
+    while True:
+        try:
+            last = fn()
+            if last:
+                return last
+        except (requests.RequestException, AssertionError, KeyError, ValueError) as e:
+            last = e
+        if time.time() >= deadline:
+            raise AssertionError(f"{what} not met within {timeout}s (last: {last!r})"[:3000])
+        time.sleep(interval)
+
+
+# ---------------------------------------------------------------- Kafka
+
+class EventCollector:
+    """Reads every topic of a run from the beginning in a background thread.
+    Each event is its JSON payload plus _topic, _key, _headers, _partition, _offset.
+
+    Partitions are assigned, not subscribed: no consumer group, so a broker
+    restart (the fault run) cannot leave the collector in a lost rebalance; it
+    just reconnects and fetches on from its positions. Every message is kept
+    once per (topic, partition, offset)."""
+
+    def __init__(self, prefix, topics=TOPICS):
+        self.prefix = prefix
+        self.events = []
+        self.seen = set()
+        self.cond = threading.Condition()
+        self.listeners = []
+        self.errors = collections.Counter()
+        self._stop = False
+        self.c = Consumer({"bootstrap.servers": BROKERS, "group.id": "e2e-" + uuid.uuid4().hex,
+                           "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+        md = self.c.list_topics(timeout=15)
+        parts = []
+        for t in topics:
+            tm = md.topics.get(prefix + t)
+            assert tm is not None and not tm.error and tm.partitions, f"topic {prefix + t} missing: create it first"
+            parts += [TopicPartition(prefix + t, p, OFFSET_BEGINNING) for p in tm.partitions]
+        self.c.assign(parts)
+        self.t = threading.Thread(target=self._run, name="event-collector", daemon=True)
+        self.t.start()
+
+    def _run(self):
+        while not self._stop:
+            m = self.c.poll(0.2)
+            if m is None:
+                continue
+            if m.error():
+                self.errors[str(m.error().code())] += 1
+                continue
+            try:
+                ev = json.loads(m.value())
+                if not isinstance(ev, dict):
+                    ev = {"_value": ev}
+            except ValueError:
+                ev = {"_raw": m.value().decode(errors="replace")}
+            ev["_topic"] = m.topic()[len(self.prefix):]
+            ev["_key"] = m.key().decode(errors="replace") if m.key() else None
+            ev["_headers"] = {k: (v.decode(errors="replace") if v is not None else None) for k, v in (m.headers() or [])}
+            ev["_partition"], ev["_offset"] = m.partition(), m.offset()
+            pos = (m.topic(), m.partition(), m.offset())
+            with self.cond:
+                if pos in self.seen:
+                    continue
+                self.seen.add(pos)
+                self.events.append(ev)
+                self.cond.notify_all()
+            for fn in list(self.listeners):
+                try:
+                    fn(ev)
+                except Exception:  # a listener's bug must not stop collection
+                    self.errors["listener"] += 1
+
+    def of(self, topic, **match):
+        with self.cond:
+            evs = list(self.events)
+        return [e for e in evs if e["_topic"] == topic and all(e.get(k) == v for k, v in match.items())]
+
+    def wait(self, topic, pred=lambda evs: evs, timeout=20, what=None, **match):
+        """Waits until pred(events of topic matching **match) is truthy; returns that list."""
+        deadline = time.time() + timeout
+        while True:
+            evs = self.of(topic, **match)
+            if pred(evs):
+                return evs
+            left = deadline - time.time()
+            if left <= 0:
+                raise AssertionError(f"{what or topic}: not seen within {timeout}s; matching events: "
+                                     + json.dumps(evs[-5:], default=str)[:2000])
+            with self.cond:
+                self.cond.wait(min(left, 0.5))
+
+    def close(self):
+        self._stop = True
+        self.t.join(5)
+        self.c.close()
+
+
+def read_topic(prefix, topic, timeout=30):
+    """Every message of a topic, read to the end of each partition by a fresh consumer."""
+    name = prefix + topic
+    c = Consumer({"bootstrap.servers": BROKERS, "group.id": "e2e-read-" + uuid.uuid4().hex,
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False, "enable.partition.eof": True})
+    try:
+        md = c.list_topics(name, timeout=10)
+        parts = sorted(md.topics[name].partitions) if name in md.topics and not md.topics[name].error else []
+        if not parts:
+            return []
+        c.assign([TopicPartition(name, p, 0) for p in parts])
+        # Partitions that are empty report EOF at once as well.
+        done, out, deadline = set(), [], time.time() + timeout
+        while len(done) < len(parts):
+            assert time.time() < deadline, f"reading {name}: EOF not reached on {set(parts) - done}"
+            m = c.poll(0.5)
+            if m is None:
+                continue
+            if m.error():
+                if m.error().code() == KafkaError._PARTITION_EOF:
+                    done.add(m.partition())
+                continue
+            ev = json.loads(m.value())
+            ev["_headers"] = {k: (v.decode() if v is not None else None) for k, v in (m.headers() or [])}
+            ev["_key"] = m.key().decode() if m.key() else None
+            ev["_partition"], ev["_offset"] = m.partition(), m.offset()
+            out.append(ev)
+        return out
+    finally:
+        c.close()
+
+
+# ---------------------------------------------------------------- the stack
+
+class Stack:
+    """Three services with one run id; configured and populated over HTTP."""
+
+    def __init__(self, rules, n_jurors=200, env=None, redis_db=None, tag="e2e"):
+        self.run = sgtest.run_id()
+        self.prefix = f"t{self.run}."
+        env = {"SG_REPORT_RATE_PER_MIN": "1000", **(env or {})}
+        self.svc = {n: Service(n, self.run, env=env, redis_db=redis_db) for n in SERVICES}
+        self.report, self.reviewer, self.reward = (self.svc[n] for n in SERVICES)
+        self.rules = rules                      # report_type -> voting rule
+        self.rule_versions = {}
+        self.jurors = [f"{tag}{self.run}-j{i:03d}" for i in range(n_jurors)]
+        self.ineligible = {}                    # user_id -> why
+        self.tokens = {}
+        self.events = None
+        self.pids = {}
+
+    # -- lifecycle
+    def create_topics(self, partitions=4):
+        """Creates the run's topics before the services start, as a deployment does
+        (scripts/devstack creates the unprefixed ones): consumers that subscribe to a
+        topic that does not exist yet only see it at their next metadata refresh."""
+        admin = AdminClient({"bootstrap.servers": BROKERS})
+        futs = admin.create_topics([NewTopic(self.prefix + t, partitions, 1) for t in TOPICS])
+        for t, f in futs.items():
+            try:
+                f.result(30)
+            except KafkaException as e:
+                if e.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                    raise
+
+    def start(self):
+        self.create_topics()
+        for s in self.svc.values():
+            s.start(wait=False)
+        for s in self.svc.values():
+            s.wait_ready()
+        self.pids = {n: s.proc.pid for n, s in self.svc.items()}
+        self.events = EventCollector(self.prefix)
+
+    def stop(self):
+        """SIGTERM to every service; returns {name: exit code}."""
+        codes = {}
+        for n, s in self.svc.items():
+            try:
+                codes[n] = s.stop()
+            except RuntimeError as e:
+                codes[n] = str(e)
+        if self.events:
+            self.events.close()
+        return codes
+
+    def drop(self):
+        """Drops the run's schemas and Kafka topics (kept with SG_E2E_KEEP=1)."""
+        if os.environ.get("SG_E2E_KEEP"):
+            return
+        for s in self.svc.values():
+            s.drop_schema(topics=False)
+        sgtest.delete_topics(self.prefix)
+
+    # -- auth
+    def tok(self, user, role="user"):
+        k = (user, role)
+        if k not in self.tokens:
+            self.tokens[k] = token(user, role, ttl=7200)
+        return auth(self.tokens[k])
+
+    def ops(self):
+        return self.tok("ops-e2e", "ops")
+
+    # -- configuration, all over HTTP
+    def configure(self):
+        ops = self.ops()
+        for rt, rule in self.rules.items():
+            body = ok(call("PUT", f"{self.report.url}/v1/voting-rules/{rt}", rule, ops), 200, 201)
+            got = ok(call("GET", f"{self.report.url}/v1/voting-rules/{rt}", headers=ops), 200)
+            assert isinstance(got.get("version"), int), f"GET voting rule {rt}: no integer version: {got}"
+            for k, v in rule.items():
+                assert got.get(k) == v, f"GET /v1/voting-rules/{rt}: {k}={got.get(k)!r}, PUT {v!r}"
+            self.rule_versions[rt] = got["version"]
+            if isinstance(body, dict) and "version" in body and body["version"] != got["version"]:
+                note(f"report: PUT /v1/voting-rules/{rt} returned version {body['version']}, GET says {got['version']}")
+            ok(call("PUT", f"{self.reward.url}/v1/reward-rules/{rt}", REWARD_RULE, ops), 200, 201)
+            got = ok(call("GET", f"{self.reward.url}/v1/reward-rules/{rt}", headers=ops), 200)
+            for k, v in REWARD_RULE.items():
+                assert got.get(k) == v, f"reward: GET /v1/reward-rules/{rt}: {k}={got.get(k)!r}, PUT {v!r}"
+        for path, body in (("/v1/pool-rule", POOL_RULE), ("/v1/fatigue-policy", FATIGUE),
+                           ("/v1/quality-policy", QUALITY)):
+            ok(call("PUT", self.reviewer.url + path, body, ops), 200, 201)
+            got = ok(call("GET", self.reviewer.url + path, headers=ops), 200)
+            for k, v in body.items():
+                assert got.get(k) == v, f"reviewer: GET {path}: {k}={got.get(k)!r}, PUT {v!r}"
+
+        old = "2024-01-01T00:00:00Z"
+        young = now_rfc3339(-dt.timedelta(days=30))
+        profiles = [{"user_id": u, "tags": ["buyer"], "credit_score": 700 + i % 300, "registered_at": old}
+                    for i, u in enumerate(self.jurors)]
+        extra = []
+        for i in range(3):
+            for why, p in (("low_credit", {"tags": ["buyer"], "credit_score": 599, "registered_at": old}),
+                           ("banned", {"tags": ["buyer", "banned"], "credit_score": 900, "registered_at": old}),
+                           ("young", {"tags": ["buyer"], "credit_score": 900, "registered_at": young}),
+                           ("inactive", {"tags": ["buyer"], "credit_score": 900, "registered_at": old})):
+                u = f"{self.jurors[0].rsplit('-', 1)[0]}-x{why}{i}"
+                self.ineligible[u] = why
+                extra.append({"user_id": u, **p})
+        allp = profiles + extra
+        for i in range(0, len(allp), 1000):
+            ok(call("POST", f"{self.reviewer.url}/v1/profiles:batch", allp[i:i + 1000], client_auth()), 200, 201, 202)
+        visits = []
+        for p in allp:
+            weeks = range(6) if self.ineligible.get(p["user_id"]) != "inactive" else (0, 2)
+            visits += [{"user_id": p["user_id"], "at": now_rfc3339(-dt.timedelta(days=7 * w, minutes=1))} for w in weeks]
+        for i in range(0, len(visits), 1000):
+            ok(call("POST", f"{self.reviewer.url}/v1/activity:batch", visits[i:i + 1000], client_auth()), 200, 201, 202)
+        counts = ok(call("POST", f"{self.reviewer.url}/v1/pool:rebuild", {}, ops), 200, 201, 202)
+        assert counts.get("added") == len(self.jurors), \
+            f"reviewer: POST /v1/pool:rebuild on a fresh pool: added={counts.get('added')!r}, want {len(self.jurors)} ({counts})"
+        active = {r["user_id"] for r in paginate(f"{self.reviewer.url}/v1/reviewers?status=active", ops)}
+        assert active == set(self.jurors), \
+            ("reviewer: GET /v1/reviewers?status=active differs from the pool rule: "
+             f"missing {sorted(set(self.jurors) - active)[:5]}, unexpected {sorted(active - set(self.jurors))[:5]}")
+        return counts
+
+    # -- reports and cases
+    def post_report(self, report_type, target_id, owner, reporter, headers=None, **extra):
+        body = {"report_type": report_type, "target_id": target_id, "target_owner_id": owner,
+                "reporter_id": reporter, "reason": "abuse", "description": "e2e report",
+                "evidence": {"note": "e2e"}}
+        body.update(extra)
+        h = dict(client_auth())
+        h.update(headers or {})
+        return call("POST", f"{self.report.url}/v1/reports", body, h)
+
+    def post_report_retry(self, report_type, target_id, owner, reporter, budget_s=30, **extra):
+        """POST /v1/reports as a careful upstream does: one Idempotency-Key, retried on 5xx
+        and connection errors (the shared devstack may be restarted under us). Returns
+        (final response or exception name, attempts)."""
+        key = uuid.uuid4().hex
+        deadline = time.time() + budget_s
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                r = self.post_report(report_type, target_id, owner, reporter, headers={"Idempotency-Key": key}, **extra)
+                if r.status_code < 500 and r.status_code != 429:
+                    return r, attempts
+                last = r
+            except requests.RequestException as e:
+                last = type(e).__name__
+            if time.time() > deadline:
+                return last, attempts
+            time.sleep(min(2.0, 0.2 * attempts))
+
+    def case(self, case_id):
+        return ok(call("GET", f"{self.report.url}/v1/cases/{case_id}", headers=self.ops()), 200)
+
+    def wait_panel(self, case_id, seats, timeout=20, exclude=()):
+        """Waits for `seats` open ballots on the case; returns the case."""
+        def full():
+            c = self.case(case_id)
+            opn = [b for b in c["ballots"] if b["status"] == "open" and b["reviewer_id"] not in exclude]
+            return c if c["status"] == "voting" and len(opn) >= seats else None
+        return poll(full, timeout, what=f"case {case_id}: {seats} open ballots")
+
+    def wait_case(self, case_id, statuses=FINAL, timeout=20):
+        return poll(lambda: (lambda c: c if c["status"] in statuses else None)(self.case(case_id)), timeout,
+                    what=f"case {case_id} in {statuses}")
+
+    def vote(self, case_id, user, decision, comment=None):
+        body = {"decision": decision}
+        if comment is not None:
+            body["comment"] = comment
+        return call("POST", f"{self.report.url}/v1/cases/{case_id}/votes", body, self.tok(user))
+
+    def my_ballots(self, user, status="open"):
+        return paginate(f"{self.report.url}/v1/me/ballots?status={status}", self.tok(user))
+
+    def all_cases(self):
+        out = {}
+        for st in FINAL + OPEN:
+            for c in paginate(f"{self.report.url}/v1/cases?status={st}", self.ops()):
+                cid = c.get("case_id") or c.get("id")
+                assert cid, f"report: GET /v1/cases item without case_id/id: {c}"
+                assert c.get("status") == st, f"report: GET /v1/cases?status={st} returned a {c.get('status')} case"
+                out[cid] = c
+        return out
+
+    # -- rewards
+    def balance(self, user, as_ops=True):
+        h = self.ops() if as_ops else self.tok(user)
+        body = ok(call("GET", f"{self.reward.url}/v1/accounts/{user}", headers=h), 200, 404)
+        if body is None or "balance" not in body:
+            return 0
+        return body["balance"]
+
+    def ledger(self, user, as_ops=True):
+        h = self.ops() if as_ops else self.tok(user)
+        r = call("GET", f"{self.reward.url}/v1/accounts/{user}/ledger?limit=200", headers=h)
+        if r.status_code == 404:
+            return []
+        return paginate(f"{self.reward.url}/v1/accounts/{user}/ledger", h)
+
+    # -- SQL (read only)
+    def sql(self, service, q, *args):
+        with self.svc[service].db() as c:
+            return c.execute(q, args).fetchall()
+
+
+# ---------------------------------------------------------------- expectations
+
+def expected_grants(case, reporter_ids, rule=REWARD_RULE):
+    """{(case_id, user_id, kind): amount} that API.md's reward rule gives for a case
+    as GET /v1/cases/{id} shows it (kinds as in the reward schema)."""
+    out = {}
+    if case["status"] != "decided":
+        return out
+    cid = case.get("case_id") or case.get("id")
+    verdict = case["verdict"]
+    for b in case["ballots"]:
+        if b["status"] != "voted":
+            continue
+        out[(cid, b["reviewer_id"], "vote")] = rule["vote_reward"]
+        if b.get("decision") == verdict:
+            out[(cid, b["reviewer_id"], "majority_bonus")] = rule["majority_bonus"]
+    if verdict == "violation":
+        for r in reporter_ids:
+            out[(cid, r, "reporter")] = rule["reporter_reward"]
+    return out
+
+
+def per_user(grants):
+    tot = collections.Counter()
+    for (_, u, _), amt in grants.items():
+        tot[u] += amt
+    return tot
+
+
+def per_case_user(grants):
+    tot = collections.Counter()
+    for (c, u, _), amt in grants.items():
+        tot[(c, u)] += amt
+    return tot
+
+
+def ledger_by_case(entries):
+    tot = collections.Counter()
+    for e in entries:
+        if e.get("kind") == "grant":
+            tot[e.get("case_id")] += e["amount"]
+    return tot
+
+
+def max_overlap(intervals):
+    """Largest number of simultaneously open [start, end) intervals (end None = still open)."""
+    pts = []
+    for s, e in intervals:
+        pts.append((s, 1))
+        if e is not None:
+            pts.append((e, -1))
+    pts.sort(key=lambda p: (p[0], p[1]))
+    cur = best = 0
+    for _, d in pts:
+        cur += d
+        best = max(best, cur)
+    return best
+
+
+# ---------------------------------------------------------------- simulated jurors
+
+class JurorSim:
+    """A thread pool that polls GET /v1/me/ballots?status=open for every juror and
+    votes with decide(juror, ballot) -> "violation" | "no_violation" | None (never).
+    Jurors are polled every idle_s, and at once when hint(juror) is called (from
+    Kafka events: a ballot was probably just created for them)."""
+
+    def __init__(self, stack, jurors, decide, threads=6, idle_s=2.0):
+        self.stack = stack
+        self.jurors = list(jurors)
+        self.decide = decide
+        self.idle_s = idle_s
+        self.due = {j: 0.0 for j in self.jurors}
+        self.retry = collections.Counter()
+        self.handled = set()
+        self.lock = threading.Lock()
+        self.votes = []                      # (t, juror, case_id, ballot_id, decision, status)
+        self.ballots = {}                    # ballot_id -> (juror, ballot)
+        self.errors = collections.Counter()
+        self.polls = 0
+        self._stop = threading.Event()
+        shards = [self.jurors[i::threads] for i in range(threads)]
+        self.threads = [threading.Thread(target=self._work, args=(s,), daemon=True, name=f"juror-{i}")
+                        for i, s in enumerate(shards)]
+
+    def start(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        for t in self.threads:
+            t.join(15)
+
+    def hint(self, juror):
+        if juror in self.due:
+            self.due[juror] = 0.0
+            self.retry[juror] = 4
+
+    def on_event(self, ev):
+        if ev["_topic"] == "sg.panel.assigned":
+            for r in ev.get("reviewer_ids") or []:
+                self.hint(r)
+        elif ev["_topic"] == "sg.notification.requested" and ev.get("kind") == "ballot_assigned":
+            self.hint(ev.get("user_id"))
+
+    def _work(self, shard):
+        while not self._stop.is_set():
+            now = time.time()
+            for j in shard:
+                if self._stop.is_set():
+                    return
+                if self.due[j] <= now:
+                    self._poll(j)
+            self._stop.wait(0.05)
+
+    def _poll(self, j):
+        url = self.stack.report.url
+        try:
+            r = call("GET", f"{url}/v1/me/ballots?status=open&limit=200", headers=self.stack.tok(j), timeout=5)
+            self.polls += 1
+            if r.status_code != 200:
+                self.errors[f"GET me/ballots {r.status_code}"] += 1
+                self.due[j] = time.time() + 1.0
+                return
+            items = r.json()["items"]
+        except (requests.RequestException, ValueError, KeyError) as e:
+            self.errors[f"GET me/ballots {type(e).__name__}"] += 1
+            self.due[j] = time.time() + 1.0
+            return
+        fresh = [b for b in items if b.get("status") == "open" and b["ballot_id"] not in self.handled]
+        for b in fresh:
+            self.ballots[b["ballot_id"]] = (j, b)
+            d = self.decide(j, b)
+            if d is None:
+                self.handled.add(b["ballot_id"])
+                continue
+            try:
+                v = call("POST", f"{url}/v1/cases/{b['case_id']}/votes", {"decision": d}, self.stack.tok(j), timeout=5)
+                st = v.status_code
+            except requests.RequestException as e:
+                st = type(e).__name__
+            with self.lock:
+                self.votes.append((time.time(), j, b["case_id"], b["ballot_id"], d, st))
+            if st in (201, 409, 403):
+                self.handled.add(b["ballot_id"])
+            else:
+                self.errors[f"POST vote {st}"] += 1
+        if fresh:
+            self.due[j] = time.time() + 0.3
+        elif self.retry[j] > 0:
+            self.retry[j] -= 1
+            self.due[j] = time.time() + 0.3
+        else:
+            self.due[j] = time.time() + self.idle_s
+
+
+def truth_voter(never, p_truth=0.85):
+    """decide() for JurorSim: the truth is in the report's evidence; a juror follows
+    it with probability p_truth (deterministic per ballot); `never` never vote."""
+    def decide(j, b):
+        if j in never:
+            return None
+        truth = (b.get("evidence") or {}).get("truth")
+        if truth not in ("violation", "no_violation"):
+            truth = "violation"
+        if random.Random(b["ballot_id"]).random() < p_truth:
+            return truth
+        return "no_violation" if truth == "violation" else "violation"
+    return decide
+
+
+def stack_fixture(rules, **kw):
+    """Generator body for a module fixture: start, configure, yield the stack;
+    then SIGTERM every service, drop the schemas and assert graceful exits."""
+    st = Stack(rules, **kw)
+    t0 = time.time()
+    try:
+        st.start()
+        st.configure()
+        SUMMARY.append(f"e2e stack {st.run}: started and configured in {time.time() - t0:.1f}s")
+        yield st
+    finally:
+        codes = st.stop()
+        st.drop()
+    bad = {n: c for n, c in codes.items() if c != 0}
+    assert not bad, f"services did not exit 0 on SIGTERM: {bad} (logs in {sgtest.LOGDIR}, run {st.run})"
