@@ -90,7 +90,7 @@ int emit_notification(sg_pg *c, const char *user_id, const char *kind, const cha
 int case_request_panel(sg_pg *c, const case_row *r, int round, int seats, const char *kind, const char *tp)
 {
     char b1[24], b2[24];
-    const char *sround = q_int(b1, round), *sseats = q_int(b2, seats);
+    const char *sround = sg_pg_int(b1, round), *sseats = sg_pg_int(b2, seats);
     json_t *payload = NULL;
     int rc;
     tp = case_tp(r, tp);
@@ -109,7 +109,7 @@ int case_request_panel(sg_pg *c, const case_row *r, int round, int seats, const 
         "   SELECT b.reviewer_id AS u FROM ballots b WHERE b.case_id = c.id OR b.case_id = c.appeal_of"
         "   UNION SELECT p.reporter_id FROM reports p WHERE p.case_id = coalesce(c.appeal_of, c.id)"
         "   UNION SELECT c.target_owner_id) x), "
-        "'deadline', " SQL_TS("least(now() + r.ballot_timeout_s * interval '1 second', c.deadline)") ")::text "
+        "'deadline', " SG_SQL_TS("least(now() + r.ballot_timeout_s * interval '1 second', c.deadline)") ")::text "
         "FROM cases c JOIN voting_rules r ON r.report_type = c.report_type AND r.version = c.rule_version "
         "WHERE c.id = $1",
         3, SG_P(r->id, sround, sseats));
@@ -278,7 +278,7 @@ int case_decide(sg_pg *c, case_row *r, verdict v, const char *decided_by, const 
                     "UPDATE cases SET status = 'decided', verdict = $2, decided_by = $3, tally_violation = $4::int, "
                     "tally_no_violation = $5::int, decided_at = now(), closed_at = now(), refill_at = NULL, "
                     "resolve_note = coalesce($6, resolve_note), resolved_by = coalesce($7, resolved_by) WHERE id = $1",
-                    7, SG_P(r->id, verdict_name(v), decided_by, q_int(b1, nv), q_int(b2, nnv), note, actor));
+                    7, SG_P(r->id, verdict_name(v), decided_by, sg_pg_int(b1, nv), sg_pg_int(b2, nnv), note, actor));
     if (rc != SG_OK)
         return rc;
     snprintf(r->status, sizeof r->status, "decided");

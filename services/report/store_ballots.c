@@ -13,8 +13,8 @@
 #define BALLOT_JSON                                                                                               \
     "json_build_object('ballot_id', b.id, 'case_id', b.case_id, 'reviewer_id', b.reviewer_id, "                   \
     "'status', b.status, 'round', b.round, 'decision', b.decision, 'comment', b.comment, "                       \
-    "'assigned_at', " SQL_TS("b.assigned_at") ", 'deadline', " SQL_TS("b.deadline") ", "                          \
-    "'voted_at', " SQL_TS("b.voted_at") ")::text"
+    "'assigned_at', " SG_SQL_TS("b.assigned_at") ", 'deadline', " SG_SQL_TS("b.deadline") ", "                          \
+    "'voted_at', " SG_SQL_TS("b.voted_at") ")::text"
 
 typedef struct ballot_ctx {
     const char *case_id;   /* vote: given; decline: found from the ballot */
@@ -175,12 +175,12 @@ int store_my_ballots(sg_pg_pool *p, const char *reviewer, int open, int limit, l
         p,
         "SELECT json_build_object('ballot_id', b.id, 'case_id', b.case_id, 'report_type', c.report_type, "
         "'target_id', c.target_id, 'reason', f.reason, 'description', f.description, 'evidence', f.evidence, "
-        "'deadline', " SQL_TS("b.deadline") ", 'status', b.status, 'round', b.round, 'decision', b.decision, "
+        "'deadline', " SG_SQL_TS("b.deadline") ", 'status', b.status, 'round', b.round, 'decision', b.decision, "
         "'appeal', c.appeal_of IS NOT NULL)::text, b.seq "
         "FROM ballots b JOIN cases c ON c.id = b.case_id "
         "LEFT JOIN LATERAL (SELECT p.reason, p.description, p.evidence FROM reports p "
         "   WHERE p.case_id = coalesce(c.appeal_of, c.id) ORDER BY p.seq LIMIT 1) f ON true "
         "WHERE b.reviewer_id = $1 AND ($2::int < 0 OR (b.status = 'open') = ($2::int = 1)) "
         "AND ($3::bigint = 0 OR b.seq < $3::bigint) ORDER BY b.seq DESC LIMIT $4::int + 1",
-        4, SG_P(reviewer, q_int(b1, open), q_int(b2, cursor), q_int(b3, limit)), limit, out);
+        4, SG_P(reviewer, sg_pg_int(b1, open), sg_pg_int(b2, cursor), sg_pg_int(b3, limit)), limit, out);
 }

@@ -23,7 +23,7 @@ static int claim_tx(sg_pg *c, void *arg)
                            "WHERE id = (SELECT id FROM callbacks WHERE status = 'pending' AND next_attempt_at <= now() "
                            "  ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED) "
                            "RETURNING id, case_id, url, body, attempts",
-                           1, SG_P(q_int(b, x->lease_s)));
+                           1, SG_P(sg_pg_int(b, x->lease_s)));
     store_callback_free(x->cb);
     x->claimed = 0;
     if (!res)
@@ -81,7 +81,7 @@ static int record_tx(sg_pg *c, void *arg)
                  "delivered_at = CASE WHEN $3::int = 1 THEN now() END, "
                  "next_attempt_at = now() + $5::int * interval '1 second' "
                  "WHERE id = $1 AND status = 'pending' RETURNING attempts, status",
-                 5, SG_P(x->cb->id, result, ok ? "1" : "0", q_int(b1, x->max_attempts), q_int(b2, x->backoff_s)));
+                 5, SG_P(x->cb->id, result, ok ? "1" : "0", sg_pg_int(b1, x->max_attempts), sg_pg_int(b2, x->backoff_s)));
     if (!res)
         return rc;
     if (PQntuples(res) == 0) {

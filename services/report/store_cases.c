@@ -17,13 +17,13 @@ const char *const st_case_statuses[ST_NSTATUS] = {"assigning", "voting", "decide
     "'rule_version', c.rule_version, 'panel_size', c.panel_size, 'votes_to_decide', c.votes_to_decide, "          \
     "'round', c.round, 'appeal_of', c.appeal_of, "                                                                \
     "'appeal_case_id', (SELECT a.id FROM cases a WHERE a.appeal_of = c.id), "                                    \
-    "'opened_at', " SQL_TS("c.opened_at") ", 'deadline', " SQL_TS("c.deadline") ", "                              \
-    "'decided_at', " SQL_TS("c.decided_at") ", 'cancel_reason', c.cancel_reason, "                                \
+    "'opened_at', " SG_SQL_TS("c.opened_at") ", 'deadline', " SG_SQL_TS("c.deadline") ", "                              \
+    "'decided_at', " SG_SQL_TS("c.decided_at") ", 'cancel_reason', c.cancel_reason, "                                \
     "'resolve_note', c.resolve_note, "                                                                            \
     "'report_ids', (SELECT coalesce(json_agg(p.id ORDER BY p.seq), '[]'::json) FROM reports p "                   \
     "   WHERE p.case_id = coalesce(c.appeal_of, c.id)), "                                                         \
     "'ballots', (SELECT coalesce(json_agg(json_build_object('ballot_id', b.id, 'reviewer_id', b.reviewer_id, "    \
-    "   'status', b.status, 'round', b.round, 'deadline', " SQL_TS("b.deadline") ", "                             \
+    "   'status', b.status, 'round', b.round, 'deadline', " SG_SQL_TS("b.deadline") ", "                             \
     "   'decision', CASE WHEN c.status IN ('assigning', 'voting') THEN NULL ELSE b.decision END) "               \
     "   ORDER BY b.seq), '[]'::json) FROM ballots b WHERE b.case_id = c.id), "                                    \
     "'tally', CASE WHEN c.status = 'decided' THEN json_build_object('violation', c.tally_violation, "            \
@@ -32,8 +32,8 @@ const char *const st_case_statuses[ST_NSTATUS] = {"assigning", "voting", "decide
 #define CASE_SUMMARY_JSON                                                                                         \
     "json_build_object('case_id', c.id, 'report_type', c.report_type, 'target_id', c.target_id, "                \
     "'target_owner_id', c.target_owner_id, 'status', c.status, 'verdict', c.verdict, 'decided_by', c.decided_by, " \
-    "'rule_version', c.rule_version, 'appeal_of', c.appeal_of, 'opened_at', " SQL_TS("c.opened_at") ", "          \
-    "'deadline', " SQL_TS("c.deadline") ", 'decided_at', " SQL_TS("c.decided_at") ")::text"
+    "'rule_version', c.rule_version, 'appeal_of', c.appeal_of, 'opened_at', " SG_SQL_TS("c.opened_at") ", "          \
+    "'deadline', " SG_SQL_TS("c.deadline") ", 'decided_at', " SG_SQL_TS("c.decided_at") ")::text"
 
 int store_case_get(sg_pg_pool *p, const char *case_id, json_t **out)
 {
@@ -48,7 +48,7 @@ int store_cases_list(sg_pg_pool *p, const char *status, const char *report_type,
                       "SELECT " CASE_SUMMARY_JSON ", c.seq FROM cases c "
                       "WHERE ($1::text IS NULL OR c.status = $1) AND ($2::text IS NULL OR c.report_type = $2) "
                       "AND ($3::bigint = 0 OR c.seq < $3::bigint) ORDER BY c.seq DESC LIMIT $4::int + 1",
-                      4, SG_P(status, report_type, q_int(b1, cursor), q_int(b2, limit)), limit, out);
+                      4, SG_P(status, report_type, sg_pg_int(b1, cursor), sg_pg_int(b2, limit)), limit, out);
 }
 
 int store_case_events(sg_pg_pool *p, const char *case_id, int limit, long long cursor, json_t **out)
@@ -60,10 +60,10 @@ int store_case_events(sg_pg_pool *p, const char *case_id, int limit, long long c
     if (rc != SG_OK)
         return rc;
     return store_read(p,
-                      "SELECT json_build_object('event_id', e.id, 'kind', e.kind, 'at', " SQL_TS("e.at") ", "
+                      "SELECT json_build_object('event_id', e.id, 'kind', e.kind, 'at', " SG_SQL_TS("e.at") ", "
                       "'actor', e.actor, 'data', e.data)::text, e.id FROM case_events e "
                       "WHERE e.case_id = $1 AND e.id > $2::bigint ORDER BY e.id LIMIT $3::int + 1",
-                      3, SG_P(case_id, q_int(b1, cursor), q_int(b2, limit)), limit, out);
+                      3, SG_P(case_id, sg_pg_int(b1, cursor), sg_pg_int(b2, limit)), limit, out);
 }
 
 /* ---- cancel ---- */

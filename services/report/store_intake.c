@@ -255,7 +255,7 @@ int store_report_get(sg_pg_pool *p, const char *report_id, json_t **out)
         "SELECT json_build_object('report_id', r.id, 'case_id', r.case_id, 'source', r.source, "
         "'report_type', r.report_type, 'target_id', r.target_id, 'target_owner_id', r.target_owner_id, "
         "'reporter_id', r.reporter_id, 'reason', r.reason, 'description', r.description, 'evidence', r.evidence, "
-        "'callback_url', r.callback_url, 'created_at', " SQL_TS("r.created_at") ", "
+        "'callback_url', r.callback_url, 'created_at', " SG_SQL_TS("r.created_at") ", "
         "'status', c.status, 'verdict', coalesce(a.verdict, c.verdict), "
         "'decided_by', CASE WHEN a.verdict IS NOT NULL THEN a.decided_by ELSE c.decided_by END, "
         "'case_verdict', c.verdict, "

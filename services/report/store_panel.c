@@ -76,7 +76,7 @@ static int mark_answered(sg_pg *c, const char *case_id, const char *sround, int 
     return sg_pg_exec(c,
                       "UPDATE panel_requests SET assigned_at = now(), assigned_count = $3::int, shortfall = $4::int "
                       "WHERE case_id = $1 AND round = $2::int",
-                      4, SG_P(case_id, sround, q_int(b1, assigned), q_int(b2, jshort ? json_integer_value(jshort) : 0)));
+                      4, SG_P(case_id, sround, sg_pg_int(b1, assigned), sg_pg_int(b2, jshort ? json_integer_value(jshort) : 0)));
 }
 
 int store_panel_assigned(sg_pg *c, const json_t *payload, const char *tp)
@@ -105,7 +105,7 @@ int store_panel_assigned(sg_pg *c, const json_t *payload, const char *tp)
         }
     }
     round = (int)json_integer_value(jround);
-    q_int(sround, round);
+    sg_pg_int(sround, round);
 
     rc = case_lock(c, case_id, 0, &r);
     if (rc > 0) {

@@ -12,7 +12,7 @@
     "'case_deadline_s', case_deadline_s, 'on_deadline', on_deadline, 'reviewer_tags', reviewer_tags, "           \
     "'appeal_window_s', appeal_window_s, 'appeal_panel_size', appeal_panel_size, "                               \
     "'appeal_votes_to_decide', appeal_votes_to_decide, 'created_by', created_by, "                               \
-    "'created_at', " SQL_TS("created_at") ")::text"
+    "'created_at', " SG_SQL_TS("created_at") ")::text"
 
 typedef struct put_ctx {
     const char *report_type;
@@ -45,11 +45,11 @@ static int put_tx(sg_pg *c, void *arg)
             "$9::jsonb, $10::int, $11::int, $12::int, $13 FROM voting_rules WHERE report_type = $1 "
             "RETURNING " RULE_JSON,
             13,
-            SG_P(x->report_type, q_int(b[0], r->panel_size), q_int(b[1], r->votes_to_decide),
-                 q_int(b[2], r->ballot_timeout_s), q_int(b[3], r->reminder_before_s),
-                 q_int(b[4], r->max_substitute_rounds), q_int(b[5], r->case_deadline_s),
-                 rule_on_deadline_name(r->on_deadline), tags, q_int(b[6], r->appeal_window_s),
-                 q_int(b[7], r->appeal_panel_size), q_int(b[8], r->appeal_votes_to_decide), x->actor));
+            SG_P(x->report_type, sg_pg_int(b[0], r->panel_size), sg_pg_int(b[1], r->votes_to_decide),
+                 sg_pg_int(b[2], r->ballot_timeout_s), sg_pg_int(b[3], r->reminder_before_s),
+                 sg_pg_int(b[4], r->max_substitute_rounds), sg_pg_int(b[5], r->case_deadline_s),
+                 rule_on_deadline_name(r->on_deadline), tags, sg_pg_int(b[6], r->appeal_window_s),
+                 sg_pg_int(b[7], r->appeal_panel_size), sg_pg_int(b[8], r->appeal_votes_to_decide), x->actor));
     free(tags);
     if (rc == SG_OK && !x->out)
         rc = SG_ERR_DB;
@@ -80,7 +80,7 @@ int store_rule_versions(sg_pg_pool *p, const char *report_type, int limit, long 
     int rc = store_read(p,
                         "SELECT " RULE_JSON ", version FROM voting_rules WHERE report_type = $1 "
                         "AND ($2::int = 0 OR version < $2::int) ORDER BY version DESC LIMIT $3::int + 1",
-                        3, SG_P(report_type, q_int(b1, cursor), q_int(b2, limit)), limit, out);
+                        3, SG_P(report_type, sg_pg_int(b1, cursor), sg_pg_int(b2, limit)), limit, out);
     if (rc == SG_OK && cursor == 0 && json_array_size(json_object_get(*out, "items")) == 0) {
         json_decref(*out);
         *out = NULL;
@@ -97,5 +97,5 @@ int store_rules_current(sg_pg_pool *p, int limit, const char *cursor, json_t **o
                       "  SELECT DISTINCT ON (report_type) * FROM voting_rules "
                       "  WHERE $1::text IS NULL OR report_type > $1 ORDER BY report_type, version DESC) v "
                       "ORDER BY report_type LIMIT $2::int + 1",
-                      2, SG_P(cursor, q_int(b, limit)), limit, out);
+                      2, SG_P(cursor, sg_pg_int(b, limit)), limit, out);
 }

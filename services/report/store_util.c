@@ -38,12 +38,6 @@ json_t *q_json(sg_pg *c, int *rc, const char *sql, int n, const char *const *par
     return out;
 }
 
-const char *q_int(char buf[24], long long v)
-{
-    snprintf(buf, 24, "%lld", v);
-    return buf;
-}
-
 int ev_add(sg_pg *c, const char *case_id, const char *kind, const char *actor, json_t *data)
 {
     int rc = SG_ERR_DB;
@@ -57,25 +51,6 @@ int ev_add(sg_pg *c, const char *case_id, const char *kind, const char *actor, j
     free(text);
     json_decref(data);
     return rc;
-}
-
-json_t *page_from_rows(const PGresult *res, int limit)
-{
-    json_t *items = json_array(), *page = NULL;
-    int n = PQntuples(res), shown = n > limit ? limit : n;
-
-    if (!items)
-        return NULL;
-    for (int i = 0; i < shown; i++) {
-        json_t *it = json_loads(PQgetvalue(res, i, 0), 0, NULL);
-        if (!it || json_array_append_new(items, it)) {
-            json_decref(items);
-            return NULL;
-        }
-    }
-    page = json_pack("{s:o, s:o}", "items", items, "next_cursor",
-                     n > limit ? json_string(PQgetvalue(res, shown - 1, 1)) : json_null());
-    return page;
 }
 
 /* Runs one read-only statement on a pooled connection. */
@@ -97,7 +72,7 @@ static int read_tx(sg_pg *c, void *arg)
         PGresult *res = q_rows(c, &rc, x->sql, x->n, x->params);
         if (!res)
             return rc;
-        x->out = page_from_rows(res, x->limit);
+        x->out = sg_pg_page(res, x->limit, 1, 0);
         PQclear(res);
         return x->out ? SG_OK : SG_ERR_DB;
     }

@@ -7,17 +7,17 @@
 
 #define ITEM_JSON                                                                                       \
     "json_build_object('item_id', id, 'name', name, 'cost', cost, 'stock', stock, 'active', active, " \
-    "'created_at', " SQL_TS("created_at") ", 'updated_at', " SQL_TS("updated_at") ")::text"
+    "'created_at', " SG_SQL_TS("created_at") ", 'updated_at', " SG_SQL_TS("updated_at") ")::text"
 
 /* Runs a statement returning at most one item JSON. */
 static int item_one(sg_pg_pool *p, const char *sql, int n, const char *const *params, json_t **out)
 {
     PGresult *r = NULL;
-    int rc = store_read(p, sql, n, params, &r);
+    int rc = sg_pg_read(p, REWARD_PG_WAIT_MS, sql, n, params, &r);
     *out = NULL;
     if (rc == SG_OK && PQntuples(r) == 0)
         rc = REWARD_NOT_FOUND;
-    else if (rc == SG_OK && !(*out = store_json(r, 0, 0)))
+    else if (rc == SG_OK && !(*out = sg_pg_json(r, 0, 0)))
         rc = SG_ERR_DB;
     PQclear(r);
     return rc;
@@ -56,7 +56,7 @@ int store_item_list(sg_pg_pool *p, long long after, int active, int limit, json_
     PGresult *r = NULL;
     snprintf(lim, sizeof lim, "%d", limit + 1);
     snprintf(aft, sizeof aft, "%lld", after);
-    int rc = store_read(p,
+    int rc = sg_pg_read(p, REWARD_PG_WAIT_MS,
                         "SELECT seq, " ITEM_JSON " FROM items WHERE seq > $1::bigint "
                         "AND ($2::boolean IS NULL OR active = $2::boolean) ORDER BY seq LIMIT $3::integer",
                         3, SG_P(aft, active < 0 ? NULL : active ? "true" : "false", lim), &r);

@@ -16,7 +16,7 @@ int store_grant_lock_users(sg_pg *c, const char *const *users, size_t n, const c
                            long long *paid)
 {
     PGresult *r = NULL;
-    char *arr = store_text_array(users, n);
+    char *arr = sg_pg_text_array(users, n);
     int rc = SG_OK;
 
     if (!arr)

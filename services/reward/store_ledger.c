@@ -10,7 +10,7 @@
 int store_balance(sg_pg_pool *p, const char *user_id, long long *balance)
 {
     PGresult *r = NULL;
-    int rc = store_read(p, "SELECT balance FROM accounts WHERE user_id = $1 AND kind = 'user'", 1, SG_P(user_id),
+    int rc = sg_pg_read(p, REWARD_PG_WAIT_MS, "SELECT balance FROM accounts WHERE user_id = $1 AND kind = 'user'", 1, SG_P(user_id),
                         &r);
     if (rc == SG_OK)
         *balance = PQntuples(r) ? atoll(PQgetvalue(r, 0, 0)) : 0;
@@ -25,10 +25,10 @@ int store_ledger_page(sg_pg_pool *p, const char *user_id, long long before_seq, 
     PGresult *r = NULL;
     snprintf(lim, sizeof lim, "%d", limit + 1);
     snprintf(bef, sizeof bef, "%lld", before_seq > 0 ? before_seq : 0x7fffffffffffffffLL);
-    int rc = store_read(p,
+    int rc = sg_pg_read(p, REWARD_PG_WAIT_MS,
                         "SELECT e.seq, json_build_object('entry_id', e.id, 'amount', e.amount, 'kind', t.kind, "
                         "'grant_kind', t.grant_kind, 'case_id', t.case_id, 'redemption_id', t.redemption_id, "
-                        "'created_at', " SQL_TS("e.created_at") ")::text "
+                        "'created_at', " SG_SQL_TS("e.created_at") ")::text "
                         "FROM ledger_entries e JOIN journal_tx t ON t.id = e.tx_id "
                         "WHERE e.account_id = $1 AND e.seq < $2::bigint ORDER BY e.seq DESC LIMIT $3::integer",
                         3, SG_P(user_id, bef, lim), &r);

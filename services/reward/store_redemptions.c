@@ -12,7 +12,7 @@
 #define REDEMPTION_JSON                                                                                 \
     "json_build_object('redemption_id', id, 'user_id', user_id, 'item_id', item_id, "                 \
     "'quantity', quantity, 'unit_cost', unit_cost, 'cost', cost, 'status', status, "                  \
-    "'created_at', " SQL_TS("created_at") ", 'refunded_at', " SQL_TS("refunded_at") ")"
+    "'created_at', " SG_SQL_TS("created_at") ", 'refunded_at', " SG_SQL_TS("refunded_at") ")"
 
 typedef struct redeem_tx {
     const store_redeem_req *req;
@@ -39,7 +39,7 @@ static int find_previous(sg_pg *c, redeem_tx *t)
         goto cleanup;
     }
     json_decref(t->out);
-    t->out = store_json(r, 0, 2);
+    t->out = sg_pg_json(r, 0, 2);
     rc = t->out ? REWARD_REPLAYED : SG_ERR_DB;
 cleanup:
     PQclear(r);
@@ -128,7 +128,7 @@ static int redeem_fn(sg_pg *c, void *ctx)
         rc = sg_pg_err(c);
         goto cleanup;
     }
-    t->out = store_json(r, 0, 0);
+    t->out = sg_pg_json(r, 0, 0);
     rc = t->out ? SG_OK : SG_ERR_DB;
 cleanup:
     PQclear(r);
@@ -204,7 +204,7 @@ static int refund_fn(sg_pg *c, void *ctx)
         rc = sg_pg_err(c);
         goto cleanup;
     }
-    t->out = store_json(r, 0, 0);
+    t->out = sg_pg_json(r, 0, 0);
     rc = t->out ? SG_OK : SG_ERR_DB;
 cleanup:
     PQclear(r);
@@ -226,12 +226,12 @@ int store_refund(sg_pg_pool *p, const char *id, const char *by, json_t **out)
 int store_redemption_get(sg_pg_pool *p, const char *id, json_t **out, char owner[129])
 {
     PGresult *r = NULL;
-    int rc = store_read(p, "SELECT user_id, " REDEMPTION_JSON "::text FROM redemptions WHERE id = $1::uuid", 1,
+    int rc = sg_pg_read(p, REWARD_PG_WAIT_MS, "SELECT user_id, " REDEMPTION_JSON "::text FROM redemptions WHERE id = $1::uuid", 1,
                         SG_P(id), &r);
     *out = NULL;
     if (rc == SG_OK && PQntuples(r) == 0)
         rc = REWARD_NOT_FOUND;
-    else if (rc == SG_OK && !(*out = store_json(r, 0, 1)))
+    else if (rc == SG_OK && !(*out = sg_pg_json(r, 0, 1)))
         rc = SG_ERR_DB;
     if (rc == SG_OK)
         snprintf(owner, 129, "%s", PQgetvalue(r, 0, 0));

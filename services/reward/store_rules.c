@@ -10,7 +10,7 @@
 #define RULE_JSON                                                                                        \
     "json_build_object('report_type', report_type, 'version', version, 'vote_reward', vote_reward, "     \
     "'majority_bonus', majority_bonus, 'reporter_reward', reporter_reward, "                            \
-    "'daily_cap_per_user', daily_cap_per_user, 'created_by', created_by, 'created_at', " SQL_TS(       \
+    "'daily_cap_per_user', daily_cap_per_user, 'created_by', created_by, 'created_at', " SG_SQL_TS(       \
         "created_at") ")::text"
 
 typedef struct put_tx {
@@ -47,7 +47,7 @@ static int put_fn(sg_pg *c, void *ctx)
         goto cleanup;
     }
     json_decref(t->out);
-    t->out = store_json(r, 0, 0);
+    t->out = sg_pg_json(r, 0, 0);
     rc = t->out ? SG_OK : SG_ERR_DB;
 cleanup:
     PQclear(r);
@@ -69,14 +69,14 @@ int store_rule_put(sg_pg_pool *p, const char *type, const reward_rule *r, const 
 int store_rule_get(sg_pg_pool *p, const char *type, json_t **out)
 {
     PGresult *r = NULL;
-    int rc = store_read(p,
+    int rc = sg_pg_read(p, REWARD_PG_WAIT_MS,
                         "SELECT " RULE_JSON " FROM reward_rules WHERE report_type = $1 "
                         "ORDER BY version DESC LIMIT 1",
                         1, SG_P(type), &r);
     *out = NULL;
     if (rc == SG_OK && PQntuples(r) == 0)
         rc = REWARD_NOT_FOUND;
-    else if (rc == SG_OK && !(*out = store_json(r, 0, 0)))
+    else if (rc == SG_OK && !(*out = sg_pg_json(r, 0, 0)))
         rc = SG_ERR_DB;
     PQclear(r);
     return rc;
@@ -87,7 +87,7 @@ int store_rule_list(sg_pg_pool *p, const char *after, int limit, json_t **items,
     char lim[16];
     PGresult *r = NULL;
     snprintf(lim, sizeof lim, "%d", limit + 1);
-    int rc = store_read(p,
+    int rc = sg_pg_read(p, REWARD_PG_WAIT_MS,
                         "SELECT DISTINCT ON (report_type) report_type, " RULE_JSON " FROM reward_rules "
                         "WHERE $1::text IS NULL OR report_type > $1::text "
                         "ORDER BY report_type, version DESC LIMIT $2::integer",
@@ -105,7 +105,7 @@ int store_rule_versions(sg_pg_pool *p, const char *type, long long before, int l
     PGresult *r = NULL;
     snprintf(lim, sizeof lim, "%d", limit + 1);
     snprintf(bef, sizeof bef, "%lld", before > 0 ? before : 0x7fffffffLL);
-    int rc = store_read(p,
+    int rc = sg_pg_read(p, REWARD_PG_WAIT_MS,
                         "SELECT version, " RULE_JSON " FROM reward_rules "
                         "WHERE report_type = $1 AND version < $2::bigint "
                         "ORDER BY version DESC LIMIT $3::integer",

@@ -19,9 +19,9 @@ static PGresult *rows(int n, const char *const (*cells)[2])
 
 Test(pgutil, text_array_escapes_quotes_and_backslashes)
 {
-    const char *v[] = {"plain", "a\"b", "c\\d", "with,comma", ""};
-    char *s = sg_pg_text_array(v, 5);
-    cr_assert_str_eq(s, "{\"plain\",\"a\\\"b\",\"c\\\\d\",\"with,comma\",\"\"}");
+    const char *v[] = {"plain", "a\"b", "c\\d", "with,comma", "", "{x}", "NULL"};
+    char *s = sg_pg_text_array(v, 7);
+    cr_assert_str_eq(s, "{\"plain\",\"a\\\"b\",\"c\\\\d\",\"with,comma\",\"\",\"{x}\",\"NULL\"}");
     free(s);
     s = sg_pg_text_array(NULL, 0);
     cr_assert_str_eq(s, "{}");
