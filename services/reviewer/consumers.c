@@ -1,0 +1,97 @@
+/* See consumers.h. */
+#include "consumers.h"
+
+#include "panel.h"
+#include "payloads.h"
+#include "service.h"
+#include "sg/json.h"
+#include "sg/log.h"
+#include "store.h"
+#include "timeutil.h"
+
+/* Positive: roll back and drop the event as permanently invalid. */
+#define RV_DROP 1
+
+static const char *event_id_of(const sg_kafka_msg *m, const json_t *payload)
+{
+    const char *id = m->event_id;
+    return id ? id : sg_json_str(payload, "event_id");
+}
+
+int rv_on_panel_requested(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, void *ctx)
+{
+    rv_service *s = ctx;
+    rv_panel_req req;
+    rv_panel_result res;
+    char err[256];
+    int rc;
+
+    if (rv_panel_req_parse(payload, &req, err, sizeof(err))) {
+        sg_error("dropping invalid %s event %s: %s", SG_T_PANEL_REQUESTED, event_id_of(m, payload), err);
+        return RV_DROP;
+    }
+    rc = rv_panel_select(c, s, &req, event_id_of(m, payload), m->traceparent, rv_time_now(), &res);
+    if (rc == SG_OK)
+        sg_info("panel case=%s round=%d seats=%d: %zu assigned, shortfall %d%s (windows %d, rechecks refused %d)",
+                req.case_id, req.round, req.seats, res.n, res.shortfall, res.replayed ? ", replayed" : "",
+                res.windows, res.rejected);
+    rv_panel_result_free(&res);
+    rv_panel_req_free(&req);
+    return rc;
+}
+
+int rv_on_ballot_closed(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, void *ctx)
+{
+    rv_service *s = ctx;
+    rv_ballot_closed b;
+    char err[256];
+    int rc;
+
+    if (rv_ballot_closed_parse(payload, &b, err, sizeof(err))) {
+        sg_error("dropping invalid %s event %s: %s", SG_T_BALLOT_CLOSED, event_id_of(m, payload), err);
+        return RV_DROP;
+    }
+    rc = rv_store_record_outcomes(c, b.case_id, 1, &b.reviewer_id, &b.outcome, NULL, rv_time_now(), NULL);
+    if (rc == SG_OK)
+        rv_fcache_forget(s->fcache, 1, &b.reviewer_id);
+    return rc;
+}
+
+int rv_on_case_decided(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, void *ctx)
+{
+    rv_service *s = ctx;
+    rv_case_decided d;
+    char err[256], **closed = NULL;
+    size_t nclosed = 0;
+    double now = rv_time_now();
+    int rc;
+
+    if (rv_case_decided_parse(payload, &d, err, sizeof(err))) {
+        sg_error("dropping invalid %s event %s: %s", SG_T_CASE_DECIDED, event_id_of(m, payload), err);
+        return RV_DROP;
+    }
+    rc = rv_store_record_outcomes(c, d.case_id, d.n, d.reviewer_ids, d.outcomes, d.with_majority, now, NULL);
+    if (rc == SG_OK)
+        rc = rv_store_close_case(c, d.case_id, now, &closed, &nclosed);
+    if (rc == SG_OK) {
+        rv_fcache_forget(s->fcache, d.n, d.reviewer_ids);
+        rv_fcache_forget(s->fcache, nclosed, (const char *const *)closed);
+    }
+    rv_ids_free(closed, nclosed);
+    rv_case_decided_free(&d);
+    return rc;
+}
+
+int rv_on_user_activity(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, void *ctx)
+{
+    const char *user_id;
+    long week;
+    char err[256];
+
+    (void)ctx;
+    if (rv_activity_item_parse(payload, 0, rv_time_now(), &user_id, &week, err, sizeof(err))) {
+        sg_error("dropping invalid %s event %s: %s", SG_T_USER_ACTIVITY, event_id_of(m, payload), err);
+        return RV_DROP;
+    }
+    return rv_store_activity_add(c, 1, &user_id, &week, NULL);
+}

@@ -1,0 +1,319 @@
+/* See panel.h for the algorithm and why it does not scan the pool. */
+#include "panel.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "quality.h"
+#include "selection.h"
+#include "sg/app.h"
+#include "sg/log.h"
+#include "sg/outbox.h"
+#include "store.h"
+
+/* A pick refused by the re-check is replaced by the next in the weighted
+ * order; after refusals the next round locks more rows at once (up to this),
+ * so a cold cache over a busy pool costs a few round trips, not dozens. */
+#define CONFIRM_BATCH_MAX 64
+
+typedef struct sel {
+    rv_service *s;
+    sg_pg *c;
+    rv_select_filter f;
+    PGresult **windows;   /* kept: candidates' strings point into them */
+    int nwindows;
+    rv_candidate *cands;
+    size_t ncands;
+    size_t *surv;         /* indices into cands */
+    size_t nsurv;
+} sel;
+
+static uint64_t seed_of_os(void)
+{
+    uint64_t seed;
+    if (getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        seed = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)(uintptr_t)&ts;
+    }
+    return seed;
+}
+
+/* Index of id among cands[from, to), or -1. */
+static long find_cand(const rv_candidate *cands, size_t from, size_t to, const char *id)
+{
+    for (size_t i = from; i < to; i++)
+        if (strcmp(cands[i].user_id, id) == 0)
+            return (long)i;
+    return -1;
+}
+
+/* Fills the fatigue state of cands[from, to) from the Redis cache. A miss
+ * keeps the zero state, i.e. passes the pre-filter: the locked re-check
+ * against PostgreSQL is the fallback, and it reads exactly the reviewers that
+ * would be chosen instead of every candidate of the window. */
+static int fill_fatigue(sel *x, size_t from, size_t to)
+{
+    size_t n = to - from, hits;
+    const char **ids = malloc(n * sizeof(*ids));
+    rv_fatigue_state *st = malloc(n * sizeof(*st));
+    unsigned char *found = malloc(n);
+    int rc = SG_ERR_DB;
+
+    if (!ids || !st || !found)
+        goto cleanup;
+    for (size_t i = 0; i < n; i++)
+        ids[i] = x->cands[from + i].user_id;
+    hits = rv_fcache_get(x->s->fcache, n, ids, st, found);
+    for (size_t i = 0; i < n; i++)
+        if (found[i])
+            x->cands[from + i].fatigue = st[i];
+    rv_count(x->s, "sg_reviewer_fatigue_cache_lookups_total", "result=\"hit\"", (double)hits);
+    rv_count(x->s, "sg_reviewer_fatigue_cache_lookups_total", "result=\"miss\"", (double)(n - hits));
+    rc = SG_OK;
+cleanup:
+    free(ids);
+    free(st);
+    free(found);
+    return rc;
+}
+
+/* Reads windows until enough candidates survive the pre-filter. */
+static int gather(sel *x, int seats, rv_rng *rng, const rv_tags *required)
+{
+    double start = rv_rng_unit(rng), lo = start, hi = 2.0, last = 0;
+    int wrapped = 0;
+    int w = (int)x->s->window;
+
+    for (int k = 0; k < x->s->max_windows; k++) {
+        PGresult *res = NULL;
+        int got = 0, rc;
+        size_t base = x->ncands;
+
+        rc = rv_store_window(x->c, lo, hi, w, required, &res, x->cands + base, &got, &last);
+        if (rc != SG_OK)
+            return rc;
+        x->windows[x->nwindows++] = res;
+        /* A reviewer chosen by a concurrent selection gets a new key and may
+         * show up again in a later window: keep the first sighting only. */
+        size_t keep = base;
+        for (int i = 0; i < got; i++) {
+            if (k > 0 && find_cand(x->cands, 0, base, x->cands[base + (size_t)i].user_id) >= 0)
+                continue;
+            x->cands[keep++] = x->cands[base + (size_t)i];
+        }
+        x->ncands = keep;
+        if (keep > base) {
+            if ((rc = fill_fatigue(x, base, keep)) != SG_OK)
+                return rc;
+            for (size_t i = base; i < keep; i++)
+                if (rv_candidate_check(&x->f, &x->cands[i]) == RV_CAND_OK)
+                    x->surv[x->nsurv++] = i;
+        }
+        if (x->nsurv >= (size_t)seats)
+            break;
+        if (got == w) {
+            lo = nextafter(last, 3.0);
+        } else if (!wrapped) {
+            wrapped = 1;
+            lo = 0.0;
+            hi = start;
+        } else {
+            break; /* the whole pool has been seen */
+        }
+    }
+    return SG_OK;
+}
+
+/* Walks the weighted order, locking and re-checking against PostgreSQL,
+ * until `seats` reviewers are accepted or the order is exhausted. The
+ * accepted reviewers' states after this assignment go to st (for the cache);
+ * refused picks' truth goes to the cache at once. */
+static int confirm(sel *x, int seats, const size_t *order, size_t nord, double now, const char **accepted,
+                   rv_fatigue_state *st, size_t *nacc, int *rejected)
+{
+    size_t cap = (size_t)seats > CONFIRM_BATCH_MAX ? (size_t)seats : CONFIRM_BATCH_MAX;
+    const char **ids = malloc(cap * sizeof(*ids));
+    rv_candidate *truth = malloc(cap * sizeof(*truth));
+    const char **bad = malloc(cap * sizeof(*bad));
+    rv_fatigue_state *badst = malloc(cap * sizeof(*badst));
+    size_t pos = 0;
+    int rc = SG_ERR_DB;
+
+    *nacc = 0;
+    if (!ids || !truth || !bad || !badst)
+        goto cleanup;
+    rc = SG_OK;
+    for (int round = 0; *nacc < (size_t)seats && pos < nord; round++) {
+        size_t need = (size_t)seats - *nacc, batch = need, nbad = 0;
+        PGresult *res = NULL;
+        int nt = 0;
+        if (round > 0 && *rejected > 0)
+            batch = need << (round < 6 ? round : 6);
+        if (batch > cap)
+            batch = cap;
+        if (batch > nord - pos)
+            batch = nord - pos;
+        for (size_t i = 0; i < batch; i++)
+            ids[i] = x->cands[x->surv[order[pos + i]]].user_id;
+        rc = rv_store_reviewers_truth(x->c, batch, ids, 1, &res, truth, &nt);
+        if (rc != SG_OK)
+            goto cleanup;
+        for (size_t i = 0; i < batch; i++) {
+            long j = find_cand(truth, 0, (size_t)nt, ids[i]);
+            if (j >= 0 && rv_candidate_check(&x->f, &truth[j]) == RV_CAND_OK) {
+                if (*nacc < (size_t)seats) {
+                    accepted[*nacc] = ids[i];
+                    st[*nacc] = truth[j].fatigue;
+                    rv_fatigue_assign(&st[*nacc], now);
+                    (*nacc)++;
+                }
+            } else {
+                (*rejected)++;
+                if (j >= 0) {
+                    bad[nbad] = ids[i];
+                    badst[nbad++] = truth[j].fatigue;
+                }
+            }
+        }
+        /* The cache said yes (or did not know) and the truth said no. */
+        rv_fcache_put(x->s->fcache, nbad, bad, badst);
+        PQclear(res);
+        pos += batch;
+    }
+cleanup:
+    free(ids);
+    free(truth);
+    free(bad);
+    free(badst);
+    return rc;
+}
+
+static int emit(sg_pg *c, const rv_panel_req *req, size_t n, const char *const *ids, int shortfall,
+                const char *traceparent)
+{
+    json_t *arr = json_array(), *payload;
+    int rc;
+    for (size_t i = 0; arr && i < n; i++)
+        json_array_append_new(arr, json_string(ids[i]));
+    payload = json_pack("{s:s, s:i, s:o, s:i}", "case_id", req->case_id, "round", req->round, "reviewer_ids", arr,
+                        "shortfall", shortfall);
+    if (!payload)
+        return SG_ERR_DB;
+    rc = sg_outbox_add(c, SG_T_PANEL_ASSIGNED, req->case_id, SG_T_PANEL_ASSIGNED, payload, traceparent);
+    json_decref(payload);
+    return rc;
+}
+
+static int copy_result(rv_panel_result *out, size_t n, const char *const *ids)
+{
+    out->ids = calloc(n ? n : 1, sizeof(*out->ids));
+    if (!out->ids)
+        return SG_ERR_DB;
+    out->n = n; /* partially filled on failure: rv_panel_result_free copes */
+    for (size_t i = 0; i < n; i++)
+        if (!(out->ids[i] = strdup(ids[i])))
+            return SG_ERR_DB;
+    return SG_OK;
+}
+
+int rv_panel_select(sg_pg *c, rv_service *s, const rv_panel_req *req, const char *event_id, const char *traceparent,
+                    double now, rv_panel_result *out)
+{
+    sel x = {.s = s, .c = c};
+    rv_fatigue_policy policy;
+    rv_rng rng;
+    char **prev = NULL, **on_case = NULL;
+    size_t nprev = 0, non_case = 0, cap = (size_t)s->window * (size_t)s->max_windows, nacc = 0;
+    const char **excluded = NULL, **accepted = NULL;
+    rv_fatigue_state *accepted_st = NULL;
+    double *weights = NULL;
+    size_t *order = NULL, nord;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    rc = rv_store_panel_claim(c, req, event_id, &policy, &on_case, &non_case);
+    if (rc == RV_CONFLICT) {
+        /* Same (case, round) under a new event id: answer as before. */
+        out->replayed = 1;
+        rc = rv_store_panel_answer(c, req, &prev, &nprev, &out->shortfall);
+        if (rc == SG_OK)
+            rc = emit(c, req, nprev, (const char *const *)prev, out->shortfall, traceparent);
+        if (rc == SG_OK)
+            rc = copy_result(out, nprev, (const char *const *)prev);
+        goto cleanup;
+    }
+    if (rc != SG_OK)
+        goto cleanup;
+
+    rc = SG_ERR_DB;
+    excluded = malloc((req->nexclude + non_case + 1) * sizeof(*excluded));
+    x.windows = calloc((size_t)s->max_windows, sizeof(*x.windows));
+    x.cands = malloc(cap * sizeof(*x.cands));
+    x.surv = malloc(cap * sizeof(*x.surv));
+    accepted = malloc((size_t)req->seats * sizeof(*accepted));
+    accepted_st = malloc((size_t)req->seats * sizeof(*accepted_st));
+    if (!excluded || !x.windows || !x.cands || !x.surv || !accepted || !accepted_st)
+        goto cleanup;
+    for (size_t i = 0; i < req->nexclude; i++)
+        excluded[i] = req->exclude[i];
+    for (size_t i = 0; i < non_case; i++)
+        excluded[req->nexclude + i] = on_case[i];
+    rv_ids_sort(excluded, req->nexclude + non_case);
+    x.f = (rv_select_filter){excluded, req->nexclude + non_case, &req->tags, &policy, now};
+
+    rv_rng_seed(&rng, seed_of_os());
+    if ((rc = gather(&x, req->seats, &rng, &req->tags)) != SG_OK)
+        goto cleanup;
+    rc = SG_ERR_DB;
+    weights = malloc((x.nsurv ? x.nsurv : 1) * sizeof(*weights));
+    order = malloc((x.nsurv ? x.nsurv : 1) * sizeof(*order));
+    if (!weights || !order)
+        goto cleanup;
+    for (size_t i = 0; i < x.nsurv; i++)
+        weights[i] = rv_reliability(x.cands[x.surv[i]].decided, x.cands[x.surv[i]].with_majority);
+    nord = rv_draw_weighted(weights, x.nsurv, x.nsurv, &rng, order);
+    if (nord < x.nsurv)
+        goto cleanup; /* out of memory */
+    rc = confirm(&x, req->seats, order, nord, now, accepted, accepted_st, &nacc, &out->rejected);
+    if (rc != SG_OK)
+        goto cleanup;
+
+    out->shortfall = req->seats - (int)nacc;
+    out->windows = x.nwindows;
+    if ((rc = rv_store_panel_assign(c, req, nacc, accepted, out->shortfall, now)) != SG_OK
+        || (rc = emit(c, req, nacc, accepted, out->shortfall, traceparent)) != SG_OK)
+        goto cleanup;
+    /* Write-through just before the commit (see fcache.h). */
+    rv_fcache_put(s->fcache, nacc, accepted, accepted_st);
+    rc = copy_result(out, nacc, accepted);
+    rv_count(s, "sg_reviewer_selections_total", NULL, 1);
+    if (out->shortfall > 0)
+        rv_count(s, "sg_reviewer_seats_shortfall_total", NULL, out->shortfall);
+    if (out->rejected > 0)
+        rv_count(s, "sg_reviewer_recheck_rejections_total", NULL, out->rejected);
+cleanup:
+    for (int i = 0; x.windows && i < x.nwindows; i++)
+        PQclear(x.windows[i]);
+    free(x.windows);
+    free(x.cands);
+    free(x.surv);
+    free(excluded);
+    free(accepted);
+    free(accepted_st);
+    free(weights);
+    free(order);
+    rv_ids_free(prev, nprev);
+    rv_ids_free(on_case, non_case);
+    return rc;
+}
+
+void rv_panel_result_free(rv_panel_result *r)
+{
+    rv_ids_free(r->ids, r->n);
+    r->ids = NULL;
+    r->n = 0;
+}

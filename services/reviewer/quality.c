@@ -1,0 +1,83 @@
+/* See quality.h. */
+#include "quality.h"
+
+#include <string.h>
+
+double rv_reliability(int decided, int with_majority)
+{
+    return ((double)with_majority + 1.0) / ((double)decided + 2.0);
+}
+
+int rv_accuracy(int decided, int with_majority, double *out)
+{
+    if (decided <= 0)
+        return -1;
+    *out = (double)with_majority / (double)decided;
+    return 0;
+}
+
+rv_quality rv_quality_check(const rv_quality_policy *p, const rv_quality_counts *c)
+{
+    int shown = c->voted + c->expired;
+    if (c->decided >= p->min_decided_votes && c->decided > 0
+        && (double)c->with_majority / (double)c->decided < p->min_accuracy)
+        return RV_Q_ACCURACY;
+    if (shown >= p->min_decided_votes && shown > 0 && (double)c->expired / (double)shown > p->max_no_show_rate)
+        return RV_Q_NO_SHOW;
+    return RV_Q_OK;
+}
+
+static const char *const outcome_names[] = {NULL, "voted", "expired", "declined", "cancelled"};
+
+int rv_outcome_parse(const char *s, rv_outcome *out)
+{
+    for (int i = RV_OUT_VOTED; s && i <= RV_OUT_CANCELLED; i++) {
+        if (strcmp(s, outcome_names[i]) == 0) {
+            *out = (rv_outcome)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+const char *rv_outcome_name(rv_outcome o)
+{
+    return o >= RV_OUT_NONE && o <= RV_OUT_CANCELLED ? outcome_names[o] : NULL;
+}
+
+void rv_ballot_merge(const rv_ballot_state *old, rv_outcome outcome, int with_majority, rv_ballot_state *out)
+{
+    *out = *old;
+    out->open = 0;
+    if (outcome != RV_OUT_NONE)
+        out->outcome = outcome;
+    if (with_majority >= 0)
+        out->with_majority = with_majority;
+    if (out->outcome != RV_OUT_VOTED)
+        out->with_majority = -1;
+}
+
+/* Contribution of one recorded state to the counters. */
+static void contribution(const rv_ballot_state *s, rv_counter_delta *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->voted = s->outcome == RV_OUT_VOTED;
+    c->expired = s->outcome == RV_OUT_EXPIRED;
+    c->declined = s->outcome == RV_OUT_DECLINED;
+    c->decided = s->outcome == RV_OUT_VOTED && s->with_majority >= 0;
+    c->with_majority = s->outcome == RV_OUT_VOTED && s->with_majority == 1;
+}
+
+void rv_outcome_delta(const rv_ballot_state *old, const rv_ballot_state *neu, rv_counter_delta *d)
+{
+    rv_counter_delta a, b;
+    contribution(old, &a);
+    contribution(neu, &b);
+    d->voted = b.voted - a.voted;
+    d->expired = b.expired - a.expired;
+    d->declined = b.declined - a.declined;
+    d->decided = b.decided - a.decided;
+    d->with_majority = b.with_majority - a.with_majority;
+    d->release = old->open && !neu->open;
+    d->newly_expired = neu->outcome == RV_OUT_EXPIRED && old->outcome != RV_OUT_EXPIRED;
+}

@@ -1,0 +1,70 @@
+/* Reviewer quality: accuracy, reliability (the selection weight), the
+ * quality policy's suspension test, and how a ballot outcome changes a
+ * reviewer's counters. Pure.
+ *
+ * Definitions:
+ *   decided       ballots voted in cases that reached a verdict
+ *   accuracy      with_majority / decided (undefined while decided == 0)
+ *   reliability   (with_majority + 1) / (decided + 2): accuracy with Laplace
+ *                 smoothing, so newcomers weigh 0.5 and one unlucky vote does
+ *                 not make anyone weigh 0
+ *   no-show rate  expired / (voted + expired); declining is without penalty
+ * The quality policy suspends a reviewer when, counting only ballots since the
+ * last reinstatement:
+ *   decided >= min_decided_votes and accuracy < min_accuracy, or
+ *   voted + expired >= min_decided_votes and no-show rate > max_no_show_rate.
+ * The pool adjustment applies the same test in SQL.
+ */
+#ifndef RV_QUALITY_H
+#define RV_QUALITY_H
+
+#include "policy.h"
+
+double rv_reliability(int decided, int with_majority);
+
+/* 0 and *out = accuracy, or -1 when decided == 0. */
+int rv_accuracy(int decided, int with_majority, double *out);
+
+typedef struct rv_quality_counts {
+    int voted, expired, decided, with_majority;
+} rv_quality_counts;
+
+typedef enum { RV_Q_OK = 0, RV_Q_ACCURACY, RV_Q_NO_SHOW } rv_quality;
+
+rv_quality rv_quality_check(const rv_quality_policy *p, const rv_quality_counts *c);
+
+/* Ballot outcomes as carried by sg.ballot.closed / sg.case.decided. */
+typedef enum { RV_OUT_NONE = 0, RV_OUT_VOTED, RV_OUT_EXPIRED, RV_OUT_DECLINED, RV_OUT_CANCELLED } rv_outcome;
+
+/* Parses "voted" | "expired" | "declined" | "cancelled"; 0 or -1. */
+int rv_outcome_parse(const char *s, rv_outcome *out);
+/* Name, or NULL for RV_OUT_NONE. */
+const char *rv_outcome_name(rv_outcome o);
+
+/* What is recorded per assignment. with_majority: -1 unknown, 0, 1. */
+typedef struct rv_ballot_state {
+    rv_outcome outcome;
+    int with_majority;
+    int open;
+} rv_ballot_state;
+
+/* How one assignment's change moves its reviewer's counters. */
+typedef struct rv_counter_delta {
+    int voted, expired, declined, decided, with_majority;
+    int release;       /* 1: the open ballot is released (open_ballots - 1) */
+    int newly_expired; /* 1: start the expiry cooldown */
+} rv_counter_delta;
+
+/* Merges a report about a ballot into its recorded state: the ballot is
+ * closed; a known outcome replaces the recorded one; a known with_majority
+ * replaces the recorded one (unknown keeps it). with_majority only counts for
+ * voted ballots. */
+void rv_ballot_merge(const rv_ballot_state *old, rv_outcome outcome, int with_majority, rv_ballot_state *out);
+
+/* The counter changes from old to new: counters are always the sums over
+ * assignments of the recorded states, so applying the same report twice
+ * (or a ballot.closed and then the case.decided repeating it) changes
+ * nothing the second time. */
+void rv_outcome_delta(const rv_ballot_state *old, const rv_ballot_state *neu, rv_counter_delta *d);
+
+#endif

@@ -1,0 +1,32 @@
+/* HTTP handlers of the reviewer service (ctx = rv_service). They parse,
+ * authorize beyond the route's mask, validate, call the store, and map its
+ * outcomes to RFC 7807 problems. No SQL here. */
+#ifndef RV_ROUTES_H
+#define RV_ROUTES_H
+
+#include "sg/http.h"
+
+/* routes_profiles.c (upstream clients) */
+void rv_h_profiles_batch(sg_req *req, void *ctx);
+void rv_h_activity_batch(sg_req *req, void *ctx);
+
+/* routes_policies.c (ops) */
+void rv_h_pool_rule_get(sg_req *req, void *ctx);
+void rv_h_pool_rule_put(sg_req *req, void *ctx);
+void rv_h_fatigue_get(sg_req *req, void *ctx);
+void rv_h_fatigue_put(sg_req *req, void *ctx);
+void rv_h_quality_get(sg_req *req, void *ctx);
+void rv_h_quality_put(sg_req *req, void *ctx);
+
+/* routes_reviewers.c */
+void rv_h_pool_rebuild(sg_req *req, void *ctx);      /* ops */
+void rv_h_reviewers_list(sg_req *req, void *ctx);    /* ops */
+void rv_h_reviewer_get(sg_req *req, void *ctx);      /* ops or self */
+void rv_h_reviewer_status(sg_req *req, void *ctx);   /* ops */
+void rv_h_availability(sg_req *req, void *ctx);      /* the reviewer (JWT) */
+
+/* Replies to a store failure code (SG_ERR_DB / SG_ERR_RETRY → 503; an
+ * unexpected positive code → 500). */
+void rv_reply_store_error(sg_req *req, int rc);
+
+#endif

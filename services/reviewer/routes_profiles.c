@@ -1,0 +1,45 @@
+/* POST /v1/profiles:batch and POST /v1/activity:batch. */
+#include "payloads.h"
+#include "routes.h"
+#include "service.h"
+#include "store.h"
+#include "timeutil.h"
+
+void rv_h_profiles_batch(sg_req *req, void *ctx)
+{
+    rv_service *s = ctx;
+    rv_profile_batch b;
+    char err[512];
+    int rc;
+
+    if (rv_profiles_parse(sg_req_json(req), &b, err, sizeof(err))) {
+        sg_reply_problem(req, 400, "Bad Request", "%s", err);
+        return;
+    }
+    rc = rv_store_profiles_upsert(s->pg, &b);
+    if (rc == SG_OK)
+        sg_reply_json(req, 200, json_pack("{s:I}", "upserted", (json_int_t)b.n));
+    else
+        rv_reply_store_error(req, rc);
+    rv_profile_batch_free(&b);
+}
+
+void rv_h_activity_batch(sg_req *req, void *ctx)
+{
+    rv_service *s = ctx;
+    rv_activity_batch b;
+    char err[512];
+    long added = 0;
+    int rc;
+
+    if (rv_activity_parse(sg_req_json(req), rv_time_now(), &b, err, sizeof(err))) {
+        sg_reply_problem(req, 400, "Bad Request", "%s", err);
+        return;
+    }
+    rc = rv_store_activity_add_tx(s->pg, &b, &added);
+    if (rc == SG_OK)
+        sg_reply_json(req, 200, json_pack("{s:I, s:I}", "accepted", (json_int_t)b.n, "new_weeks", (json_int_t)added));
+    else
+        rv_reply_store_error(req, rc);
+    rv_activity_batch_free(&b);
+}

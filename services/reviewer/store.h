@@ -1,0 +1,127 @@
+/* The reviewer service's PostgreSQL store: every SQL statement of the
+ * service lives in store_*.c, with $n parameters only.
+ *
+ * Functions taking an sg_pg run inside the caller's transaction (consumers
+ * get one from the inbox). Functions taking an sg_pg_pool run their own
+ * transaction (HTTP handlers, workers). All return SG_OK, SG_ERR_DB /
+ * SG_ERR_RETRY, or one of the positive outcomes below (the transaction is
+ * then rolled back). Output structs are filled by the callee; strings in them
+ * are copies (no ownership questions).
+ */
+#ifndef RV_STORE_H
+#define RV_STORE_H
+
+#include <stddef.h>
+
+#include "sg/pg.h"
+#include "payloads.h"
+#include "policy.h"
+#include "quality.h"
+#include "reviewer.h"
+#include "selection.h"
+
+enum {
+    RV_NOT_FOUND = 1,  /* no such user / not a reviewer */
+    RV_CONFLICT = 2,   /* state does not allow the change */
+    RV_BUSY = 3,       /* another replica is adjusting the pool */
+    RV_INELIGIBLE = 4, /* the pool rule does not admit the user */
+};
+
+typedef struct rv_version_meta {
+    char created_at[32];
+    char created_by[129];
+} rv_version_meta;
+
+/* --- policies (store_policy.c) --- */
+/* Current version; meta may be NULL. */
+int rv_store_pool_rule_current(sg_pg *c, rv_pool_rule *out, rv_version_meta *meta);
+int rv_store_fatigue_policy_current(sg_pg *c, rv_fatigue_policy *out, rv_version_meta *meta);
+int rv_store_quality_policy_current(sg_pg *c, rv_quality_policy *out, rv_version_meta *meta);
+/* Inserts a new version (its own transaction; concurrent PUTs are
+ * serialized); sets ->version and meta. */
+int rv_store_pool_rule_put(sg_pg_pool *p, rv_pool_rule *r, const char *actor, rv_version_meta *meta);
+int rv_store_fatigue_policy_put(sg_pg_pool *p, rv_fatigue_policy *f, const char *actor, rv_version_meta *meta);
+int rv_store_quality_policy_put(sg_pg_pool *p, rv_quality_policy *q, const char *actor, rv_version_meta *meta);
+
+/* --- profiles and activity (store_profiles.c) --- */
+/* Upserts the batch in one statement (own transaction). */
+int rv_store_profiles_upsert(sg_pg_pool *p, const rv_profile_batch *b);
+/* Records visits as (user, ISO week) rows, idempotently; *added = new rows
+ * (may be NULL). */
+int rv_store_activity_add(sg_pg *c, size_t n, const char *const *user_ids, const long *weeks, long *added);
+int rv_store_activity_add_tx(sg_pg_pool *p, const rv_activity_batch *b, long *added);
+/* A profile with its activity weeks in [first_week, last_week], for the
+ * eligibility check of one user. *nweeks <= 53. RV_NOT_FOUND without a
+ * profile. */
+int rv_store_profile_load(sg_pg *c, const char *user_id, long first_week, long last_week, rv_tags *tags,
+                          int *credit_score, double *registered_at, long *weeks, size_t *nweeks);
+
+/* --- pool adjustment (store_pool.c) --- */
+typedef struct rv_adjust_counts {
+    long added, retired, suspended, reinstated;
+} rv_adjust_counts;
+/* Runs the whole adjustment in one transaction under a transaction-level
+ * advisory lock: wait=1 waits for a running adjustment to finish first,
+ * wait=0 returns RV_BUSY instead. */
+int rv_store_pool_adjust(sg_pg_pool *p, int wait, double now, rv_adjust_counts *out);
+
+/* --- reviewers (store_reviewers.c) --- */
+int rv_store_reviewer_get(sg_pg *c, const char *user_id, rv_reviewer *out);
+/* Reviewers (status NULL = any) with user_id > after (NULL = from the
+ * start), ordered by user_id; items has room for limit; *n set. */
+int rv_store_reviewers_list(sg_pg *c, const char *status, const char *after, int limit, rv_reviewer *items, int *n);
+/* Self-service pause; RV_NOT_FOUND, RV_CONFLICT (suspended/retired). */
+int rv_store_set_availability(sg_pg_pool *p, const char *user_id, int paused, double now, rv_reviewer *out);
+/* Ops status change to active|suspended. Activating requires the pool rule
+ * to admit the user (RV_INELIGIBLE, reason in why); suspending is
+ * indefinite (until ops activate). */
+int rv_store_set_status(sg_pg_pool *p, const char *user_id, const char *status, const char *reason,
+                        const char *actor, double now, rv_reviewer *out, char *why, size_t whylen);
+/* Reviewers per status: counts[i] for active, paused, suspended, retired. */
+int rv_store_status_counts(sg_pg *c, long counts[4]);
+
+/* --- selection (store_select.c), inside the consumer's transaction --- */
+/* Claims (case_id, round) and, in the same round trip, reads the current
+ * fatigue policy and the reviewers already on the case (any round; malloc'ed
+ * strings, free with rv_ids_free). Returns SG_OK when the claim is new,
+ * RV_CONFLICT when (case_id, round) was answered before (see
+ * rv_store_panel_answer). */
+int rv_store_panel_claim(sg_pg *c, const rv_panel_req *r, const char *event_id, rv_fatigue_policy *policy,
+                         char ***on_case, size_t *n_on_case);
+/* The recorded answer of (case_id, round): reviewer ids in their order
+ * (malloc'ed) and the shortfall. */
+int rv_store_panel_answer(sg_pg *c, const rv_panel_req *r, char ***ids, size_t *nids, int *shortfall);
+void rv_ids_free(char **ids, size_t n);
+
+/* A window of active reviewers with lo <= sample_key < hi in key order,
+ * holding every tag of `required` (may be empty). Rows are read into a
+ * result the caller keeps while it uses the candidates: *res (PQclear it).
+ * cands has room for limit; *n set; *last_key = key of the last row. */
+int rv_store_window(sg_pg *c, double lo, double hi, int limit, const rv_tags *required, PGresult **res,
+                    rv_candidate *cands, int *n, double *last_key);
+/* Reads the PostgreSQL truth (status, tags, counters, fatigue) of ids;
+ * lock=1 takes FOR UPDATE row locks in user_id order. Rows found are
+ * returned in *res / cands (room for n); *found set. */
+int rv_store_reviewers_truth(sg_pg *c, size_t n, const char *const *ids, int lock, PGresult **res,
+                             rv_candidate *cands, int *found);
+/* Records the assignment: per reviewer one more open ballot and the day/week
+ * counters, a fresh sample_key, an assignments row each, and the answer on
+ * the panel request. */
+int rv_store_panel_assign(sg_pg *c, const rv_panel_req *r, size_t n, const char *const *ids, int shortfall,
+                          double now);
+
+/* --- outcomes (store_outcomes.c), inside the consumer's transaction --- */
+/* Closes the ballots of the given reviewers on case_id and records their
+ * outcomes (RV_OUT_NONE keeps the recorded one) and with_majority (-1 keeps
+ * it): counters move by the deltas of rv_outcome_delta, each open ballot is
+ * released once, a newly expired ballot starts the cooldown. Reviewers not
+ * assigned to the case are ignored. *changed = reviewers whose fatigue
+ * state changed (may be NULL). */
+int rv_store_record_outcomes(sg_pg *c, const char *case_id, size_t n, const char *const *ids,
+                             const rv_outcome *outcomes, const int *with_majority, double now, long *changed);
+/* Closes every ballot of the case still open (a decided case has no open
+ * ballots left: they were cancelled), through rv_store_record_outcomes.
+ * The reviewers concerned are returned in ids (free with rv_ids_free). */
+int rv_store_close_case(sg_pg *c, const char *case_id, double now, char ***ids, size_t *n);
+
+#endif

@@ -1,0 +1,170 @@
+/* Pool adjustment: set-based UPDATEs over the users table, each writing a
+ * reviewer_status_history row per change in the same statement. The rule's
+ * bounds come from rv_pool_cutoffs_of and its reasons from rv_elig_reason,
+ * so SQL and the pure eligibility check (eligibility.h) say the same thing.
+ *
+ * Parameters shared by the eligibility statements:
+ *   $1 now (Unix s)  $2 min_credit_score  $3 registered_before (Unix s)
+ *   $4 include_tags_any  $5 exclude_tags  $6 first week  $7 last week
+ *   $8 weeks required
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "eligibility.h"
+#include "sg/log.h"
+#include "store.h"
+#include "store_util.h"
+#include "timeutil.h"
+
+#define ACTOR "'pool-adjustment'"
+#define NOW RV_AT("$1")
+
+#define ELIGIBLE                                                                                                     \
+    "(NOT (u.tags && $5::text[])"                                                                                    \
+    " AND (cardinality($4::text[]) = 0 OR u.tags && $4::text[])"                                                     \
+    " AND u.credit_score >= $2::int"                                                                                 \
+    " AND u.registered_at <= " RV_AT("$3")                                                                           \
+    " AND ($8::int = 0 OR u.user_id IN (SELECT a.user_id FROM activity_weeks a"                                     \
+    "      WHERE a.week_start BETWEEN $6::date AND $7::date GROUP BY a.user_id HAVING count(*) = $8::int)))"
+
+/* Retire active/paused reviewers the rule no longer admits, and suspended
+ * ones whose suspension ended meanwhile. $9..$13: the reasons. */
+static const char retire_sql[] =
+    "WITH c AS (SELECT u.user_id, u.status AS old,"
+    "   CASE WHEN u.tags && $5::text[] THEN $9"
+    "        WHEN cardinality($4::text[]) > 0 AND NOT (u.tags && $4::text[]) THEN $10"
+    "        WHEN u.credit_score < $2::int THEN $11"
+    "        WHEN u.registered_at > " RV_AT("$3") " THEN $12"
+    "        ELSE $13 END AS why"
+    " FROM users u"
+    " WHERE (u.status IN ('active', 'paused') OR (u.status = 'suspended' AND u.suspended_until <= " NOW "))"
+    "   AND NOT " ELIGIBLE " FOR UPDATE),"
+    " x AS (UPDATE users u SET status = 'retired', reason = c.why, status_changed_at = " NOW ", suspended_until = NULL"
+    "   FROM c WHERE u.user_id = c.user_id RETURNING u.user_id, c.old, c.why)"
+    " INSERT INTO reviewer_status_history (user_id, from_status, to_status, reason, actor, changed_at)"
+    " SELECT user_id, old, 'retired', why, " ACTOR ", " NOW " FROM x";
+
+/* Reinstate suspended reviewers whose suspension ended and who are still
+ * eligible; their quality counters start again from zero. */
+static const char reinstate_sql[] =
+    "WITH c AS (SELECT u.user_id FROM users u"
+    " WHERE u.status = 'suspended' AND u.suspended_until <= " NOW " AND " ELIGIBLE " FOR UPDATE),"
+    " x AS (UPDATE users u SET status = 'active', reason = 'suspension ended', status_changed_at = " NOW ","
+    "   suspended_until = NULL, q_voted = 0, q_expired = 0, q_decided = 0, q_with_majority = 0, sample_key = random()"
+    "   FROM c WHERE u.user_id = c.user_id RETURNING u.user_id)"
+    " INSERT INTO reviewer_status_history (user_id, from_status, to_status, reason, actor, changed_at)"
+    " SELECT user_id, 'suspended', 'active', 'suspension ended', " ACTOR ", " NOW " FROM x";
+
+/* Admit eligible users who are not reviewers yet, or were retired. */
+static const char add_sql[] =
+    "WITH c AS (SELECT u.user_id, u.status AS old FROM users u"
+    " WHERE (u.status IS NULL OR u.status = 'retired') AND " ELIGIBLE " FOR UPDATE),"
+    " x AS (UPDATE users u SET status = 'active', reason = 'eligible', status_changed_at = " NOW ","
+    "   sample_key = random() FROM c WHERE u.user_id = c.user_id RETURNING u.user_id, c.old)"
+    " INSERT INTO reviewer_status_history (user_id, from_status, to_status, reason, actor, changed_at)"
+    " SELECT user_id, old, 'active', 'eligible', " ACTOR ", " NOW " FROM x";
+
+/* Quality policy (quality.h), on the counters since the last reinstatement.
+ * $1 now  $2 min_decided_votes  $3 min_accuracy  $4 max_no_show_rate
+ * $5 suspend_days. */
+#define LOW_ACCURACY "(u.q_decided >= $2::int AND u.q_decided > 0 AND u.q_with_majority::float8 / u.q_decided < $3::float8)"
+#define NO_SHOWS                                                                                                     \
+    "(u.q_voted + u.q_expired >= $2::int AND u.q_voted + u.q_expired > 0"                                            \
+    " AND u.q_expired::float8 / (u.q_voted + u.q_expired) > $4::float8)"
+static const char suspend_sql[] =
+    "WITH c AS (SELECT u.user_id, u.status AS old,"
+    "   CASE WHEN " LOW_ACCURACY " THEN format('accuracy %s below %s', round(u.q_with_majority::numeric / u.q_decided, 3), $3::float8)"
+    "        ELSE format('no-show rate %s above %s', round(u.q_expired::numeric / (u.q_voted + u.q_expired), 3), $4::float8)"
+    "   END AS why"
+    " FROM users u WHERE u.status IN ('active', 'paused') AND (" LOW_ACCURACY " OR " NO_SHOWS ") FOR UPDATE),"
+    " x AS (UPDATE users u SET status = 'suspended', reason = c.why, status_changed_at = " NOW ","
+    "   suspended_until = " NOW " + $5::int * interval '1 day'"
+    "   FROM c WHERE u.user_id = c.user_id RETURNING u.user_id, c.old, c.why)"
+    " INSERT INTO reviewer_status_history (user_id, from_status, to_status, reason, actor, changed_at)"
+    " SELECT user_id, old, 'suspended', why, " ACTOR ", " NOW " FROM x";
+
+typedef struct adjust_ctx {
+    int wait;
+    double now;
+    rv_adjust_counts *out;
+} adjust_ctx;
+
+static int exec_count(sg_pg *c, const char *sql, int n, const char *const *params, long *count)
+{
+    PGresult *r = sg_pg_query(c, sql, n, params);
+    int rc = SG_OK;
+    if (!sg_pg_ok(r))
+        rc = sg_pg_err(c);
+    else if (count)
+        *count = atol(PQcmdTuples(r));
+    PQclear(r);
+    return rc;
+}
+
+static int adjust_tx(sg_pg *c, void *arg)
+{
+    adjust_ctx *x = arg;
+    rv_pool_rule rule;
+    rv_quality_policy q;
+    rv_pool_cutoffs cut;
+    char now[32], credit[16], before[32], inc[RV_TAGS_TEXT_MAX], exc[RV_TAGS_TEXT_MAX], w1[16], w2[16], nweeks[16],
+        oldest[16];
+    char mind[16], acc[32], noshow[32], days[16];
+    int rc;
+    PGresult *r;
+
+    r = sg_pg_query(c,
+                    x->wait ? "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.pool-adjust')), true"
+                            : "SELECT 1, pg_try_advisory_xact_lock(hashtext(current_schema() || '.pool-adjust'))",
+                    0, NULL);
+    if (!sg_pg_ok(r) || PQntuples(r) != 1) {
+        PQclear(r);
+        return sg_pg_err(c);
+    }
+    rc = rv_cell_bool(r, 0, 1) ? SG_OK : RV_BUSY;
+    PQclear(r);
+    if (rc != SG_OK)
+        return rc;
+    if ((rc = rv_store_pool_rule_current(c, &rule, NULL)) != SG_OK
+        || (rc = rv_store_quality_policy_current(c, &q, NULL)) != SG_OK)
+        return rc;
+
+    rv_pool_cutoffs_of(&rule, x->now, &cut);
+    rv_pg_epoch(x->now, now, sizeof(now));
+    snprintf(credit, sizeof(credit), "%d", rule.min_credit_score);
+    rv_pg_epoch(cut.registered_before, before, sizeof(before));
+    rv_tags_pg(&rule.include_tags_any, inc, sizeof(inc));
+    rv_tags_pg(&rule.exclude_tags, exc, sizeof(exc));
+    rv_day_format(cut.first_week, w1, sizeof(w1));
+    rv_day_format(cut.last_week, w2, sizeof(w2));
+    snprintf(nweeks, sizeof(nweeks), "%d", cut.weeks);
+
+    const char *const *base = SG_P(now, credit, before, inc, exc, w1, w2, nweeks);
+    const char *retire_params[13] = {now, credit, before, inc, exc, w1, w2, nweeks,
+                                     rv_elig_reason(RV_ELIG_EXCLUDED_TAG), rv_elig_reason(RV_ELIG_NO_INCLUDED_TAG),
+                                     rv_elig_reason(RV_ELIG_CREDIT), rv_elig_reason(RV_ELIG_ACCOUNT_AGE),
+                                     rv_elig_reason(RV_ELIG_INACTIVE)};
+    if ((rc = exec_count(c, retire_sql, 13, retire_params, &x->out->retired)) != SG_OK
+        || (rc = exec_count(c, reinstate_sql, 8, base, &x->out->reinstated)) != SG_OK
+        || (rc = exec_count(c, add_sql, 8, base, &x->out->added)) != SG_OK)
+        return rc;
+
+    snprintf(mind, sizeof(mind), "%d", q.min_decided_votes);
+    snprintf(acc, sizeof(acc), "%.17g", q.min_accuracy);
+    snprintf(noshow, sizeof(noshow), "%.17g", q.max_no_show_rate);
+    snprintf(days, sizeof(days), "%d", q.suspend_days);
+    if ((rc = exec_count(c, suspend_sql, 5, SG_P(now, mind, acc, noshow, days), &x->out->suspended)) != SG_OK)
+        return rc;
+
+    /* Activity older than the longest rule (52 weeks) can never count again. */
+    rv_day_format(rv_week_of_day(rv_day_of(x->now)) - 7L * 53, oldest, sizeof(oldest));
+    return exec_count(c, "DELETE FROM activity_weeks WHERE week_start < $1::date", 1, SG_P(oldest), NULL);
+}
+
+int rv_store_pool_adjust(sg_pg_pool *p, int wait, double now, rv_adjust_counts *out)
+{
+    adjust_ctx x = {wait, now, out};
+    *out = (rv_adjust_counts){0, 0, 0, 0};
+    return sg_pg_tx(p, SG_TX_READ_COMMITTED, adjust_tx, &x);
+}

@@ -1,0 +1,262 @@
+/* Reviewer reads and the two explicit status changes (self-service pause,
+ * ops activate/suspend). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "eligibility.h"
+#include "store.h"
+#include "store_util.h"
+
+#define REVIEWER_COLS                                                                                                \
+    "user_id, status, reason, " SG_SQL_TS("status_changed_at") ", " SG_SQL_TS("suspended_until")                             \
+    ", assigned, voted, expired, declined, decided, with_majority, open_ballots, " SG_SQL_TS("last_assigned_at") ", "    \
+    SG_SQL_TS("cooldown_until")
+
+static void read_reviewer(const PGresult *r, int row, rv_reviewer *out)
+{
+    rv_copy(out->user_id, sizeof(out->user_id), rv_cell_str(r, row, 0));
+    rv_copy(out->status, sizeof(out->status), rv_cell_str(r, row, 1));
+    rv_copy(out->reason, sizeof(out->reason), rv_cell_str(r, row, 2));
+    rv_copy(out->status_changed_at, sizeof(out->status_changed_at), rv_cell_str(r, row, 3));
+    rv_copy(out->suspended_until, sizeof(out->suspended_until), rv_cell_str(r, row, 4));
+    out->assigned = rv_cell_int(r, row, 5);
+    out->voted = rv_cell_int(r, row, 6);
+    out->expired = rv_cell_int(r, row, 7);
+    out->declined = rv_cell_int(r, row, 8);
+    out->decided = rv_cell_int(r, row, 9);
+    out->with_majority = rv_cell_int(r, row, 10);
+    out->open_ballots = rv_cell_int(r, row, 11);
+    rv_copy(out->last_assigned_at, sizeof(out->last_assigned_at), rv_cell_str(r, row, 12));
+    rv_copy(out->cooldown_until, sizeof(out->cooldown_until), rv_cell_str(r, row, 13));
+}
+
+int rv_store_reviewer_get(sg_pg *c, const char *user_id, rv_reviewer *out)
+{
+    int rc;
+    PGresult *r = sg_pg_query(c, "SELECT " REVIEWER_COLS " FROM users WHERE user_id = $1 AND status IS NOT NULL", 1,
+                              SG_P(user_id));
+    if (!sg_pg_ok(r))
+        rc = sg_pg_err(c);
+    else if (PQntuples(r) != 1)
+        rc = RV_NOT_FOUND;
+    else {
+        read_reviewer(r, 0, out);
+        rc = SG_OK;
+    }
+    PQclear(r);
+    return rc;
+}
+
+int rv_store_reviewers_list(sg_pg *c, const char *status, const char *after, int limit, rv_reviewer *items, int *n)
+{
+    /* One text per status, each a constant: the planner then knows which
+     * index fits (the partial one for the rarer statuses, the primary key
+     * for the active majority) even with a cached generic plan. */
+#define LIST(cond)                                                                                                   \
+    "SELECT " REVIEWER_COLS " FROM users WHERE " cond " AND user_id > coalesce($1, '') ORDER BY user_id LIMIT $2::int"
+    static const char *const texts[][2] = {
+        {"active", LIST("status = 'active'")},
+        {"paused", LIST("status = 'paused'")},
+        {"suspended", LIST("status = 'suspended'")},
+        {"retired", LIST("status = 'retired'")},
+    };
+    const char *sql = LIST("status IS NOT NULL");
+#undef LIST
+    char lim[16];
+    PGresult *r;
+    int rc = SG_OK;
+
+    for (size_t i = 0; status && i < sizeof(texts) / sizeof(texts[0]); i++)
+        if (!strcmp(status, texts[i][0]))
+            sql = texts[i][1];
+    snprintf(lim, sizeof(lim), "%d", limit);
+    r = sg_pg_query(c, sql, 2, SG_P(after, lim));
+    if (!sg_pg_ok(r)) {
+        rc = sg_pg_err(c);
+        goto cleanup;
+    }
+    *n = PQntuples(r) < limit ? PQntuples(r) : limit;
+    for (int i = 0; i < *n; i++)
+        read_reviewer(r, i, &items[i]);
+cleanup:
+    PQclear(r);
+    return rc;
+}
+
+/* Locks the user's row and reads its status ("" when not a reviewer). */
+static int lock_status(sg_pg *c, const char *user_id, char *status, size_t len)
+{
+    int rc;
+    PGresult *r = sg_pg_query(c, "SELECT status FROM users WHERE user_id = $1 FOR UPDATE", 1, SG_P(user_id));
+    if (!sg_pg_ok(r))
+        rc = sg_pg_err(c);
+    else if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0))
+        rc = RV_NOT_FOUND;
+    else {
+        rv_copy(status, len, rv_cell_str(r, 0, 0));
+        rc = SG_OK;
+    }
+    PQclear(r);
+    return rc;
+}
+
+static int write_history(sg_pg *c, const char *user_id, const char *from, const char *to, const char *reason,
+                         const char *actor, const char *now)
+{
+    return sg_pg_exec(c,
+                      "INSERT INTO reviewer_status_history (user_id, from_status, to_status, reason, actor, changed_at)"
+                      " VALUES ($1, $2, $3, $4, $5, " RV_AT("$6") ")",
+                      6, SG_P(user_id, from, to, reason, actor, now));
+}
+
+typedef struct avail_ctx {
+    const char *user_id;
+    int paused;
+    double now;
+    rv_reviewer *out;
+} avail_ctx;
+
+static int avail_tx(sg_pg *c, void *arg)
+{
+    avail_ctx *x = arg;
+    char cur[16], now[32];
+    const char *next;
+    int rc = lock_status(c, x->user_id, cur, sizeof(cur));
+
+    if (rc != SG_OK)
+        return rc;
+    if (rv_availability_next(cur, x->paused, &next))
+        return RV_CONFLICT;
+    if (strcmp(cur, next) != 0) {
+        const char *why = x->paused ? "paused by the reviewer" : "resumed by the reviewer";
+        rv_pg_epoch(x->now, now, sizeof(now));
+        rc = sg_pg_exec(c,
+                        "UPDATE users SET status = $2, reason = $3, status_changed_at = " RV_AT("$4")
+                        ", sample_key = random() WHERE user_id = $1",
+                        4, SG_P(x->user_id, next, why, now));
+        if (rc == SG_OK)
+            rc = write_history(c, x->user_id, cur, next, why, x->user_id, now);
+        if (rc != SG_OK)
+            return rc;
+    }
+    return rv_store_reviewer_get(c, x->user_id, x->out);
+}
+
+int rv_store_set_availability(sg_pg_pool *p, const char *user_id, int paused, double now, rv_reviewer *out)
+{
+    avail_ctx x = {user_id, paused, now, out};
+    return sg_pg_tx(p, SG_TX_READ_COMMITTED, avail_tx, &x);
+}
+
+typedef struct status_ctx {
+    const char *user_id, *status, *reason, *actor;
+    double now;
+    rv_reviewer *out;
+    char *why;
+    size_t whylen;
+} status_ctx;
+
+/* Would the pool rule admit the user now? RV_INELIGIBLE with the reason. */
+static int check_eligible(sg_pg *c, status_ctx *x)
+{
+    rv_pool_rule rule;
+    rv_pool_cutoffs cut;
+    rv_tags tags;
+    rv_profile prof;
+    long weeks[53];
+    size_t nweeks = 0;
+    int rc = rv_store_pool_rule_current(c, &rule, NULL);
+    rv_elig e;
+
+    if (rc != SG_OK)
+        return rc;
+    rv_pool_cutoffs_of(&rule, x->now, &cut);
+    rc = rv_store_profile_load(c, x->user_id, cut.first_week, cut.last_week, &tags, &prof.credit_score,
+                               &prof.registered_at, weeks, &nweeks);
+    if (rc != SG_OK)
+        return rc;
+    prof.tags = &tags;
+    prof.active_weeks = weeks;
+    prof.nweeks = nweeks;
+    e = rv_pool_eligible(&rule, &cut, &prof);
+    if (e != RV_ELIG_OK) {
+        snprintf(x->why, x->whylen, "%s", rv_elig_reason(e));
+        return RV_INELIGIBLE;
+    }
+    return SG_OK;
+}
+
+static int status_tx(sg_pg *c, void *arg)
+{
+    status_ctx *x = arg;
+    char cur[16], now[32];
+    int rc = lock_status(c, x->user_id, cur, sizeof(cur));
+
+    if (rc != SG_OK)
+        return rc;
+    if (rv_ops_status_allowed(cur, x->status)) {
+        snprintf(x->why, x->whylen, "a %s reviewer cannot be %s", cur, x->status);
+        return RV_CONFLICT;
+    }
+    if (strcmp(cur, x->status) == 0)
+        return rv_store_reviewer_get(c, x->user_id, x->out);
+    rv_pg_epoch(x->now, now, sizeof(now));
+    if (!strcmp(x->status, "active")) {
+        if ((rc = check_eligible(c, x)) != SG_OK)
+            return rc;
+        /* Leaving a suspension clears the quality slate, as the automatic
+         * reinstatement does. */
+        rc = sg_pg_exec(c,
+                        "UPDATE users SET status = 'active', reason = $2, status_changed_at = " RV_AT("$3") ","
+                        " suspended_until = NULL, sample_key = random(),"
+                        " q_voted = CASE WHEN status = 'suspended' THEN 0 ELSE q_voted END,"
+                        " q_expired = CASE WHEN status = 'suspended' THEN 0 ELSE q_expired END,"
+                        " q_decided = CASE WHEN status = 'suspended' THEN 0 ELSE q_decided END,"
+                        " q_with_majority = CASE WHEN status = 'suspended' THEN 0 ELSE q_with_majority END"
+                        " WHERE user_id = $1",
+                        3, SG_P(x->user_id, x->reason, now));
+    } else {
+        rc = sg_pg_exec(c,
+                        "UPDATE users SET status = 'suspended', reason = $2, status_changed_at = " RV_AT("$3") ","
+                        " suspended_until = NULL WHERE user_id = $1",
+                        3, SG_P(x->user_id, x->reason, now));
+    }
+    if (rc == SG_OK)
+        rc = write_history(c, x->user_id, cur, x->status, x->reason, x->actor, now);
+    if (rc != SG_OK)
+        return rc;
+    return rv_store_reviewer_get(c, x->user_id, x->out);
+}
+
+int rv_store_set_status(sg_pg_pool *p, const char *user_id, const char *status, const char *reason,
+                        const char *actor, double now, rv_reviewer *out, char *why, size_t whylen)
+{
+    status_ctx x = {user_id, status, reason, actor, now, out, why, whylen};
+    if (whylen)
+        why[0] = '\0';
+    return sg_pg_tx(p, SG_TX_READ_COMMITTED, status_tx, &x);
+}
+
+int rv_store_status_counts(sg_pg *c, long counts[4])
+{
+    int rc = SG_OK;
+    /* Each count from an index that holds just that status. */
+    PGresult *r = sg_pg_query(c,
+                              "SELECT (SELECT count(*) FROM users WHERE status = 'active'),"
+                              " (SELECT count(*) FROM users WHERE status = 'paused'),"
+                              " (SELECT count(*) FROM users WHERE status = 'suspended'),"
+                              " (SELECT count(*) FROM users WHERE status = 'retired')",
+                              0, NULL);
+    for (int i = 0; i < 4; i++)
+        counts[i] = 0;
+    if (!sg_pg_ok(r) || PQntuples(r) != 1) {
+        rc = sg_pg_err(c);
+        goto cleanup;
+    }
+    for (int i = 0; i < 4; i++)
+        counts[i] = atol(PQgetvalue(r, 0, i));
+cleanup:
+    PQclear(r);
+    return rc;
+}

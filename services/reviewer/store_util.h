@@ -1,0 +1,26 @@
+/* Helpers shared by the store_*.c files (not part of the store's API);
+ * see also sg/pgutil.h (SG_SQL_TS, sg_pg_text_array). */
+#ifndef RV_STORE_UTIL_H
+#define RV_STORE_UTIL_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+
+#include "sg/pgutil.h"
+
+/* SQL expression turning a "%.6f" Unix-time parameter into a timestamptz. */
+#define RV_AT(param) "to_timestamp(" param "::double precision)"
+
+/* Writes t as "%.6f" into buf (>= 32 bytes); returns buf. */
+char *rv_pg_epoch(double t, char *buf, size_t len);
+
+/* Copies src (NULL → "") into dst, truncating; always NUL-terminates. */
+void rv_copy(char *dst, size_t len, const char *src);
+
+/* Cell accessors: NULL cells read as 0 / "" . */
+int rv_cell_int(const PGresult *r, int row, int col);
+double rv_cell_double(const PGresult *r, int row, int col);
+const char *rv_cell_str(const PGresult *r, int row, int col);
+int rv_cell_bool(const PGresult *r, int row, int col);
+
+#endif

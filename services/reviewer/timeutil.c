@@ -1,0 +1,172 @@
+/* See timeutil.h. Civil-date conversions follow Howard Hinnant's
+ * days_from_civil / civil_from_days, valid for the proleptic Gregorian
+ * calendar over the whole range of long. */
+#include "timeutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <time.h>
+
+static long days_from_civil(long y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    long era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (long)doe - 719468;
+}
+
+static void civil_from_days(long z, long *y, unsigned *m, unsigned *d)
+{
+    z += 719468;
+    long era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long yy = (long)yoe + era * 400;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = yy + (*m <= 2);
+}
+
+static int is_leap(long y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+static unsigned month_days(long y, unsigned m)
+{
+    static const unsigned n[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    return m == 2 && is_leap(y) ? 29 : n[m - 1];
+}
+
+/* Reads exactly n digits at *p into *out, advancing *p. */
+static int digits(const char **p, int n, long *out)
+{
+    long v = 0;
+    for (int i = 0; i < n; i++) {
+        char c = (*p)[i];
+        if (c < '0' || c > '9')
+            return -1;
+        v = v * 10 + (c - '0');
+    }
+    *p += n;
+    *out = v;
+    return 0;
+}
+
+static int parse_date(const char **p, long *y, long *mo, long *d)
+{
+    if (digits(p, 4, y) || **p != '-')
+        return -1;
+    (*p)++;
+    if (digits(p, 2, mo) || **p != '-')
+        return -1;
+    (*p)++;
+    if (digits(p, 2, d))
+        return -1;
+    if (*mo < 1 || *mo > 12 || *d < 1 || *d > (long)month_days(*y, (unsigned)*mo))
+        return -1;
+    return 0;
+}
+
+int rv_time_parse(const char *s, double *out)
+{
+    const char *p = s;
+    long y, mo, d, hh, mi, ss;
+    double frac = 0;
+    long off = 0;
+
+    if (!s || parse_date(&p, &y, &mo, &d))
+        return -1;
+    if (*p != 'T' && *p != 't' && *p != ' ')
+        return -1;
+    p++;
+    if (digits(&p, 2, &hh) || *p++ != ':' || digits(&p, 2, &mi) || *p++ != ':' || digits(&p, 2, &ss))
+        return -1;
+    /* 60 admits a leap second, which PostgreSQL folds into the next minute. */
+    if (hh > 23 || mi > 59 || ss > 60)
+        return -1;
+    if (*p == '.') {
+        double scale = 0.1;
+        p++;
+        if (*p < '0' || *p > '9')
+            return -1;
+        while (*p >= '0' && *p <= '9') {
+            frac += (*p - '0') * scale;
+            scale /= 10;
+            p++;
+        }
+    }
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int sign = *p == '-' ? -1 : 1;
+        long oh, om;
+        p++;
+        if (digits(&p, 2, &oh) || *p++ != ':' || digits(&p, 2, &om) || oh > 23 || om > 59)
+            return -1;
+        off = sign * (oh * 3600 + om * 60);
+    } else {
+        return -1;
+    }
+    if (*p != '\0')
+        return -1;
+    *out = (double)days_from_civil(y, (unsigned)mo, (unsigned)d) * RV_DAY_S + (double)(hh * 3600 + mi * 60 + ss)
+           + frac - (double)off;
+    return 0;
+}
+
+double rv_time_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+long rv_day_of(double t)
+{
+    return (long)floor(t / RV_DAY_S);
+}
+
+long rv_week_of_day(long d)
+{
+    /* Day 0 is a Thursday: (d + 3) mod 7 is 0 on Mondays. */
+    long r = (d + 3) % 7;
+    if (r < 0)
+        r += 7;
+    return d - r;
+}
+
+char *rv_day_format(long d, char *buf, size_t len)
+{
+    long y;
+    unsigned m, dd;
+    civil_from_days(d, &y, &m, &dd);
+    snprintf(buf, len, "%04ld-%02u-%02u", y, m, dd);
+    return buf;
+}
+
+int rv_day_parse(const char *s, long *out)
+{
+    const char *p = s;
+    long y, mo, d;
+    if (!s || parse_date(&p, &y, &mo, &d) || *p != '\0')
+        return -1;
+    *out = days_from_civil(y, (unsigned)mo, (unsigned)d);
+    return 0;
+}
+
+char *rv_time_format(double t, char *buf, size_t len)
+{
+    double fl = floor(t);
+    long day = rv_day_of(fl);
+    long sec = (long)(fl - (double)day * RV_DAY_S);
+    long y;
+    unsigned m, dd;
+    civil_from_days(day, &y, &m, &dd);
+    snprintf(buf, len, "%04ld-%02u-%02uT%02ld:%02ld:%02ldZ", y, m, dd, sec / 3600, sec / 60 % 60, sec % 60);
+    return buf;
+}
