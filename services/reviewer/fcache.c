@@ -9,7 +9,6 @@
 
 #include "sg/log.h"
 
-#define NFIELDS 7
 /* After a failed call, selections skip Redis for this long instead of each
  * paying a connect timeout while it is down. */
 #define DOWN_BACKOFF_S 1.0
@@ -52,27 +51,10 @@ static void mark_down(rv_fcache *fc)
     pthread_mutex_unlock(&fc->mu);
 }
 
-/* KEYS[1] marker, KEYS[2..] hashes; ARGV[1] epoch. Returns {reset, h1, ...}
- * with hN = the fields, or 0 for a miss. */
-static const char get_script[] =
-    "local ep = ARGV[1] local reset = 0 "
-    "if redis.call('GET', KEYS[1]) ~= ep then redis.call('SET', KEYS[1], ep) reset = 1 end "
-    "local out = {reset} "
-    "for i = 2, #KEYS do "
-    "  local v = redis.call('HMGET', KEYS[i], 'ep', 'open', 'dd', 'dn', 'wd', 'wn', 'last', 'cd') "
-    "  if v[1] == ep then out[i] = v else out[i] = 0 end "
-    "end "
-    "return out";
-
-/* KEYS = hashes; ARGV[1] epoch, ARGV[2] ttl, then 7 values per key. */
+/* KEYS = entries; ARGV[1] ttl, ARGV[1 + i] the value of KEYS[i]. */
 static const char put_script[] =
-    "local ep, ttl = ARGV[1], tonumber(ARGV[2]) "
-    "for i = 1, #KEYS do "
-    "  local b = 2 + (i - 1) * 7 "
-    "  redis.call('HSET', KEYS[i], 'ep', ep, 'open', ARGV[b + 1], 'dd', ARGV[b + 2], 'dn', ARGV[b + 3],"
-    "             'wd', ARGV[b + 4], 'wn', ARGV[b + 5], 'last', ARGV[b + 6], 'cd', ARGV[b + 7]) "
-    "  redis.call('EXPIRE', KEYS[i], ttl) "
-    "end "
+    "local ttl = ARGV[1] "
+    "for i = 1, #KEYS do redis.call('SET', KEYS[i], ARGV[i + 1], 'EX', ttl) end "
     "return #KEYS";
 
 rv_fcache *rv_fcache_create(sg_redis *r, const char *ns, int ttl_s)
@@ -158,15 +140,37 @@ static char *key_of(const rv_fcache *fc, const char *id)
     return k;
 }
 
-static double field_num(const redisReply *v)
+/* An entry is "<epoch> open day day_count week week_count last cooldown":
+ * one string, so a window's entries come back from one native MGET. */
+static int parse_entry(const char *v, const char *ep, rv_fatigue_state *st)
 {
-    return v && v->type == REDIS_REPLY_STRING ? strtod(v->str, NULL) : 0;
+    char e[64];
+    int n = 0;
+    if (sscanf(v, "%63s %d %ld %d %ld %d %lf %lf%n", e, &st->open_ballots, &st->day, &st->day_count, &st->week,
+               &st->week_count, &st->last_assigned, &st->cooldown_until, &n) != 8 || v[n] != '\0')
+        return -1;
+    return strcmp(e, ep) == 0 ? 0 : -1;
+}
+
+/* Records a new epoch when the marker is missing or from another epoch. */
+static void check_marker(rv_fcache *fc, const redisReply *m, const char *ep)
+{
+    redisReply *rep;
+    if (m->type == REDIS_REPLY_STRING && strcmp(m->str, ep) == 0)
+        return;
+    rep = sg_redis_cmd(fc->r, "SET %s %s", fc->marker, ep);
+    if (rep)
+        freeReplyObject(rep);
+    pthread_mutex_lock(&fc->mu);
+    fc->resets++;
+    pthread_mutex_unlock(&fc->mu);
+    sg_info("fatigue cache epoch %s started (Redis flushed or restarted): entries rebuild from PostgreSQL", ep);
 }
 
 size_t rv_fcache_get(rv_fcache *fc, size_t n, const char *const *ids, rv_fatigue_state *st, unsigned char *found)
 {
-    char ep[64], nkeys[24];
-    size_t argc = 5 + n, hits = 0; /* EVAL script numkeys marker keys... epoch */
+    char ep[64];
+    size_t argc = 2 + n, hits = 0; /* MGET marker keys... */
     const char **argv = NULL;
     char **keys = NULL;
     redisReply *rep = NULL;
@@ -178,15 +182,11 @@ size_t rv_fcache_get(rv_fcache *fc, size_t n, const char *const *ids, rv_fatigue
     keys = calloc(n, sizeof(*keys));
     if (!argv || !keys)
         goto cleanup;
-    snprintf(nkeys, sizeof(nkeys), "%zu", n + 1);
-    argv[0] = "EVAL";
-    argv[1] = get_script;
-    argv[2] = nkeys;
-    argv[3] = fc->marker;
+    argv[0] = "MGET";
+    argv[1] = fc->marker;
     for (size_t i = 0; i < n; i++)
-        if (!(argv[4 + i] = keys[i] = key_of(fc, ids[i])))
+        if (!(argv[2 + i] = keys[i] = key_of(fc, ids[i])))
             goto cleanup;
-    argv[4 + n] = ep;
     rep = sg_redis_cmdargv(fc->r, (int)argc, argv, NULL);
     if (!rep) {
         mark_down(fc);
@@ -194,25 +194,13 @@ size_t rv_fcache_get(rv_fcache *fc, size_t n, const char *const *ids, rv_fatigue
     }
     if (rep->type != REDIS_REPLY_ARRAY || rep->elements != n + 1)
         goto cleanup;
-    if (rep->element[0]->type == REDIS_REPLY_INTEGER && rep->element[0]->integer == 1) {
-        pthread_mutex_lock(&fc->mu);
-        fc->resets++;
-        pthread_mutex_unlock(&fc->mu);
-        sg_info("fatigue cache epoch %s started (Redis flushed or restarted): entries rebuild from PostgreSQL", ep);
-    }
+    check_marker(fc, rep->element[0], ep);
     for (size_t i = 0; i < n; i++) {
-        const redisReply *h = rep->element[i + 1];
-        if (h->type != REDIS_REPLY_ARRAY || h->elements != NFIELDS + 1)
-            continue;
-        st[i].open_ballots = (int)field_num(h->element[1]);
-        st[i].day = (long)field_num(h->element[2]);
-        st[i].day_count = (int)field_num(h->element[3]);
-        st[i].week = (long)field_num(h->element[4]);
-        st[i].week_count = (int)field_num(h->element[5]);
-        st[i].last_assigned = field_num(h->element[6]);
-        st[i].cooldown_until = field_num(h->element[7]);
-        found[i] = 1;
-        hits++;
+        const redisReply *v = rep->element[i + 1];
+        if (v->type == REDIS_REPLY_STRING && parse_entry(v->str, ep, &st[i]) == 0) {
+            found[i] = 1;
+            hits++;
+        }
     }
 cleanup:
     if (rep)
@@ -227,10 +215,10 @@ cleanup:
 void rv_fcache_put(rv_fcache *fc, size_t n, const char *const *ids, const rv_fatigue_state *st)
 {
     char ep[64], nkeys[24], ttl[16];
-    size_t argc = 3 + n + 2 + n * NFIELDS;
+    size_t argc = 3 + n + 1 + n; /* EVAL script numkeys keys... ttl values... */
     const char **argv = NULL;
     char **keys = NULL;
-    char (*vals)[NFIELDS][32] = NULL;
+    char (*vals)[160] = NULL;
     redisReply *rep = NULL;
 
     if (n == 0 || !usable(fc) || current_epoch(fc, ep, sizeof(ep)))
@@ -248,18 +236,11 @@ void rv_fcache_put(rv_fcache *fc, size_t n, const char *const *ids, const rv_fat
     for (size_t i = 0; i < n; i++)
         if (!(argv[3 + i] = keys[i] = key_of(fc, ids[i])))
             goto cleanup;
-    argv[3 + n] = ep;
-    argv[4 + n] = ttl;
+    argv[3 + n] = ttl;
     for (size_t i = 0; i < n; i++) {
-        snprintf(vals[i][0], 32, "%d", st[i].open_ballots);
-        snprintf(vals[i][1], 32, "%ld", st[i].day);
-        snprintf(vals[i][2], 32, "%d", st[i].day_count);
-        snprintf(vals[i][3], 32, "%ld", st[i].week);
-        snprintf(vals[i][4], 32, "%d", st[i].week_count);
-        snprintf(vals[i][5], 32, "%.3f", st[i].last_assigned);
-        snprintf(vals[i][6], 32, "%.3f", st[i].cooldown_until);
-        for (int j = 0; j < NFIELDS; j++)
-            argv[5 + n + i * NFIELDS + (size_t)j] = vals[i][j];
+        snprintf(vals[i], sizeof(vals[i]), "%s %d %ld %d %ld %d %.3f %.3f", ep, st[i].open_ballots, st[i].day,
+                 st[i].day_count, st[i].week, st[i].week_count, st[i].last_assigned, st[i].cooldown_until);
+        argv[4 + n + i] = vals[i];
     }
     rep = sg_redis_cmdargv(fc->r, (int)argc, argv, NULL);
     if (!rep)

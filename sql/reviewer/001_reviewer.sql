@@ -135,10 +135,13 @@ CREATE TABLE panel_requests (
     PRIMARY KEY (case_id, round)
 );
 
--- A reviewer sits on a case at most once, whatever the round.
+-- A reviewer sits on a case at most once, whatever the round. No foreign key
+-- to users and no index beyond the key: rows are only ever inserted from the
+-- UPDATE ... RETURNING of the very users rows (store_select.c), and both
+-- would cost every selection a trigger call or an index insert per seat.
 CREATE TABLE assignments (
     case_id       text NOT NULL,
-    reviewer_id   text NOT NULL REFERENCES users (user_id),
+    reviewer_id   text NOT NULL,
     round         integer NOT NULL CHECK (round >= 0),
     assigned_at   timestamptz NOT NULL,
     open          boolean NOT NULL DEFAULT true,
@@ -148,4 +151,3 @@ CREATE TABLE assignments (
     PRIMARY KEY (case_id, reviewer_id),
     CHECK (open = (closed_at IS NULL))
 );
-CREATE INDEX assignments_reviewer ON assignments (reviewer_id, assigned_at);
