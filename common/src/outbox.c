@@ -35,7 +35,8 @@ const char sg_common_schema_sql[] =
     "    event_id uuid PRIMARY KEY,\n"
     "    topic text NOT NULL,\n"
     "    handled_at timestamptz NOT NULL DEFAULT now()\n"
-    ");\n";
+    ");\n"
+    "CREATE INDEX IF NOT EXISTS inbox_handled_at ON inbox (handled_at);\n";
 
 int sg_outbox_add(sg_pg *c, const char *topic, const char *key, const char *event_type, const json_t *payload,
                   const char *traceparent)
@@ -328,14 +329,23 @@ cleanup:
     return rc;
 }
 
+/* Housekeeping done by the leader only, so one replica does it. Inbox rows
+ * are kept longer than Kafka's default retention (7 days): a redelivery can
+ * never outlive the record that makes it a duplicate. */
 static void cleanup_published(PGconn *conn)
 {
-    PGresult *res = PQexec(conn, "DELETE FROM outbox WHERE published_at < now() - interval '1 hour'");
-    if (PQresultStatus(res) != PGRES_COMMAND_OK)
-        sg_warn("outbox relay: cleanup failed: %s", PQerrorMessage(conn));
-    else if (atoi(PQcmdTuples(res)) > 0)
-        sg_debug("outbox relay: deleted %s published rows", PQcmdTuples(res));
-    PQclear(res);
+    static const char *const sql[] = {
+        "DELETE FROM outbox WHERE published_at < now() - interval '1 hour'",
+        "DELETE FROM inbox WHERE handled_at < now() - interval '14 days'",
+    };
+    for (size_t i = 0; i < sizeof sql / sizeof *sql; i++) {
+        PGresult *res = PQexec(conn, sql[i]);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK)
+            sg_warn("outbox relay: cleanup failed: %s", PQerrorMessage(conn));
+        else if (atoi(PQcmdTuples(res)) > 0)
+            sg_debug("outbox relay: cleanup deleted %s rows (%s)", PQcmdTuples(res), sql[i]);
+        PQclear(res);
+    }
 }
 
 static void *relay_main(void *arg)

@@ -6,7 +6,8 @@
  * marks a row published only after its delivery report. It is woken by
  * LISTEN/NOTIFY on commit, and polls every second as a fallback. A crash
  * between send and mark causes a re-send (consumers are idempotent), never a
- * loss. Published rows are deleted after an hour.
+ * loss. Published rows are deleted after an hour, inbox rows after 14 days
+ * (longer than Kafka's default 7-day retention).
  *
  * Wire format: value = payload object + "event_id" + "occurred_at"; key as
  * given; headers event_id, event_type, traceparent.
