@@ -3,12 +3,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/select.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -126,17 +126,13 @@ static int wait_notify(sg_outbox_relay *r, PGconn *conn, int ms)
         if (got)
             return 0;
     }
+    /* poll, not select: under load the relay's reconnected socket can be
+     * numbered past FD_SETSIZE, where FD_SET writes out of bounds. */
     int sock = conn ? PQsocket(conn) : -1;
-    fd_set rd;
-    FD_ZERO(&rd);
-    FD_SET(r->wake[0], &rd);
-    if (sock >= 0)
-        FD_SET(sock, &rd);
-    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-    int maxfd = sock > r->wake[0] ? sock : r->wake[0];
-    if (select(maxfd + 1, &rd, NULL, NULL, &tv) < 0 && errno != EINTR)
+    struct pollfd pfd[2] = {{.fd = r->wake[0], .events = POLLIN}, {.fd = sock, .events = POLLIN}};
+    if (poll(pfd, sock >= 0 ? 2 : 1, ms) < 0)
         return 0;
-    if (conn && sock >= 0 && FD_ISSET(sock, &rd)) {
+    if (conn && sock >= 0 && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))) {
         if (!PQconsumeInput(conn))
             return -1;
         while ((n = PQnotifies(conn)) != NULL)

@@ -173,16 +173,24 @@ static int appeal_tx(sg_pg *c, void *arg)
         snprintf(x->d->text, sizeof x->d->text, "the appeal window has closed");
         return ST_CONFLICT;
     }
-    res = q_rows(c, &rc,
-                 "INSERT INTO cases (report_type, target_id, target_owner_id, rule_version, appeal_of, panel_size, "
-                 "votes_to_decide, deadline, traceparent) SELECT c.report_type, c.target_id, c.target_owner_id, "
-                 "c.rule_version, c.id, r.appeal_panel_size, r.appeal_votes_to_decide, "
-                 "now() + r.case_deadline_s * interval '1 second', coalesce($2, c.traceparent) "
-                 "FROM cases c JOIN voting_rules r ON r.report_type = c.report_type AND r.version = c.rule_version "
-                 "WHERE c.id = $1 RETURNING id",
-                 2, SG_P(r.id, x->tp));
-    if (!res)
+    /* has_appeal was read under the statement snapshot taken before our lock
+     * wait, so a concurrent appeal that committed meanwhile is only seen by
+     * cases_one_appeal: its 23505 is the "already appealed" 409. */
+    res = sg_pg_query_q(c, "23505",
+                        "INSERT INTO cases (report_type, target_id, target_owner_id, rule_version, appeal_of, "
+                        "panel_size, votes_to_decide, deadline, traceparent) SELECT c.report_type, c.target_id, "
+                        "c.target_owner_id, c.rule_version, c.id, r.appeal_panel_size, r.appeal_votes_to_decide, "
+                        "now() + r.case_deadline_s * interval '1 second', coalesce($2, c.traceparent) "
+                        "FROM cases c JOIN voting_rules r ON r.report_type = c.report_type AND r.version = c.rule_version "
+                        "WHERE c.id = $1 RETURNING id",
+                        2, SG_P(r.id, x->tp));
+    if (!sg_pg_ok(res) || PQntuples(res) != 1) {
+        rc = sg_pg_ok(res) ? SG_ERR_DB : strcmp(sg_pg_sqlstate(c), "23505") == 0 ? ST_CONFLICT : sg_pg_err(c);
+        if (rc == ST_CONFLICT)
+            snprintf(x->d->text, sizeof x->d->text, "the case was already appealed");
+        PQclear(res);
         return rc;
+    }
     snprintf(x->new_id, 37, "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
     if ((rc = ev_add(c, r.id, "appealed", x->user,
