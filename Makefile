@@ -46,6 +46,10 @@ TOOL_BINS := $(TOOL_SRC:tools/%.c=$(B)/tools/%)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BINS:= $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
+# Keep object files make considers intermediate (no rebuilds, no 'rm' lines
+# after the test summaries).
+.SECONDARY:
+
 .PHONY: all clean up down test unit integration it-common it-services e2e asan bench demo fuzz check-deploy venv
 all: $(BINS) $(UNIT_BINS) $(IT_BINS) $(TOOL_BINS)
 
@@ -137,3 +141,5 @@ clean:
 	rm -rf build build-asan
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
+
+include tests/fuzz/fuzz.mk
