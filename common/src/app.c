@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "sg/kafka.h"
+#include "sg/clock.h"
 #include "sg/log.h"
 #include "sg/migrate.h"
 #include "sg/outbox.h"
@@ -30,20 +31,6 @@ typedef struct app_state {
     app_consumer *consumers;
     sg_worker **workers;
 } app_state;
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
-    }
-}
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int app_consume(const sg_kafka_msg *m, void *ctx)
 {
@@ -102,15 +89,15 @@ static void app_collect(FILE *out, void *ctx)
  * at once on a migration that the reachable server refuses. */
 static int migrate_with_retry(sg_app *app, char *err, size_t errlen)
 {
-    long long deadline = now_ms() + MIGRATE_WAIT_MS;
+    long long deadline = sg_clock_mono_ms() + MIGRATE_WAIT_MS;
     long delay = 250;
     for (;;) {
         if (sg_migrate(app->pg, app->cfg.migrations_dir, err, errlen) == 0)
             return 0;
-        if (sg_pg_ping(app->pg) == 0 || now_ms() + delay > deadline)
+        if (sg_pg_ping(app->pg) == 0 || sg_clock_mono_ms() + delay > deadline)
             return -1;
         sg_warn("%s; retrying in %ld ms", err, delay);
-        sleep_ms(delay);
+        sg_sleep_ms(delay);
         delay = delay * 2 > 4000 ? 4000 : delay * 2;
     }
 }

@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "sg/digest.h"
 #include "sg/json.h"
 
 #define KEY_MIN 8
@@ -30,12 +31,6 @@ struct sg_auth {
     api_key *keys;
     size_t nkeys;
 };
-
-static int sha256(const void *data, size_t len, unsigned char out[32])
-{
-    unsigned int n = 0;
-    return EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) == 1 && n == 32 ? 0 : -1;
-}
 
 static int name_char(char c)
 {
@@ -68,7 +63,7 @@ static int parse_entry(const char *e, size_t len, size_t index, api_key *k, char
     }
     memcpy(k->name, e, nlen);
     k->name[nlen] = '\0';
-    if (sha256(colon + 1, klen, k->digest)) {
+    if (sg_sha256(colon + 1, klen, k->digest)) {
         snprintf(err, errlen, "SHA-256 unavailable");
         return -1;
     }
@@ -148,7 +143,7 @@ void sg_auth_free(sg_auth *a)
 static int check_api_key(const sg_auth *a, const char *cred, sg_principal *out)
 {
     unsigned char d[32];
-    if (sha256(cred, strlen(cred), d))
+    if (sg_sha256(cred, strlen(cred), d))
         return -1;
     const api_key *found = NULL;
     for (size_t i = 0; i < a->nkeys; i++)

@@ -294,6 +294,39 @@ int sg_req_page(sg_req *req, int *limit, const char **cursor)
     return 0;
 }
 
+int sg_req_page_seq(sg_req *req, int *limit, long long *after)
+{
+    const char *c;
+    *after = 0;
+    if (sg_req_page(req, limit, &c) != 0)
+        return -1;
+    if (c && sg_parse_seq(c, after) != 0) {
+        *after = 0;
+        sg_reply_problem(req, 400, "Bad Request", "invalid cursor");
+        return -1;
+    }
+    return 0;
+}
+
+const char *sg_req_uuid_param(sg_req *req, const char *name, const char *what)
+{
+    const char *v = sg_req_param(req, name);
+    if (sg_is_uuid(v))
+        return v;
+    sg_reply_problem(req, 404, "Not Found", "%s not found", what);
+    return NULL;
+}
+
+void sg_reply_store_error(sg_req *req, int rc)
+{
+    if (rc < 0) {
+        sg_reply_header(req, "Retry-After", "1");
+        sg_reply_problem(req, 503, "Service Unavailable", "the database is unavailable, retry later");
+        return;
+    }
+    sg_reply_problem(req, 500, "Internal Server Error", "unexpected store outcome %d", rc);
+}
+
 json_t *sg_req_body_object(sg_req *req, const struct sg_field *fields, size_t n)
 {
     char err[256];

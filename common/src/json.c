@@ -1,7 +1,9 @@
 /* Request body validation and value checks; see sg/json.h. */
 #include "sg/json.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -348,4 +350,29 @@ long long sg_json_int(const json_t *obj, const char *key, long long def)
 {
     const json_t *v = json_object_get(obj, key);
     return json_is_integer(v) ? json_integer_value(v) : def;
+}
+
+int sg_idempotency_key_ok(const char *key)
+{
+    size_t n = 0;
+    if (!key)
+        return 0;
+    for (; key[n]; n++)
+        if ((unsigned char)key[n] < 0x21 || (unsigned char)key[n] > 0x7e || n >= SG_IDEMPOTENCY_KEY_MAX)
+            return 0;
+    return n >= 1;
+}
+
+int sg_parse_seq(const char *s, long long *out)
+{
+    char *end;
+    long long v;
+    if (!s || *s < '1' || *s > '9' || strlen(s) > 19)
+        return -1;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno || *end || v < 1)
+        return -1;
+    *out = v;
+    return 0;
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "sg/clock.h"
 #include "sg/log.h"
 
 #define HEADER_MAX 256
@@ -31,13 +32,6 @@ struct sg_consumer {
     atomic_int stop;
     atomic_llong last_processed_ms; /* wall clock */
 };
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
-    }
-}
 
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
@@ -232,13 +226,6 @@ static const char *header(rd_kafka_headers_t *hdrs, const char *name, char *buf,
     return buf;
 }
 
-static long long wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void seek_back(sg_consumer *c, const rd_kafka_message_t *msg)
 {
     rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(1);
@@ -272,7 +259,7 @@ static void store_offset(sg_consumer *c, const rd_kafka_message_t *msg)
 static void nap(sg_consumer *c, long ms)
 {
     for (long t = 0; t < ms && !atomic_load(&c->stop); t += 50)
-        sleep_ms(ms - t < 50 ? ms - t : 50);
+        sg_sleep_ms(ms - t < 50 ? ms - t : 50);
 }
 
 static void *consumer_main(void *arg)
@@ -310,7 +297,7 @@ static void *consumer_main(void *arg)
         };
         if (c->fn(&m, c->ctx) == 0) {
             store_offset(c, msg);
-            atomic_store(&c->last_processed_ms, wall_ms());
+            atomic_store(&c->last_processed_ms, sg_clock_wall_ms());
             backoff_ms = 100;
         } else {
             sg_warn("kafka: handling %s[%d]@%lld failed; retrying in %ld ms", m.topic, (int)m.partition,

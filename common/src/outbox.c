@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sg/clock.h"
 #include "sg/log.h"
 
 #define BATCH 500
@@ -90,13 +91,6 @@ struct sg_outbox_relay {
     slot slots[BATCH];
     int pending;
 };
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void on_delivery(void *opaque, int ok)
 {
@@ -233,8 +227,8 @@ static void await_reports(sg_outbox_relay *r)
         pthread_cond_timedwait(&r->cv, &r->mu, &ts);
         if (atomic_load(&r->stop)) {
             if (!stop_seen)
-                stop_seen = now_ms();
-            else if (now_ms() - stop_seen > STOP_GRACE_MS)
+                stop_seen = sg_clock_mono_ms();
+            else if (sg_clock_mono_ms() - stop_seen > STOP_GRACE_MS)
                 break;
         }
     }
@@ -379,9 +373,9 @@ static void *relay_main(void *arg)
             }
         }
         int n = relay_batch(r, conn);
-        if (now_ms() - last_cleanup > CLEANUP_EVERY_MS) {
+        if (sg_clock_mono_ms() - last_cleanup > CLEANUP_EVERY_MS) {
             cleanup_published(conn);
-            last_cleanup = now_ms();
+            last_cleanup = sg_clock_mono_ms();
         }
         if (n == BATCH)
             continue;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "sg/clock.h"
 #include "sg/log.h"
 
 #define TX_MAX_ATTEMPTS 8
@@ -38,20 +39,6 @@ struct sg_pg_pool {
     pthread_cond_t cv;
     atomic_llong last_err_log_ms; /* rate-limits "cannot connect" lines */
 };
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
-    }
-}
 
 static uint64_t fnv1a(const char *s)
 {
@@ -142,7 +129,7 @@ static void names_del(sg_pg *c, uint64_t h)
 
 static void log_connect_error(sg_pg_pool *p, const char *msg)
 {
-    long long t = now_ms();
+    long long t = sg_clock_mono_ms();
     long long last = atomic_load(&p->last_err_log_ms);
     if (t - last < 5000 && last != 0)
         return;
@@ -519,7 +506,7 @@ static void backoff(int attempt)
     /* Jitter from the clock's low bits is enough to de-synchronise the
      * threads that collided; no shared generator state needed. */
     long j = (long)((unsigned long)ts.tv_nsec % (unsigned long)(cap / 2 + 1));
-    sleep_ms(cap / 2 + j);
+    sg_sleep_ms(cap / 2 + j);
 }
 
 int sg_pg_tx(sg_pg_pool *p, int isolation, sg_pg_tx_fn fn, void *ctx)

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "sg/log.h"
 
 int sg_pg_read(sg_pg_pool *p, int wait_ms, const char *sql, int n, const char *const *params, PGresult **out)
 {
@@ -25,6 +26,37 @@ cleanup:
     if (c)
         sg_pg_release(p, c);
     return rc;
+}
+
+PGresult *sg_pg_rows(sg_pg *c, int *rc, const char *sql, int n, const char *const *params)
+{
+    PGresult *res = sg_pg_query(c, sql, n, params);
+    if (!sg_pg_ok(res)) {
+        PQclear(res);
+        *rc = sg_pg_err(c);
+        return NULL;
+    }
+    *rc = SG_OK;
+    return res;
+}
+
+json_t *sg_pg_query_json(sg_pg *c, int *rc, const char *sql, int n, const char *const *params)
+{
+    json_t *out = NULL;
+    json_error_t jerr;
+    PGresult *res = sg_pg_rows(c, rc, sql, n, params);
+
+    if (!res)
+        return NULL;
+    if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0)) {
+        out = json_loads(PQgetvalue(res, 0, 0), JSON_DECODE_ANY, &jerr);
+        if (!out) {
+            sg_error("store: database returned invalid JSON: %s", jerr.text);
+            *rc = SG_ERR_DB;
+        }
+    }
+    PQclear(res);
+    return out;
 }
 
 json_t *sg_pg_json(const PGresult *r, int row, int col)

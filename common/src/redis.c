@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "sg/clock.h"
 #include "sg/log.h"
 
 typedef struct rslot {
@@ -32,16 +33,9 @@ struct sg_redis {
     atomic_llong last_err_log_ms;
 };
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void log_rate_limited(sg_redis *r, const char *fmt, const char *what)
 {
-    long long t = now_ms();
+    long long t = sg_clock_mono_ms();
     long long last = atomic_load(&r->last_err_log_ms);
     if (last != 0 && t - last < 5000)
         return;
@@ -174,7 +168,7 @@ cleanup:
         s->ctx = NULL;
         /* Callers fall back to PostgreSQL; don't make each of them pay a
          * connect timeout while Redis is away. */
-        s->retry_at_ms = now_ms() + (r->timeout_ms < 200 ? r->timeout_ms : 200);
+        s->retry_at_ms = sg_clock_mono_ms() + (r->timeout_ms < 200 ? r->timeout_ms : 200);
     }
     return rc;
 }
@@ -209,7 +203,7 @@ static rslot *slot_get(sg_redis *r)
     }
     s->busy = 1;
     pthread_mutex_unlock(&r->mu);
-    if (!s->ctx && (now_ms() < s->retry_at_ms || slot_connect(r, s) != 0)) {
+    if (!s->ctx && (sg_clock_mono_ms() < s->retry_at_ms || slot_connect(r, s) != 0)) {
         pthread_mutex_lock(&r->mu);
         s->busy = 0;
         pthread_cond_signal(&r->cv);

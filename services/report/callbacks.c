@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 #include "decision.h"
-#include "digest.h"
 #include "report.h"
+#include "sg/digest.h"
 #include "sg/log.h"
 #include "store.h"
 #include "workers.h"
@@ -19,6 +19,16 @@ static size_t discard(char *ptr, size_t size, size_t nmemb, void *ud)
     (void)ptr;
     (void)ud;
     return size * nmemb;
+}
+
+/* "sha256=" + 64 hex digits + NUL: the X-SG-Signature header value. */
+#define SIGNATURE_LEN (7 + SG_SHA256_HEX_LEN + 1)
+
+/* Writes "sha256=<hex HMAC-SHA256(body, secret)>" into out. 0 or -1. */
+static int sign(const char *secret, const char *body, char out[SIGNATURE_LEN])
+{
+    memcpy(out, "sha256=", 7);
+    return sg_hmac_sha256_hex(secret, strlen(secret), body, strlen(body), out + 7);
 }
 
 /* POSTs body to url; returns the HTTP status, or 0 with err filled. */
@@ -76,7 +86,7 @@ int report_callbacks_tick(void *ctx)
 
     if (got <= 0)
         return got;
-    if (digest_signature(s->callback_secret, cb.body, strlen(cb.body), signature))
+    if (sign(s->callback_secret, cb.body, signature))
         snprintf(err, sizeof err, "cannot sign the body");
     else
         status = post(s, &cb, signature, err, sizeof err);

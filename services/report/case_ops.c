@@ -27,7 +27,7 @@ static void copy_col(char *dst, size_t len, const PGresult *res, int col)
 int case_lock(sg_pg *c, const char *case_id, int skip_locked, case_row *out)
 {
     int rc;
-    PGresult *res = q_rows(c, &rc,
+    PGresult *res = sg_pg_rows(c, &rc,
                            skip_locked ? CASE_LOCK_SQL("FOR UPDATE OF c SKIP LOCKED") : CASE_LOCK_SQL("FOR UPDATE OF c"),
                            1, SG_P(case_id));
     memset(out, 0, sizeof *out);
@@ -101,7 +101,7 @@ int case_request_panel(sg_pg *c, const case_row *r, int round, int seats, const 
     rc = sg_pg_exec(c, "UPDATE cases SET round = greatest(round, $2::int) WHERE id = $1", 2, SG_P(r->id, sround));
     if (rc != SG_OK)
         goto cleanup;
-    payload = q_json(
+    payload = sg_pg_query_json(
         c, &rc,
         "SELECT json_build_object('case_id', c.id, 'round', $2::int, 'seats', $3::int, "
         "'report_type', c.report_type, 'reviewer_tags', r.reviewer_tags, "
@@ -135,7 +135,7 @@ int case_refill(sg_pg *c, case_row *r, const char *tp, int *requested)
 
     if (requested)
         *requested = 0;
-    res = q_rows(c, &rc,
+    res = sg_pg_rows(c, &rc,
                  "SELECT (SELECT count(*) FROM ballots WHERE case_id = $1 AND status IN ('open', 'voted'))::int, "
                  "(SELECT coalesce(sum(seats), 0) FROM panel_requests WHERE case_id = $1 AND assigned_at IS NULL)::int",
                  1, SG_P(r->id));
@@ -166,7 +166,7 @@ int case_refill(sg_pg *c, case_row *r, const char *tp, int *requested)
 int case_cancel_open_ballots(sg_pg *c, const case_row *r, const char *tp)
 {
     int rc;
-    PGresult *res = q_rows(c, &rc,
+    PGresult *res = sg_pg_rows(c, &rc,
                            "UPDATE ballots SET status = 'cancelled', closed_at = now() "
                            "WHERE case_id = $1 AND status = 'open' RETURNING id, reviewer_id",
                            1, SG_P(r->id));
@@ -186,7 +186,7 @@ int case_cancel_open_ballots(sg_pg *c, const case_row *r, const char *tp)
 int case_tally(sg_pg *c, const char *case_id, int *violation, int *no_violation)
 {
     int rc;
-    PGresult *res = q_rows(c, &rc,
+    PGresult *res = sg_pg_rows(c, &rc,
                            "SELECT count(*) FILTER (WHERE decision = 'violation')::int, "
                            "count(*) FILTER (WHERE decision = 'no_violation')::int "
                            "FROM ballots WHERE case_id = $1 AND status = 'voted'",
@@ -204,7 +204,7 @@ int case_tally(sg_pg *c, const char *case_id, int *violation, int *no_violation)
  * ballot's with_majority judged against v. NULL with *rc on failure. */
 static json_t *outcome_payload(sg_pg *c, const case_row *r, verdict v, int *rc)
 {
-    json_t *p = q_json(
+    json_t *p = sg_pg_query_json(
         c, rc,
         "SELECT json_build_object('case_id', c.id, 'report_type', c.report_type, 'target_id', c.target_id, "
         "'target_owner_id', c.target_owner_id, 'verdict', c.verdict, 'decided_by', c.decided_by, "
@@ -252,7 +252,7 @@ static int queue_callbacks(sg_pg *c, const case_row *r, json_t *payload, const c
 static int notify_parties(sg_pg *c, const case_row *r, const char *tp)
 {
     int rc;
-    PGresult *res = q_rows(c, &rc,
+    PGresult *res = sg_pg_rows(c, &rc,
                            "SELECT DISTINCT u FROM (SELECT reporter_id AS u FROM reports WHERE case_id = $1 "
                            "UNION SELECT $2::text) x ORDER BY u",
                            2, SG_P(root_id(r), r->owner));

@@ -55,14 +55,3 @@ int intake_validate(const json_t *body, report_input *out, char *err, size_t err
     *out = in;
     return 0;
 }
-
-int intake_idempotency_key_ok(const char *key)
-{
-    size_t n = 0;
-    if (!key)
-        return 0;
-    for (; key[n]; n++)
-        if ((unsigned char)key[n] < 0x21 || (unsigned char)key[n] > 0x7E)
-            return 0;
-    return n >= 1 && n <= INTAKE_MAX_IDEMPOTENCY_KEY;
-}

@@ -12,7 +12,6 @@
 #define INTAKE_MAX_DESCRIPTION 2000
 #define INTAKE_MAX_EVIDENCE 16384
 #define INTAKE_MAX_CALLBACK_URL 512
-#define INTAKE_MAX_IDEMPOTENCY_KEY 128
 
 /* Fields of a valid report. Strings and evidence are borrowed from the body
  * they were parsed from; optional ones are NULL when absent. */
@@ -32,9 +31,5 @@ typedef struct report_input {
  * report that can never be accepted (reporter reporting their own content).
  * err gets the detail. */
 int intake_validate(const json_t *body, report_input *out, char *err, size_t errlen);
-
-/* 1 if the Idempotency-Key header value is acceptable: 1..128 printable
- * ASCII characters. */
-int intake_idempotency_key_ok(const char *key);
 
 #endif

@@ -34,15 +34,10 @@ void h_my_ballots(sg_req *req, void *ctx);
 
 /* routes_util.c: shared by the handlers. */
 
-/* Replies with the problem matching a store outcome (404/403/409/422, 503
- * for database errors); `what` names the resource for a 404. */
+/* Replies with the problem matching a store outcome: 404 (`what` names the
+ * resource), 403, 409, 422 for the ST_* codes (detail from d when set), and
+ * sg_reply_store_error for the rest (503 for database errors). */
 void reply_store_error(sg_req *req, int rc, const st_detail *d, const char *what);
-/* Parses ?limit= and a numeric ?cursor=; replies 400 and returns -1 when
- * bad. */
-int page_args(sg_req *req, int *limit, long long *cursor);
-/* The {id} path parameter when it is a UUID; otherwise replies 404 (such an
- * id cannot exist) and returns NULL. */
-const char *uuid_param(sg_req *req, const char *name, const char *what);
 /* Replies with the case as GET /v1/cases/{id} shows it (200). */
 void reply_case(sg_req *req, sg_pg_pool *pool, const char *case_id, int status);
 

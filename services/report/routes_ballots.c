@@ -13,7 +13,7 @@ void h_vote(sg_req *req, void *ctx)
         {"comment", SG_JT_STRING, 0, 0, 1000, 0, 0},
     };
     report_svc *s = ctx;
-    const char *id = uuid_param(req, "case_id", "case");
+    const char *id = sg_req_uuid_param(req, "case_id", "case");
     const json_t *body;
     json_t *out = NULL;
     st_detail d = {{0}};
@@ -38,7 +38,7 @@ void h_decline(sg_req *req, void *ctx)
 {
     static const sg_field fields[] = {{"reason", SG_JT_STRING, 0, 0, 500, 0, 0}};
     report_svc *s = ctx;
-    const char *id = uuid_param(req, "ballot_id", "ballot");
+    const char *id = sg_req_uuid_param(req, "ballot_id", "ballot");
     const json_t *body = sg_req_json(req);
     json_t *out = NULL;
     char err[256];
@@ -73,7 +73,7 @@ void h_my_ballots(sg_req *req, void *ctx)
         sg_reply_problem(req, 400, "Bad Request", "status must be open or closed");
         return;
     }
-    if (page_args(req, &limit, &cursor))
+    if (sg_req_page_seq(req, &limit, &cursor))
         return;
     if ((rc = store_my_ballots(s->app->pg, sg_req_principal(req)->id, open, limit, cursor, &out)) != SG_OK) {
         reply_store_error(req, rc, NULL, "ballots");

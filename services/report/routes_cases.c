@@ -28,7 +28,7 @@ void h_cases_list(sg_req *req, void *ctx)
         sg_reply_problem(req, 400, "Bad Request", "report_type must match [a-z0-9_]{1,32}");
         return;
     }
-    if (page_args(req, &limit, &cursor))
+    if (sg_req_page_seq(req, &limit, &cursor))
         return;
     if ((rc = store_cases_list(s->app->pg, status, type, limit, cursor, &out)) != SG_OK) {
         reply_store_error(req, rc, NULL, "cases");
@@ -40,7 +40,7 @@ void h_cases_list(sg_req *req, void *ctx)
 void h_case_get(sg_req *req, void *ctx)
 {
     report_svc *s = ctx;
-    const char *id = uuid_param(req, "id", "case");
+    const char *id = sg_req_uuid_param(req, "id", "case");
     if (id)
         reply_case(req, s->app->pg, id, 200);
 }
@@ -48,11 +48,11 @@ void h_case_get(sg_req *req, void *ctx)
 void h_case_events(sg_req *req, void *ctx)
 {
     report_svc *s = ctx;
-    const char *id = uuid_param(req, "id", "case");
+    const char *id = sg_req_uuid_param(req, "id", "case");
     json_t *out = NULL;
     long long cursor;
     int limit, rc;
-    if (!id || page_args(req, &limit, &cursor))
+    if (!id || sg_req_page_seq(req, &limit, &cursor))
         return;
     if ((rc = store_case_events(s->app->pg, id, limit, cursor, &out)) != SG_OK) {
         reply_store_error(req, rc, NULL, "case");
@@ -65,7 +65,7 @@ void h_case_cancel(sg_req *req, void *ctx)
 {
     static const sg_field fields[] = {{"reason", SG_JT_STRING, 1, 1, 500, 0, 1}};
     report_svc *s = ctx;
-    const char *id = uuid_param(req, "id", "case");
+    const char *id = sg_req_uuid_param(req, "id", "case");
     const json_t *body;
     st_detail d = {{0}};
     int rc;
@@ -87,7 +87,7 @@ void h_case_resolve(sg_req *req, void *ctx)
         {"note", SG_JT_STRING, 0, 0, 2000, 0, 0},
     };
     report_svc *s = ctx;
-    const char *id = uuid_param(req, "id", "case");
+    const char *id = sg_req_uuid_param(req, "id", "case");
     const json_t *body;
     st_detail d = {{0}};
     verdict v;
@@ -111,7 +111,7 @@ void h_case_appeal(sg_req *req, void *ctx)
 {
     static const sg_field fields[] = {{"reason", SG_JT_STRING, 0, 0, 2000, 0, 0}};
     report_svc *s = ctx;
-    const char *id = uuid_param(req, "id", "case");
+    const char *id = sg_req_uuid_param(req, "id", "case");
     const json_t *body = sg_req_json(req);
     char err[256], new_id[37];
     st_detail d = {{0}};

@@ -3,11 +3,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "digest.h"
 #include "intake.h"
 #include "ratelimit.h"
 #include "report.h"
 #include "routes.h"
+#include "sg/digest.h"
+#include "sg/json.h"
 #include "sg/log.h"
 
 void h_report_post(sg_req *req, void *ctx)
@@ -16,7 +17,7 @@ void h_report_post(sg_req *req, void *ctx)
     const sg_principal *who = sg_req_principal(req);
     const json_t *body = sg_req_json(req);
     const char *key = sg_req_header(req, "Idempotency-Key");
-    char err[256], hash[DIGEST_HEX_LEN + 1];
+    char err[256], hash[SG_SHA256_HEX_LEN + 1];
     report_input in;
     st_intake io;
     size_t rawlen;
@@ -25,7 +26,7 @@ void h_report_post(sg_req *req, void *ctx)
     int rc;
 
     memset(&io, 0, sizeof io);
-    if (key && !intake_idempotency_key_ok(key)) {
+    if (key && !sg_idempotency_key_ok(key)) {
         sg_reply_problem(req, 400, "Bad Request", "Idempotency-Key must be 1..128 printable ASCII characters");
         return;
     }
@@ -37,7 +38,7 @@ void h_report_post(sg_req *req, void *ctx)
         sg_reply_problem(req, rc, rc == 400 ? "Bad Request" : "Unprocessable Entity", "%s", err);
         return;
     }
-    if (digest_sha256_hex(raw, rawlen, hash)) {
+    if (sg_sha256_hex(raw, rawlen, hash)) {
         sg_reply_problem(req, 500, "Internal Server Error", "cannot hash the request");
         return;
     }
@@ -81,7 +82,7 @@ void h_report_get(sg_req *req, void *ctx)
 {
     report_svc *s = ctx;
     const sg_principal *who = sg_req_principal(req);
-    const char *id = uuid_param(req, "id", "report");
+    const char *id = sg_req_uuid_param(req, "id", "report");
     json_t *out = NULL;
     int rc, allowed;
     if (!id)

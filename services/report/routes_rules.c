@@ -68,7 +68,7 @@ void h_rule_versions(sg_req *req, void *ctx)
     json_t *out = NULL;
     long long cursor;
     int limit, rc;
-    if (!type || page_args(req, &limit, &cursor))
+    if (!type || sg_req_page_seq(req, &limit, &cursor))
         return;
     if ((rc = store_rule_versions(s->app->pg, type, limit, cursor, &out)) != SG_OK) {
         reply_store_error(req, rc, NULL, "voting rule");

@@ -1,7 +1,4 @@
 /* Helpers of the HTTP handlers; see routes.h. */
-#include <errno.h>
-#include <stdlib.h>
-#include <string.h>
 #include "routes.h"
 #include "sg/json.h"
 
@@ -22,37 +19,9 @@ void reply_store_error(sg_req *req, int rc, const st_detail *d, const char *what
         sg_reply_problem(req, 422, "Unprocessable Entity", "%s", detail ? detail : "cannot be processed");
         return;
     default:
-        sg_reply_problem(req, 503, "Service Unavailable", "database unavailable, retry later");
+        sg_reply_store_error(req, rc);
         return;
     }
-}
-
-int page_args(sg_req *req, int *limit, long long *cursor)
-{
-    const char *c;
-    char *end;
-    *cursor = 0;
-    if (sg_req_page(req, limit, &c))
-        return -1;
-    if (!c)
-        return 0;
-    errno = 0;
-    if (*c && strlen(c) <= 18 && strspn(c, "0123456789") == strlen(c)) {
-        *cursor = strtoll(c, &end, 10);
-        if (!errno && *cursor > 0)
-            return 0;
-    }
-    sg_reply_problem(req, 400, "Bad Request", "invalid cursor");
-    return -1;
-}
-
-const char *uuid_param(sg_req *req, const char *name, const char *what)
-{
-    const char *v = sg_req_param(req, name);
-    if (sg_is_uuid(v))
-        return v;
-    sg_reply_problem(req, 404, "Not Found", "%s not found", what);
-    return NULL;
 }
 
 void reply_case(sg_req *req, sg_pg_pool *pool, const char *case_id, int status)

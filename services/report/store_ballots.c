@@ -59,7 +59,7 @@ static int vote_tx(sg_pg *c, void *arg)
     x->out = NULL;
     if ((rc = case_lock(c, x->case_id, 0, &r)) != SG_OK)
         return rc > 0 ? ST_NOT_FOUND : rc;
-    res = q_rows(c, &rc,
+    res = sg_pg_rows(c, &rc,
                  "SELECT id, status, (deadline <= clock_timestamp())::int FROM ballots "
                  "WHERE case_id = $1 AND reviewer_id = $2",
                  2, SG_P(r.id, x->reviewer));
@@ -89,7 +89,7 @@ static int vote_tx(sg_pg *c, void *arg)
     if (v != VERDICT_NONE &&
         (rc = case_decide(c, &r, v, r.appeal_of[0] ? "appeal" : "panel", "decided", NULL, NULL, x->tp)) != SG_OK)
         return rc;
-    x->out = q_json(c, &rc, "SELECT " BALLOT_JSON " FROM ballots b WHERE b.id = $1", 1, SG_P(bid));
+    x->out = sg_pg_query_json(c, &rc, "SELECT " BALLOT_JSON " FROM ballots b WHERE b.id = $1", 1, SG_P(bid));
     return rc == SG_OK && !x->out ? SG_ERR_DB : rc;
 }
 
@@ -116,7 +116,7 @@ static int decline_tx(sg_pg *c, void *arg)
 
     json_decref(x->out);
     x->out = NULL;
-    res = q_rows(c, &rc, "SELECT case_id FROM ballots WHERE id = $1", 1, SG_P(x->ballot_id));
+    res = sg_pg_rows(c, &rc, "SELECT case_id FROM ballots WHERE id = $1", 1, SG_P(x->ballot_id));
     if (!res)
         return rc;
     if (PQntuples(res) == 0) {
@@ -128,7 +128,7 @@ static int decline_tx(sg_pg *c, void *arg)
     /* Case first, then ballot: the lock order of every writer. */
     if ((rc = case_lock(c, case_id, 0, &r)) != SG_OK)
         return rc > 0 ? ST_NOT_FOUND : rc;
-    res = q_rows(c, &rc,
+    res = sg_pg_rows(c, &rc,
                  "SELECT reviewer_id, status, (deadline <= clock_timestamp())::int FROM ballots WHERE id = $1", 1,
                  SG_P(x->ballot_id));
     if (!res)
@@ -149,7 +149,7 @@ static int decline_tx(sg_pg *c, void *arg)
             SG_OK ||
         (rc = case_refill(c, &r, x->tp, NULL)) != SG_OK)
         return rc;
-    x->out = q_json(c, &rc, "SELECT " BALLOT_JSON " FROM ballots b WHERE b.id = $1", 1, SG_P(x->ballot_id));
+    x->out = sg_pg_query_json(c, &rc, "SELECT " BALLOT_JSON " FROM ballots b WHERE b.id = $1", 1, SG_P(x->ballot_id));
     return rc == SG_OK && !x->out ? SG_ERR_DB : rc;
 }
 

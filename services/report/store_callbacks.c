@@ -18,7 +18,7 @@ static int claim_tx(sg_pg *c, void *arg)
     claim_ctx *x = arg;
     char b[24];
     int rc;
-    PGresult *res = q_rows(c, &rc,
+    PGresult *res = sg_pg_rows(c, &rc,
                            "UPDATE callbacks SET next_attempt_at = now() + $1::int * interval '1 second' "
                            "WHERE id = (SELECT id FROM callbacks WHERE status = 'pending' AND next_attempt_at <= now() "
                            "  ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED) "
@@ -74,7 +74,7 @@ static int record_tx(sg_pg *c, void *arg)
         snprintf(result, sizeof result, "%.290s", x->error ? x->error : "no response");
     /* attempts = the claimed count + 1: a late result after the lease expired
      * and another worker retried still records its own attempt once. */
-    res = q_rows(c, &rc,
+    res = sg_pg_rows(c, &rc,
                  "UPDATE callbacks SET attempts = attempts + 1, last_result = $2, "
                  "status = CASE WHEN $3::int = 1 THEN 'delivered' WHEN attempts + 1 >= $4::int THEN 'failed' "
                  "  ELSE 'pending' END, "

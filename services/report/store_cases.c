@@ -147,7 +147,7 @@ static int appeal_tx(sg_pg *c, void *arg)
         return ST_NOT_FOUND;
     if (rc != SG_OK)
         return rc;
-    res = q_rows(c, &rc, "SELECT EXISTS (SELECT 1 FROM reports WHERE case_id = $1 AND reporter_id = $2)::int", 2,
+    res = sg_pg_rows(c, &rc, "SELECT EXISTS (SELECT 1 FROM reports WHERE case_id = $1 AND reporter_id = $2)::int", 2,
                  SG_P(r.appeal_of[0] ? r.appeal_of : r.id, x->user));
     if (!res)
         return rc;
@@ -219,7 +219,7 @@ static int counts_tx(sg_pg *c, void *arg)
 {
     long *counts = arg;
     int rc;
-    PGresult *res = q_rows(c, &rc, "SELECT status, count(*) FROM cases GROUP BY status", 0, NULL);
+    PGresult *res = sg_pg_rows(c, &rc, "SELECT status, count(*) FROM cases GROUP BY status", 0, NULL);
     if (!res)
         return rc;
     for (int i = 0; i < PQntuples(res); i++)

@@ -11,7 +11,7 @@
  * conflict decided into io), 0 absent, < 0 error. */
 static int idem_read(sg_pg *c, st_intake *io, int *rc)
 {
-    PGresult *res = q_rows(c, rc,
+    PGresult *res = sg_pg_rows(c, rc,
                            "SELECT body_sha256, response_body FROM idempotency_keys WHERE client = $1 AND key = $2", 2,
                            SG_P(io->client, io->idempotency_key));
     int found = 0;
@@ -70,7 +70,7 @@ static int open_or_join(sg_pg *c, const st_intake *io, const char *rule_version,
     /* Two first reports may race: the loser's INSERT waits for the winner and
      * then finds its case; a case closing meanwhile sends us round again. */
     for (int attempt = 0; attempt < 5; attempt++) {
-        PGresult *res = q_rows(
+        PGresult *res = sg_pg_rows(
             c, &rc,
             "INSERT INTO cases (report_type, target_id, target_owner_id, rule_version, panel_size, votes_to_decide, "
             "deadline, traceparent) SELECT r.report_type, $2, $3, r.version, r.panel_size, r.votes_to_decide, "
@@ -88,7 +88,7 @@ static int open_or_join(sg_pg *c, const st_intake *io, const char *rule_version,
             return SG_OK;
         }
         PQclear(res);
-        res = q_rows(c, &rc,
+        res = sg_pg_rows(c, &rc,
                      "SELECT id FROM cases WHERE report_type = $1 AND target_id = $2 "
                      "AND status IN ('assigning', 'voting') AND appeal_of IS NULL FOR UPDATE",
                      2, SG_P(in->report_type, in->target_id));
@@ -111,7 +111,7 @@ static int drop_conflicted_ballot(sg_pg *c, const char *case_id, const char *rep
 {
     case_row r;
     int rc;
-    PGresult *res = q_rows(c, &rc,
+    PGresult *res = sg_pg_rows(c, &rc,
                            "UPDATE ballots SET status = 'cancelled', closed_at = now() "
                            "WHERE case_id = $1 AND reviewer_id = $2 AND status = 'open' RETURNING id",
                            2, SG_P(case_id, reporter));
@@ -144,7 +144,7 @@ static int create_tx(sg_pg *c, void *arg)
 
     reset(io);
     if (io->idempotency_key) {
-        res = q_rows(c, &rc,
+        res = sg_pg_rows(c, &rc,
                      "INSERT INTO idempotency_keys (client, key, body_sha256) VALUES ($1, $2, $3) "
                      "ON CONFLICT DO NOTHING RETURNING 1",
                      3, SG_P(io->client, io->idempotency_key, io->body_sha256));
@@ -158,7 +158,7 @@ static int create_tx(sg_pg *c, void *arg)
             return idem_read(c, io, &rc) < 0 ? rc : rc != SG_OK ? rc : io->replay ? SG_OK : SG_ERR_RETRY;
     }
 
-    res = q_rows(c, &rc, "SELECT version FROM voting_rules WHERE report_type = $1 ORDER BY version DESC LIMIT 1", 1,
+    res = sg_pg_rows(c, &rc, "SELECT version FROM voting_rules WHERE report_type = $1 ORDER BY version DESC LIMIT 1", 1,
                  SG_P(in->report_type));
     if (!res)
         return rc;
@@ -178,7 +178,7 @@ static int create_tx(sg_pg *c, void *arg)
         rc = SG_ERR_DB;
         goto cleanup;
     }
-    res = q_rows(c, &rc,
+    res = sg_pg_rows(c, &rc,
                  "INSERT INTO reports (case_id, source, report_type, target_id, target_owner_id, reporter_id, reason, "
                  "description, evidence, callback_url) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10) "
                  "ON CONFLICT (case_id, reporter_id) DO NOTHING RETURNING id",
@@ -213,7 +213,7 @@ static int create_tx(sg_pg *c, void *arg)
         goto cleanup;
 
     PQclear(res);
-    res = q_rows(c, &rc, "SELECT status FROM cases WHERE id = $1", 1, SG_P(case_id));
+    res = sg_pg_rows(c, &rc, "SELECT status FROM cases WHERE id = $1", 1, SG_P(case_id));
     if (!res)
         goto cleanup;
     resp = json_pack("{s:s, s:s, s:s}", "report_id", report_id, "case_id", case_id, "status", PQgetvalue(res, 0, 0));

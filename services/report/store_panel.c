@@ -17,7 +17,7 @@ static int conflicted(sg_pg *c, const case_row *r, const char *reviewer, int *rc
     int yes;
     if (strcmp(reviewer, r->owner) == 0)
         return 1;
-    res = q_rows(c, rc,
+    res = sg_pg_rows(c, rc,
                  "SELECT (EXISTS (SELECT 1 FROM reports WHERE case_id = coalesce($2::uuid, $1::uuid) "
                  "AND reporter_id = $3) OR EXISTS (SELECT 1 FROM ballots WHERE case_id = $2::uuid "
                  "AND reviewer_id = $3))::int",
@@ -48,7 +48,7 @@ static int add_ballot(sg_pg *c, const case_row *r, const char *reviewer, const c
                       int *created)
 {
     int rc;
-    PGresult *res = q_rows(
+    PGresult *res = sg_pg_rows(
         c, &rc,
         "WITH d AS (SELECT least(now() + v.ballot_timeout_s * interval '1 second', c.deadline) AS deadline, "
         "   v.reminder_before_s FROM cases c JOIN voting_rules v ON v.report_type = c.report_type "
@@ -115,7 +115,7 @@ int store_panel_assigned(sg_pg *c, const json_t *payload, const char *tp)
     if (rc != SG_OK)
         return rc;
     tp = case_tp(&r, tp);
-    res = q_rows(c, &rc, "SELECT seats, (assigned_at IS NOT NULL)::int FROM panel_requests WHERE case_id = $1 AND round = $2::int",
+    res = sg_pg_rows(c, &rc, "SELECT seats, (assigned_at IS NOT NULL)::int FROM panel_requests WHERE case_id = $1 AND round = $2::int",
                  2, SG_P(r.id, sround));
     if (!res)
         return rc;

@@ -36,7 +36,7 @@ static int put_tx(sg_pg *c, void *arg)
     /* Concurrent PUTs of one type take turns, so versions never collide. */
     rc = sg_pg_exec(c, "SELECT pg_advisory_xact_lock(hashtext('voting_rules:' || $1))", 1, SG_P(x->report_type));
     if (rc == SG_OK)
-        x->out = q_json(
+        x->out = sg_pg_query_json(
             c, &rc,
             "INSERT INTO voting_rules (report_type, version, panel_size, votes_to_decide, ballot_timeout_s, "
             "reminder_before_s, max_substitute_rounds, case_deadline_s, on_deadline, reviewer_tags, appeal_window_s, "

@@ -24,7 +24,7 @@ static int timer_tx(sg_pg *c, void *arg)
     case_row r;
     char id[37];
     int rc;
-    PGresult *res = q_rows(c, &rc, x->claim_sql, 0, NULL);
+    PGresult *res = sg_pg_rows(c, &rc, x->claim_sql, 0, NULL);
 
     x->handled = 0;
     if (!res)
@@ -79,7 +79,7 @@ int store_timer_case_deadlines(sg_pg_pool *p)
 static int on_ballots_expired(sg_pg *c, case_row *r)
 {
     int rc;
-    PGresult *res = q_rows(c, &rc,
+    PGresult *res = sg_pg_rows(c, &rc,
                            "UPDATE ballots SET status = 'expired', closed_at = now() "
                            "WHERE case_id = $1 AND status = 'open' AND deadline <= now() RETURNING id, reviewer_id",
                            1, SG_P(r->id));
@@ -109,7 +109,7 @@ int store_timer_ballot_expiry(sg_pg_pool *p)
 static int on_reminders_due(sg_pg *c, case_row *r)
 {
     int rc;
-    PGresult *res = q_rows(c, &rc,
+    PGresult *res = sg_pg_rows(c, &rc,
                            "UPDATE ballots SET reminded_at = now() WHERE case_id = $1 AND status = 'open' "
                            "AND reminded_at IS NULL AND reminder_at <= now() RETURNING id, reviewer_id",
                            1, SG_P(r->id));
@@ -155,7 +155,7 @@ int store_timer_refill(sg_pg_pool *p)
 static int housekeeping_tx(sg_pg *c, void *arg)
 {
     int *deleted = arg, rc;
-    PGresult *res = q_rows(c, &rc,
+    PGresult *res = sg_pg_rows(c, &rc,
                            "DELETE FROM idempotency_keys WHERE ctid IN (SELECT ctid FROM idempotency_keys "
                            "WHERE created_at < now() - interval '1 day' LIMIT 500)",
                            0, NULL);

@@ -7,37 +7,6 @@
 #include <string.h>
 #include "sg/log.h"
 
-PGresult *q_rows(sg_pg *c, int *rc, const char *sql, int n, const char *const *params)
-{
-    PGresult *res = sg_pg_query(c, sql, n, params);
-    if (!sg_pg_ok(res)) {
-        PQclear(res);
-        *rc = sg_pg_err(c);
-        return NULL;
-    }
-    *rc = SG_OK;
-    return res;
-}
-
-json_t *q_json(sg_pg *c, int *rc, const char *sql, int n, const char *const *params)
-{
-    json_t *out = NULL;
-    json_error_t jerr;
-    PGresult *res = q_rows(c, rc, sql, n, params);
-
-    if (!res)
-        return NULL;
-    if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0)) {
-        out = json_loads(PQgetvalue(res, 0, 0), JSON_DECODE_ANY, &jerr);
-        if (!out) {
-            sg_error("store: database returned invalid JSON: %s", jerr.text);
-            *rc = SG_ERR_DB;
-        }
-    }
-    PQclear(res);
-    return out;
-}
-
 int ev_add(sg_pg *c, const char *case_id, const char *kind, const char *actor, json_t *data)
 {
     int rc = SG_ERR_DB;
@@ -69,14 +38,14 @@ static int read_tx(sg_pg *c, void *arg)
     json_decref(x->out);
     x->out = NULL;
     if (x->limit > 0) {
-        PGresult *res = q_rows(c, &rc, x->sql, x->n, x->params);
+        PGresult *res = sg_pg_rows(c, &rc, x->sql, x->n, x->params);
         if (!res)
             return rc;
         x->out = sg_pg_page(res, x->limit, 1, 0);
         PQclear(res);
         return x->out ? SG_OK : SG_ERR_DB;
     }
-    x->out = q_json(c, &rc, x->sql, x->n, x->params);
+    x->out = sg_pg_query_json(c, &rc, x->sql, x->n, x->params);
     return rc;
 }
 

@@ -7,11 +7,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "sg/clock.h"
 #include "sg/log.h"
 
 /* After a failed call, selections skip Redis for this long instead of each
  * paying a connect timeout while it is down. */
-#define DOWN_BACKOFF_S 1.0
+#define DOWN_BACKOFF_MS 1000
 
 struct rv_fcache {
     sg_redis *r;
@@ -22,15 +23,8 @@ struct rv_fcache {
     long generation;    /* sg_redis_generation when run_id was read */
     char run_id[64];
     long resets;
-    double down_until;  /* monotonic seconds */
+    long long down_until_ms; /* sg_clock_mono_ms */
 };
-
-static double mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* 1 unless a call failed within the back-off. */
 static int usable(rv_fcache *fc)
@@ -39,7 +33,7 @@ static int usable(rv_fcache *fc)
     if (!fc || !fc->r)
         return 0;
     pthread_mutex_lock(&fc->mu);
-    ok = mono_now() >= fc->down_until;
+    ok = sg_clock_mono_ms() >= fc->down_until_ms;
     pthread_mutex_unlock(&fc->mu);
     return ok;
 }
@@ -47,7 +41,7 @@ static int usable(rv_fcache *fc)
 static void mark_down(rv_fcache *fc)
 {
     pthread_mutex_lock(&fc->mu);
-    fc->down_until = mono_now() + DOWN_BACKOFF_S;
+    fc->down_until_ms = sg_clock_mono_ms() + DOWN_BACKOFF_MS;
     pthread_mutex_unlock(&fc->mu);
 }
 
@@ -120,7 +114,7 @@ static int current_epoch(rv_fcache *fc, char *ep, size_t len)
             fc->generation = sg_redis_generation(fc->r);
         } else {
             fc->run_id[0] = '\0';
-            fc->down_until = mono_now() + DOWN_BACKOFF_S;
+            fc->down_until_ms = sg_clock_mono_ms() + DOWN_BACKOFF_MS;
             rc = -1;
         }
         if (rep)

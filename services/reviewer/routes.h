@@ -25,8 +25,4 @@ void rv_h_reviewer_get(sg_req *req, void *ctx);      /* ops or self */
 void rv_h_reviewer_status(sg_req *req, void *ctx);   /* ops */
 void rv_h_availability(sg_req *req, void *ctx);      /* the reviewer (JWT) */
 
-/* Replies to a store failure code (SG_ERR_DB / SG_ERR_RETRY → 503; an
- * unexpected positive code → 500). */
-void rv_reply_store_error(sg_req *req, int rc);
-
 #endif

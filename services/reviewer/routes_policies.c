@@ -14,7 +14,7 @@ static sg_pg *acquire(sg_req *req, rv_service *s)
 {
     sg_pg *c = sg_pg_acquire(s->pg, 2000);
     if (!c)
-        rv_reply_store_error(req, SG_ERR_DB);
+        sg_reply_store_error(req, SG_ERR_DB);
     return c;
 }
 
@@ -30,7 +30,7 @@ void rv_h_pool_rule_get(sg_req *req, void *ctx)
     rc = rv_store_pool_rule_current(c, &r, &m);
     sg_pg_release(s->pg, c);
     if (rc != SG_OK) {
-        rv_reply_store_error(req, rc);
+        sg_reply_store_error(req, rc);
         return;
     }
     json_t *o = rv_pool_rule_to_json(&r);
@@ -51,7 +51,7 @@ void rv_h_pool_rule_put(sg_req *req, void *ctx)
     }
     rc = rv_store_pool_rule_put(s->pg, &r, sg_req_principal(req)->id, &m);
     if (rc != SG_OK) {
-        rv_reply_store_error(req, rc);
+        sg_reply_store_error(req, rc);
         return;
     }
     json_t *o = rv_pool_rule_to_json(&r);
@@ -71,7 +71,7 @@ void rv_h_fatigue_get(sg_req *req, void *ctx)
     rc = rv_store_fatigue_policy_current(c, &p, &m);
     sg_pg_release(s->pg, c);
     if (rc != SG_OK) {
-        rv_reply_store_error(req, rc);
+        sg_reply_store_error(req, rc);
         return;
     }
     json_t *o = rv_fatigue_policy_to_json(&p);
@@ -92,7 +92,7 @@ void rv_h_fatigue_put(sg_req *req, void *ctx)
     }
     rc = rv_store_fatigue_policy_put(s->pg, &p, sg_req_principal(req)->id, &m);
     if (rc != SG_OK) {
-        rv_reply_store_error(req, rc);
+        sg_reply_store_error(req, rc);
         return;
     }
     json_t *o = rv_fatigue_policy_to_json(&p);
@@ -112,7 +112,7 @@ void rv_h_quality_get(sg_req *req, void *ctx)
     rc = rv_store_quality_policy_current(c, &p, &m);
     sg_pg_release(s->pg, c);
     if (rc != SG_OK) {
-        rv_reply_store_error(req, rc);
+        sg_reply_store_error(req, rc);
         return;
     }
     json_t *o = rv_quality_policy_to_json(&p);
@@ -133,7 +133,7 @@ void rv_h_quality_put(sg_req *req, void *ctx)
     }
     rc = rv_store_quality_policy_put(s->pg, &p, sg_req_principal(req)->id, &m);
     if (rc != SG_OK) {
-        rv_reply_store_error(req, rc);
+        sg_reply_store_error(req, rc);
         return;
     }
     json_t *o = rv_quality_policy_to_json(&p);

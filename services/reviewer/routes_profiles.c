@@ -20,7 +20,7 @@ void rv_h_profiles_batch(sg_req *req, void *ctx)
     if (rc == SG_OK)
         sg_reply_json(req, 200, json_pack("{s:I}", "upserted", (json_int_t)b.n));
     else
-        rv_reply_store_error(req, rc);
+        sg_reply_store_error(req, rc);
     rv_profile_batch_free(&b);
 }
 
@@ -40,6 +40,6 @@ void rv_h_activity_batch(sg_req *req, void *ctx)
     if (rc == SG_OK)
         sg_reply_json(req, 200, json_pack("{s:I, s:I}", "accepted", (json_int_t)b.n, "new_weeks", (json_int_t)added));
     else
-        rv_reply_store_error(req, rc);
+        sg_reply_store_error(req, rc);
     rv_activity_batch_free(&b);
 }

@@ -25,7 +25,7 @@ void rv_h_pool_rebuild(sg_req *req, void *ctx)
     /* Waits for an adjustment in progress elsewhere, then runs its own. */
     rc = rv_store_pool_adjust(s->pg, 1, rv_time_now(), &n);
     if (rc != SG_OK) {
-        rv_reply_store_error(req, rc);
+        sg_reply_store_error(req, rc);
         return;
     }
     sg_reply_json(req, 200, json_pack("{s:I, s:I, s:I, s:I}", "added", (json_int_t)n.added, "retired",
@@ -53,13 +53,13 @@ void rv_h_reviewers_list(sg_req *req, void *ctx)
     items = malloc((size_t)(limit + 1) * sizeof(*items));
     c = sg_pg_acquire(s->pg, 2000);
     if (!items || !c) {
-        rv_reply_store_error(req, SG_ERR_DB);
+        sg_reply_store_error(req, SG_ERR_DB);
         goto cleanup;
     }
     /* One more than asked tells whether another page follows. */
     rc = rv_store_reviewers_list(c, status, cursor, limit + 1, items, &n);
     if (rc != SG_OK) {
-        rv_reply_store_error(req, rc);
+        sg_reply_store_error(req, rc);
         goto cleanup;
     }
     arr = json_array();
@@ -87,7 +87,7 @@ void rv_h_reviewer_get(sg_req *req, void *ctx)
         return;
     }
     if (!(c = sg_pg_acquire(s->pg, 2000))) {
-        rv_reply_store_error(req, SG_ERR_DB);
+        sg_reply_store_error(req, SG_ERR_DB);
         return;
     }
     rc = rv_store_reviewer_get(c, id, &r);
@@ -95,7 +95,7 @@ void rv_h_reviewer_get(sg_req *req, void *ctx)
     if (rc == RV_NOT_FOUND)
         sg_reply_problem(req, 404, "Not Found", "%s is not a reviewer", id);
     else if (rc != SG_OK)
-        rv_reply_store_error(req, rc);
+        sg_reply_store_error(req, rc);
     else
         sg_reply_json(req, 200, rv_reviewer_to_json(&r));
 }
@@ -136,7 +136,7 @@ void rv_h_reviewer_status(sg_req *req, void *ctx)
         sg_reply_problem(req, 409, "Conflict", "the pool rule does not admit %s: %s", id, why);
         break;
     default:
-        rv_reply_store_error(req, rc);
+        sg_reply_store_error(req, rc);
     }
 }
 
@@ -165,6 +165,6 @@ void rv_h_availability(sg_req *req, void *ctx)
         sg_reply_problem(req, 409, "Conflict", "a suspended or retired reviewer cannot change availability");
         break;
     default:
-        rv_reply_store_error(req, rc);
+        sg_reply_store_error(req, rc);
     }
 }

@@ -9,23 +9,6 @@
 #include "store.h"
 #include "store_util.h"
 
-/* Copies column 0 of every row. */
-static int copy_ids(const PGresult *r, char ***ids, size_t *n)
-{
-    size_t rows = (size_t)PQntuples(r);
-    *ids = NULL;
-    *n = 0;
-    if (rows == 0)
-        return SG_OK;
-    if (!(*ids = calloc(rows, sizeof(**ids))))
-        return SG_ERR_DB;
-    *n = rows;
-    for (size_t i = 0; i < rows; i++)
-        if (!((*ids)[i] = strdup(PQgetvalue(r, (int)i, 0))))
-            return SG_ERR_DB; /* partial: rv_ids_free copes */
-    return SG_OK;
-}
-
 typedef struct row_state {
     const char *id;        /* borrowed from the locked result */
     rv_ballot_state old, neu;
@@ -177,7 +160,7 @@ int rv_store_close_case(sg_pg *c, const char *case_id, double now, char ***ids, 
         rc = sg_pg_err(c);
         goto cleanup;
     }
-    if ((rc = copy_ids(r, ids, n)) != SG_OK || *n == 0)
+    if ((rc = rv_copy_ids(r, ids, n)) != SG_OK || *n == 0)
         goto cleanup;
     rc = SG_ERR_DB;
     if (!(outs = calloc(*n, sizeof(*outs))))

@@ -15,31 +15,6 @@ void rv_ids_free(char **ids, size_t n)
     free(ids);
 }
 
-/* Copies column 0 of every row whose column 0 is not NULL. */
-static int copy_ids(const PGresult *r, char ***ids, size_t *n)
-{
-    size_t rows = (size_t)PQntuples(r), k = 0;
-    *ids = NULL;
-    *n = 0;
-    if (rows == 0)
-        return SG_OK;
-    *ids = calloc(rows, sizeof(**ids));
-    if (!*ids)
-        return SG_ERR_DB;
-    for (size_t i = 0; i < rows; i++) {
-        if (PQgetisnull(r, (int)i, 0))
-            continue;
-        if (!((*ids)[k] = strdup(PQgetvalue(r, (int)i, 0)))) {
-            rv_ids_free(*ids, k);
-            *ids = NULL;
-            return SG_ERR_DB;
-        }
-        k++;
-    }
-    *n = k;
-    return SG_OK;
-}
-
 int rv_store_panel_claim(sg_pg *c, const rv_panel_req *r, const char *event_id, rv_fatigue_policy *policy,
                          char ***on_case, size_t *n_on_case)
 {
@@ -119,7 +94,7 @@ int rv_store_panel_answer(sg_pg *c, const rv_panel_req *r, char ***ids, size_t *
         goto cleanup;
     }
     *shortfall = rv_cell_int(res, 0, 1);
-    rc = copy_ids(res, ids, nids);
+    rc = rv_copy_ids(res, ids, nids);
 cleanup:
     PQclear(res);
     return rc;

@@ -1,5 +1,6 @@
 /* See store_util.h. */
 #include "store_util.h"
+#include "store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,4 +42,27 @@ const char *rv_cell_str(const PGresult *r, int row, int col)
 int rv_cell_bool(const PGresult *r, int row, int col)
 {
     return !PQgetisnull(r, row, col) && PQgetvalue(r, row, col)[0] == 't';
+}
+
+int rv_copy_ids(const PGresult *r, char ***ids, size_t *n)
+{
+    size_t rows = (size_t)PQntuples(r), k = 0;
+    *ids = NULL;
+    *n = 0;
+    if (rows == 0)
+        return SG_OK;
+    if (!(*ids = calloc(rows, sizeof(**ids))))
+        return SG_ERR_DB;
+    for (size_t i = 0; i < rows; i++) {
+        if (PQgetisnull(r, (int)i, 0))
+            continue;
+        if (!((*ids)[k] = strdup(PQgetvalue(r, (int)i, 0)))) {
+            rv_ids_free(*ids, k);
+            *ids = NULL;
+            return SG_ERR_DB;
+        }
+        k++;
+    }
+    *n = k;
+    return SG_OK;
 }

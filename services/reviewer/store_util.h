@@ -23,4 +23,10 @@ double rv_cell_double(const PGresult *r, int row, int col);
 const char *rv_cell_str(const PGresult *r, int row, int col);
 int rv_cell_bool(const PGresult *r, int row, int col);
 
+/* Copies the non-NULL values of column 0 of r into *ids (malloc'ed array
+ * of *n malloc'ed strings; the caller frees both with rv_ids_free). With no
+ * rows *ids is NULL and *n 0. Returns SG_OK, or SG_ERR_DB when out of memory
+ * (then nothing is left to free: *ids NULL, *n 0). */
+int rv_copy_ids(const PGresult *r, char ***ids, size_t *n);
+
 #endif

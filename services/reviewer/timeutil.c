@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <time.h>
+#include "sg/clock.h"
 
 static long days_from_civil(long y, unsigned m, unsigned d)
 {
@@ -121,9 +122,7 @@ int rv_time_parse(const char *s, double *out)
 
 double rv_time_now(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return sg_clock_wall_s();
 }
 
 long rv_day_of(double t)

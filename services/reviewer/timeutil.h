@@ -16,7 +16,8 @@
  * range). */
 int rv_time_parse(const char *s, double *out);
 
-/* Wall-clock Unix time with sub-second precision. */
+/* Wall-clock Unix time with sub-second precision (sg_clock_wall_s; the
+ * reviewer's "now" for day/week arithmetic). */
 double rv_time_now(void);
 
 /* UTC day number containing Unix time t. */

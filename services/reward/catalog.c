@@ -1,9 +1,7 @@
 /* Catalog and redemption request validation; see catalog.h. */
 #include "catalog.h"
 
-#include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include "sg/json.h"
 
@@ -40,29 +38,5 @@ int reward_redeem_from_json(const json_t *body, reward_redeem *out, char *err, s
         return -1;
     }
     out->quantity = (int)sg_json_int(body, "quantity", 0);
-    return 0;
-}
-
-int reward_idempotency_key_valid(const char *k)
-{
-    size_t n = k ? strlen(k) : 0;
-    if (n < 1 || n > REWARD_MAX_IDEMPOTENCY_KEY)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)k[i] < 0x20 || (unsigned char)k[i] > 0x7e)
-            return 0;
-    return 1;
-}
-
-int reward_seq_cursor_parse(const char *s, long long *out)
-{
-    char *end;
-    if (!s || *s < '1' || *s > '9' || strlen(s) > 19)
-        return -1;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || *end || v < 1)
-        return -1;
-    *out = v;
     return 0;
 }

@@ -10,7 +10,6 @@
 #define REWARD_MAX_COST 1000000000LL
 #define REWARD_MAX_STOCK 1000000000LL
 #define REWARD_MAX_QUANTITY 100
-#define REWARD_MAX_IDEMPOTENCY_KEY 128
 
 typedef struct reward_item {
     const char *name;             /* borrowed from the body; 1..200 code points, no control chars */
@@ -32,12 +31,5 @@ typedef struct reward_redeem {
 /* Validates a redemption body {item_id, quantity}. Returns 0, or -1 with a
  * 400 detail in err. */
 int reward_redeem_from_json(const json_t *body, reward_redeem *out, char *err, size_t errlen);
-
-/* 1 when k is an acceptable Idempotency-Key: 1..128 bytes of printable ASCII
- * (space included). */
-int reward_idempotency_key_valid(const char *k);
-
-/* Parses a sequence cursor (decimal 1..2^63-1). Returns 0 or -1. */
-int reward_seq_cursor_parse(const char *s, long long *out);
 
 #endif

@@ -32,13 +32,10 @@ void reward_h_refund(sg_req *req, void *ctx);         /* POST /v1/redemptions/{i
 
 /* routes_util.c — shared by the handlers */
 
-/* Replies with the problem for a store outcome that is not SG_OK (`what`
- * names the resource for 404s). */
+/* Replies with the problem for a store outcome that is not SG_OK: 404
+ * (`what` names the resource) and 409s for the REWARD_* codes,
+ * sg_reply_store_error for the rest (503 for database errors). */
 void reward_reply_outcome(sg_req *req, int rc, const char *what);
-
-/* Replies 200 {"items": items, "next_cursor": next|null}; steals items,
- * frees next. */
-void reward_reply_page(sg_req *req, json_t *items, char *next);
 
 /* Returns 0 when the caller is ops or the user `user_id`; else replies 403
  * and returns -1. */

@@ -37,22 +37,16 @@ void reward_h_ledger_get(sg_req *req, void *ctx)
 {
     reward_svc *svc = ctx;
     const char *user = account_param(req);
-    const char *cursor;
     long long before = 0;
-    json_t *items;
-    char *next;
+    json_t *page;
     int limit;
 
-    if (!user || sg_req_page(req, &limit, &cursor) != 0)
+    if (!user || sg_req_page_seq(req, &limit, &before) != 0)
         return;
-    if (cursor && reward_seq_cursor_parse(cursor, &before) != 0) {
-        sg_reply_problem(req, 400, "Bad Request", "invalid cursor");
-        return;
-    }
-    int rc = store_ledger_page(svc->app->pg, user, before, limit, &items, &next);
+    int rc = store_ledger_page(svc->app->pg, user, before, limit, &page);
     if (rc != SG_OK) {
         reward_reply_outcome(req, rc, "account");
         return;
     }
-    reward_reply_page(req, items, next);
+    sg_reply_json(req, 200, page);
 }

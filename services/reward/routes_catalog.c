@@ -21,18 +21,6 @@ static int item_body(sg_req *req, reward_item *it)
     return 0;
 }
 
-/* The {id} parameter, or NULL after replying 404 (no item has a non-UUID
- * id). */
-static const char *item_param(sg_req *req)
-{
-    const char *id = sg_req_param(req, "id");
-    if (!sg_is_uuid(id)) {
-        sg_reply_problem(req, 404, "Not Found", "item not found");
-        return NULL;
-    }
-    return id;
-}
-
 void reward_h_item_create(sg_req *req, void *ctx)
 {
     reward_svc *svc = ctx;
@@ -51,7 +39,7 @@ void reward_h_item_create(sg_req *req, void *ctx)
 void reward_h_item_replace(sg_req *req, void *ctx)
 {
     reward_svc *svc = ctx;
-    const char *id = item_param(req);
+    const char *id = sg_req_uuid_param(req, "id", "item");
     reward_item it;
     json_t *out;
     if (!id || item_body(req, &it) != 0)
@@ -67,7 +55,7 @@ void reward_h_item_replace(sg_req *req, void *ctx)
 void reward_h_item_get(sg_req *req, void *ctx)
 {
     reward_svc *svc = ctx;
-    const char *id = item_param(req);
+    const char *id = sg_req_uuid_param(req, "id", "item");
     json_t *out;
     if (!id)
         return;
@@ -82,18 +70,13 @@ void reward_h_item_get(sg_req *req, void *ctx)
 void reward_h_items_list(sg_req *req, void *ctx)
 {
     reward_svc *svc = ctx;
-    const char *cursor, *act = sg_req_query(req, "active");
+    const char *act = sg_req_query(req, "active");
     long long after = 0;
     int limit, active = -1;
-    json_t *items;
-    char *next;
+    json_t *page;
 
-    if (sg_req_page(req, &limit, &cursor) != 0)
+    if (sg_req_page_seq(req, &limit, &after) != 0)
         return;
-    if (cursor && reward_seq_cursor_parse(cursor, &after) != 0) {
-        sg_reply_problem(req, 400, "Bad Request", "invalid cursor");
-        return;
-    }
     if (act && *act) {
         if (strcmp(act, "true") != 0 && strcmp(act, "false") != 0) {
             sg_reply_problem(req, 400, "Bad Request", "active must be true or false");
@@ -101,10 +84,10 @@ void reward_h_items_list(sg_req *req, void *ctx)
         }
         active = strcmp(act, "true") == 0;
     }
-    int rc = store_item_list(svc->app->pg, after, active, limit, &items, &next);
+    int rc = store_item_list(svc->app->pg, after, active, limit, &page);
     if (rc != SG_OK) {
         reward_reply_outcome(req, rc, "item");
         return;
     }
-    reward_reply_page(req, items, next);
+    sg_reply_json(req, 200, page);
 }

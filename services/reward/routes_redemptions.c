@@ -8,17 +8,6 @@
 #include "store_redemptions.h"
 #include "svc.h"
 
-/* The {id} parameter, or NULL after replying 404. */
-static const char *redemption_param(sg_req *req)
-{
-    const char *id = sg_req_param(req, "id");
-    if (!sg_is_uuid(id)) {
-        sg_reply_problem(req, 404, "Not Found", "redemption not found");
-        return NULL;
-    }
-    return id;
-}
-
 void reward_h_redeem(sg_req *req, void *ctx)
 {
     reward_svc *svc = ctx;
@@ -28,8 +17,8 @@ void reward_h_redeem(sg_req *req, void *ctx)
     json_t *out;
     char err[256];
 
-    if (!reward_idempotency_key_valid(key)) {
-        sg_reply_problem(req, 400, "Bad Request", "header Idempotency-Key (1..128 printable characters) is required");
+    if (!sg_idempotency_key_ok(key)) {
+        sg_reply_problem(req, 400, "Bad Request", "header Idempotency-Key (1..128 printable ASCII characters, no spaces) is required");
         return;
     }
     if (!(body = reward_body(req)))
@@ -55,7 +44,7 @@ void reward_h_redemption_get(sg_req *req, void *ctx)
 {
     reward_svc *svc = ctx;
     const sg_principal *p = sg_req_principal(req);
-    const char *id = redemption_param(req);
+    const char *id = sg_req_uuid_param(req, "id", "redemption");
     char owner[129];
     json_t *out;
     if (!id)
@@ -77,7 +66,7 @@ void reward_h_redemption_get(sg_req *req, void *ctx)
 void reward_h_refund(sg_req *req, void *ctx)
 {
     reward_svc *svc = ctx;
-    const char *id = redemption_param(req);
+    const char *id = sg_req_uuid_param(req, "id", "redemption");
     json_t *out;
     if (!id)
         return;

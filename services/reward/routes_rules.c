@@ -21,8 +21,7 @@ void reward_h_rules_list(sg_req *req, void *ctx)
 {
     reward_svc *svc = ctx;
     const char *cursor;
-    json_t *items;
-    char *next;
+    json_t *page;
     int limit;
 
     if (sg_req_page(req, &limit, &cursor) != 0)
@@ -31,12 +30,12 @@ void reward_h_rules_list(sg_req *req, void *ctx)
         sg_reply_problem(req, 400, "Bad Request", "invalid cursor");
         return;
     }
-    int rc = store_rule_list(svc->app->pg, cursor, limit, &items, &next);
+    int rc = store_rule_list(svc->app->pg, cursor, limit, &page);
     if (rc != SG_OK) {
         reward_reply_outcome(req, rc, "rule");
         return;
     }
-    reward_reply_page(req, items, next);
+    sg_reply_json(req, 200, page);
 }
 
 void reward_h_rule_get(sg_req *req, void *ctx)
@@ -81,22 +80,16 @@ void reward_h_rule_versions(sg_req *req, void *ctx)
 {
     reward_svc *svc = ctx;
     const char *type = report_type_param(req);
-    const char *cursor;
     long long before = 0;
-    json_t *items;
-    char *next;
+    json_t *page;
     int limit;
 
-    if (!type || sg_req_page(req, &limit, &cursor) != 0)
+    if (!type || sg_req_page_seq(req, &limit, &before) != 0)
         return;
-    if (cursor && reward_seq_cursor_parse(cursor, &before) != 0) {
-        sg_reply_problem(req, 400, "Bad Request", "invalid cursor");
-        return;
-    }
-    int rc = store_rule_versions(svc->app->pg, type, before, limit, &items, &next);
+    int rc = store_rule_versions(svc->app->pg, type, before, limit, &page);
     if (rc != SG_OK) {
         reward_reply_outcome(req, rc, "reward rule");
         return;
     }
-    reward_reply_page(req, items, next);
+    sg_reply_json(req, 200, page);
 }

@@ -28,28 +28,9 @@ void reward_reply_outcome(sg_req *req, int rc, const char *what)
         sg_reply_problem(req, 409, "Conflict", "the redemption was already refunded");
         return;
     default:
-        /* The store has logged the cause. */
-        sg_reply_header(req, "Retry-After", "1");
-        sg_reply_problem(req, 503, "Service Unavailable", "the database is unavailable, retry later");
+        sg_reply_store_error(req, rc);
         return;
     }
-}
-
-void reward_reply_page(sg_req *req, json_t *items, char *next)
-{
-    json_t *body = json_object();
-    if (body) {
-        json_object_set_new(body, "items", items);
-        json_object_set_new(body, "next_cursor", next ? json_string(next) : json_null());
-    } else {
-        json_decref(items);
-    }
-    free(next);
-    if (!body) {
-        sg_reply_problem(req, 500, "Internal Server Error", "out of memory");
-        return;
-    }
-    sg_reply_json(req, 200, body);
 }
 
 int reward_require_self_or_ops(sg_req *req, const char *user_id)

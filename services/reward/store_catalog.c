@@ -50,7 +50,7 @@ int store_item_get(sg_pg_pool *p, const char *id, json_t **out)
     return item_one(p, "SELECT " ITEM_JSON " FROM items WHERE id = $1::uuid", 1, SG_P(id), out);
 }
 
-int store_item_list(sg_pg_pool *p, long long after, int active, int limit, json_t **items, char **next)
+int store_item_list(sg_pg_pool *p, long long after, int active, int limit, json_t **page)
 {
     char lim[16], aft[24];
     PGresult *r = NULL;
@@ -60,8 +60,9 @@ int store_item_list(sg_pg_pool *p, long long after, int active, int limit, json_
                         "SELECT seq, " ITEM_JSON " FROM items WHERE seq > $1::bigint "
                         "AND ($2::boolean IS NULL OR active = $2::boolean) ORDER BY seq LIMIT $3::integer",
                         3, SG_P(aft, active < 0 ? NULL : active ? "true" : "false", lim), &r);
-    if (rc == SG_OK)
-        rc = store_page(r, limit, 0, 1, items, next);
+    *page = NULL;
+    if (rc == SG_OK && !(*page = sg_pg_page(r, limit, 0, 1)))
+        rc = SG_ERR_DB;
     PQclear(r);
     return rc;
 }

@@ -20,7 +20,9 @@ int store_item_replace(sg_pg_pool *p, const char *id, const reward_item *it, jso
 int store_item_get(sg_pg_pool *p, const char *id, json_t **out);
 
 /* Items in creation order after sequence `after` (0: from the first);
- * active: -1 all, 0 inactive only, 1 active only. *next: see store_page. */
-int store_item_list(sg_pg_pool *p, long long after, int active, int limit, json_t **items, char **next);
+ * active: -1 all, 0 inactive only, 1 active only. 
+ * *page: sg_pg_page's {items, next_cursor} 
+ * (new reference, NULL unless SG_OK). */
+int store_item_list(sg_pg_pool *p, long long after, int active, int limit, json_t **page);
 
 #endif

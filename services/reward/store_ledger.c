@@ -18,8 +18,7 @@ int store_balance(sg_pg_pool *p, const char *user_id, long long *balance)
     return rc;
 }
 
-int store_ledger_page(sg_pg_pool *p, const char *user_id, long long before_seq, int limit, json_t **items,
-                      char **next)
+int store_ledger_page(sg_pg_pool *p, const char *user_id, long long before_seq, int limit, json_t **page)
 {
     char lim[16], bef[24];
     PGresult *r = NULL;
@@ -32,8 +31,9 @@ int store_ledger_page(sg_pg_pool *p, const char *user_id, long long before_seq, 
                         "FROM ledger_entries e JOIN journal_tx t ON t.id = e.tx_id "
                         "WHERE e.account_id = $1 AND e.seq < $2::bigint ORDER BY e.seq DESC LIMIT $3::integer",
                         3, SG_P(user_id, bef, lim), &r);
-    if (rc == SG_OK)
-        rc = store_page(r, limit, 0, 1, items, next);
+    *page = NULL;
+    if (rc == SG_OK && !(*page = sg_pg_page(r, limit, 0, 1)))
+        rc = SG_ERR_DB;
     PQclear(r);
     return rc;
 }

@@ -21,9 +21,9 @@ int store_balance(sg_pg_pool *p, const char *user_id, long long *balance);
 
 /* A page of the user's entries, newest first, with seq below before_seq (0:
  * from the newest). Entry JSON: {entry_id, amount, kind, grant_kind, case_id,
- * redemption_id, created_at}. *next: see store_page (the entry's seq). */
-int store_ledger_page(sg_pg_pool *p, const char *user_id, long long before_seq, int limit, json_t **items,
-                      char **next);
+ * redemption_id, created_at}. *page: sg_pg_page's {items,
+ * next_cursor} (the entry's seq; new reference, NULL unless SG_OK). */
+int store_ledger_page(sg_pg_pool *p, const char *user_id, long long before_seq, int limit, json_t **page);
 
 typedef struct store_posting {
     const char *kind;           /* journal kind: grant | redeem | refund | adjust */

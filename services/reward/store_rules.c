@@ -82,7 +82,7 @@ int store_rule_get(sg_pg_pool *p, const char *type, json_t **out)
     return rc;
 }
 
-int store_rule_list(sg_pg_pool *p, const char *after, int limit, json_t **items, char **next)
+int store_rule_list(sg_pg_pool *p, const char *after, int limit, json_t **page)
 {
     char lim[16];
     PGresult *r = NULL;
@@ -92,14 +92,14 @@ int store_rule_list(sg_pg_pool *p, const char *after, int limit, json_t **items,
                         "WHERE $1::text IS NULL OR report_type > $1::text "
                         "ORDER BY report_type, version DESC LIMIT $2::integer",
                         2, SG_P(after, lim), &r);
-    if (rc == SG_OK)
-        rc = store_page(r, limit, 0, 1, items, next);
+    *page = NULL;
+    if (rc == SG_OK && !(*page = sg_pg_page(r, limit, 0, 1)))
+        rc = SG_ERR_DB;
     PQclear(r);
     return rc;
 }
 
-int store_rule_versions(sg_pg_pool *p, const char *type, long long before, int limit, json_t **items,
-                        char **next)
+int store_rule_versions(sg_pg_pool *p, const char *type, long long before, int limit, json_t **page)
 {
     char lim[16], bef[24];
     PGresult *r = NULL;
@@ -112,8 +112,9 @@ int store_rule_versions(sg_pg_pool *p, const char *type, long long before, int l
                         3, SG_P(type, bef, lim), &r);
     if (rc == SG_OK && PQntuples(r) == 0 && before == 0)
         rc = REWARD_NOT_FOUND;
-    if (rc == SG_OK)
-        rc = store_page(r, limit, 0, 1, items, next);
+    *page = NULL;
+    if (rc == SG_OK && !(*page = sg_pg_page(r, limit, 0, 1)))
+        rc = SG_ERR_DB;
     PQclear(r);
     return rc;
 }

@@ -20,13 +20,15 @@ int store_rule_put(sg_pg_pool *p, const char *type, const reward_rule *r, const 
 int store_rule_get(sg_pg_pool *p, const char *type, json_t **out);
 
 /* Current rules ordered by report type, after `after` (NULL: from the
- * start). *next: see store_page. */
-int store_rule_list(sg_pg_pool *p, const char *after, int limit, json_t **items, char **next);
+ * start). *page: sg_pg_page's {items, next_cursor} 
+ * (new reference, NULL unless SG_OK). */
+int store_rule_list(sg_pg_pool *p, const char *after, int limit, json_t **page);
 
 /* Versions of type's rule, newest first, below version `before` (0: from
- * the newest). REWARD_NOT_FOUND when the type has no rule. */
-int store_rule_versions(sg_pg_pool *p, const char *type, long long before, int limit, json_t **items,
-                        char **next);
+ * the newest). REWARD_NOT_FOUND when the type has no rule.
+ * *page: sg_pg_page's {items, next_cursor} 
+ * (new reference, NULL unless SG_OK). */
+int store_rule_versions(sg_pg_pool *p, const char *type, long long before, int limit, json_t **page);
 
 /* Inside a transaction: the rule that applies to report type `type` — its
  * own current rule, else the current rule of REWARD_DEFAULT_TYPE. Fills

@@ -93,6 +93,31 @@ static void h_slow(sg_req *req, void *ctx)
     sg_reply_text(req, 200, "{\"slow\":true}");
 }
 
+static void h_page_seq(sg_req *req, void *ctx)
+{
+    (void)ctx;
+    int limit;
+    long long after;
+    if (sg_req_page_seq(req, &limit, &after) != 0)
+        return;
+    sg_reply_json(req, 200, json_pack("{s:i, s:I}", "limit", limit, "after", (json_int_t)after));
+}
+
+static void h_uuid(sg_req *req, void *ctx)
+{
+    (void)ctx;
+    const char *id = sg_req_uuid_param(req, "id", "widget");
+    if (!id)
+        return;
+    sg_reply_json(req, 200, json_pack("{s:s}", "id", id));
+}
+
+static void h_store_error(sg_req *req, void *ctx)
+{
+    (void)ctx;
+    sg_reply_store_error(req, atoi(sg_req_param(req, "rc")));
+}
+
 static const sg_route routes[] = {
     {"GET", "/v1/echo/{id}", SG_AUTH_ANY, h_echo},
     {"GET", "/v1/public/{id}", SG_AUTH_PUBLIC, h_echo},
@@ -103,6 +128,9 @@ static const sg_route routes[] = {
     {"GET", "/v1/page", SG_AUTH_PUBLIC, h_page},
     {"POST", "/v1/votes", SG_AUTH_PUBLIC, h_validated},
     {"GET", "/v1/slow", SG_AUTH_PUBLIC, h_slow},
+    {"GET", "/v1/seq", SG_AUTH_PUBLIC, h_page_seq},
+    {"GET", "/v1/widgets/{id}", SG_AUTH_PUBLIC, h_uuid},
+    {"GET", "/v1/store-error/{rc}", SG_AUTH_PUBLIC, h_store_error},
 };
 
 static int ready(void *ctx, char *down, size_t downlen)
@@ -726,4 +754,48 @@ Test(http, abandoned_and_malformed_requests_are_released)
     sg_http_stop(srv);
     srv = NULL;
     cr_assert_lt(now_s() - t0, 1.0, "stop waited for requests that had ended");
+}
+
+Test(http, page_seq)
+{
+    json_t *j = body_json(request("GET", "/v1/seq", NULL, NULL));
+    cr_assert_eq(sg_json_int(j, "limit", 0), 50);
+    cr_assert_eq(sg_json_int(j, "after", -1), 0);
+    json_decref(j);
+    j = body_json(request("GET", "/v1/seq?limit=3&cursor=", NULL, NULL));
+    cr_assert_eq(sg_json_int(j, "limit", 0), 3);
+    cr_assert_eq(sg_json_int(j, "after", -1), 0);
+    json_decref(j);
+    j = body_json(request("GET", "/v1/seq?cursor=9223372036854775807", NULL, NULL));
+    cr_assert_eq(sg_json_int(j, "after", -1), 9223372036854775807LL);
+    json_decref(j);
+    const char *bad[] = {"abc", "0", "-5", "007", "12a", "9223372036854775808"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char target[128];
+        snprintf(target, sizeof target, "/v1/seq?cursor=%s", bad[i]);
+        cr_assert_str_eq(expect_problem(request("GET", target, NULL, NULL), 400), "invalid cursor", "%s", bad[i]);
+    }
+    expect_problem(request("GET", "/v1/seq?limit=0&cursor=5", NULL, NULL), 400);
+}
+
+Test(http, uuid_param_404_when_not_a_uuid)
+{
+    json_t *j = body_json(request("GET", "/v1/widgets/0b5a4c2e-8f1d-4e3a-9c7b-2d6e1f0a3b4c", NULL, NULL));
+    cr_assert_str_eq(sg_json_str(j, "id"), "0b5a4c2e-8f1d-4e3a-9c7b-2d6e1f0a3b4c");
+    json_decref(j);
+    cr_assert_str_eq(expect_problem(request("GET", "/v1/widgets/42", NULL, NULL), 404), "widget not found");
+    expect_problem(request("GET", "/v1/widgets/0b5a4c2e-8f1d-4e3a-9c7b-2d6e1f0a3b4cX", NULL, NULL), 404);
+}
+
+Test(http, store_error_mapping)
+{
+    resp *r = request("GET", "/v1/store-error/-1", NULL, NULL);
+    expect_problem(r, 503);
+    cr_assert_str_eq(header(r, "Retry-After"), "1");
+    r = request("GET", "/v1/store-error/-2", NULL, NULL);
+    expect_problem(r, 503);
+    cr_assert_str_eq(header(r, "Retry-After"), "1");
+    r = request("GET", "/v1/store-error/7", NULL, NULL);
+    expect_problem(r, 500);
+    cr_assert_null(header(r, "Retry-After"));
 }

@@ -256,3 +256,47 @@ Test(json_accessors, str_and_int)
     cr_assert_eq(sg_json_int(o, "missing", 7), 7);
     json_decref(o);
 }
+
+Test(json_checks, idempotency_key)
+{
+    char k[130];
+    cr_assert(sg_idempotency_key_ok("a"));
+    cr_assert(sg_idempotency_key_ok("abc-123"));
+    cr_assert(sg_idempotency_key_ok("order-42/retry~!"));
+    cr_assert_not(sg_idempotency_key_ok(NULL));
+    cr_assert_not(sg_idempotency_key_ok(""));
+    cr_assert_not(sg_idempotency_key_ok("a b"), "spaces are refused");
+    cr_assert_not(sg_idempotency_key_ok(" "));
+    cr_assert_not(sg_idempotency_key_ok("a\tb"));
+    cr_assert_not(sg_idempotency_key_ok("a\x7f"));
+    cr_assert_not(sg_idempotency_key_ok("caf\xc3\xa9"));
+    memset(k, 'k', SG_IDEMPOTENCY_KEY_MAX);
+    k[SG_IDEMPOTENCY_KEY_MAX] = '\0';
+    cr_assert(sg_idempotency_key_ok(k));
+    k[SG_IDEMPOTENCY_KEY_MAX] = 'k';
+    k[SG_IDEMPOTENCY_KEY_MAX + 1] = '\0';
+    cr_assert_not(sg_idempotency_key_ok(k));
+}
+
+Test(json_checks, seq_cursor)
+{
+    long long v = 7;
+    cr_assert_eq(sg_parse_seq("42", &v), 0);
+    cr_assert_eq(v, 42);
+    cr_assert_eq(sg_parse_seq("1", &v), 0);
+    cr_assert_eq(v, 1);
+    cr_assert_eq(sg_parse_seq("9223372036854775807", &v), 0);
+    cr_assert_eq(v, 9223372036854775807LL);
+    v = 7;
+    cr_assert_eq(sg_parse_seq("9223372036854775808", &v), -1);
+    cr_assert_eq(sg_parse_seq("99999999999999999999", &v), -1);
+    cr_assert_eq(sg_parse_seq("0", &v), -1);
+    cr_assert_eq(sg_parse_seq("007", &v), -1);
+    cr_assert_eq(sg_parse_seq("-1", &v), -1);
+    cr_assert_eq(sg_parse_seq("+1", &v), -1);
+    cr_assert_eq(sg_parse_seq(" 1", &v), -1);
+    cr_assert_eq(sg_parse_seq("12a", &v), -1);
+    cr_assert_eq(sg_parse_seq("", &v), -1);
+    cr_assert_eq(sg_parse_seq(NULL, &v), -1);
+    cr_assert_eq(v, 7, "untouched on failure");
+}

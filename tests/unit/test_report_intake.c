@@ -1,8 +1,7 @@
 /* Report intake validation: each bad field gets the right status code;
- * plus the idempotency key header, body digests and callback signatures. */
+ * plus the rate limiter's Retry-After. */
 #include <criterion/criterion.h>
 #include <string.h>
-#include "../../services/report/digest.h"
 #include "../../services/report/intake.h"
 #include "../../services/report/ratelimit.h"
 
@@ -149,31 +148,6 @@ Test(intake, unknown_field_and_non_object)
 Test(intake, reporter_is_owner_is_422)
 {
     cr_assert_eq(validate_with("reporter_id", json_string("u-42")), 422);
-}
-
-Test(intake, idempotency_key)
-{
-    char k[130];
-    cr_assert(intake_idempotency_key_ok("abc-123"));
-    cr_assert_not(intake_idempotency_key_ok(""));
-    cr_assert_not(intake_idempotency_key_ok(NULL));
-    cr_assert_not(intake_idempotency_key_ok("a b"));
-    memset(k, 'k', 128);
-    k[128] = '\0';
-    cr_assert(intake_idempotency_key_ok(k));
-    k[128] = 'k';
-    k[129] = '\0';
-    cr_assert_not(intake_idempotency_key_ok(k));
-}
-
-Test(digest, sha256_and_hmac_known_answers)
-{
-    char hex[DIGEST_HEX_LEN + 1], sig[SIGNATURE_LEN];
-    cr_assert_eq(digest_sha256_hex("abc", 3, hex), 0);
-    cr_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-    /* RFC 4231 test case 2. */
-    cr_assert_eq(digest_signature("Jefe", "what do ya want for nothing?", 28, sig), 0);
-    cr_assert_str_eq(sig, "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
 }
 
 Test(ratelimit, retry_after_is_the_rest_of_the_minute)

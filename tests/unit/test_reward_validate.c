@@ -128,31 +128,3 @@ Test(reward_catalog, redemption_bodies)
         json_decref(j);
     }
 }
-
-Test(reward_catalog, idempotency_keys)
-{
-    char k129[130];
-    memset(k129, 'k', 129);
-    k129[129] = '\0';
-    cr_assert(reward_idempotency_key_valid("a"));
-    cr_assert(reward_idempotency_key_valid("order 42/retry"));
-    cr_assert(reward_idempotency_key_valid(k129 + 1));
-    cr_assert_not(reward_idempotency_key_valid(k129));
-    cr_assert_not(reward_idempotency_key_valid(""));
-    cr_assert_not(reward_idempotency_key_valid(NULL));
-    cr_assert_not(reward_idempotency_key_valid("a\tb"));
-    cr_assert_not(reward_idempotency_key_valid("caf\xc3\xa9"));
-}
-
-Test(reward_catalog, seq_cursors)
-{
-    long long v;
-    cr_assert_eq(reward_seq_cursor_parse("42", &v), 0);
-    cr_assert_eq(v, 42);
-    cr_assert_eq(reward_seq_cursor_parse("9223372036854775807", &v), 0);
-    cr_assert_eq(reward_seq_cursor_parse("9223372036854775808", &v), -1);
-    cr_assert_eq(reward_seq_cursor_parse("0", &v), -1);
-    cr_assert_eq(reward_seq_cursor_parse("-1", &v), -1);
-    cr_assert_eq(reward_seq_cursor_parse("12a", &v), -1);
-    cr_assert_eq(reward_seq_cursor_parse("", &v), -1);
-}

@@ -76,6 +76,19 @@ const char *sg_req_traceparent(const sg_req *req);             /* NULL if none/i
  * -1 (the handler must then return). */
 int sg_req_page(sg_req *req, int *limit, const char **cursor);
 
+/* Pagination over a numeric sequence key: sg_req_page, then ?cursor= parsed
+ * with sg_parse_seq (sg/json.h: canonical decimal 1..2^63-1). *after is 0
+ * when the cursor is absent or empty. Returns 0, or replies 400 ("invalid
+ * cursor", or sg_req_page's problem) and returns -1 (the handler must then
+ * return). The cursor's direction (after/before) is the caller's. */
+int sg_req_page_seq(sg_req *req, int *limit, long long *after);
+
+/* The path parameter {name} when it is a canonical UUID (sg_is_uuid).
+ * Otherwise replies 404 "<what> not found" (no such resource can exist) and
+ * returns NULL; the handler must then return. The result is borrowed from
+ * req (valid during the handler call). */
+const char *sg_req_uuid_param(sg_req *req, const char *name, const char *what);
+
 /* Convenience: requires a JSON object body valid against fields; replies 400
  * and returns NULL otherwise. Returned object borrowed from req. */
 struct sg_field;
@@ -92,6 +105,12 @@ void sg_reply_text(sg_req *req, int status, const char *json_text);
  * given title, detail formatted. */
 void sg_reply_problem(sg_req *req, int status, const char *title, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* Replies to a store failure that no service-specific code covers: rc < 0
+ * (SG_ERR_DB, SG_ERR_RETRY of sg/pg.h; the store has logged the cause) →
+ * 503 with "Retry-After: 1"; anything else (an unexpected outcome code) →
+ * 500. Services map their own positive codes first and call this for the
+ * rest. Produces the handler's one reply. */
+void sg_reply_store_error(sg_req *req, int rc);
 /* Builds the problem+json body (pure, for tests). Returns new reference. */
 json_t *sg_problem_body(int status, const char *title, const char *detail);
 

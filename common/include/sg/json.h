@@ -52,6 +52,17 @@ int sg_is_rfc3339(const char *s);
 /* 1 if s is an http:// or https:// URL with a host, no spaces/control chars. */
 int sg_is_http_url(const char *s);
 
+/* Longest accepted Idempotency-Key header value, in bytes. */
+#define SG_IDEMPOTENCY_KEY_MAX 128
+/* 1 if key (borrowed; NULL gives 0) is an acceptable Idempotency-Key header
+ * value: 1..SG_IDEMPOTENCY_KEY_MAX printable ASCII characters 0x21..0x7e
+ * (no spaces, controls or non-ASCII bytes); else 0. Pure, no allocation. */
+int sg_idempotency_key_ok(const char *key);
+/* Parses a sequence cursor: the canonical decimal text of 1..2^63-1 (no sign,
+ * no leading zeros, no spaces). Returns 0 with *out set, or -1 with *out
+ * untouched (s NULL, empty, malformed or out of range). Pure. */
+int sg_parse_seq(const char *s, long long *out);
+
 /* Accessors that return NULL / def when the key is absent or of another type.
  * Returned strings are borrowed from obj. */
 const char *sg_json_str(const json_t *obj, const char *key);

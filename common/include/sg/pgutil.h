@@ -18,6 +18,18 @@
  * PQclears), or SG_ERR_DB with *out NULL. */
 int sg_pg_read(sg_pg_pool *p, int wait_ms, const char *sql, int n, const char *const *params, PGresult **out);
 
+/* Runs sql on the caller's connection c (in whatever transaction c is in).
+ * Returns the result (caller PQclears) with *rc = SG_OK, or NULL with *rc =
+ * SG_ERR_DB / SG_ERR_RETRY (sg_pg_err; the failed result is freed). */
+PGresult *sg_pg_rows(sg_pg *c, int *rc, const char *sql, int n, const char *const *params);
+
+/* Runs sql on c whose first column of the first row is JSON text, and
+ * returns it parsed (new reference, caller decrefs). NULL with *rc = SG_OK
+ * when there is no row or the value is SQL NULL; NULL with *rc = SG_ERR_*
+ * when the statement fails, or SG_ERR_DB (logged) when the text is not
+ * JSON. */
+json_t *sg_pg_query_json(sg_pg *c, int *rc, const char *sql, int n, const char *const *params);
+
 /* Parses the JSON text in (row, col) into a new reference; NULL when the row
  * does not exist, the cell is SQL NULL or not JSON. */
 json_t *sg_pg_json(const PGresult *r, int row, int col);

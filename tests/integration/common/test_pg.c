@@ -11,6 +11,7 @@
 #include "sg/log.h"
 #include "sg/migrate.h"
 #include "sg/pg.h"
+#include "sg/pgutil.h"
 
 static sg_pg_pool *pool;
 static char schema[40];
@@ -142,6 +143,38 @@ Test(pg, migrate_applies_files_once_in_order)
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     cr_expect_eq(system(cmd), 0);
+}
+
+Test(pg, pgutil_rows_and_query_json)
+{
+    sg_pg *c = sg_pg_acquire(pool, 2000);
+    int rc = 99;
+    cr_assert_not_null(c);
+    PGresult *res = sg_pg_rows(c, &rc, "SELECT g FROM generate_series(1, $1::int) g", 1, SG_P("3"));
+    cr_assert_not_null(res);
+    cr_assert_eq(rc, SG_OK);
+    cr_assert_eq(PQntuples(res), 3);
+    PQclear(res);
+    rc = 99;
+    cr_assert_null(sg_pg_rows(c, &rc, "SELECT * FROM no_such_table", 0, NULL));
+    cr_assert_eq(rc, SG_ERR_DB);
+
+    json_t *j = sg_pg_query_json(c, &rc, "SELECT json_build_object('a', $1::int)::text", 1, SG_P("7"));
+    cr_assert_eq(rc, SG_OK);
+    cr_assert_not_null(j);
+    cr_assert_eq(json_integer_value(json_object_get(j, "a")), 7);
+    json_decref(j);
+    rc = 99;
+    cr_assert_null(sg_pg_query_json(c, &rc, "SELECT '{}'::text WHERE false", 0, NULL));
+    cr_assert_eq(rc, SG_OK, "no row is not an error");
+    rc = 99;
+    cr_assert_null(sg_pg_query_json(c, &rc, "SELECT NULL::text", 0, NULL));
+    cr_assert_eq(rc, SG_OK, "SQL NULL is not an error");
+    cr_assert_null(sg_pg_query_json(c, &rc, "SELECT 'not json'::text", 0, NULL));
+    cr_assert_eq(rc, SG_ERR_DB);
+    cr_assert_null(sg_pg_query_json(c, &rc, "SELECT * FROM no_such_table", 0, NULL));
+    cr_assert_eq(rc, SG_ERR_DB);
+    sg_pg_release(pool, c);
 }
 
 Test(pg, pool_bounds_and_statements)
