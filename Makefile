@@ -142,4 +142,4 @@ clean:
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 
-include tests/fuzz/fuzz.mk
+-include tests/fuzz/fuzz.mk
