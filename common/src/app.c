@@ -28,7 +28,8 @@ typedef struct app_consumer {
 typedef struct app_state {
     sg_app app;
     const sg_app_spec *spec;
-    app_consumer *consumers;
+    app_consumer *consumers; /* every consumer instance, grouped by spec */
+    size_t nconsumers;
     sg_worker **workers;
 } app_state;
 
@@ -79,10 +80,16 @@ static void app_collect(FILE *out, void *ctx)
         return;
     fprintf(out, "# HELP sg_consumer_last_processed_seconds Unix time of the last event handled, per topic.\n"
                  "# TYPE sg_consumer_last_processed_seconds gauge\n");
-    for (size_t i = 0; i < st->spec->nconsumers; i++)
-        if (st->consumers[i].consumer)
-            fprintf(out, "sg_consumer_last_processed_seconds{topic=\"%s\"} %.3f\n", st->consumers[i].spec->topic,
-                    sg_consumer_last_processed(st->consumers[i].consumer));
+    for (size_t i = 0; i < st->spec->nconsumers; i++) {
+        const sg_app_consumer *c = &st->spec->consumers[i];
+        double last = 0;
+        for (size_t k = 0; k < st->nconsumers; k++) {
+            const app_consumer *ac = &st->consumers[k];
+            double t = ac->spec == c && ac->consumer ? sg_consumer_last_processed(ac->consumer) : 0;
+            last = t > last ? t : last;
+        }
+        fprintf(out, "sg_consumer_last_processed_seconds{topic=\"%s\"} %.3f\n", c->topic, last);
+    }
 }
 
 /* The database may still be starting (compose, k8s): wait for it, but fail
@@ -169,23 +176,31 @@ int sg_app_main(const sg_app_spec *spec)
         sg_error("%s", err);
         goto cleanup;
     }
-    if (spec->nconsumers) {
-        st.consumers = calloc(spec->nconsumers, sizeof *st.consumers);
+    /* Several consumers per topic in one group: Kafka gives each a share of
+     * the partitions, so events of different keys are handled in parallel
+     * while one key's events stay in order on one consumer. */
+    for (size_t i = 0; i < spec->nconsumers; i++)
+        st.nconsumers += spec->consumers[i].parallel ? (size_t)app->cfg.consumer_threads : 1;
+    if (st.nconsumers) {
+        st.consumers = calloc(st.nconsumers, sizeof *st.consumers);
         if (!st.consumers)
             goto cleanup;
     }
-    for (size_t i = 0; i < spec->nconsumers; i++) {
-        app_consumer *ac = &st.consumers[i];
-        ac->app = app;
-        ac->spec = &spec->consumers[i];
-        sg_topic(ac->topic, sizeof ac->topic, app->cfg.topic_prefix, ac->spec->topic);
-        snprintf(ac->group, sizeof ac->group, "%ssg-%s", app->cfg.topic_prefix, ac->spec->group);
-        const char *topics[] = {ac->topic};
-        ac->consumer = sg_consumer_start(app->cfg.kafka_brokers, ac->group, topics, 1, app_consume, ac, err,
-                                         sizeof err);
-        if (!ac->consumer) {
-            sg_error("%s", err);
-            goto cleanup;
+    for (size_t k = 0, i = 0; k < spec->nconsumers; k++) {
+        size_t copies = spec->consumers[k].parallel ? (size_t)app->cfg.consumer_threads : 1;
+        for (size_t j = 0; j < copies; j++, i++) {
+            app_consumer *ac = &st.consumers[i];
+            ac->app = app;
+            ac->spec = &spec->consumers[k];
+            sg_topic(ac->topic, sizeof ac->topic, app->cfg.topic_prefix, ac->spec->topic);
+            snprintf(ac->group, sizeof ac->group, "%ssg-%s", app->cfg.topic_prefix, ac->spec->group);
+            const char *topics[] = {ac->topic};
+            ac->consumer = sg_consumer_start(app->cfg.kafka_brokers, ac->group, topics, 1, app_consume, ac, err,
+                                             sizeof err);
+            if (!ac->consumer) {
+                sg_error("%s", err);
+                goto cleanup;
+            }
         }
     }
     if (spec->nworkers) {
@@ -236,7 +251,7 @@ cleanup:
         sg_http_quiesce(http);
     for (size_t i = 0; st.workers && i < spec->nworkers; i++)
         sg_worker_stop(st.workers[i]);
-    for (size_t i = 0; st.consumers && i < spec->nconsumers; i++)
+    for (size_t i = 0; st.consumers && i < st.nconsumers; i++)
         sg_consumer_stop(st.consumers[i].consumer);
     if (http)
         sg_http_stop(http);

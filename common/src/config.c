@@ -86,6 +86,9 @@ static int load_ints(sg_config *cfg, int default_port, char *err, size_t errlen)
     if (sg_env_long("SG_PG_POOL_SIZE", 8, 1, 100, &v, err, errlen))
         return -1;
     cfg->pg_pool_size = (int)v;
+    if (sg_env_long("SG_CONSUMER_THREADS", 4, 1, 32, &v, err, errlen))
+        return -1;
+    cfg->consumer_threads = (int)v;
     return 0;
 }
 

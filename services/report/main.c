@@ -33,7 +33,7 @@ int main(void)
         {"GET", "/v1/me/ballots", SG_AUTH_PERSON, h_my_ballots},
     };
     const sg_app_consumer consumers[] = {
-        {"report", SG_T_PANEL_ASSIGNED, report_on_panel_assigned},
+        {"report", SG_T_PANEL_ASSIGNED, report_on_panel_assigned, 1},
     };
     const sg_app_worker workers[] = {
         {"timers", (int)timer_ms, report_timers_tick},

@@ -36,8 +36,8 @@ int main(void)
         {"PUT", "/v1/me/availability", SG_AUTH_PERSON, rv_h_availability},
     };
     static const sg_app_consumer consumers[] = {
-        {"reviewer-panel", SG_T_PANEL_REQUESTED, rv_on_panel_requested},
-        {"reviewer-ballot", SG_T_BALLOT_CLOSED, rv_on_ballot_closed},
+        {"reviewer-panel", SG_T_PANEL_REQUESTED, rv_on_panel_requested, 1},
+        {"reviewer-ballot", SG_T_BALLOT_CLOSED, rv_on_ballot_closed, 1},
         {"reviewer-decided", SG_T_CASE_DECIDED, rv_on_case_decided},
         {"reviewer-activity", SG_T_USER_ACTIVITY, rv_on_user_activity},
     };

@@ -22,7 +22,7 @@ static const sg_route routes[] = {
 };
 
 static const sg_app_consumer consumers[] = {
-    {"reward", SG_T_CASE_DECIDED, reward_on_case_decided},
+    {"reward", SG_T_CASE_DECIDED, reward_on_case_decided, 1},
 };
 
 int main(void)

@@ -34,6 +34,9 @@ typedef struct sg_app_consumer {
     const char *group;          /* consumer group suffix, e.g. "report" */
     const char *topic;          /* logical topic name (prefix added) */
     sg_inbox_fn fn;             /* ctx = svc */
+    int parallel;               /* nonzero: SG_CONSUMER_THREADS consumers in the
+                                 * group (fn must be safe to run concurrently for
+                                 * different keys); 0: one */
 } sg_app_consumer;
 
 typedef struct sg_app_worker {
