@@ -276,7 +276,8 @@ int case_decide(sg_pg *c, case_row *r, verdict v, const char *decided_by, const 
         return rc;
     rc = sg_pg_exec(c,
                     "UPDATE cases SET status = 'decided', verdict = $2, decided_by = $3, tally_violation = $4::int, "
-                    "tally_no_violation = $5::int, decided_at = now(), closed_at = now(), refill_at = NULL, "
+                    "tally_no_violation = $5::int, decided_at = clock_timestamp(), closed_at = clock_timestamp(), "
+                    "refill_at = NULL, "
                     "resolve_note = coalesce($6, resolve_note), resolved_by = coalesce($7, resolved_by) WHERE id = $1",
                     7, SG_P(r->id, verdict_name(v), decided_by, sg_pg_int(b1, nv), sg_pg_int(b2, nnv), note, actor));
     if (rc != SG_OK)

@@ -77,7 +77,9 @@ static int vote_tx(sg_pg *c, void *arg)
         return rc;
 
     rc = sg_pg_exec(c,
-                    "UPDATE ballots SET status = 'voted', decision = $2, comment = $3, voted_at = now(), "
+                    /* clock_timestamp, not now(): taken under the case lock, so a vote
+                     * never appears to follow the decision it preceded. */
+                    "UPDATE ballots SET status = 'voted', decision = $2, comment = $3, voted_at = clock_timestamp(), "
                     "closed_at = now() WHERE id = $1",
                     3, SG_P(bid, verdict_name(x->v), x->comment));
     if (rc != SG_OK || (rc = emit_ballot_closed(c, r.id, x->reviewer, "voted", case_tp(&r, x->tp))) != SG_OK ||
