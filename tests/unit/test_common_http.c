@@ -360,7 +360,8 @@ Test(http, metrics)
     resp *r;
     for (int i = 0; i < 50; i++) {
         r = request("GET", "/metrics", NULL, NULL);
-        if (strstr(r->body, "route=\"unmatched\",status=\"404\"} 1") && strstr(r->body, "route=\"/healthz\""))
+        if (strstr(r->body, "route=\"unmatched\",status=\"404\"} 1") && strstr(r->body, "route=\"/healthz\"") &&
+            strstr(r->body, "route=\"/v1/echo/{id}\",status=\"200\"} 1"))
             break;
         usleep(20 * 1000);
     }
