@@ -2,6 +2,7 @@
 #include "sg/auth.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <jwt.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -156,6 +157,22 @@ static int check_api_key(const sg_auth *a, const char *cred, sg_principal *out)
     return 0;
 }
 
+/* Reads a NumericDate claim (RFC 7519: any JSON number, not only integers).
+ * jwt_get_grant_int cannot tell a non-integer claim from an absent one, so the
+ * claim is read as JSON. Returns 1 with *out set, 0 when absent, -1 when
+ * present but not a number. */
+static int numeric_claim(jwt_t *jwt, const char *name, double *out)
+{
+    char *text = jwt_get_grants_json(jwt, name);
+    json_t *v = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
+    int rc = !text ? 0 : json_is_number(v) ? 1 : -1;
+    if (rc == 1)
+        *out = json_number_value(v);
+    json_decref(v);
+    free(text);
+    return rc;
+}
+
 static int check_jwt(const sg_auth *a, const char *token, sg_principal *out)
 {
     jwt_t *jwt = NULL;
@@ -166,14 +183,11 @@ static int check_jwt(const sg_auth *a, const char *token, sg_principal *out)
      * ours (refuses "none" and HS384/HS512 signed with the same secret). */
     if (jwt_get_alg(jwt) != JWT_ALG_HS256)
         goto cleanup;
-    time_t now = time(NULL);
-    errno = 0;
-    long exp = jwt_get_grant_int(jwt, "exp");
-    if (errno || exp <= now)
+    double now = (double)time(NULL), exp, nbf;
+    if (numeric_claim(jwt, "exp", &exp) != 1 || exp <= now)
         goto cleanup;
-    errno = 0;
-    long nbf = jwt_get_grant_int(jwt, "nbf");
-    if (!errno && nbf > now)
+    int has_nbf = numeric_claim(jwt, "nbf", &nbf);
+    if (has_nbf < 0 || (has_nbf == 1 && nbf > now))
         goto cleanup;
     const char *sub = jwt_get_grant(jwt, "sub");
     const char *role = jwt_get_grant(jwt, "role");

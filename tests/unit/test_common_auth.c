@@ -197,6 +197,30 @@ Test(auth, exp_as_string_refused)
     free(tok);
 }
 
+static int check_claims(const char *claims)
+{
+    sg_principal p;
+    jwt_t *jwt = NULL;
+    jwt_new(&jwt);
+    jwt_add_grants_json(jwt, claims);
+    jwt_set_alg(jwt, JWT_ALG_HS256, (const unsigned char *)SECRET, (int)strlen(SECRET));
+    char *tok = jwt_encode_str(jwt);
+    jwt_free(jwt);
+    int rc = check_bearer(tok, &p);
+    free(tok);
+    return rc;
+}
+
+/* RFC 7519 NumericDates may be non-integers; a not-yet-valid token is
+ * refused whatever the number's form (found by tests/fuzz/fuzz_auth). */
+Test(auth, numeric_dates_of_any_json_number)
+{
+    cr_assert_eq(check_claims("{\"sub\":\"u\",\"role\":\"user\",\"exp\":4102444800.5}"), 0);
+    cr_assert_eq(check_claims("{\"sub\":\"u\",\"role\":\"user\",\"exp\":4102444800,\"nbf\":4102444000.5}"), -1);
+    cr_assert_eq(check_claims("{\"sub\":\"u\",\"role\":\"user\",\"exp\":4102444800,\"nbf\":\"1\"}"), -1);
+    cr_assert_eq(check_claims("{\"sub\":\"u\",\"role\":\"user\",\"exp\":4102444800,\"nbf\":1000.5}"), 0);
+}
+
 Test(auth, tampered_payload)
 {
     sg_principal p;
