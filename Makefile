@@ -102,10 +102,13 @@ demo: all
 	scripts/demo
 
 # ---- tests ---------------------------------------------------------------
-# Unit tests first (no servers), then everything against the devstack.
+# Deployment checks and a short fuzz run, then everything against the
+# devstack; the unit tests last, so their summaries close the log.
+TEST_FUZZ_SECONDS ?= 10
 test: all venv
 	scripts/devstack up
 	$(MAKE) --no-print-directory check-deploy
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
 	$(MAKE) --no-print-directory it-services e2e
 	$(MAKE) --no-print-directory it-common
 	$(MAKE) --no-print-directory unit

@@ -1,0 +1,120 @@
+/* Fuzz target: payloads of consumed events. The input is parsed like
+ * sg_inbox_process does (json_loadb, flags 0; anything but an object is
+ * dropped before a handler sees it) and handed to every payload parser, freed
+ * the way the consumers free:
+ *   reviewer: rv_panel_req_parse (sg.panel.requested), rv_ballot_closed_parse
+ *   (sg.ballot.closed), rv_case_decided_parse (sg.case.decided),
+ *   rv_activity_item_parse non-strict (sg.user.activity);
+ *   reward: reward_decision_parse (sg.case.decided).
+ * Checked beyond memory safety and leaks: what a parser accepts satisfies its
+ * header's contract (ids are opaque ids, counts match, enums in range).
+ */
+#include <string.h>
+
+#include "fuzz_util.h"
+#include "reviewer/payloads.h"
+#include "reviewer/timeutil.h"
+#include "reward/decision.h"
+#include "reward/rule.h"
+#include "sg/json.h"
+
+#define FUZZ_NOW 1748736000.0 /* 2025-06-01T00:00:00Z */
+
+static void check_tags(const rv_tags *t)
+{
+    FZ_CHECK(t->n >= 0 && t->n <= RV_MAX_TAGS, "tag count %d", t->n);
+    for (int i = 0; i < t->n; i++)
+        FZ_CHECK(rv_tag_valid(t->v[i]), "tag %d", i);
+}
+
+static int outcome_ok(rv_outcome o)
+{
+    return o == RV_OUT_VOTED || o == RV_OUT_EXPIRED || o == RV_OUT_DECLINED || o == RV_OUT_CANCELLED;
+}
+
+static void fuzz_reviewer(const json_t *p)
+{
+    char err[256] = "";
+    rv_panel_req pr;
+    if (rv_panel_req_parse(p, &pr, err, sizeof err) == 0) {
+        FZ_CHECK(sg_is_opaque_id(pr.case_id), "case_id");
+        FZ_CHECK(pr.round >= 0 && pr.seats >= 1 && pr.seats <= RV_SEATS_MAX, "round/seats");
+        FZ_CHECK(pr.report_type && *pr.report_type, "report_type");
+        FZ_CHECK(!pr.deadline || sg_is_rfc3339(pr.deadline), "deadline");
+        check_tags(&pr.tags);
+        FZ_CHECK(pr.nexclude <= RV_EXCLUDE_MAX && (pr.nexclude == 0) == (pr.exclude == NULL), "exclude");
+        for (size_t i = 0; i < pr.nexclude; i++)
+            FZ_CHECK(sg_is_opaque_id(pr.exclude[i]), "exclude[%zu]", i);
+        rv_panel_req_free(&pr);
+    } else {
+        FZ_CHECK(pr.exclude == NULL, "failed parse left an allocation");
+    }
+
+    rv_ballot_closed bc;
+    if (rv_ballot_closed_parse(p, &bc, err, sizeof err) == 0)
+        FZ_CHECK(sg_is_opaque_id(bc.case_id) && sg_is_opaque_id(bc.reviewer_id) && outcome_ok(bc.outcome),
+                 "ballot.closed");
+
+    rv_case_decided cd;
+    if (rv_case_decided_parse(p, &cd, err, sizeof err) == 0) {
+        const json_t *ballots = json_object_get(p, "ballots");
+        FZ_CHECK(sg_is_opaque_id(cd.case_id), "case_id");
+        FZ_CHECK(cd.n == (json_is_array(ballots) ? json_array_size(ballots) : 0), "n=%zu", cd.n);
+        for (size_t i = 0; i < cd.n; i++) {
+            FZ_CHECK(sg_is_opaque_id(cd.reviewer_ids[i]), "ballot %zu reviewer_id", i);
+            FZ_CHECK(outcome_ok(cd.outcomes[i]), "ballot %zu outcome %d", i, (int)cd.outcomes[i]);
+            FZ_CHECK(cd.with_majority[i] >= -1 && cd.with_majority[i] <= 1, "ballot %zu with_majority", i);
+            FZ_CHECK(cd.with_majority[i] == -1 || cd.outcomes[i] == RV_OUT_VOTED, "unvoted ballot %zu counted", i);
+        }
+        rv_case_decided_free(&cd);
+    }
+
+    const char *user_id;
+    long week;
+    if (rv_activity_item_parse(p, 0, FUZZ_NOW, &user_id, &week, err, sizeof err) == 0) {
+        FZ_CHECK(sg_is_opaque_id(user_id), "user_id");
+        FZ_CHECK(rv_week_of_day(week) == week, "week %ld is not a Monday", week);
+    }
+}
+
+static void fuzz_reward(const json_t *p)
+{
+    char err[256] = "";
+    reward_decision d;
+    int rc = reward_decision_parse(p, &d, err, sizeof err);
+    FZ_CHECK(rc == 0 || rc == -1 || rc == -2, "rc=%d", rc);
+    if (rc)
+        return;
+    FZ_CHECK(sg_is_opaque_id(d.case_id), "case_id");
+    FZ_CHECK(reward_report_type_valid(d.report_type), "report_type");
+    FZ_CHECK(!d.occurred_at || sg_is_rfc3339(d.occurred_at), "occurred_at");
+    FZ_CHECK(d.verdict == REWARD_VERDICT_NONE || d.verdict == REWARD_VERDICT_VIOLATION ||
+                 d.verdict == REWARD_VERDICT_NO_VIOLATION, "verdict");
+    const json_t *r = json_object_get(p, "reporter_ids"), *b = json_object_get(p, "ballots");
+    FZ_CHECK(d.nreporters == (json_is_array(r) ? json_array_size(r) : 0), "nreporters");
+    FZ_CHECK(d.nballots == (json_is_array(b) ? json_array_size(b) : 0), "nballots");
+    for (size_t i = 0; i < d.nreporters; i++)
+        FZ_CHECK(sg_is_opaque_id(d.reporter_ids[i]), "reporter %zu", i);
+    for (size_t i = 0; i < d.nballots; i++) {
+        FZ_CHECK(sg_is_opaque_id(d.ballots[i].reviewer_id), "ballot %zu", i);
+        FZ_CHECK(d.ballots[i].voted == 0 || d.ballots[i].voted == 1, "voted");
+        FZ_CHECK(d.ballots[i].with_majority == 0 || d.ballots[i].with_majority == 1, "with_majority");
+    }
+    reward_decision_free(&d);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    json_error_t e;
+    json_t *p = json_loadb((const char *)data, size, 0, &e);
+    if (json_is_object(p)) {
+        json_t *copy = json_deep_copy(p);
+        FZ_CHECK(copy != NULL, "deep copy");
+        fuzz_reviewer(p);
+        fuzz_reward(p);
+        FZ_CHECK(json_equal(p, copy), "a parser modified the payload");
+        json_decref(copy);
+    }
+    json_decref(p);
+    return 0;
+}
