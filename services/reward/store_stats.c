@@ -15,14 +15,15 @@ int store_stats(sg_pg_pool *p, reward_stats *out)
     if (!c)
         return SG_ERR_DB;
     r = sg_pg_query(c,
-                    "SELECT (SELECT coins FROM ledger_totals WHERE kind = 'grant'), "
-                    "(SELECT transactions FROM ledger_totals WHERE kind = 'grant'), "
+                    /* Totals and the platform account are sharded (004): sum the shards. */
+                    "SELECT (SELECT sum(coins) FROM ledger_totals WHERE kind = 'grant'), "
+                    "(SELECT sum(transactions) FROM ledger_totals WHERE kind = 'grant'), "
                     "(SELECT count(*) FROM grants WHERE status = 'capped'), "
-                    "(SELECT transactions FROM ledger_totals WHERE kind = 'redeem'), "
-                    "(SELECT coins FROM ledger_totals WHERE kind = 'redeem'), "
-                    "(SELECT transactions FROM ledger_totals WHERE kind = 'refund'), "
-                    "(SELECT coins FROM ledger_totals WHERE kind = 'refund'), "
-                    "(SELECT -balance FROM accounts WHERE user_id = '" REWARD_PLATFORM_ACCOUNT "')",
+                    "(SELECT sum(transactions) FROM ledger_totals WHERE kind = 'redeem'), "
+                    "(SELECT sum(coins) FROM ledger_totals WHERE kind = 'redeem'), "
+                    "(SELECT sum(transactions) FROM ledger_totals WHERE kind = 'refund'), "
+                    "(SELECT sum(coins) FROM ledger_totals WHERE kind = 'refund'), "
+                    "(SELECT -sum(balance) FROM accounts WHERE kind = 'platform')",
                     0, NULL);
     if (!sg_pg_ok(r) || PQntuples(r) != 1)
         goto cleanup;

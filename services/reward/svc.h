@@ -10,11 +10,6 @@
 #include <stdio.h>
 #include "sg/app.h"
 
-/* Account id of the platform's side of every journal transaction. It holds a
- * space, which no upstream user id may (sg_is_opaque_id), so no user can own
- * it or ask for it. Must match sql/reward/002_ledger.sql. */
-#define REWARD_PLATFORM_ACCOUNT "platform treasury"
-
 /* Milliseconds a request waits for a pooled PostgreSQL connection. */
 #define REWARD_PG_WAIT_MS 5000
 

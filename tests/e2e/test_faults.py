@@ -214,7 +214,7 @@ def test_fault_run(stack):
     ledger_dups = stack.sql("reward", """
         SELECT t.case_id, e.account_id, t.grant_kind, count(*) FROM journal_tx t
         JOIN ledger_entries e ON e.tx_id = t.id
-        WHERE t.kind = 'grant' AND e.account_id <> 'platform treasury'
+        WHERE t.kind = 'grant' AND e.account_id NOT LIKE 'platform treasury%%'
         GROUP BY 1, 2, 3 HAVING count(*) > 1""")
     extra = {k: v for k, v in found.items() if k not in expected or expected[k] != v}
     lost_grants = {k: v for k, v in expected.items() if found.get(k) != v}
@@ -237,7 +237,7 @@ def test_fault_run(stack):
 
     coins_users = stack.sql("reward", "SELECT coalesce(sum(balance), 0) FROM accounts WHERE kind = 'user'")[0][0]
     coins_ledger = stack.sql("reward", "SELECT coalesce(sum(amount), 0) FROM ledger_entries "
-                                       "WHERE account_id <> 'platform treasury'")[0][0]
+                                       "WHERE account_id NOT LIKE 'platform treasury%%'")[0][0]
     duplicates = dup_rows + len(ledger_dups) + len(dec_dups) + len(extra)
     lost = len(lost_grants) + len(dec_lost) + len(lost_votes) + len(lost_reports) + len(missing_cases) + len(stuck)
     line = (f"fault run: reports accepted={len(poster.accepted)} cases final={final_n} open={open_n} "
@@ -319,7 +319,7 @@ def test_redelivered_decision_applied_once(stack):
         assert got == want.get(u, 0), f"reward: {u} got {got} coins for case {cid}, want {want.get(u, 0)}"
     dups = stack.sql("reward", """
         SELECT e.account_id, t.grant_kind, count(*) FROM journal_tx t JOIN ledger_entries e ON e.tx_id = t.id
-        WHERE t.case_id = %s AND e.account_id <> 'platform treasury' GROUP BY 1, 2 HAVING count(*) > 1""", cid)
+        WHERE t.case_id = %s AND e.account_id NOT LIKE 'platform treasury%%' GROUP BY 1, 2 HAVING count(*) > 1""", cid)
     assert not dups, f"reward: re-delivered decision granted twice: {dups}"
     SUMMARY.append(f"redelivery: sg.case.decided of case {cid} on the wire {len(copies)} times "
                    f"(one event_id); grants {len(exp)} once each")
