@@ -1,142 +1,112 @@
-/* GET|PUT /v1/pool-rule, /v1/fatigue-policy, /v1/quality-policy (ops). */
+/* GET|PUT /v1/pool-rule, /v1/fatigue-policy, /v1/quality-policy (ops).
+ *
+ * The three versioned policies share one GET and one PUT flow; a policy_kind
+ * adapts the typed parse/render/store functions to it. */
 #include "policy.h"
 #include "routes.h"
 #include "service.h"
 #include "store.h"
 
-static void add_meta(json_t *o, const rv_version_meta *m)
+/* Room for any of the three policy structs. */
+typedef union policy_buf {
+    rv_pool_rule pool;
+    rv_fatigue_policy fatigue;
+    rv_quality_policy quality;
+} policy_buf;
+
+typedef struct policy_kind {
+    int (*from_json)(const json_t *body, policy_buf *out, char *err, size_t errlen);
+    json_t *(*to_json)(const policy_buf *p);
+    int (*current)(sg_pg *c, policy_buf *out, rv_version_meta *meta);
+    int (*put)(sg_pg_pool *p, policy_buf *in, const char *actor, rv_version_meta *meta);
+} policy_kind;
+
+static int pool_from(const json_t *b, policy_buf *o, char *e, size_t n) { return rv_pool_rule_from_json(b, &o->pool, e, n); }
+static json_t *pool_to(const policy_buf *p) { return rv_pool_rule_to_json(&p->pool); }
+static int pool_cur(sg_pg *c, policy_buf *o, rv_version_meta *m) { return rv_store_pool_rule_current(c, &o->pool, m); }
+static int pool_put(sg_pg_pool *p, policy_buf *i, const char *a, rv_version_meta *m)
 {
+    return rv_store_pool_rule_put(p, &i->pool, a, m);
+}
+
+static int fat_from(const json_t *b, policy_buf *o, char *e, size_t n)
+{
+    return rv_fatigue_policy_from_json(b, &o->fatigue, e, n);
+}
+static json_t *fat_to(const policy_buf *p) { return rv_fatigue_policy_to_json(&p->fatigue); }
+static int fat_cur(sg_pg *c, policy_buf *o, rv_version_meta *m)
+{
+    return rv_store_fatigue_policy_current(c, &o->fatigue, m);
+}
+static int fat_put(sg_pg_pool *p, policy_buf *i, const char *a, rv_version_meta *m)
+{
+    return rv_store_fatigue_policy_put(p, &i->fatigue, a, m);
+}
+
+static int qual_from(const json_t *b, policy_buf *o, char *e, size_t n)
+{
+    return rv_quality_policy_from_json(b, &o->quality, e, n);
+}
+static json_t *qual_to(const policy_buf *p) { return rv_quality_policy_to_json(&p->quality); }
+static int qual_cur(sg_pg *c, policy_buf *o, rv_version_meta *m)
+{
+    return rv_store_quality_policy_current(c, &o->quality, m);
+}
+static int qual_put(sg_pg_pool *p, policy_buf *i, const char *a, rv_version_meta *m)
+{
+    return rv_store_quality_policy_put(p, &i->quality, a, m);
+}
+
+static const policy_kind POOL = {pool_from, pool_to, pool_cur, pool_put};
+static const policy_kind FATIGUE = {fat_from, fat_to, fat_cur, fat_put};
+static const policy_kind QUALITY = {qual_from, qual_to, qual_cur, qual_put};
+
+static void reply_policy(sg_req *req, const policy_kind *k, const policy_buf *p, const rv_version_meta *m)
+{
+    json_t *o = k->to_json(p);
     json_object_set_new(o, "created_at", json_string(m->created_at));
     json_object_set_new(o, "created_by", json_string(m->created_by));
+    sg_reply_json(req, 200, o);
 }
 
-static sg_pg *acquire(sg_req *req, rv_service *s)
+static void policy_get(sg_req *req, rv_service *s, const policy_kind *k)
 {
+    policy_buf p;
+    rv_version_meta m;
+    int rc;
     sg_pg *c = sg_pg_acquire(s->pg, 2000);
-    if (!c)
+    if (!c) {
         sg_reply_store_error(req, SG_ERR_DB);
-    return c;
-}
-
-void rv_h_pool_rule_get(sg_req *req, void *ctx)
-{
-    rv_service *s = ctx;
-    rv_pool_rule r;
-    rv_version_meta m;
-    sg_pg *c = acquire(req, s);
-    int rc;
-    if (!c)
-        return;
-    rc = rv_store_pool_rule_current(c, &r, &m);
-    sg_pg_release(s->pg, c);
-    if (rc != SG_OK) {
-        sg_reply_store_error(req, rc);
         return;
     }
-    json_t *o = rv_pool_rule_to_json(&r);
-    add_meta(o, &m);
-    sg_reply_json(req, 200, o);
+    rc = k->current(c, &p, &m);
+    sg_pg_release(s->pg, c);
+    if (rc != SG_OK)
+        sg_reply_store_error(req, rc);
+    else
+        reply_policy(req, k, &p, &m);
 }
 
-void rv_h_pool_rule_put(sg_req *req, void *ctx)
+static void policy_put(sg_req *req, rv_service *s, const policy_kind *k)
 {
-    rv_service *s = ctx;
-    rv_pool_rule r;
+    policy_buf p;
     rv_version_meta m;
     char err[256];
     int rc;
-    if (!sg_req_json(req) || rv_pool_rule_from_json(sg_req_json(req), &r, err, sizeof(err))) {
+    if (!sg_req_json(req) || k->from_json(sg_req_json(req), &p, err, sizeof(err))) {
         sg_reply_problem(req, 400, "Bad Request", "%s", sg_req_json(req) ? err : "a JSON object body is required");
         return;
     }
-    rc = rv_store_pool_rule_put(s->pg, &r, sg_req_principal(req)->id, &m);
-    if (rc != SG_OK) {
+    rc = k->put(s->pg, &p, sg_req_principal(req)->id, &m);
+    if (rc != SG_OK)
         sg_reply_store_error(req, rc);
-        return;
-    }
-    json_t *o = rv_pool_rule_to_json(&r);
-    add_meta(o, &m);
-    sg_reply_json(req, 200, o);
+    else
+        reply_policy(req, k, &p, &m);
 }
 
-void rv_h_fatigue_get(sg_req *req, void *ctx)
-{
-    rv_service *s = ctx;
-    rv_fatigue_policy p;
-    rv_version_meta m;
-    sg_pg *c = acquire(req, s);
-    int rc;
-    if (!c)
-        return;
-    rc = rv_store_fatigue_policy_current(c, &p, &m);
-    sg_pg_release(s->pg, c);
-    if (rc != SG_OK) {
-        sg_reply_store_error(req, rc);
-        return;
-    }
-    json_t *o = rv_fatigue_policy_to_json(&p);
-    add_meta(o, &m);
-    sg_reply_json(req, 200, o);
-}
-
-void rv_h_fatigue_put(sg_req *req, void *ctx)
-{
-    rv_service *s = ctx;
-    rv_fatigue_policy p;
-    rv_version_meta m;
-    char err[256];
-    int rc;
-    if (!sg_req_json(req) || rv_fatigue_policy_from_json(sg_req_json(req), &p, err, sizeof(err))) {
-        sg_reply_problem(req, 400, "Bad Request", "%s", sg_req_json(req) ? err : "a JSON object body is required");
-        return;
-    }
-    rc = rv_store_fatigue_policy_put(s->pg, &p, sg_req_principal(req)->id, &m);
-    if (rc != SG_OK) {
-        sg_reply_store_error(req, rc);
-        return;
-    }
-    json_t *o = rv_fatigue_policy_to_json(&p);
-    add_meta(o, &m);
-    sg_reply_json(req, 200, o);
-}
-
-void rv_h_quality_get(sg_req *req, void *ctx)
-{
-    rv_service *s = ctx;
-    rv_quality_policy p;
-    rv_version_meta m;
-    sg_pg *c = acquire(req, s);
-    int rc;
-    if (!c)
-        return;
-    rc = rv_store_quality_policy_current(c, &p, &m);
-    sg_pg_release(s->pg, c);
-    if (rc != SG_OK) {
-        sg_reply_store_error(req, rc);
-        return;
-    }
-    json_t *o = rv_quality_policy_to_json(&p);
-    add_meta(o, &m);
-    sg_reply_json(req, 200, o);
-}
-
-void rv_h_quality_put(sg_req *req, void *ctx)
-{
-    rv_service *s = ctx;
-    rv_quality_policy p;
-    rv_version_meta m;
-    char err[256];
-    int rc;
-    if (!sg_req_json(req) || rv_quality_policy_from_json(sg_req_json(req), &p, err, sizeof(err))) {
-        sg_reply_problem(req, 400, "Bad Request", "%s", sg_req_json(req) ? err : "a JSON object body is required");
-        return;
-    }
-    rc = rv_store_quality_policy_put(s->pg, &p, sg_req_principal(req)->id, &m);
-    if (rc != SG_OK) {
-        sg_reply_store_error(req, rc);
-        return;
-    }
-    json_t *o = rv_quality_policy_to_json(&p);
-    add_meta(o, &m);
-    sg_reply_json(req, 200, o);
-}
+void rv_h_pool_rule_get(sg_req *req, void *ctx) { policy_get(req, ctx, &POOL); }
+void rv_h_pool_rule_put(sg_req *req, void *ctx) { policy_put(req, ctx, &POOL); }
+void rv_h_fatigue_get(sg_req *req, void *ctx) { policy_get(req, ctx, &FATIGUE); }
+void rv_h_fatigue_put(sg_req *req, void *ctx) { policy_put(req, ctx, &FATIGUE); }
+void rv_h_quality_get(sg_req *req, void *ctx) { policy_get(req, ctx, &QUALITY); }
+void rv_h_quality_put(sg_req *req, void *ctx) { policy_put(req, ctx, &QUALITY); }

@@ -13,20 +13,31 @@ static void read_meta(const PGresult *r, int col, rv_version_meta *meta)
     rv_copy(meta->created_by, sizeof(meta->created_by), rv_cell_str(r, 0, col + 1));
 }
 
+/* Runs the "latest version" query: SG_OK with *out holding exactly one row
+ * (caller PQclears), RV_NOT_FOUND when the table is empty, or SG_ERR_*. */
+static int latest_row(sg_pg *c, const char *sql, PGresult **out)
+{
+    PGresult *r = sg_pg_query(c, sql, 0, NULL);
+    int rc = !sg_pg_ok(r) ? sg_pg_err(c) : PQntuples(r) != 1 ? RV_NOT_FOUND : SG_OK;
+    if (rc != SG_OK) {
+        PQclear(r);
+        r = NULL;
+    }
+    *out = r;
+    return rc;
+}
+
 int rv_store_pool_rule_current(sg_pg *c, rv_pool_rule *out, rv_version_meta *meta)
 {
     int rc = SG_ERR_DB;
-    PGresult *r = sg_pg_query(c,
-                              "SELECT version, array_to_string(include_tags_any, ','), array_to_string(exclude_tags, ','),"
-                              " min_credit_score, min_account_age_days, active_weeks_required, " SG_SQL_TS("created_at")
-                              ", created_by FROM pool_rules ORDER BY version DESC LIMIT 1",
-                              0, NULL);
-    if (!sg_pg_ok(r)) {
-        rc = sg_pg_err(c);
-        goto cleanup;
-    }
-    if (PQntuples(r) != 1) {
-        rc = RV_NOT_FOUND;
+    PGresult *r = NULL;
+    int found = latest_row(c,
+                           "SELECT version, array_to_string(include_tags_any, ','), array_to_string(exclude_tags, ','),"
+                           " min_credit_score, min_account_age_days, active_weeks_required, " SG_SQL_TS("created_at")
+                           ", created_by FROM pool_rules ORDER BY version DESC LIMIT 1",
+                           &r);
+    if (found != SG_OK) {
+        rc = found;
         goto cleanup;
     }
     memset(out, 0, sizeof(*out));
@@ -47,17 +58,14 @@ cleanup:
 int rv_store_fatigue_policy_current(sg_pg *c, rv_fatigue_policy *out, rv_version_meta *meta)
 {
     int rc;
-    PGresult *r = sg_pg_query(c,
-                              "SELECT version, max_open_ballots, max_per_day, max_per_week, min_interval_s,"
-                              " cooldown_after_expiry_s, " SG_SQL_TS("created_at")
-                              ", created_by FROM fatigue_policies ORDER BY version DESC LIMIT 1",
-                              0, NULL);
-    if (!sg_pg_ok(r)) {
-        rc = sg_pg_err(c);
-        goto cleanup;
-    }
-    if (PQntuples(r) != 1) {
-        rc = RV_NOT_FOUND;
+    PGresult *r = NULL;
+    int found = latest_row(c,
+                           "SELECT version, max_open_ballots, max_per_day, max_per_week, min_interval_s,"
+                           " cooldown_after_expiry_s, " SG_SQL_TS("created_at")
+                           ", created_by FROM fatigue_policies ORDER BY version DESC LIMIT 1",
+                           &r);
+    if (found != SG_OK) {
+        rc = found;
         goto cleanup;
     }
     out->version = rv_cell_int(r, 0, 0);
@@ -76,16 +84,13 @@ cleanup:
 int rv_store_quality_policy_current(sg_pg *c, rv_quality_policy *out, rv_version_meta *meta)
 {
     int rc;
-    PGresult *r = sg_pg_query(c,
-                              "SELECT version, min_decided_votes, min_accuracy, max_no_show_rate, suspend_days, "
-                              SG_SQL_TS("created_at") ", created_by FROM quality_policies ORDER BY version DESC LIMIT 1",
-                              0, NULL);
-    if (!sg_pg_ok(r)) {
-        rc = sg_pg_err(c);
-        goto cleanup;
-    }
-    if (PQntuples(r) != 1) {
-        rc = RV_NOT_FOUND;
+    PGresult *r = NULL;
+    int found = latest_row(c,
+                           "SELECT version, min_decided_votes, min_accuracy, max_no_show_rate, suspend_days, "
+                           SG_SQL_TS("created_at") ", created_by FROM quality_policies ORDER BY version DESC LIMIT 1",
+                           &r);
+    if (found != SG_OK) {
+        rc = found;
         goto cleanup;
     }
     out->version = rv_cell_int(r, 0, 0);
