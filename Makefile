@@ -2,6 +2,8 @@
 # `make` builds libsg and the three services; `make up` / `make test` are the
 # two commands of the README.
 
+.DEFAULT_GOAL := all
+
 B        ?= build
 CC       ?= gcc
 SAN      ?=

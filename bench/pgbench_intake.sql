@@ -10,7 +10,7 @@
 --   SELECT case + rule FOR UPDATE (case_lock)
 --   INSERT panel request, UPDATE case round
 --   SELECT the sg.panel.requested payload
---   INSERT outbox row + pg_notify('sg_outbox')
+--   INSERT outbox row + pg_notify on the schema's channel (sg_outbox_channel)
 --   INSERT case event 'panel_requested'
 --   SELECT case status (for the 201 body)
 --
@@ -76,7 +76,7 @@ WHERE c.id = :case_id
 \gset
 WITH ins AS (INSERT INTO outbox (topic, key, event_type, payload, traceparent)
              VALUES ('sg.panel.requested', :case_id::text, 'sg.panel.requested', :payload::jsonb, NULL) RETURNING 1)
-SELECT pg_notify('sg_outbox', '') FROM ins;
+SELECT pg_notify('sgo_bench_pgbench', '') FROM ins;
 INSERT INTO case_events (case_id, kind, actor, data)
 VALUES (:case_id, 'panel_requested', NULL,
         jsonb_build_object('round', 1, 'seats', :panel_size::int,

@@ -585,6 +585,11 @@ const char *sg_pg_pool_schema(const sg_pg_pool *p)
     return p->schema;
 }
 
+const char *sg_pg_schema(const sg_pg *c)
+{
+    return c->pool->schema;
+}
+
 const char *sg_pg_pool_dsn(const sg_pg_pool *p)
 {
     return p->dsn;

@@ -14,7 +14,11 @@ rv_fatigue rv_fatigue_check(const rv_fatigue_policy *p, const rv_fatigue_state *
         return RV_FAT_PER_DAY;
     if (s->week == week && s->week_count >= p->max_per_week)
         return RV_FAT_PER_WEEK;
-    if (s->last_assigned > 0 && now - s->last_assigned < (double)p->min_interval_s)
+    /* 0 means no interval. A concurrent selection that locked the reviewer
+     * first may have stamped an assignment a little after this selection's
+     * clock reading (now - last_assigned < 0): that is "just now", not a
+     * reason to refuse when no interval is required. */
+    if (p->min_interval_s > 0 && s->last_assigned > 0 && now - s->last_assigned < (double)p->min_interval_s)
         return RV_FAT_INTERVAL;
     if (s->cooldown_until > now)
         return RV_FAT_COOLDOWN;

@@ -35,11 +35,8 @@ int main(void)
         {"PUT", "/v1/reviewers/{user_id}/status", SG_AUTH_OPS, rv_h_reviewer_status},
         {"PUT", "/v1/me/availability", SG_AUTH_PERSON, rv_h_availability},
     };
-    /* Selections stay on one consumer: two concurrent selections over a small
-     * pool can re-key the same candidates under each other's window scan and
-     * report a spurious shortfall. */
     static const sg_app_consumer consumers[] = {
-        {"reviewer-panel", SG_T_PANEL_REQUESTED, rv_on_panel_requested, 0},
+        {"reviewer-panel", SG_T_PANEL_REQUESTED, rv_on_panel_requested, 1},
         {"reviewer-ballot", SG_T_BALLOT_CLOSED, rv_on_ballot_closed, 1},
         {"reviewer-decided", SG_T_CASE_DECIDED, rv_on_case_decided},
         {"reviewer-activity", SG_T_USER_ACTIVITY, rv_on_user_activity},

@@ -81,38 +81,45 @@ cleanup:
     return rc;
 }
 
+/* Reads one window [lo, hi) of up to w candidates, keeps those not seen in
+ * an earlier window, and adds the ones that pass the pre-filter. */
+static int read_window(sel *x, double lo, double hi, int w, const rv_tags *required, int *got, double *last)
+{
+    PGresult *res = NULL;
+    size_t base = x->ncands;
+    int rc = rv_store_window(x->c, lo, hi, w, required, &res, x->cands + base, got, last);
+    if (rc != SG_OK)
+        return rc;
+    x->windows[x->nwindows++] = res;
+    /* A reviewer chosen by a concurrent selection gets a new key and may
+     * show up again in a later window: keep the first sighting only. */
+    size_t keep = base;
+    for (int i = 0; i < *got; i++) {
+        if (base > 0 && find_cand(x->cands, 0, base, x->cands[base + (size_t)i].user_id) >= 0)
+            continue;
+        x->cands[keep++] = x->cands[base + (size_t)i];
+    }
+    x->ncands = keep;
+    if (keep > base) {
+        if ((rc = fill_fatigue(x, base, keep)) != SG_OK)
+            return rc;
+        for (size_t i = base; i < keep; i++)
+            if (rv_candidate_check(&x->f, &x->cands[i]) == RV_CAND_OK)
+                x->surv[x->nsurv++] = i;
+    }
+    return SG_OK;
+}
+
 /* Reads windows until enough candidates survive the pre-filter. */
 static int gather(sel *x, int seats, rv_rng *rng, const rv_tags *required)
 {
     double start = rv_rng_unit(rng), lo = start, hi = 2.0, last = 0;
-    int wrapped = 0;
+    int wrapped = 0, whole_pool = 0, got = 0, rc;
     int w = (int)x->s->window;
 
     for (int k = 0; k < x->s->max_windows; k++) {
-        PGresult *res = NULL;
-        int got = 0, rc;
-        size_t base = x->ncands;
-
-        rc = rv_store_window(x->c, lo, hi, w, required, &res, x->cands + base, &got, &last);
-        if (rc != SG_OK)
+        if ((rc = read_window(x, lo, hi, w, required, &got, &last)) != SG_OK)
             return rc;
-        x->windows[x->nwindows++] = res;
-        /* A reviewer chosen by a concurrent selection gets a new key and may
-         * show up again in a later window: keep the first sighting only. */
-        size_t keep = base;
-        for (int i = 0; i < got; i++) {
-            if (k > 0 && find_cand(x->cands, 0, base, x->cands[base + (size_t)i].user_id) >= 0)
-                continue;
-            x->cands[keep++] = x->cands[base + (size_t)i];
-        }
-        x->ncands = keep;
-        if (keep > base) {
-            if ((rc = fill_fatigue(x, base, keep)) != SG_OK)
-                return rc;
-            for (size_t i = base; i < keep; i++)
-                if (rv_candidate_check(&x->f, &x->cands[i]) == RV_CAND_OK)
-                    x->surv[x->nsurv++] = i;
-        }
         if (x->nsurv >= (size_t)seats)
             break;
         if (got == w) {
@@ -122,9 +129,17 @@ static int gather(sel *x, int seats, rv_rng *rng, const rv_tags *required)
             lo = 0.0;
             hi = start;
         } else {
-            break; /* the whole pool has been seen */
+            whole_pool = 1;
+            break;
         }
     }
+    /* The windows are separate statements: a reviewer that a concurrent
+     * selection re-keys between two of them can move into a range already
+     * read and be missed. When the whole pool fits in one window and came up
+     * short, read it again in one statement (one snapshot), so a small pool
+     * is never short for that reason. (A large pool has other candidates.) */
+    if (whole_pool && x->nsurv < (size_t)seats && x->nwindows > 1 && x->ncands < (size_t)w)
+        return read_window(x, 0.0, 2.0, w, required, &got, &last);
     return SG_OK;
 }
 
@@ -251,7 +266,7 @@ int rv_panel_select(sg_pg *c, rv_service *s, const rv_panel_req *req, const char
 
     rc = SG_ERR_DB;
     excluded = malloc((req->nexclude + non_case + 1) * sizeof(*excluded));
-    x.windows = calloc((size_t)s->max_windows, sizeof(*x.windows));
+    x.windows = calloc((size_t)s->max_windows + 1, sizeof(*x.windows)); /* + the re-read */
     x.cands = malloc(cap * sizeof(*x.cands));
     x.surv = malloc(cap * sizeof(*x.surv));
     accepted = malloc((size_t)req->seats * sizeof(*accepted));

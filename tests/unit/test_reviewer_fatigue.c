@@ -80,6 +80,10 @@ Test(fatigue, min_interval_s)
     p.min_interval_s = 0;
     s.last_assigned = now;
     cr_assert_eq(rv_fatigue_check(&p, &s, now), RV_FAT_OK, "0 = no interval");
+    s.last_assigned = now + 0.004;
+    cr_assert_eq(rv_fatigue_check(&p, &s, now), RV_FAT_OK, "assigned by a concurrent selection a moment later");
+    p.min_interval_s = 60;
+    cr_assert_eq(rv_fatigue_check(&p, &s, now), RV_FAT_INTERVAL);
 }
 
 Test(fatigue, cooldown_after_expiry)

@@ -11,6 +11,16 @@
  *
  * Wire format: value = payload object + "event_id" + "occurred_at"; key as
  * given; headers event_id, event_type, traceparent.
+ *
+ * Order: rows go out in id (insert) order, and ids are taken at INSERT, not
+ * at commit. Per-key order on the topic therefore relies on every writer
+ * locking the key's row (the case, the account, ...) before it adds that
+ * key's event, so two transactions never interleave events of one key. Every
+ * caller in this repository does.
+ *
+ * Wake-up: each schema has its own NOTIFY channel (sg_outbox_channel), so a
+ * commit wakes only the relay of its own service, even when several services
+ * share one database.
  */
 #ifndef SG_OUTBOX_H
 #define SG_OUTBOX_H
@@ -21,6 +31,14 @@
 
 /* SQL of the common tables (outbox, inbox), applied by sg_migrate. */
 extern const char sg_common_schema_sql[];
+
+#define SG_OUTBOX_CHANNEL_MAX 64
+
+/* Writes the NOTIFY channel of schema's outbox into buf and returns buf:
+ * "sgo_<schema>", or, when that would exceed PostgreSQL's 63-byte identifier
+ * limit, a prefix of the schema plus a hash of the whole name. SQL that adds
+ * outbox rows itself must pg_notify this channel. */
+const char *sg_outbox_channel(const char *schema, char buf[SG_OUTBOX_CHANNEL_MAX]);
 
 /* Inserts one event. topic is the logical name (prefix added by the relay);
  * payload is borrowed (serialized here). traceparent may be NULL: then the

@@ -70,6 +70,8 @@ int sg_pg_tx(sg_pg_pool *p, int isolation, sg_pg_tx_fn fn, void *ctx);
 int sg_pg_ping(sg_pg_pool *p);
 
 const char *sg_pg_pool_schema(const sg_pg_pool *p);
+/* The schema of the pool the connection belongs to (borrowed). */
+const char *sg_pg_schema(const sg_pg *c);
 const char *sg_pg_pool_dsn(const sg_pg_pool *p);
 
 /* Compound-literal helper: sg_pg_query(c, SQL, 2, SG_P(a, b)). */
