@@ -321,6 +321,11 @@ sg_consumer *sg_consumer_start(const char *brokers, const char *group, const cha
         {"session.timeout.ms", "10000"},
         {"topic.metadata.refresh.interval.ms", "5000"},
         {"allow.auto.create.topics", "true"},
+        /* Prefetch bounds: a handler takes milliseconds per event, so a
+         * thousand queued events are plenty, and under a backlog each of a
+         * service's consumers would otherwise buffer up to 64 MB. */
+        {"queued.min.messages", "1000"},
+        {"queued.max.messages.kbytes", "1024"},
     };
     sg_consumer *c = NULL;
     rd_kafka_conf_t *conf = NULL;

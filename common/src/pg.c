@@ -28,6 +28,10 @@ struct sg_pg {
     size_t cap, count;
     int has_zero;
     char sqlstate[6];
+    int in_tx;                /* inside an sg_pg_tx body */
+    void *deferred;           /* see sg_pg_deferred_set */
+    sg_pg_flush_fn flush;
+    sg_pg_discard_fn discard;
 };
 
 struct sg_pg_pool {
@@ -509,6 +513,34 @@ static void backoff(int attempt)
     sg_sleep_ms(cap / 2 + j);
 }
 
+int sg_pg_in_tx(const sg_pg *c)
+{
+    return c->in_tx;
+}
+
+void *sg_pg_deferred(const sg_pg *c)
+{
+    return c->deferred;
+}
+
+void sg_pg_deferred_set(sg_pg *c, void *state, sg_pg_flush_fn flush, sg_pg_discard_fn discard)
+{
+    c->deferred = state;
+    c->flush = flush;
+    c->discard = discard;
+}
+
+/* Ends an sg_pg_tx body: frees deferred work, whatever happened. */
+static void tx_end(sg_pg *c)
+{
+    if (c->deferred && c->discard)
+        c->discard(c->deferred);
+    c->deferred = NULL;
+    c->flush = NULL;
+    c->discard = NULL;
+    c->in_tx = 0;
+}
+
 int sg_pg_tx(sg_pg_pool *p, int isolation, sg_pg_tx_fn fn, void *ctx)
 {
     static const char *const begin[] = {"BEGIN", "BEGIN ISOLATION LEVEL REPEATABLE READ",
@@ -522,13 +554,17 @@ int sg_pg_tx(sg_pg_pool *p, int isolation, sg_pg_tx_fn fn, void *ctx)
             return SG_ERR_DB;
         rc = simple_exec(c, begin_sql);
         if (rc == SG_OK) {
+            c->in_tx = 1;
             rc = fn(c, ctx);
+            if (rc == SG_OK && c->deferred && c->flush)
+                rc = c->flush(c, c->deferred);
             if (rc == SG_OK && !conn_lost(c) && PQtransactionStatus(c->conn) == PQTRANS_INERROR) {
                 /* fn ignored a failed statement: COMMIT would roll back. */
                 sg_warn("postgres: transaction body returned OK after a failed statement (%s)", c->sqlstate);
                 rc = sg_pg_err(c);
             }
         }
+        tx_end(c);
         if (rc == SG_OK && !conn_lost(c)) {
             rc = simple_exec(c, "COMMIT");
             if (rc == SG_OK) {

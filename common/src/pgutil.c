@@ -90,7 +90,7 @@ char *sg_pg_text_array(const char *const *v, size_t n)
     char *out, *w;
 
     for (size_t i = 0; i < n; i++)
-        len += 2 * strlen(v[i]) + 3;
+        len += (v[i] ? 2 * strlen(v[i]) : 4) + 3;
     if (!(out = malloc(len)))
         return NULL;
     w = out;
@@ -98,6 +98,11 @@ char *sg_pg_text_array(const char *const *v, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (i)
             *w++ = ',';
+        if (!v[i]) {
+            memcpy(w, "NULL", 4);
+            w += 4;
+            continue;
+        }
         *w++ = '"';
         for (const char *s = v[i]; *s; s++) {
             if (*s == '"' || *s == '\\')

@@ -4,10 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "grant.h"
-#include "sg/app.h"
 #include "sg/json.h"
 #include "sg/log.h"
-#include "sg/outbox.h"
 #include "store_grants.h"
 #include "store_rules.h"
 #include "svc.h"
@@ -24,63 +22,104 @@ typedef struct grant_run {
     long long paid_total, capped; /* for the log line */
 } grant_run;
 
-static int announce(grant_run *g, const reward_grant *gr, long long amount, const char *entry_id)
+/* The grants of a case that are new, as the parallel arrays a
+ * store_grant_batch points to (each array malloc'ed, of the case's grant
+ * count; the strings borrowed from the grants' decision). */
+typedef struct new_grants {
+    size_t n;
+    const char **users, **kinds;
+    long long *due, *paid;
+    unsigned char *exists;        /* scratch: per grant of the case */
+} new_grants;
+
+static void new_grants_free(new_grants *ng)
 {
-    json_t *ev = json_pack("{s:s, s:I, s:s, s:s, s:s}", "user_id", gr->user_id, "amount", (json_int_t)amount, "kind",
-                           reward_kind_name(gr->kind), "case_id", g->d->case_id, "entry_id", entry_id);
-    if (!ev)
+    free(ng->users);
+    free(ng->kinds);
+    free(ng->due);
+    free(ng->paid);
+    free(ng->exists);
+}
+
+/* Fills ng with those of grants[0..n) the case has no row of yet, in
+ * their order. */
+static int collect_new(grant_run *g, const reward_grant *grants, size_t n, new_grants *ng)
+{
+    ng->users = calloc(n, sizeof *ng->users);
+    ng->kinds = calloc(n, sizeof *ng->kinds);
+    ng->due = calloc(n, sizeof *ng->due);
+    ng->paid = calloc(n, sizeof *ng->paid);
+    ng->exists = calloc(n, sizeof *ng->exists);
+    if (!ng->users || !ng->kinds || !ng->due || !ng->paid || !ng->exists)
         return SG_ERR_DB;
-    int rc = sg_outbox_add(g->c, SG_T_REWARD_GRANTED, gr->user_id, SG_T_REWARD_GRANTED, ev, g->m->traceparent);
-    json_decref(ev);
+    for (size_t i = 0; i < n; i++) {
+        ng->users[i] = grants[i].user_id;
+        ng->kinds[i] = reward_kind_name(grants[i].kind);
+        ng->due[i] = grants[i].amount;
+    }
+    int rc = store_grants_existing(g->c, g->d->case_id, ng->users, ng->kinds, n, ng->exists);
+    for (size_t i = 0; rc == SG_OK && i < n; i++) {
+        if (ng->exists[i])
+            continue;
+        ng->users[ng->n] = ng->users[i];
+        ng->kinds[ng->n] = ng->kinds[i];
+        ng->due[ng->n] = ng->due[i];
+        ng->n++;
+    }
     return rc;
 }
 
-/* One grant, its user's rows locked: pay what the cap allows given
- * *paid_today, record it, announce the payment. */
-static int grant_one(grant_run *g, const reward_grant *gr, long long *paid_today)
+/* Locks the rows of ng's users (each once, in ng's order: sorted) and pays
+ * each grant what the daily cap allows, given what its user was paid that
+ * day so far and by the grants before it. */
+static int lock_and_cap(grant_run *g, new_grants *ng)
 {
-    long long pay = reward_cap_pay(g->rule.daily_cap_per_user, *paid_today, gr->amount);
-    char entry_id[37];
-    int exists = 0;
-
-    store_grant rec = {.case_id = g->d->case_id, .user_id = gr->user_id, .kind = reward_kind_name(gr->kind),
-                       .report_type = g->d->report_type, .rule_type = g->rule_type,
-                       .rule_version = g->rule_version, .day = g->day, .amount_due = gr->amount,
-                       .amount_paid = pay, .event_id = g->event_id};
-    int rc = store_grant_record(g->c, &rec, &exists, entry_id);
-    if (rc == REWARD_DUPLICATE)
-        return SG_ERR_RETRY; /* the retry sees the other grant and skips it */
-    if (rc != SG_OK || exists)
-        return rc;
-    *paid_today += pay;
-    g->paid_total += pay;
-    if (pay < gr->amount)
-        g->capped++;
-    return pay > 0 ? announce(g, gr, pay, entry_id) : SG_OK;
-}
-
-/* grants is sorted by user: users[] gets each user once, in that order. */
-static int grant_all(grant_run *g, const reward_grant *grants, size_t n)
-{
-    const char **users = calloc(n ? n : 1, sizeof *users);
-    long long *paid = calloc(n ? n : 1, sizeof *paid);
+    const char **users = calloc(ng->n, sizeof *users);
+    long long *today = calloc(ng->n, sizeof *today);
     size_t nu = 0;
     int rc = SG_ERR_DB;
 
-    if (!users || !paid)
+    if (!users || !today)
         goto cleanup;
-    for (size_t i = 0; i < n; i++)
-        if (nu == 0 || strcmp(users[nu - 1], grants[i].user_id) != 0)
-            users[nu++] = grants[i].user_id;
-    rc = store_grant_lock_users(g->c, users, nu, g->d->occurred_at, g->day, paid);
-    for (size_t i = 0, u = 0; rc == SG_OK && i < n; i++) {
-        if (strcmp(users[u], grants[i].user_id) != 0)
-            u++;
-        rc = grant_one(g, &grants[i], &paid[u]);
+    for (size_t i = 0; i < ng->n; i++)
+        if (nu == 0 || strcmp(users[nu - 1], ng->users[i]) != 0)
+            users[nu++] = ng->users[i];
+    if ((rc = store_grant_lock_users(g->c, users, nu, g->d->occurred_at, g->day, today)) != SG_OK)
+        goto cleanup;
+    reward_cap_pay_all(g->rule.daily_cap_per_user, ng->users, ng->due, ng->n, today, ng->paid);
+    for (size_t i = 0; i < ng->n; i++) {
+        g->paid_total += ng->paid[i];
+        if (ng->paid[i] < ng->due[i])
+            g->capped++;
     }
 cleanup:
     free(users);
-    free(paid);
+    free(today);
+    return rc;
+}
+
+/* grants is sorted by user then kind. Grants the case has already are
+ * skipped (no posting, no event); the others are paid within the cap,
+ * recorded and announced with one database call. */
+static int grant_all(grant_run *g, const reward_grant *grants, size_t n)
+{
+    new_grants ng = {0};
+    int rc = collect_new(g, grants, n, &ng);
+
+    if (rc == SG_OK && ng.n > 0)
+        rc = lock_and_cap(g, &ng);
+    if (rc == SG_OK && ng.n > 0) {
+        store_grant_batch b = {.case_id = g->d->case_id, .report_type = g->d->report_type,
+                               .rule_type = g->rule_type, .rule_version = g->rule_version, .day = g->day,
+                               .event_id = g->event_id,
+                               .traceparent = g->m->traceparent ? g->m->traceparent : sg_log_traceparent(),
+                               .n = ng.n, .user_ids = ng.users, .kinds = ng.kinds, .amount_due = ng.due,
+                               .amount_paid = ng.paid};
+        rc = store_grant_batch_record(g->c, &b);
+        if (rc == REWARD_DUPLICATE)
+            rc = SG_ERR_RETRY; /* the retry sees the other grant and skips it */
+    }
+    new_grants_free(&ng);
     return rc;
 }
 

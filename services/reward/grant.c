@@ -77,3 +77,14 @@ long long reward_cap_pay(long long cap, long long paid_today, long long due)
     long long room = cap - paid_today;
     return due < room ? due : room;
 }
+
+void reward_cap_pay_all(long long cap, const char *const *users, const long long *due, size_t n, long long *today,
+                        long long *paid)
+{
+    for (size_t i = 0, u = 0; i < n; i++) {
+        if (i > 0 && strcmp(users[i - 1], users[i]) != 0)
+            u++;
+        paid[i] = reward_cap_pay(cap, today[u], due[i]);
+        today[u] += paid[i];
+    }
+}

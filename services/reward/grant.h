@@ -47,4 +47,13 @@ int reward_compute(const reward_rule *rule, const reward_decision *d, reward_gra
  * (partially paid when > 0). */
 long long reward_cap_pay(long long cap, long long paid_today, long long due);
 
+/* The cap over the n grants of one case, in their order: grant i (user
+ * users[i], `due[i]` coins) gets paid[i] = reward_cap_pay(cap, what its user
+ * was paid that day before it, due[i]), so a user's grants consume the cap
+ * one after the other. users[] is grouped by user (reward_compute's order);
+ * today[u] holds what the u-th distinct user of users[] was paid that day so
+ * far and is advanced by their payments. All arrays are the caller's. */
+void reward_cap_pay_all(long long cap, const char *const *users, const long long *due, size_t n, long long *today,
+                        long long *paid);
+
 #endif

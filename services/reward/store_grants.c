@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "sg/app.h"
+#include "sg/outbox.h"
 #include "store_util.h"
 #include "svc.h"
 
@@ -63,30 +65,81 @@ cleanup:
     return rc;
 }
 
-int store_grant_record(sg_pg *c, const store_grant *g, int *exists, char entry_id[37])
+int store_grants_existing(sg_pg *c, const char *case_id, const char *const *user_ids, const char *const *kinds,
+                          size_t n, unsigned char *exists)
 {
-    char ver[16], due[24], paid[24];
-    int rc = SG_OK;
-    snprintf(ver, sizeof ver, "%d", g->rule_version);
-    snprintf(due, sizeof due, "%lld", g->amount_due);
-    snprintf(paid, sizeof paid, "%lld", g->amount_paid);
-    PGresult *r = sg_pg_query_q(c, "23505",
-                                "SELECT out_exists, out_entry_id FROM grant_record($1, $2, $3, $4, $5, $6::integer, "
-                                "$7::date, $8::bigint, $9::bigint, $10)",
-                                10,
-                                SG_P(g->case_id, g->user_id, g->kind, g->report_type, g->rule_type, ver, g->day, due,
-                                     paid, g->event_id));
+    char *users = sg_pg_text_array(user_ids, n), *kind_arr = sg_pg_text_array(kinds, n);
+    PGresult *r = NULL;
+    int rc = SG_ERR_DB;
+
+    if (!users || !kind_arr)
+        goto cleanup;
+    r = sg_pg_rows(c, &rc,
+                   "SELECT g.o FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS g(u, k, o) "
+                   "WHERE EXISTS (SELECT 1 FROM grants WHERE case_id = $1 AND user_id = g.u AND kind = g.k)",
+                   3, SG_P(case_id, users, kind_arr));
+    if (!r)
+        goto cleanup;
+    memset(exists, 0, n);
+    for (int row = 0; row < PQntuples(r); row++) {
+        long long o = atoll(PQgetvalue(r, row, 0));
+        if (o < 1 || (size_t)o > n) {
+            rc = SG_ERR_DB;
+            goto cleanup;
+        }
+        exists[o - 1] = 1;
+    }
+cleanup:
+    PQclear(r);
+    free(users);
+    free(kind_arr);
+    return rc;
+}
+
+/* PostgreSQL array literal of v[0..n) for one $n::bigint[] parameter.
+ * malloc'ed (caller frees); NULL when out of memory. */
+static char *int_array(const long long *v, size_t n)
+{
+    size_t cap = n * 21 + 3, used = 0;
+    char *out = malloc(cap);
+
+    if (!out)
+        return NULL;
+    out[used++] = '{';
+    for (size_t i = 0; i < n; i++)
+        used += (size_t)snprintf(out + used, cap - used, i ? ",%lld" : "%lld", v[i]);
+    snprintf(out + used, cap - used, "}");
+    return out;
+}
+
+int store_grant_batch_record(sg_pg *c, const store_grant_batch *b)
+{
+    char ver[24], channel[SG_OUTBOX_CHANNEL_MAX];
+    char *users = sg_pg_text_array(b->user_ids, b->n), *kinds = sg_pg_text_array(b->kinds, b->n);
+    char *due = int_array(b->amount_due, b->n), *paid = int_array(b->amount_paid, b->n);
+    PGresult *r = NULL;
+    int rc = SG_ERR_DB;
+
+    if (!users || !kinds || !due || !paid)
+        goto cleanup;
+    r = sg_pg_query_q(c, "23505",
+                      "SELECT grant_batch($1, $2, $3, $4::integer, $5::date, $6, $7::text[], $8::text[], "
+                      "$9::bigint[], $10::bigint[], $11, $12, $13)",
+                      13,
+                      SG_P(b->case_id, b->report_type, b->rule_type, sg_pg_int(ver, b->rule_version), b->day,
+                           b->event_id, users, kinds, due, paid, SG_T_REWARD_GRANTED, b->traceparent,
+                           sg_outbox_channel(sg_pg_schema(c), channel)));
     if (!sg_pg_ok(r)) {
         rc = strcmp(sg_pg_sqlstate(c), "23505") == 0 ? REWARD_DUPLICATE : sg_pg_err(c);
         goto cleanup;
     }
-    if (PQntuples(r) != 1) {
-        rc = SG_ERR_DB;
-        goto cleanup;
-    }
-    *exists = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
-    snprintf(entry_id, 37, "%s", PQgetvalue(r, 0, 1));
+    /* Every grant recorded, or the function raised. */
+    rc = PQntuples(r) == 1 && (size_t)atoll(PQgetvalue(r, 0, 0)) == b->n ? SG_OK : SG_ERR_DB;
 cleanup:
     PQclear(r);
+    free(users);
+    free(kinds);
+    free(due);
+    free(paid);
     return rc;
 }

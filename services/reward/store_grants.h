@@ -1,10 +1,11 @@
 /* Grants and the daily cap counters (tables grants, daily_paid). All
  * functions run inside the caller's transaction (the inbox transaction of
- * the sg.case.decided consumer).
+ * the sg.case.decided consumer). Every pointer passed in is borrowed for the
+ * call; nothing returned needs freeing.
  *
  * Exactly once per (case_id, user_id, kind): the consumer holds the case lock
- * while grant_record (sql/reward/003) skips grants that exist, and the UNIQUE
- * key refuses any that slip through.
+ * while it looks up which grants exist (store_grants_existing) and records
+ * only the others, and the UNIQUE key refuses any that slip through.
  */
 #ifndef REWARD_STORE_GRANTS_H
 #define REWARD_STORE_GRANTS_H
@@ -28,21 +29,39 @@ int store_case_lock(sg_pg *c, const char *case_id);
 int store_grant_lock_users(sg_pg *c, const char *const *users, size_t n, const char *at, char day[11],
                            long long *paid);
 
-typedef struct store_grant {
-    const char *case_id, *user_id, *kind;   /* kind: vote | majority_bonus | reporter */
+/* The grants of one case, as parallel arrays of n (grant i is user_ids[i],
+ * kinds[i], ...), sorted by user then kind: the order in which they are
+ * decided, written and announced. All borrowed from the caller. */
+typedef struct store_grant_batch {
+    const char *case_id;
     const char *report_type;                /* from the event */
     const char *rule_type;                  /* whose rule applied (type or "default") */
     int rule_version;
-    const char *day;                        /* YYYY-MM-DD (UTC); counter locked */
-    long long amount_due, amount_paid;      /* 0 <= paid <= due; paid < due: capped */
-    const char *event_id;                   /* the event that caused it */
-} store_grant;
+    const char *day;                        /* YYYY-MM-DD (UTC); counters locked */
+    const char *event_id;                   /* the event that caused them */
+    const char *traceparent;                /* of the sg.reward.granted events; NULL: none */
+    size_t n;
+    const char *const *user_ids;
+    const char *const *kinds;               /* vote | majority_bonus | reporter */
+    const long long *amount_due;            /* > 0 */
+    const long long *amount_paid;           /* 0 <= paid <= due; paid < due: capped */
+} store_grant_batch;
 
-/* Records a grant and pays amount_paid (journal kind grant, daily counter).
- * Sets *exists (then nothing was written) or fills entry_id with the user's
- * ledger entry when amount_paid > 0. Returns SG_OK, REWARD_DUPLICATE when a
- * concurrent writer recorded it first (the transaction is aborted: retry
- * it), or an error. */
-int store_grant_record(sg_pg *c, const store_grant *g, int *exists, char entry_id[37]);
+/* Sets exists[i] to 1 when the case has the grant (user_ids[i], kinds[i])
+ * already, else 0, for i < n (exists: the caller's array of n). One
+ * statement. Returns SG_OK or an error. */
+int store_grants_existing(sg_pg *c, const char *case_id, const char *const *user_ids, const char *const *kinds,
+                          size_t n, unsigned char *exists);
+
+/* Records the b->n grants of b, none of which may exist yet, through the
+ * database function grant_batch (sql/reward/005), in one call: each paid
+ * grant gets its journal transaction (kind grant) with the user's and the
+ * platform shard's entries, the balances, running totals and daily counters
+ * (locked by store_grant_lock_users) add up the payments, and each is
+ * announced on sg.reward.granted (key user_id) through the outbox, with the
+ * columns, payload and NOTIFY channel sg_outbox_add would use. Returns
+ * SG_OK, REWARD_DUPLICATE when a grant exists after all (the transaction is
+ * aborted: retry it), or an error. */
+int store_grant_batch_record(sg_pg *c, const store_grant_batch *b);
 
 #endif

@@ -107,6 +107,27 @@ def assert_ledger_consistent(svc):
                       JOIN ledger_entries e ON e.tx_id = t.id JOIN accounts a ON a.user_id = e.account_id
                       WHERE a.kind = 'user' GROUP BY t.kind) x USING (kind)
                     WHERE lt.transactions <> coalesce(x.n, 0) OR lt.coins <> coalesce(x.coins, 0)""") == []
+        # Grants only here (no redemptions): each grant's counter-entry is on its
+        # case's platform shard, and every shard's balance and grant totals are
+        # exactly what its cases paid.
+        assert q(f"""SELECT t.id FROM journal_tx t JOIN ledger_entries e ON e.tx_id = t.id
+                     JOIN accounts a ON a.user_id = e.account_id AND a.kind = 'platform'
+                     WHERE t.kind = 'grant' AND e.account_id <> {SHARD_ACCOUNT}""") == [], "posting on a wrong shard"
+        assert q(f"""SELECT a.user_id FROM accounts a LEFT JOIN (
+                       SELECT {SHARD_ACCOUNT} AS account, sum(amount_paid) AS paid,
+                              count(*) FILTER (WHERE amount_paid > 0) AS n
+                       FROM grants t GROUP BY 1) s ON s.account = a.user_id
+                     LEFT JOIN ledger_totals lt ON lt.kind = 'grant'
+                       AND lt.shard = coalesce(nullif(substring(a.user_id FROM '[0-9]+$'), '')::int, 0)
+                     WHERE a.kind = 'platform' AND (a.balance <> -coalesce(s.paid, 0)
+                       OR lt.transactions <> coalesce(s.n, 0) OR lt.coins <> coalesce(s.paid, 0))""") == [], \
+            "platform shard balance or grant totals != its cases' payments"
+
+
+# The platform shard account of a grant's case (t.case_id), as
+# sql/reward/004 chooses it.
+SHARD_ACCOUNT = ("('platform treasury' || CASE WHEN abs(hashtext(t.case_id)) % 16 = 0 THEN '' "
+                 "ELSE ' ' || abs(hashtext(t.case_id)) % 16 END)")
 
 
 # ---- fixtures -------------------------------------------------------------
@@ -275,6 +296,172 @@ def test_daily_cap_partial_payment_and_day_buckets(svc, bus, granted):
     wait_handled(svc, ev)
     assert grants_of(svc, case) == {(u, "vote"): (10, 10, "paid"), (u, "majority_bonus"): (5, 5, "paid")}
     assert balance(svc, u) == 47
+
+
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+def produce_traced(bus, payload, traceparent=TRACEPARENT):
+    """Produces one sg.case.decided carrying a traceparent header; returns its event id."""
+    event_id = str(uuid.uuid4())
+    body = dict(payload, event_id=event_id, occurred_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    bus.producer.produce(bus.prefix + "sg.case.decided", key=payload["case_id"].encode(),
+                         value=json.dumps(body).encode(),
+                         headers=[("event_id", event_id.encode()), ("event_type", b"sg.case.decided"),
+                                  ("traceparent", traceparent.encode())])
+    bus.producer.flush(30)
+    return event_id
+
+
+def put_rule(svc, report_type, vote, bonus, reporter, cap):
+    r = svc.put(f"/v1/reward-rules/{report_type}", {"vote_reward": vote, "majority_bonus": bonus,
+                                                      "reporter_reward": reporter, "daily_cap_per_user": cap},
+                headers=OPS)
+    assert r.status_code == 200, r.text
+
+
+def test_one_case_several_grants_per_user_near_the_cap(svc, bus, granted):
+    # All grants of a case are recorded together: a user's grants must still
+    # consume the cap one after the other in the order vote, majority_bonus,
+    # reporter, from what the user was paid earlier that day.
+    put_rule(svc, "cap_batch", 10, 5, 20, 40)
+    x, y, z = uid("x"), uid("y"), uid("z")
+    before = [new_case(), new_case()]
+    events = [(str(uuid.uuid4()), decided(before[0], "violation", [voted(x)], [z], report_type="cap_batch"), None),
+              (str(uuid.uuid4()), decided(before[1], "violation", [], [z], report_type="cap_batch"), None)]
+    produce_many(bus, events)
+    wait_handled(svc, *[e[0] for e in events])
+    assert (balance(svc, x), balance(svc, z)) == (15, 40)
+
+    case = new_case()
+    ev = produce_traced(bus, decided(case, "violation", [voted(x), voted(z), voted(y, "no_violation", False)],
+                                     [x, y], report_type="cap_batch"))
+    wait_handled(svc, ev)
+    # x: 15 paid today, cap 40 -> vote 10 (25), bonus 5 (30), reporter 10 of 20 (40).
+    # y: fresh -> in full. z: at the cap -> recorded as capped, paid nothing.
+    assert grants_of(svc, case) == {
+        (x, "vote"): (10, 10, "paid"), (x, "majority_bonus"): (5, 5, "paid"), (x, "reporter"): (20, 10, "capped"),
+        (y, "vote"): (10, 10, "paid"), (y, "reporter"): (20, 20, "paid"),
+        (z, "vote"): (10, 0, "capped"), (z, "majority_bonus"): (5, 0, "capped")}
+    assert (balance(svc, x), balance(svc, y), balance(svc, z)) == (40, 30, 40)
+    with svc.db() as c:
+        assert c.execute("SELECT count(*) FROM journal_tx WHERE case_id = %s", (case,)).fetchone()[0] == 5
+        assert c.execute("SELECT count(*) FROM grants WHERE case_id = %s AND user_id = %s AND tx_id IS NULL",
+                         (case, z)).fetchone()[0] == 2, "a grant paid 0 has no posting"
+        # The user's entries are written in grant order (the ledger's history order).
+        assert [r[0] for r in c.execute(
+            "SELECT t.grant_kind FROM ledger_entries e JOIN journal_tx t ON t.id = e.tx_id "
+            "WHERE t.case_id = %s AND e.account_id = %s ORDER BY e.seq", (case, x))] == \
+            ["vote", "majority_bonus", "reporter"]
+        want_entries = {(u, k): str(e) for u, k, e in c.execute(
+            "SELECT g.user_id, g.kind, e.id FROM grants g JOIN ledger_entries e "
+            "ON e.tx_id = g.tx_id AND e.account_id = g.user_id WHERE g.case_id = %s", (case,))}
+        assert dict(c.execute("SELECT user_id, paid FROM daily_paid WHERE user_id = ANY(%s)",
+                              ([x, y, z],)).fetchall()) == {x: 40, y: 30, z: 40}
+
+    mine = lambda evs: [e for e in evs if e.get("case_id") == case]  # noqa: E731
+    mine(granted.poll_until(lambda evs: len(mine(evs)) >= 5, timeout=30))
+    drain(granted, 1.5)  # an announcement of z's unpaid grants would have come with the others
+    evs = mine(granted.seen)
+    assert sorted((e["user_id"], e["kind"], e["amount"]) for e in evs) == sorted(
+        [(x, "vote", 10), (x, "majority_bonus", 5), (x, "reporter", 10), (y, "vote", 10), (y, "reporter", 20)])
+    assert [e["kind"] for e in evs if e["user_id"] == x] == ["vote", "majority_bonus", "reporter"], \
+        "one user's announcements in grant order"
+    for e in evs:
+        assert set(e) - {"_topic", "_key", "_headers"} == {"user_id", "amount", "kind", "case_id", "entry_id",
+                                                            "event_id", "occurred_at"}, e
+        assert e["_key"] == e["user_id"]
+        assert e["_headers"]["event_type"] == "sg.reward.granted"
+        assert e["_headers"].get("traceparent") == TRACEPARENT, "the decision's trace carries over"
+        assert e["entry_id"] == want_entries[(e["user_id"], e["kind"])]
+
+
+def test_redecided_case_grants_only_what_is_new(svc, bus, granted):
+    # A case decided again (ops re-judge it) recomputes its grants: those that
+    # exist are skipped — no posting, no announcement, and they do not use up
+    # the cap again — and only the new ones are paid.
+    put_rule(svc, "redecide", 10, 5, 20, 12)
+    a, b, r = uid("a"), uid("b"), uid("r")
+    case = new_case()
+    first = bus.produce("sg.case.decided", case, decided(
+        case, "violation", [voted(a, "violation", True), voted(b, "no_violation", False)], [r],
+        report_type="redecide"))
+    wait_handled(svc, first)
+    # Cap 12: a vote 10 + 2 of the bonus; b vote 10; r 12 of 20.
+    assert grants_of(svc, case) == {(a, "vote"): (10, 10, "paid"), (a, "majority_bonus"): (5, 2, "capped"),
+                                    (b, "vote"): (10, 10, "paid"), (r, "reporter"): (20, 12, "capped")}
+    again = decided(case, "no_violation", [voted(a, "violation", False), voted(b, "no_violation", True)], [r],
+                    report_type="redecide")
+    second = bus.produce("sg.case.decided", case, again)
+    wait_handled(svc, second)
+    # New: only b's bonus, with the 2 coins b has left (b's existing vote is not counted twice).
+    assert grants_of(svc, case) == {(a, "vote"): (10, 10, "paid"), (a, "majority_bonus"): (5, 2, "capped"),
+                                    (b, "vote"): (10, 10, "paid"), (b, "majority_bonus"): (5, 2, "capped"),
+                                    (r, "reporter"): (20, 12, "capped")}
+    # The same decision redelivered, under its event id and a new one: nothing more.
+    third = str(uuid.uuid4())
+    produce_many(bus, [(second, again, None), (third, again, None)])
+    wait_handled(svc, third)
+    assert len(grants_of(svc, case)) == 5
+    assert (balance(svc, a), balance(svc, b), balance(svc, r)) == (12, 12, 12)
+    with svc.db() as c:
+        assert c.execute("SELECT count(*) FROM journal_tx WHERE case_id = %s", (case,)).fetchone()[0] == 5
+    mine = lambda evs: [e for e in evs if e.get("case_id") == case]  # noqa: E731
+    granted.poll_until(lambda evs: len(mine(evs)) >= 5, timeout=30)
+    drain(granted, 1.5)
+    assert sorted((e["user_id"], e["kind"], e["amount"]) for e in mine(granted.seen)) == sorted(
+        [(a, "vote", 10), (a, "majority_bonus", 2), (b, "vote", 10), (b, "majority_bonus", 2), (r, "reporter", 12)])
+
+
+def test_concurrent_cases_of_the_same_users_stop_exactly_at_the_cap(svc, bus):
+    # 30 cases of the same five voters handled in parallel: per user, the
+    # payments add up to the cap exactly, with at most one partial payment.
+    put_rule(svc, "race", 10, 5, 0, 97)
+    users = [uid("race") for _ in range(5)]
+    events = []
+    for _ in range(30):
+        case = new_case()
+        events.append((str(uuid.uuid4()), decided(case, "violation", [voted(u) for u in users],
+                                                  report_type="race"), None))
+    produce_many(bus, events)
+    wait_handled(svc, *[e[0] for e in events], timeout=60)
+    cases = [e[1]["case_id"] for e in events]
+    with svc.db() as c:
+        rows = c.execute("SELECT user_id, amount_due, amount_paid FROM grants WHERE case_id = ANY(%s)",
+                         (cases,)).fetchall()
+    assert len(rows) == 30 * 5 * 2
+    for u in users:
+        mine = [(due, paid) for uu, due, paid in rows if uu == u]
+        assert sum(p for _, p in mine) == 97, u
+        assert len([1 for due, paid in mine if 0 < paid < due]) <= 1, f"{u}: more than one partial payment"
+        assert balance(svc, u) == 97
+
+
+def test_large_case_in_one_call(svc, bus, granted):
+    # A big panel and many reporters, some both: every grant once, every
+    # payment posted and announced.
+    put_rule(svc, "large", 3, 2, 7, 1000000)
+    voters = [uid("lv") for _ in range(120)]
+    reporters = voters[:40] + [uid("lr") for _ in range(60)]
+    ballots = [voted(v, "violation", True) if i % 3 else voted(v, "no_violation", False)
+               for i, v in enumerate(voters)] + [not_voted(uid("lx"), "expired") for _ in range(10)]
+    case = new_case()
+    ev = bus.produce("sg.case.decided", case, decided(case, "violation", ballots, reporters, report_type="large"))
+    wait_handled(svc, ev)
+    want = {}
+    for i, v in enumerate(voters):
+        want[(v, "vote")] = (3, 3, "paid")
+        if i % 3:
+            want[(v, "majority_bonus")] = (2, 2, "paid")
+    for rep in reporters:
+        want[(rep, "reporter")] = (7, 7, "paid")
+    assert grants_of(svc, case) == want
+    with svc.db() as c:
+        assert c.execute("SELECT count(*) FROM journal_tx WHERE case_id = %s", (case,)).fetchone()[0] == len(want)
+    assert balance(svc, voters[1]) == 3 + 2 + 7 and balance(svc, voters[0]) == 3 + 7
+    mine = lambda evs: [e for e in evs if e.get("case_id") == case]  # noqa: E731
+    evs = mine(granted.poll_until(lambda evs: len(mine(evs)) >= len(want), timeout=60))
+    assert sorted((e["user_id"], e["kind"]) for e in evs) == sorted(want)
 
 
 def test_user_ids_with_quotes_and_commas(svc, bus):

@@ -26,6 +26,10 @@ Test(pgutil, text_array_escapes_quotes_and_backslashes)
     s = sg_pg_text_array(NULL, 0);
     cr_assert_str_eq(s, "{}");
     free(s);
+    const char *w[] = {"a", NULL, "NULL"};
+    s = sg_pg_text_array(w, 3);
+    cr_assert_str_eq(s, "{\"a\",NULL,\"NULL\"}", "a NULL element is SQL NULL, the text NULL stays quoted");
+    free(s);
 }
 
 Test(pgutil, page_with_more_rows_has_cursor_of_last_shown)

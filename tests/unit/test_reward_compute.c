@@ -205,3 +205,38 @@ Test(reward_cap, sequence_of_grants_in_one_day)
         cr_assert_eq(got[i], want[i], "grant %d: got %lld want %lld", i, got[i], want[i]);
     cr_assert_eq(paid, 32);
 }
+
+Test(reward_cap, one_case_consumes_the_cap_grant_by_grant_per_user)
+{
+    /* a: vote 10, majority_bonus 5, reporter 20 with 15 paid today under cap
+     * 40: 10, 5, then 10 of 20. b: at the cap already. c: fresh, in full. */
+    const char *users[] = {"a", "a", "a", "b", "b", "c"};
+    long long due[] = {10, 5, 20, 10, 5, 10};
+    long long today[] = {15, 40, 0}, paid[6];
+    reward_cap_pay_all(40, users, due, 6, today, paid);
+    long long want[] = {10, 5, 10, 0, 0, 10};
+    for (int i = 0; i < 6; i++)
+        cr_assert_eq(paid[i], want[i], "grant %d: got %lld want %lld", i, paid[i], want[i]);
+    cr_assert_eq(today[0], 40);
+    cr_assert_eq(today[1], 40, "nothing paid past the cap");
+    cr_assert_eq(today[2], 10);
+}
+
+Test(reward_cap, batch_equals_one_grant_at_a_time)
+{
+    /* Same result as the sequence of reward_cap_pay calls it replaces, for
+     * every cap and starting point over a user's three grants. */
+    const char *users[] = {"u", "u", "u"};
+    long long due[] = {7, 3, 11};
+    for (long long cap = 0; cap <= 25; cap++)
+        for (long long start = 0; start <= 30; start++) {
+            long long today = start, paid[3], seq = start;
+            reward_cap_pay_all(cap, users, due, 3, &today, paid);
+            for (int i = 0; i < 3; i++) {
+                long long one = reward_cap_pay(cap, seq, due[i]);
+                cr_assert_eq(paid[i], one, "cap %lld start %lld grant %d", cap, start, i);
+                seq += one;
+            }
+            cr_assert_eq(today, seq);
+        }
+}

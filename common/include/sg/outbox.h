@@ -40,7 +40,11 @@ extern const char sg_common_schema_sql[];
  * outbox rows itself must pg_notify this channel. */
 const char *sg_outbox_channel(const char *schema, char buf[SG_OUTBOX_CHANNEL_MAX]);
 
-/* Inserts one event. topic is the logical name (prefix added by the relay);
+/* Adds one event. Inside an sg_pg_tx body the row is written just before
+ * COMMIT, in one INSERT with the transaction's other events and in the order
+ * they were added (ids are therefore taken at the end of the transaction,
+ * while its locks are still held); outside one it is inserted at once.
+ * topic is the logical name (prefix added by the relay);
  * payload is borrowed (serialized here). traceparent may be NULL: then the
  * thread's log context (sg_log_traceparent) is used, so an event caused by a
  * request or an event carries its trace. Returns SG_OK or

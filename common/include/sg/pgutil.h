@@ -41,8 +41,8 @@ json_t *sg_pg_json(const PGresult *r, int row, int col);
 json_t *sg_pg_page(const PGresult *r, int limit, int keycol, int jsoncol);
 
 /* PostgreSQL array literal of v[0..n), every element double-quoted and
- * escaped, for one $n::text[] parameter. malloc'ed (caller frees); NULL when
- * out of memory. */
+ * escaped (a NULL element becomes SQL NULL), for one $n::text[] parameter.
+ * malloc'ed (caller frees); NULL when out of memory. */
 char *sg_pg_text_array(const char *const *v, size_t n);
 
 /* Decimal text of v in buf (for integer parameters); returns buf. */

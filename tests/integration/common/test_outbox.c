@@ -393,6 +393,43 @@ Test(outbox, add_validates_and_wire_format)
     sg_pg_release(pool, c);
 }
 
+/* Inside sg_pg_tx the events are written at the end, in one statement: in
+ * the order they were added, NULL keys kept, and not at all when the body
+ * fails. */
+static int add_three_then(sg_pg *c, void *arg)
+{
+    for (int i = 0; i < 3; i++) {
+        json_t *p = json_pack("{s:i}", "n", i);
+        int rc = sg_outbox_add(c, "it.deferred", i == 1 ? NULL : "k\"x,{}", "it.order", p, NULL);
+        json_decref(p);
+        if (rc != SG_OK)
+            return rc;
+    }
+    return *(int *)arg;
+}
+
+Test(outbox, tx_events_written_in_order_at_commit_only)
+{
+    int fail = 42, ok = SG_OK;
+    cr_assert_eq(sg_pg_tx(pool, SG_TX_READ_COMMITTED, add_three_then, &fail), 42);
+    cr_expect_eq(scalar("SELECT count(*) FROM outbox WHERE topic = 'it.deferred'"), 0, "rolled back with the body");
+    cr_assert_eq(sg_pg_tx(pool, SG_TX_READ_COMMITTED, add_three_then, &ok), SG_OK);
+    sg_pg *c = sg_pg_acquire(pool, 5000);
+    cr_assert_not_null(c);
+    PGresult *res = sg_pg_query(c, "SELECT payload->>'n', coalesce(key, '<null>') FROM outbox"
+                                   " WHERE topic = 'it.deferred' ORDER BY id", 0, NULL);
+    cr_assert(sg_pg_ok(res));
+    cr_assert_eq(PQntuples(res), 3);
+    for (int i = 0; i < 3; i++) {
+        char n[4];
+        snprintf(n, sizeof n, "%d", i);
+        cr_expect_str_eq(PQgetvalue(res, i, 0), n);
+        cr_expect_str_eq(PQgetvalue(res, i, 1), i == 1 ? "<null>" : "k\"x,{}");
+    }
+    PQclear(res);
+    sg_pg_release(pool, c);
+}
+
 Test(outbox, relay_reconnects_and_reelects_after_postgres_restart, .timeout = 900)
 {
     char err[512];
