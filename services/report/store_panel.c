@@ -9,24 +9,19 @@
 #include "store.h"
 #include "store_util.h"
 
-/* A reviewer who reported the case, owns the content, or sat on the panel of
- * the appealed case may not judge it, whatever the reviewer service says. */
-static int conflicted(sg_pg *c, const case_row *r, const char *reviewer, int *rc)
+/* Screens the offered reviewers, in the offered order, in one statement:
+ * column 1 is 1 when the reviewer may not judge the case (owns the content,
+ * reported it, or reported or sat on the panel of the appealed case), column
+ * 2 is 1 when they hold a ballot on it already. NULL on error (*rc set). */
+static PGresult *screen(sg_pg *c, const case_row *r, const char *ids, int *rc)
 {
-    PGresult *res;
-    int yes;
-    if (strcmp(reviewer, r->owner) == 0)
-        return 1;
-    res = sg_pg_rows(c, rc,
-                 "SELECT (EXISTS (SELECT 1 FROM reports WHERE case_id = coalesce($2::uuid, $1::uuid) "
-                 "AND reporter_id = $3) OR EXISTS (SELECT 1 FROM ballots WHERE case_id = $2::uuid "
-                 "AND reviewer_id = $3))::int",
-                 3, SG_P(r->id, r->appeal_of[0] ? r->appeal_of : NULL, reviewer));
-    if (!res)
-        return -1;
-    yes = atoi(PQgetvalue(res, 0, 0));
-    PQclear(res);
-    return yes;
+    return sg_pg_rows(c, rc,
+                      "SELECT x.rid, (x.rid = $3 OR EXISTS (SELECT 1 FROM reports p"
+                      "   WHERE p.case_id = coalesce($2::uuid, $1::uuid) AND p.reporter_id = x.rid)"
+                      " OR EXISTS (SELECT 1 FROM ballots b WHERE b.case_id = $2::uuid AND b.reviewer_id = x.rid))::int,"
+                      " EXISTS (SELECT 1 FROM ballots b WHERE b.case_id = $1::uuid AND b.reviewer_id = x.rid)::int"
+                      " FROM unnest($4::text[]) WITH ORDINALITY AS x(rid, o) ORDER BY x.o",
+                      4, SG_P(r->id, r->appeal_of[0] ? r->appeal_of : NULL, r->owner, ids));
 }
 
 /* Tells the reviewer service that reviewers it assigned got no ballot, so
@@ -43,31 +38,68 @@ static int release_all(sg_pg *c, const char *case_id, const json_t *ids, const c
     return rc;
 }
 
-/* Creates the ballot of one reviewer; *created = 0 when they already had one. */
-static int add_ballot(sg_pg *c, const case_row *r, const char *reviewer, const char *sround, const char *tp,
-                      int *created)
+/* Creates the ballots of chosen[0..n) in one statement and tells each
+ * reviewer, in the chosen order; appends them to assigned. */
+static int add_ballots(sg_pg *c, const case_row *r, const char *const *chosen, size_t n, const char *sround,
+                       const char *tp, json_t *assigned)
 {
     int rc;
-    PGresult *res = sg_pg_rows(
+    char *arr = sg_pg_text_array(chosen, n);
+    PGresult *res;
+
+    if (!arr)
+        return SG_ERR_DB;
+    res = sg_pg_rows(
         c, &rc,
         "WITH d AS (SELECT least(now() + v.ballot_timeout_s * interval '1 second', c.deadline) AS deadline, "
         "   v.reminder_before_s FROM cases c JOIN voting_rules v ON v.report_type = c.report_type "
         "   AND v.version = c.rule_version WHERE c.id = $1) "
         "INSERT INTO ballots (case_id, reviewer_id, round, deadline, reminder_at) "
-        "SELECT $1, $2, $3::int, d.deadline, CASE WHEN d.reminder_before_s > 0 "
+        "SELECT $1, x.rid, $3::int, d.deadline, CASE WHEN d.reminder_before_s > 0 "
         "   AND d.deadline - d.reminder_before_s * interval '1 second' > now() "
-        "   THEN d.deadline - d.reminder_before_s * interval '1 second' END FROM d "
-        "ON CONFLICT (case_id, reviewer_id) DO NOTHING RETURNING id",
-        3, SG_P(r->id, reviewer, sround));
-    *created = 0;
+        "   THEN d.deadline - d.reminder_before_s * interval '1 second' END "
+        "FROM d, unnest($2::text[]) WITH ORDINALITY AS x(rid, o) ORDER BY x.o "
+        "ON CONFLICT (case_id, reviewer_id) DO NOTHING RETURNING reviewer_id, id",
+        3, SG_P(r->id, arr, sround));
+    free(arr);
     if (!res)
         return rc;
-    if (PQntuples(res) == 1) {
-        *created = 1;
-        rc = emit_notification(c, reviewer, "ballot_assigned", r->id, PQgetvalue(res, 0, 0), tp);
+    for (size_t i = 0; rc == SG_OK && i < n; i++) {
+        for (int k = 0; k < PQntuples(res); k++) {
+            if (strcmp(PQgetvalue(res, k, 0), chosen[i]) != 0)
+                continue;
+            json_array_append_new(assigned, json_string(chosen[i]));
+            rc = emit_notification(c, chosen[i], "ballot_assigned", r->id, PQgetvalue(res, k, 1), tp);
+            break;
+        }
     }
     PQclear(res);
     return rc;
+}
+
+/* The strings of a JSON array as one text[] literal (malloc'ed). */
+static char *ids_literal(const json_t *ids)
+{
+    const char **v = calloc(json_array_size(ids) + 1, sizeof *v);
+    size_t i;
+    const json_t *id;
+    char *out;
+
+    if (!v)
+        return NULL;
+    json_array_foreach(ids, i, id)
+        v[i] = json_string_value(id);
+    out = sg_pg_text_array(v, json_array_size(ids));
+    free(v);
+    return out;
+}
+
+static int contains(const char *const *v, size_t n, const char *s)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i], s) == 0)
+            return 1;
+    return 0;
 }
 
 static int mark_answered(sg_pg *c, const char *case_id, const char *sround, int assigned, const json_t *jshort)
@@ -86,11 +118,13 @@ int store_panel_assigned(sg_pg *c, const json_t *payload, const char *tp)
     const json_t *jround = json_object_get(payload, "round"), *jshort = json_object_get(payload, "shortfall");
     json_t *assigned = NULL, *skipped = NULL;
     char sround[24];
-    int rc, seats, round, done, created;
+    int rc, seats, round, done;
     case_row r;
-    size_t i;
+    size_t i, nchosen = 0;
     const json_t *id;
-    PGresult *res;
+    const char **chosen = NULL;
+    char *offered = NULL;
+    PGresult *res = NULL;
 
     if (!sg_is_uuid(case_id) || !json_is_integer(jround) || json_integer_value(jround) < 1 ||
         json_integer_value(jround) > 1000 || !json_is_array(ids) || json_array_size(ids) > 1000 ||
@@ -122,6 +156,7 @@ int store_panel_assigned(sg_pg *c, const json_t *payload, const char *tp)
     seats = PQntuples(res) ? atoi(PQgetvalue(res, 0, 0)) : 0;
     done = PQntuples(res) ? atoi(PQgetvalue(res, 0, 1)) : 0;
     PQclear(res);
+    res = NULL;
     if (seats == 0 || done) {
         sg_warn("panel.assigned for case %s round %d: %s, ignored", r.id, round,
                 seats == 0 ? "no such request" : "already answered");
@@ -137,26 +172,28 @@ int store_panel_assigned(sg_pg *c, const json_t *payload, const char *tp)
 
     assigned = json_array();
     skipped = json_array();
-    if (!assigned || !skipped) {
+    chosen = calloc(json_array_size(ids) + 1, sizeof *chosen);
+    offered = ids_literal(ids);
+    if (!assigned || !skipped || !chosen || !offered) {
         rc = SG_ERR_DB;
         goto cleanup;
     }
-    json_array_foreach(ids, i, id) {
-        const char *rid = json_string_value(id);
-        int bad = 0;
-        if ((int)json_array_size(assigned) >= seats || (bad = conflicted(c, &r, rid, &rc)) != 0) {
-            if (bad < 0)
-                goto cleanup;
+    if (!(res = screen(c, &r, offered, &rc)))
+        goto cleanup;
+    /* In the offered order: the first `seats` who may judge get a ballot;
+     * the others are released. One who holds a ballot already keeps it. */
+    for (int k = 0; k < PQntuples(res); k++) {
+        const char *rid = PQgetvalue(res, k, 0);
+        if (nchosen >= (size_t)seats || atoi(PQgetvalue(res, k, 1))) {
             json_array_append_new(skipped, json_string(rid));
             if ((rc = emit_ballot_closed(c, r.id, rid, "cancelled", tp)) != SG_OK)
                 goto cleanup;
-            continue;
+        } else if (!atoi(PQgetvalue(res, k, 2)) && !contains(chosen, nchosen, rid)) {
+            chosen[nchosen++] = rid;
         }
-        if ((rc = add_ballot(c, &r, rid, sround, tp, &created)) != SG_OK)
-            goto cleanup;
-        if (created)
-            json_array_append_new(assigned, json_string(rid));
     }
+    if (nchosen > 0 && (rc = add_ballots(c, &r, chosen, nchosen, sround, tp, assigned)) != SG_OK)
+        goto cleanup;
     int n = (int)json_array_size(assigned);
     rc = mark_answered(c, r.id, sround, n, jshort);
     if (rc == SG_OK && n > 0)
@@ -172,6 +209,9 @@ int store_panel_assigned(sg_pg *c, const json_t *payload, const char *tp)
     if (rc == SG_OK)
         sg_info("case %s round %d: %d of %d seats assigned", r.id, round, n, seats);
 cleanup:
+    PQclear(res);
+    free(chosen);
+    free(offered);
     json_decref(assigned);
     json_decref(skipped);
     return rc;

@@ -365,6 +365,25 @@ def test_deadline_decides_by_votes_cast(w):
     assert d["decided_by"] == "deadline"
 
 
+def test_panel_answer_screened_in_order(w):
+    """The owner and a reporter offered by the reviewer service are refused,
+    a reviewer offered twice gets one ballot, and offers past the seats are
+    released; the seats go to the first eligible reviewers in offered order."""
+    rt = w.rule(panel_size=3, votes_to_decide=2)
+    rep = w.report(rt)
+    cid = rep["case_id"]
+    assert w.panel_request(cid, 1)["seats"] == 3
+    a, b, c, extra = (uid("rev") for _ in range(4))
+    w.assign(cid, 1, [rep["target_owner_id"], a, a, rep["reporter_id"], b, c, extra])
+    w.seated(cid, [a, b, c])
+    assert sorted(x["reviewer_id"] for x in w.case(cid)["ballots"]) == sorted([a, b, c])
+    released = w.wait_events("sg.ballot.closed", cid, 3)
+    assert sorted(e["reviewer_id"] for e in released) == sorted([rep["target_owner_id"], rep["reporter_id"], extra])
+    assert {e["outcome"] for e in released} == {"cancelled"}
+    told = w.wait_events("sg.notification.requested", cid, 3, lambda e: e["kind"] == "ballot_assigned")
+    assert sorted(e["user_id"] for e in told) == sorted([a, b, c]) and all(e["ballot_id"] for e in told)
+
+
 def test_deadline_without_votes_escalates_under_escalate_rule(w):
     rt = w.rule(on_deadline="escalate", ballot_timeout_s=1, case_deadline_s=1, max_substitute_rounds=0)
     rep = w.report(rt)
