@@ -14,7 +14,6 @@
 
 #include "sg/clock.h"
 #include "sg/log.h"
-#include "sg/pgutil.h"
 
 #define BATCH 500
 #define CLEANUP_EVERY_MS 60000
@@ -54,95 +53,17 @@ const char *sg_outbox_channel(const char *schema, char buf[SG_OUTBOX_CHANNEL_MAX
     return buf;
 }
 
-/* A transaction's events, inserted in one statement just before COMMIT
- * (sg_pg_deferred_set): most transactions add several, and one multi-row
- * INSERT costs about what one single-row INSERT does. Arrays of n strings
- * each, malloc'ed; key and traceparent entries may be NULL. */
-enum { F_TOPIC, F_KEY, F_TYPE, F_PAYLOAD, F_TRACE, NFIELDS };
-typedef struct pending {
-    size_t n, cap;
-    char **f[NFIELDS];
-} pending;
-
-static void pending_free(void *state)
-{
-    pending *q = state;
-    for (int k = 0; k < NFIELDS; k++) {
-        for (size_t i = 0; i < q->n; i++)
-            free(q->f[k][i]);
-        free(q->f[k]);
-    }
-    free(q);
-}
-
-static int pending_flush(sg_pg *c, void *state)
-{
-    pending *q = state;
-    char *arr[NFIELDS] = {0}, channel[SG_OUTBOX_CHANNEL_MAX];
-    int rc = SG_ERR_DB;
-
-    if (q->n == 0)
-        return SG_OK;
-    for (int k = 0; k < NFIELDS; k++)
-        if (!(arr[k] = sg_pg_text_array((const char *const *)q->f[k], q->n)))
-            goto cleanup;
-    /* ORDER BY the position: ids (the relay's publishing order) follow the
-     * order the events were added in. */
-    rc = sg_pg_exec(c,
-                    "WITH ins AS (INSERT INTO outbox (topic, key, event_type, payload, traceparent)"
-                    " SELECT x.t, x.k, x.e, x.p::jsonb, x.tp"
-                    " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])"
-                    "   WITH ORDINALITY AS x(t, k, e, p, tp, o) ORDER BY x.o RETURNING 1)"
-                    " SELECT pg_notify($6, '') FROM (SELECT 1 FROM ins LIMIT 1) y",
-                    6, SG_P(arr[F_TOPIC], arr[F_KEY], arr[F_TYPE], arr[F_PAYLOAD], arr[F_TRACE],
-                            sg_outbox_channel(sg_pg_schema(c), channel)));
-cleanup:
-    for (int k = 0; k < NFIELDS; k++)
-        free(arr[k]);
-    return rc;
-}
-
-static char *dup_or_null(const char *s, int *oom)
-{
-    char *d = s ? strdup(s) : NULL;
-    if (s && !d)
-        *oom = 1;
-    return d;
-}
-
-/* Appends one event to the transaction's pending list (text owned by it). */
-static int defer_event(sg_pg *c, const char *topic, const char *key, const char *event_type, char *text,
-                       const char *traceparent)
-{
-    pending *q = sg_pg_deferred(c);
-    int oom = 0;
-
-    if (!q) {
-        if (!(q = calloc(1, sizeof *q)))
-            goto fail;
-        sg_pg_deferred_set(c, q, pending_flush, pending_free);
-    }
-    if (q->n == q->cap) {
-        size_t cap = q->cap ? 2 * q->cap : 8;
-        for (int k = 0; k < NFIELDS; k++) {
-            char **grown = realloc(q->f[k], cap * sizeof *grown);
-            if (!grown)
-                goto fail;
-            q->f[k] = grown;
-        }
-        q->cap = cap;
-    }
-    q->f[F_TOPIC][q->n] = dup_or_null(topic, &oom);
-    q->f[F_KEY][q->n] = dup_or_null(key, &oom);
-    q->f[F_TYPE][q->n] = dup_or_null(event_type, &oom);
-    q->f[F_PAYLOAD][q->n] = text;
-    q->f[F_TRACE][q->n] = dup_or_null(traceparent, &oom);
-    q->n++;
-    return oom ? SG_ERR_DB : SG_OK; /* on oom the pending list is freed with the failed transaction */
-fail:
-    free(text);
-    return SG_ERR_DB;
-}
+/* Inside sg_pg_tx a transaction's events are written by one statement
+ * before COMMIT (sg_pg_defer): most transactions add several, and a
+ * multi-row INSERT costs about what a single-row one does. ORDER BY the
+ * position: ids (the relay's publishing order) follow the order the events
+ * were added in. $6 repeats the schema's channel on every row. */
+static const char deferred_insert_sql[] =
+    "WITH ins AS (INSERT INTO outbox (topic, key, event_type, payload, traceparent)"
+    " SELECT x.t, x.k, x.e, x.p::jsonb, x.tp"
+    " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])"
+    "   WITH ORDINALITY AS x(t, k, e, p, tp, o) ORDER BY x.o RETURNING 1)"
+    " SELECT pg_notify(($6::text[])[1], '') FROM (SELECT 1 FROM ins LIMIT 1) y";
 
 int sg_outbox_add(sg_pg *c, const char *topic, const char *key, const char *event_type, const json_t *payload,
                   const char *traceparent)
@@ -159,15 +80,18 @@ int sg_outbox_add(sg_pg *c, const char *topic, const char *key, const char *even
         goto cleanup;
     if (!traceparent)
         traceparent = sg_log_traceparent();
-    if (sg_pg_in_tx(c))
-        return defer_event(c, topic, key, event_type, text, traceparent);
+    sg_outbox_channel(sg_pg_schema(c), channel);
+    if (sg_pg_in_tx(c)) {
+        rc = sg_pg_defer(c, deferred_insert_sql, 6, SG_P(topic, key, event_type, text, traceparent, channel));
+        goto cleanup;
+    }
     /* Outside sg_pg_tx (autocommit): one round trip; the notification is
      * delivered on commit. */
     rc = sg_pg_exec(c,
                     "WITH ins AS (INSERT INTO outbox (topic, key, event_type, payload, traceparent)"
                     " VALUES ($1, $2, $3, $4::jsonb, $5) RETURNING 1)"
                     " SELECT pg_notify($6, '') FROM ins",
-                    6, SG_P(topic, key, event_type, text, traceparent, sg_outbox_channel(sg_pg_schema(c), channel)));
+                    6, SG_P(topic, key, event_type, text, traceparent, channel));
 cleanup:
     free(text);
     return rc;

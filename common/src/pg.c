@@ -1,5 +1,6 @@
 /* PostgreSQL pool, per-connection prepared statement cache, tx helper. */
 #include "sg/pg.h"
+#include "sg/pgutil.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -29,9 +30,13 @@ struct sg_pg {
     int has_zero;
     char sqlstate[6];
     int in_tx;                /* inside an sg_pg_tx body */
-    void *deferred;           /* see sg_pg_deferred_set */
-    sg_pg_flush_fn flush;
-    sg_pg_discard_fn discard;
+    struct deferred {         /* sg_pg_defer: rows per statement */
+        const char *sql;
+        int ncols;
+        size_t n, cap;
+        char **cells;         /* n rows x ncols, row-major */
+    } deferred[SG_PG_DEFER_MAX];
+    int ndeferred;
 };
 
 struct sg_pg_pool {
@@ -518,26 +523,78 @@ int sg_pg_in_tx(const sg_pg *c)
     return c->in_tx;
 }
 
-void *sg_pg_deferred(const sg_pg *c)
+int sg_pg_defer(sg_pg *c, const char *sql, int ncols, const char *const *values)
 {
-    return c->deferred;
+    struct deferred *d = NULL;
+
+    if (!c->in_tx || ncols < 1)
+        return SG_ERR_DB;
+    for (int i = 0; i < c->ndeferred && !d; i++)
+        if (c->deferred[i].sql == sql)
+            d = &c->deferred[i];
+    if (!d) {
+        if (c->ndeferred == SG_PG_DEFER_MAX)
+            return SG_ERR_DB;
+        d = &c->deferred[c->ndeferred++];
+        *d = (struct deferred){.sql = sql, .ncols = ncols};
+    }
+    if (d->ncols != ncols)
+        return SG_ERR_DB;
+    if (d->n == d->cap) {
+        size_t cap = d->cap ? 2 * d->cap : 8;
+        char **grown = realloc(d->cells, cap * (size_t)ncols * sizeof *grown);
+        if (!grown)
+            return SG_ERR_DB;
+        d->cells = grown;
+        d->cap = cap;
+    }
+    char **row = d->cells + d->n * (size_t)ncols;
+    int oom = 0;
+    for (int k = 0; k < ncols; k++) {
+        row[k] = values[k] ? strdup(values[k]) : NULL;
+        oom |= values[k] && !row[k];
+    }
+    d->n++; /* even on oom: the row's cells are freed with the others */
+    return oom ? SG_ERR_DB : SG_OK;
 }
 
-void sg_pg_deferred_set(sg_pg *c, void *state, sg_pg_flush_fn flush, sg_pg_discard_fn discard)
+/* Writes every deferred statement's rows (see sg_pg_defer). */
+static int flush_deferred(sg_pg *c)
 {
-    c->deferred = state;
-    c->flush = flush;
-    c->discard = discard;
+    int rc = SG_OK;
+    for (int i = 0; rc == SG_OK && i < c->ndeferred; i++) {
+        struct deferred *d = &c->deferred[i];
+        char *arrays[16] = {0};
+        const char **col = malloc((d->n ? d->n : 1) * sizeof *col);
+        if (!col || d->ncols > 16) {
+            free(col);
+            return SG_ERR_DB;
+        }
+        for (int k = 0; k < d->ncols && rc == SG_OK; k++) {
+            for (size_t r = 0; r < d->n; r++)
+                col[r] = d->cells[r * (size_t)d->ncols + (size_t)k];
+            if (!(arrays[k] = sg_pg_text_array(col, d->n)))
+                rc = SG_ERR_DB;
+        }
+        if (rc == SG_OK)
+            rc = sg_pg_exec(c, d->sql, d->ncols, (const char *const *)arrays);
+        for (int k = 0; k < d->ncols; k++)
+            free(arrays[k]);
+        free(col);
+    }
+    return rc;
 }
 
-/* Ends an sg_pg_tx body: frees deferred work, whatever happened. */
+/* Ends an sg_pg_tx body: drops the deferred rows, whatever happened. */
 static void tx_end(sg_pg *c)
 {
-    if (c->deferred && c->discard)
-        c->discard(c->deferred);
-    c->deferred = NULL;
-    c->flush = NULL;
-    c->discard = NULL;
+    for (int i = 0; i < c->ndeferred; i++) {
+        struct deferred *d = &c->deferred[i];
+        for (size_t k = 0; k < d->n * (size_t)d->ncols; k++)
+            free(d->cells[k]);
+        free(d->cells);
+    }
+    c->ndeferred = 0;
     c->in_tx = 0;
 }
 
@@ -556,8 +613,8 @@ int sg_pg_tx(sg_pg_pool *p, int isolation, sg_pg_tx_fn fn, void *ctx)
         if (rc == SG_OK) {
             c->in_tx = 1;
             rc = fn(c, ctx);
-            if (rc == SG_OK && c->deferred && c->flush)
-                rc = c->flush(c, c->deferred);
+            if (rc == SG_OK)
+                rc = flush_deferred(c);
             if (rc == SG_OK && !conn_lost(c) && PQtransactionStatus(c->conn) == PQTRANS_INERROR) {
                 /* fn ignored a failed statement: COMMIT would roll back. */
                 sg_warn("postgres: transaction body returned OK after a failed statement (%s)", c->sqlstate);

@@ -76,23 +76,36 @@ static int vote_tx(sg_pg *c, void *arg)
     if (rc != SG_OK)
         return rc;
 
-    rc = sg_pg_exec(c,
-                    /* clock_timestamp, not now(): taken under the case lock, so a vote
-                     * never appears to follow the decision it preceded. */
-                    "UPDATE ballots SET status = 'voted', decision = $2, comment = $3, voted_at = clock_timestamp(), "
-                    "closed_at = now() WHERE id = $1",
-                    3, SG_P(bid, verdict_name(x->v), x->comment));
-    if (rc != SG_OK || (rc = emit_ballot_closed(c, r.id, x->reviewer, "voted", case_tp(&r, x->tp))) != SG_OK ||
-        (rc = ev_add(c, r.id, "ballot_voted", x->reviewer, json_pack("{s:s}", "ballot_id", bid))) != SG_OK ||
-        (rc = case_tally(c, r.id, &nv, &nnv)) != SG_OK)
+    /* The vote, the ballot as the response shows it, and the tally with it
+     * in one statement. The tally's snapshot does not see the UPDATE of
+     * this statement, so it counts the other voted ballots and adds this
+     * one. clock_timestamp, not now(): taken under the case lock, so a vote
+     * never appears to follow the decision it preceded. */
+    res = sg_pg_rows(c, &rc,
+                     "WITH b AS (UPDATE ballots SET status = 'voted', decision = $2, comment = $3, "
+                     "   voted_at = clock_timestamp(), closed_at = now() WHERE id = $1 RETURNING *) "
+                     "SELECT (SELECT " BALLOT_JSON " FROM b), "
+                     " count(*) FILTER (WHERE o.decision = 'violation')::int + ($2 = 'violation')::int, "
+                     " count(*) FILTER (WHERE o.decision = 'no_violation')::int + ($2 = 'no_violation')::int "
+                     "FROM ballots o WHERE o.case_id = $4 AND o.status = 'voted' AND o.id <> $1",
+                     4, SG_P(bid, verdict_name(x->v), x->comment, r.id));
+    if (!res)
+        return rc;
+    x->out = PQgetisnull(res, 0, 0) ? NULL : json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+    nv = atoi(PQgetvalue(res, 0, 1));
+    nnv = atoi(PQgetvalue(res, 0, 2));
+    PQclear(res);
+    if (!x->out)
+        return SG_ERR_DB;
+    if ((rc = emit_ballot_closed(c, r.id, x->reviewer, "voted", case_tp(&r, x->tp))) != SG_OK ||
+        (rc = ev_add(c, r.id, "ballot_voted", x->reviewer, json_pack("{s:s}", "ballot_id", bid))) != SG_OK)
         return rc;
 
     verdict v = decide_by_panel(nv, nnv, r.votes_to_decide);
     if (v != VERDICT_NONE &&
         (rc = case_decide(c, &r, v, r.appeal_of[0] ? "appeal" : "panel", "decided", NULL, NULL, x->tp)) != SG_OK)
         return rc;
-    x->out = sg_pg_query_json(c, &rc, "SELECT " BALLOT_JSON " FROM ballots b WHERE b.id = $1", 1, SG_P(bid));
-    return rc == SG_OK && !x->out ? SG_ERR_DB : rc;
+    return SG_OK;
 }
 
 int store_vote(sg_pg_pool *p, const char *case_id, const char *reviewer, verdict v, const char *comment,

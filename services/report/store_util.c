@@ -7,6 +7,13 @@
 #include <string.h>
 #include "sg/log.h"
 
+/* A transaction's case events go in one statement before COMMIT (see
+ * sg_pg_defer), in the order they were added. */
+static const char ev_insert_sql[] =
+    "INSERT INTO case_events (case_id, kind, actor, data)"
+    " SELECT x.c::uuid, x.k, x.a, x.d::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])"
+    "   WITH ORDINALITY AS x(c, k, a, d, o) ORDER BY x.o";
+
 int ev_add(sg_pg *c, const char *case_id, const char *kind, const char *actor, json_t *data)
 {
     int rc = SG_ERR_DB;
@@ -14,7 +21,9 @@ int ev_add(sg_pg *c, const char *case_id, const char *kind, const char *actor, j
     if (!data)
         data = json_object();
     text = data ? json_dumps(data, JSON_COMPACT) : NULL;
-    if (text)
+    if (text && sg_pg_in_tx(c))
+        rc = sg_pg_defer(c, ev_insert_sql, 4, SG_P(case_id, kind, actor, text));
+    else if (text)
         rc = sg_pg_exec(c, "INSERT INTO case_events (case_id, kind, actor, data) VALUES ($1, $2, $3, $4::jsonb)", 4,
                         SG_P(case_id, kind, actor, text));
     free(text);

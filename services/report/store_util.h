@@ -10,7 +10,8 @@
 #include "sg/pgutil.h"
 
 /* Appends one entry to the case's audit trail; data (may be NULL) is
- * stolen. Returns SG_OK or SG_ERR_*. */
+ * stolen. Inside sg_pg_tx the entry is written with the transaction's other
+ * entries just before COMMIT. Returns SG_OK or SG_ERR_*. */
 int ev_add(sg_pg *c, const char *case_id, const char *kind, const char *actor, json_t *data);
 
 /* Runs one read statement in its own transaction. With limit > 0 the

@@ -66,19 +66,20 @@ enum { SG_TX_READ_COMMITTED = 0, SG_TX_REPEATABLE_READ, SG_TX_SERIALIZABLE };
  * code, SG_OK after a successful commit, or SG_ERR_DB. */
 int sg_pg_tx(sg_pg_pool *p, int isolation, sg_pg_tx_fn fn, void *ctx);
 
-/* Work deferred to the end of the transaction body, attached to the
- * connection inside sg_pg_tx (one slot; the outbox uses it to insert a
- * transaction's events in one statement). sg_pg_tx calls flush(c, state)
- * after fn succeeded and before COMMIT (a failure rolls the transaction
- * back, as a failed fn would), then discard(state) in every case, also after
- * a failed attempt that is retried. The connection owns state from
- * sg_pg_deferred_set until discard. sg_pg_deferred returns the attached
- * state, or NULL; sg_pg_in_tx is 1 inside an sg_pg_tx body. */
-typedef int (*sg_pg_flush_fn)(sg_pg *c, void *state);
-typedef void (*sg_pg_discard_fn)(void *state);
+/* Rows written at the end of the transaction, several in one statement.
+ * Inside an sg_pg_tx body, sg_pg_defer keeps one row, values[0..ncols)
+ * (copied; NULL allowed), with the connection; after the body succeeded and
+ * before COMMIT, sg_pg_tx runs sql once per distinct sql (by pointer: pass a
+ * string literal, at most SG_PG_DEFER_MAX of them per transaction), in the
+ * order each was first deferred, with $1..$ncols bound to the columns as
+ * text[] arrays, rows in the order they were deferred. A failure there rolls
+ * the transaction back as a failed body would; the rows are dropped after
+ * every attempt, committed or not. Returns SG_OK, or SG_ERR_DB when not in
+ * an sg_pg_tx body, out of memory, or ncols differs from the first call with
+ * this sql. sg_pg_in_tx is 1 inside an sg_pg_tx body. */
+#define SG_PG_DEFER_MAX 4
+int sg_pg_defer(sg_pg *c, const char *sql, int ncols, const char *const *values);
 int sg_pg_in_tx(const sg_pg *c);
-void *sg_pg_deferred(const sg_pg *c);
-void sg_pg_deferred_set(sg_pg *c, void *state, sg_pg_flush_fn flush, sg_pg_discard_fn discard);
 
 /* Pings the server with a fresh pooled connection; 0 when reachable. */
 int sg_pg_ping(sg_pg_pool *p);

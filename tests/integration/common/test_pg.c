@@ -353,3 +353,50 @@ Test(pg, recovers_after_server_restart, .timeout = 900)
     cr_expect_eq(scalar("SELECT v FROM t WHERE id = 1"), 10);
     cr_expect_eq(sg_pg_ping(pool), 0);
 }
+
+/* ---- deferred rows ------------------------------------------------------------ */
+
+static const char defer_a[] = "INSERT INTO d (seq, tag) SELECT x.s::int, x.t FROM unnest($1::text[], $2::text[])"
+                              " WITH ORDINALITY AS x(s, t, o) ORDER BY x.o";
+static const char defer_b[] = "UPDATE t SET v = v * 10 + cardinality($1::text[]) WHERE id = 1";
+
+static int tx_defer(sg_pg *c, void *ctx)
+{
+    int fail = *(int *)ctx;
+    for (int i = 0; i < 5; i++) {
+        char s[8];
+        snprintf(s, sizeof s, "%d", i);
+        if (sg_pg_defer(c, defer_a, 2, SG_P(s, i == 2 ? NULL : "x")) != SG_OK)
+            return SG_ERR_DB;
+        if (sg_pg_defer(c, defer_b, 1, SG_P("r")) != SG_OK)
+            return SG_ERR_DB;
+    }
+    if (sg_pg_defer(c, defer_b, 2, SG_P("r", "s")) != SG_ERR_DB)
+        return 90; /* a second shape for one statement is refused */
+    /* Nothing is written until the body has succeeded. */
+    PGresult *res = sg_pg_query(c, "SELECT count(*) FROM d", 0, NULL);
+    int seen = sg_pg_ok(res) ? atoi(PQgetvalue(res, 0, 0)) : -1;
+    PQclear(res);
+    if (seen != 0)
+        return 91;
+    return fail;
+}
+
+Test(pg, deferred_rows_written_once_before_commit)
+{
+    exec_ok("CREATE TABLE d (id bigserial PRIMARY KEY, seq int NOT NULL, tag text)");
+    long v0 = scalar("SELECT v FROM t WHERE id = 1");
+    int fail = 42, ok = SG_OK;
+    cr_assert_eq(sg_pg_tx(pool, SG_TX_READ_COMMITTED, tx_defer, &fail), 42);
+    cr_expect_eq(scalar("SELECT count(*) FROM d"), 0, "a failed body writes nothing");
+    cr_assert_eq(sg_pg_tx(pool, SG_TX_READ_COMMITTED, tx_defer, &ok), SG_OK);
+    cr_expect_eq(scalar("SELECT count(*) FROM d"), 5);
+    cr_expect_eq(scalar("SELECT count(*) FROM d WHERE tag IS NULL AND seq = 2"), 1, "NULL cells stay NULL");
+    cr_expect_eq(scalar("SELECT count(*) FROM (SELECT seq, row_number() OVER (ORDER BY id) - 1 AS r FROM d) x"
+                        " WHERE seq = r"), 5, "rows in the order they were deferred");
+    cr_expect_eq(scalar("SELECT v FROM t WHERE id = 1"), v0 * 10 + 5, "one statement per sql, all its rows");
+    sg_pg *c = sg_pg_acquire(pool, 5000);
+    cr_assert_not_null(c);
+    cr_expect_eq(sg_pg_defer(c, defer_b, 1, SG_P("r")), SG_ERR_DB, "outside sg_pg_tx there is no end to defer to");
+    sg_pg_release(pool, c);
+}
