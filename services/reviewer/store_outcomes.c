@@ -68,29 +68,28 @@ static int apply_changes(sg_pg *c, const char *case_id, row_state *rows, size_t 
             goto cleanup;
     rv_pg_epoch(now, at, sizeof(at));
     snprintf(cool, sizeof(cool), "%d", fp.cooldown_after_expiry_s);
+    /* The assignments and the reviewers' counters in one statement. q_*
+     * restart from zero at a reinstatement, so a late report about an older
+     * ballot may push them below zero: clamp. */
     rc = sg_pg_exec(c,
-                    "UPDATE assignments a SET outcome = NULLIF(x.o, ''), with_majority = NULLIF(x.w, '')::boolean,"
-                    " open = false, closed_at = coalesce(a.closed_at, " RV_AT("$5") ")"
-                    " FROM unnest($2::text[], $3::text[], $4::text[]) AS x(id, o, w)"
-                    " WHERE a.case_id = $1 AND a.reviewer_id = x.id",
-                    5, SG_P(case_id, arrs[0], arrs[1], arrs[2], at));
-    if (rc != SG_OK)
-        goto cleanup;
-    /* q_* restart from zero at a reinstatement, so a late report about an
-     * older ballot may push them below zero: clamp. */
-    rc = sg_pg_exec(c,
-                    "UPDATE users u SET voted = u.voted + x.dv, expired = u.expired + x.de, declined = u.declined + x.dd,"
+                    "WITH a AS (UPDATE assignments a SET outcome = NULLIF(x.o, ''),"
+                    "   with_majority = NULLIF(x.w, '')::boolean, open = false,"
+                    "   closed_at = coalesce(a.closed_at, " RV_AT("$5") ")"
+                    "   FROM unnest($2::text[], $3::text[], $4::text[]) AS x(id, o, w)"
+                    "   WHERE a.case_id = $1 AND a.reviewer_id = x.id)"
+                    " UPDATE users u SET voted = u.voted + x.dv, expired = u.expired + x.de, declined = u.declined + x.dd,"
                     " decided = u.decided + x.ddec, with_majority = u.with_majority + x.dwm,"
                     " q_voted = greatest(u.q_voted + x.dv, 0), q_expired = greatest(u.q_expired + x.de, 0),"
                     " q_decided = greatest(u.q_decided + x.ddec, 0),"
                     " q_with_majority = least(greatest(u.q_with_majority + x.dwm, 0), greatest(u.q_decided + x.ddec, 0)),"
                     " open_ballots = greatest(u.open_ballots - x.rel, 0),"
                     " cooldown_until = CASE WHEN x.exp = 1 THEN greatest(coalesce(u.cooldown_until, '-infinity'),"
-                    "   " RV_AT("$9") " + $10::int * interval '1 second') ELSE u.cooldown_until END"
-                    " FROM unnest($1::text[], $2::int[], $3::int[], $4::int[], $5::int[], $6::int[], $7::int[], $8::int[])"
-                    "   AS x(id, dv, de, dd, ddec, dwm, rel, exp)"
+                    "   " RV_AT("$5") " + $13::int * interval '1 second') ELSE u.cooldown_until END"
+                    " FROM unnest($2::text[], $6::int[], $7::int[], $8::int[], $9::int[], $10::int[], $11::int[],"
+                    "   $12::int[]) AS x(id, dv, de, dd, ddec, dwm, rel, exp)"
                     " WHERE u.user_id = x.id",
-                    10, SG_P(arrs[0], arrs[3], arrs[4], arrs[5], arrs[6], arrs[7], arrs[8], arrs[9], at, cool));
+                    13, SG_P(case_id, arrs[0], arrs[1], arrs[2], at, arrs[3], arrs[4], arrs[5], arrs[6], arrs[7],
+                             arrs[8], arrs[9], cool));
 cleanup:
     for (int j = 0; j < 10; j++) {
         free(cols[j]);
