@@ -6,19 +6,19 @@
 --   SELECT current voting rule version
 --   INSERT case ... ON CONFLICT DO NOTHING RETURNING id
 --   INSERT report ... RETURNING id
---   INSERT case event 'opened'
 --   SELECT case + rule FOR UPDATE (case_lock)
 --   INSERT panel request, UPDATE case round
 --   SELECT the sg.panel.requested payload
---   INSERT outbox row + pg_notify on the schema's channel (sg_outbox_channel)
---   INSERT case event 'panel_requested'
 --   SELECT case status (for the 201 body)
+--   then, at the end of the transaction (sg_pg_defer), one INSERT of the
+--   case events 'opened' and 'panel_requested', and one INSERT of the
+--   outbox row with pg_notify on the schema's channel (sg_outbox_channel)
 --
 -- Run by bench/run as
 --   PGOPTIONS='-c search_path=<schema>' pgbench -n -M prepared -f bench/pgbench_intake.sql -c C -j 2 -T 20
 -- against a schema migrated by the report service itself, with a voting rule
 -- for 'comment' put through the API. Keep it in step with store_intake.c
--- (last synced: the version whose cases INSERT carries the traceparent column;
+-- (last synced: case events and outbox rows written at the end by sg_pg_defer;
 -- the load sends no traceparent header, so it is NULL here too). bench/run
 -- compares the rows per case both runs wrote and warns when they differ.
 --
@@ -45,10 +45,6 @@ VALUES (:case_id, 'bench', 'comment', 'pgb:' || :n::text, 'pgb-own-' || :n::text
         'insulting comment under a listing', NULL::jsonb, NULL)
 ON CONFLICT (case_id, reporter_id) DO NOTHING RETURNING id AS report_id
 \gset
-INSERT INTO case_events (case_id, kind, actor, data)
-VALUES (:case_id, 'opened', 'bench',
-        jsonb_build_object('report_id', :report_id::text, 'reporter_id', 'pgb-rep-' || :n::text,
-                           'source', 'bench', 'rule_version', :rule_version::int));
 SELECT c.id AS l_id, coalesce(c.appeal_of::text, '') AS l_appeal_of, c.report_type AS l_report_type,
        c.target_id AS l_target_id, c.target_owner_id AS l_owner, c.status AS l_status,
        c.rule_version AS l_rule_version, c.panel_size AS panel_size, c.votes_to_decide AS l_votes_to_decide,
@@ -74,12 +70,19 @@ SELECT json_build_object('case_id', c.id, 'round', 1::int, 'seats', :panel_size:
 FROM cases c JOIN voting_rules r ON r.report_type = c.report_type AND r.version = c.rule_version
 WHERE c.id = :case_id
 \gset
-WITH ins AS (INSERT INTO outbox (topic, key, event_type, payload, traceparent)
-             VALUES ('sg.panel.requested', :case_id::text, 'sg.panel.requested', :payload::jsonb, NULL) RETURNING 1)
-SELECT pg_notify('sgo_bench_pgbench', '') FROM ins;
-INSERT INTO case_events (case_id, kind, actor, data)
-VALUES (:case_id, 'panel_requested', NULL,
-        jsonb_build_object('round', 1, 'seats', :panel_size::int,
-                           'exclude_user_ids', (:payload::jsonb) -> 'exclude_user_ids'));
 SELECT status FROM cases WHERE id = :case_id;
+INSERT INTO case_events (case_id, kind, actor, data)
+SELECT x.c::uuid, x.k, x.a, x.d::jsonb
+FROM unnest(ARRAY[:case_id::text, :case_id::text], ARRAY['opened', 'panel_requested'], ARRAY['bench', NULL],
+            ARRAY[jsonb_build_object('report_id', :report_id::text, 'reporter_id', 'pgb-rep-' || :n::text,
+                                     'source', 'bench', 'rule_version', :rule_version::int)::text,
+                  jsonb_build_object('round', 1, 'seats', :panel_size::int,
+                                     'exclude_user_ids', (:payload::jsonb) -> 'exclude_user_ids')::text])
+     WITH ORDINALITY AS x(c, k, a, d, o) ORDER BY x.o;
+WITH ins AS (INSERT INTO outbox (topic, key, event_type, payload, traceparent)
+             SELECT x.t, x.k, x.e, x.p::jsonb, x.tp
+             FROM unnest(ARRAY['sg.panel.requested'], ARRAY[:case_id::text], ARRAY['sg.panel.requested'],
+                         ARRAY[:payload::text], ARRAY[NULL::text])
+                  WITH ORDINALITY AS x(t, k, e, p, tp, o) ORDER BY x.o RETURNING 1)
+SELECT pg_notify((ARRAY['sgo_bench_pgbench'])[1], '') FROM (SELECT 1 FROM ins LIMIT 1) y;
 COMMIT;

@@ -647,10 +647,15 @@ sg_http_server *sg_http_start(const sg_http_opts *opts, char *err, size_t errlen
     s->opts = *opts;
     s->quiesced_fd = MHD_INVALID_SOCKET;
     atomic_init(&s->inflight, 0);
-    /* ITC is what lets MHD_quiesce_daemon wake the pool's threads. */
-    unsigned flags = MHD_USE_ITC | MHD_USE_ERROR_LOG |
-                     (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES ? MHD_USE_EPOLL_INTERNAL_THREAD
-                                                                             : MHD_USE_POLL_INTERNAL_THREAD);
+    /* ITC is what lets MHD_quiesce_daemon wake the pool's threads. poll,
+     * not epoll: with epoll, MHD 0.9.75's MHD_quiesce_daemon removes the
+     * listen socket from each worker's epoll set while a busy worker,
+     * seeing the quiesce flag, may remove it too; the loser's EPOLL_CTL_DEL
+     * fails and MHD aborts the process ("Failed to remove listen FD from
+     * epoll set", seen at a SIGTERM in the tests). Each worker watches only
+     * its own connections, a few dozen at most here, where poll costs no
+     * more than epoll. */
+    unsigned flags = MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_POLL_INTERNAL_THREAD;
     unsigned threads = opts->threads > 0 ? (unsigned)opts->threads : 1;
     s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
                                  MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, /* must come first */
