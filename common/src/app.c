@@ -252,6 +252,8 @@ cleanup:
     for (size_t i = 0; st.workers && i < spec->nworkers; i++)
         sg_worker_stop(st.workers[i]);
     for (size_t i = 0; st.consumers && i < st.nconsumers; i++)
+        sg_consumer_request_stop(st.consumers[i].consumer);
+    for (size_t i = 0; st.consumers && i < st.nconsumers; i++)
         sg_consumer_stop(st.consumers[i].consumer);
     if (http)
         sg_http_stop(http);

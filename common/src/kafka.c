@@ -262,6 +262,19 @@ static void nap(sg_consumer *c, long ms)
         sg_sleep_ms(ms - t < 50 ? ms - t : 50);
 }
 
+/* Commits what was stored and leaves the group. Runs on the consumer's own
+ * thread, so that the consumers of one service close concurrently: closed
+ * one after another, each would wait for the group's rebalance in turn. */
+static void close_consumer(sg_consumer *c)
+{
+    /* Commit what was stored now rather than rely on close's final commit
+     * alone; NO_OFFSET just means nothing new was processed. */
+    rd_kafka_resp_err_t e = rd_kafka_commit(c->rk, NULL, 0);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        sg_warn("kafka: final commit: %s", rd_kafka_err2str(e));
+    rd_kafka_consumer_close(c->rk);
+}
+
 static void *consumer_main(void *arg)
 {
     sg_consumer *c = arg;
@@ -308,6 +321,7 @@ static void *consumer_main(void *arg)
         }
         rd_kafka_message_destroy(msg);
     }
+    close_consumer(c);
     return NULL;
 }
 
@@ -383,19 +397,21 @@ cleanup:
     return NULL;
 }
 
+void sg_consumer_request_stop(sg_consumer *c)
+{
+    if (c)
+        atomic_store(&c->stop, 1);
+}
+
 void sg_consumer_stop(sg_consumer *c)
 {
     if (!c)
         return;
     atomic_store(&c->stop, 1);
     if (c->thread_started)
-        pthread_join(c->thread, NULL);
-    /* Commit what was stored now rather than rely on close's final commit
-     * alone; NO_OFFSET just means nothing new was processed. */
-    rd_kafka_resp_err_t e = rd_kafka_commit(c->rk, NULL, 0);
-    if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
-        sg_warn("kafka: final commit: %s", rd_kafka_err2str(e));
-    rd_kafka_consumer_close(c->rk);
+        pthread_join(c->thread, NULL); /* the thread closed the consumer */
+    else
+        close_consumer(c);
     rd_kafka_destroy(c->rk);
     free(c);
 }

@@ -51,7 +51,12 @@ typedef struct sg_consumer sg_consumer;
  * a new group misses nothing. Starts its thread. */
 sg_consumer *sg_consumer_start(const char *brokers, const char *group, const char *const *topics, size_t ntopics,
                                sg_consume_fn fn, void *ctx, char *err, size_t errlen);
-/* Stops the thread, commits stored offsets, closes and frees. */
+/* Asks the thread to finish the event in hand, commit the stored offsets
+ * and leave the group, without waiting. Calling it on every consumer of a
+ * service before sg_consumer_stop lets them leave concurrently. */
+void sg_consumer_request_stop(sg_consumer *c);
+/* Stops the thread (which commits stored offsets and closes the consumer),
+ * waits for it and frees. */
 void sg_consumer_stop(sg_consumer *c);
 /* Unix time (s) when the consumer last processed a message, 0 if never. */
 double sg_consumer_last_processed(const sg_consumer *c);
