@@ -31,6 +31,7 @@ struct sg_consumer {
     int thread_started;
     atomic_int stop;
     atomic_llong last_processed_ms; /* wall clock */
+    int close_abandoned;            /* the close timed out: destroy without it */
 };
 
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
@@ -262,17 +263,51 @@ static void nap(sg_consumer *c, long ms)
         sg_sleep_ms(ms - t < 50 ? ms - t : 50);
 }
 
-/* Commits what was stored and leaves the group. Runs on the consumer's own
- * thread, so that the consumers of one service close concurrently: closed
- * one after another, each would wait for the group's rebalance in turn. */
+/* Leaves the group, committing what was stored (enable.auto.commit makes
+ * the close commit). Runs on the consumer's own thread, so that the
+ * consumers of one service close concurrently: closed one after another,
+ * each would wait for the group's rebalance in turn. Bounded: librdkafka
+ * 2.0's rd_kafka_consumer_close can wait forever when the group is
+ * rebalancing (seen after a broker restart), so the close runs on a queue
+ * served here until CLOSE_TIMEOUT_MS; past that the membership is left to
+ * expire (session.timeout.ms) and its partitions go to the other members,
+ * as after a crash. Nothing is lost either way: an offset whose commit did
+ * not finish means a redelivery, which the inbox recognises. */
+#define CLOSE_TIMEOUT_MS 3000
 static void close_consumer(sg_consumer *c)
 {
-    /* Commit what was stored now rather than rely on close's final commit
-     * alone; NO_OFFSET just means nothing new was processed. */
-    rd_kafka_resp_err_t e = rd_kafka_commit(c->rk, NULL, 0);
-    if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
-        sg_warn("kafka: final commit: %s", rd_kafka_err2str(e));
-    rd_kafka_consumer_close(c->rk);
+    rd_kafka_commit(c->rk, NULL, 1); /* start it now; the close waits for it */
+    rd_kafka_queue_t *q = rd_kafka_queue_new(c->rk);
+    rd_kafka_error_t *err = q ? rd_kafka_consumer_close_queue(c->rk, q) : NULL;
+    if (!q || err) {
+        sg_warn("kafka: consumer close: %s", err ? rd_kafka_error_string(err) : "out of memory");
+        c->close_abandoned = 1;
+        goto done;
+    }
+    long long deadline = sg_clock_mono_ms() + CLOSE_TIMEOUT_MS;
+    while (!rd_kafka_consumer_closed(c->rk)) {
+        if (sg_clock_mono_ms() > deadline) {
+            sg_warn("kafka: consumer close still waiting after %d ms; leaving the group to its session timeout",
+                    CLOSE_TIMEOUT_MS);
+            c->close_abandoned = 1;
+            break;
+        }
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 100);
+        if (!ev)
+            continue;
+        /* No rebalance callback is configured: do what librdkafka would
+         * (eager protocol, the default assignor). */
+        if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
+            rd_kafka_assign(c->rk, rd_kafka_event_error(ev) == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS
+                                       ? rd_kafka_event_topic_partition_list(ev)
+                                       : NULL);
+        rd_kafka_event_destroy(ev);
+    }
+done:
+    if (err)
+        rd_kafka_error_destroy(err);
+    if (q)
+        rd_kafka_queue_destroy(q);
 }
 
 static void *consumer_main(void *arg)
@@ -412,7 +447,7 @@ void sg_consumer_stop(sg_consumer *c)
         pthread_join(c->thread, NULL); /* the thread closed the consumer */
     else
         close_consumer(c);
-    rd_kafka_destroy(c->rk);
+    rd_kafka_destroy_flags(c->rk, c->close_abandoned ? RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE : 0);
     free(c);
 }
 

@@ -6,6 +6,7 @@ and its own Kafka topic prefix, so runs never see each other's data.
 """
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -135,9 +136,21 @@ class Service:
         try:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
+            stacks = self.stacks()
             self.proc.kill()
             self.proc.wait()
-            raise RuntimeError(f"{self.name} did not stop within {timeout}s")
+            raise RuntimeError(f"{self.name} did not stop within {timeout}s; its threads:\n{stacks}")
+
+    def stacks(self):
+        """Every thread's backtrace (gdb), appended to the service log too: what a hung process was doing."""
+        if not shutil.which("gdb"):
+            return "(gdb not installed)"
+        r = subprocess.run(["gdb", "-q", "-batch", "-p", str(self.proc.pid), "-ex", "thread apply all bt 12"],
+                           capture_output=True, text=True, timeout=120)
+        out = r.stdout[-20000:]
+        with open(self.logpath, "a") as f:
+            f.write("\n--- threads at the stop timeout ---\n" + out)
+        return out
 
     def kill9(self):
         return self.stop(signal.SIGKILL)
