@@ -421,7 +421,7 @@ Test(outbox, tx_events_written_in_order_at_commit_only)
     cr_assert(sg_pg_ok(res));
     cr_assert_eq(PQntuples(res), 3);
     for (int i = 0; i < 3; i++) {
-        char n[4];
+        char n[16];
         snprintf(n, sizeof n, "%d", i);
         cr_expect_str_eq(PQgetvalue(res, i, 0), n);
         cr_expect_str_eq(PQgetvalue(res, i, 1), i == 1 ? "<null>" : "k\"x,{}");

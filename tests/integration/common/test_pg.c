@@ -364,7 +364,7 @@ static int tx_defer(sg_pg *c, void *ctx)
 {
     int fail = *(int *)ctx;
     for (int i = 0; i < 5; i++) {
-        char s[8];
+        char s[16];
         snprintf(s, sizeof s, "%d", i);
         if (sg_pg_defer(c, defer_a, 2, SG_P(s, i == 2 ? NULL : "x")) != SG_OK)
             return SG_ERR_DB;
