@@ -61,10 +61,11 @@ typedef struct st_intake {
  * ST_CONFLICT when found with another body, SG_OK with replay 0 otherwise. */
 int store_idempotency_lookup(sg_pg_pool *p, st_intake *io);
 /* Files the report: joins the open case of (report_type, target_id) or opens
- * one (and requests its panel). ST_UNPROCESSABLE: no rule; ST_CONFLICT:
- * reporter already on the case, or key reused with another body. A replay
- * found inside the transaction is SG_OK with io->replay = 1. Caller frees
- * io->response. */
+ * one (and requests its panel). A reporter's open ballot on the case is
+ * cancelled and its seat refilled. ST_UNPROCESSABLE: no rule; ST_CONFLICT:
+ * reporter already on the case, reporter voted on it as a panelist, or key
+ * reused with another body. A replay found inside the transaction is SG_OK
+ * with io->replay = 1. Caller frees io->response. */
 int store_report_create(sg_pg_pool *p, st_intake *io);
 /* The report with its case's status and verdict, plus "source" and
  * "reporter_id" for the caller's access check. */

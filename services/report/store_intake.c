@@ -1,5 +1,6 @@
 /* Report intake: idempotency, joining or opening the case of the reported
  * item, the first panel request. See store.h. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "case_ops.h"
@@ -105,28 +106,41 @@ static int open_or_join(sg_pg *c, const st_intake *io, const char *rule_version,
     return SG_ERR_RETRY;
 }
 
-/* A reporter who sits on the case's panel cannot judge it: their open
- * ballot is cancelled and the seat refilled. */
-static int drop_conflicted_ballot(sg_pg *c, const char *case_id, const char *reporter, const char *tp)
+/* A reporter who sits on the case's panel cannot judge it. An open ballot
+ * is cancelled and the seat refilled; one who has voted already gave the
+ * case their judgement, so the report is refused (ST_CONFLICT, the vote
+ * stands). The case row is locked, so the ballot cannot change meanwhile. */
+static int screen_reporter_ballot(sg_pg *c, const char *case_id, const char *reporter, const char *tp,
+                                  st_detail *d)
 {
     case_row r;
+    char bid[37];
     int rc;
     PGresult *res = sg_pg_rows(c, &rc,
-                           "UPDATE ballots SET status = 'cancelled', closed_at = now() "
-                           "WHERE case_id = $1 AND reviewer_id = $2 AND status = 'open' RETURNING id",
-                           2, SG_P(case_id, reporter));
+                               "SELECT id, status FROM ballots WHERE case_id = $1 AND reviewer_id = $2 "
+                               "AND status IN ('open', 'voted')",
+                               2, SG_P(case_id, reporter));
     if (!res)
         return rc;
     if (PQntuples(res) == 0) {
         PQclear(res);
         return SG_OK;
     }
-    rc = emit_ballot_closed(c, case_id, reporter, "cancelled", tp);
+    snprintf(bid, sizeof bid, "%s", PQgetvalue(res, 0, 0));
+    if (strcmp(PQgetvalue(res, 0, 1), "voted") == 0) {
+        PQclear(res);
+        snprintf(d->text, sizeof d->text, "reporter %s has already voted on case %s as a panelist", reporter,
+                 case_id);
+        return ST_CONFLICT;
+    }
+    PQclear(res);
+    rc = sg_pg_exec(c, "UPDATE ballots SET status = 'cancelled', closed_at = now() WHERE id = $1", 1, SG_P(bid));
+    if (rc == SG_OK)
+        rc = emit_ballot_closed(c, case_id, reporter, "cancelled", tp);
     if (rc == SG_OK)
         rc = ev_add(c, case_id, "ballot_cancelled", NULL,
-                    json_pack("{s:s, s:s, s:s}", "ballot_id", PQgetvalue(res, 0, 0), "reviewer_id", reporter,
-                              "reason", "reviewer reported the case"));
-    PQclear(res);
+                    json_pack("{s:s, s:s, s:s}", "ballot_id", bid, "reviewer_id", reporter, "reason",
+                              "reviewer reported the case"));
     if (rc == SG_OK && (rc = case_lock(c, case_id, 0, &r)) == SG_OK)
         rc = case_refill(c, &r, tp, NULL);
     return rc;
@@ -207,7 +221,7 @@ static int create_tx(sg_pg *c, void *arg)
                     json_pack("{s:s, s:s, s:s}", "report_id", report_id, "reporter_id", in->reporter_id, "source",
                               io->client));
         if (rc == SG_OK)
-            rc = drop_conflicted_ballot(c, case_id, in->reporter_id, io->traceparent);
+            rc = screen_reporter_ballot(c, case_id, in->reporter_id, io->traceparent, &io->detail);
     }
     if (rc != SG_OK)
         goto cleanup;

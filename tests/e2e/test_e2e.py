@@ -389,6 +389,23 @@ def test_escalate_at_deadline_then_ops_resolve(stack):
 
 # ---------------------------------------------------------------- (d) load
 
+def reporter_ballot_problems(stack, case_id, ballot):
+    """A reporter of a case may hold a ballot on it only when they were seated
+    before they reported, and then it must not be open or voted (reporting
+    cancels an open ballot). Checked against the case's audit trail."""
+    who = ballot["reviewer_id"]
+    if ballot["status"] in ("open", "voted"):
+        return [f"{case_id}: reporter {who} holds a {ballot['status']} ballot"]
+    audit = paginate(f"{stack.report.url}/v1/cases/{case_id}/events", stack.ops())
+    seated = [i for i, e in enumerate(audit)
+              if e["kind"] == "panel_assigned" and who in (e.get("data") or {}).get("reviewer_ids", [])]
+    reported = [i for i, e in enumerate(audit)
+                if e["kind"] in ("opened", "report_joined") and (e.get("data") or {}).get("reporter_id") == who]
+    if not seated or not reported or seated[0] > reported[0]:
+        return [f"{case_id}: reporter {who} seated (events {seated}) after reporting (events {reported})"]
+    return []
+
+
 def test_load_500_reports_50_targets(stack):
     run, ev = stack.run, stack.events
     t_start = time.time()
@@ -407,6 +424,7 @@ def test_load_500_reports_50_targets(stack):
     reports = {}                                                                # report_id -> (t, reporter)
     statuses = collections.Counter()
     case_ids = set()
+    voted_refused = []                                                          # (case_id, reporter) refused 409
     retried = 0
     try:
         pace = 0.09
@@ -425,9 +443,13 @@ def test_load_500_reports_50_targets(stack):
                 b = r.json()
                 reports[b["report_id"]] = (t, reporter)
                 case_ids.add(b["case_id"])
+            elif getattr(r, "status_code", None) == 409 and "already voted" in r.json().get("detail", ""):
+                # A juror who voted on the open case cannot report it as well.
+                voted_refused.append((r.json()["detail"].split()[-1], reporter))
         t_posted = time.time()
-        assert statuses[201] + statuses[200] == N and statuses[200] <= retried, \
-            f"report: POST /v1/reports final statuses {dict(statuses)} ({retried} retried with their Idempotency-Key)"
+        assert statuses[201] + statuses[200] + len(voted_refused) == N and statuses[200] <= retried, \
+            (f"report: POST /v1/reports final statuses {dict(statuses)} ({retried} retried with their "
+             f"Idempotency-Key, {len(voted_refused)} refused: reporter voted on the case)")
 
         remaining = set(case_ids)
 
@@ -464,9 +486,12 @@ def test_load_500_reports_50_targets(stack):
         who = [b["reviewer_id"] for b in c["ballots"]]
         if len(who) != len(set(who)):
             problems.append(f"{cid}: a reviewer sits twice {who}")
-        bad = set(who) & (reps | {owner} | ineligible)
+        bad = set(who) & ({owner} | ineligible)
         if bad:
             problems.append(f"{cid}: ineligible panelists {bad}")
+        for b in c["ballots"]:
+            if b["reviewer_id"] in reps:
+                problems += reporter_ballot_problems(stack, cid, b)
         voted = collections.Counter(b["decision"] for b in c["ballots"] if b["status"] == "voted")
         if c["status"] == "decided":
             if c["tally"] != {"violation": voted["violation"], "no_violation": voted["no_violation"]}:
@@ -474,6 +499,9 @@ def test_load_500_reports_50_targets(stack):
             if c["decided_by"] == "panel" and voted[c["verdict"]] != 3:
                 problems.append(f"{cid}: decided by panel with {voted[c['verdict']]} votes for the verdict")
     dec_of = {(b_case, b["reviewer_id"]): b for b_case, c in cases.items() for b in c["ballots"]}
+    for cid, j in voted_refused:
+        if dec_of.get((cid, j), {}).get("status") != "voted":
+            problems.append(f"report by {j} on {cid} refused (voted as a panelist), ballot {dec_of.get((cid, j))}")
     for cid, j, d in votes_ok:
         b = dec_of.get((cid, j))
         if not b or b["status"] != "voted" or b.get("decision") != d:
@@ -554,7 +582,8 @@ def test_load_500_reports_50_targets(stack):
 
     t_end = time.time()
     SUMMARY.append(
-        f"load: reports={N} cases={len(cases)} decided={by_status['decided']} escalated={by_status['escalated']} "
+        f"load: reports={N} refused(voted panelist)={len(voted_refused)} cases={len(cases)} "
+        f"decided={by_status['decided']} escalated={by_status['escalated']} "
         f"votes={len(votes_ok)} grants={len(expected)} coins={sum(expected.values())} "
         f"retried posts={retried} posting={t_posted - t_start:.0f}s drain={t_final - t_posted:.0f}s checks={t_end - t_final:.0f}s "
         f"juror polls={sim.polls} errors={dict(sim.errors)} "

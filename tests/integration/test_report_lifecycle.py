@@ -319,6 +319,29 @@ def test_reporter_who_sits_on_the_panel_loses_the_seat(w):
     sgtest.problem_ok(w.vote(cid, revs[2], "violation"), 409)
 
 
+def test_panelist_who_voted_cannot_report_the_case(w):
+    rt = w.rule(panel_size=3, votes_to_decide=2)
+    rep, revs = w.open_panel(rt, 3)
+    cid = rep["case_id"]
+    assert w.vote(cid, revs[0], "violation").status_code == 201
+    before = w.case(cid)
+    body = {"report_type": rt, "target_id": rep["target_id"], "target_owner_id": rep["target_owner_id"],
+            "reporter_id": revs[0], "reason": "abuse"}
+    r = w.svc.post("/v1/reports", body, headers=sgtest.client_auth())
+    p = sgtest.problem_ok(r, 409)
+    assert "already voted" in p["detail"], p
+    after = w.case(cid)
+    # Nothing written: no report joined, the vote stands, no ballot cancelled.
+    assert after["report_ids"] == before["report_ids"]
+    assert {b["reviewer_id"]: b["status"] for b in after["ballots"]} == \
+        {revs[0]: "voted", revs[1]: "open", revs[2]: "open"}
+    assert "report_joined" not in kinds(w.audit(cid))
+    # The vote still counts towards the decision.
+    assert w.vote(cid, revs[1], "violation").status_code == 201
+    done = w.wait_case(cid, lambda c: c["status"] == "decided", what="decided")
+    assert done["verdict"] == "violation" and done["tally"] == {"violation": 2, "no_violation": 0}
+
+
 def test_assignment_for_unknown_case_is_ignored(w, svc):
     w.assign(str(uuid.uuid4()), 1, [uid("rev")])
     rt = w.rule(panel_size=1, votes_to_decide=1)
