@@ -24,16 +24,19 @@ typedef struct grant_run {
 
 /* The grants of a case that are new, as the parallel arrays a
  * store_grant_batch points to (each array malloc'ed, of the case's grant
- * count; the strings borrowed from the grants' decision). */
+ * count; the strings borrowed from the grants' decision). cases[i] is the
+ * case grant i is keyed by: the decided case, or for a reporter grant the
+ * reported case (the appealed one when this is an appeal). */
 typedef struct new_grants {
     size_t n;
-    const char **users, **kinds;
+    const char **cases, **users, **kinds;
     long long *due, *paid;
     unsigned char *exists;        /* scratch: per grant of the case */
 } new_grants;
 
 static void new_grants_free(new_grants *ng)
 {
+    free(ng->cases);
     free(ng->users);
     free(ng->kinds);
     free(ng->due);
@@ -45,22 +48,25 @@ static void new_grants_free(new_grants *ng)
  * their order. */
 static int collect_new(grant_run *g, const reward_grant *grants, size_t n, new_grants *ng)
 {
+    ng->cases = calloc(n, sizeof *ng->cases);
     ng->users = calloc(n, sizeof *ng->users);
     ng->kinds = calloc(n, sizeof *ng->kinds);
     ng->due = calloc(n, sizeof *ng->due);
     ng->paid = calloc(n, sizeof *ng->paid);
     ng->exists = calloc(n, sizeof *ng->exists);
-    if (!ng->users || !ng->kinds || !ng->due || !ng->paid || !ng->exists)
+    if (!ng->cases || !ng->users || !ng->kinds || !ng->due || !ng->paid || !ng->exists)
         return SG_ERR_DB;
     for (size_t i = 0; i < n; i++) {
+        ng->cases[i] = grants[i].kind == REWARD_KIND_REPORTER ? reward_decision_reported_case(g->d) : g->d->case_id;
         ng->users[i] = grants[i].user_id;
         ng->kinds[i] = reward_kind_name(grants[i].kind);
         ng->due[i] = grants[i].amount;
     }
-    int rc = store_grants_existing(g->c, g->d->case_id, ng->users, ng->kinds, n, ng->exists);
+    int rc = store_grants_existing(g->c, ng->cases, ng->users, ng->kinds, n, ng->exists);
     for (size_t i = 0; rc == SG_OK && i < n; i++) {
         if (ng->exists[i])
             continue;
+        ng->cases[ng->n] = ng->cases[i];
         ng->users[ng->n] = ng->users[i];
         ng->kinds[ng->n] = ng->kinds[i];
         ng->due[ng->n] = ng->due[i];
@@ -98,27 +104,60 @@ cleanup:
     return rc;
 }
 
-/* grants is sorted by user then kind. Grants the case has already are
- * skipped (no posting, no event); the others are paid within the cap,
- * recorded and announced with one database call. */
-static int grant_all(grant_run *g, const reward_grant *grants, size_t n)
+/* Records those of ng's grants that are keyed by case_id with one database
+ * call, in ng's order. */
+static int record_case(grant_run *g, const new_grants *ng, const char *case_id)
 {
-    new_grants ng = {0};
-    int rc = collect_new(g, grants, n, &ng);
+    const char **users = calloc(ng->n, sizeof *users), **kinds = calloc(ng->n, sizeof *kinds);
+    long long *due = calloc(ng->n, sizeof *due), *paid = calloc(ng->n, sizeof *paid);
+    size_t k = 0;
+    int rc = SG_ERR_DB;
 
-    if (rc == SG_OK && ng.n > 0)
-        rc = lock_and_cap(g, &ng);
-    if (rc == SG_OK && ng.n > 0) {
-        store_grant_batch b = {.case_id = g->d->case_id, .report_type = g->d->report_type,
-                               .rule_type = g->rule_type, .rule_version = g->rule_version, .day = g->day,
-                               .event_id = g->event_id,
+    if (!users || !kinds || !due || !paid)
+        goto cleanup;
+    for (size_t i = 0; i < ng->n; i++) {
+        if (strcmp(ng->cases[i], case_id) != 0)
+            continue;
+        users[k] = ng->users[i];
+        kinds[k] = ng->kinds[i];
+        due[k] = ng->due[i];
+        paid[k] = ng->paid[i];
+        k++;
+    }
+    rc = SG_OK;
+    if (k > 0) {
+        store_grant_batch b = {.case_id = case_id, .report_type = g->d->report_type, .rule_type = g->rule_type,
+                               .rule_version = g->rule_version, .day = g->day, .event_id = g->event_id,
                                .traceparent = g->m->traceparent ? g->m->traceparent : sg_log_traceparent(),
-                               .n = ng.n, .user_ids = ng.users, .kinds = ng.kinds, .amount_due = ng.due,
-                               .amount_paid = ng.paid};
+                               .n = k, .user_ids = users, .kinds = kinds, .amount_due = due, .amount_paid = paid};
         rc = store_grant_batch_record(g->c, &b);
         if (rc == REWARD_DUPLICATE)
             rc = SG_ERR_RETRY; /* the retry sees the other grant and skips it */
     }
+cleanup:
+    free(users);
+    free(kinds);
+    free(due);
+    free(paid);
+    return rc;
+}
+
+/* grants is sorted by user then kind. Grants that exist already are skipped
+ * (no posting, no event); the others are paid within the cap, recorded and
+ * announced with one database call per case they are keyed by (two only
+ * for an appeal's reporter grants). */
+static int grant_all(grant_run *g, const reward_grant *grants, size_t n)
+{
+    new_grants ng = {0};
+    const char *reported = reward_decision_reported_case(g->d);
+    int rc = collect_new(g, grants, n, &ng);
+
+    if (rc == SG_OK && ng.n > 0)
+        rc = lock_and_cap(g, &ng);
+    if (rc == SG_OK && ng.n > 0)
+        rc = record_case(g, &ng, g->d->case_id);
+    if (rc == SG_OK && ng.n > 0 && strcmp(reported, g->d->case_id) != 0)
+        rc = record_case(g, &ng, reported);
     new_grants_free(&ng);
     return rc;
 }
@@ -144,7 +183,8 @@ int reward_on_case_decided(sg_pg *c, const sg_kafka_msg *m, const json_t *payloa
         rc = SG_OK;
         goto cleanup;
     }
-    if ((rc = store_case_lock(c, d.case_id)) != SG_OK)
+    /* The reported case's lock: an appeal shares its reporter grants. */
+    if ((rc = store_case_lock(c, reward_decision_reported_case(&d))) != SG_OK)
         goto cleanup;
     rc = store_rule_effective(c, d.report_type, &g.rule, g.rule_type, &g.rule_version);
     if (rc == REWARD_NOT_FOUND) {

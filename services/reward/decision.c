@@ -76,6 +76,14 @@ int reward_decision_parse(const json_t *payload, reward_decision *out, char *err
         snprintf(err, errlen, "case_id missing or not an id");
         return -1;
     }
+    const json_t *appeal_of = json_object_get(payload, "appeal_of");
+    if (appeal_of && !json_is_null(appeal_of)) {
+        d.appeal_of = json_string_value(appeal_of);
+        if (!sg_is_opaque_id(d.appeal_of) || strcmp(d.appeal_of, d.case_id) == 0) {
+            snprintf(err, errlen, "appeal_of must be null or the id of another case");
+            return -1;
+        }
+    }
     if (!reward_report_type_valid(d.report_type)) {
         snprintf(err, errlen, "report_type missing or not [a-z0-9_]{1,32}");
         return -1;
@@ -126,6 +134,11 @@ int reward_decision_parse(const json_t *payload, reward_decision *out, char *err
 cleanup:
     reward_decision_free(&d);
     return rc;
+}
+
+const char *reward_decision_reported_case(const reward_decision *d)
+{
+    return d->appeal_of ? d->appeal_of : d->case_id;
 }
 
 void reward_decision_free(reward_decision *d)

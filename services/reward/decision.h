@@ -3,7 +3,8 @@
  *
  * Payload (API.md): case_id, report_type, verdict ("violation" |
  * "no_violation" | null), decided_by, reporter_ids[], ballots[{reviewer_id,
- * outcome, decision, with_majority}], plus fields the reward service ignores
+ * outcome, decision, with_majority}], appeal_of (the appealed case of an
+ * appeal case; absent or null otherwise), plus fields the reward service ignores
  * (target_id, target_owner_id, event_id, occurred_at is kept for the day).
  */
 #ifndef REWARD_DECISION_H
@@ -31,6 +32,7 @@ typedef struct reward_ballot {
 
 typedef struct reward_decision {
     const char *case_id;          /* borrowed from the payload */
+    const char *appeal_of;        /* borrowed; NULL unless an appeal case */
     const char *report_type;      /* borrowed */
     const char *occurred_at;      /* borrowed; NULL when absent or not RFC 3339 */
     reward_verdict verdict;
@@ -48,5 +50,9 @@ typedef struct reward_decision {
  * string (only "voted" earns). */
 int reward_decision_parse(const json_t *payload, reward_decision *out, char *err, size_t errlen);
 void reward_decision_free(reward_decision *d);
+
+/* The case the reports of d were filed on: appeal_of for an appeal case,
+ * else case_id. Its reporters are rewarded once, under this id. */
+const char *reward_decision_reported_case(const reward_decision *d);
 
 #endif

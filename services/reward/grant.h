@@ -7,7 +7,12 @@
  *   - a ballot with outcome "voted": `vote` = vote_reward, plus
  *     `majority_bonus` = majority_bonus when the vote was with the majority;
  *   - other outcomes (expired, declined, cancelled): nothing;
- *   - verdict violation: `reporter` = reporter_reward for each reporter;
+ *   - verdict violation: `reporter` = reporter_reward for each reporter,
+ *     once per reported case: the grant is keyed by the reported case
+ *     (reward_decision_reported_case), so an appeal that confirms the
+ *     violation pays the reporters nothing more, and one that finds it after
+ *     a no_violation pays them once. An overturned violation takes nothing
+ *     back (coins may be spent);
  *   - amounts of 0 are no grant at all.
  * Grant kinds: vote, majority_bonus, reporter — one of each at most per user
  * and case (duplicates in the event collapse).

@@ -65,19 +65,20 @@ cleanup:
     return rc;
 }
 
-int store_grants_existing(sg_pg *c, const char *case_id, const char *const *user_ids, const char *const *kinds,
-                          size_t n, unsigned char *exists)
+int store_grants_existing(sg_pg *c, const char *const *case_ids, const char *const *user_ids,
+                          const char *const *kinds, size_t n, unsigned char *exists)
 {
-    char *users = sg_pg_text_array(user_ids, n), *kind_arr = sg_pg_text_array(kinds, n);
+    char *cases = sg_pg_text_array(case_ids, n), *users = sg_pg_text_array(user_ids, n),
+         *kind_arr = sg_pg_text_array(kinds, n);
     PGresult *r = NULL;
     int rc = SG_ERR_DB;
 
-    if (!users || !kind_arr)
+    if (!cases || !users || !kind_arr)
         goto cleanup;
     r = sg_pg_rows(c, &rc,
-                   "SELECT g.o FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS g(u, k, o) "
-                   "WHERE EXISTS (SELECT 1 FROM grants WHERE case_id = $1 AND user_id = g.u AND kind = g.k)",
-                   3, SG_P(case_id, users, kind_arr));
+                   "SELECT g.o FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS g(c, u, k, o) "
+                   "WHERE EXISTS (SELECT 1 FROM grants WHERE case_id = g.c AND user_id = g.u AND kind = g.k)",
+                   3, SG_P(cases, users, kind_arr));
     if (!r)
         goto cleanup;
     memset(exists, 0, n);
@@ -91,6 +92,7 @@ int store_grants_existing(sg_pg *c, const char *case_id, const char *const *user
     }
 cleanup:
     PQclear(r);
+    free(cases);
     free(users);
     free(kind_arr);
     return rc;

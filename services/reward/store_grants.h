@@ -3,7 +3,8 @@
  * the sg.case.decided consumer). Every pointer passed in is borrowed for the
  * call; nothing returned needs freeing.
  *
- * Exactly once per (case_id, user_id, kind): the consumer holds the case lock
+ * Exactly once per (case_id, user_id, kind) — for kind reporter the case is
+ * the reported one, which an appeal shares: the consumer holds the case lock
  * while it looks up which grants exist (store_grants_existing) and records
  * only the others, and the UNIQUE key refuses any that slip through.
  */
@@ -47,11 +48,11 @@ typedef struct store_grant_batch {
     const long long *amount_paid;           /* 0 <= paid <= due; paid < due: capped */
 } store_grant_batch;
 
-/* Sets exists[i] to 1 when the case has the grant (user_ids[i], kinds[i])
- * already, else 0, for i < n (exists: the caller's array of n). One
+/* Sets exists[i] to 1 when the grant (case_ids[i], user_ids[i], kinds[i])
+ * exists already, else 0, for i < n (exists: the caller's array of n). One
  * statement. Returns SG_OK or an error. */
-int store_grants_existing(sg_pg *c, const char *case_id, const char *const *user_ids, const char *const *kinds,
-                          size_t n, unsigned char *exists);
+int store_grants_existing(sg_pg *c, const char *const *case_ids, const char *const *user_ids,
+                          const char *const *kinds, size_t n, unsigned char *exists);
 
 /* Records the b->n grants of b, none of which may exist yet, through the
  * database function grant_batch (sql/reward/005), in one call: each paid

@@ -300,11 +300,15 @@ def test_appeal_overturns(stack):
         note(f"report: sg.case.decided of the appeal case has reporter_ids={app_reporters}: the reporter of "
              "the overturned case gets no reporter_reward although the final verdict is violation")
 
-    wait_case_coins(stack, cid, {**{j: V + M for j in panel[:3]}, panel[3]: 0, panel[4]: 0, rep: 0})
-    want_a = {**{j: V + M for j in apanel[:4]}, **{j: 0 for j in apanel[4:]}}
-    want_a.update({u: RP for u in app_reporters})
+    # Reporters are rewarded once per reported case, under that case: the
+    # appeal found the violation the first panel did not, so it pays them now.
+    wait_case_coins(stack, cid, {**{j: V + M for j in panel[:3]}, panel[3]: 0, panel[4]: 0,
+                                 **{u: RP for u in app_reporters}})
+    want_a = {**{j: V + M for j in apanel[:4]}, **{j: 0 for j in apanel[4:]}, **{u: 0 for u in app_reporters}}
     wait_case_coins(stack, aid, want_a)
-    assert case_grants_sql(stack, aid) == expected_grants(a, app_reporters)
+    assert case_grants_sql(stack, aid) == expected_grants(a, [])
+    assert {k: v for k, v in case_grants_sql(stack, cid).items() if k[2] == "reporter"} == \
+        {(cid, u, "reporter"): RP for u in app_reporters}
 
 
 # ---------------------------------------------------------------- decline, cancel, escalate, resolve

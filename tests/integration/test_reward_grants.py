@@ -19,10 +19,11 @@ OPS = sgtest.ops_auth()
 
 # ---- helpers (each reward test module carries its own copy) ---------------
 
-def decided(case_id, verdict="violation", ballots=(), reporters=(), report_type="comment", decided_by="panel"):
+def decided(case_id, verdict="violation", ballots=(), reporters=(), report_type="comment", decided_by="panel",
+            appeal_of=None):
     return {"case_id": case_id, "report_type": report_type, "target_id": "t:" + case_id,
             "target_owner_id": "owner-" + case_id[:8], "verdict": verdict, "decided_by": decided_by,
-            "reporter_ids": list(reporters), "ballots": list(ballots)}
+            "reporter_ids": list(reporters), "ballots": list(ballots), "appeal_of": appeal_of}
 
 
 def voted(rid, decision="violation", with_majority=True):
@@ -411,6 +412,43 @@ def test_redecided_case_grants_only_what_is_new(svc, bus, granted):
     drain(granted, 1.5)
     assert sorted((e["user_id"], e["kind"], e["amount"]) for e in mine(granted.seen)) == sorted(
         [(a, "vote", 10), (a, "majority_bonus", 2), (b, "vote", 10), (b, "majority_bonus", 2), (r, "reporter", 12)])
+
+
+def test_reporters_rewarded_once_per_reported_case_across_its_appeal(svc, bus, granted):
+    # Confirmed on appeal: the appeal panel is paid, the reporters are not paid again.
+    put_rule(svc, "appealed", 10, 5, 20, 1000)
+    r1, r2, j1, j2, a1, a2 = (uid(p) for p in ("r1", "r2", "j1", "j2", "a1", "a2"))
+    case, appeal = new_case(), new_case()
+    wait_handled(svc, bus.produce("sg.case.decided", case, decided(
+        case, "violation", [voted(j1), voted(j2)], [r1, r2], report_type="appealed")))
+    wait_handled(svc, bus.produce("sg.case.decided", appeal, decided(
+        appeal, "violation", [voted(a1), voted(a2, "no_violation", False)], [r1, r2], report_type="appealed",
+        decided_by="appeal", appeal_of=case)))
+    assert grants_of(svc, appeal) == {(a1, "vote"): (10, 10, "paid"), (a1, "majority_bonus"): (5, 5, "paid"),
+                                      (a2, "vote"): (10, 10, "paid")}
+    assert {k: v for k, v in grants_of(svc, case).items() if k[1] == "reporter"} == \
+        {(r1, "reporter"): (20, 20, "paid"), (r2, "reporter"): (20, 20, "paid")}
+    assert (balance(svc, r1), balance(svc, r2)) == (20, 20)
+
+    # Found on appeal after a no_violation: the reporters are paid once, under
+    # the reported case, in the same transaction as the appeal panel.
+    case, appeal = new_case(), new_case()
+    r3 = uid("r3")
+    wait_handled(svc, bus.produce("sg.case.decided", case, decided(
+        case, "no_violation", [voted(j1, "no_violation")], [r3], report_type="appealed")))
+    assert balance(svc, r3) == 0
+    again = decided(appeal, "violation", [voted(a1)], [r3], report_type="appealed", decided_by="appeal",
+                    appeal_of=case)
+    wait_handled(svc, bus.produce("sg.case.decided", appeal, again))
+    assert grants_of(svc, case)[(r3, "reporter")] == (20, 20, "paid")
+    assert set(grants_of(svc, appeal)) == {(a1, "vote"), (a1, "majority_bonus")}
+    # Redelivered under a new event id: nothing more.
+    wait_handled(svc, bus.produce("sg.case.decided", appeal, again))
+    assert balance(svc, r3) == 20
+    mine = lambda evs: [e for e in evs if e.get("user_id") == r3]  # noqa: E731
+    granted.poll_until(lambda evs: len(mine(evs)) >= 1, timeout=30)
+    drain(granted, 1.0)
+    assert [(e["case_id"], e["kind"], e["amount"]) for e in mine(granted.seen)] == [(case, "reporter", 20)]
 
 
 def test_concurrent_cases_of_the_same_users_stop_exactly_at_the_cap(svc, bus):

@@ -46,12 +46,34 @@ Test(reward_decision, null_verdict_and_missing_lists)
     json_decref(k);
 }
 
+Test(reward_decision, appeal_of_names_the_reported_case)
+{
+    reward_decision d;
+    json_t *k;
+    cr_assert_eq(parse("{\"case_id\":\"a\",\"report_type\":\"comment\",\"verdict\":\"violation\","
+                       "\"appeal_of\":\"c\"}", &d, &k),
+                 0);
+    cr_assert_str_eq(d.appeal_of, "c");
+    cr_assert_str_eq(reward_decision_reported_case(&d), "c");
+    reward_decision_free(&d);
+    json_decref(k);
+    cr_assert_eq(parse("{\"case_id\":\"a\",\"report_type\":\"comment\",\"verdict\":\"violation\","
+                       "\"appeal_of\":null}", &d, &k),
+                 0);
+    cr_assert_null(d.appeal_of);
+    cr_assert_str_eq(reward_decision_reported_case(&d), "a");
+    reward_decision_free(&d);
+    json_decref(k);
+}
+
 Test(reward_decision, invalid_events)
 {
     const char *bad[] = {
         "[]",
         "{\"report_type\":\"comment\",\"verdict\":\"violation\"}",
         "{\"case_id\":\"c\",\"report_type\":\"Comment!\",\"verdict\":\"violation\"}",
+        "{\"case_id\":\"c\",\"report_type\":\"comment\",\"verdict\":\"violation\",\"appeal_of\":\"c\"}",
+        "{\"case_id\":\"c\",\"report_type\":\"comment\",\"verdict\":\"violation\",\"appeal_of\":7}",
         "{\"case_id\":\"c\",\"report_type\":\"comment\",\"verdict\":\"guilty\"}",
         "{\"case_id\":\"c\",\"report_type\":\"comment\",\"verdict\":\"violation\",\"reporter_ids\":\"u\"}",
         "{\"case_id\":\"c\",\"report_type\":\"comment\",\"verdict\":\"violation\",\"reporter_ids\":[\"has space\"]}",
