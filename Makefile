@@ -52,7 +52,7 @@ BENCH_BINS:= $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 # after the test summaries).
 .SECONDARY:
 
-.PHONY: all clean up down test unit integration it-common it-services e2e asan bench demo fuzz check-deploy venv
+.PHONY: all clean up down test unit integration it-common it-services e2e asan valgrind bench demo fuzz check-deploy venv
 all: $(BINS) $(UNIT_BINS) $(IT_BINS) $(TOOL_BINS)
 
 $(B)/%.o: %.c
@@ -137,6 +137,17 @@ asan:
 	scripts/devstack up
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	  $(MAKE) B=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" unit it-common it-services
+
+# The services under valgrind (memcheck) through their integration tests:
+# any memory error, or a definite or indirect leak at shutdown, makes a
+# service exit 99, which every test module's stop check reports.
+VALGRIND_TESTS ?= tests/integration
+valgrind: all venv
+	scripts/devstack up
+	eval "$$(scripts/devstack env)"; SG_BUILD_DIR=$(B) SG_TEST_STOP_TIMEOUT=120 \
+	  SG_TEST_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect \
+	    --errors-for-leak-kinds=definite,indirect" \
+	  $(VENV)/bin/python -m pytest -q $(VALGRIND_TESTS)
 
 bench: all $(BENCH_BINS)
 	scripts/devstack up

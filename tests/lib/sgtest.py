@@ -6,6 +6,7 @@ and its own Kafka topic prefix, so runs never see each other's data.
 """
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -101,7 +102,9 @@ class Service:
 
     def start(self, wait=True):
         log = open(self.logpath, "ab")
-        self.proc = subprocess.Popen([os.path.join(BUILD, f"sg-{self.name}")], env=self.env(), cwd=ROOT,
+        # SG_TEST_WRAP: a command the service runs under (make valgrind).
+        wrap = shlex.split(os.environ.get("SG_TEST_WRAP", ""))
+        self.proc = subprocess.Popen(wrap + [os.path.join(BUILD, f"sg-{self.name}")], env=self.env(), cwd=ROOT,
                                      stdout=log, stderr=subprocess.STDOUT)
         log.close()
         if wait:
@@ -129,7 +132,9 @@ class Service:
         except OSError:
             return ""
 
-    def stop(self, sig=signal.SIGTERM, timeout=30):
+    def stop(self, sig=signal.SIGTERM, timeout=None):
+        # A wrapped service (valgrind) takes longer to stop: SG_TEST_STOP_TIMEOUT.
+        timeout = timeout or float(os.environ.get("SG_TEST_STOP_TIMEOUT", "30"))
         if self.proc is None or self.proc.poll() is not None:
             return self.proc.returncode if self.proc else None
         self.proc.send_signal(sig)
