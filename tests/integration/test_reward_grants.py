@@ -9,6 +9,7 @@ import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
+import psycopg
 import pytest
 import requests
 
@@ -449,6 +450,37 @@ def test_reporters_rewarded_once_per_reported_case_across_its_appeal(svc, bus, g
     granted.poll_until(lambda evs: len(mine(evs)) >= 1, timeout=30)
     drain(granted, 1.0)
     assert [(e["case_id"], e["kind"], e["amount"]) for e in mine(granted.seen)] == [(case, "reporter", 20)]
+
+
+def test_grant_waits_out_a_concurrent_update_of_its_platform_shard(svc, bus):
+    # Another transaction updates the case's platform shard row and commits
+    # while the grant waits for it: the grant then posts against the new row
+    # version at the first attempt (sql/reward/006), no failed attempt logged.
+    case, a = new_case(), uid("a")
+    with svc.db() as c:
+        shard = c.execute("SELECT " + SHARD_ACCOUNT.replace("%", "%%").replace("t.case_id", "%s::text"),
+                          (case, case)).fetchone()[0]
+    with open(svc.logpath, "rb") as f:
+        log_start = len(f.read())
+    holder = psycopg.connect(sgtest.PG_DSN)
+    try:
+        holder.execute(f'SET search_path TO "{svc.schema}"')
+        holder.execute("UPDATE accounts SET updated_at = now() WHERE user_id = %s", (shard,))
+        ev = bus.produce("sg.case.decided", case, decided(case, "violation", [voted(a)]))
+
+        def waiting():
+            with svc.db() as c:
+                return c.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                 "AND query LIKE 'SELECT grant_batch(%%'").fetchone()[0] > 0
+        sgtest.wait_for(waiting, timeout=30, what="the grant waiting for the platform shard row")
+        holder.commit()
+    finally:
+        holder.close()
+    wait_handled(svc, ev)
+    assert grants_of(svc, case) == {(a, "vote"): (10, 10, "paid"), (a, "majority_bonus"): (5, 5, "paid")}
+    with open(svc.logpath, "rb") as f:
+        log = f.read()[log_start:].decode(errors="replace")
+    assert "grant_batch:" not in log, "a grant attempt failed: " + log[-2000:]
 
 
 def test_concurrent_cases_of_the_same_users_stop_exactly_at_the_cap(svc, bus):
