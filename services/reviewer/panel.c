@@ -174,7 +174,12 @@ static int confirm(sel *x, int seats, const size_t *order, size_t nord, double n
             batch = nord - pos;
         for (size_t i = 0; i < batch; i++)
             ids[i] = x->cands[x->surv[order[pos + i]]].user_id;
-        rc = rv_store_reviewers_truth(x->c, batch, ids, 1, &res, truth, &nt);
+        /* Only the first round waits for locks: a transaction holding the
+         * rows of its first round that waited again in a later round could
+         * deadlock with another doing the same (each round is sorted, the
+         * rounds together are not). A reviewer another selection is
+         * assigning right now is skipped, like one the re-check refuses. */
+        rc = rv_store_reviewers_truth(x->c, batch, ids, round == 0 ? RV_LOCK_WAIT : RV_LOCK_SKIP, &res, truth, &nt);
         if (rc != SG_OK)
             goto cleanup;
         for (size_t i = 0; i < batch; i++) {

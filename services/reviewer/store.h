@@ -99,10 +99,17 @@ void rv_ids_free(char **ids, size_t n);
  * cands has room for limit; *n set; *last_key = key of the last row. */
 int rv_store_window(sg_pg *c, double lo, double hi, int limit, const rv_tags *required, PGresult **res,
                     rv_candidate *cands, int *n, double *last_key);
-/* Reads the PostgreSQL truth (status, tags, counters, fatigue) of ids;
- * lock=1 takes FOR UPDATE row locks in user_id order. Rows found are
- * returned in *res / cands (room for n); *found set. */
-int rv_store_reviewers_truth(sg_pg *c, size_t n, const char *const *ids, int lock, PGresult **res,
+/* How rv_store_reviewers_truth locks the rows it reads. */
+typedef enum {
+    RV_LOCK_NONE = 0,
+    RV_LOCK_WAIT,   /* FOR UPDATE in user_id order, waiting for other holders */
+    RV_LOCK_SKIP,   /* FOR UPDATE SKIP LOCKED: rows another transaction holds are left out */
+} rv_lock_mode;
+
+/* Reads the PostgreSQL truth (status, tags, counters, fatigue) of ids,
+ * locked as `lock` says. Rows found are returned in *res / cands (room for
+ * n); *found set. */
+int rv_store_reviewers_truth(sg_pg *c, size_t n, const char *const *ids, rv_lock_mode lock, PGresult **res,
                              rv_candidate *cands, int *found);
 /* Records the assignment: per reviewer one more open ballot and the day/week
  * counters, a fresh sample_key, an assignments row each, and the answer on

@@ -171,7 +171,7 @@ int rv_store_window(sg_pg *c, double lo, double hi, int limit, const rv_tags *re
     return SG_OK;
 }
 
-int rv_store_reviewers_truth(sg_pg *c, size_t n, const char *const *ids, int lock, PGresult **res,
+int rv_store_reviewers_truth(sg_pg *c, size_t n, const char *const *ids, rv_lock_mode lock, PGresult **res,
                              rv_candidate *cands, int *found)
 {
     char *arr = sg_pg_text_array(ids, n);
@@ -187,8 +187,13 @@ int rv_store_reviewers_truth(sg_pg *c, size_t n, const char *const *ids, int loc
     *found = 0;
     if (!arr)
         return SG_ERR_DB;
-    /* Locks are taken in user_id order so two selections never deadlock. */
-    r = sg_pg_query(c, lock ? TRUTH_COLS " ORDER BY user_id FOR UPDATE" : TRUTH_COLS, 1, SG_P(arr));
+    /* Locks are taken in user_id order, so two statements that wait for
+     * them cannot deadlock with each other. */
+    r = sg_pg_query(c,
+                    lock == RV_LOCK_WAIT   ? TRUTH_COLS " ORDER BY user_id FOR UPDATE"
+                    : lock == RV_LOCK_SKIP ? TRUTH_COLS " ORDER BY user_id FOR UPDATE SKIP LOCKED"
+                                           : TRUTH_COLS,
+                    1, SG_P(arr));
     free(arr);
     if (!sg_pg_ok(r)) {
         rc = sg_pg_err(c);
