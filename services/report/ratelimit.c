@@ -6,6 +6,11 @@
 
 #define WINDOW_S 60
 
+/* INCR, and the expiry with the first increment, in one atomic step: a
+ * process dying between the two can leave no counter without an expiry. */
+static const char INCR_EXPIRE[] = "local n = redis.call('INCR', KEYS[1]) "
+                                  "if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end return n";
+
 long ratelimit_retry_after(time_t now)
 {
     long r = WINDOW_S - (long)(now % WINDOW_S);
@@ -21,7 +26,8 @@ int ratelimit_hit(sg_redis *r, const char *prefix, const char *reporter, long li
 
     *retry_after_s = 0;
     snprintf(key, sizeof key, "%srl:%s:%lld", prefix, reporter, (long long)(now / WINDOW_S));
-    rep = sg_redis_cmd(r, "INCR %s", key);
+    /* Twice the window: the key outlives its minute a little, harmlessly. */
+    rep = sg_redis_cmd(r, "EVAL %s 1 %s %d", INCR_EXPIRE, key, 2 * WINDOW_S);
     if (!rep || rep->type != REDIS_REPLY_INTEGER) {
         sg_warn("rate limit: redis unavailable, allowing report by %s", reporter);
         if (rep)
@@ -30,9 +36,6 @@ int ratelimit_hit(sg_redis *r, const char *prefix, const char *reporter, long li
     }
     count = rep->integer;
     freeReplyObject(rep);
-    /* Twice the window: the key outlives its minute a little, harmlessly. */
-    if (count == 1 && (rep = sg_redis_cmd(r, "EXPIRE %s %d", key, 2 * WINDOW_S)))
-        freeReplyObject(rep);
     if (count <= limit)
         return 0;
     *retry_after_s = ratelimit_retry_after(now);

@@ -1,5 +1,5 @@
 /* Per-reporter intake rate limit in Redis: a counter per reporter per
- * one-minute window (INCR, EXPIRE). Redis is a counter store, not the
+ * one-minute window (INCR and EXPIRE in one Lua call). Redis is a counter store, not the
  * truth: when it cannot answer the request is allowed (fail open) and a
  * warning is logged.
  */

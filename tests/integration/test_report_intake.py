@@ -3,6 +3,7 @@ one case per reported item, report lookup and authentication — against the
 real devstack."""
 import base64
 import json
+import subprocess
 import threading
 import time
 import uuid
@@ -244,6 +245,15 @@ def test_rate_limit_429_with_retry_after(svc, comment_rule):
     assert counts(svc) == before
     # Other reporters are not affected.
     assert file(svc, report_body()).status_code == 201
+    # The reporter's counter expires (set with its first increment).
+    url = sgtest.REDIS_URL.split("://", 1)[1]
+    port, db = url.split(":", 1)[1].split("/")
+    cli = ["redis-cli", "-p", port, "-n", db or "0"]
+    keys = subprocess.run(cli + ["--scan", "--pattern", f"sg:{svc.schema}:rl:{reporter}:*"], check=True,
+                          capture_output=True, text=True).stdout.split()
+    assert len(keys) == 1, keys
+    ttl = int(subprocess.run(cli + ["TTL", keys[0]], check=True, capture_output=True, text=True).stdout)
+    assert 60 < ttl <= 120, ttl
 
 
 def test_hundred_reporters_one_target_one_case(svc, bus, comment_rule):
