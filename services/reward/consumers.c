@@ -31,12 +31,14 @@ typedef struct new_grants {
     size_t n;
     const char **cases, **users, **kinds;
     long long *due, *paid;
+    const char **also;            /* scratch: per grant, another case it may exist under, or NULL */
     unsigned char *exists;        /* scratch: per grant of the case */
 } new_grants;
 
 static void new_grants_free(new_grants *ng)
 {
     free(ng->cases);
+    free(ng->also);
     free(ng->users);
     free(ng->kinds);
     free(ng->due);
@@ -53,16 +55,21 @@ static int collect_new(grant_run *g, const reward_grant *grants, size_t n, new_g
     ng->kinds = calloc(n, sizeof *ng->kinds);
     ng->due = calloc(n, sizeof *ng->due);
     ng->paid = calloc(n, sizeof *ng->paid);
+    ng->also = calloc(n, sizeof *ng->also);
     ng->exists = calloc(n, sizeof *ng->exists);
-    if (!ng->cases || !ng->users || !ng->kinds || !ng->due || !ng->paid || !ng->exists)
+    if (!ng->cases || !ng->users || !ng->kinds || !ng->due || !ng->paid || !ng->also || !ng->exists)
         return SG_ERR_DB;
     for (size_t i = 0; i < n; i++) {
-        ng->cases[i] = grants[i].kind == REWARD_KIND_REPORTER ? reward_decision_reported_case(g->d) : g->d->case_id;
+        int reporter = grants[i].kind == REWARD_KIND_REPORTER;
+        ng->cases[i] = reporter ? reward_decision_reported_case(g->d) : g->d->case_id;
+        /* Releases before this one keyed an appeal's reporter grants by the
+         * appeal: one recorded so is not paid again. */
+        ng->also[i] = reporter && g->d->appeal_of ? g->d->case_id : NULL;
         ng->users[i] = grants[i].user_id;
         ng->kinds[i] = reward_kind_name(grants[i].kind);
         ng->due[i] = grants[i].amount;
     }
-    int rc = store_grants_existing(g->c, ng->cases, ng->users, ng->kinds, n, ng->exists);
+    int rc = store_grants_existing(g->c, ng->cases, ng->also, ng->users, ng->kinds, n, ng->exists);
     for (size_t i = 0; rc == SG_OK && i < n; i++) {
         if (ng->exists[i])
             continue;
@@ -144,20 +151,23 @@ cleanup:
 
 /* grants is sorted by user then kind. Grants that exist already are skipped
  * (no posting, no event); the others are paid within the cap, recorded and
- * announced with one database call per case they are keyed by (two only
- * for an appeal's reporter grants). */
+ * announced with one database call per case they are keyed by: two only
+ * for an appeal's reporter grants, and then in the order of the two cases'
+ * platform shards, whose rows each call locks. */
 static int grant_all(grant_run *g, const reward_grant *grants, size_t n)
 {
     new_grants ng = {0};
-    const char *reported = reward_decision_reported_case(g->d);
-    int rc = collect_new(g, grants, n, &ng);
+    const char *keys[2] = {g->d->case_id, reward_decision_reported_case(g->d)};
+    int rc = collect_new(g, grants, n, &ng), first = 1;
 
     if (rc == SG_OK && ng.n > 0)
         rc = lock_and_cap(g, &ng);
+    if (rc == SG_OK && ng.n > 0 && strcmp(keys[0], keys[1]) != 0)
+        rc = store_grant_shard_order(g->c, keys[0], keys[1], &first);
     if (rc == SG_OK && ng.n > 0)
-        rc = record_case(g, &ng, g->d->case_id);
-    if (rc == SG_OK && ng.n > 0 && strcmp(reported, g->d->case_id) != 0)
-        rc = record_case(g, &ng, reported);
+        rc = record_case(g, &ng, keys[first ? 0 : 1]);
+    if (rc == SG_OK && ng.n > 0 && strcmp(keys[0], keys[1]) != 0)
+        rc = record_case(g, &ng, keys[first ? 1 : 0]);
     new_grants_free(&ng);
     return rc;
 }

@@ -65,20 +65,21 @@ cleanup:
     return rc;
 }
 
-int store_grants_existing(sg_pg *c, const char *const *case_ids, const char *const *user_ids,
-                          const char *const *kinds, size_t n, unsigned char *exists)
+int store_grants_existing(sg_pg *c, const char *const *case_ids, const char *const *also_ids,
+                          const char *const *user_ids, const char *const *kinds, size_t n, unsigned char *exists)
 {
-    char *cases = sg_pg_text_array(case_ids, n), *users = sg_pg_text_array(user_ids, n),
-         *kind_arr = sg_pg_text_array(kinds, n);
+    char *cases = sg_pg_text_array(case_ids, n), *also = sg_pg_text_array(also_ids, n),
+         *users = sg_pg_text_array(user_ids, n), *kind_arr = sg_pg_text_array(kinds, n);
     PGresult *r = NULL;
     int rc = SG_ERR_DB;
 
-    if (!cases || !users || !kind_arr)
+    if (!cases || !also || !users || !kind_arr)
         goto cleanup;
     r = sg_pg_rows(c, &rc,
-                   "SELECT g.o FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS g(c, u, k, o) "
-                   "WHERE EXISTS (SELECT 1 FROM grants WHERE case_id = g.c AND user_id = g.u AND kind = g.k)",
-                   3, SG_P(cases, users, kind_arr));
+                   "SELECT g.o FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY "
+                   "AS g(c, a, u, k, o) WHERE EXISTS (SELECT 1 FROM grants WHERE case_id IN (g.c, g.a) "
+                   "AND user_id = g.u AND kind = g.k)",
+                   4, SG_P(cases, also, users, kind_arr));
     if (!r)
         goto cleanup;
     memset(exists, 0, n);
@@ -93,9 +94,22 @@ int store_grants_existing(sg_pg *c, const char *const *case_ids, const char *con
 cleanup:
     PQclear(r);
     free(cases);
+    free(also);
     free(users);
     free(kind_arr);
     return rc;
+}
+
+int store_grant_shard_order(sg_pg *c, const char *a, const char *b, int *a_first)
+{
+    int rc;
+    PGresult *r = sg_pg_rows(c, &rc, "SELECT (abs(hashtext($1)) % 16 <= abs(hashtext($2)) % 16)::int", 2,
+                             SG_P(a, b));
+    if (!r)
+        return rc;
+    *a_first = PQntuples(r) == 1 && atoi(PQgetvalue(r, 0, 0)) == 1;
+    PQclear(r);
+    return SG_OK;
 }
 
 /* PostgreSQL array literal of v[0..n) for one $n::bigint[] parameter.

@@ -49,13 +49,20 @@ typedef struct store_grant_batch {
 } store_grant_batch;
 
 /* Sets exists[i] to 1 when the grant (case_ids[i], user_ids[i], kinds[i])
- * exists already, else 0, for i < n (exists: the caller's array of n). One
+ * exists already, or (also_ids[i], user_ids[i], kinds[i]) when also_ids[i]
+ * is not NULL, else 0, for i < n (exists: the caller's array of n). One
  * statement. Returns SG_OK or an error. */
-int store_grants_existing(sg_pg *c, const char *const *case_ids, const char *const *user_ids,
-                          const char *const *kinds, size_t n, unsigned char *exists);
+int store_grants_existing(sg_pg *c, const char *const *case_ids, const char *const *also_ids,
+                          const char *const *user_ids, const char *const *kinds, size_t n, unsigned char *exists);
+
+/* *a_first = 1 when the platform shard of case a (sql/reward/004: abs(
+ * hashtext(case id)) % 16) is not after the shard of case b, else 0. A
+ * transaction that posts grants of two cases posts them in this order, so
+ * two such transactions lock the shard rows in one order. */
+int store_grant_shard_order(sg_pg *c, const char *a, const char *b, int *a_first);
 
 /* Records the b->n grants of b, none of which may exist yet, through the
- * database function grant_batch (sql/reward/005), in one call: each paid
+ * database function grant_batch (sql/reward/005, redefined by 006), in one call: each paid
  * grant gets its journal transaction (kind grant) with the user's and the
  * platform shard's entries, the balances, running totals and daily counters
  * (locked by store_grant_lock_users) add up the payments, and each is

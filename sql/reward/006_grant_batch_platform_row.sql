@@ -70,7 +70,8 @@ BEGIN
             RAISE EXCEPTION 'grant_batch: % of % user accounts of case % found', v_rows, v_users, p_case_id
                 USING ERRCODE = 'check_violation';
         END IF;
-        -- The shard's row: the only new lock, on its own (see the header).
+        -- The shard's row, on its own (see the header): the only row lock this call
+        -- adds (an appeal's two calls take their shards in shard order: consumers.c).
         UPDATE accounts SET balance = balance - v_coins, updated_at = now()
         WHERE user_id = v_platform AND kind = 'platform';
         GET DIAGNOSTICS v_rows = ROW_COUNT;

@@ -451,6 +451,17 @@ def test_reporters_rewarded_once_per_reported_case_across_its_appeal(svc, bus, g
     drain(granted, 1.0)
     assert [(e["case_id"], e["kind"], e["amount"]) for e in mine(granted.seen)] == [(case, "reporter", 20)]
 
+    # A reporter grant that an earlier release keyed by the appeal is found
+    # there: the appeal decision redelivered now pays nothing more.
+    case, appeal, r4 = new_case(), new_case(), uid("r4")
+    with svc.db() as c:
+        c.execute("INSERT INTO grants (case_id, user_id, kind, report_type, rule_type, rule_version, day, "
+                  "amount_due, amount_paid, status) VALUES (%s, %s, 'reporter', 'appealed', 'appealed', 1, "
+                  "current_date, 20, 0, 'capped')", (appeal, r4))
+    wait_handled(svc, bus.produce("sg.case.decided", appeal, decided(
+        appeal, "violation", [voted(a2)], [r4], report_type="appealed", decided_by="appeal", appeal_of=case)))
+    assert (r4, "reporter") not in grants_of(svc, case) and balance(svc, r4) == 0
+
 
 def test_grant_waits_out_a_concurrent_update_of_its_platform_shard(svc, bus):
     # Another transaction updates the case's platform shard row and commits

@@ -134,7 +134,8 @@ class Service:
 
     def stop(self, sig=signal.SIGTERM, timeout=None):
         # A wrapped service (valgrind) takes longer to stop: SG_TEST_STOP_TIMEOUT.
-        timeout = timeout or float(os.environ.get("SG_TEST_STOP_TIMEOUT", "30"))
+        if timeout is None:
+            timeout = float(os.environ.get("SG_TEST_STOP_TIMEOUT", "30"))
         if self.proc is None or self.proc.poll() is not None:
             return self.proc.returncode if self.proc else None
         self.proc.send_signal(sig)
@@ -161,7 +162,10 @@ class Service:
         return self.stop(signal.SIGKILL)
 
     def restart(self):
-        self.stop()
+        rc = self.stop()
+        # Wrapped (valgrind), the exit status is the tool's verdict: keep it.
+        assert not os.environ.get("SG_TEST_WRAP") or rc in (0, None), \
+            f"{self.name} exited with {rc} at a restart; log {self.logpath}"
         return self.start()
 
     # HTTP helpers: return requests.Response
