@@ -32,9 +32,10 @@ int rv_on_panel_requested(sg_pg *c, const sg_kafka_msg *m, const json_t *payload
     }
     rc = rv_panel_select(c, s, &req, event_id_of(m, payload), m->traceparent, rv_time_now(), &res);
     if (rc == SG_OK)
-        sg_info("panel case=%s round=%d seats=%d: %zu assigned, shortfall %d%s (windows %d, rechecks refused %d)",
+        sg_info("panel case=%s round=%d seats=%d: %zu assigned, shortfall %d%s (windows %d, rechecks refused %d, "
+                "held by another selection %d)",
                 req.case_id, req.round, req.seats, res.n, res.shortfall, res.replayed ? ", replayed" : "",
-                res.windows, res.rejected);
+                res.windows, res.rejected, res.skipped);
     rv_panel_result_free(&res);
     rv_panel_req_free(&req);
     return rc;

@@ -137,7 +137,9 @@ static int gather(sel *x, int seats, rv_rng *rng, const rv_tags *required)
      * selection re-keys between two of them can move into a range already
      * read and be missed. When the whole pool fits in one window and came up
      * short, read it again in one statement (one snapshot), so a small pool
-     * is never short for that reason. (A large pool has other candidates.) */
+     * is never short for that reason. (A large pool has other candidates.)
+     * It can still be short when confirm passes over reviewers that another
+     * selection is assigning at that moment; the refill covers those seats. */
     if (whole_pool && x->nsurv < (size_t)seats && x->nwindows > 1 && x->ncands < (size_t)w)
         return read_window(x, 0.0, 2.0, w, required, &got, &last);
     return SG_OK;
@@ -146,9 +148,10 @@ static int gather(sel *x, int seats, rv_rng *rng, const rv_tags *required)
 /* Walks the weighted order, locking and re-checking against PostgreSQL,
  * until `seats` reviewers are accepted or the order is exhausted. The
  * accepted reviewers' states after this assignment go to st (for the cache);
- * refused picks' truth goes to the cache at once. */
+ * refused picks' truth goes to the cache at once. Picks whose row another
+ * transaction holds in a later round count in *skipped, not *rejected. */
 static int confirm(sel *x, int seats, const size_t *order, size_t nord, double now, const char **accepted,
-                   rv_fatigue_state *st, size_t *nacc, int *rejected)
+                   rv_fatigue_state *st, size_t *nacc, int *rejected, int *skipped)
 {
     size_t cap = (size_t)seats > CONFIRM_BATCH_MAX ? (size_t)seats : CONFIRM_BATCH_MAX;
     const char **ids = malloc(cap * sizeof(*ids));
@@ -166,7 +169,7 @@ static int confirm(sel *x, int seats, const size_t *order, size_t nord, double n
         size_t need = (size_t)seats - *nacc, batch = need, nbad = 0;
         PGresult *res = NULL;
         int nt = 0;
-        if (round > 0 && *rejected > 0)
+        if (round > 0 && *rejected + *skipped > 0)
             batch = need << (round < 6 ? round : 6);
         if (batch > cap)
             batch = cap;
@@ -191,6 +194,8 @@ static int confirm(sel *x, int seats, const size_t *order, size_t nord, double n
                     rv_fatigue_assign(&st[*nacc], now);
                     (*nacc)++;
                 }
+            } else if (j < 0 && round > 0) {
+                (*skipped)++;
             } else {
                 (*rejected)++;
                 if (j >= 0) {
@@ -298,7 +303,7 @@ int rv_panel_select(sg_pg *c, rv_service *s, const rv_panel_req *req, const char
     nord = rv_draw_weighted(weights, x.nsurv, x.nsurv, &rng, order);
     if (nord < x.nsurv)
         goto cleanup; /* out of memory */
-    rc = confirm(&x, req->seats, order, nord, now, accepted, accepted_st, &nacc, &out->rejected);
+    rc = confirm(&x, req->seats, order, nord, now, accepted, accepted_st, &nacc, &out->rejected, &out->skipped);
     if (rc != SG_OK)
         goto cleanup;
 
@@ -315,6 +320,8 @@ int rv_panel_select(sg_pg *c, rv_service *s, const rv_panel_req *req, const char
         rv_count(s, "sg_reviewer_seats_shortfall_total", NULL, out->shortfall);
     if (out->rejected > 0)
         rv_count(s, "sg_reviewer_recheck_rejections_total", NULL, out->rejected);
+    if (out->skipped > 0)
+        rv_count(s, "sg_reviewer_lock_skips_total", NULL, out->skipped);
 cleanup:
     for (int i = 0; x.windows && i < x.nwindows; i++)
         PQclear(x.windows[i]);

@@ -50,6 +50,7 @@ typedef struct rv_panel_result {
     int replayed;    /* 1: (case_id, round) was answered before */
     int windows;     /* windows read */
     int rejected;    /* picks refused by the locked re-check */
+    int skipped;     /* picks passed over: another selection held their row */
 } rv_panel_result;
 
 /* Selects, records and emits. Returns SG_OK or SG_ERR_DB / SG_ERR_RETRY
