@@ -23,7 +23,7 @@
 
 #include "../services/reviewer/panel.h"
 #include "../services/reviewer/selection.h"
-#include "../services/reviewer/timeutil.h"
+#include "sg/timeutil.h"
 #include "sg/config.h"
 #include "sg/log.h"
 #include "sg/migrate.h"
@@ -51,7 +51,7 @@ static int select_tx(sg_pg *c, void *arg)
     bench_tx *b = arg;
     int rc;
     rv_panel_result_free(&b->res);
-    rc = rv_panel_select(c, b->svc, b->req, "bench", NULL, rv_time_now(), &b->res);
+    rc = rv_panel_select(c, b->svc, b->req, "bench", NULL, sg_time_now(), &b->res);
     b->done = mono();
     return rc;
 }

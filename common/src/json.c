@@ -92,54 +92,29 @@ int sg_is_uuid(const char *s)
     return 1;
 }
 
-/* Reads exactly n digits at *p into *out and advances *p. */
-static int digits(const char **p, int n, int *out)
+/* 1 when s is 1..max characters, each a lowercase letter, a digit or one of
+ * extra. */
+static int word_ok(const char *s, size_t max, const char *extra)
 {
-    int v = 0;
-    for (int i = 0; i < n; i++, (*p)++) {
-        if (**p < '0' || **p > '9')
-            return 0;
-        v = v * 10 + (**p - '0');
-    }
-    *out = v;
-    return 1;
-}
-
-static int days_in_month(int y, int m)
-{
-    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return days[m - 1] + (m == 2 && leap);
-}
-
-int sg_is_rfc3339(const char *s)
-{
-    int y, mo, d, h, mi, sec, oh, om;
-    if (!s || !digits(&s, 4, &y) || *s++ != '-' || !digits(&s, 2, &mo) || *s++ != '-' || !digits(&s, 2, &d))
+    size_t n = 0;
+    if (!s)
         return 0;
-    if (*s != 'T' && *s != 't')
-        return 0;
-    s++;
-    if (!digits(&s, 2, &h) || *s++ != ':' || !digits(&s, 2, &mi) || *s++ != ':' || !digits(&s, 2, &sec))
-        return 0;
-    /* Year 0 does not exist for PostgreSQL; leap seconds are not accepted. */
-    if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 59)
-        return 0;
-    if (*s == '.') {
-        int nfrac = 0;
-        for (s++; *s >= '0' && *s <= '9'; s++)
-            nfrac++;
-        if (nfrac < 1 || nfrac > 9)
+    for (; s[n]; n++) {
+        char c = s[n];
+        if (n >= max || !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c && strchr(extra, c))))
             return 0;
     }
-    if (*s == 'Z' || *s == 'z')
-        return s[1] == '\0';
-    if (*s != '+' && *s != '-')
-        return 0;
-    s++;
-    if (!digits(&s, 2, &oh) || *s++ != ':' || !digits(&s, 2, &om))
-        return 0;
-    return *s == '\0' && oh <= 23 && om <= 59;
+    return n >= 1;
+}
+
+int sg_is_tag(const char *s)
+{
+    return word_ok(s, SG_TAG_MAX, "_:-");
+}
+
+int sg_is_report_type(const char *s)
+{
+    return word_ok(s, SG_REPORT_TYPE_MAX, "_");
 }
 
 /* A port between p and end: 1..65535, digits only. */

@@ -26,7 +26,7 @@ int intake_validate(const json_t *body, report_input *out, char *err, size_t err
     if (sg_json_validate(body, fields, sizeof fields / sizeof fields[0], err, errlen))
         return 400;
     in.report_type = sg_json_str(body, "report_type");
-    if (!rule_report_type_ok(in.report_type)) {
+    if (!sg_is_report_type(in.report_type)) {
         snprintf(err, errlen, "field 'report_type' must match [a-z0-9_]{1,32}");
         return 400;
     }

@@ -24,7 +24,7 @@ void h_cases_list(sg_req *req, void *ctx)
             return;
         }
     }
-    if (type && !rule_report_type_ok(type)) {
+    if (type && !sg_is_report_type(type)) {
         sg_reply_problem(req, 400, "Bad Request", "report_type must match [a-z0-9_]{1,32}");
         return;
     }

@@ -2,13 +2,14 @@
 #include "report.h"
 #include "routes.h"
 #include "rule.h"
+#include "sg/json.h"
 
 /* The {report_type} parameter when valid; otherwise replies 404 and returns
  * NULL (GET) or 400 (PUT: the caller chose a bad name). */
 static const char *report_type_param(sg_req *req, int status)
 {
     const char *t = sg_req_param(req, "report_type");
-    if (rule_report_type_ok(t))
+    if (sg_is_report_type(t))
         return t;
     if (status == 400)
         sg_reply_problem(req, 400, "Bad Request", "report_type must match [a-z0-9_]{1,32}");
@@ -85,7 +86,7 @@ void h_rules_list(sg_req *req, void *ctx)
     int limit, rc;
     if (sg_req_page(req, &limit, &cursor))
         return;
-    if (cursor && !rule_report_type_ok(cursor)) {
+    if (cursor && !sg_is_report_type(cursor)) {
         sg_reply_problem(req, 400, "Bad Request", "invalid cursor");
         return;
     }

@@ -5,19 +5,6 @@
 #include <string.h>
 #include "sg/json.h"
 
-int rule_report_type_ok(const char *s)
-{
-    size_t n = 0;
-    if (!s)
-        return 0;
-    for (; s[n]; n++) {
-        char c = s[n];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
-            return 0;
-    }
-    return n >= 1 && n <= 32;
-}
-
 int rule_panel_ok(int panel_size, int votes_to_decide)
 {
     return panel_size >= 1 && panel_size <= RULE_MAX_PANEL && votes_to_decide >= 1 &&
@@ -89,7 +76,7 @@ int rule_parse(const json_t *body, vrule *out, char *err, size_t errlen)
         {"max_substitute_rounds", SG_JT_INT, 1, 0, RULE_MAX_SUBSTITUTE_ROUNDS},
         {"case_deadline_s", SG_JT_INT, 1, 1, RULE_MAX_DURATION_S},
         {"on_deadline", SG_JT_STRING, 1, 1, 32, 0, 1},
-        {"reviewer_tags", SG_JT_STRING_ARRAY, 0, 0, RULE_MAX_TAGS, RULE_MAX_TAG_LEN, 1},
+        {"reviewer_tags", SG_JT_STRING_ARRAY, 0, 0, RULE_MAX_TAGS, SG_TAG_MAX, 1},
         {"appeal_window_s", SG_JT_INT, 1, 1, RULE_MAX_DURATION_S},
         {"appeal_panel_size", SG_JT_INT, 1, 1, RULE_MAX_PANEL},
         {"appeal_votes_to_decide", SG_JT_INT, 1, 1, RULE_MAX_PANEL},
@@ -120,8 +107,8 @@ int rule_parse(const json_t *body, vrule *out, char *err, size_t errlen)
     size_t i;
     const json_t *t;
     json_array_foreach(tags, i, t) {
-        if (json_string_length(t) == 0) {
-            snprintf(err, errlen, "field 'reviewer_tags' element %zu must not be empty", i);
+        if (!sg_is_tag(json_string_value(t))) {
+            snprintf(err, errlen, "field 'reviewer_tags' element %zu must be a tag matching [a-z0-9_:-]{1,64}", i);
             return -1;
         }
     }

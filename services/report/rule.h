@@ -13,7 +13,6 @@
 #define RULE_MAX_PANEL 101
 #define RULE_MAX_SUBSTITUTE_ROUNDS 10
 #define RULE_MAX_TAGS 32
-#define RULE_MAX_TAG_LEN 64
 
 typedef enum { RULE_DECIDE_BY_VOTES_CAST = 0, RULE_ESCALATE = 1 } rule_on_deadline;
 
@@ -30,9 +29,6 @@ typedef struct vrule {
     int appeal_panel_size;
     int appeal_votes_to_decide;
 } vrule;
-
-/* 1 if s is a report type: [a-z0-9_]{1,32}. */
-int rule_report_type_ok(const char *s);
 
 /* 1 if votes_to_decide is a strict majority of panel_size, within 1..101. */
 int rule_panel_ok(int panel_size, int votes_to_decide);

@@ -7,7 +7,7 @@
 #include "sg/json.h"
 #include "sg/log.h"
 #include "store.h"
-#include "timeutil.h"
+#include "sg/timeutil.h"
 
 /* Positive: roll back and drop the event as permanently invalid. */
 #define RV_DROP 1
@@ -30,7 +30,7 @@ int rv_on_panel_requested(sg_pg *c, const sg_kafka_msg *m, const json_t *payload
         sg_error("dropping invalid %s event %s: %s", SG_T_PANEL_REQUESTED, event_id_of(m, payload), err);
         return RV_DROP;
     }
-    rc = rv_panel_select(c, s, &req, event_id_of(m, payload), m->traceparent, rv_time_now(), &res);
+    rc = rv_panel_select(c, s, &req, event_id_of(m, payload), m->traceparent, sg_time_now(), &res);
     if (rc == SG_OK)
         sg_info("panel case=%s round=%d seats=%d: %zu assigned, shortfall %d%s (windows %d, rechecks refused %d, "
                 "held by another selection %d)",
@@ -52,7 +52,7 @@ int rv_on_ballot_closed(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, 
         sg_error("dropping invalid %s event %s: %s", SG_T_BALLOT_CLOSED, event_id_of(m, payload), err);
         return RV_DROP;
     }
-    rc = rv_store_record_outcomes(c, b.case_id, 1, &b.reviewer_id, &b.outcome, NULL, rv_time_now(), NULL);
+    rc = rv_store_record_outcomes(c, b.case_id, 1, &b.reviewer_id, &b.outcome, NULL, sg_time_now(), NULL);
     if (rc == SG_OK)
         rv_fcache_forget(s->fcache, 1, &b.reviewer_id);
     return rc;
@@ -64,7 +64,7 @@ int rv_on_case_decided(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, v
     rv_case_decided d;
     char err[256], **closed = NULL;
     size_t nclosed = 0;
-    double now = rv_time_now();
+    double now = sg_time_now();
     int rc;
 
     if (rv_case_decided_parse(payload, &d, err, sizeof(err))) {
@@ -90,7 +90,7 @@ int rv_on_user_activity(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, 
     char err[256];
 
     (void)ctx;
-    if (rv_activity_item_parse(payload, 0, rv_time_now(), &user_id, &week, err, sizeof(err))) {
+    if (rv_activity_item_parse(payload, 0, sg_time_now(), &user_id, &week, err, sizeof(err))) {
         sg_error("dropping invalid %s event %s: %s", SG_T_USER_ACTIVITY, event_id_of(m, payload), err);
         return RV_DROP;
     }

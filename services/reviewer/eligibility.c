@@ -1,12 +1,12 @@
 /* See eligibility.h. */
 #include "eligibility.h"
 
-#include "timeutil.h"
+#include "sg/timeutil.h"
 
 void rv_pool_cutoffs_of(const rv_pool_rule *r, double now, rv_pool_cutoffs *out)
 {
-    long this_week = rv_week_of_day(rv_day_of(now));
-    out->registered_before = now - (double)r->min_account_age_days * RV_DAY_S;
+    long this_week = sg_week_of_day(sg_day_of(now));
+    out->registered_before = now - (double)r->min_account_age_days * SG_DAY_S;
     out->weeks = r->active_weeks_required;
     out->last_week = this_week - 7;
     out->first_week = this_week - 7L * (r->active_weeks_required > 0 ? r->active_weeks_required : 1);

@@ -1,12 +1,12 @@
 /* See fatigue.h. */
 #include "fatigue.h"
 
-#include "timeutil.h"
+#include "sg/timeutil.h"
 
 rv_fatigue rv_fatigue_check(const rv_fatigue_policy *p, const rv_fatigue_state *s, double now)
 {
-    long today = rv_day_of(now);
-    long week = rv_week_of_day(today);
+    long today = sg_day_of(now);
+    long week = sg_week_of_day(today);
 
     if (s->open_ballots >= p->max_open_ballots)
         return RV_FAT_OPEN_BALLOTS;
@@ -27,8 +27,8 @@ rv_fatigue rv_fatigue_check(const rv_fatigue_policy *p, const rv_fatigue_state *
 
 void rv_fatigue_assign(rv_fatigue_state *s, double now)
 {
-    long today = rv_day_of(now);
-    long week = rv_week_of_day(today);
+    long today = sg_day_of(now);
+    long week = sg_week_of_day(today);
 
     s->open_ballots++;
     s->day_count = s->day == today ? s->day_count + 1 : 1;

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "sg/json.h"
-#include "timeutil.h"
+#include "sg/timeutil.h"
 
 #define NFIELDS(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -112,7 +112,7 @@ int rv_profiles_parse(const json_t *arr, rv_profile_batch *out, char *err, size_
             snprintf(err, errlen, "element %zu: user_id must be 1..128 printable characters", i);
             goto fail;
         }
-        if (!sg_is_rfc3339(out->registered_at[i]) || rv_time_parse(out->registered_at[i], &t)) {
+        if (!sg_is_rfc3339(out->registered_at[i]) || sg_time_parse(out->registered_at[i], &t)) {
             snprintf(err, errlen, "element %zu: registered_at must be an RFC 3339 timestamp", i);
             goto fail;
         }
@@ -158,7 +158,7 @@ int rv_activity_item_parse(const json_t *obj, int strict, double now, const char
         snprintf(err, errlen, "user_id must be 1..128 printable characters");
         return -1;
     }
-    if (!at || !sg_is_rfc3339(at) || rv_time_parse(at, &t)) {
+    if (!at || !sg_is_rfc3339(at) || sg_time_parse(at, &t)) {
         snprintf(err, errlen, "at must be an RFC 3339 timestamp");
         return -1;
     }
@@ -166,7 +166,7 @@ int rv_activity_item_parse(const json_t *obj, int strict, double now, const char
         snprintf(err, errlen, "at is in the future");
         return -1;
     }
-    *week = rv_week_of_day(rv_day_of(t));
+    *week = sg_week_of_day(sg_day_of(t));
     return 0;
 }
 

@@ -8,21 +8,6 @@
 
 #define NFIELDS(a) (sizeof(a) / sizeof((a)[0]))
 
-int rv_tag_valid(const char *s)
-{
-    size_t n = 0;
-    if (!s)
-        return 0;
-    for (; s[n]; n++) {
-        char c = s[n];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == ':' || c == '-'))
-            return 0;
-        if (n >= RV_TAG_MAX)
-            return 0;
-    }
-    return n >= 1;
-}
-
 int rv_tags_has(const rv_tags *t, const char *tag)
 {
     for (int i = 0; i < t->n; i++)
@@ -45,7 +30,7 @@ int rv_tags_from_json(const json_t *arr, rv_tags *out, const char *field, char *
     }
     json_array_foreach(arr, i, e) {
         const char *s = json_string_value(e);
-        if (!json_is_string(e) || !rv_tag_valid(s)) {
+        if (!json_is_string(e) || !sg_is_tag(s)) {
             snprintf(err, errlen, "%s[%zu] must be a tag matching [a-z0-9_:-]{1,64}", field, i);
             return -1;
         }
@@ -108,7 +93,7 @@ int rv_tags_from_csv(const char *csv, rv_tags *out)
             return -1;
         memcpy(out->v[out->n], p, n);
         out->v[out->n][n] = '\0';
-        if (!rv_tag_valid(out->v[out->n]))
+        if (!sg_is_tag(out->v[out->n]))
             return -1;
         out->n++;
         if (!end)

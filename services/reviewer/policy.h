@@ -10,9 +10,10 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include "sg/json.h"
 
 #define RV_MAX_TAGS 32
-#define RV_TAG_MAX 64
+#define RV_TAG_MAX SG_TAG_MAX
 /* Enough for a PostgreSQL array literal or CSV of RV_MAX_TAGS tags. */
 #define RV_TAGS_TEXT_MAX (RV_MAX_TAGS * (RV_TAG_MAX + 1) + 3)
 
@@ -52,8 +53,6 @@ typedef struct rv_quality_policy {
     int suspend_days;        /* 1..3650 */
 } rv_quality_policy;
 
-/* 1 when s matches [a-z0-9_:-]{1,64}. */
-int rv_tag_valid(const char *s);
 
 /* Fills out from a JSON array of tags (NULL → empty). Refuses non-strings,
  * invalid tags and more than RV_MAX_TAGS with a message naming `field`.

@@ -3,7 +3,7 @@
 #include "routes.h"
 #include "service.h"
 #include "store.h"
-#include "timeutil.h"
+#include "sg/timeutil.h"
 
 void rv_h_profiles_batch(sg_req *req, void *ctx)
 {
@@ -32,7 +32,7 @@ void rv_h_activity_batch(sg_req *req, void *ctx)
     long added = 0;
     int rc;
 
-    if (rv_activity_parse(sg_req_json(req), rv_time_now(), &b, err, sizeof(err))) {
+    if (rv_activity_parse(sg_req_json(req), sg_time_now(), &b, err, sizeof(err))) {
         sg_reply_problem(req, 400, "Bad Request", "%s", err);
         return;
     }

@@ -8,7 +8,7 @@
 #include "service.h"
 #include "sg/json.h"
 #include "store.h"
-#include "timeutil.h"
+#include "sg/timeutil.h"
 
 #define NFIELDS(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -23,7 +23,7 @@ void rv_h_pool_rebuild(sg_req *req, void *ctx)
         return;
     }
     /* Waits for an adjustment in progress elsewhere, then runs its own. */
-    rc = rv_store_pool_adjust(s->pg, 1, rv_time_now(), &n);
+    rc = rv_store_pool_adjust(s->pg, 1, sg_time_now(), &n);
     if (rc != SG_OK) {
         sg_reply_store_error(req, rc);
         return;
@@ -121,7 +121,7 @@ void rv_h_reviewer_status(sg_req *req, void *ctx)
         return;
     }
     rc = rv_store_set_status(s->pg, id, status, sg_json_str(body, "reason"), sg_req_principal(req)->id,
-                             rv_time_now(), &r, why, sizeof(why));
+                             sg_time_now(), &r, why, sizeof(why));
     switch (rc) {
     case SG_OK:
         sg_reply_json(req, 200, rv_reviewer_to_json(&r));
@@ -153,7 +153,7 @@ void rv_h_availability(sg_req *req, void *ctx)
 
     if (!body)
         return;
-    rc = rv_store_set_availability(s->pg, id, json_is_true(json_object_get(body, "paused")), rv_time_now(), &r);
+    rc = rv_store_set_availability(s->pg, id, json_is_true(json_object_get(body, "paused")), sg_time_now(), &r);
     switch (rc) {
     case SG_OK:
         sg_reply_json(req, 200, rv_reviewer_to_json(&r));

@@ -15,7 +15,7 @@
 #include "sg/log.h"
 #include "store.h"
 #include "store_util.h"
-#include "timeutil.h"
+#include "sg/timeutil.h"
 
 #define ACTOR "'pool-adjustment'"
 #define NOW RV_AT("$1")
@@ -136,8 +136,8 @@ static int adjust_tx(sg_pg *c, void *arg)
     rv_pg_epoch(cut.registered_before, before, sizeof(before));
     rv_tags_pg(&rule.include_tags_any, inc, sizeof(inc));
     rv_tags_pg(&rule.exclude_tags, exc, sizeof(exc));
-    rv_day_format(cut.first_week, w1, sizeof(w1));
-    rv_day_format(cut.last_week, w2, sizeof(w2));
+    sg_day_format(cut.first_week, w1, sizeof(w1));
+    sg_day_format(cut.last_week, w2, sizeof(w2));
     snprintf(nweeks, sizeof(nweeks), "%d", cut.weeks);
 
     const char *const *base = SG_P(now, credit, before, inc, exc, w1, w2, nweeks);
@@ -158,7 +158,7 @@ static int adjust_tx(sg_pg *c, void *arg)
         return rc;
 
     /* Activity older than the longest rule (52 weeks) can never count again. */
-    rv_day_format(rv_week_of_day(rv_day_of(x->now)) - 7L * 53, oldest, sizeof(oldest));
+    sg_day_format(sg_week_of_day(sg_day_of(x->now)) - 7L * 53, oldest, sizeof(oldest));
     return exec_count(c, "DELETE FROM activity_weeks WHERE week_start < $1::date", 1, SG_P(oldest), NULL);
 }
 

@@ -6,7 +6,7 @@
 
 #include "store.h"
 #include "store_util.h"
-#include "timeutil.h"
+#include "sg/timeutil.h"
 
 typedef struct upsert_ctx {
     const char *const *params;
@@ -67,7 +67,7 @@ int rv_store_activity_add(sg_pg *c, size_t n, const char *const *user_ids, const
     if (!day || !dayp)
         goto cleanup;
     for (size_t i = 0; i < n; i++)
-        dayp[i] = rv_day_format(weeks[i], day[i], sizeof(day[i]));
+        dayp[i] = sg_day_format(weeks[i], day[i], sizeof(day[i]));
     ids = sg_pg_text_array(user_ids, n);
     days = sg_pg_text_array(dayp, n);
     if (!ids || !days)
@@ -137,7 +137,7 @@ int rv_store_profile_load(sg_pg *c, const char *user_id, long first_week, long l
                     "SELECT week_start - DATE '1970-01-01' FROM activity_weeks"
                     " WHERE user_id = $1 AND week_start BETWEEN $2::date AND $3::date ORDER BY week_start LIMIT 53",
                     3,
-                    SG_P(user_id, rv_day_format(first_week, d1, sizeof(d1)), rv_day_format(last_week, d2, sizeof(d2))));
+                    SG_P(user_id, sg_day_format(first_week, d1, sizeof(d1)), sg_day_format(last_week, d2, sizeof(d2))));
     if (!sg_pg_ok(w)) {
         rc = sg_pg_err(c);
         goto cleanup;

@@ -6,7 +6,7 @@
 
 #include "store.h"
 #include "store_util.h"
-#include "timeutil.h"
+#include "sg/timeutil.h"
 
 void rv_ids_free(char **ids, size_t n)
 {
@@ -213,7 +213,7 @@ int rv_store_panel_assign(sg_pg *c, const rv_panel_req *r, size_t n, const char 
 {
     char round[16], at[32], day[16], week[16], sf[16];
     char *arr = sg_pg_text_array(ids, n);
-    long today = rv_day_of(now);
+    long today = sg_day_of(now);
     int rc;
 
     if (!arr)
@@ -221,8 +221,8 @@ int rv_store_panel_assign(sg_pg *c, const rv_panel_req *r, size_t n, const char 
     snprintf(round, sizeof(round), "%d", r->round);
     snprintf(sf, sizeof(sf), "%d", shortfall);
     rv_pg_epoch(now, at, sizeof(at));
-    rv_day_format(today, day, sizeof(day));
-    rv_day_format(rv_week_of_day(today), week, sizeof(week));
+    sg_day_format(today, day, sizeof(day));
+    sg_day_format(sg_week_of_day(today), week, sizeof(week));
     /* The counter updates mirror rv_fatigue_assign. */
     rc = sg_pg_exec(c,
                     "WITH u AS (UPDATE users SET open_ballots = open_ballots + 1, assigned = assigned + 1,"

@@ -4,7 +4,7 @@
 #include "service.h"
 #include "sg/log.h"
 #include "store.h"
-#include "timeutil.h"
+#include "sg/timeutil.h"
 
 /* After a database failure, try again sooner than a full interval. */
 #define RETRY_AFTER_S 10.0
@@ -13,7 +13,7 @@ int rv_pool_adjust_worker(void *ctx)
 {
     rv_service *s = ctx;
     rv_adjust_counts n;
-    double now = rv_time_now();
+    double now = sg_time_now();
     int rc;
 
     if (now < s->next_adjust)

@@ -6,6 +6,7 @@
 #include <string.h>
 #include "rule.h"
 #include "sg/json.h"
+#include "sg/timeutil.h"
 
 static int parse_verdict(const json_t *v, reward_verdict *out)
 {
@@ -84,7 +85,7 @@ int reward_decision_parse(const json_t *payload, reward_decision *out, char *err
             return -1;
         }
     }
-    if (!reward_report_type_valid(d.report_type)) {
+    if (!sg_is_report_type(d.report_type)) {
         snprintf(err, errlen, "report_type missing or not [a-z0-9_]{1,32}");
         return -1;
     }

@@ -3,6 +3,7 @@
 
 #include "catalog.h"
 #include "rule.h"
+#include "sg/json.h"
 #include "store_rules.h"
 #include "svc.h"
 
@@ -10,7 +11,7 @@
 static const char *report_type_param(sg_req *req)
 {
     const char *t = sg_req_param(req, "report_type");
-    if (!reward_report_type_valid(t)) {
+    if (!sg_is_report_type(t)) {
         sg_reply_problem(req, 400, "Bad Request", "report_type must match [a-z0-9_]{1,32}");
         return NULL;
     }
@@ -26,7 +27,7 @@ void reward_h_rules_list(sg_req *req, void *ctx)
 
     if (sg_req_page(req, &limit, &cursor) != 0)
         return;
-    if (cursor && !reward_report_type_valid(cursor)) {
+    if (cursor && !sg_is_report_type(cursor)) {
         sg_reply_problem(req, 400, "Bad Request", "invalid cursor");
         return;
     }

@@ -21,14 +21,3 @@ int reward_rule_from_json(const json_t *body, reward_rule *out, char *err, size_
     out->daily_cap_per_user = sg_json_int(body, "daily_cap_per_user", 0);
     return 0;
 }
-
-int reward_report_type_valid(const char *s)
-{
-    size_t n = s ? strlen(s) : 0;
-    if (n < 1 || n > 32)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
-            return 0;
-    return 1;
-}

@@ -26,7 +26,4 @@ typedef struct reward_rule {
  * other field) and fills *out. Returns 0, or -1 with a 400 detail in err. */
 int reward_rule_from_json(const json_t *body, reward_rule *out, char *err, size_t errlen);
 
-/* 1 when s is a report type: [a-z0-9_]{1,32}. */
-int reward_report_type_valid(const char *s);
-
 #endif

@@ -18,7 +18,7 @@
 #include "report/intake.h"
 #include "report/rule.h"
 #include "reviewer/payloads.h"
-#include "reviewer/timeutil.h"
+#include "sg/timeutil.h"
 #include "reward/catalog.h"
 #include "reward/rule.h"
 #include "sg/http.h"
@@ -165,7 +165,7 @@ static void fuzz_intake(const json_t *body)
         FZ_CHECK(err[0] != '\0', "rc=%d without a message", rc);
         return;
     }
-    FZ_CHECK(rule_report_type_ok(in.report_type), "report_type");
+    FZ_CHECK(sg_is_report_type(in.report_type), "report_type");
     FZ_CHECK(sg_is_opaque_id(in.target_id) && sg_is_opaque_id(in.target_owner_id) &&
                  sg_is_opaque_id(in.reporter_id), "ids");
     FZ_CHECK(strcmp(in.reporter_id, in.target_owner_id) != 0, "self-report accepted");
@@ -233,9 +233,9 @@ static void fuzz_reviewer_batches(const json_t *body)
         FZ_CHECK(ab.n == json_array_size(body) && ab.n >= 1 && ab.n <= RV_BATCH_MAX, "activity n");
         for (size_t i = 0; i < ab.n; i++) {
             FZ_CHECK(sg_is_opaque_id(ab.user_ids[i]), "activity %zu user_id", i);
-            FZ_CHECK(rv_week_of_day(ab.weeks[i]) == ab.weeks[i], "activity %zu week %ld not a Monday", i,
+            FZ_CHECK(sg_week_of_day(ab.weeks[i]) == ab.weeks[i], "activity %zu week %ld not a Monday", i,
                      ab.weeks[i]);
-            FZ_CHECK((double)ab.weeks[i] * RV_DAY_S <= FUZZ_NOW + RV_ACTIVITY_FUTURE_SLACK_S, "future week");
+            FZ_CHECK((double)ab.weeks[i] * SG_DAY_S <= FUZZ_NOW + RV_ACTIVITY_FUTURE_SLACK_S, "future week");
         }
         rv_activity_batch_free(&ab);
     }
@@ -245,7 +245,7 @@ static void check_tags(const rv_tags *t)
 {
     FZ_CHECK(t->n >= 0 && t->n <= RV_MAX_TAGS, "tag count %d", t->n);
     for (int i = 0; i < t->n; i++) {
-        FZ_CHECK(rv_tag_valid(t->v[i]), "tag %d", i);
+        FZ_CHECK(sg_is_tag(t->v[i]), "tag %d", i);
         for (int k = 0; k < i; k++)
             FZ_CHECK(strcmp(t->v[i], t->v[k]) != 0, "duplicate tag kept");
     }

@@ -13,7 +13,7 @@
 
 #include "fuzz_util.h"
 #include "reviewer/payloads.h"
-#include "reviewer/timeutil.h"
+#include "sg/timeutil.h"
 #include "reward/decision.h"
 #include "reward/rule.h"
 #include "sg/json.h"
@@ -24,7 +24,7 @@ static void check_tags(const rv_tags *t)
 {
     FZ_CHECK(t->n >= 0 && t->n <= RV_MAX_TAGS, "tag count %d", t->n);
     for (int i = 0; i < t->n; i++)
-        FZ_CHECK(rv_tag_valid(t->v[i]), "tag %d", i);
+        FZ_CHECK(sg_is_tag(t->v[i]), "tag %d", i);
 }
 
 static int outcome_ok(rv_outcome o)
@@ -73,7 +73,7 @@ static void fuzz_reviewer(const json_t *p)
     long week;
     if (rv_activity_item_parse(p, 0, FUZZ_NOW, &user_id, &week, err, sizeof err) == 0) {
         FZ_CHECK(sg_is_opaque_id(user_id), "user_id");
-        FZ_CHECK(rv_week_of_day(week) == week, "week %ld is not a Monday", week);
+        FZ_CHECK(sg_week_of_day(week) == week, "week %ld is not a Monday", week);
     }
 }
 
@@ -86,7 +86,7 @@ static void fuzz_reward(const json_t *p)
     if (rc)
         return;
     FZ_CHECK(sg_is_opaque_id(d.case_id), "case_id");
-    FZ_CHECK(reward_report_type_valid(d.report_type), "report_type");
+    FZ_CHECK(sg_is_report_type(d.report_type), "report_type");
     FZ_CHECK(!d.occurred_at || sg_is_rfc3339(d.occurred_at), "occurred_at");
     FZ_CHECK(d.verdict == REWARD_VERDICT_NONE || d.verdict == REWARD_VERDICT_VIOLATION ||
                  d.verdict == REWARD_VERDICT_NO_VIOLATION, "verdict");

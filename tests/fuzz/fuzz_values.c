@@ -3,7 +3,7 @@
  * sg_is_uuid, sg_is_rfc3339, sg_is_http_url, the Idempotency-Key check
  * (sg_idempotency_key_ok), sg_parse_seq, and the reviewer's time parser.
  * Checked beyond memory safety (differential/contract properties):
- *   - sg_is_rfc3339(s) implies rv_time_parse(s) succeeds (the reviewer stores
+ *   - sg_is_rfc3339(s) implies sg_time_parse(s) succeeds (the reviewer stores
  *     what the common check let through), and the reviewer's parse of an
  *     sg_is_rfc3339 timestamp formats back to the same UTC second for 'Z'
  *     timestamps without fraction;
@@ -16,7 +16,7 @@
 
 #include "fuzz_util.h"
 #include "report/intake.h"
-#include "reviewer/timeutil.h"
+#include "sg/timeutil.h"
 #include "reward/catalog.h"
 #include "sg/json.h"
 
@@ -43,10 +43,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     double t;
     if (sg_is_rfc3339(s)) {
-        FZ_CHECK(rv_time_parse(s, &t) == 0, "sg_is_rfc3339 accepts what rv_time_parse refuses: %s", s);
+        FZ_CHECK(sg_time_parse(s, &t) == 0, "sg_is_rfc3339 accepts what sg_time_parse refuses: %s", s);
         if (len == 20 && (s[19] == 'Z' || s[19] == 'z')) {
             char buf[64];
-            rv_time_format(t, buf, sizeof buf);
+            sg_time_format(t, buf, sizeof buf);
             FZ_CHECK(strncmp(buf, s, 10) == 0 && strncmp(buf + 11, s + 11, 8) == 0, "%s formats as %s", s, buf);
         }
     }

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "sg/json.h"
+#include "sg/timeutil.h"
 
 static const sg_field report_fields[] = {
     {"report_type", SG_JT_STRING, 1, 1, 32, 0, 1},
@@ -299,4 +300,57 @@ Test(json_checks, seq_cursor)
     cr_assert_eq(sg_parse_seq("", &v), -1);
     cr_assert_eq(sg_parse_seq(NULL, &v), -1);
     cr_assert_eq(v, 7, "untouched on failure");
+}
+
+/* The grammars every service uses (report types, tags) are these functions:
+ * one copy, one set of cases. */
+Test(grammar, report_types)
+{
+    cr_assert(sg_is_report_type("comment"));
+    cr_assert(sg_is_report_type("seller_review2"));
+    cr_assert(sg_is_report_type("a1_b2"));
+    cr_assert(sg_is_report_type("abcdefghijklmnopqrstuvwxyz012345"));
+    cr_assert_not(sg_is_report_type("abcdefghijklmnopqrstuvwxyz0123456"));
+    cr_assert_not(sg_is_report_type(""));
+    cr_assert_not(sg_is_report_type("Comment"));
+    cr_assert_not(sg_is_report_type("forum-post"));
+    cr_assert_not(sg_is_report_type("a:b"));
+    cr_assert_not(sg_is_report_type(NULL));
+}
+
+Test(grammar, tags)
+{
+    char tag65[66];
+    memset(tag65, 'a', 65);
+    tag65[65] = '\0';
+    cr_assert(sg_is_tag("a"));
+    cr_assert(sg_is_tag("lang:zh-cn_2"));
+    cr_assert_not(sg_is_tag(""));
+    cr_assert_not(sg_is_tag("A"));
+    cr_assert_not(sg_is_tag("VIP Member"));
+    cr_assert_not(sg_is_tag("a b"));
+    cr_assert_not(sg_is_tag("a,b"));
+    cr_assert_not(sg_is_tag("\xe4\xb8\xad"));
+    cr_assert_not(sg_is_tag(tag65));
+    cr_assert_not(sg_is_tag(NULL));
+    tag65[64] = '\0';
+    cr_assert(sg_is_tag(tag65));
+}
+
+Test(grammar, rfc3339_instants)
+{
+    double a, b, c;
+    cr_assert_eq(sg_time_parse("2026-11-22T10:00:00Z", &a), 0);
+    cr_assert_eq(sg_time_parse("2026-11-22T12:00:00+02:00", &b), 0);
+    cr_assert_eq(sg_time_parse("2026-11-22T10:00:00.250Z", &c), 0);
+    cr_assert_float_eq(a, 1795341600.0, 1e-6);
+    cr_assert_float_eq(a, b, 1e-6);
+    cr_assert_float_eq(c - a, 0.25, 1e-9);
+    /* What one service refused, every service refuses. */
+    cr_assert_neq(sg_time_parse("2026-11-22 10:00:00Z", &a), 0, "space separator");
+    cr_assert_neq(sg_time_parse("2026-11-22T10:00:60Z", &a), 0, "leap second");
+    cr_assert_neq(sg_time_parse("0000-01-01T00:00:00Z", &a), 0, "year 0");
+    cr_assert_neq(sg_time_parse("2026-11-22T10:00:00.1234567890Z", &a), 0, "10 fraction digits");
+    cr_assert_neq(sg_time_parse("2026-11-22T10:00:00.Z", &a), 0);
+    cr_assert_eq(sg_is_rfc3339("2026-11-22T10:00:00.123456789Z"), 1);
 }

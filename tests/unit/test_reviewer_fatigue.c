@@ -3,7 +3,7 @@
 #include <criterion/criterion.h>
 
 #include "../../services/reviewer/fatigue.h"
-#include "../../services/reviewer/timeutil.h"
+#include "sg/timeutil.h"
 
 static rv_fatigue_policy policy(void)
 {
@@ -13,7 +13,7 @@ static rv_fatigue_policy policy(void)
 static double at(const char *s)
 {
     double t;
-    cr_assert_eq(rv_time_parse(s, &t), 0);
+    cr_assert_eq(sg_time_parse(s, &t), 0);
     return t;
 }
 
@@ -45,7 +45,7 @@ Test(fatigue, max_per_day_counts_only_today)
     rv_fatigue_policy p = policy();
     rv_fatigue_state s = fresh();
     double now = at("2026-11-25T12:00:00Z");
-    s.day = rv_day_of(now);
+    s.day = sg_day_of(now);
     s.day_count = 19;
     cr_assert_eq(rv_fatigue_check(&p, &s, now), RV_FAT_OK);
     s.day_count = 20;
@@ -60,7 +60,7 @@ Test(fatigue, max_per_week_counts_only_this_iso_week)
     rv_fatigue_state s = fresh();
     double now = at("2026-11-29T23:59:59Z"); /* Sunday */
     p.max_per_week = 30;
-    s.week = rv_week_of_day(rv_day_of(now));
+    s.week = sg_week_of_day(sg_day_of(now));
     s.week_count = 30;
     cr_assert_eq(rv_fatigue_check(&p, &s, now), RV_FAT_PER_WEEK);
     cr_assert_eq(rv_fatigue_check(&p, &s, at("2026-11-30T00:00:00Z")), RV_FAT_OK, "Monday: a new week");

@@ -88,22 +88,6 @@ Test(payloads, profiles_batch_limits)
     json_decref(tags);
 }
 
-Test(payloads, tags)
-{
-    char tag65[66];
-    memset(tag65, 'a', 65);
-    tag65[65] = '\0';
-    cr_assert(rv_tag_valid("a"));
-    cr_assert(rv_tag_valid("lang:zh-cn_2"));
-    cr_assert(!rv_tag_valid(""));
-    cr_assert(!rv_tag_valid("A"));
-    cr_assert(!rv_tag_valid("a b"));
-    cr_assert(!rv_tag_valid("a,b"));
-    cr_assert(!rv_tag_valid(tag65));
-    tag65[64] = '\0';
-    cr_assert(rv_tag_valid(tag65));
-}
-
 Test(payloads, activity_batch)
 {
     json_t *j = parse("[{\"user_id\":\"u1\",\"at\":\"2026-11-25T12:00:00Z\"},{\"user_id\":\"u1\",\"at\":\"2026-11-23T00:00:00Z\"}]");

@@ -45,18 +45,6 @@ Test(reward_rule, invalid_rules)
         cr_assert_eq(rule_ok(bad[i], &r), -1, "accepted: %s", bad[i]);
 }
 
-Test(reward_rule, report_types)
-{
-    cr_assert(reward_report_type_valid("comment"));
-    cr_assert(reward_report_type_valid("seller_review2"));
-    cr_assert(reward_report_type_valid("default"));
-    cr_assert_not(reward_report_type_valid(""));
-    cr_assert_not(reward_report_type_valid("Comment"));
-    cr_assert_not(reward_report_type_valid("a-b"));
-    cr_assert_not(reward_report_type_valid("abcdefghijabcdefghijabcdefghijabc"));
-    cr_assert_not(reward_report_type_valid(NULL));
-}
-
 static int item_ok(const char *json, reward_item *it, json_t **keep)
 {
     char err[256];

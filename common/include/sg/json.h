@@ -42,13 +42,21 @@ int sg_utf8_valid(const char *s, size_t len);
 /* Number of UTF-8 code points in s (s is valid UTF-8). */
 size_t sg_utf8_len(const char *s);
 
-/* 1 if s is an opaque upstream id: 1..128 printable non-space-control chars. */
+/* The platform's identifier grammars, shared by every service (a value one
+ * service accepts, every other accepts too). All take NULL (→ 0).
+ *
+ * An opaque upstream id (user ids, content ids): 1..128 printable
+ * characters, no spaces or controls. */
 int sg_is_opaque_id(const char *s);
+/* A tag (profile tags, pool-rule tags, a voting rule's reviewer_tags):
+ * [a-z0-9_:-]{1,SG_TAG_MAX}. */
+#define SG_TAG_MAX 64
+int sg_is_tag(const char *s);
+/* A report type: [a-z0-9_]{1,SG_REPORT_TYPE_MAX}. */
+#define SG_REPORT_TYPE_MAX 32
+int sg_is_report_type(const char *s);
 /* 1 if s is a canonical textual UUID (8-4-4-4-12 hex). */
 int sg_is_uuid(const char *s);
-/* 1 if s is an RFC 3339 timestamp accepted by PostgreSQL timestamptz input
- * (YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)). */
-int sg_is_rfc3339(const char *s);
 /* 1 if s is an http:// or https:// URL with a host, no spaces/control chars. */
 int sg_is_http_url(const char *s);
 

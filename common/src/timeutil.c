@@ -1,7 +1,7 @@
 /* See timeutil.h. Civil-date conversions follow Howard Hinnant's
  * days_from_civil / civil_from_days, valid for the proleptic Gregorian
  * calendar over the whole range of long. */
-#include "timeutil.h"
+#include "sg/timeutil.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -73,33 +73,31 @@ static int parse_date(const char **p, long *y, long *mo, long *d)
     return 0;
 }
 
-int rv_time_parse(const char *s, double *out)
+int sg_time_parse(const char *s, double *out)
 {
     const char *p = s;
     long y, mo, d, hh, mi, ss;
     double frac = 0;
     long off = 0;
 
-    if (!s || parse_date(&p, &y, &mo, &d))
+    if (!s || parse_date(&p, &y, &mo, &d) || y < 1) /* PostgreSQL has no year 0 */
         return -1;
-    if (*p != 'T' && *p != 't' && *p != ' ')
+    if (*p != 'T' && *p != 't')
         return -1;
     p++;
     if (digits(&p, 2, &hh) || *p++ != ':' || digits(&p, 2, &mi) || *p++ != ':' || digits(&p, 2, &ss))
         return -1;
-    /* 60 admits a leap second, which PostgreSQL folds into the next minute. */
-    if (hh > 23 || mi > 59 || ss > 60)
+    if (hh > 23 || mi > 59 || ss > 59)
         return -1;
     if (*p == '.') {
         double scale = 0.1;
-        p++;
-        if (*p < '0' || *p > '9')
-            return -1;
-        while (*p >= '0' && *p <= '9') {
+        int n = 0;
+        for (p++; *p >= '0' && *p <= '9'; p++, n++) {
             frac += (*p - '0') * scale;
             scale /= 10;
-            p++;
         }
+        if (n < 1 || n > 9)
+            return -1;
     }
     if (*p == 'Z' || *p == 'z') {
         p++;
@@ -115,22 +113,28 @@ int rv_time_parse(const char *s, double *out)
     }
     if (*p != '\0')
         return -1;
-    *out = (double)days_from_civil(y, (unsigned)mo, (unsigned)d) * RV_DAY_S + (double)(hh * 3600 + mi * 60 + ss)
-           + frac - (double)off;
+    if (out)
+        *out = (double)days_from_civil(y, (unsigned)mo, (unsigned)d) * SG_DAY_S +
+               (double)(hh * 3600 + mi * 60 + ss) + frac - (double)off;
     return 0;
 }
 
-double rv_time_now(void)
+int sg_is_rfc3339(const char *s)
+{
+    return sg_time_parse(s, NULL) == 0;
+}
+
+double sg_time_now(void)
 {
     return sg_clock_wall_s();
 }
 
-long rv_day_of(double t)
+long sg_day_of(double t)
 {
-    return (long)floor(t / RV_DAY_S);
+    return (long)floor(t / SG_DAY_S);
 }
 
-long rv_week_of_day(long d)
+long sg_week_of_day(long d)
 {
     /* Day 0 is a Thursday: (d + 3) mod 7 is 0 on Mondays. */
     long r = (d + 3) % 7;
@@ -139,7 +143,7 @@ long rv_week_of_day(long d)
     return d - r;
 }
 
-char *rv_day_format(long d, char *buf, size_t len)
+char *sg_day_format(long d, char *buf, size_t len)
 {
     long y;
     unsigned m, dd;
@@ -148,7 +152,7 @@ char *rv_day_format(long d, char *buf, size_t len)
     return buf;
 }
 
-int rv_day_parse(const char *s, long *out)
+int sg_day_parse(const char *s, long *out)
 {
     const char *p = s;
     long y, mo, d;
@@ -158,11 +162,11 @@ int rv_day_parse(const char *s, long *out)
     return 0;
 }
 
-char *rv_time_format(double t, char *buf, size_t len)
+char *sg_time_format(double t, char *buf, size_t len)
 {
     double fl = floor(t);
-    long day = rv_day_of(fl);
-    long sec = (long)(fl - (double)day * RV_DAY_S);
+    long day = sg_day_of(fl);
+    long sec = (long)(fl - (double)day * SG_DAY_S);
     long y;
     unsigned m, dd;
     civil_from_days(day, &y, &m, &dd);
