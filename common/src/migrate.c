@@ -11,7 +11,6 @@
 #include <sys/stat.h>
 
 #include "sg/log.h"
-#include "sg/outbox.h"
 
 #define MIGRATION_FILE_MAX (4 * 1024 * 1024)
 
@@ -163,6 +162,52 @@ cleanup:
     return ret;
 }
 
+/* The common schema of every service (outbox, inbox and outbox_write),
+ * applied before the service's own files. Versions: 0, then from
+ * SG_COMMON_VERSION_BASE, so they never meet a service's NNN. Expand only:
+ * a release adds entries, it never edits one. */
+#define SG_COMMON_VERSION_BASE 100000
+static const struct common_migration {
+    int version;
+    const char *name;
+    const char *sql;
+} common_migrations[] = {
+    {0, "000_common.sql",
+     "CREATE TABLE IF NOT EXISTS outbox (\n"
+     "    id bigserial PRIMARY KEY,\n"
+     "    event_id uuid NOT NULL DEFAULT gen_random_uuid() UNIQUE,\n"
+     "    topic text NOT NULL,\n"
+     "    key text,\n"
+     "    event_type text NOT NULL,\n"
+     "    payload jsonb NOT NULL,\n"
+     "    traceparent text,\n"
+     "    created_at timestamptz NOT NULL DEFAULT now(),\n"
+     "    published_at timestamptz\n"
+     ");\n"
+     "CREATE INDEX IF NOT EXISTS outbox_unpublished ON outbox (id) WHERE published_at IS NULL;\n"
+     "CREATE TABLE IF NOT EXISTS inbox (\n"
+     "    event_id uuid PRIMARY KEY,\n"
+     "    topic text NOT NULL,\n"
+     "    handled_at timestamptz NOT NULL DEFAULT now()\n"
+     ");\n"
+     "CREATE INDEX IF NOT EXISTS inbox_handled_at ON inbox (handled_at);\n"},
+    /* The one writer of outbox rows (sg_outbox_add and SQL functions such as
+     * the reward's grant_batch): rows in array order, so ids (the relay's
+     * publishing order) follow the order the events were added in, and one
+     * NOTIFY on the schema's channel (sg_outbox_channel) when any was
+     * written. */
+    {SG_COMMON_VERSION_BASE + 1, "100001_common_outbox_write.sql",
+     "CREATE OR REPLACE FUNCTION outbox_write(p_topic text[], p_key text[], p_event_type text[],\n"
+     "                                        p_payload jsonb[], p_traceparent text[], p_channel text)\n"
+     "RETURNS void LANGUAGE sql SET search_path FROM CURRENT AS $$\n"
+     "    INSERT INTO outbox (topic, key, event_type, payload, traceparent)\n"
+     "    SELECT x.t, x.k, x.e, x.p, x.tp\n"
+     "    FROM unnest(p_topic, p_key, p_event_type, p_payload, p_traceparent) WITH ORDINALITY AS x(t, k, e, p, tp, o)\n"
+     "    ORDER BY x.o;\n"
+     "    SELECT pg_notify(p_channel, '') WHERE coalesce(cardinality(p_topic), 0) > 0;\n"
+     "$$;\n"},
+};
+
 /* Runs one script and records it, in one transaction. Scripts go through
  * the simple protocol because they hold several statements. */
 static int apply(sg_pg *c, int version, const char *name, const char *sql, char *err, size_t errlen)
@@ -271,8 +316,11 @@ int sg_migrate(sg_pg_pool *p, const char *dir, char *err, size_t errlen)
         snprintf(err, errlen, "migrations: reading schema_migrations failed");
         goto cleanup;
     }
-    if (!applied(done, 0) && apply(c, 0, "000_common.sql", sg_common_schema_sql, err, errlen) != 0)
-        goto cleanup;
+    for (size_t i = 0; i < sizeof common_migrations / sizeof common_migrations[0]; i++) {
+        const struct common_migration *m = &common_migrations[i];
+        if (!applied(done, m->version) && apply(c, m->version, m->name, m->sql, err, errlen) != 0)
+            goto cleanup;
+    }
     for (size_t i = 0; i < nfiles; i++) {
         if (applied(done, files[i].version))
             continue;

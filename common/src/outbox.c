@@ -19,26 +19,6 @@
 #define CLEANUP_EVERY_MS 60000
 #define STOP_GRACE_MS 10000
 
-const char sg_common_schema_sql[] =
-    "CREATE TABLE IF NOT EXISTS outbox (\n"
-    "    id bigserial PRIMARY KEY,\n"
-    "    event_id uuid NOT NULL DEFAULT gen_random_uuid() UNIQUE,\n"
-    "    topic text NOT NULL,\n"
-    "    key text,\n"
-    "    event_type text NOT NULL,\n"
-    "    payload jsonb NOT NULL,\n"
-    "    traceparent text,\n"
-    "    created_at timestamptz NOT NULL DEFAULT now(),\n"
-    "    published_at timestamptz\n"
-    ");\n"
-    "CREATE INDEX IF NOT EXISTS outbox_unpublished ON outbox (id) WHERE published_at IS NULL;\n"
-    "CREATE TABLE IF NOT EXISTS inbox (\n"
-    "    event_id uuid PRIMARY KEY,\n"
-    "    topic text NOT NULL,\n"
-    "    handled_at timestamptz NOT NULL DEFAULT now()\n"
-    ");\n"
-    "CREATE INDEX IF NOT EXISTS inbox_handled_at ON inbox (handled_at);\n";
-
 const char *sg_outbox_channel(const char *schema, char buf[SG_OUTBOX_CHANNEL_MAX])
 {
     size_t n = strlen(schema);
@@ -53,17 +33,14 @@ const char *sg_outbox_channel(const char *schema, char buf[SG_OUTBOX_CHANNEL_MAX
     return buf;
 }
 
-/* Inside sg_pg_tx a transaction's events are written by one statement
- * before COMMIT (sg_pg_defer): most transactions add several, and a
- * multi-row INSERT costs about what a single-row one does. ORDER BY the
- * position: ids (the relay's publishing order) follow the order the events
- * were added in. $6 repeats the schema's channel on every row. */
+/* Every outbox row is written by the schema's outbox_write function (the
+ * common migrations, migrate.c), which SQL functions that add events call
+ * too. Inside sg_pg_tx a transaction's events go in one call before COMMIT
+ * (sg_pg_defer): most transactions add several, and a multi-row INSERT costs
+ * about what a single-row one does. $6 repeats the schema's channel on every
+ * row. */
 static const char deferred_insert_sql[] =
-    "WITH ins AS (INSERT INTO outbox (topic, key, event_type, payload, traceparent)"
-    " SELECT x.t, x.k, x.e, x.p::jsonb, x.tp"
-    " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])"
-    "   WITH ORDINALITY AS x(t, k, e, p, tp, o) ORDER BY x.o RETURNING 1)"
-    " SELECT pg_notify(($6::text[])[1], '') FROM (SELECT 1 FROM ins LIMIT 1) y";
+    "SELECT outbox_write($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::text[], ($6::text[])[1])";
 
 int sg_outbox_add(sg_pg *c, const char *topic, const char *key, const char *event_type, const json_t *payload,
                   const char *traceparent)
@@ -87,11 +64,8 @@ int sg_outbox_add(sg_pg *c, const char *topic, const char *key, const char *even
     }
     /* Outside sg_pg_tx (autocommit): one round trip; the notification is
      * delivered on commit. */
-    rc = sg_pg_exec(c,
-                    "WITH ins AS (INSERT INTO outbox (topic, key, event_type, payload, traceparent)"
-                    " VALUES ($1, $2, $3, $4::jsonb, $5) RETURNING 1)"
-                    " SELECT pg_notify($6, '') FROM ins",
-                    6, SG_P(topic, key, event_type, text, traceparent, channel));
+    rc = sg_pg_exec(c, "SELECT outbox_write(ARRAY[$1], ARRAY[$2], ARRAY[$3], ARRAY[$4::jsonb], ARRAY[$5], $6)", 6,
+                    SG_P(topic, key, event_type, text, traceparent, channel));
 cleanup:
     free(text);
     return rc;

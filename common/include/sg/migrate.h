@@ -5,8 +5,9 @@
  * <schema>.schema_migrations(version, name, applied_at). The whole run holds a
  * transaction-independent advisory lock keyed by the schema name, so replicas
  * starting together apply each file exactly once. The schema is created if
- * missing. Before the service's files, the common tables (outbox, inbox) are
- * applied as version 0.
+ * missing. Before the service's files, the common schema every service shares
+ * (outbox, inbox, the outbox_write function) is applied from migrate.c's own
+ * list: version 0 and versions from 100000 (the runner owns that DDL).
  */
 #ifndef SG_MIGRATE_H
 #define SG_MIGRATE_H

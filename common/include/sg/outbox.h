@@ -29,9 +29,6 @@
 #include "sg/kafka.h"
 #include "sg/pg.h"
 
-/* SQL of the common tables (outbox, inbox), applied by sg_migrate. */
-extern const char sg_common_schema_sql[];
-
 #define SG_OUTBOX_CHANNEL_MAX 64
 
 /* Writes the NOTIFY channel of schema's outbox into buf and returns buf:

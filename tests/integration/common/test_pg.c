@@ -104,8 +104,9 @@ Test(pg, migrate_created_common_tables_and_is_idempotent)
     cr_expect_eq(scalar("SELECT count(*) FROM schema_migrations WHERE version = 0"), 1);
     cr_expect_eq(scalar("SELECT count(*) FROM outbox"), 0);
     cr_expect_eq(scalar("SELECT count(*) FROM inbox"), 0);
+    cr_expect_eq(scalar("SELECT count(*) FROM schema_migrations WHERE version >= 100000"), 1, "outbox_write");
     cr_assert_eq(sg_migrate(pool, NULL, err, sizeof err), 0, "%s", err);
-    cr_expect_eq(scalar("SELECT count(*) FROM schema_migrations"), 1);
+    cr_expect_eq(scalar("SELECT count(*) FROM schema_migrations"), 2);
     cr_expect_str_eq(sg_pg_pool_schema(pool), schema);
 }
 
@@ -129,7 +130,7 @@ Test(pg, migrate_applies_files_once_in_order)
     cr_assert_eq(sg_migrate(pool, dir, err, sizeof err), 0, "%s", err);
     cr_assert_eq(sg_migrate(pool, dir, err, sizeof err), 0, "%s", err);
     cr_expect_eq(scalar("SELECT count(*) FROM m"), 2);
-    cr_expect_eq(scalar("SELECT count(*) FROM schema_migrations"), 3);
+    cr_expect_eq(scalar("SELECT count(*) FROM schema_migrations WHERE version < 100000"), 3);
 
     /* A failing file is rolled back and not recorded. */
     snprintf(path, sizeof path, "%s/003_bad.sql", dir);
@@ -139,7 +140,7 @@ Test(pg, migrate_applies_files_once_in_order)
     cr_expect_eq(sg_migrate(pool, dir, err, sizeof err), -1);
     cr_expect(strstr(err, "003_bad.sql") != NULL, "%s", err);
     cr_expect_eq(scalar("SELECT count(*) FROM m"), 2);
-    cr_expect_eq(scalar("SELECT count(*) FROM schema_migrations"), 3);
+    cr_expect_eq(scalar("SELECT count(*) FROM schema_migrations WHERE version < 100000"), 3);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     cr_expect_eq(system(cmd), 0);
