@@ -19,8 +19,16 @@
 #define KEY_MAX 256
 #define NAME_MAX_LEN 64
 
+struct sg_scopes {
+    int profiles, activity, report_any;
+    size_t ntypes;
+    char types[SG_SCOPE_MAX_REPORT_TYPES][SG_REPORT_TYPE_MAX + 1];
+};
+
 typedef struct api_key {
     char name[NAME_MAX_LEN + 1];
+    int scoped;        /* 0: every scope */
+    sg_scopes scopes;  /* when scoped */
     /* Only the digest is kept: comparing digests in constant time hides both
      * the key bytes and the key length from a timing observer. */
     unsigned char digest[32];
@@ -39,7 +47,74 @@ static int name_char(char c)
            c == '-' || c == '.';
 }
 
-/* Parses one "name:key" entry of length len into *k. */
+size_t sg_scopes_size(void)
+{
+    return sizeof(sg_scopes);
+}
+
+int sg_scopes_parse(const char *s, size_t len, sg_scopes *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    if (len == 0) {
+        snprintf(err, errlen, "empty scope list");
+        return -1;
+    }
+    for (size_t i = 0; i <= len;) {
+        const char *bar = memchr(s + i, '|', len - i);
+        size_t n = bar ? (size_t)(bar - (s + i)) : len - i;
+        const char *sc = s + i;
+        char type[SG_REPORT_TYPE_MAX + 2];
+        if (n == 8 && memcmp(sc, "profiles", 8) == 0) {
+            out->profiles = 1;
+        } else if (n == 8 && memcmp(sc, "activity", 8) == 0) {
+            out->activity = 1;
+        } else if (n == 8 && memcmp(sc, "report:*", 8) == 0) {
+            out->report_any = 1;
+        } else if (n > 7 && n - 7 <= SG_REPORT_TYPE_MAX && memcmp(sc, "report:", 7) == 0) {
+            memcpy(type, sc + 7, n - 7);
+            type[n - 7] = '\0';
+            if (strlen(type) != n - 7 || !sg_is_report_type(type)) /* a NUL inside is not a type */
+                goto bad;
+            if (out->ntypes == SG_SCOPE_MAX_REPORT_TYPES) {
+                snprintf(err, errlen, "more than %d report scopes", SG_SCOPE_MAX_REPORT_TYPES);
+                return -1;
+            }
+            memcpy(out->types[out->ntypes++], type, n - 7 + 1);
+        } else {
+            goto bad;
+        }
+        i += n + 1;
+        continue;
+    bad:
+        snprintf(err, errlen, "unknown scope \"%.*s\" (report:<type>, report:*, profiles, activity)",
+                 (int)(n > 80 ? 80 : n), sc);
+        return -1;
+    }
+    return 0;
+}
+
+int sg_principal_may(const sg_principal *p, const char *scope)
+{
+    if (!p || !scope || p->kind != SG_AUTH_CLIENT)
+        return p && scope && (p->kind & SG_AUTH_PERSON) ? 1 : 0;
+    const sg_scopes *s = p->scopes;
+    if (!s)
+        return 1;
+    if (strcmp(scope, "profiles") == 0)
+        return s->profiles;
+    if (strcmp(scope, "activity") == 0)
+        return s->activity;
+    if (strncmp(scope, "report:", 7) == 0 && sg_is_report_type(scope + 7)) {
+        if (s->report_any)
+            return 1;
+        for (size_t i = 0; i < s->ntypes; i++)
+            if (strcmp(s->types[i], scope + 7) == 0)
+                return 1;
+    }
+    return 0;
+}
+
+/* Parses one "name:key[:scopes]" entry of length len into *k. */
 static int parse_entry(const char *e, size_t len, size_t index, api_key *k, char *err, size_t errlen)
 {
     const char *colon = memchr(e, ':', len);
@@ -48,6 +123,18 @@ static int parse_entry(const char *e, size_t len, size_t index, api_key *k, char
         return -1;
     }
     size_t nlen = (size_t)(colon - e), klen = len - nlen - 1;
+    const char *scopes = memchr(colon + 1, ':', klen);
+    if (scopes) {
+        char why[160];
+        size_t slen = klen - (size_t)(scopes - (colon + 1)) - 1;
+        klen = (size_t)(scopes - (colon + 1));
+        if (sg_scopes_parse(scopes + 1, slen, &k->scopes, why, sizeof why)) {
+            snprintf(err, errlen, "entry %zu (%.*s): %s", index, (int)(nlen > NAME_MAX_LEN ? NAME_MAX_LEN : nlen),
+                     e, why);
+            return -1;
+        }
+        k->scoped = 1;
+    }
     size_t name_ok = 0, key_ok = 0;
     while (name_ok < nlen && name_char(e[name_ok]))
         name_ok++;
@@ -154,6 +241,7 @@ static int check_api_key(const sg_auth *a, const char *cred, sg_principal *out)
         return -1;
     out->kind = SG_AUTH_CLIENT;
     snprintf(out->id, sizeof out->id, "%s", found->name);
+    out->scopes = found->scoped ? &found->scopes : NULL;
     return 0;
 }
 

@@ -2,7 +2,9 @@
  * secret and API key list, as the server calls it for every request that
  * carries one.
  *
- * Two input shapes:
+ * Three input shapes:
+ *   - "scopes:" LIST: an API key's scope list (sg_scopes_parse); an accepted
+ *     list grants, through sg_principal_may, exactly the scopes it names;
  *   - anything else: the raw header value (cut at the first NUL);
  *   - "jwt:" HEADER "\n" CLAIMS (or "jwt:" CLAIMS with the default HS256
  *     header): the harness base64url-encodes both and signs them with the
@@ -139,10 +141,44 @@ static void check(const char *header, const char *hdr_json, const char *claims_j
     check_jwt_accepted(&p, hdr_json, claims_json, before);
 }
 
+/* An accepted scope list holds only known scope words, and a principal with
+ * it may do exactly what the list names. */
+static void check_scopes(const char *list, size_t len)
+{
+    char err[160];
+    sg_scopes *s = malloc(sg_scopes_size());
+    if (!s)
+        return;
+    if (sg_scopes_parse(list, len, s, err, sizeof err) == 0) {
+        sg_principal p = {.kind = SG_AUTH_CLIENT, .id = "c", .scopes = s};
+        char *copy = fz_cstr((const uint8_t *)list, len);
+        int named = 0;
+        FZ_CHECK(copy && strlen(copy) == len, "accepted a scope list with a NUL");
+        for (char *save = NULL, *w = copy ? strtok_r(copy, "|", &save) : NULL; w; w = strtok_r(NULL, "|", &save)) {
+            named |= strcmp(w, "profiles") == 0;
+            FZ_CHECK(strcmp(w, "profiles") == 0 || strcmp(w, "activity") == 0 || strcmp(w, "report:*") == 0 ||
+                         (strncmp(w, "report:", 7) == 0 && sg_is_report_type(w + 7)),
+                     "accepted scope \"%s\"", w);
+            if (strcmp(w, "report:*") != 0)
+                FZ_CHECK(sg_principal_may(&p, w), "scope %s listed but not granted", w);
+        }
+        FZ_CHECK(sg_principal_may(&p, "profiles") == named, "profiles granted=%d named=%d",
+                 sg_principal_may(&p, "profiles"), named);
+        free(copy);
+    } else {
+        FZ_CHECK(err[0] != '\0', "refusal without a message");
+    }
+    free(s);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size > MAX_HEADER)
         return 0;
+    if (size >= 7 && memcmp(data, "scopes:", 7) == 0) {
+        check_scopes((const char *)data + 7, size - 7);
+        return 0;
+    }
     if (size >= 4 && memcmp(data, "jwt:", 4) == 0) {
         static const char def_hdr[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
         const uint8_t *rest = data + 4, *nl = memchr(rest, '\n', size - 4);

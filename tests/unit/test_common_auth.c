@@ -298,3 +298,54 @@ Test(auth, make_jwt_shape)
     jwt_free(jwt);
     free(tok);
 }
+
+Test(auth, scoped_keys)
+{
+    char err[160] = "";
+    sg_principal p;
+    sg_auth *a = sg_auth_create("forum:key-forum-1:report:forum_post|report:comment,"
+                                "crm:key-crm-0001:profiles|activity,all:key-all-0001,any:key-any-0001:report:*",
+                                SECRET, err, sizeof err);
+    cr_assert_not_null(a, "%s", err);
+
+    cr_assert_eq(sg_auth_check(a, "Bearer key-forum-1", &p), 0);
+    cr_assert_str_eq(p.id, "forum");
+    cr_assert(sg_principal_may(&p, "report:forum_post"));
+    cr_assert(sg_principal_may(&p, "report:comment"));
+    cr_assert_not(sg_principal_may(&p, "report:listing"));
+    cr_assert_not(sg_principal_may(&p, "profiles"));
+    cr_assert_not(sg_principal_may(&p, "activity"));
+    cr_assert_not(sg_principal_may(&p, "report:Bad Type"));
+
+    cr_assert_eq(sg_auth_check(a, "Bearer key-crm-0001", &p), 0);
+    cr_assert(sg_principal_may(&p, "profiles"));
+    cr_assert(sg_principal_may(&p, "activity"));
+    cr_assert_not(sg_principal_may(&p, "report:comment"));
+
+    cr_assert_eq(sg_auth_check(a, "Bearer key-all-0001", &p), 0, "an entry without scopes has them all");
+    cr_assert(sg_principal_may(&p, "report:listing") && sg_principal_may(&p, "profiles"));
+
+    cr_assert_eq(sg_auth_check(a, "Bearer key-any-0001", &p), 0);
+    cr_assert(sg_principal_may(&p, "report:listing"));
+    cr_assert_not(sg_principal_may(&p, "activity"));
+
+    sg_principal person = {.kind = SG_AUTH_USER, .id = "u-1"};
+    cr_assert(sg_principal_may(&person, "report:listing"), "people are governed by roles");
+    sg_principal nobody = {0};
+    cr_assert_not(sg_principal_may(&nobody, "profiles"));
+    cr_assert_not(sg_principal_may(NULL, "profiles"));
+    sg_auth_free(a);
+}
+
+Test(auth, bad_scopes)
+{
+    const char *bad[] = {"a:key-aaaaaaa:", "a:key-aaaaaaa:report", "a:key-aaaaaaa:report:", "a:key-aaaaaaa:admin",
+                         "a:key-aaaaaaa:profiles|", "a:key-aaaaaaa:report:Comment", "a:key-aaaaaaa:|profiles",
+                         "a:key-aaaaaaa:report:abcdefghijabcdefghijabcdefghijabc"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char err[160] = "";
+        sg_auth *a = sg_auth_create(bad[i], SECRET, err, sizeof err);
+        cr_assert_null(a, "accepted '%s'", bad[i]);
+        cr_assert_neq(err[0], '\0');
+    }
+}

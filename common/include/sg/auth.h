@@ -1,7 +1,8 @@
 /* Authentication of HTTP callers.
  *
  * Upstream clients present "Bearer <api-key>" (keys from SG_API_KEYS,
- * "name:key,name:key"); people present "Bearer <JWT>" signed HS256 with
+ * "name:key,name:key"; an entry may end with scopes, "name:key:scope|scope",
+ * see sg_principal_may; a key then cannot contain ':'); people present "Bearer <JWT>" signed HS256 with
  * SG_JWT_SECRET, claims sub, role (user|ops), exp. Verification uses libjwt;
  * alg none, other algorithms, bad signatures, expired or claim-less tokens are
  * refused. API keys are compared in constant time.
@@ -21,10 +22,34 @@ enum {
 #define SG_AUTH_PERSON (SG_AUTH_USER | SG_AUTH_OPS)
 #define SG_AUTH_ANY (SG_AUTH_CLIENT | SG_AUTH_USER | SG_AUTH_OPS)
 
+typedef struct sg_scopes sg_scopes; /* a client's scopes, owned by its sg_auth */
+
 typedef struct sg_principal {
     int kind;      /* one of SG_AUTH_CLIENT/USER/OPS, or 0 when anonymous */
     char id[129];  /* client name or JWT sub */
+    const sg_scopes *scopes; /* SG_AUTH_CLIENT with scopes: borrowed from the
+                              * sg_auth (lives as long as it); NULL: all */
 } sg_principal;
+
+/* Scopes of an API key (SG_API_KEYS "name:key:scope|scope|..."):
+ *   report:<report_type>  file reports of that type
+ *   report:*              file reports of any type
+ *   profiles              POST /v1/profiles:batch
+ *   activity              POST /v1/activity:batch
+ * An entry without scopes has all of them. */
+#define SG_SCOPE_MAX_REPORT_TYPES 32
+
+/* 1 when p may act within `scope` ("report:<type>", "profiles",
+ * "activity"): a client whose key has that scope (or no scope list), or any
+ * person (people are governed by their role, not by scopes); else 0. Pure. */
+int sg_principal_may(const sg_principal *p, const char *scope);
+
+/* Parses a scope list "scope|scope|..." (len bytes at s; no NUL needed).
+ * Returns 0 and fills *out (caller-allocated, see sg_scopes_size), or -1 with
+ * a message naming the bad scope. Exposed for tests and fuzzing. */
+int sg_scopes_parse(const char *s, size_t len, sg_scopes *out, char *err, size_t errlen);
+/* sizeof(sg_scopes), for callers that allocate one. */
+size_t sg_scopes_size(void);
 
 typedef struct sg_auth sg_auth; /* opaque, immutable after creation: thread-safe */
 
