@@ -8,9 +8,14 @@
  *     sg_is_rfc3339 timestamp formats back to the same UTC second for 'Z'
  *     timestamps without fraction;
  *   - an accepted cursor formats back to the same text;
- *   - an opaque id is valid UTF-8 of 1..128 code points without spaces.
+ *   - an opaque id is valid UTF-8 of 1..128 code points without spaces;
+ *   - the callback URL policy (sg_callback_url_check) with an empty
+ *     allow-list accepts only https:// URLs whose redaction
+ *     (sg_url_redact) exists and keeps no userinfo, query or fragment.
  */
+#include <curl/curl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -19,6 +24,7 @@
 #include "sg/timeutil.h"
 #include "reward/catalog.h"
 #include "sg/json.h"
+#include "sg/urlpolicy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -40,6 +46,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FZ_CHECK(len == 36 && sg_is_opaque_id(s), "uuid");
     if (sg_is_http_url(s))
         FZ_CHECK(strncasecmp(s, "http", 4) == 0 && !strchr(s, ' '), "url");
+
+    static sg_allowlist *none;
+    char why[160];
+    if (!none)
+        none = sg_allowlist_parse("", why, sizeof why);
+    if (none && sg_callback_url_check(none, s, why, sizeof why) == 0) {
+        char *r = sg_url_redact(s);
+        FZ_CHECK(strncasecmp(s, "https://", 8) == 0 || strncasecmp(s, "https:", 6) == 0 || strstr(s, "://") == NULL,
+                 "accepted a non-https URL with an empty allow-list: %s", s);
+        FZ_CHECK(r != NULL, "accepted URL has no redaction: %s", s);
+        if (r) {
+            /* '@' may sit in a path; what must be gone are the parts. */
+            CURLU *u = curl_url();
+            char *part = NULL;
+            FZ_CHECK(u && curl_url_set(u, CURLUPART_URL, r, 0) == CURLUE_OK, "redaction %s does not parse", r);
+            static const CURLUPart gone[] = {CURLUPART_USER, CURLUPART_PASSWORD, CURLUPART_QUERY, CURLUPART_FRAGMENT};
+            for (size_t i = 0; u && i < sizeof gone / sizeof gone[0]; i++) {
+                FZ_CHECK(curl_url_get(u, gone[i], &part, 0) != CURLUE_OK, "redaction %s keeps part %d", r, (int)gone[i]);
+                curl_free(part);
+                part = NULL;
+            }
+            curl_url_cleanup(u);
+        }
+        free(r);
+    } else {
+        FZ_CHECK(why[0] != '\0', "refusal without a message");
+    }
 
     double t;
     if (sg_is_rfc3339(s)) {
