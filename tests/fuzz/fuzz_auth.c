@@ -2,7 +2,10 @@
  * secret and API key list, as the server calls it for every request that
  * carries one.
  *
- * Three input shapes:
+ * Four input shapes:
+ *   - "sig:" HEADER: an X-SG-Signature value checked by the reference
+ *     verifier (sg_signature_verify) against a fixed body and clock; an
+ *     accepted header holds the one correct v1 for its t, within 300 s;
  *   - "scopes:" LIST: an API key's scope list (sg_scopes_parse); an accepted
  *     list grants, through sg_principal_may, exactly the scopes it names;
  *   - anything else: the raw header value (cut at the first NUL);
@@ -25,6 +28,7 @@
 
 #include "fuzz_util.h"
 #include "sg/auth.h"
+#include "sg/digest.h"
 #include "sg/json.h"
 
 #define SECRET "fuzz-secret-0123456789abcdef-0123456789"
@@ -171,10 +175,34 @@ static void check_scopes(const char *list, size_t len)
     free(s);
 }
 
+static void check_signature(const char *header)
+{
+    static const char body[] = "{\"kind\":\"decided\"}";
+    const long long now = 1764979200;
+    int rc = sg_signature_verify(SECRET, header, body, sizeof body - 1, now, 300);
+    FZ_CHECK(rc == SG_SIG_OK || rc == SG_SIG_MALFORMED || rc == SG_SIG_STALE || rc == SG_SIG_MISMATCH, "rc=%d", rc);
+    if (rc != SG_SIG_OK)
+        return;
+    const char *tp = strstr(header, "t=");
+    FZ_CHECK(tp != NULL, "accepted without t");
+    long long t = tp ? strtoll(tp + 2, NULL, 10) : 0;
+    FZ_CHECK(t >= now - 300 && t <= now + 300, "accepted t=%lld", t);
+    char want[SG_SIGNATURE_MAX];
+    FZ_CHECK(sg_signature_header(SECRET, t, body, sizeof body - 1, want) == 0, "signing failed");
+    FZ_CHECK(strstr(header, strchr(want, ',') + 1) != NULL, "accepted without the right v1");
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size > MAX_HEADER)
         return 0;
+    if (size >= 4 && memcmp(data, "sig:", 4) == 0) {
+        char *h = fz_cstr(data + 4, size - 4);
+        if (h)
+            check_signature(h);
+        free(h);
+        return 0;
+    }
     if (size >= 7 && memcmp(data, "scopes:", 7) == 0) {
         check_scopes((const char *)data + 7, size - 7);
         return 0;
