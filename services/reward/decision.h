@@ -7,52 +7,52 @@
  * appeal case; absent or null otherwise), plus fields the reward service ignores
  * (target_id, target_owner_id, event_id, occurred_at is kept for the day).
  */
-#ifndef REWARD_DECISION_H
-#define REWARD_DECISION_H
+#ifndef RW_DECISION_H
+#define RW_DECISION_H
 
 #include <jansson.h>
 #include <stddef.h>
 
 /* Bounds on list sizes: far above any panel (101 seats and a few substitute
  * rounds) or reporter crowd, low enough to refuse a corrupt event. */
-#define REWARD_MAX_BALLOTS 10000
-#define REWARD_MAX_REPORTERS 10000
+#define RW_MAX_BALLOTS 10000
+#define RW_MAX_REPORTERS 10000
 
 typedef enum {
-    REWARD_VERDICT_NONE = 0,      /* null: cancelled or escalated */
-    REWARD_VERDICT_VIOLATION,
-    REWARD_VERDICT_NO_VIOLATION,
-} reward_verdict;
+    RW_VERDICT_NONE = 0,      /* null: cancelled or escalated */
+    RW_VERDICT_VIOLATION,
+    RW_VERDICT_NO_VIOLATION,
+} rw_verdict;
 
-typedef struct reward_ballot {
+typedef struct rw_ballot {
     const char *reviewer_id;      /* borrowed from the payload */
     int voted;                    /* outcome == "voted" */
     int with_majority;            /* with_majority, or decision == verdict when absent/null */
-} reward_ballot;
+} rw_ballot;
 
-typedef struct reward_decision {
+typedef struct rw_decision {
     const char *case_id;          /* borrowed from the payload */
     const char *appeal_of;        /* borrowed; NULL unless an appeal case */
     const char *report_type;      /* borrowed */
     const char *occurred_at;      /* borrowed; NULL when absent or not RFC 3339 */
-    reward_verdict verdict;
+    rw_verdict verdict;
     const char **reporter_ids;    /* owned array of borrowed strings */
     size_t nreporters;
-    reward_ballot *ballots;       /* owned */
+    rw_ballot *ballots;       /* owned */
     size_t nballots;
-} reward_decision;
+} rw_decision;
 
 /* Parses and validates a payload. Strings stay borrowed from `payload`, which
- * must outlive *out. Returns 0 (free with reward_decision_free); -1 when the
+ * must outlive *out. Returns 0 (free with rw_decision_free); -1 when the
  * event is invalid, -2 when out of memory, with a reason in err (nothing to
  * free either way). Ids must be opaque ids (1..128 printable
  * characters without spaces); the report type [a-z0-9_]{1,32}; an outcome any
  * string (only "voted" earns). */
-int reward_decision_parse(const json_t *payload, reward_decision *out, char *err, size_t errlen);
-void reward_decision_free(reward_decision *d);
+int rw_decision_parse(const json_t *payload, rw_decision *out, char *err, size_t errlen);
+void rw_decision_free(rw_decision *d);
 
 /* The case the reports of d were filed on: appeal_of for an appeal case,
  * else case_id. Its reporters are rewarded once, under this id. */
-const char *reward_decision_reported_case(const reward_decision *d);
+const char *rw_decision_reported_case(const rw_decision *d);
 
 #endif

@@ -1,4 +1,4 @@
-/* Accounts and journal store; see store_ledger.h. */
+/* Accounts and journal store; see store.h. */
 #include "store_ledger.h"
 
 #include <stdio.h>
@@ -7,10 +7,10 @@
 #include "store_util.h"
 #include "svc.h"
 
-int store_balance(sg_pg_pool *p, const char *user_id, long long *balance)
+int rw_store_balance(sg_pg_pool *p, const char *user_id, long long *balance)
 {
     PGresult *r = NULL;
-    int rc = sg_pg_read(p, REWARD_PG_WAIT_MS, "SELECT balance FROM accounts WHERE user_id = $1 AND kind = 'user'", 1, SG_P(user_id),
+    int rc = sg_pg_read(p, RW_PG_WAIT_MS, "SELECT balance FROM accounts WHERE user_id = $1 AND kind = 'user'", 1, SG_P(user_id),
                         &r);
     if (rc == SG_OK)
         *balance = PQntuples(r) ? atoll(PQgetvalue(r, 0, 0)) : 0;
@@ -18,13 +18,13 @@ int store_balance(sg_pg_pool *p, const char *user_id, long long *balance)
     return rc;
 }
 
-int store_ledger_page(sg_pg_pool *p, const char *user_id, long long before_seq, int limit, json_t **page)
+int rw_store_ledger_page(sg_pg_pool *p, const char *user_id, long long before_seq, int limit, json_t **page)
 {
     char lim[16], bef[24];
     PGresult *r = NULL;
     snprintf(lim, sizeof lim, "%d", limit + 1);
     snprintf(bef, sizeof bef, "%lld", before_seq > 0 ? before_seq : 0x7fffffffffffffffLL);
-    int rc = sg_pg_read(p, REWARD_PG_WAIT_MS,
+    int rc = sg_pg_read(p, RW_PG_WAIT_MS,
                         "SELECT e.seq, json_build_object('entry_id', e.id, 'amount', e.amount, 'kind', t.kind, "
                         "'grant_kind', t.grant_kind, 'case_id', t.case_id, 'redemption_id', t.redemption_id, "
                         "'created_at', " SG_SQL_TS("e.created_at") ")::text "
@@ -38,7 +38,7 @@ int store_ledger_page(sg_pg_pool *p, const char *user_id, long long before_seq, 
     return rc;
 }
 
-int store_post(sg_pg *c, const store_posting *p, store_posted *out)
+int rw_store_post(sg_pg *c, const rw_store_posting *p, rw_store_posted *out)
 {
     char amount[24];
     int rc = SG_OK;
@@ -57,7 +57,7 @@ int store_post(sg_pg *c, const store_posting *p, store_posted *out)
     }
     if (PQntuples(r) != 1 || PQgetisnull(r, 0, 1)) {
         /* Only a debit can be refused; a refused credit means a corrupt id. */
-        rc = p->amount < 0 ? REWARD_INSUFFICIENT : SG_ERR_DB;
+        rc = p->amount < 0 ? RW_INSUFFICIENT : SG_ERR_DB;
         goto cleanup;
     }
     snprintf(out->entry_id, sizeof out->entry_id, "%s", PQgetvalue(r, 0, 0));

@@ -1,8 +1,8 @@
 /* Store-layer details of the reward service on top of sg/pgutil.h: advisory
  * lock classes.
  */
-#ifndef REWARD_STORE_UTIL_H
-#define REWARD_STORE_UTIL_H
+#ifndef RW_STORE_UTIL_H
+#define RW_STORE_UTIL_H
 
 #include <jansson.h>
 #include <libpq-fe.h>
@@ -11,8 +11,8 @@
 
 /* Classes of transaction-scoped advisory locks (two-key form, whose key
  * space does not overlap the one-key locks of migrations and the relay). */
-#define REWARD_LOCK_RULES "50831"
-#define REWARD_LOCK_REDEMPTION "50832"
-#define REWARD_LOCK_CASE "50833"
+#define RW_LOCK_RULES "50831"
+#define RW_LOCK_REDEMPTION "50832"
+#define RW_LOCK_CASE "50833"
 
 #endif
