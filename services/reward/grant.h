@@ -21,7 +21,7 @@
 #define RW_GRANT_H
 
 #include <stddef.h>
-#include "decision.h"
+#include "payloads.h"
 #include "rule.h"
 
 typedef enum {

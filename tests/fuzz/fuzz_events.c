@@ -14,7 +14,7 @@
 #include "fuzz_util.h"
 #include "reviewer/payloads.h"
 #include "sg/timeutil.h"
-#include "reward/decision.h"
+#include "reward/payloads.h"
 #include "reward/rule.h"
 #include "sg/json.h"
 

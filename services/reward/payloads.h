@@ -1,14 +1,27 @@
-/* The `sg.case.decided` event as the reward service reads it. Pure parsing
- * (no I/O).
+/* The reward service's events, both directions, in one place: the wire
+ * contract of what it consumes and what it produces (API.md "Events").
  *
- * Payload (API.md): case_id, report_type, verdict ("violation" |
- * "no_violation" | null), decided_by, reporter_ids[], ballots[{reviewer_id,
- * outcome, decision, with_majority}], appeal_of (the appealed case of an
- * appeal case; absent or null otherwise), plus fields the reward service ignores
- * (target_id, target_owner_id, event_id, occurred_at is kept for the day).
+ * Consumed — sg.case.decided (report -> reward), decoded here, purely (no
+ * I/O): case_id, report_type, verdict ("violation" | "no_violation" | null),
+ * reporter_ids[], ballots[{reviewer_id, outcome, decision, with_majority}],
+ * appeal_of (the appealed case of an appeal case; absent or null otherwise),
+ * occurred_at (kept: the UTC day the grants count against), plus fields the
+ * reward service ignores (target_id, target_owner_id, decided_by, opened_at);
+ * event_id is the inbox's.
+ *
+ * Produced — sg.reward.granted (reward -> anyone), key user_id, one event per
+ * grant paid (amount > 0; a grant capped to 0 announces nothing):
+ *   {user_id, amount, kind ("vote" | "majority_bonus" | "reporter"), case_id,
+ *    entry_id (the user's ledger entry)}
+ * plus event_id and occurred_at, which the outbox relay adds to every event.
+ * Its payload is NOT encoded in C: for speed (one database call per case,
+ * however many grants) it is built in SQL by the database function
+ * grant_batch (sql/reward/008, jsonb_build_object before outbox_write),
+ * reached through rw_store_grant_batch_record (store.h). A change to these
+ * fields is a change to that migration (a new one) and to API.md.
  */
-#ifndef RW_DECISION_H
-#define RW_DECISION_H
+#ifndef RW_PAYLOADS_H
+#define RW_PAYLOADS_H
 
 #include <jansson.h>
 #include <stddef.h>

@@ -1,8 +1,8 @@
-/* Parsing of sg.case.decided payloads: what is accepted, what is dropped. */
+/* Decoding of sg.case.decided payloads (payloads.c): what is accepted, what is dropped. */
 #include <criterion/criterion.h>
 #include <jansson.h>
 
-#include "../../services/reward/decision.h"
+#include "../../services/reward/payloads.h"
 
 static int parse(const char *json, rw_decision *d, json_t **keep)
 {

@@ -1,10 +1,9 @@
-/* Parsing of sg.case.decided payloads; see decision.h. */
-#include "decision.h"
+/* Decoding of the events the reward service consumes; see payloads.h. */
+#include "payloads.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "rule.h"
 #include "sg/json.h"
 #include "sg/timeutil.h"
 
