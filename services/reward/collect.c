@@ -1,7 +1,7 @@
 /* Metrics collector; see svc.h. */
 #include "svc.h"
 
-#include "store_stats.h"
+#include "store.h"
 
 void rw_collect(FILE *out, void *ctx)
 {

@@ -1,14 +1,12 @@
-/* Consumers; see consumers.h. */
-#include "consumers.h"
+/* Consumers; see svc.h. */
+#include "svc.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include "grant.h"
 #include "sg/json.h"
 #include "sg/log.h"
-#include "store_grants.h"
-#include "store_rules.h"
-#include "svc.h"
+#include "store.h"
 
 typedef struct grant_run {
     sg_pg *c;

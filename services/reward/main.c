@@ -1,9 +1,8 @@
 /* sg-reward: reward rules, the coin ledger, grants from decisions, catalog
  * and redemptions (API.md "Reward service"). */
-#include "consumers.h"
+#include "svc.h"
 #include "routes.h"
 #include "sg/app.h"
-#include "svc.h"
 
 static const sg_route routes[] = {
     {"GET", "/v1/reward-rules", SG_AUTH_OPS, rw_h_rules_list},

@@ -1,9 +1,8 @@
 /* Balance and ledger endpoints (ops or the user themself). */
 #include "routes.h"
 
-#include "catalog.h"
 #include "sg/json.h"
-#include "store_ledger.h"
+#include "store.h"
 #include "svc.h"
 
 /* The {user_id} parameter when the caller may see it, else NULL after
@@ -22,15 +21,15 @@ void rw_h_account_get(sg_req *req, void *ctx)
 {
     rw_svc *svc = ctx;
     const char *user = account_param(req);
-    long long balance;
+    json_t *out;
     if (!user)
         return;
-    int rc = rw_store_balance(svc->app->pg, user, &balance);
+    int rc = rw_store_account_get(svc->app->pg, user, &out);
     if (rc != SG_OK) {
         rw_reply_outcome(req, rc, "account");
         return;
     }
-    sg_reply_json(req, 200, json_pack("{s:s, s:I}", "user_id", user, "balance", (json_int_t)balance));
+    sg_reply_json(req, 200, out);
 }
 
 void rw_h_ledger_get(sg_req *req, void *ctx)

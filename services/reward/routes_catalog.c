@@ -4,7 +4,7 @@
 #include <string.h>
 #include "catalog.h"
 #include "sg/json.h"
-#include "store_catalog.h"
+#include "store.h"
 #include "svc.h"
 
 /* The validated item body, or -1 after replying 400. */

@@ -5,7 +5,7 @@
 #include "catalog.h"
 #include "sg/json.h"
 #include "sg/log.h"
-#include "store_redemptions.h"
+#include "store.h"
 #include "svc.h"
 
 void rw_h_redeem(sg_req *req, void *ctx)

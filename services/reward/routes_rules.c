@@ -1,10 +1,9 @@
 /* Reward rule endpoints (ops). */
 #include "routes.h"
 
-#include "catalog.h"
 #include "rule.h"
 #include "sg/json.h"
-#include "store_rules.h"
+#include "store.h"
 #include "svc.h"
 
 /* The {report_type} parameter, or NULL after replying 400. */

@@ -1,5 +1,5 @@
 /* Catalog store; see store.h. */
-#include "store_catalog.h"
+#include "store.h"
 
 #include <stdio.h>
 #include "store_util.h"

@@ -1,5 +1,5 @@
 /* Grants store; see store.h. */
-#include "store_grants.h"
+#include "store.h"
 
 #include <stdio.h>
 #include <stdlib.h>

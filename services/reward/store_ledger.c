@@ -1,5 +1,5 @@
 /* Accounts and journal store; see store.h. */
-#include "store_ledger.h"
+#include "store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,13 +7,16 @@
 #include "store_util.h"
 #include "svc.h"
 
-int rw_store_balance(sg_pg_pool *p, const char *user_id, long long *balance)
+int rw_store_account_get(sg_pg_pool *p, const char *user_id, json_t **out)
 {
     PGresult *r = NULL;
-    int rc = sg_pg_read(p, RW_PG_WAIT_MS, "SELECT balance FROM accounts WHERE user_id = $1 AND kind = 'user'", 1, SG_P(user_id),
-                        &r);
-    if (rc == SG_OK)
-        *balance = PQntuples(r) ? atoll(PQgetvalue(r, 0, 0)) : 0;
+    int rc = sg_pg_read(p, RW_PG_WAIT_MS,
+                        "SELECT json_build_object('user_id', $1::text, 'balance', coalesce((SELECT balance "
+                        "FROM accounts WHERE user_id = $1::text AND kind = 'user'), 0))::text",
+                        1, SG_P(user_id), &r);
+    *out = NULL;
+    if (rc == SG_OK && (PQntuples(r) != 1 || !(*out = sg_pg_json(r, 0, 0))))
+        rc = SG_ERR_DB;
     PQclear(r);
     return rc;
 }

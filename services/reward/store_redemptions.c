@@ -1,11 +1,10 @@
 /* Redemptions store; see store.h. */
-#include "store_redemptions.h"
+#include "store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include "store_ledger.h"
 #include "store_util.h"
 #include "svc.h"
 
@@ -105,8 +104,9 @@ static int redeem_fn(sg_pg *c, void *ctx)
     r = sg_pg_query_q(c, "23505",
                       "INSERT INTO redemptions (user_id, idempotency_key, item_id, quantity, unit_cost, cost, "
                       "status, response) VALUES ($1, $2, $3::uuid, $4::integer, $5::bigint, $6::bigint, "
-                      "'completed', '{}') RETURNING id",
-                      6, SG_P(q->user_id, q->key, q->item_id, qty, unit, cost));
+                      "$7, '{}') RETURNING id",
+                      7, SG_P(q->user_id, q->key, q->item_id, qty, unit, cost,
+                              rw_redemption_status_name(RW_REDEMPTION_INITIAL)));
     if (!sg_pg_ok(r)) {
         /* Only a writer that bypassed the advisory lock can get here. */
         rc = strcmp(sg_pg_sqlstate(c), "23505") == 0 ? SG_ERR_RETRY : sg_pg_err(c);
@@ -156,6 +156,7 @@ static int refund_fn(sg_pg *c, void *ctx)
 {
     refund_tx *t = ctx;
     char user[129], item[37], qty[16], bal[24];
+    rw_redemption_status from;
     long long cost;
     rw_store_posted posted;
     PGresult *r = NULL;
@@ -177,8 +178,12 @@ static int refund_fn(sg_pg *c, void *ctx)
         rc = RW_NOT_FOUND;
         goto cleanup;
     }
-    if (strcmp(PQgetvalue(r, 0, 4), "completed") != 0) {
-        rc = RW_ALREADY_REFUNDED;
+    if (rw_redemption_status_parse(PQgetvalue(r, 0, 4), &from) != 0) {
+        rc = SG_ERR_DB;
+        goto cleanup;
+    }
+    if (!rw_redemption_may(from, RW_REDEMPTION_REFUNDED)) {
+        rc = RW_ALREADY_REFUNDED; /* refunded is the only state that cannot be refunded */
         goto cleanup;
     }
     snprintf(user, sizeof user, "%s", PQgetvalue(r, 0, 0));
@@ -196,10 +201,10 @@ static int refund_fn(sg_pg *c, void *ctx)
     snprintf(bal, sizeof bal, "%lld", posted.balance);
     PQclear(r);
     r = sg_pg_query(c,
-                    "UPDATE redemptions SET status = 'refunded', refunded_at = now(), refunded_by = $2 "
+                    "UPDATE redemptions SET status = $4, refunded_at = now(), refunded_by = $2 "
                     "WHERE id = $1::uuid RETURNING (" REDEMPTION_JSON
                     "::jsonb || jsonb_build_object('balance', $3::bigint))::text",
-                    3, SG_P(t->id, t->by, bal));
+                    4, SG_P(t->id, t->by, bal, rw_redemption_status_name(RW_REDEMPTION_REFUNDED)));
     if (!sg_pg_ok(r)) {
         rc = sg_pg_err(c);
         goto cleanup;

@@ -1,5 +1,5 @@
 /* Reward rules store; see store.h. */
-#include "store_rules.h"
+#include "store.h"
 
 #include <stdio.h>
 #include <stdlib.h>

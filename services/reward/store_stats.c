@@ -1,5 +1,5 @@
 /* Metrics totals; see store.h. */
-#include "store_stats.h"
+#include "store.h"
 
 #include <stdlib.h>
 #include "svc.h"
