@@ -10,11 +10,12 @@
  * the event the service produces (sg.reward.granted, see payloads.h) are
  * built in SQL (json_build_object / jsonb_build_object) by the statement
  * that reads or writes the rows, each shape once (a *_JSON macro in its
- * store file, or the database function grant_batch). Store functions return
- * that JSON as a new json_t reference the caller owns; handlers pass it
- * through (adding nothing) and C never re-encodes a resource. C structs
- * (rw_rule, rw_item, rw_redeem) are inputs only. The decoding of consumed
- * events is C (payloads.c).
+ * store file, or the database function grant_batch; redemptions.response
+ * keeps the first 201 body, built by the same macro, for replays). Store
+ * functions return that JSON as a new json_t reference the caller owns;
+ * handlers pass it through (adding nothing) and C never re-encodes a
+ * resource. C structs (rw_rule, rw_item, rw_redeem) are inputs only. The
+ * decoding of consumed events is C (payloads.c).
  */
 #ifndef RW_STORE_H
 #define RW_STORE_H
