@@ -7,17 +7,17 @@
 
 static const sg_field item_fields[] = {
     {"name", SG_JT_STRING, 1, 1, 200, 0, 1},
-    {"cost", SG_JT_INT, 1, 1, REWARD_MAX_COST, 0, 0},
-    {"stock", SG_JT_INT, 1, 0, REWARD_MAX_STOCK, 0, 0},
+    {"cost", SG_JT_INT, 1, 1, RW_MAX_COST, 0, 0},
+    {"stock", SG_JT_INT, 1, 0, RW_MAX_STOCK, 0, 0},
     {"active", SG_JT_BOOL, 1, 0, 0, 0, 0},
 };
 
 static const sg_field redeem_fields[] = {
     {"item_id", SG_JT_STRING, 1, 36, 36, 0, 1},
-    {"quantity", SG_JT_INT, 1, 1, REWARD_MAX_QUANTITY, 0, 0},
+    {"quantity", SG_JT_INT, 1, 1, RW_MAX_QUANTITY, 0, 0},
 };
 
-int reward_item_from_json(const json_t *body, reward_item *out, char *err, size_t errlen)
+int rw_item_from_json(const json_t *body, rw_item *out, char *err, size_t errlen)
 {
     if (sg_json_validate(body, item_fields, sizeof item_fields / sizeof item_fields[0], err, errlen) != 0)
         return -1;
@@ -28,7 +28,7 @@ int reward_item_from_json(const json_t *body, reward_item *out, char *err, size_
     return 0;
 }
 
-int reward_redeem_from_json(const json_t *body, reward_redeem *out, char *err, size_t errlen)
+int rw_redeem_from_json(const json_t *body, rw_redeem *out, char *err, size_t errlen)
 {
     if (sg_json_validate(body, redeem_fields, sizeof redeem_fields / sizeof redeem_fields[0], err, errlen) != 0)
         return -1;

@@ -1,35 +1,35 @@
 /* Catalog items and redemption requests: validation of request bodies and
  * headers. Pure functions (no I/O).
  */
-#ifndef REWARD_CATALOG_H
-#define REWARD_CATALOG_H
+#ifndef RW_CATALOG_H
+#define RW_CATALOG_H
 
 #include <jansson.h>
 #include <stddef.h>
 
-#define REWARD_MAX_COST 1000000000LL
-#define REWARD_MAX_STOCK 1000000000LL
-#define REWARD_MAX_QUANTITY 100
+#define RW_MAX_COST 1000000000LL
+#define RW_MAX_STOCK 1000000000LL
+#define RW_MAX_QUANTITY 100
 
-typedef struct reward_item {
+typedef struct rw_item {
     const char *name;             /* borrowed from the body; 1..200 code points, no control chars */
-    long long cost;               /* coins per unit, 1..REWARD_MAX_COST */
-    long long stock;              /* units left, 0..REWARD_MAX_STOCK */
+    long long cost;               /* coins per unit, 1..RW_MAX_COST */
+    long long stock;              /* units left, 0..RW_MAX_STOCK */
     int active;                   /* redeemable */
-} reward_item;
+} rw_item;
 
 /* Validates a POST/PUT item body (all four fields required: PUT replaces)
  * and fills *out (strings borrowed from body). Returns 0, or -1 with a 400
  * detail in err. */
-int reward_item_from_json(const json_t *body, reward_item *out, char *err, size_t errlen);
+int rw_item_from_json(const json_t *body, rw_item *out, char *err, size_t errlen);
 
-typedef struct reward_redeem {
+typedef struct rw_redeem {
     const char *item_id;          /* borrowed; a canonical UUID */
-    int quantity;                 /* 1..REWARD_MAX_QUANTITY */
-} reward_redeem;
+    int quantity;                 /* 1..RW_MAX_QUANTITY */
+} rw_redeem;
 
 /* Validates a redemption body {item_id, quantity}. Returns 0, or -1 with a
  * 400 detail in err. */
-int reward_redeem_from_json(const json_t *body, reward_redeem *out, char *err, size_t errlen);
+int rw_redeem_from_json(const json_t *body, rw_redeem *out, char *err, size_t errlen);
 
 #endif

@@ -1,13 +1,13 @@
 /* Metrics collector; see svc.h. */
 #include "svc.h"
 
-#include "store_stats.h"
+#include "store.h"
 
-void reward_collect(FILE *out, void *ctx)
+void rw_collect(FILE *out, void *ctx)
 {
-    reward_svc *svc = ctx;
-    reward_stats st;
-    if (store_stats(svc->app->pg, &st) != SG_OK)
+    rw_svc *svc = ctx;
+    rw_stats st;
+    if (rw_store_stats(svc->app->pg, &st) != SG_OK)
         return;
     fprintf(out,
             "# HELP sg_reward_coins_granted_total Coins paid out by grants (from the ledger, all replicas).\n"

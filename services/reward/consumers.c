@@ -1,21 +1,19 @@
-/* Consumers; see consumers.h. */
-#include "consumers.h"
+/* Consumers; see svc.h. */
+#include "svc.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include "grant.h"
 #include "sg/json.h"
 #include "sg/log.h"
-#include "store_grants.h"
-#include "store_rules.h"
-#include "svc.h"
+#include "store.h"
 
 typedef struct grant_run {
     sg_pg *c;
     const sg_kafka_msg *m;
-    const reward_decision *d;
+    const rw_decision *d;
     const char *event_id;
-    reward_rule rule;
+    rw_rule rule;
     char rule_type[33];
     int rule_version;
     char day[11];                 /* the UTC day the grants count against */
@@ -23,7 +21,7 @@ typedef struct grant_run {
 } grant_run;
 
 /* The grants of a case that are new, as the parallel arrays a
- * store_grant_batch points to (each array malloc'ed, of the case's grant
+ * rw_store_grant_batch points to (each array malloc'ed, of the case's grant
  * count; the strings borrowed from the grants' decision). cases[i] is the
  * case grant i is keyed by: the decided case, or for a reporter grant the
  * reported case (the appealed one when this is an appeal). */
@@ -48,7 +46,7 @@ static void new_grants_free(new_grants *ng)
 
 /* Fills ng with those of grants[0..n) the case has no row of yet, in
  * their order. */
-static int collect_new(grant_run *g, const reward_grant *grants, size_t n, new_grants *ng)
+static int collect_new(grant_run *g, const rw_grant *grants, size_t n, new_grants *ng)
 {
     ng->cases = calloc(n, sizeof *ng->cases);
     ng->users = calloc(n, sizeof *ng->users);
@@ -60,16 +58,16 @@ static int collect_new(grant_run *g, const reward_grant *grants, size_t n, new_g
     if (!ng->cases || !ng->users || !ng->kinds || !ng->due || !ng->paid || !ng->also || !ng->exists)
         return SG_ERR_DB;
     for (size_t i = 0; i < n; i++) {
-        int reporter = grants[i].kind == REWARD_KIND_REPORTER;
-        ng->cases[i] = reporter ? reward_decision_reported_case(g->d) : g->d->case_id;
+        int reporter = grants[i].kind == RW_KIND_REPORTER;
+        ng->cases[i] = reporter ? rw_decision_reported_case(g->d) : g->d->case_id;
         /* Releases before this one keyed an appeal's reporter grants by the
          * appeal: one recorded so is not paid again. */
         ng->also[i] = reporter && g->d->appeal_of ? g->d->case_id : NULL;
         ng->users[i] = grants[i].user_id;
-        ng->kinds[i] = reward_kind_name(grants[i].kind);
+        ng->kinds[i] = rw_kind_name(grants[i].kind);
         ng->due[i] = grants[i].amount;
     }
-    int rc = store_grants_existing(g->c, ng->cases, ng->also, ng->users, ng->kinds, n, ng->exists);
+    int rc = rw_store_grants_existing(g->c, ng->cases, ng->also, ng->users, ng->kinds, n, ng->exists);
     for (size_t i = 0; rc == SG_OK && i < n; i++) {
         if (ng->exists[i])
             continue;
@@ -97,9 +95,9 @@ static int lock_and_cap(grant_run *g, new_grants *ng)
     for (size_t i = 0; i < ng->n; i++)
         if (nu == 0 || strcmp(users[nu - 1], ng->users[i]) != 0)
             users[nu++] = ng->users[i];
-    if ((rc = store_grant_lock_users(g->c, users, nu, g->d->occurred_at, g->day, today)) != SG_OK)
+    if ((rc = rw_store_grant_lock_users(g->c, users, nu, g->d->occurred_at, g->day, today)) != SG_OK)
         goto cleanup;
-    reward_cap_pay_all(g->rule.daily_cap_per_user, ng->users, ng->due, ng->n, today, ng->paid);
+    rw_cap_pay_all(g->rule.daily_cap_per_user, ng->users, ng->due, ng->n, today, ng->paid);
     for (size_t i = 0; i < ng->n; i++) {
         g->paid_total += ng->paid[i];
         if (ng->paid[i] < ng->due[i])
@@ -133,12 +131,12 @@ static int record_case(grant_run *g, const new_grants *ng, const char *case_id)
     }
     rc = SG_OK;
     if (k > 0) {
-        store_grant_batch b = {.case_id = case_id, .report_type = g->d->report_type, .rule_type = g->rule_type,
+        rw_store_grant_batch b = {.case_id = case_id, .report_type = g->d->report_type, .rule_type = g->rule_type,
                                .rule_version = g->rule_version, .day = g->day, .event_id = g->event_id,
                                .traceparent = g->m->traceparent ? g->m->traceparent : sg_log_traceparent(),
                                .n = k, .user_ids = users, .kinds = kinds, .amount_due = due, .amount_paid = paid};
-        rc = store_grant_batch_record(g->c, &b);
-        if (rc == REWARD_DUPLICATE)
+        rc = rw_store_grant_batch_record(g->c, &b);
+        if (rc == RW_DUPLICATE)
             rc = SG_ERR_RETRY; /* the retry sees the other grant and skips it */
     }
 cleanup:
@@ -154,16 +152,16 @@ cleanup:
  * announced with one database call per case they are keyed by: two only
  * for an appeal's reporter grants, and then in the order of the two cases'
  * platform shards, whose rows each call locks. */
-static int grant_all(grant_run *g, const reward_grant *grants, size_t n)
+static int grant_all(grant_run *g, const rw_grant *grants, size_t n)
 {
     new_grants ng = {0};
-    const char *keys[2] = {g->d->case_id, reward_decision_reported_case(g->d)};
+    const char *keys[2] = {g->d->case_id, rw_decision_reported_case(g->d)};
     int rc = collect_new(g, grants, n, &ng), first = 1;
 
     if (rc == SG_OK && ng.n > 0)
         rc = lock_and_cap(g, &ng);
     if (rc == SG_OK && ng.n > 0 && strcmp(keys[0], keys[1]) != 0)
-        rc = store_grant_shard_order(g->c, keys[0], keys[1], &first);
+        rc = rw_store_grant_shard_order(g->c, keys[0], keys[1], &first);
     if (rc == SG_OK && ng.n > 0)
         rc = record_case(g, &ng, keys[first ? 0 : 1]);
     if (rc == SG_OK && ng.n > 0 && strcmp(keys[0], keys[1]) != 0)
@@ -172,39 +170,39 @@ static int grant_all(grant_run *g, const reward_grant *grants, size_t n)
     return rc;
 }
 
-int reward_on_case_decided(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, void *ctx)
+int rw_on_case_decided(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, void *ctx)
 {
     (void)ctx;
-    reward_decision d;
-    reward_grant *grants = NULL;
+    rw_decision d;
+    rw_grant *grants = NULL;
     size_t n = 0;
     char err[256];
     int rc;
 
-    rc = reward_decision_parse(payload, &d, err, sizeof err);
+    rc = rw_decision_parse(payload, &d, err, sizeof err);
     if (rc != 0) {
         sg_error("sg.case.decided: %s event: %s", rc == -1 ? "dropping invalid" : "cannot handle", err);
-        return rc == -1 ? REWARD_INVALID_EVENT : SG_ERR_DB;
+        return rc == -1 ? RW_INVALID_EVENT : SG_ERR_DB;
     }
     grant_run g = {.c = c, .m = m, .d = &d};
     g.event_id = m->event_id ? m->event_id : sg_json_str(payload, "event_id");
-    if (d.verdict == REWARD_VERDICT_NONE) {
+    if (d.verdict == RW_VERDICT_NONE) {
         sg_info("case %s decided without a verdict: no rewards", d.case_id);
         rc = SG_OK;
         goto cleanup;
     }
     /* The reported case's lock: an appeal shares its reporter grants. */
-    if ((rc = store_case_lock(c, reward_decision_reported_case(&d))) != SG_OK)
+    if ((rc = rw_store_case_lock(c, rw_decision_reported_case(&d))) != SG_OK)
         goto cleanup;
-    rc = store_rule_effective(c, d.report_type, &g.rule, g.rule_type, &g.rule_version);
-    if (rc == REWARD_NOT_FOUND) {
+    rc = rw_store_rule_effective(c, d.report_type, &g.rule, g.rule_type, &g.rule_version);
+    if (rc == RW_NOT_FOUND) {
         /* Retried, not dropped: coins are owed once a rule exists again. */
-        sg_error("case %s: no reward rule for %s nor %s", d.case_id, d.report_type, REWARD_DEFAULT_TYPE);
+        sg_error("case %s: no reward rule for %s nor %s", d.case_id, d.report_type, RW_DEFAULT_TYPE);
         rc = SG_ERR_DB;
     }
     if (rc != SG_OK)
         goto cleanup;
-    if (reward_compute(&g.rule, &d, &grants, &n) != 0) {
+    if (rw_compute(&g.rule, &d, &grants, &n) != 0) {
         rc = SG_ERR_DB;
         goto cleanup;
     }
@@ -214,6 +212,6 @@ int reward_on_case_decided(sg_pg *c, const sg_kafka_msg *m, const json_t *payloa
             g.rule_version, g.paid_total, g.capped);
 cleanup:
     free(grants);
-    reward_decision_free(&d);
+    rw_decision_free(&d);
     return rc;
 }

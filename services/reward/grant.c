@@ -4,24 +4,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *reward_kind_name(reward_kind k)
+const char *rw_kind_name(rw_kind k)
 {
     switch (k) {
-    case REWARD_KIND_VOTE: return "vote";
-    case REWARD_KIND_MAJORITY_BONUS: return "majority_bonus";
-    case REWARD_KIND_REPORTER: return "reporter";
+    case RW_KIND_VOTE: return "vote";
+    case RW_KIND_MAJORITY_BONUS: return "majority_bonus";
+    case RW_KIND_REPORTER: return "reporter";
     }
     return "unknown";
 }
 
 static int grant_cmp(const void *a, const void *b)
 {
-    const reward_grant *x = a, *y = b;
+    const rw_grant *x = a, *y = b;
     int c = strcmp(x->user_id, y->user_id);
     return c ? c : (int)x->kind - (int)y->kind;
 }
 
-static void add(reward_grant *g, size_t *n, const char *user, reward_kind kind, long long amount)
+static void add(rw_grant *g, size_t *n, const char *user, rw_kind kind, long long amount)
 {
     if (amount <= 0)
         return;
@@ -31,14 +31,14 @@ static void add(reward_grant *g, size_t *n, const char *user, reward_kind kind, 
     (*n)++;
 }
 
-int reward_compute(const reward_rule *rule, const reward_decision *d, reward_grant **out, size_t *n)
+int rw_compute(const rw_rule *rule, const rw_decision *d, rw_grant **out, size_t *n)
 {
-    reward_grant *g = NULL;
+    rw_grant *g = NULL;
     size_t cnt = 0, kept = 0;
 
     *out = NULL;
     *n = 0;
-    if (d->verdict == REWARD_VERDICT_NONE)
+    if (d->verdict == RW_VERDICT_NONE)
         return 0;
     /* At most two grants per ballot and one per reporter. */
     size_t cap = 2 * d->nballots + d->nreporters;
@@ -47,16 +47,16 @@ int reward_compute(const reward_rule *rule, const reward_decision *d, reward_gra
     if (!(g = malloc(cap * sizeof *g)))
         return -1;
     for (size_t i = 0; i < d->nballots; i++) {
-        const reward_ballot *b = &d->ballots[i];
+        const rw_ballot *b = &d->ballots[i];
         if (!b->voted)
             continue;
-        add(g, &cnt, b->reviewer_id, REWARD_KIND_VOTE, rule->vote_reward);
+        add(g, &cnt, b->reviewer_id, RW_KIND_VOTE, rule->vote_reward);
         if (b->with_majority)
-            add(g, &cnt, b->reviewer_id, REWARD_KIND_MAJORITY_BONUS, rule->majority_bonus);
+            add(g, &cnt, b->reviewer_id, RW_KIND_MAJORITY_BONUS, rule->majority_bonus);
     }
-    if (d->verdict == REWARD_VERDICT_VIOLATION)
+    if (d->verdict == RW_VERDICT_VIOLATION)
         for (size_t i = 0; i < d->nreporters; i++)
-            add(g, &cnt, d->reporter_ids[i], REWARD_KIND_REPORTER, rule->reporter_reward);
+            add(g, &cnt, d->reporter_ids[i], RW_KIND_REPORTER, rule->reporter_reward);
     if (cnt == 0) {
         free(g);
         return 0;
@@ -70,7 +70,7 @@ int reward_compute(const reward_rule *rule, const reward_decision *d, reward_gra
     return 0;
 }
 
-long long reward_cap_pay(long long cap, long long paid_today, long long due)
+long long rw_cap_pay(long long cap, long long paid_today, long long due)
 {
     if (due <= 0 || paid_today >= cap)
         return 0;
@@ -78,13 +78,13 @@ long long reward_cap_pay(long long cap, long long paid_today, long long due)
     return due < room ? due : room;
 }
 
-void reward_cap_pay_all(long long cap, const char *const *users, const long long *due, size_t n, long long *today,
+void rw_cap_pay_all(long long cap, const char *const *users, const long long *due, size_t n, long long *today,
                         long long *paid)
 {
     for (size_t i = 0, u = 0; i < n; i++) {
         if (i > 0 && strcmp(users[i - 1], users[i]) != 0)
             u++;
-        paid[i] = reward_cap_pay(cap, today[u], due[i]);
+        paid[i] = rw_cap_pay(cap, today[u], due[i]);
         today[u] += paid[i];
     }
 }

@@ -1,9 +1,8 @@
 /* Balance and ledger endpoints (ops or the user themself). */
 #include "routes.h"
 
-#include "catalog.h"
 #include "sg/json.h"
-#include "store_ledger.h"
+#include "store.h"
 #include "svc.h"
 
 /* The {user_id} parameter when the caller may see it, else NULL after
@@ -15,27 +14,27 @@ static const char *account_param(sg_req *req)
         sg_reply_problem(req, 400, "Bad Request", "user_id must be 1..128 printable characters without spaces");
         return NULL;
     }
-    return reward_require_self_or_ops(req, u) == 0 ? u : NULL;
+    return rw_require_self_or_ops(req, u) == 0 ? u : NULL;
 }
 
-void reward_h_account_get(sg_req *req, void *ctx)
+void rw_h_account_get(sg_req *req, void *ctx)
 {
-    reward_svc *svc = ctx;
+    rw_svc *svc = ctx;
     const char *user = account_param(req);
-    long long balance;
+    json_t *out;
     if (!user)
         return;
-    int rc = store_balance(svc->app->pg, user, &balance);
+    int rc = rw_store_account_get(svc->app->pg, user, &out);
     if (rc != SG_OK) {
-        reward_reply_outcome(req, rc, "account");
+        rw_reply_outcome(req, rc, "account");
         return;
     }
-    sg_reply_json(req, 200, json_pack("{s:s, s:I}", "user_id", user, "balance", (json_int_t)balance));
+    sg_reply_json(req, 200, out);
 }
 
-void reward_h_ledger_get(sg_req *req, void *ctx)
+void rw_h_ledger_get(sg_req *req, void *ctx)
 {
-    reward_svc *svc = ctx;
+    rw_svc *svc = ctx;
     const char *user = account_param(req);
     long long before = 0;
     json_t *page;
@@ -43,9 +42,9 @@ void reward_h_ledger_get(sg_req *req, void *ctx)
 
     if (!user || sg_req_page_seq(req, &limit, &before) != 0)
         return;
-    int rc = store_ledger_page(svc->app->pg, user, before, limit, &page);
+    int rc = rw_store_ledger_page(svc->app->pg, user, before, limit, &page);
     if (rc != SG_OK) {
-        reward_reply_outcome(req, rc, "account");
+        rw_reply_outcome(req, rc, "account");
         return;
     }
     sg_reply_json(req, 200, page);

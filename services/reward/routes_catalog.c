@@ -4,72 +4,72 @@
 #include <string.h>
 #include "catalog.h"
 #include "sg/json.h"
-#include "store_catalog.h"
+#include "store.h"
 #include "svc.h"
 
 /* The validated item body, or -1 after replying 400. */
-static int item_body(sg_req *req, reward_item *it)
+static int item_body(sg_req *req, rw_item *it)
 {
-    const json_t *body = reward_body(req);
+    const json_t *body = rw_body(req);
     char err[256];
     if (!body)
         return -1;
-    if (reward_item_from_json(body, it, err, sizeof err) != 0) {
+    if (rw_item_from_json(body, it, err, sizeof err) != 0) {
         sg_reply_problem(req, 400, "Bad Request", "%s", err);
         return -1;
     }
     return 0;
 }
 
-void reward_h_item_create(sg_req *req, void *ctx)
+void rw_h_item_create(sg_req *req, void *ctx)
 {
-    reward_svc *svc = ctx;
-    reward_item it;
+    rw_svc *svc = ctx;
+    rw_item it;
     json_t *out;
     if (item_body(req, &it) != 0)
         return;
-    int rc = store_item_create(svc->app->pg, &it, &out);
+    int rc = rw_store_item_create(svc->app->pg, &it, &out);
     if (rc != SG_OK) {
-        reward_reply_outcome(req, rc, "item");
+        rw_reply_outcome(req, rc, "item");
         return;
     }
     sg_reply_json(req, 201, out);
 }
 
-void reward_h_item_replace(sg_req *req, void *ctx)
+void rw_h_item_replace(sg_req *req, void *ctx)
 {
-    reward_svc *svc = ctx;
+    rw_svc *svc = ctx;
     const char *id = sg_req_uuid_param(req, "id", "item");
-    reward_item it;
+    rw_item it;
     json_t *out;
     if (!id || item_body(req, &it) != 0)
         return;
-    int rc = store_item_replace(svc->app->pg, id, &it, &out);
+    int rc = rw_store_item_replace(svc->app->pg, id, &it, &out);
     if (rc != SG_OK) {
-        reward_reply_outcome(req, rc, "item");
+        rw_reply_outcome(req, rc, "item");
         return;
     }
     sg_reply_json(req, 200, out);
 }
 
-void reward_h_item_get(sg_req *req, void *ctx)
+void rw_h_item_get(sg_req *req, void *ctx)
 {
-    reward_svc *svc = ctx;
+    rw_svc *svc = ctx;
     const char *id = sg_req_uuid_param(req, "id", "item");
     json_t *out;
     if (!id)
         return;
-    int rc = store_item_get(svc->app->pg, id, &out);
+    int rc = rw_store_item_get(svc->app->pg, id, &out);
     if (rc != SG_OK) {
-        reward_reply_outcome(req, rc, "item");
+        rw_reply_outcome(req, rc, "item");
         return;
     }
     sg_reply_json(req, 200, out);
 }
 
-void reward_h_items_list(sg_req *req, void *ctx)
+void rw_h_items_list(sg_req *req, void *ctx)
 {
-    reward_svc *svc = ctx;
+    rw_svc *svc = ctx;
     const char *act = sg_req_query(req, "active");
     long long after = 0;
     int limit, active = -1;
@@ -84,9 +84,9 @@ void reward_h_items_list(sg_req *req, void *ctx)
         }
         active = strcmp(act, "true") == 0;
     }
-    int rc = store_item_list(svc->app->pg, after, active, limit, &page);
+    int rc = rw_store_item_list(svc->app->pg, after, active, limit, &page);
     if (rc != SG_OK) {
-        reward_reply_outcome(req, rc, "item");
+        rw_reply_outcome(req, rc, "item");
         return;
     }
     sg_reply_json(req, 200, page);

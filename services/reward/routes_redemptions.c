@@ -5,15 +5,15 @@
 #include "catalog.h"
 #include "sg/json.h"
 #include "sg/log.h"
-#include "store_redemptions.h"
+#include "store.h"
 #include "svc.h"
 
-void reward_h_redeem(sg_req *req, void *ctx)
+void rw_h_redeem(sg_req *req, void *ctx)
 {
-    reward_svc *svc = ctx;
+    rw_svc *svc = ctx;
     const char *key = sg_req_header(req, "Idempotency-Key");
     const json_t *body;
-    reward_redeem in;
+    rw_redeem in;
     json_t *out;
     char err[256];
 
@@ -21,37 +21,37 @@ void reward_h_redeem(sg_req *req, void *ctx)
         sg_reply_problem(req, 400, "Bad Request", "header Idempotency-Key (1..128 printable ASCII characters, no spaces) is required");
         return;
     }
-    if (!(body = reward_body(req)))
+    if (!(body = rw_body(req)))
         return;
-    if (reward_redeem_from_json(body, &in, err, sizeof err) != 0) {
+    if (rw_redeem_from_json(body, &in, err, sizeof err) != 0) {
         sg_reply_problem(req, 400, "Bad Request", "%s", err);
         return;
     }
-    store_redeem_req r = {.user_id = sg_req_principal(req)->id, .key = key, .item_id = in.item_id,
+    rw_store_redeem_req r = {.user_id = sg_req_principal(req)->id, .key = key, .item_id = in.item_id,
                           .quantity = in.quantity};
-    int rc = store_redeem(svc->app->pg, &r, &out);
+    int rc = rw_store_redeem(svc->app->pg, &r, &out);
     sg_metrics_count(svc->app->metrics, "sg_reward_redemption_requests_total",
-                     rc == SG_OK ? "result=\"created\"" : rc == REWARD_REPLAYED ? "result=\"replayed\""
+                     rc == SG_OK ? "result=\"created\"" : rc == RW_REPLAYED ? "result=\"replayed\""
                      : rc > 0 ? "result=\"refused\"" : "result=\"error\"", 1);
-    if (rc == SG_OK || rc == REWARD_REPLAYED) {
+    if (rc == SG_OK || rc == RW_REPLAYED) {
         sg_reply_json(req, rc == SG_OK ? 201 : 200, out);
         return;
     }
-    reward_reply_outcome(req, rc, "item");
+    rw_reply_outcome(req, rc, "item");
 }
 
-void reward_h_redemption_get(sg_req *req, void *ctx)
+void rw_h_redemption_get(sg_req *req, void *ctx)
 {
-    reward_svc *svc = ctx;
+    rw_svc *svc = ctx;
     const sg_principal *p = sg_req_principal(req);
     const char *id = sg_req_uuid_param(req, "id", "redemption");
     char owner[129];
     json_t *out;
     if (!id)
         return;
-    int rc = store_redemption_get(svc->app->pg, id, &out, owner);
+    int rc = rw_store_redemption_get(svc->app->pg, id, &out, owner);
     if (rc != SG_OK) {
-        reward_reply_outcome(req, rc, "redemption");
+        rw_reply_outcome(req, rc, "redemption");
         return;
     }
     /* Another user's redemption is as invisible as a missing one. */
@@ -63,16 +63,16 @@ void reward_h_redemption_get(sg_req *req, void *ctx)
     sg_reply_json(req, 200, out);
 }
 
-void reward_h_refund(sg_req *req, void *ctx)
+void rw_h_refund(sg_req *req, void *ctx)
 {
-    reward_svc *svc = ctx;
+    rw_svc *svc = ctx;
     const char *id = sg_req_uuid_param(req, "id", "redemption");
     json_t *out;
     if (!id)
         return;
-    int rc = store_refund(svc->app->pg, id, sg_req_principal(req)->id, &out);
+    int rc = rw_store_refund(svc->app->pg, id, sg_req_principal(req)->id, &out);
     if (rc != SG_OK) {
-        reward_reply_outcome(req, rc, "redemption");
+        rw_reply_outcome(req, rc, "redemption");
         return;
     }
     sg_info("redemption %s refunded by %s", id, sg_req_principal(req)->id);

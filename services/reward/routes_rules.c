@@ -1,10 +1,9 @@
 /* Reward rule endpoints (ops). */
 #include "routes.h"
 
-#include "catalog.h"
 #include "rule.h"
 #include "sg/json.h"
-#include "store_rules.h"
+#include "store.h"
 #include "svc.h"
 
 /* The {report_type} parameter, or NULL after replying 400. */
@@ -18,9 +17,9 @@ static const char *report_type_param(sg_req *req)
     return t;
 }
 
-void reward_h_rules_list(sg_req *req, void *ctx)
+void rw_h_rules_list(sg_req *req, void *ctx)
 {
-    reward_svc *svc = ctx;
+    rw_svc *svc = ctx;
     const char *cursor;
     json_t *page;
     int limit;
@@ -31,55 +30,55 @@ void reward_h_rules_list(sg_req *req, void *ctx)
         sg_reply_problem(req, 400, "Bad Request", "invalid cursor");
         return;
     }
-    int rc = store_rule_list(svc->app->pg, cursor, limit, &page);
+    int rc = rw_store_rule_list(svc->app->pg, cursor, limit, &page);
     if (rc != SG_OK) {
-        reward_reply_outcome(req, rc, "rule");
+        rw_reply_outcome(req, rc, "rule");
         return;
     }
     sg_reply_json(req, 200, page);
 }
 
-void reward_h_rule_get(sg_req *req, void *ctx)
+void rw_h_rule_get(sg_req *req, void *ctx)
 {
-    reward_svc *svc = ctx;
+    rw_svc *svc = ctx;
     const char *type = report_type_param(req);
     json_t *rule;
     if (!type)
         return;
-    int rc = store_rule_get(svc->app->pg, type, &rule);
+    int rc = rw_store_rule_get(svc->app->pg, type, &rule);
     if (rc != SG_OK) {
-        reward_reply_outcome(req, rc, "reward rule");
+        rw_reply_outcome(req, rc, "reward rule");
         return;
     }
     sg_reply_json(req, 200, rule);
 }
 
-void reward_h_rule_put(sg_req *req, void *ctx)
+void rw_h_rule_put(sg_req *req, void *ctx)
 {
-    reward_svc *svc = ctx;
+    rw_svc *svc = ctx;
     const char *type = report_type_param(req);
     const json_t *body;
-    reward_rule rule;
+    rw_rule rule;
     json_t *out;
     char err[256];
 
-    if (!type || !(body = reward_body(req)))
+    if (!type || !(body = rw_body(req)))
         return;
-    if (reward_rule_from_json(body, &rule, err, sizeof err) != 0) {
+    if (rw_rule_from_json(body, &rule, err, sizeof err) != 0) {
         sg_reply_problem(req, 400, "Bad Request", "%s", err);
         return;
     }
-    int rc = store_rule_put(svc->app->pg, type, &rule, sg_req_principal(req)->id, &out);
+    int rc = rw_store_rule_put(svc->app->pg, type, &rule, sg_req_principal(req)->id, &out);
     if (rc != SG_OK) {
-        reward_reply_outcome(req, rc, "reward rule");
+        rw_reply_outcome(req, rc, "reward rule");
         return;
     }
     sg_reply_json(req, 200, out);
 }
 
-void reward_h_rule_versions(sg_req *req, void *ctx)
+void rw_h_rule_versions(sg_req *req, void *ctx)
 {
-    reward_svc *svc = ctx;
+    rw_svc *svc = ctx;
     const char *type = report_type_param(req);
     long long before = 0;
     json_t *page;
@@ -87,9 +86,9 @@ void reward_h_rule_versions(sg_req *req, void *ctx)
 
     if (!type || sg_req_page_seq(req, &limit, &before) != 0)
         return;
-    int rc = store_rule_versions(svc->app->pg, type, before, limit, &page);
+    int rc = rw_store_rule_versions(svc->app->pg, type, before, limit, &page);
     if (rc != SG_OK) {
-        reward_reply_outcome(req, rc, "reward rule");
+        rw_reply_outcome(req, rc, "reward rule");
         return;
     }
     sg_reply_json(req, 200, page);

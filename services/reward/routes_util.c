@@ -6,25 +6,25 @@
 #include "sg/log.h"
 #include "svc.h"
 
-void reward_reply_outcome(sg_req *req, int rc, const char *what)
+void rw_reply_outcome(sg_req *req, int rc, const char *what)
 {
     switch (rc) {
-    case REWARD_NOT_FOUND:
+    case RW_NOT_FOUND:
         sg_reply_problem(req, 404, "Not Found", "%s not found", what);
         return;
-    case REWARD_ITEM_INACTIVE:
+    case RW_ITEM_INACTIVE:
         sg_reply_problem(req, 409, "Conflict", "the item is not active");
         return;
-    case REWARD_OUT_OF_STOCK:
+    case RW_OUT_OF_STOCK:
         sg_reply_problem(req, 409, "Conflict", "not enough stock");
         return;
-    case REWARD_INSUFFICIENT:
+    case RW_INSUFFICIENT:
         sg_reply_problem(req, 409, "Conflict", "insufficient balance");
         return;
-    case REWARD_KEY_REUSED:
+    case RW_KEY_REUSED:
         sg_reply_problem(req, 409, "Conflict", "Idempotency-Key already used with a different request body");
         return;
-    case REWARD_ALREADY_REFUNDED:
+    case RW_ALREADY_REFUNDED:
         sg_reply_problem(req, 409, "Conflict", "the redemption was already refunded");
         return;
     default:
@@ -33,7 +33,7 @@ void reward_reply_outcome(sg_req *req, int rc, const char *what)
     }
 }
 
-int reward_require_self_or_ops(sg_req *req, const char *user_id)
+int rw_require_self_or_ops(sg_req *req, const char *user_id)
 {
     const sg_principal *p = sg_req_principal(req);
     if (p->kind == SG_AUTH_OPS || (p->kind == SG_AUTH_USER && strcmp(p->id, user_id) == 0))
@@ -42,7 +42,7 @@ int reward_require_self_or_ops(sg_req *req, const char *user_id)
     return -1;
 }
 
-const json_t *reward_body(sg_req *req)
+const json_t *rw_body(sg_req *req)
 {
     const json_t *body = sg_req_json(req);
     if (!json_is_object(body)) {

@@ -5,13 +5,13 @@
 #include "sg/json.h"
 
 static const sg_field rule_fields[] = {
-    {"vote_reward", SG_JT_INT, 1, 0, REWARD_MAX_AMOUNT, 0, 0},
-    {"majority_bonus", SG_JT_INT, 1, 0, REWARD_MAX_AMOUNT, 0, 0},
-    {"reporter_reward", SG_JT_INT, 1, 0, REWARD_MAX_AMOUNT, 0, 0},
-    {"daily_cap_per_user", SG_JT_INT, 1, 0, REWARD_MAX_DAILY_CAP, 0, 0},
+    {"vote_reward", SG_JT_INT, 1, 0, RW_MAX_AMOUNT, 0, 0},
+    {"majority_bonus", SG_JT_INT, 1, 0, RW_MAX_AMOUNT, 0, 0},
+    {"reporter_reward", SG_JT_INT, 1, 0, RW_MAX_AMOUNT, 0, 0},
+    {"daily_cap_per_user", SG_JT_INT, 1, 0, RW_MAX_DAILY_CAP, 0, 0},
 };
 
-int reward_rule_from_json(const json_t *body, reward_rule *out, char *err, size_t errlen)
+int rw_rule_from_json(const json_t *body, rw_rule *out, char *err, size_t errlen)
 {
     if (sg_json_validate(body, rule_fields, sizeof rule_fields / sizeof rule_fields[0], err, errlen) != 0)
         return -1;

@@ -1,5 +1,5 @@
-/* Catalog store; see store_catalog.h. */
-#include "store_catalog.h"
+/* Catalog store; see store.h. */
+#include "store.h"
 
 #include <stdio.h>
 #include "store_util.h"
@@ -13,17 +13,17 @@
 static int item_one(sg_pg_pool *p, const char *sql, int n, const char *const *params, json_t **out)
 {
     PGresult *r = NULL;
-    int rc = sg_pg_read(p, REWARD_PG_WAIT_MS, sql, n, params, &r);
+    int rc = sg_pg_read(p, RW_PG_WAIT_MS, sql, n, params, &r);
     *out = NULL;
     if (rc == SG_OK && PQntuples(r) == 0)
-        rc = REWARD_NOT_FOUND;
+        rc = RW_NOT_FOUND;
     else if (rc == SG_OK && !(*out = sg_pg_json(r, 0, 0)))
         rc = SG_ERR_DB;
     PQclear(r);
     return rc;
 }
 
-int store_item_create(sg_pg_pool *p, const reward_item *it, json_t **out)
+int rw_store_item_create(sg_pg_pool *p, const rw_item *it, json_t **out)
 {
     char cost[24], stock[24];
     snprintf(cost, sizeof cost, "%lld", it->cost);
@@ -34,7 +34,7 @@ int store_item_create(sg_pg_pool *p, const reward_item *it, json_t **out)
                     4, SG_P(it->name, cost, stock, it->active ? "true" : "false"), out);
 }
 
-int store_item_replace(sg_pg_pool *p, const char *id, const reward_item *it, json_t **out)
+int rw_store_item_replace(sg_pg_pool *p, const char *id, const rw_item *it, json_t **out)
 {
     char cost[24], stock[24];
     snprintf(cost, sizeof cost, "%lld", it->cost);
@@ -45,18 +45,18 @@ int store_item_replace(sg_pg_pool *p, const char *id, const reward_item *it, jso
                     5, SG_P(id, it->name, cost, stock, it->active ? "true" : "false"), out);
 }
 
-int store_item_get(sg_pg_pool *p, const char *id, json_t **out)
+int rw_store_item_get(sg_pg_pool *p, const char *id, json_t **out)
 {
     return item_one(p, "SELECT " ITEM_JSON " FROM items WHERE id = $1::uuid", 1, SG_P(id), out);
 }
 
-int store_item_list(sg_pg_pool *p, long long after, int active, int limit, json_t **page)
+int rw_store_item_list(sg_pg_pool *p, long long after, int active, int limit, json_t **page)
 {
     char lim[16], aft[24];
     PGresult *r = NULL;
     snprintf(lim, sizeof lim, "%d", limit + 1);
     snprintf(aft, sizeof aft, "%lld", after);
-    int rc = sg_pg_read(p, REWARD_PG_WAIT_MS,
+    int rc = sg_pg_read(p, RW_PG_WAIT_MS,
                         "SELECT seq, " ITEM_JSON " FROM items WHERE seq > $1::bigint "
                         "AND ($2::boolean IS NULL OR active = $2::boolean) ORDER BY seq LIMIT $3::integer",
                         3, SG_P(aft, active < 0 ? NULL : active ? "true" : "false", lim), &r);

@@ -1,5 +1,5 @@
-/* Grants store; see store_grants.h. */
-#include "store_grants.h"
+/* Grants store; see store.h. */
+#include "store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,12 +9,12 @@
 #include "store_util.h"
 #include "svc.h"
 
-int store_case_lock(sg_pg *c, const char *case_id)
+int rw_store_case_lock(sg_pg *c, const char *case_id)
 {
-    return sg_pg_exec(c, "SELECT pg_advisory_xact_lock(" REWARD_LOCK_CASE ", hashtext($1))", 1, SG_P(case_id));
+    return sg_pg_exec(c, "SELECT pg_advisory_xact_lock(" RW_LOCK_CASE ", hashtext($1))", 1, SG_P(case_id));
 }
 
-int store_grant_lock_users(sg_pg *c, const char *const *users, size_t n, const char *at, char day[11],
+int rw_store_grant_lock_users(sg_pg *c, const char *const *users, size_t n, const char *at, char day[11],
                            long long *paid)
 {
     PGresult *r = NULL;
@@ -65,7 +65,7 @@ cleanup:
     return rc;
 }
 
-int store_grants_existing(sg_pg *c, const char *const *case_ids, const char *const *also_ids,
+int rw_store_grants_existing(sg_pg *c, const char *const *case_ids, const char *const *also_ids,
                           const char *const *user_ids, const char *const *kinds, size_t n, unsigned char *exists)
 {
     char *cases = sg_pg_text_array(case_ids, n), *also = sg_pg_text_array(also_ids, n),
@@ -100,7 +100,7 @@ cleanup:
     return rc;
 }
 
-int store_grant_shard_order(sg_pg *c, const char *a, const char *b, int *a_first)
+int rw_store_grant_shard_order(sg_pg *c, const char *a, const char *b, int *a_first)
 {
     int rc;
     PGresult *r = sg_pg_rows(c, &rc, "SELECT (abs(hashtext($1)) % 16 <= abs(hashtext($2)) % 16)::int", 2,
@@ -128,7 +128,7 @@ static char *int_array(const long long *v, size_t n)
     return out;
 }
 
-int store_grant_batch_record(sg_pg *c, const store_grant_batch *b)
+int rw_store_grant_batch_record(sg_pg *c, const rw_store_grant_batch *b)
 {
     char ver[24], channel[SG_OUTBOX_CHANNEL_MAX];
     char *users = sg_pg_text_array(b->user_ids, b->n), *kinds = sg_pg_text_array(b->kinds, b->n);
@@ -146,7 +146,7 @@ int store_grant_batch_record(sg_pg *c, const store_grant_batch *b)
                            b->event_id, users, kinds, due, paid, SG_T_REWARD_GRANTED, b->traceparent,
                            sg_outbox_channel(sg_pg_schema(c), channel)));
     if (!sg_pg_ok(r)) {
-        rc = strcmp(sg_pg_sqlstate(c), "23505") == 0 ? REWARD_DUPLICATE : sg_pg_err(c);
+        rc = strcmp(sg_pg_sqlstate(c), "23505") == 0 ? RW_DUPLICATE : sg_pg_err(c);
         goto cleanup;
     }
     /* Every grant recorded, or the function raised. */

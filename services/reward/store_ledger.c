@@ -1,5 +1,5 @@
-/* Accounts and journal store; see store_ledger.h. */
-#include "store_ledger.h"
+/* Accounts and journal store; see store.h. */
+#include "store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,24 +7,27 @@
 #include "store_util.h"
 #include "svc.h"
 
-int store_balance(sg_pg_pool *p, const char *user_id, long long *balance)
+int rw_store_account_get(sg_pg_pool *p, const char *user_id, json_t **out)
 {
     PGresult *r = NULL;
-    int rc = sg_pg_read(p, REWARD_PG_WAIT_MS, "SELECT balance FROM accounts WHERE user_id = $1 AND kind = 'user'", 1, SG_P(user_id),
-                        &r);
-    if (rc == SG_OK)
-        *balance = PQntuples(r) ? atoll(PQgetvalue(r, 0, 0)) : 0;
+    int rc = sg_pg_read(p, RW_PG_WAIT_MS,
+                        "SELECT json_build_object('user_id', $1::text, 'balance', coalesce((SELECT balance "
+                        "FROM accounts WHERE user_id = $1::text AND kind = 'user'), 0))::text",
+                        1, SG_P(user_id), &r);
+    *out = NULL;
+    if (rc == SG_OK && (PQntuples(r) != 1 || !(*out = sg_pg_json(r, 0, 0))))
+        rc = SG_ERR_DB;
     PQclear(r);
     return rc;
 }
 
-int store_ledger_page(sg_pg_pool *p, const char *user_id, long long before_seq, int limit, json_t **page)
+int rw_store_ledger_page(sg_pg_pool *p, const char *user_id, long long before_seq, int limit, json_t **page)
 {
     char lim[16], bef[24];
     PGresult *r = NULL;
     snprintf(lim, sizeof lim, "%d", limit + 1);
     snprintf(bef, sizeof bef, "%lld", before_seq > 0 ? before_seq : 0x7fffffffffffffffLL);
-    int rc = sg_pg_read(p, REWARD_PG_WAIT_MS,
+    int rc = sg_pg_read(p, RW_PG_WAIT_MS,
                         "SELECT e.seq, json_build_object('entry_id', e.id, 'amount', e.amount, 'kind', t.kind, "
                         "'grant_kind', t.grant_kind, 'case_id', t.case_id, 'redemption_id', t.redemption_id, "
                         "'created_at', " SG_SQL_TS("e.created_at") ")::text "
@@ -38,7 +41,7 @@ int store_ledger_page(sg_pg_pool *p, const char *user_id, long long before_seq, 
     return rc;
 }
 
-int store_post(sg_pg *c, const store_posting *p, store_posted *out)
+int rw_store_post(sg_pg *c, const rw_store_posting *p, rw_store_posted *out)
 {
     char amount[24];
     int rc = SG_OK;
@@ -57,7 +60,7 @@ int store_post(sg_pg *c, const store_posting *p, store_posted *out)
     }
     if (PQntuples(r) != 1 || PQgetisnull(r, 0, 1)) {
         /* Only a debit can be refused; a refused credit means a corrupt id. */
-        rc = p->amount < 0 ? REWARD_INSUFFICIENT : SG_ERR_DB;
+        rc = p->amount < 0 ? RW_INSUFFICIENT : SG_ERR_DB;
         goto cleanup;
     }
     snprintf(out->entry_id, sizeof out->entry_id, "%s", PQgetvalue(r, 0, 0));

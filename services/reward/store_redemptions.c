@@ -1,11 +1,10 @@
-/* Redemptions store; see store_redemptions.h. */
-#include "store_redemptions.h"
+/* Redemptions store; see store.h. */
+#include "store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include "store_ledger.h"
 #include "store_util.h"
 #include "svc.h"
 
@@ -15,12 +14,12 @@
     "'created_at', " SG_SQL_TS("created_at") ", 'refunded_at', " SG_SQL_TS("refunded_at") ")"
 
 typedef struct redeem_tx {
-    const store_redeem_req *req;
+    const rw_store_redeem_req *req;
     json_t *out;
 } redeem_tx;
 
-/* The first outcome of (user, key), if any: REWARD_REPLAYED with t->out,
- * REWARD_KEY_REUSED, or SG_OK when the key is new. */
+/* The first outcome of (user, key), if any: RW_REPLAYED with t->out,
+ * RW_KEY_REUSED, or SG_OK when the key is new. */
 static int find_previous(sg_pg *c, redeem_tx *t)
 {
     int rc = SG_OK;
@@ -35,12 +34,12 @@ static int find_previous(sg_pg *c, redeem_tx *t)
     if (PQntuples(r) == 0)
         goto cleanup;
     if (strcasecmp(PQgetvalue(r, 0, 0), t->req->item_id) != 0 || atoi(PQgetvalue(r, 0, 1)) != t->req->quantity) {
-        rc = REWARD_KEY_REUSED;
+        rc = RW_KEY_REUSED;
         goto cleanup;
     }
     json_decref(t->out);
     t->out = sg_pg_json(r, 0, 2);
-    rc = t->out ? REWARD_REPLAYED : SG_ERR_DB;
+    rc = t->out ? RW_REPLAYED : SG_ERR_DB;
 cleanup:
     PQclear(r);
     return rc;
@@ -67,11 +66,11 @@ static int take_stock(sg_pg *c, const char *item_id, const char *qty, long long 
     if (!sg_pg_ok(r))
         rc = sg_pg_err(c);
     else if (PQntuples(r) == 0)
-        rc = REWARD_NOT_FOUND;
+        rc = RW_NOT_FOUND;
     else if (strcmp(PQgetvalue(r, 0, 0), "t") != 0)
-        rc = REWARD_ITEM_INACTIVE;
+        rc = RW_ITEM_INACTIVE;
     else
-        rc = REWARD_OUT_OF_STOCK;
+        rc = RW_OUT_OF_STOCK;
 cleanup:
     PQclear(r);
     return rc;
@@ -80,10 +79,10 @@ cleanup:
 static int redeem_fn(sg_pg *c, void *ctx)
 {
     redeem_tx *t = ctx;
-    const store_redeem_req *q = t->req;
+    const rw_store_redeem_req *q = t->req;
     char qty[16], unit[24], cost[24], bal[24], id[37];
     long long unit_cost = 0;
-    store_posted posted;
+    rw_store_posted posted;
     PGresult *r = NULL;
     int rc;
 
@@ -92,7 +91,7 @@ static int redeem_fn(sg_pg *c, void *ctx)
     snprintf(qty, sizeof qty, "%d", q->quantity);
     /* One (user, key) at a time: a concurrent retry waits here and then
      * finds the first outcome instead of redeeming again. */
-    rc = sg_pg_exec(c, "SELECT pg_advisory_xact_lock(" REWARD_LOCK_REDEMPTION ", hashtext($1 || E'\\n' || $2))", 2,
+    rc = sg_pg_exec(c, "SELECT pg_advisory_xact_lock(" RW_LOCK_REDEMPTION ", hashtext($1 || E'\\n' || $2))", 2,
                     SG_P(q->user_id, q->key));
     if (rc == SG_OK)
         rc = find_previous(c, t);
@@ -105,17 +104,18 @@ static int redeem_fn(sg_pg *c, void *ctx)
     r = sg_pg_query_q(c, "23505",
                       "INSERT INTO redemptions (user_id, idempotency_key, item_id, quantity, unit_cost, cost, "
                       "status, response) VALUES ($1, $2, $3::uuid, $4::integer, $5::bigint, $6::bigint, "
-                      "'completed', '{}') RETURNING id",
-                      6, SG_P(q->user_id, q->key, q->item_id, qty, unit, cost));
+                      "$7, '{}') RETURNING id",
+                      7, SG_P(q->user_id, q->key, q->item_id, qty, unit, cost,
+                              rw_redemption_status_name(RW_REDEMPTION_INITIAL)));
     if (!sg_pg_ok(r)) {
         /* Only a writer that bypassed the advisory lock can get here. */
         rc = strcmp(sg_pg_sqlstate(c), "23505") == 0 ? SG_ERR_RETRY : sg_pg_err(c);
         goto cleanup;
     }
     snprintf(id, sizeof id, "%s", PQgetvalue(r, 0, 0));
-    store_posting debit = {.kind = "redeem", .redemption_id = id, .user_id = q->user_id,
+    rw_store_posting debit = {.kind = "redeem", .redemption_id = id, .user_id = q->user_id,
                            .amount = -(unit_cost * q->quantity)};
-    rc = store_post(c, &debit, &posted);
+    rc = rw_store_post(c, &debit, &posted);
     if (rc != SG_OK)
         goto cleanup;
     snprintf(bal, sizeof bal, "%lld", posted.balance);
@@ -135,11 +135,11 @@ cleanup:
     return rc;
 }
 
-int store_redeem(sg_pg_pool *p, const store_redeem_req *req, json_t **out)
+int rw_store_redeem(sg_pg_pool *p, const rw_store_redeem_req *req, json_t **out)
 {
     redeem_tx t = {.req = req};
     int rc = sg_pg_tx(p, SG_TX_READ_COMMITTED, redeem_fn, &t);
-    if (rc != SG_OK && rc != REWARD_REPLAYED) {
+    if (rc != SG_OK && rc != RW_REPLAYED) {
         json_decref(t.out);
         t.out = NULL;
     }
@@ -156,8 +156,9 @@ static int refund_fn(sg_pg *c, void *ctx)
 {
     refund_tx *t = ctx;
     char user[129], item[37], qty[16], bal[24];
+    rw_redemption_status from;
     long long cost;
-    store_posted posted;
+    rw_store_posted posted;
     PGresult *r = NULL;
     int rc = SG_OK;
 
@@ -174,11 +175,15 @@ static int refund_fn(sg_pg *c, void *ctx)
         goto cleanup;
     }
     if (PQntuples(r) == 0) {
-        rc = REWARD_NOT_FOUND;
+        rc = RW_NOT_FOUND;
         goto cleanup;
     }
-    if (strcmp(PQgetvalue(r, 0, 4), "completed") != 0) {
-        rc = REWARD_ALREADY_REFUNDED;
+    if (rw_redemption_status_parse(PQgetvalue(r, 0, 4), &from) != 0) {
+        rc = SG_ERR_DB;
+        goto cleanup;
+    }
+    if (!rw_redemption_may(from, RW_REDEMPTION_REFUNDED)) {
+        rc = RW_ALREADY_REFUNDED; /* refunded is the only state that cannot be refunded */
         goto cleanup;
     }
     snprintf(user, sizeof user, "%s", PQgetvalue(r, 0, 0));
@@ -189,17 +194,17 @@ static int refund_fn(sg_pg *c, void *ctx)
                     SG_P(item, qty));
     if (rc != SG_OK)
         goto cleanup;
-    store_posting credit = {.kind = "refund", .redemption_id = t->id, .user_id = user, .amount = cost};
-    rc = store_post(c, &credit, &posted);
+    rw_store_posting credit = {.kind = "refund", .redemption_id = t->id, .user_id = user, .amount = cost};
+    rc = rw_store_post(c, &credit, &posted);
     if (rc != SG_OK)
         goto cleanup;
     snprintf(bal, sizeof bal, "%lld", posted.balance);
     PQclear(r);
     r = sg_pg_query(c,
-                    "UPDATE redemptions SET status = 'refunded', refunded_at = now(), refunded_by = $2 "
+                    "UPDATE redemptions SET status = $4, refunded_at = now(), refunded_by = $2 "
                     "WHERE id = $1::uuid RETURNING (" REDEMPTION_JSON
                     "::jsonb || jsonb_build_object('balance', $3::bigint))::text",
-                    3, SG_P(t->id, t->by, bal));
+                    4, SG_P(t->id, t->by, bal, rw_redemption_status_name(RW_REDEMPTION_REFUNDED)));
     if (!sg_pg_ok(r)) {
         rc = sg_pg_err(c);
         goto cleanup;
@@ -211,7 +216,7 @@ cleanup:
     return rc;
 }
 
-int store_refund(sg_pg_pool *p, const char *id, const char *by, json_t **out)
+int rw_store_refund(sg_pg_pool *p, const char *id, const char *by, json_t **out)
 {
     refund_tx t = {.id = id, .by = by};
     int rc = sg_pg_tx(p, SG_TX_READ_COMMITTED, refund_fn, &t);
@@ -223,14 +228,14 @@ int store_refund(sg_pg_pool *p, const char *id, const char *by, json_t **out)
     return rc;
 }
 
-int store_redemption_get(sg_pg_pool *p, const char *id, json_t **out, char owner[129])
+int rw_store_redemption_get(sg_pg_pool *p, const char *id, json_t **out, char owner[129])
 {
     PGresult *r = NULL;
-    int rc = sg_pg_read(p, REWARD_PG_WAIT_MS, "SELECT user_id, " REDEMPTION_JSON "::text FROM redemptions WHERE id = $1::uuid", 1,
+    int rc = sg_pg_read(p, RW_PG_WAIT_MS, "SELECT user_id, " REDEMPTION_JSON "::text FROM redemptions WHERE id = $1::uuid", 1,
                         SG_P(id), &r);
     *out = NULL;
     if (rc == SG_OK && PQntuples(r) == 0)
-        rc = REWARD_NOT_FOUND;
+        rc = RW_NOT_FOUND;
     else if (rc == SG_OK && !(*out = sg_pg_json(r, 0, 1)))
         rc = SG_ERR_DB;
     if (rc == SG_OK)

@@ -1,5 +1,5 @@
-/* Reward rules store; see store_rules.h. */
-#include "store_rules.h"
+/* Reward rules store; see store.h. */
+#include "store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +15,7 @@
 
 typedef struct put_tx {
     const char *type;
-    const reward_rule *rule;
+    const rw_rule *rule;
     const char *by;
     json_t *out;
 } put_tx;
@@ -32,7 +32,7 @@ static int put_fn(sg_pg *c, void *ctx)
     snprintf(v[2], sizeof v[2], "%lld", t->rule->reporter_reward);
     snprintf(v[3], sizeof v[3], "%lld", t->rule->daily_cap_per_user);
     /* Serializes PUTs of one type so max(version)+1 cannot be taken twice. */
-    rc = sg_pg_exec(c, "SELECT pg_advisory_xact_lock(" REWARD_LOCK_RULES ", hashtext($1))", 1, SG_P(t->type));
+    rc = sg_pg_exec(c, "SELECT pg_advisory_xact_lock(" RW_LOCK_RULES ", hashtext($1))", 1, SG_P(t->type));
     if (rc != SG_OK)
         return rc;
     r = sg_pg_query(c,
@@ -54,7 +54,7 @@ cleanup:
     return rc;
 }
 
-int store_rule_put(sg_pg_pool *p, const char *type, const reward_rule *r, const char *by, json_t **out)
+int rw_store_rule_put(sg_pg_pool *p, const char *type, const rw_rule *r, const char *by, json_t **out)
 {
     put_tx t = {.type = type, .rule = r, .by = by};
     int rc = sg_pg_tx(p, SG_TX_READ_COMMITTED, put_fn, &t);
@@ -66,28 +66,28 @@ int store_rule_put(sg_pg_pool *p, const char *type, const reward_rule *r, const 
     return rc;
 }
 
-int store_rule_get(sg_pg_pool *p, const char *type, json_t **out)
+int rw_store_rule_get(sg_pg_pool *p, const char *type, json_t **out)
 {
     PGresult *r = NULL;
-    int rc = sg_pg_read(p, REWARD_PG_WAIT_MS,
+    int rc = sg_pg_read(p, RW_PG_WAIT_MS,
                         "SELECT " RULE_JSON " FROM reward_rules WHERE report_type = $1 "
                         "ORDER BY version DESC LIMIT 1",
                         1, SG_P(type), &r);
     *out = NULL;
     if (rc == SG_OK && PQntuples(r) == 0)
-        rc = REWARD_NOT_FOUND;
+        rc = RW_NOT_FOUND;
     else if (rc == SG_OK && !(*out = sg_pg_json(r, 0, 0)))
         rc = SG_ERR_DB;
     PQclear(r);
     return rc;
 }
 
-int store_rule_list(sg_pg_pool *p, const char *after, int limit, json_t **page)
+int rw_store_rule_list(sg_pg_pool *p, const char *after, int limit, json_t **page)
 {
     char lim[16];
     PGresult *r = NULL;
     snprintf(lim, sizeof lim, "%d", limit + 1);
-    int rc = sg_pg_read(p, REWARD_PG_WAIT_MS,
+    int rc = sg_pg_read(p, RW_PG_WAIT_MS,
                         "SELECT DISTINCT ON (report_type) report_type, " RULE_JSON " FROM reward_rules "
                         "WHERE $1::text IS NULL OR report_type > $1::text "
                         "ORDER BY report_type, version DESC LIMIT $2::integer",
@@ -99,19 +99,19 @@ int store_rule_list(sg_pg_pool *p, const char *after, int limit, json_t **page)
     return rc;
 }
 
-int store_rule_versions(sg_pg_pool *p, const char *type, long long before, int limit, json_t **page)
+int rw_store_rule_versions(sg_pg_pool *p, const char *type, long long before, int limit, json_t **page)
 {
     char lim[16], bef[24];
     PGresult *r = NULL;
     snprintf(lim, sizeof lim, "%d", limit + 1);
     snprintf(bef, sizeof bef, "%lld", before > 0 ? before : 0x7fffffffLL);
-    int rc = sg_pg_read(p, REWARD_PG_WAIT_MS,
+    int rc = sg_pg_read(p, RW_PG_WAIT_MS,
                         "SELECT version, " RULE_JSON " FROM reward_rules "
                         "WHERE report_type = $1 AND version < $2::bigint "
                         "ORDER BY version DESC LIMIT $3::integer",
                         3, SG_P(type, bef, lim), &r);
     if (rc == SG_OK && PQntuples(r) == 0 && before == 0)
-        rc = REWARD_NOT_FOUND;
+        rc = RW_NOT_FOUND;
     *page = NULL;
     if (rc == SG_OK && !(*page = sg_pg_page(r, limit, 0, 1)))
         rc = SG_ERR_DB;
@@ -119,12 +119,12 @@ int store_rule_versions(sg_pg_pool *p, const char *type, long long before, int l
     return rc;
 }
 
-int store_rule_effective(sg_pg *c, const char *type, reward_rule *out, char rule_type[33], int *version)
+int rw_store_rule_effective(sg_pg *c, const char *type, rw_rule *out, char rule_type[33], int *version)
 {
     int rc = SG_OK;
     PGresult *r = sg_pg_query(c,
                               "SELECT report_type, version, vote_reward, majority_bonus, reporter_reward, "
-                              "daily_cap_per_user FROM reward_rules WHERE report_type IN ($1::text, '" REWARD_DEFAULT_TYPE
+                              "daily_cap_per_user FROM reward_rules WHERE report_type IN ($1::text, '" RW_DEFAULT_TYPE
                               "') ORDER BY report_type = $1::text DESC, version DESC LIMIT 1",
                               1, SG_P(type));
     if (!sg_pg_ok(r)) {
@@ -132,7 +132,7 @@ int store_rule_effective(sg_pg *c, const char *type, reward_rule *out, char rule
         goto cleanup;
     }
     if (PQntuples(r) == 0) {
-        rc = REWARD_NOT_FOUND;
+        rc = RW_NOT_FOUND;
         goto cleanup;
     }
     snprintf(rule_type, 33, "%s", PQgetvalue(r, 0, 0));

@@ -1,5 +1,5 @@
-/* Metrics totals; see store_stats.h. */
-#include "store_stats.h"
+/* Metrics totals; see store.h. */
+#include "store.h"
 
 #include <stdlib.h>
 #include "svc.h"
@@ -7,7 +7,7 @@
 /* A scrape gives up quickly rather than queue behind requests. */
 #define STATS_PG_WAIT_MS 200
 
-int store_stats(sg_pg_pool *p, reward_stats *out)
+int rw_store_stats(sg_pg_pool *p, rw_stats *out)
 {
     PGresult *r = NULL;
     int rc = SG_ERR_DB;

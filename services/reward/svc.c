@@ -3,9 +3,9 @@
 
 #include <stdlib.h>
 
-void *reward_init(sg_app *app, char *err, size_t errlen)
+void *rw_init(sg_app *app, char *err, size_t errlen)
 {
-    reward_svc *svc = calloc(1, sizeof *svc);
+    rw_svc *svc = calloc(1, sizeof *svc);
     if (!svc) {
         snprintf(err, errlen, "out of memory");
         return NULL;
@@ -14,7 +14,7 @@ void *reward_init(sg_app *app, char *err, size_t errlen)
     return svc;
 }
 
-void reward_fini(void *svc)
+void rw_fini(void *svc)
 {
     free(svc);
 }

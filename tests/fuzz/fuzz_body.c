@@ -291,20 +291,20 @@ static void fuzz_reviewer_policies(const json_t *body)
 static void fuzz_reward(const json_t *body)
 {
     char err[256] = "";
-    reward_rule rr;
-    reward_item it;
-    reward_redeem rd;
-    if (reward_rule_from_json(body, &rr, err, sizeof err) == 0)
-        FZ_CHECK(rr.vote_reward >= 0 && rr.vote_reward <= REWARD_MAX_AMOUNT && rr.majority_bonus >= 0 &&
-                     rr.majority_bonus <= REWARD_MAX_AMOUNT && rr.reporter_reward >= 0 &&
-                     rr.reporter_reward <= REWARD_MAX_AMOUNT && rr.daily_cap_per_user >= 0 &&
-                     rr.daily_cap_per_user <= REWARD_MAX_DAILY_CAP, "reward rule bounds");
-    if (reward_item_from_json(body, &it, err, sizeof err) == 0)
+    rw_rule rr;
+    rw_item it;
+    rw_redeem rd;
+    if (rw_rule_from_json(body, &rr, err, sizeof err) == 0)
+        FZ_CHECK(rr.vote_reward >= 0 && rr.vote_reward <= RW_MAX_AMOUNT && rr.majority_bonus >= 0 &&
+                     rr.majority_bonus <= RW_MAX_AMOUNT && rr.reporter_reward >= 0 &&
+                     rr.reporter_reward <= RW_MAX_AMOUNT && rr.daily_cap_per_user >= 0 &&
+                     rr.daily_cap_per_user <= RW_MAX_DAILY_CAP, "reward rule bounds");
+    if (rw_item_from_json(body, &it, err, sizeof err) == 0)
         FZ_CHECK(it.name && sg_utf8_len(it.name) >= 1 && sg_utf8_len(it.name) <= 200 && it.cost >= 1 &&
-                     it.cost <= REWARD_MAX_COST && it.stock >= 0 && it.stock <= REWARD_MAX_STOCK,
+                     it.cost <= RW_MAX_COST && it.stock >= 0 && it.stock <= RW_MAX_STOCK,
                  "item bounds");
-    if (reward_redeem_from_json(body, &rd, err, sizeof err) == 0)
-        FZ_CHECK(sg_is_uuid(rd.item_id) && rd.quantity >= 1 && rd.quantity <= REWARD_MAX_QUANTITY, "redeem");
+    if (rw_redeem_from_json(body, &rd, err, sizeof err) == 0)
+        FZ_CHECK(sg_is_uuid(rd.item_id) && rd.quantity >= 1 && rd.quantity <= RW_MAX_QUANTITY, "redeem");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

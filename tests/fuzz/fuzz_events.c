@@ -5,7 +5,7 @@
  *   reviewer: rv_panel_req_parse (sg.panel.requested), rv_ballot_closed_parse
  *   (sg.ballot.closed), rv_case_decided_parse (sg.case.decided),
  *   rv_activity_item_parse non-strict (sg.user.activity);
- *   reward: reward_decision_parse (sg.case.decided).
+ *   reward: rw_decision_parse (sg.case.decided).
  * Checked beyond memory safety and leaks: what a parser accepts satisfies its
  * header's contract (ids are opaque ids, counts match, enums in range).
  */
@@ -14,7 +14,7 @@
 #include "fuzz_util.h"
 #include "reviewer/payloads.h"
 #include "sg/timeutil.h"
-#include "reward/decision.h"
+#include "reward/payloads.h"
 #include "reward/rule.h"
 #include "sg/json.h"
 
@@ -80,16 +80,16 @@ static void fuzz_reviewer(const json_t *p)
 static void fuzz_reward(const json_t *p)
 {
     char err[256] = "";
-    reward_decision d;
-    int rc = reward_decision_parse(p, &d, err, sizeof err);
+    rw_decision d;
+    int rc = rw_decision_parse(p, &d, err, sizeof err);
     FZ_CHECK(rc == 0 || rc == -1 || rc == -2, "rc=%d", rc);
     if (rc)
         return;
     FZ_CHECK(sg_is_opaque_id(d.case_id), "case_id");
     FZ_CHECK(sg_is_report_type(d.report_type), "report_type");
     FZ_CHECK(!d.occurred_at || sg_is_rfc3339(d.occurred_at), "occurred_at");
-    FZ_CHECK(d.verdict == REWARD_VERDICT_NONE || d.verdict == REWARD_VERDICT_VIOLATION ||
-                 d.verdict == REWARD_VERDICT_NO_VIOLATION, "verdict");
+    FZ_CHECK(d.verdict == RW_VERDICT_NONE || d.verdict == RW_VERDICT_VIOLATION ||
+                 d.verdict == RW_VERDICT_NO_VIOLATION, "verdict");
     const json_t *r = json_object_get(p, "reporter_ids"), *b = json_object_get(p, "ballots");
     FZ_CHECK(d.nreporters == (json_is_array(r) ? json_array_size(r) : 0), "nreporters");
     FZ_CHECK(d.nballots == (json_is_array(b) ? json_array_size(b) : 0), "nballots");
@@ -100,7 +100,7 @@ static void fuzz_reward(const json_t *p)
         FZ_CHECK(d.ballots[i].voted == 0 || d.ballots[i].voted == 1, "voted");
         FZ_CHECK(d.ballots[i].with_majority == 0 || d.ballots[i].with_majority == 1, "with_majority");
     }
-    reward_decision_free(&d);
+    rw_decision_free(&d);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -7,19 +7,19 @@
 #include "../../services/reward/catalog.h"
 #include "../../services/reward/rule.h"
 
-static int rule_ok(const char *json, reward_rule *r)
+static int rule_ok(const char *json, rw_rule *r)
 {
     char err[256];
     json_t *j = json_loads(json, 0, NULL);
     cr_assert_not_null(j);
-    int rc = reward_rule_from_json(j, r, err, sizeof err);
+    int rc = rw_rule_from_json(j, r, err, sizeof err);
     json_decref(j);
     return rc;
 }
 
-Test(reward_rule, valid_rule)
+Test(rw_rule, valid_rule)
 {
-    reward_rule r;
+    rw_rule r;
     cr_assert_eq(rule_ok("{\"vote_reward\":10,\"majority_bonus\":5,\"reporter_reward\":20,\"daily_cap_per_user\":200}", &r),
                  0);
     cr_assert_eq(r.vote_reward, 10);
@@ -29,9 +29,9 @@ Test(reward_rule, valid_rule)
     cr_assert_eq(rule_ok("{\"vote_reward\":0,\"majority_bonus\":0,\"reporter_reward\":0,\"daily_cap_per_user\":0}", &r), 0);
 }
 
-Test(reward_rule, invalid_rules)
+Test(rw_rule, invalid_rules)
 {
-    reward_rule r;
+    rw_rule r;
     const char *bad[] = {
         "{\"vote_reward\":-1,\"majority_bonus\":5,\"reporter_reward\":20,\"daily_cap_per_user\":200}",
         "{\"vote_reward\":1000001,\"majority_bonus\":5,\"reporter_reward\":20,\"daily_cap_per_user\":200}",
@@ -45,17 +45,17 @@ Test(reward_rule, invalid_rules)
         cr_assert_eq(rule_ok(bad[i], &r), -1, "accepted: %s", bad[i]);
 }
 
-static int item_ok(const char *json, reward_item *it, json_t **keep)
+static int item_ok(const char *json, rw_item *it, json_t **keep)
 {
     char err[256];
     *keep = json_loads(json, 0, NULL);
     cr_assert_not_null(*keep);
-    return reward_item_from_json(*keep, it, err, sizeof err);
+    return rw_item_from_json(*keep, it, err, sizeof err);
 }
 
-Test(reward_catalog, items)
+Test(rw_catalog, items)
 {
-    reward_item it;
+    rw_item it;
     json_t *k;
     cr_assert_eq(item_ok("{\"name\":\"Mug\",\"cost\":1,\"stock\":0,\"active\":false}", &it, &k), 0);
     cr_assert_str_eq(it.name, "Mug");
@@ -78,11 +78,11 @@ Test(reward_catalog, items)
     }
 }
 
-Test(reward_catalog, item_name_length_in_code_points)
+Test(rw_catalog, item_name_length_in_code_points)
 {
     char json[1200];
     char name[801] = "";
-    reward_item it;
+    rw_item it;
     json_t *k;
     for (int i = 0; i < 200; i++)
         strcat(name, "\xc3\xa9"); /* 200 x 'é' = 400 bytes, 200 code points */
@@ -95,12 +95,12 @@ Test(reward_catalog, item_name_length_in_code_points)
     json_decref(k);
 }
 
-Test(reward_catalog, redemption_bodies)
+Test(rw_catalog, redemption_bodies)
 {
     char err[256];
-    reward_redeem r;
+    rw_redeem r;
     json_t *j = json_loads("{\"item_id\":\"6a1c2d3e-0000-4000-8000-000000000001\",\"quantity\":100}", 0, NULL);
-    cr_assert_eq(reward_redeem_from_json(j, &r, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(rw_redeem_from_json(j, &r, err, sizeof err), 0, "%s", err);
     cr_assert_eq(r.quantity, 100);
     json_decref(j);
     const char *bad[] = {
@@ -112,7 +112,7 @@ Test(reward_catalog, redemption_bodies)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         j = json_loads(bad[i], 0, NULL);
-        cr_assert_eq(reward_redeem_from_json(j, &r, err, sizeof err), -1, "accepted: %s", bad[i]);
+        cr_assert_eq(rw_redeem_from_json(j, &r, err, sizeof err), -1, "accepted: %s", bad[i]);
         json_decref(j);
     }
 }

@@ -1,20 +1,20 @@
-/* Parsing of sg.case.decided payloads: what is accepted, what is dropped. */
+/* Decoding of sg.case.decided payloads (payloads.c): what is accepted, what is dropped. */
 #include <criterion/criterion.h>
 #include <jansson.h>
 
-#include "../../services/reward/decision.h"
+#include "../../services/reward/payloads.h"
 
-static int parse(const char *json, reward_decision *d, json_t **keep)
+static int parse(const char *json, rw_decision *d, json_t **keep)
 {
     char err[256];
     *keep = json_loads(json, 0, NULL);
     cr_assert_not_null(*keep, "bad test JSON");
-    return reward_decision_parse(*keep, d, err, sizeof err);
+    return rw_decision_parse(*keep, d, err, sizeof err);
 }
 
-Test(reward_decision, full_payload)
+Test(rw_decision, full_payload)
 {
-    reward_decision d;
+    rw_decision d;
     json_t *k;
     cr_assert_eq(parse("{\"case_id\":\"6a1c2d3e-0000-4000-8000-000000000001\",\"report_type\":\"listing\","
                        "\"target_id\":\"l:1\",\"target_owner_id\":\"u-1\",\"verdict\":\"violation\",\"decided_by\":\"panel\","
@@ -22,51 +22,51 @@ Test(reward_decision, full_payload)
                        "\"ballots\":[{\"reviewer_id\":\"r\",\"outcome\":\"voted\",\"decision\":\"violation\",\"with_majority\":true}]}",
                        &d, &k),
                  0);
-    cr_assert_eq(d.verdict, REWARD_VERDICT_VIOLATION);
+    cr_assert_eq(d.verdict, RW_VERDICT_VIOLATION);
     cr_assert_str_eq(d.report_type, "listing");
     cr_assert_str_eq(d.occurred_at, "2026-11-22T10:00:00Z");
     cr_assert_eq(d.nreporters, 1);
     cr_assert_eq(d.nballots, 1);
     cr_assert(d.ballots[0].voted && d.ballots[0].with_majority);
-    reward_decision_free(&d);
+    rw_decision_free(&d);
     json_decref(k);
 }
 
-Test(reward_decision, null_verdict_and_missing_lists)
+Test(rw_decision, null_verdict_and_missing_lists)
 {
-    reward_decision d;
+    rw_decision d;
     json_t *k;
     cr_assert_eq(parse("{\"case_id\":\"c\",\"report_type\":\"comment\",\"verdict\":null,\"occurred_at\":\"junk\"}", &d,
                        &k),
                  0);
-    cr_assert_eq(d.verdict, REWARD_VERDICT_NONE);
+    cr_assert_eq(d.verdict, RW_VERDICT_NONE);
     cr_assert_eq(d.nballots + d.nreporters, 0);
     cr_assert_null(d.occurred_at, "an unusable occurred_at means 'now'");
-    reward_decision_free(&d);
+    rw_decision_free(&d);
     json_decref(k);
 }
 
-Test(reward_decision, appeal_of_names_the_reported_case)
+Test(rw_decision, appeal_of_names_the_reported_case)
 {
-    reward_decision d;
+    rw_decision d;
     json_t *k;
     cr_assert_eq(parse("{\"case_id\":\"a\",\"report_type\":\"comment\",\"verdict\":\"violation\","
                        "\"appeal_of\":\"c\"}", &d, &k),
                  0);
     cr_assert_str_eq(d.appeal_of, "c");
-    cr_assert_str_eq(reward_decision_reported_case(&d), "c");
-    reward_decision_free(&d);
+    cr_assert_str_eq(rw_decision_reported_case(&d), "c");
+    rw_decision_free(&d);
     json_decref(k);
     cr_assert_eq(parse("{\"case_id\":\"a\",\"report_type\":\"comment\",\"verdict\":\"violation\","
                        "\"appeal_of\":null}", &d, &k),
                  0);
     cr_assert_null(d.appeal_of);
-    cr_assert_str_eq(reward_decision_reported_case(&d), "a");
-    reward_decision_free(&d);
+    cr_assert_str_eq(rw_decision_reported_case(&d), "a");
+    rw_decision_free(&d);
     json_decref(k);
 }
 
-Test(reward_decision, invalid_events)
+Test(rw_decision, invalid_events)
 {
     const char *bad[] = {
         "[]",
@@ -85,7 +85,7 @@ Test(reward_decision, invalid_events)
         "\"ballots\":[{\"reviewer_id\":\"r\",\"outcome\":\"voted\",\"decision\":\"maybe\"}]}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        reward_decision d;
+        rw_decision d;
         json_t *k;
         cr_assert_eq(parse(bad[i], &d, &k), -1, "accepted: %s", bad[i]);
         json_decref(k);

@@ -1,38 +1,37 @@
-/* Parsing of sg.case.decided payloads; see decision.h. */
-#include "decision.h"
+/* Decoding of the events the reward service consumes; see payloads.h. */
+#include "payloads.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "rule.h"
 #include "sg/json.h"
 #include "sg/timeutil.h"
 
-static int parse_verdict(const json_t *v, reward_verdict *out)
+static int parse_verdict(const json_t *v, rw_verdict *out)
 {
     if (!v || json_is_null(v)) {
-        *out = REWARD_VERDICT_NONE;
+        *out = RW_VERDICT_NONE;
         return 0;
     }
     if (!json_is_string(v))
         return -1;
     if (strcmp(json_string_value(v), "violation") == 0)
-        *out = REWARD_VERDICT_VIOLATION;
+        *out = RW_VERDICT_VIOLATION;
     else if (strcmp(json_string_value(v), "no_violation") == 0)
-        *out = REWARD_VERDICT_NO_VIOLATION;
+        *out = RW_VERDICT_NO_VIOLATION;
     else
         return -1;
     return 0;
 }
 
 /* One ballot; the decision, when given, must be a verdict value. */
-static int parse_ballot(const json_t *b, reward_verdict verdict, reward_ballot *out, char *err, size_t errlen)
+static int parse_ballot(const json_t *b, rw_verdict verdict, rw_ballot *out, char *err, size_t errlen)
 {
     const char *reviewer = sg_json_str(b, "reviewer_id");
     const json_t *outcome = json_object_get(b, "outcome");
     const json_t *decision = json_object_get(b, "decision");
     const json_t *with = json_object_get(b, "with_majority");
-    reward_verdict d = REWARD_VERDICT_NONE;
+    rw_verdict d = RW_VERDICT_NONE;
 
     if (!json_is_object(b) || !sg_is_opaque_id(reviewer)) {
         snprintf(err, errlen, "ballot without a valid reviewer_id");
@@ -57,14 +56,14 @@ static int parse_ballot(const json_t *b, reward_verdict verdict, reward_ballot *
     if (json_is_boolean(with))
         out->with_majority = json_is_true(with);
     else
-        out->with_majority = d != REWARD_VERDICT_NONE && d == verdict;
+        out->with_majority = d != RW_VERDICT_NONE && d == verdict;
     return 0;
 }
 
-int reward_decision_parse(const json_t *payload, reward_decision *out, char *err, size_t errlen)
+int rw_decision_parse(const json_t *payload, rw_decision *out, char *err, size_t errlen)
 {
     const json_t *reporters, *ballots;
-    reward_decision d = {0};
+    rw_decision d = {0};
 
     if (!json_is_object(payload)) {
         snprintf(err, errlen, "payload is not an object");
@@ -98,13 +97,13 @@ int reward_decision_parse(const json_t *payload, reward_decision *out, char *err
     reporters = json_object_get(payload, "reporter_ids");
     ballots = json_object_get(payload, "ballots");
     if (reporters && !json_is_null(reporters) &&
-        (!json_is_array(reporters) || json_array_size(reporters) > REWARD_MAX_REPORTERS)) {
-        snprintf(err, errlen, "reporter_ids must be an array of at most %d ids", REWARD_MAX_REPORTERS);
+        (!json_is_array(reporters) || json_array_size(reporters) > RW_MAX_REPORTERS)) {
+        snprintf(err, errlen, "reporter_ids must be an array of at most %d ids", RW_MAX_REPORTERS);
         return -1;
     }
     if (ballots && !json_is_null(ballots) &&
-        (!json_is_array(ballots) || json_array_size(ballots) > REWARD_MAX_BALLOTS)) {
-        snprintf(err, errlen, "ballots must be an array of at most %d ballots", REWARD_MAX_BALLOTS);
+        (!json_is_array(ballots) || json_array_size(ballots) > RW_MAX_BALLOTS)) {
+        snprintf(err, errlen, "ballots must be an array of at most %d ballots", RW_MAX_BALLOTS);
         return -1;
     }
 
@@ -133,16 +132,16 @@ int reward_decision_parse(const json_t *payload, reward_decision *out, char *err
     *out = d;
     return 0;
 cleanup:
-    reward_decision_free(&d);
+    rw_decision_free(&d);
     return rc;
 }
 
-const char *reward_decision_reported_case(const reward_decision *d)
+const char *rw_decision_reported_case(const rw_decision *d)
 {
     return d->appeal_of ? d->appeal_of : d->case_id;
 }
 
-void reward_decision_free(reward_decision *d)
+void rw_decision_free(rw_decision *d)
 {
     free(d->reporter_ids);
     free(d->ballots);

@@ -1,0 +1,71 @@
+/* The reward service's events, both directions, in one place: the wire
+ * contract of what it consumes and what it produces (API.md "Events").
+ *
+ * Consumed — sg.case.decided (report -> reward), decoded here, purely (no
+ * I/O): case_id, report_type, verdict ("violation" | "no_violation" | null),
+ * reporter_ids[], ballots[{reviewer_id, outcome, decision, with_majority}],
+ * appeal_of (the appealed case of an appeal case; absent or null otherwise),
+ * occurred_at (kept: the UTC day the grants count against), plus fields the
+ * reward service ignores (target_id, target_owner_id, decided_by, opened_at);
+ * event_id is the inbox's.
+ *
+ * Produced — sg.reward.granted (reward -> anyone), key user_id, one event per
+ * grant paid (amount > 0; a grant capped to 0 announces nothing):
+ *   {user_id, amount, kind ("vote" | "majority_bonus" | "reporter"), case_id,
+ *    entry_id (the user's ledger entry)}
+ * plus event_id and occurred_at, which the outbox relay adds to every event.
+ * Its payload is NOT encoded in C: for speed (one database call per case,
+ * however many grants) it is built in SQL by the database function
+ * grant_batch (sql/reward/008, jsonb_build_object before outbox_write),
+ * reached through rw_store_grant_batch_record (store.h). A change to these
+ * fields is a change to that migration (a new one) and to API.md.
+ */
+#ifndef RW_PAYLOADS_H
+#define RW_PAYLOADS_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+/* Bounds on list sizes: far above any panel (101 seats and a few substitute
+ * rounds) or reporter crowd, low enough to refuse a corrupt event. */
+#define RW_MAX_BALLOTS 10000
+#define RW_MAX_REPORTERS 10000
+
+typedef enum {
+    RW_VERDICT_NONE = 0,      /* null: cancelled or escalated */
+    RW_VERDICT_VIOLATION,
+    RW_VERDICT_NO_VIOLATION,
+} rw_verdict;
+
+typedef struct rw_ballot {
+    const char *reviewer_id;      /* borrowed from the payload */
+    int voted;                    /* outcome == "voted" */
+    int with_majority;            /* with_majority, or decision == verdict when absent/null */
+} rw_ballot;
+
+typedef struct rw_decision {
+    const char *case_id;          /* borrowed from the payload */
+    const char *appeal_of;        /* borrowed; NULL unless an appeal case */
+    const char *report_type;      /* borrowed */
+    const char *occurred_at;      /* borrowed; NULL when absent or not RFC 3339 */
+    rw_verdict verdict;
+    const char **reporter_ids;    /* owned array of borrowed strings */
+    size_t nreporters;
+    rw_ballot *ballots;       /* owned */
+    size_t nballots;
+} rw_decision;
+
+/* Parses and validates a payload. Strings stay borrowed from `payload`, which
+ * must outlive *out. Returns 0 (free with rw_decision_free); -1 when the
+ * event is invalid, -2 when out of memory, with a reason in err (nothing to
+ * free either way). Ids must be opaque ids (1..128 printable
+ * characters without spaces); the report type [a-z0-9_]{1,32}; an outcome any
+ * string (only "voted" earns). */
+int rw_decision_parse(const json_t *payload, rw_decision *out, char *err, size_t errlen);
+void rw_decision_free(rw_decision *d);
+
+/* The case the reports of d were filed on: appeal_of for an appeal case,
+ * else case_id. Its reporters are rewarded once, under this id. */
+const char *rw_decision_reported_case(const rw_decision *d);
+
+#endif
