@@ -39,7 +39,6 @@ void rv_h_reviewers_list(sg_req *req, void *ctx)
     const char *status = sg_req_query(req, "status"), *cursor;
     rv_reviewer *items = NULL;
     int limit, n = 0, rc;
-    sg_pg *c = NULL;
     json_t *arr;
 
     if (sg_req_page(req, &limit, &cursor))
@@ -51,13 +50,12 @@ void rv_h_reviewers_list(sg_req *req, void *ctx)
     if (status && !*status)
         status = NULL;
     items = malloc((size_t)(limit + 1) * sizeof(*items));
-    c = sg_pg_acquire(s->pg, 2000);
-    if (!items || !c) {
+    if (!items) {
         sg_reply_store_error(req, SG_ERR_DB);
         goto cleanup;
     }
     /* One more than asked tells whether another page follows. */
-    rc = rv_store_reviewers_list(c, status, cursor, limit + 1, items, &n);
+    rc = rv_store_reviewers_list(s->pg, status, cursor, limit + 1, items, &n);
     if (rc != SG_OK) {
         sg_reply_store_error(req, rc);
         goto cleanup;
@@ -68,8 +66,6 @@ void rv_h_reviewers_list(sg_req *req, void *ctx)
     sg_reply_json(req, 200, json_pack("{s:o, s:o}", "items", arr, "next_cursor",
                                       n > limit ? json_string(items[limit - 1].user_id) : json_null()));
 cleanup:
-    if (c)
-        sg_pg_release(s->pg, c);
     free(items);
 }
 
@@ -79,19 +75,13 @@ void rv_h_reviewer_get(sg_req *req, void *ctx)
     const char *id = sg_req_param(req, "user_id");
     const sg_principal *who = sg_req_principal(req);
     rv_reviewer r;
-    sg_pg *c;
     int rc;
 
     if (who->kind != SG_AUTH_OPS && strcmp(who->id, id) != 0) {
         sg_reply_problem(req, 403, "Forbidden", "only ops or the reviewer may read this reviewer");
         return;
     }
-    if (!(c = sg_pg_acquire(s->pg, 2000))) {
-        sg_reply_store_error(req, SG_ERR_DB);
-        return;
-    }
-    rc = rv_store_reviewer_get(c, id, &r);
-    sg_pg_release(s->pg, c);
+    rc = rv_store_reviewer_get(s->pg, id, &r);
     if (rc == RV_NOT_FOUND)
         sg_reply_problem(req, 404, "Not Found", "%s is not a reviewer", id);
     else if (rc != SG_OK)

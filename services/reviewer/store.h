@@ -33,10 +33,10 @@ typedef struct rv_version_meta {
 } rv_version_meta;
 
 /* --- policies (store_policy.c) --- */
-/* Current version; meta may be NULL. */
-int rv_store_pool_rule_current(sg_pg *c, rv_pool_rule *out, rv_version_meta *meta);
-int rv_store_fatigue_policy_current(sg_pg *c, rv_fatigue_policy *out, rv_version_meta *meta);
-int rv_store_quality_policy_current(sg_pg *c, rv_quality_policy *out, rv_version_meta *meta);
+/* Current version (own connection, one statement); meta may be NULL. */
+int rv_store_pool_rule_get(sg_pg_pool *p, rv_pool_rule *out, rv_version_meta *meta);
+int rv_store_fatigue_policy_get(sg_pg_pool *p, rv_fatigue_policy *out, rv_version_meta *meta);
+int rv_store_quality_policy_get(sg_pg_pool *p, rv_quality_policy *out, rv_version_meta *meta);
 /* Inserts a new version (its own transaction; concurrent PUTs are
  * serialized); sets ->version and meta. */
 int rv_store_pool_rule_put(sg_pg_pool *p, rv_pool_rule *r, const char *actor, rv_version_meta *meta);
@@ -66,10 +66,13 @@ typedef struct rv_adjust_counts {
 int rv_store_pool_adjust(sg_pg_pool *p, int wait, double now, rv_adjust_counts *out);
 
 /* --- reviewers (store_reviewers.c) --- */
-int rv_store_reviewer_get(sg_pg *c, const char *user_id, rv_reviewer *out);
+/* One reviewer (own connection, one statement); RV_NOT_FOUND. */
+int rv_store_reviewer_get(sg_pg_pool *p, const char *user_id, rv_reviewer *out);
 /* Reviewers (status NULL = any) with user_id > after (NULL = from the
- * start), ordered by user_id; items has room for limit; *n set. */
-int rv_store_reviewers_list(sg_pg *c, const char *status, const char *after, int limit, rv_reviewer *items, int *n);
+ * start), ordered by user_id; items has room for limit; *n set (own
+ * connection, one statement). */
+int rv_store_reviewers_list(sg_pg_pool *p, const char *status, const char *after, int limit, rv_reviewer *items,
+                            int *n);
 /* Self-service pause; RV_NOT_FOUND, RV_CONFLICT (suspended/retired). */
 int rv_store_set_availability(sg_pg_pool *p, const char *user_id, int paused, double now, rv_reviewer *out);
 /* Ops status change to active|suspended. Activating requires the pool rule
@@ -77,8 +80,9 @@ int rv_store_set_availability(sg_pg_pool *p, const char *user_id, int paused, do
  * indefinite (until ops activate). */
 int rv_store_set_status(sg_pg_pool *p, const char *user_id, const char *status, const char *reason,
                         const char *actor, double now, rv_reviewer *out, char *why, size_t whylen);
-/* Reviewers per status: counts[i] for active, paused, suspended, retired. */
-int rv_store_status_counts(sg_pg *c, long counts[4]);
+/* Reviewers per status: counts[i] for active, paused, suspended, retired
+ * (own connection, waiting at most timeout_ms for it; one statement). */
+int rv_store_status_counts(sg_pg_pool *p, int timeout_ms, long counts[4]);
 
 /* --- selection (store_select.c), inside the consumer's transaction --- */
 /* Claims (case_id, round) and, in the same round trip, reads the current

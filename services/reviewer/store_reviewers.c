@@ -31,7 +31,7 @@ static void read_reviewer(const PGresult *r, int row, rv_reviewer *out)
     rv_copy(out->cooldown_until, sizeof(out->cooldown_until), rv_cell_str(r, row, 13));
 }
 
-int rv_store_reviewer_get(sg_pg *c, const char *user_id, rv_reviewer *out)
+static int reviewer_read(sg_pg *c, const char *user_id, rv_reviewer *out)
 {
     int rc;
     PGresult *r = sg_pg_query(c, "SELECT " REVIEWER_COLS " FROM users WHERE user_id = $1 AND status IS NOT NULL", 1,
@@ -48,7 +48,7 @@ int rv_store_reviewer_get(sg_pg *c, const char *user_id, rv_reviewer *out)
     return rc;
 }
 
-int rv_store_reviewers_list(sg_pg *c, const char *status, const char *after, int limit, rv_reviewer *items, int *n)
+static int reviewers_list(sg_pg *c, const char *status, const char *after, int limit, rv_reviewer *items, int *n)
 {
     /* One text per status, each a constant: the planner then knows which
      * index fits (the partial one for the rarer statuses, the primary key
@@ -82,6 +82,43 @@ int rv_store_reviewers_list(sg_pg *c, const char *status, const char *after, int
 cleanup:
     PQclear(r);
     return rc;
+}
+
+typedef struct get_ctx {
+    const char *user_id;
+    rv_reviewer *out;
+} get_ctx;
+
+static int get_on(sg_pg *c, void *arg)
+{
+    get_ctx *x = arg;
+    return reviewer_read(c, x->user_id, x->out);
+}
+
+int rv_store_reviewer_get(sg_pg_pool *p, const char *user_id, rv_reviewer *out)
+{
+    get_ctx x = {user_id, out};
+    return rv_on_conn(p, 2000, get_on, &x);
+}
+
+typedef struct list_ctx {
+    const char *status, *after;
+    int limit;
+    rv_reviewer *items;
+    int *n;
+} list_ctx;
+
+static int list_on(sg_pg *c, void *arg)
+{
+    list_ctx *x = arg;
+    return reviewers_list(c, x->status, x->after, x->limit, x->items, x->n);
+}
+
+int rv_store_reviewers_list(sg_pg_pool *p, const char *status, const char *after, int limit, rv_reviewer *items,
+                            int *n)
+{
+    list_ctx x = {status, after, limit, items, n};
+    return rv_on_conn(p, 2000, list_on, &x);
 }
 
 /* Locks the user's row and reads its status ("" when not a reviewer). */
@@ -140,7 +177,7 @@ static int avail_tx(sg_pg *c, void *arg)
         if (rc != SG_OK)
             return rc;
     }
-    return rv_store_reviewer_get(c, x->user_id, x->out);
+    return reviewer_read(c, x->user_id, x->out);
 }
 
 int rv_store_set_availability(sg_pg_pool *p, const char *user_id, int paused, double now, rv_reviewer *out)
@@ -200,7 +237,7 @@ static int status_tx(sg_pg *c, void *arg)
         return RV_CONFLICT;
     }
     if (strcmp(cur, x->status) == 0)
-        return rv_store_reviewer_get(c, x->user_id, x->out);
+        return reviewer_read(c, x->user_id, x->out);
     rv_pg_epoch(x->now, now, sizeof(now));
     if (!strcmp(x->status, "active")) {
         if ((rc = check_eligible(c, x)) != SG_OK)
@@ -226,7 +263,7 @@ static int status_tx(sg_pg *c, void *arg)
         rc = write_history(c, x->user_id, cur, x->status, x->reason, x->actor, now);
     if (rc != SG_OK)
         return rc;
-    return rv_store_reviewer_get(c, x->user_id, x->out);
+    return reviewer_read(c, x->user_id, x->out);
 }
 
 int rv_store_set_status(sg_pg_pool *p, const char *user_id, const char *status, const char *reason,
@@ -238,8 +275,9 @@ int rv_store_set_status(sg_pg_pool *p, const char *user_id, const char *status, 
     return sg_pg_tx(p, SG_TX_READ_COMMITTED, status_tx, &x);
 }
 
-int rv_store_status_counts(sg_pg *c, long counts[4])
+static int counts_on(sg_pg *c, void *arg)
 {
+    long *counts = arg;
     int rc = SG_OK;
     /* Each count from an index that holds just that status. */
     PGresult *r = sg_pg_query(c,
@@ -259,4 +297,11 @@ int rv_store_status_counts(sg_pg *c, long counts[4])
 cleanup:
     PQclear(r);
     return rc;
+}
+
+int rv_store_status_counts(sg_pg_pool *p, int timeout_ms, long counts[4])
+{
+    for (int i = 0; i < 4; i++)
+        counts[i] = 0;
+    return rv_on_conn(p, timeout_ms, counts_on, counts);
 }
