@@ -20,7 +20,7 @@
 #define CONFIRM_BATCH_MAX 64
 
 typedef struct sel {
-    rv_service *s;
+    rv_svc *s;
     sg_pg *c;
     rv_select_filter f;
     PGresult **windows;   /* kept: candidates' strings point into them */
@@ -245,7 +245,7 @@ static int copy_result(rv_panel_result *out, size_t n, const char *const *ids)
     return SG_OK;
 }
 
-int rv_panel_select(sg_pg *c, rv_service *s, const rv_panel_req *req, const char *event_id, const char *traceparent,
+int rv_panel_select(sg_pg *c, rv_svc *s, const rv_panel_req *req, const char *event_id, const char *traceparent,
                     double now, rv_panel_result *out)
 {
     sel x = {.s = s, .c = c};

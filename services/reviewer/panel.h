@@ -40,7 +40,7 @@
 #define RV_PANEL_H
 
 #include "payloads.h"
-#include "service.h"
+#include "svc.h"
 #include "sg/pg.h"
 
 typedef struct rv_panel_result {
@@ -55,7 +55,7 @@ typedef struct rv_panel_result {
 
 /* Selects, records and emits. Returns SG_OK or SG_ERR_DB / SG_ERR_RETRY
  * (the transaction must be rolled back). */
-int rv_panel_select(sg_pg *c, rv_service *s, const rv_panel_req *req, const char *event_id, const char *traceparent,
+int rv_panel_select(sg_pg *c, rv_svc *s, const rv_panel_req *req, const char *event_id, const char *traceparent,
                     double now, rv_panel_result *out);
 void rv_panel_result_free(rv_panel_result *r);
 

@@ -1,4 +1,4 @@
-/* HTTP handlers of the reviewer service (ctx = rv_service). They parse,
+/* HTTP handlers of the reviewer service (ctx = rv_svc). They parse,
  * authorize beyond the route's mask, validate, call the store, and map its
  * outcomes to RFC 7807 problems. No SQL here. */
 #ifndef RV_ROUTES_H

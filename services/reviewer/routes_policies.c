@@ -4,7 +4,7 @@
  * adapts the typed parse/render/store functions to it. */
 #include "policy.h"
 #include "routes.h"
-#include "service.h"
+#include "svc.h"
 #include "store.h"
 
 /* Room for any of the three policy structs. */
@@ -69,7 +69,7 @@ static void reply_policy(sg_req *req, const policy_kind *k, const policy_buf *p,
     sg_reply_json(req, 200, o);
 }
 
-static void policy_get(sg_req *req, rv_service *s, const policy_kind *k)
+static void policy_get(sg_req *req, rv_svc *s, const policy_kind *k)
 {
     policy_buf p;
     rv_version_meta m;
@@ -80,7 +80,7 @@ static void policy_get(sg_req *req, rv_service *s, const policy_kind *k)
         reply_policy(req, k, &p, &m);
 }
 
-static void policy_put(sg_req *req, rv_service *s, const policy_kind *k)
+static void policy_put(sg_req *req, rv_svc *s, const policy_kind *k)
 {
     policy_buf p;
     rv_version_meta m;

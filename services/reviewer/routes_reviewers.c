@@ -5,7 +5,7 @@
 
 #include "reviewer.h"
 #include "routes.h"
-#include "service.h"
+#include "svc.h"
 #include "sg/json.h"
 #include "store.h"
 #include "sg/timeutil.h"
@@ -14,7 +14,7 @@
 
 void rv_h_pool_rebuild(sg_req *req, void *ctx)
 {
-    rv_service *s = ctx;
+    rv_svc *s = ctx;
     rv_adjust_counts n;
     int rc;
 
@@ -35,7 +35,7 @@ void rv_h_pool_rebuild(sg_req *req, void *ctx)
 
 void rv_h_reviewers_list(sg_req *req, void *ctx)
 {
-    rv_service *s = ctx;
+    rv_svc *s = ctx;
     const char *status = sg_req_query(req, "status"), *cursor;
     rv_reviewer *items = NULL;
     int limit, n = 0, rc;
@@ -71,7 +71,7 @@ cleanup:
 
 void rv_h_reviewer_get(sg_req *req, void *ctx)
 {
-    rv_service *s = ctx;
+    rv_svc *s = ctx;
     const char *id = sg_req_param(req, "user_id");
     const sg_principal *who = sg_req_principal(req);
     rv_reviewer r;
@@ -96,7 +96,7 @@ void rv_h_reviewer_status(sg_req *req, void *ctx)
         {"status", SG_JT_STRING, 1, 1, 16, 0, 1},
         {"reason", SG_JT_STRING, 1, 1, RV_REASON_MAX, 0, 1},
     };
-    rv_service *s = ctx;
+    rv_svc *s = ctx;
     const char *id = sg_req_param(req, "user_id");
     json_t *body = sg_req_body_object(req, f, NFIELDS(f));
     rv_reviewer r;
@@ -135,7 +135,7 @@ void rv_h_availability(sg_req *req, void *ctx)
     static const sg_field f[] = {
         {"paused", SG_JT_BOOL, 1, 0, 0, 0, 0},
     };
-    rv_service *s = ctx;
+    rv_svc *s = ctx;
     const char *id = sg_req_principal(req)->id;
     json_t *body = sg_req_body_object(req, f, NFIELDS(f));
     rv_reviewer r;

@@ -19,13 +19,7 @@
 #include "quality.h"
 #include "reviewer.h"
 #include "selection.h"
-
-enum {
-    RV_NOT_FOUND = 1,  /* no such user / not a reviewer */
-    RV_CONFLICT = 2,   /* state does not allow the change */
-    RV_BUSY = 3,       /* another replica is adjusting the pool */
-    RV_INELIGIBLE = 4, /* the pool rule does not admit the user */
-};
+#include "svc.h"
 
 typedef struct rv_version_meta {
     char created_at[32];

@@ -1,13 +1,11 @@
-/* /metrics: reviewers by status and the fatigue cache's resets. */
-#include "collector.h"
-
-#include "service.h"
+/* /metrics: reviewers by status and the fatigue cache's resets (see svc.h). */
 #include "store.h"
+#include "svc.h"
 
 void rv_collect(FILE *out, void *ctx)
 {
     static const char *const names[4] = {"active", "paused", "suspended", "retired"};
-    rv_service *s = ctx;
+    rv_svc *s = ctx;
     long counts[4];
 
     fprintf(out, "# HELP sg_reviewer_fatigue_cache_resets_total Fatigue cache epochs started (Redis flush/restart seen).\n"
