@@ -1,5 +1,9 @@
 /* Panel selection: answers one sg.panel.requested inside the caller's
  * transaction (the consumer's inbox transaction, or the benchmark's).
+ * Not pure and not SQL: it runs the pure filters and draw (selection.h,
+ * fatigue.h, quality.h) over what the store reads (store.h, every statement
+ * there) and what the fatigue cache holds (fcache.h), and has the event
+ * encoded by payloads.h.
  *
  * How it avoids scanning a pool of a million reviewers:
  *  1. Every active reviewer has a random sample_key in [0,1), indexed by a

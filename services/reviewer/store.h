@@ -91,11 +91,17 @@ int rv_store_panel_claim(sg_pg *c, const rv_panel_req *r, const char *event_id, 
 int rv_store_panel_answer(sg_pg *c, const rv_panel_req *r, char ***ids, size_t *nids, int *shortfall);
 void rv_ids_free(char **ids, size_t n);
 
+/* Rows a selection keeps while it uses the candidates read from them
+ * (rv_store_window, rv_store_reviewers_truth); free with rv_rows_free
+ * (NULL is fine). */
+typedef PGresult rv_rows;
+void rv_rows_free(rv_rows *rows);
+
 /* A window of active reviewers with lo <= sample_key < hi in key order,
- * holding every tag of `required` (may be empty). Rows are read into a
- * result the caller keeps while it uses the candidates: *res (PQclear it).
+ * holding every tag of `required` (may be empty). The candidates' strings
+ * point into *res, which the caller keeps while it uses them.
  * cands has room for limit; *n set; *last_key = key of the last row. */
-int rv_store_window(sg_pg *c, double lo, double hi, int limit, const rv_tags *required, PGresult **res,
+int rv_store_window(sg_pg *c, double lo, double hi, int limit, const rv_tags *required, rv_rows **res,
                     rv_candidate *cands, int *n, double *last_key);
 /* How rv_store_reviewers_truth locks the rows it reads. */
 typedef enum {
@@ -107,13 +113,16 @@ typedef enum {
 /* Reads the PostgreSQL truth (status, tags, counters, fatigue) of ids,
  * locked as `lock` says. Rows found are returned in *res / cands (room for
  * n); *found set. */
-int rv_store_reviewers_truth(sg_pg *c, size_t n, const char *const *ids, rv_lock_mode lock, PGresult **res,
+int rv_store_reviewers_truth(sg_pg *c, size_t n, const char *const *ids, rv_lock_mode lock, rv_rows **res,
                              rv_candidate *cands, int *found);
 /* Records the assignment: per reviewer one more open ballot and the day/week
  * counters, a fresh sample_key, an assignments row each, and the answer on
  * the panel request. */
 int rv_store_panel_assign(sg_pg *c, const rv_panel_req *r, size_t n, const char *const *ids, int shortfall,
                           double now);
+/* Adds the sg.panel.assigned outbox row (payload from
+ * rv_panel_assigned_encode, keyed by case_id). */
+int rv_store_panel_assigned_emit(sg_pg *c, const char *case_id, const json_t *payload, const char *traceparent);
 
 /* --- outcomes (store_outcomes.c), inside the consumer's transaction --- */
 /* Closes the ballots of the given reviewers on case_id and records their

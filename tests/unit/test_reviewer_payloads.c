@@ -1,5 +1,6 @@
 /* Request and event validation: batches, policies, event payloads. */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../../services/reviewer/payloads.h"
@@ -166,6 +167,21 @@ Test(payloads, panel_request)
     json_object_set_new(j, "seats", json_integer(5));
     json_object_set_new(j, "exclude_user_ids", json_pack("[i]", 1));
     cr_assert_neq(rv_panel_req_parse(j, &r, err, sizeof(err)), 0);
+    json_decref(j);
+}
+
+Test(payloads, panel_assigned_encoded)
+{
+    const char *ids[] = {"u2", "u1"};
+    json_t *j = rv_panel_assigned_encode("c1", 1, 2, ids, 3);
+    char *text;
+    cr_assert_not_null(j);
+    text = json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT);
+    cr_assert_str_eq(text, "{\"case_id\":\"c1\",\"reviewer_ids\":[\"u2\",\"u1\"],\"round\":1,\"shortfall\":3}");
+    free(text);
+    json_decref(j);
+    j = rv_panel_assigned_encode("c2", 0, 0, NULL, 5);
+    cr_assert_eq(json_array_size(json_object_get(j, "reviewer_ids")), 0);
     json_decref(j);
 }
 
