@@ -37,25 +37,24 @@ void rv_h_reviewers_list(sg_req *req, void *ctx)
 {
     rv_svc *s = ctx;
     const char *status = sg_req_query(req, "status"), *cursor;
+    rv_status st;
     rv_reviewer *items = NULL;
     int limit, n = 0, rc;
     json_t *arr;
 
     if (sg_req_page(req, &limit, &cursor))
         return;
-    if (status && *status && !rv_status_valid(status)) {
+    if (status && *status && rv_status_parse(status, &st)) {
         sg_reply_problem(req, 400, "Bad Request", "status must be active, paused, suspended or retired");
         return;
     }
-    if (status && !*status)
-        status = NULL;
     items = malloc((size_t)(limit + 1) * sizeof(*items));
     if (!items) {
         sg_reply_store_error(req, SG_ERR_DB);
         goto cleanup;
     }
     /* One more than asked tells whether another page follows. */
-    rc = rv_store_reviewers_list(s->pg, status, cursor, limit + 1, items, &n);
+    rc = rv_store_reviewers_list(s->pg, status && *status ? &st : NULL, cursor, limit + 1, items, &n);
     if (rc != SG_OK) {
         sg_reply_store_error(req, rc);
         goto cleanup;
@@ -100,13 +99,15 @@ void rv_h_reviewer_status(sg_req *req, void *ctx)
     const char *id = sg_req_param(req, "user_id");
     json_t *body = sg_req_body_object(req, f, NFIELDS(f));
     rv_reviewer r;
+    rv_status status;
     char why[256];
     int rc;
 
     if (!body)
         return;
-    const char *status = sg_json_str(body, "status");
-    if (strcmp(status, "active") != 0 && strcmp(status, "suspended") != 0) {
+    /* Ops set active or suspended; paused is the reviewer's own, retired the
+     * pool's. */
+    if (rv_status_parse(sg_json_str(body, "status"), &status) || (status != RV_ACTIVE && status != RV_SUSPENDED)) {
         sg_reply_problem(req, 400, "Bad Request", "status must be active or suspended");
         return;
     }

@@ -207,19 +207,3 @@ Test(payloads, case_decided)
     rv_case_decided_free(&d);
     json_decref(j);
 }
-
-Test(payloads, availability_transitions)
-{
-    const char *next;
-    cr_assert_eq(rv_availability_next("active", 1, &next), 0);
-    cr_assert_str_eq(next, "paused");
-    cr_assert_eq(rv_availability_next("paused", 0, &next), 0);
-    cr_assert_str_eq(next, "active");
-    cr_assert_eq(rv_availability_next("active", 0, &next), 0, "no-op");
-    cr_assert_neq(rv_availability_next("suspended", 0, &next), 0);
-    cr_assert_neq(rv_availability_next("retired", 0, &next), 0);
-    cr_assert_eq(rv_ops_status_allowed("suspended", "active"), 0);
-    cr_assert_eq(rv_ops_status_allowed("retired", "active"), 0);
-    cr_assert_neq(rv_ops_status_allowed("retired", "suspended"), 0);
-    cr_assert_neq(rv_ops_status_allowed("active", "paused"), 0);
-}
