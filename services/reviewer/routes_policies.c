@@ -63,10 +63,7 @@ static const policy_kind QUALITY = {qual_from, qual_to, qual_get, qual_put};
 
 static void reply_policy(sg_req *req, const policy_kind *k, const policy_buf *p, const rv_version_meta *m)
 {
-    json_t *o = k->to_json(p);
-    json_object_set_new(o, "created_at", json_string(m->created_at));
-    json_object_set_new(o, "created_by", json_string(m->created_by));
-    sg_reply_json(req, 200, o);
+    sg_reply_json(req, 200, rv_policy_versioned(k->to_json(p), m));
 }
 
 static void policy_get(sg_req *req, rv_svc *s, const policy_kind *k)

@@ -7,6 +7,15 @@
  * SG_ERR_RETRY, or one of the positive outcomes below (the transaction is
  * then rolled back). Output structs are filled by the callee; strings in them
  * are copies (no ownership questions).
+ *
+ * Where the JSON of a resource is built: in C, once, by the domain file that
+ * owns the resource (rv_reviewer_to_json in reviewer.c; rv_*_to_json and
+ * rv_policy_versioned in policy.c), from the structs this store fills. The
+ * store returns rows as structs, never JSON, and SQL builds no response
+ * JSON. Event payloads are encoded and decoded in payloads.c only; the store
+ * writes the encoded sg.panel.assigned to the outbox as it is given.
+ * (json_agg in rv_store_panel_claim only carries a list of ids across the
+ * wire in one round trip; it is no representation.)
  */
 #ifndef RV_STORE_H
 #define RV_STORE_H
@@ -20,11 +29,6 @@
 #include "reviewer.h"
 #include "selection.h"
 #include "svc.h"
-
-typedef struct rv_version_meta {
-    char created_at[32];
-    char created_by[129];
-} rv_version_meta;
 
 /* --- policies (store_policy.c) --- */
 /* Current version (own connection, one statement); meta may be NULL. */
@@ -65,14 +69,16 @@ int rv_store_reviewer_get(sg_pg_pool *p, const char *user_id, rv_reviewer *out);
 /* Reviewers (status NULL = any) with user_id > after (NULL = from the
  * start), ordered by user_id; items has room for limit; *n set (own
  * connection, one statement). */
-int rv_store_reviewers_list(sg_pg_pool *p, const char *status, const char *after, int limit, rv_reviewer *items,
+int rv_store_reviewers_list(sg_pg_pool *p, const rv_status *status, const char *after, int limit, rv_reviewer *items,
                             int *n);
-/* Self-service pause; RV_NOT_FOUND, RV_CONFLICT (suspended/retired). */
+/* Self-service pause (rv_availability_next); RV_NOT_FOUND, RV_CONFLICT
+ * (suspended/retired). */
 int rv_store_set_availability(sg_pg_pool *p, const char *user_id, int paused, double now, rv_reviewer *out);
-/* Ops status change to active|suspended. Activating requires the pool rule
- * to admit the user (RV_INELIGIBLE, reason in why); suspending is
- * indefinite (until ops activate). */
-int rv_store_set_status(sg_pg_pool *p, const char *user_id, const char *status, const char *reason,
+/* Ops status change (RV_CONFLICT unless rv_status_transition allows it for
+ * RV_BY_OPS, reason in why). Activating requires the pool rule to admit the
+ * user (RV_INELIGIBLE, reason in why); suspending is indefinite (until ops
+ * activate). */
+int rv_store_set_status(sg_pg_pool *p, const char *user_id, rv_status status, const char *reason,
                         const char *actor, double now, rv_reviewer *out, char *why, size_t whylen);
 /* Reviewers per status: counts[i] for active, paused, suspended, retired
  * (own connection, waiting at most timeout_ms for it; one statement). */
