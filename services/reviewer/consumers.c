@@ -4,15 +4,13 @@
 #include "panel.h"
 #include "payloads.h"
 #include "svc.h"
-#include "sg/json.h"
 #include "sg/log.h"
 #include "store.h"
 #include "sg/timeutil.h"
 
 static const char *event_id_of(const sg_kafka_msg *m, const json_t *payload)
 {
-    const char *id = m->event_id;
-    return id ? id : sg_json_str(payload, "event_id");
+    return m->event_id ? m->event_id : rv_event_id(payload);
 }
 
 int rv_on_panel_requested(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, void *ctx)

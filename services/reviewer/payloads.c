@@ -384,3 +384,8 @@ fail:
     json_decref(arr);
     return NULL;
 }
+
+const char *rv_event_id(const json_t *payload)
+{
+    return json_string_value(json_object_get(payload, "event_id"));
+}

@@ -68,6 +68,10 @@ typedef struct rv_panel_req {
 int rv_panel_req_parse(const json_t *payload, rv_panel_req *out, char *err, size_t errlen);
 void rv_panel_req_free(rv_panel_req *r);
 
+/* The event_id of a consumed event's payload, for logs when the message
+ * carries none in its headers (borrowed; NULL when absent or not a string). */
+const char *rv_event_id(const json_t *payload);
+
 /* sg.panel.assigned: {case_id, round, reviewer_ids (in draw order),
  * shortfall}. New reference, or NULL when out of memory. */
 json_t *rv_panel_assigned_encode(const char *case_id, int round, size_t n, const char *const *ids, int shortfall);
