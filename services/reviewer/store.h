@@ -84,7 +84,7 @@ int rv_store_set_status(sg_pg_pool *p, const char *user_id, rv_status status, co
  * (own connection, waiting at most timeout_ms for it; one statement). */
 int rv_store_status_counts(sg_pg_pool *p, int timeout_ms, long counts[4]);
 
-/* --- selection (store_select.c), inside the consumer's transaction --- */
+/* --- selection (store_panel.c), inside the consumer's transaction --- */
 /* Claims (case_id, round) and, in the same round trip, reads the current
  * fatigue policy and the reviewers already on the case (any round; malloc'ed
  * strings, free with rv_ids_free). Returns SG_OK when the claim is new,
