@@ -1,12 +1,16 @@
 /* The reviewer service's PostgreSQL store: every SQL statement of the
  * service lives in store_*.c, with $n parameters only.
  *
- * Functions taking an sg_pg run inside the caller's transaction (consumers
- * get one from the inbox). Functions taking an sg_pg_pool run their own
- * transaction (HTTP handlers, workers). All return SG_OK, SG_ERR_DB /
- * SG_ERR_RETRY, or one of the positive outcomes below (the transaction is
- * then rolled back). Output structs are filled by the callee; strings in them
- * are copies (no ownership questions).
+ * One transaction per store function. Functions taking an sg_pg run inside
+ * the caller's transaction (the consumers' inbox transaction, or panel.c's
+ * selection inside it). Functions taking an sg_pg_pool take a connection
+ * themselves and run one transaction on it (sg_pg_tx, or a single
+ * statement): they serve the HTTP handlers, the timers and the collector,
+ * which never hold a connection. All return SG_OK, SG_ERR_DB / SG_ERR_RETRY,
+ * or one of svc.h's positive RV_* outcomes (the transaction is then rolled
+ * back). Output structs are filled by the callee; strings in them are copies
+ * (no ownership questions), except the selection's candidates, which point
+ * into rv_rows the caller keeps.
  *
  * Where the JSON of a resource is built: in C, once, by the domain file that
  * owns the resource (rv_reviewer_to_json in reviewer.c; rv_*_to_json and
