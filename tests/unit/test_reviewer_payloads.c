@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../../services/reviewer/payloads.h"
+#include "sg/json.h"
 #include "../../services/reviewer/policy.h"
 #include "../../services/reviewer/reviewer.h"
 
@@ -147,6 +148,19 @@ Test(payloads, fatigue_and_quality_policies)
     json_object_set_new(j, "suspend_days", json_real(1.5));
     cr_assert_neq(rv_quality_policy_from_json(j, &q, err, sizeof(err)), 0, "integer days only");
     json_decref(j);
+}
+
+Test(payloads, policy_version_representation)
+{
+    rv_quality_policy q = {.version = 3, .min_decided_votes = 20, .min_accuracy = 0.6, .max_no_show_rate = 0.5,
+                           .suspend_days = 30};
+    rv_version_meta m = {"2026-11-25T12:00:00Z", "ops-1"};
+    json_t *j = rv_policy_versioned(rv_quality_policy_to_json(&q), &m);
+    cr_assert_eq(sg_json_int(j, "version", -1), 3);
+    cr_assert_str_eq(sg_json_str(j, "created_at"), "2026-11-25T12:00:00Z");
+    cr_assert_str_eq(sg_json_str(j, "created_by"), "ops-1");
+    json_decref(j);
+    cr_assert_null(rv_policy_versioned(NULL, &m));
 }
 
 Test(payloads, panel_request)
