@@ -29,7 +29,7 @@ $(1)_SRC  := $$(filter-out services/$(1)/main.c,$$(wildcard services/$(1)/*.c))
 $(1)_OBJ  := $$($(1)_SRC:%.c=$(B)/%.o)
 $(B)/lib$(1).a: $$($(1)_OBJ)
 	@mkdir -p $$(@D)
-	$$(AR) rcs $$@ $$^
+	rm -f $$@; $$(AR) rcs $$@ $$^
 $(B)/sg-$(1): $(B)/services/$(1)/main.o $(B)/lib$(1).a $(LIBSG)
 	$$(CC) $$(ALL_CFLAGS) -o $$@ $$^ $$(LDLIBS)
 endef
@@ -61,7 +61,7 @@ $(B)/%.o: %.c
 
 $(LIBSG): $(COMMON_OBJ)
 	@mkdir -p $(@D)
-	$(AR) rcs $@ $^
+	rm -f $@; $(AR) rcs $@ $^
 
 # A unit test of area <a> links lib<a>.a (services) and libsg.
 $(B)/tests/test_common_%: $(B)/tests/unit/test_common_%.o $(LIBSG)

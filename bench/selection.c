@@ -33,7 +33,7 @@
 #define WARMUP 50
 
 typedef struct bench_tx {
-    rv_service *svc;
+    rv_svc *svc;
     rv_panel_req *req;
     rv_panel_result res;
     double done;          /* monotonic time when the work before COMMIT ended */
@@ -156,7 +156,7 @@ static void drop_redis_keys(sg_redis *r, const char *schema)
 }
 
 /* Runs count selections (after WARMUP unmeasured ones); prints a line. */
-static int measure(rv_service *svc, sg_pg_pool *pool, const char *label, long n, int count, int seats,
+static int measure(rv_svc *svc, sg_pg_pool *pool, const char *label, long n, int count, int seats,
                    const char *tag, rv_rng *rng, int *case_seq)
 {
     double *lat = malloc((size_t)count * sizeof(*lat)), *work = malloc((size_t)count * sizeof(*work));
@@ -222,7 +222,7 @@ static int run_size(const char *dsn, sg_redis *redis, const char *migrations, lo
 {
     char schema[64], err[512], drop[128];
     sg_pg_pool *pool = NULL;
-    rv_service *svc = NULL;
+    rv_svc *svc = NULL;
     rv_rng rng;
     double t0;
     int rc = -1;
@@ -244,7 +244,7 @@ static int run_size(const char *dsn, sg_redis *redis, const char *migrations, lo
         goto cleanup;
     }
     fprintf(stderr, "loaded %ld reviewers in %.1f s\n", n, mono() - t0);
-    if (!(svc = rv_service_create(pool, redis, NULL, schema, err, sizeof(err)))) {
+    if (!(svc = rv_svc_init(pool, redis, NULL, schema, err, sizeof(err)))) {
         fprintf(stderr, "%s\n", err);
         goto cleanup;
     }
@@ -254,7 +254,7 @@ static int run_size(const char *dsn, sg_redis *redis, const char *migrations, lo
         goto cleanup;
     rc = 0;
 cleanup:
-    rv_service_free(svc);
+    rv_svc_fini(svc);
     drop_redis_keys(redis, schema);
     if (exec_sql(pool, drop))
         fprintf(stderr, "could not drop schema %s\n", schema);

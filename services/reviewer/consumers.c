@@ -3,24 +3,19 @@
 
 #include "panel.h"
 #include "payloads.h"
-#include "service.h"
-#include "sg/json.h"
+#include "svc.h"
 #include "sg/log.h"
 #include "store.h"
 #include "sg/timeutil.h"
 
-/* Positive: roll back and drop the event as permanently invalid. */
-#define RV_DROP 1
-
 static const char *event_id_of(const sg_kafka_msg *m, const json_t *payload)
 {
-    const char *id = m->event_id;
-    return id ? id : sg_json_str(payload, "event_id");
+    return m->event_id ? m->event_id : rv_event_id(payload);
 }
 
 int rv_on_panel_requested(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, void *ctx)
 {
-    rv_service *s = ctx;
+    rv_svc *s = ctx;
     rv_panel_req req;
     rv_panel_result res;
     char err[256];
@@ -43,7 +38,7 @@ int rv_on_panel_requested(sg_pg *c, const sg_kafka_msg *m, const json_t *payload
 
 int rv_on_ballot_closed(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, void *ctx)
 {
-    rv_service *s = ctx;
+    rv_svc *s = ctx;
     rv_ballot_closed b;
     char err[256];
     int rc;
@@ -60,7 +55,7 @@ int rv_on_ballot_closed(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, 
 
 int rv_on_case_decided(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, void *ctx)
 {
-    rv_service *s = ctx;
+    rv_svc *s = ctx;
     rv_case_decided d;
     char err[256], **closed = NULL;
     size_t nclosed = 0;

@@ -1,5 +1,5 @@
 /* Kafka consumers of the reviewer service (sg_inbox_fn: each runs inside the
- * inbox transaction, ctx = rv_service). A payload that can never be handled
+ * inbox transaction, ctx = rv_svc). A payload that can never be handled
  * returns a positive code: the event is logged and dropped. */
 #ifndef RV_CONSUMERS_H
 #define RV_CONSUMERS_H

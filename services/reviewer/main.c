@@ -1,13 +1,12 @@
 /* sg-reviewer: reviewer pool, selection with fatigue control, quality. */
-#include "collector.h"
 #include "consumers.h"
 #include "routes.h"
-#include "service.h"
+#include "svc.h"
 #include "timers.h"
 
 static void *init(sg_app *app, char *err, size_t errlen)
 {
-    rv_service *s = rv_service_create(app->pg, app->redis, app->metrics, app->cfg.pg_schema, err, errlen);
+    rv_svc *s = rv_svc_init(app->pg, app->redis, app->metrics, app->cfg.pg_schema, err, errlen);
     if (s)
         s->app = app;
     return s;
@@ -15,7 +14,7 @@ static void *init(sg_app *app, char *err, size_t errlen)
 
 static void fini(void *svc)
 {
-    rv_service_free(svc);
+    rv_svc_fini(svc);
 }
 
 int main(void)

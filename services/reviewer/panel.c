@@ -9,9 +9,6 @@
 
 #include "quality.h"
 #include "selection.h"
-#include "sg/app.h"
-#include "sg/log.h"
-#include "sg/outbox.h"
 #include "store.h"
 
 /* A pick refused by the re-check is replaced by the next in the weighted
@@ -20,10 +17,10 @@
 #define CONFIRM_BATCH_MAX 64
 
 typedef struct sel {
-    rv_service *s;
+    rv_svc *s;
     sg_pg *c;
     rv_select_filter f;
-    PGresult **windows;   /* kept: candidates' strings point into them */
+    rv_rows **windows;    /* kept: candidates' strings point into them */
     int nwindows;
     rv_candidate *cands;
     size_t ncands;
@@ -85,7 +82,7 @@ cleanup:
  * an earlier window, and adds the ones that pass the pre-filter. */
 static int read_window(sel *x, double lo, double hi, int w, const rv_tags *required, int *got, double *last)
 {
-    PGresult *res = NULL;
+    rv_rows *res = NULL;
     size_t base = x->ncands;
     int rc = rv_store_window(x->c, lo, hi, w, required, &res, x->cands + base, got, last);
     if (rc != SG_OK)
@@ -167,7 +164,7 @@ static int confirm(sel *x, int seats, const size_t *order, size_t nord, double n
     rc = SG_OK;
     for (int round = 0; *nacc < (size_t)seats && pos < nord; round++) {
         size_t need = (size_t)seats - *nacc, batch = need, nbad = 0;
-        PGresult *res = NULL;
+        rv_rows *res = NULL;
         int nt = 0;
         if (round > 0 && *rejected + *skipped > 0)
             batch = need << (round < 6 ? round : 6);
@@ -206,7 +203,7 @@ static int confirm(sel *x, int seats, const size_t *order, size_t nord, double n
         }
         /* The cache said yes (or did not know) and the truth said no. */
         rv_fcache_put(x->s->fcache, nbad, bad, badst);
-        PQclear(res);
+        rv_rows_free(res);
         pos += batch;
     }
 cleanup:
@@ -220,15 +217,11 @@ cleanup:
 static int emit(sg_pg *c, const rv_panel_req *req, size_t n, const char *const *ids, int shortfall,
                 const char *traceparent)
 {
-    json_t *arr = json_array(), *payload;
+    json_t *payload = rv_panel_assigned_encode(req->case_id, req->round, n, ids, shortfall);
     int rc;
-    for (size_t i = 0; arr && i < n; i++)
-        json_array_append_new(arr, json_string(ids[i]));
-    payload = json_pack("{s:s, s:i, s:o, s:i}", "case_id", req->case_id, "round", req->round, "reviewer_ids", arr,
-                        "shortfall", shortfall);
     if (!payload)
         return SG_ERR_DB;
-    rc = sg_outbox_add(c, SG_T_PANEL_ASSIGNED, req->case_id, SG_T_PANEL_ASSIGNED, payload, traceparent);
+    rc = rv_store_panel_assigned_emit(c, req->case_id, payload, traceparent);
     json_decref(payload);
     return rc;
 }
@@ -245,7 +238,7 @@ static int copy_result(rv_panel_result *out, size_t n, const char *const *ids)
     return SG_OK;
 }
 
-int rv_panel_select(sg_pg *c, rv_service *s, const rv_panel_req *req, const char *event_id, const char *traceparent,
+int rv_panel_select(sg_pg *c, rv_svc *s, const rv_panel_req *req, const char *event_id, const char *traceparent,
                     double now, rv_panel_result *out)
 {
     sel x = {.s = s, .c = c};
@@ -324,7 +317,7 @@ int rv_panel_select(sg_pg *c, rv_service *s, const rv_panel_req *req, const char
         rv_count(s, "sg_reviewer_lock_skips_total", NULL, out->skipped);
 cleanup:
     for (int i = 0; x.windows && i < x.nwindows; i++)
-        PQclear(x.windows[i]);
+        rv_rows_free(x.windows[i]);
     free(x.windows);
     free(x.cands);
     free(x.surv);

@@ -1,5 +1,9 @@
 /* Panel selection: answers one sg.panel.requested inside the caller's
  * transaction (the consumer's inbox transaction, or the benchmark's).
+ * Not pure and not SQL: it runs the pure filters and draw (selection.h,
+ * fatigue.h, quality.h) over what the store reads (store.h, every statement
+ * there) and what the fatigue cache holds (fcache.h), and has the event
+ * encoded by payloads.h.
  *
  * How it avoids scanning a pool of a million reviewers:
  *  1. Every active reviewer has a random sample_key in [0,1), indexed by a
@@ -40,7 +44,7 @@
 #define RV_PANEL_H
 
 #include "payloads.h"
-#include "service.h"
+#include "svc.h"
 #include "sg/pg.h"
 
 typedef struct rv_panel_result {
@@ -55,7 +59,7 @@ typedef struct rv_panel_result {
 
 /* Selects, records and emits. Returns SG_OK or SG_ERR_DB / SG_ERR_RETRY
  * (the transaction must be rolled back). */
-int rv_panel_select(sg_pg *c, rv_service *s, const rv_panel_req *req, const char *event_id, const char *traceparent,
+int rv_panel_select(sg_pg *c, rv_svc *s, const rv_panel_req *req, const char *event_id, const char *traceparent,
                     double now, rv_panel_result *out);
 void rv_panel_result_free(rv_panel_result *r);
 

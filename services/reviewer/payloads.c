@@ -369,3 +369,23 @@ fail:
     rv_case_decided_free(out);
     return -1;
 }
+
+json_t *rv_panel_assigned_encode(const char *case_id, int round, size_t n, const char *const *ids, int shortfall)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < n; i++)
+        if (json_array_append_new(arr, json_string(ids[i])))
+            goto fail;
+    if (!arr)
+        return NULL;
+    return json_pack("{s:s, s:i, s:o, s:i}", "case_id", case_id, "round", round, "reviewer_ids", arr, "shortfall",
+                     shortfall);
+fail:
+    json_decref(arr);
+    return NULL;
+}
+
+const char *rv_event_id(const json_t *payload)
+{
+    return json_string_value(json_object_get(payload, "event_id"));
+}

@@ -1,5 +1,8 @@
 /* Validation of the reviewer service's inputs that are not policies: the
- * profile and activity batches (HTTP) and the consumed events' payloads.
+ * profile and activity batches (HTTP) and the consumed events' payloads
+ * (sg.panel.requested, sg.ballot.closed, sg.case.decided, sg.user.activity),
+ * and the encoding of the one event it produces (sg.panel.assigned): every
+ * event JSON of the service is read or written here and nowhere else.
  * Pure: parse into structs whose strings are borrowed from the JSON (keep it
  * alive), arrays owned by the struct (free with the matching _free).
  *
@@ -64,6 +67,14 @@ typedef struct rv_panel_req {
 
 int rv_panel_req_parse(const json_t *payload, rv_panel_req *out, char *err, size_t errlen);
 void rv_panel_req_free(rv_panel_req *r);
+
+/* The event_id of a consumed event's payload, for logs when the message
+ * carries none in its headers (borrowed; NULL when absent or not a string). */
+const char *rv_event_id(const json_t *payload);
+
+/* sg.panel.assigned: {case_id, round, reviewer_ids (in draw order),
+ * shortfall}. New reference, or NULL when out of memory. */
+json_t *rv_panel_assigned_encode(const char *case_id, int round, size_t n, const char *const *ids, int shortfall);
 
 /* sg.ballot.closed */
 typedef struct rv_ballot_closed {

@@ -198,3 +198,12 @@ json_t *rv_quality_policy_to_json(const rv_quality_policy *p)
                      "min_accuracy", p->min_accuracy, "max_no_show_rate", p->max_no_show_rate, "suspend_days",
                      p->suspend_days);
 }
+
+json_t *rv_policy_versioned(json_t *o, const rv_version_meta *m)
+{
+    if (o) {
+        json_object_set_new(o, "created_at", json_string(m->created_at));
+        json_object_set_new(o, "created_by", json_string(m->created_by));
+    }
+    return o;
+}

@@ -83,4 +83,14 @@ json_t *rv_pool_rule_to_json(const rv_pool_rule *r);
 json_t *rv_fatigue_policy_to_json(const rv_fatigue_policy *p);
 json_t *rv_quality_policy_to_json(const rv_quality_policy *p);
 
+/* Who wrote a policy version, and when (RFC 3339). */
+typedef struct rv_version_meta {
+    char created_at[32];
+    char created_by[129];
+} rv_version_meta;
+
+/* The API representation of a stored version: o (one of the _to_json
+ * objects above, reference stolen) with created_at and created_by. */
+json_t *rv_policy_versioned(json_t *o, const rv_version_meta *m);
+
 #endif

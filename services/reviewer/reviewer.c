@@ -18,7 +18,7 @@ json_t *rv_reviewer_to_json(const rv_reviewer *r)
                                r->expired, "declined", r->declined, "decided", r->decided, "with_majority",
                                r->with_majority);
     return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:f, s:o, s:i, s:o, s:o}", "user_id", r->user_id, "status",
-                     r->status, "reason", r->reason, "status_changed_at", str_or_null(r->status_changed_at),
+                     rv_status_name(r->status), "reason", r->reason, "status_changed_at", str_or_null(r->status_changed_at),
                      "suspended_until", str_or_null(r->suspended_until), "counts", counts, "accuracy",
                      rv_accuracy(r->decided, r->with_majority, &acc) ? json_null() : json_real(acc), "reliability",
                      rv_reliability(r->decided, r->with_majority), "no_show_rate",
@@ -27,24 +27,50 @@ json_t *rv_reviewer_to_json(const rv_reviewer *r)
                      str_or_null(r->cooldown_until));
 }
 
-int rv_status_valid(const char *s)
+static const char *const NAMES[RV_NSTATUS] = {"active", "paused", "suspended", "retired"};
+
+#define SELF RV_BY_SELF
+#define OPS RV_BY_OPS
+#define POOL RV_BY_POOL
+/* ALLOWED[from][to]: the actors that may make the change (see reviewer.h). */
+static const unsigned char ALLOWED[RV_NSTATUS][RV_NSTATUS] = {
+    /*               active           paused  suspended   retired */
+    [RV_ACTIVE] = {OPS | SELF, SELF, OPS | POOL, POOL},
+    [RV_PAUSED] = {OPS | SELF, SELF, OPS | POOL, POOL},
+    [RV_SUSPENDED] = {OPS | POOL, 0, OPS, POOL},
+    [RV_RETIRED] = {OPS | POOL, 0, 0, 0},
+};
+#undef SELF
+#undef OPS
+#undef POOL
+
+const char *rv_status_name(rv_status s)
 {
-    return s && (!strcmp(s, "active") || !strcmp(s, "paused") || !strcmp(s, "suspended") || !strcmp(s, "retired"));
+    return (unsigned)s < RV_NSTATUS ? NAMES[s] : NULL;
 }
 
-int rv_availability_next(const char *cur, int paused, const char **next)
+int rv_status_parse(const char *name, rv_status *out)
 {
-    if (strcmp(cur, "active") != 0 && strcmp(cur, "paused") != 0)
-        return -1;
-    *next = paused ? "paused" : "active";
-    return 0;
-}
-
-int rv_ops_status_allowed(const char *cur, const char *target)
-{
-    if (!strcmp(target, "active"))
-        return rv_status_valid(cur) ? 0 : -1;
-    if (!strcmp(target, "suspended"))
-        return !strcmp(cur, "retired") || !rv_status_valid(cur) ? -1 : 0;
+    for (int i = 0; name && i < RV_NSTATUS; i++)
+        if (!strcmp(name, NAMES[i])) {
+            *out = (rv_status)i;
+            return 0;
+        }
     return -1;
+}
+
+int rv_status_transition(rv_status from, rv_status to, rv_actor by)
+{
+    if ((unsigned)from >= RV_NSTATUS || (unsigned)to >= RV_NSTATUS)
+        return -1;
+    return ALLOWED[from][to] & by ? 0 : -1;
+}
+
+int rv_availability_next(rv_status cur, int paused, rv_status *next)
+{
+    rv_status to = paused ? RV_PAUSED : RV_ACTIVE;
+    if (rv_status_transition(cur, to, RV_BY_SELF))
+        return -1;
+    *next = to;
+    return 0;
 }

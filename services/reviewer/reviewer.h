@@ -1,4 +1,25 @@
-/* A reviewer as the API shows it, and reviewer state transitions. Pure. */
+/* The reviewer: its lifecycle (the one owner of a reviewer's status) and
+ * its API representation. Pure.
+ *
+ * Lifecycle. A user becomes a reviewer (active) when the pool adjustment
+ * admits them; from then on the status is one of rv_status, and every change
+ * is one of the transitions of rv_status_transition's table, made by one of
+ * three actors:
+ *
+ *   from \ to    active          paused   suspended        retired
+ *   active       ops (no-op),    self     ops, pool        pool
+ *                self (no-op)             (quality)        (rule)
+ *   paused       ops, self       self     ops, pool        pool
+ *                                (no-op)  (quality)        (rule)
+ *   suspended    ops, pool       -        ops (no-op)      pool (ended,
+ *                (ended)                                   rule)
+ *   retired      ops, pool       -        -                -
+ *                (admitted)
+ *
+ * Store functions make each change (store.h: rv_store_set_availability for
+ * self, rv_store_set_status for ops, rv_store_pool_adjust for the pool, whose
+ * set-based statements select exactly the pool's rows of this table).
+ */
 #ifndef RV_REVIEWER_H
 #define RV_REVIEWER_H
 
@@ -6,9 +27,38 @@
 
 #define RV_REASON_MAX 200 /* code points */
 
+typedef enum rv_status {
+    RV_ACTIVE = 0,
+    RV_PAUSED,
+    RV_SUSPENDED,
+    RV_RETIRED,
+} rv_status;
+#define RV_NSTATUS 4
+
+/* Who asks for a status change. */
+typedef enum rv_actor {
+    RV_BY_SELF = 1, /* the reviewer: PUT /v1/me/availability */
+    RV_BY_OPS = 2,  /* ops: PUT /v1/reviewers/{id}/status */
+    RV_BY_POOL = 4, /* the pool adjustment (eligibility, quality, suspension end) */
+} rv_actor;
+
+/* The status's API and database name ("active", ...); NULL when out of range. */
+const char *rv_status_name(rv_status s);
+/* Parses a name; 0 on success, -1 when name is not one of the four. */
+int rv_status_parse(const char *name, rv_status *out);
+
+/* 0 when `by` may move a reviewer from `from` to `to` (from == to is an
+ * allowed no-op for the actors that may ask for it), -1 otherwise. */
+int rv_status_transition(rv_status from, rv_status to, rv_actor by);
+
+/* Self-service pause/unpause: sets *next (may equal cur: a no-op) and
+ * returns 0, or -1 when not allowed (a suspended or retired reviewer cannot
+ * change their availability). */
+int rv_availability_next(rv_status cur, int paused, rv_status *next);
+
 typedef struct rv_reviewer {
     char user_id[129];
-    char status[16];            /* active | paused | suspended | retired */
+    rv_status status;
     char reason[RV_REASON_MAX * 4 + 1];
     char status_changed_at[32]; /* RFC 3339, "" = never */
     char suspended_until[32];   /* "" = none / indefinite */
@@ -18,26 +68,12 @@ typedef struct rv_reviewer {
     char cooldown_until[32];    /* "" = none */
 } rv_reviewer;
 
-/* The API representation:
+/* The API representation (built here, in C, for every reviewer response):
  * {user_id, status, reason, status_changed_at, suspended_until,
  *  counts: {assigned, voted, expired, declined, decided, with_majority},
  *  accuracy (raw; null until a decided vote), reliability (smoothed: the
  *  selection weight), no_show_rate (null until a ballot closed voted or
  *  expired), open_ballots, last_assigned_at, cooldown_until}. */
 json_t *rv_reviewer_to_json(const rv_reviewer *r);
-
-/* 1 when s is one of the four statuses. */
-int rv_status_valid(const char *s);
-
-/* Self-service pause/unpause (PUT /v1/me/availability). Given the current
- * status and the request, sets *next and returns 0 (next may equal cur: a
- * no-op), or -1 when not allowed (suspended/retired cannot change their
- * availability). */
-int rv_availability_next(const char *cur, int paused, const char **next);
-
-/* Ops status change (PUT /v1/reviewers/{id}/status, target active or
- * suspended): 0 when allowed from cur, -1 otherwise (a retired reviewer
- * cannot be suspended; it is not in the pool). */
-int rv_ops_status_allowed(const char *cur, const char *target);
 
 #endif

@@ -1,6 +1,7 @@
-/* HTTP handlers of the reviewer service (ctx = rv_service). They parse,
- * authorize beyond the route's mask, validate, call the store, and map its
- * outcomes to RFC 7807 problems. No SQL here. */
+/* HTTP handlers of the reviewer service (ctx = rv_svc). They parse,
+ * authorize beyond the route's mask, validate, call the domain and the
+ * store (store.h; never a connection of their own), and map the RV_*
+ * outcomes (svc.h) to RFC 7807 problems. No SQL here. */
 #ifndef RV_ROUTES_H
 #define RV_ROUTES_H
 

@@ -1,13 +1,13 @@
 /* POST /v1/profiles:batch and POST /v1/activity:batch. */
 #include "payloads.h"
 #include "routes.h"
-#include "service.h"
+#include "svc.h"
 #include "store.h"
 #include "sg/timeutil.h"
 
 void rv_h_profiles_batch(sg_req *req, void *ctx)
 {
-    rv_service *s = ctx;
+    rv_svc *s = ctx;
     rv_profile_batch b;
     char err[512];
     int rc;
@@ -26,7 +26,7 @@ void rv_h_profiles_batch(sg_req *req, void *ctx)
 
 void rv_h_activity_batch(sg_req *req, void *ctx)
 {
-    rv_service *s = ctx;
+    rv_svc *s = ctx;
     rv_activity_batch b;
     char err[512];
     long added = 0;

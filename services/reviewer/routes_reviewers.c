@@ -5,7 +5,7 @@
 
 #include "reviewer.h"
 #include "routes.h"
-#include "service.h"
+#include "svc.h"
 #include "sg/json.h"
 #include "store.h"
 #include "sg/timeutil.h"
@@ -14,7 +14,7 @@
 
 void rv_h_pool_rebuild(sg_req *req, void *ctx)
 {
-    rv_service *s = ctx;
+    rv_svc *s = ctx;
     rv_adjust_counts n;
     int rc;
 
@@ -35,29 +35,26 @@ void rv_h_pool_rebuild(sg_req *req, void *ctx)
 
 void rv_h_reviewers_list(sg_req *req, void *ctx)
 {
-    rv_service *s = ctx;
+    rv_svc *s = ctx;
     const char *status = sg_req_query(req, "status"), *cursor;
+    rv_status st;
     rv_reviewer *items = NULL;
     int limit, n = 0, rc;
-    sg_pg *c = NULL;
     json_t *arr;
 
     if (sg_req_page(req, &limit, &cursor))
         return;
-    if (status && *status && !rv_status_valid(status)) {
+    if (status && *status && rv_status_parse(status, &st)) {
         sg_reply_problem(req, 400, "Bad Request", "status must be active, paused, suspended or retired");
         return;
     }
-    if (status && !*status)
-        status = NULL;
     items = malloc((size_t)(limit + 1) * sizeof(*items));
-    c = sg_pg_acquire(s->pg, 2000);
-    if (!items || !c) {
+    if (!items) {
         sg_reply_store_error(req, SG_ERR_DB);
         goto cleanup;
     }
     /* One more than asked tells whether another page follows. */
-    rc = rv_store_reviewers_list(c, status, cursor, limit + 1, items, &n);
+    rc = rv_store_reviewers_list(s->pg, status && *status ? &st : NULL, cursor, limit + 1, items, &n);
     if (rc != SG_OK) {
         sg_reply_store_error(req, rc);
         goto cleanup;
@@ -68,30 +65,22 @@ void rv_h_reviewers_list(sg_req *req, void *ctx)
     sg_reply_json(req, 200, json_pack("{s:o, s:o}", "items", arr, "next_cursor",
                                       n > limit ? json_string(items[limit - 1].user_id) : json_null()));
 cleanup:
-    if (c)
-        sg_pg_release(s->pg, c);
     free(items);
 }
 
 void rv_h_reviewer_get(sg_req *req, void *ctx)
 {
-    rv_service *s = ctx;
+    rv_svc *s = ctx;
     const char *id = sg_req_param(req, "user_id");
     const sg_principal *who = sg_req_principal(req);
     rv_reviewer r;
-    sg_pg *c;
     int rc;
 
     if (who->kind != SG_AUTH_OPS && strcmp(who->id, id) != 0) {
         sg_reply_problem(req, 403, "Forbidden", "only ops or the reviewer may read this reviewer");
         return;
     }
-    if (!(c = sg_pg_acquire(s->pg, 2000))) {
-        sg_reply_store_error(req, SG_ERR_DB);
-        return;
-    }
-    rc = rv_store_reviewer_get(c, id, &r);
-    sg_pg_release(s->pg, c);
+    rc = rv_store_reviewer_get(s->pg, id, &r);
     if (rc == RV_NOT_FOUND)
         sg_reply_problem(req, 404, "Not Found", "%s is not a reviewer", id);
     else if (rc != SG_OK)
@@ -106,17 +95,19 @@ void rv_h_reviewer_status(sg_req *req, void *ctx)
         {"status", SG_JT_STRING, 1, 1, 16, 0, 1},
         {"reason", SG_JT_STRING, 1, 1, RV_REASON_MAX, 0, 1},
     };
-    rv_service *s = ctx;
+    rv_svc *s = ctx;
     const char *id = sg_req_param(req, "user_id");
     json_t *body = sg_req_body_object(req, f, NFIELDS(f));
     rv_reviewer r;
+    rv_status status;
     char why[256];
     int rc;
 
     if (!body)
         return;
-    const char *status = sg_json_str(body, "status");
-    if (strcmp(status, "active") != 0 && strcmp(status, "suspended") != 0) {
+    /* Ops set active or suspended; paused is the reviewer's own, retired the
+     * pool's. */
+    if (rv_status_parse(sg_json_str(body, "status"), &status) || (status != RV_ACTIVE && status != RV_SUSPENDED)) {
         sg_reply_problem(req, 400, "Bad Request", "status must be active or suspended");
         return;
     }
@@ -145,7 +136,7 @@ void rv_h_availability(sg_req *req, void *ctx)
     static const sg_field f[] = {
         {"paused", SG_JT_BOOL, 1, 0, 0, 0, 0},
     };
-    rv_service *s = ctx;
+    rv_svc *s = ctx;
     const char *id = sg_req_principal(req)->id;
     json_t *body = sg_req_body_object(req, f, NFIELDS(f));
     rv_reviewer r;

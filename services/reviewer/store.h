@@ -1,12 +1,25 @@
 /* The reviewer service's PostgreSQL store: every SQL statement of the
  * service lives in store_*.c, with $n parameters only.
  *
- * Functions taking an sg_pg run inside the caller's transaction (consumers
- * get one from the inbox). Functions taking an sg_pg_pool run their own
- * transaction (HTTP handlers, workers). All return SG_OK, SG_ERR_DB /
- * SG_ERR_RETRY, or one of the positive outcomes below (the transaction is
- * then rolled back). Output structs are filled by the callee; strings in them
- * are copies (no ownership questions).
+ * One transaction per store function. Functions taking an sg_pg run inside
+ * the caller's transaction (the consumers' inbox transaction, or panel.c's
+ * selection inside it). Functions taking an sg_pg_pool take a connection
+ * themselves and run one transaction on it (sg_pg_tx, or a single
+ * statement): they serve the HTTP handlers, the timers and the collector,
+ * which never hold a connection. All return SG_OK, SG_ERR_DB / SG_ERR_RETRY,
+ * or one of svc.h's positive RV_* outcomes (the transaction is then rolled
+ * back). Output structs are filled by the callee; strings in them are copies
+ * (no ownership questions), except the selection's candidates, which point
+ * into rv_rows the caller keeps.
+ *
+ * Where the JSON of a resource is built: in C, once, by the domain file that
+ * owns the resource (rv_reviewer_to_json in reviewer.c; rv_*_to_json and
+ * rv_policy_versioned in policy.c), from the structs this store fills. The
+ * store returns rows as structs, never JSON, and SQL builds no response
+ * JSON. Event payloads are encoded and decoded in payloads.c only; the store
+ * writes the encoded sg.panel.assigned to the outbox as it is given.
+ * (json_agg in rv_store_panel_claim only carries a list of ids across the
+ * wire in one round trip; it is no representation.)
  */
 #ifndef RV_STORE_H
 #define RV_STORE_H
@@ -19,24 +32,13 @@
 #include "quality.h"
 #include "reviewer.h"
 #include "selection.h"
-
-enum {
-    RV_NOT_FOUND = 1,  /* no such user / not a reviewer */
-    RV_CONFLICT = 2,   /* state does not allow the change */
-    RV_BUSY = 3,       /* another replica is adjusting the pool */
-    RV_INELIGIBLE = 4, /* the pool rule does not admit the user */
-};
-
-typedef struct rv_version_meta {
-    char created_at[32];
-    char created_by[129];
-} rv_version_meta;
+#include "svc.h"
 
 /* --- policies (store_policy.c) --- */
-/* Current version; meta may be NULL. */
-int rv_store_pool_rule_current(sg_pg *c, rv_pool_rule *out, rv_version_meta *meta);
-int rv_store_fatigue_policy_current(sg_pg *c, rv_fatigue_policy *out, rv_version_meta *meta);
-int rv_store_quality_policy_current(sg_pg *c, rv_quality_policy *out, rv_version_meta *meta);
+/* Current version (own connection, one statement); meta may be NULL. */
+int rv_store_pool_rule_get(sg_pg_pool *p, rv_pool_rule *out, rv_version_meta *meta);
+int rv_store_fatigue_policy_get(sg_pg_pool *p, rv_fatigue_policy *out, rv_version_meta *meta);
+int rv_store_quality_policy_get(sg_pg_pool *p, rv_quality_policy *out, rv_version_meta *meta);
 /* Inserts a new version (its own transaction; concurrent PUTs are
  * serialized); sets ->version and meta. */
 int rv_store_pool_rule_put(sg_pg_pool *p, rv_pool_rule *r, const char *actor, rv_version_meta *meta);
@@ -66,21 +68,27 @@ typedef struct rv_adjust_counts {
 int rv_store_pool_adjust(sg_pg_pool *p, int wait, double now, rv_adjust_counts *out);
 
 /* --- reviewers (store_reviewers.c) --- */
-int rv_store_reviewer_get(sg_pg *c, const char *user_id, rv_reviewer *out);
+/* One reviewer (own connection, one statement); RV_NOT_FOUND. */
+int rv_store_reviewer_get(sg_pg_pool *p, const char *user_id, rv_reviewer *out);
 /* Reviewers (status NULL = any) with user_id > after (NULL = from the
- * start), ordered by user_id; items has room for limit; *n set. */
-int rv_store_reviewers_list(sg_pg *c, const char *status, const char *after, int limit, rv_reviewer *items, int *n);
-/* Self-service pause; RV_NOT_FOUND, RV_CONFLICT (suspended/retired). */
+ * start), ordered by user_id; items has room for limit; *n set (own
+ * connection, one statement). */
+int rv_store_reviewers_list(sg_pg_pool *p, const rv_status *status, const char *after, int limit, rv_reviewer *items,
+                            int *n);
+/* Self-service pause (rv_availability_next); RV_NOT_FOUND, RV_CONFLICT
+ * (suspended/retired). */
 int rv_store_set_availability(sg_pg_pool *p, const char *user_id, int paused, double now, rv_reviewer *out);
-/* Ops status change to active|suspended. Activating requires the pool rule
- * to admit the user (RV_INELIGIBLE, reason in why); suspending is
- * indefinite (until ops activate). */
-int rv_store_set_status(sg_pg_pool *p, const char *user_id, const char *status, const char *reason,
+/* Ops status change (RV_CONFLICT unless rv_status_transition allows it for
+ * RV_BY_OPS, reason in why). Activating requires the pool rule to admit the
+ * user (RV_INELIGIBLE, reason in why); suspending is indefinite (until ops
+ * activate). */
+int rv_store_set_status(sg_pg_pool *p, const char *user_id, rv_status status, const char *reason,
                         const char *actor, double now, rv_reviewer *out, char *why, size_t whylen);
-/* Reviewers per status: counts[i] for active, paused, suspended, retired. */
-int rv_store_status_counts(sg_pg *c, long counts[4]);
+/* Reviewers per status: counts[i] for active, paused, suspended, retired
+ * (own connection, waiting at most timeout_ms for it; one statement). */
+int rv_store_status_counts(sg_pg_pool *p, int timeout_ms, long counts[4]);
 
-/* --- selection (store_select.c), inside the consumer's transaction --- */
+/* --- selection (store_panel.c), inside the consumer's transaction --- */
 /* Claims (case_id, round) and, in the same round trip, reads the current
  * fatigue policy and the reviewers already on the case (any round; malloc'ed
  * strings, free with rv_ids_free). Returns SG_OK when the claim is new,
@@ -93,11 +101,17 @@ int rv_store_panel_claim(sg_pg *c, const rv_panel_req *r, const char *event_id, 
 int rv_store_panel_answer(sg_pg *c, const rv_panel_req *r, char ***ids, size_t *nids, int *shortfall);
 void rv_ids_free(char **ids, size_t n);
 
+/* Rows a selection keeps while it uses the candidates read from them
+ * (rv_store_window, rv_store_reviewers_truth); free with rv_rows_free
+ * (NULL is fine). */
+typedef PGresult rv_rows;
+void rv_rows_free(rv_rows *rows);
+
 /* A window of active reviewers with lo <= sample_key < hi in key order,
- * holding every tag of `required` (may be empty). Rows are read into a
- * result the caller keeps while it uses the candidates: *res (PQclear it).
+ * holding every tag of `required` (may be empty). The candidates' strings
+ * point into *res, which the caller keeps while it uses them.
  * cands has room for limit; *n set; *last_key = key of the last row. */
-int rv_store_window(sg_pg *c, double lo, double hi, int limit, const rv_tags *required, PGresult **res,
+int rv_store_window(sg_pg *c, double lo, double hi, int limit, const rv_tags *required, rv_rows **res,
                     rv_candidate *cands, int *n, double *last_key);
 /* How rv_store_reviewers_truth locks the rows it reads. */
 typedef enum {
@@ -109,13 +123,16 @@ typedef enum {
 /* Reads the PostgreSQL truth (status, tags, counters, fatigue) of ids,
  * locked as `lock` says. Rows found are returned in *res / cands (room for
  * n); *found set. */
-int rv_store_reviewers_truth(sg_pg *c, size_t n, const char *const *ids, rv_lock_mode lock, PGresult **res,
+int rv_store_reviewers_truth(sg_pg *c, size_t n, const char *const *ids, rv_lock_mode lock, rv_rows **res,
                              rv_candidate *cands, int *found);
 /* Records the assignment: per reviewer one more open ballot and the day/week
  * counters, a fresh sample_key, an assignments row each, and the answer on
  * the panel request. */
 int rv_store_panel_assign(sg_pg *c, const rv_panel_req *r, size_t n, const char *const *ids, int shortfall,
                           double now);
+/* Adds the sg.panel.assigned outbox row (payload from
+ * rv_panel_assigned_encode, keyed by case_id). */
+int rv_store_panel_assigned_emit(sg_pg *c, const char *case_id, const json_t *payload, const char *traceparent);
 
 /* --- outcomes (store_outcomes.c), inside the consumer's transaction --- */
 /* Closes the ballots of the given reviewers on case_id and records their

@@ -105,6 +105,42 @@ cleanup:
     return rc;
 }
 
+/* --- GET: the current version on a pooled connection. --- */
+
+typedef struct get_ctx {
+    int (*current)(sg_pg *c, void *out, rv_version_meta *meta);
+    void *out;
+    rv_version_meta *meta;
+} get_ctx;
+
+static int get_on(sg_pg *c, void *arg)
+{
+    get_ctx *x = arg;
+    return x->current(c, x->out, x->meta);
+}
+
+static int pool_cur(sg_pg *c, void *o, rv_version_meta *m) { return rv_store_pool_rule_current(c, o, m); }
+static int fatigue_cur(sg_pg *c, void *o, rv_version_meta *m) { return rv_store_fatigue_policy_current(c, o, m); }
+static int quality_cur(sg_pg *c, void *o, rv_version_meta *m) { return rv_store_quality_policy_current(c, o, m); }
+
+int rv_store_pool_rule_get(sg_pg_pool *p, rv_pool_rule *out, rv_version_meta *meta)
+{
+    get_ctx x = {pool_cur, out, meta};
+    return rv_on_conn(p, 2000, get_on, &x);
+}
+
+int rv_store_fatigue_policy_get(sg_pg_pool *p, rv_fatigue_policy *out, rv_version_meta *meta)
+{
+    get_ctx x = {fatigue_cur, out, meta};
+    return rv_on_conn(p, 2000, get_on, &x);
+}
+
+int rv_store_quality_policy_get(sg_pg_pool *p, rv_quality_policy *out, rv_version_meta *meta)
+{
+    get_ctx x = {quality_cur, out, meta};
+    return rv_on_conn(p, 2000, get_on, &x);
+}
+
 /* --- PUT: one transaction that serializes concurrent writers on the table
  * lock (EXCLUSIVE still lets readers through) and takes max(version)+1. --- */
 

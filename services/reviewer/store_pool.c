@@ -2,6 +2,10 @@
  * reviewer_status_history row per change in the same statement. The rule's
  * bounds come from rv_pool_cutoffs_of and its reasons from rv_elig_reason,
  * so SQL and the pure eligibility check (eligibility.h) say the same thing.
+ * The statuses each statement moves from and to are the RV_BY_POOL
+ * transitions of reviewer.h's table (retire: active, paused, ended
+ * suspension → retired; reinstate: ended suspension → active; add: not a
+ * reviewer or retired → active; suspend: active, paused → suspended).
  *
  * Parameters shared by the eligibility statements:
  *   $1 now (Unix s)  $2 min_credit_score  $3 registered_before (Unix s)

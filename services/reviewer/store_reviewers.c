@@ -16,7 +16,9 @@
 static void read_reviewer(const PGresult *r, int row, rv_reviewer *out)
 {
     rv_copy(out->user_id, sizeof(out->user_id), rv_cell_str(r, row, 0));
-    rv_copy(out->status, sizeof(out->status), rv_cell_str(r, row, 1));
+    /* The column's CHECK admits the four names only. */
+    if (rv_status_parse(rv_cell_str(r, row, 1), &out->status))
+        out->status = RV_RETIRED;
     rv_copy(out->reason, sizeof(out->reason), rv_cell_str(r, row, 2));
     rv_copy(out->status_changed_at, sizeof(out->status_changed_at), rv_cell_str(r, row, 3));
     rv_copy(out->suspended_until, sizeof(out->suspended_until), rv_cell_str(r, row, 4));
@@ -31,7 +33,7 @@ static void read_reviewer(const PGresult *r, int row, rv_reviewer *out)
     rv_copy(out->cooldown_until, sizeof(out->cooldown_until), rv_cell_str(r, row, 13));
 }
 
-int rv_store_reviewer_get(sg_pg *c, const char *user_id, rv_reviewer *out)
+static int reviewer_read(sg_pg *c, const char *user_id, rv_reviewer *out)
 {
     int rc;
     PGresult *r = sg_pg_query(c, "SELECT " REVIEWER_COLS " FROM users WHERE user_id = $1 AND status IS NOT NULL", 1,
@@ -48,18 +50,19 @@ int rv_store_reviewer_get(sg_pg *c, const char *user_id, rv_reviewer *out)
     return rc;
 }
 
-int rv_store_reviewers_list(sg_pg *c, const char *status, const char *after, int limit, rv_reviewer *items, int *n)
+static int reviewers_list(sg_pg *c, const rv_status *status, const char *after, int limit, rv_reviewer *items,
+                          int *n)
 {
     /* One text per status, each a constant: the planner then knows which
      * index fits (the partial one for the rarer statuses, the primary key
      * for the active majority) even with a cached generic plan. */
 #define LIST(cond)                                                                                                   \
     "SELECT " REVIEWER_COLS " FROM users WHERE " cond " AND user_id > coalesce($1, '') ORDER BY user_id LIMIT $2::int"
-    static const char *const texts[][2] = {
-        {"active", LIST("status = 'active'")},
-        {"paused", LIST("status = 'paused'")},
-        {"suspended", LIST("status = 'suspended'")},
-        {"retired", LIST("status = 'retired'")},
+    static const char *const texts[RV_NSTATUS] = {
+        [RV_ACTIVE] = LIST("status = 'active'"),
+        [RV_PAUSED] = LIST("status = 'paused'"),
+        [RV_SUSPENDED] = LIST("status = 'suspended'"),
+        [RV_RETIRED] = LIST("status = 'retired'"),
     };
     const char *sql = LIST("status IS NOT NULL");
 #undef LIST
@@ -67,9 +70,8 @@ int rv_store_reviewers_list(sg_pg *c, const char *status, const char *after, int
     PGresult *r;
     int rc = SG_OK;
 
-    for (size_t i = 0; status && i < sizeof(texts) / sizeof(texts[0]); i++)
-        if (!strcmp(status, texts[i][0]))
-            sql = texts[i][1];
+    if (status && (unsigned)*status < RV_NSTATUS)
+        sql = texts[*status];
     snprintf(lim, sizeof(lim), "%d", limit);
     r = sg_pg_query(c, sql, 2, SG_P(after, lim));
     if (!sg_pg_ok(r)) {
@@ -84,8 +86,47 @@ cleanup:
     return rc;
 }
 
-/* Locks the user's row and reads its status ("" when not a reviewer). */
-static int lock_status(sg_pg *c, const char *user_id, char *status, size_t len)
+typedef struct get_ctx {
+    const char *user_id;
+    rv_reviewer *out;
+} get_ctx;
+
+static int get_on(sg_pg *c, void *arg)
+{
+    get_ctx *x = arg;
+    return reviewer_read(c, x->user_id, x->out);
+}
+
+int rv_store_reviewer_get(sg_pg_pool *p, const char *user_id, rv_reviewer *out)
+{
+    get_ctx x = {user_id, out};
+    return rv_on_conn(p, 2000, get_on, &x);
+}
+
+typedef struct list_ctx {
+    const rv_status *status;
+    const char *after;
+    int limit;
+    rv_reviewer *items;
+    int *n;
+} list_ctx;
+
+static int list_on(sg_pg *c, void *arg)
+{
+    list_ctx *x = arg;
+    return reviewers_list(c, x->status, x->after, x->limit, x->items, x->n);
+}
+
+int rv_store_reviewers_list(sg_pg_pool *p, const rv_status *status, const char *after, int limit, rv_reviewer *items,
+                            int *n)
+{
+    list_ctx x = {status, after, limit, items, n};
+    return rv_on_conn(p, 2000, list_on, &x);
+}
+
+/* Locks the user's row and reads its status (RV_NOT_FOUND when not a
+ * reviewer). */
+static int lock_status(sg_pg *c, const char *user_id, rv_status *status)
 {
     int rc;
     PGresult *r = sg_pg_query(c, "SELECT status FROM users WHERE user_id = $1 FOR UPDATE", 1, SG_P(user_id));
@@ -93,17 +134,16 @@ static int lock_status(sg_pg *c, const char *user_id, char *status, size_t len)
         rc = sg_pg_err(c);
     else if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0))
         rc = RV_NOT_FOUND;
-    else {
-        rv_copy(status, len, rv_cell_str(r, 0, 0));
-        rc = SG_OK;
-    }
+    else
+        rc = rv_status_parse(rv_cell_str(r, 0, 0), status) ? SG_ERR_DB : SG_OK;
     PQclear(r);
     return rc;
 }
 
-static int write_history(sg_pg *c, const char *user_id, const char *from, const char *to, const char *reason,
+static int write_history(sg_pg *c, const char *user_id, rv_status from_st, rv_status to_st, const char *reason,
                          const char *actor, const char *now)
 {
+    const char *from = rv_status_name(from_st), *to = rv_status_name(to_st);
     return sg_pg_exec(c,
                       "INSERT INTO reviewer_status_history (user_id, from_status, to_status, reason, actor, changed_at)"
                       " VALUES ($1, $2, $3, $4, $5, " RV_AT("$6") ")",
@@ -120,27 +160,27 @@ typedef struct avail_ctx {
 static int avail_tx(sg_pg *c, void *arg)
 {
     avail_ctx *x = arg;
-    char cur[16], now[32];
-    const char *next;
-    int rc = lock_status(c, x->user_id, cur, sizeof(cur));
+    char now[32];
+    rv_status cur, next;
+    int rc = lock_status(c, x->user_id, &cur);
 
     if (rc != SG_OK)
         return rc;
     if (rv_availability_next(cur, x->paused, &next))
         return RV_CONFLICT;
-    if (strcmp(cur, next) != 0) {
+    if (cur != next) {
         const char *why = x->paused ? "paused by the reviewer" : "resumed by the reviewer";
         rv_pg_epoch(x->now, now, sizeof(now));
         rc = sg_pg_exec(c,
                         "UPDATE users SET status = $2, reason = $3, status_changed_at = " RV_AT("$4")
                         ", sample_key = random() WHERE user_id = $1",
-                        4, SG_P(x->user_id, next, why, now));
+                        4, SG_P(x->user_id, rv_status_name(next), why, now));
         if (rc == SG_OK)
             rc = write_history(c, x->user_id, cur, next, why, x->user_id, now);
         if (rc != SG_OK)
             return rc;
     }
-    return rv_store_reviewer_get(c, x->user_id, x->out);
+    return reviewer_read(c, x->user_id, x->out);
 }
 
 int rv_store_set_availability(sg_pg_pool *p, const char *user_id, int paused, double now, rv_reviewer *out)
@@ -150,7 +190,9 @@ int rv_store_set_availability(sg_pg_pool *p, const char *user_id, int paused, do
 }
 
 typedef struct status_ctx {
-    const char *user_id, *status, *reason, *actor;
+    const char *user_id;
+    rv_status status;
+    const char *reason, *actor;
     double now;
     rv_reviewer *out;
     char *why;
@@ -190,19 +232,20 @@ static int check_eligible(sg_pg *c, status_ctx *x)
 static int status_tx(sg_pg *c, void *arg)
 {
     status_ctx *x = arg;
-    char cur[16], now[32];
-    int rc = lock_status(c, x->user_id, cur, sizeof(cur));
+    char now[32];
+    rv_status cur;
+    int rc = lock_status(c, x->user_id, &cur);
 
     if (rc != SG_OK)
         return rc;
-    if (rv_ops_status_allowed(cur, x->status)) {
-        snprintf(x->why, x->whylen, "a %s reviewer cannot be %s", cur, x->status);
+    if (rv_status_transition(cur, x->status, RV_BY_OPS)) {
+        snprintf(x->why, x->whylen, "a %s reviewer cannot be %s", rv_status_name(cur), rv_status_name(x->status));
         return RV_CONFLICT;
     }
-    if (strcmp(cur, x->status) == 0)
-        return rv_store_reviewer_get(c, x->user_id, x->out);
+    if (cur == x->status)
+        return reviewer_read(c, x->user_id, x->out);
     rv_pg_epoch(x->now, now, sizeof(now));
-    if (!strcmp(x->status, "active")) {
+    if (x->status == RV_ACTIVE) {
         if ((rc = check_eligible(c, x)) != SG_OK)
             return rc;
         /* Leaving a suspension clears the quality slate, as the automatic
@@ -226,10 +269,10 @@ static int status_tx(sg_pg *c, void *arg)
         rc = write_history(c, x->user_id, cur, x->status, x->reason, x->actor, now);
     if (rc != SG_OK)
         return rc;
-    return rv_store_reviewer_get(c, x->user_id, x->out);
+    return reviewer_read(c, x->user_id, x->out);
 }
 
-int rv_store_set_status(sg_pg_pool *p, const char *user_id, const char *status, const char *reason,
+int rv_store_set_status(sg_pg_pool *p, const char *user_id, rv_status status, const char *reason,
                         const char *actor, double now, rv_reviewer *out, char *why, size_t whylen)
 {
     status_ctx x = {user_id, status, reason, actor, now, out, why, whylen};
@@ -238,8 +281,9 @@ int rv_store_set_status(sg_pg_pool *p, const char *user_id, const char *status, 
     return sg_pg_tx(p, SG_TX_READ_COMMITTED, status_tx, &x);
 }
 
-int rv_store_status_counts(sg_pg *c, long counts[4])
+static int counts_on(sg_pg *c, void *arg)
 {
+    long *counts = arg;
     int rc = SG_OK;
     /* Each count from an index that holds just that status. */
     PGresult *r = sg_pg_query(c,
@@ -259,4 +303,11 @@ int rv_store_status_counts(sg_pg *c, long counts[4])
 cleanup:
     PQclear(r);
     return rc;
+}
+
+int rv_store_status_counts(sg_pg_pool *p, int timeout_ms, long counts[4])
+{
+    for (int i = 0; i < 4; i++)
+        counts[i] = 0;
+    return rv_on_conn(p, timeout_ms, counts_on, counts);
 }

@@ -6,6 +6,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+int rv_on_conn(sg_pg_pool *p, int timeout_ms, sg_pg_tx_fn fn, void *ctx)
+{
+    sg_pg *c = sg_pg_acquire(p, timeout_ms);
+    int rc;
+    if (!c)
+        return SG_ERR_DB;
+    rc = fn(c, ctx);
+    sg_pg_release(p, c);
+    return rc;
+}
+
 char *rv_pg_epoch(double t, char *buf, size_t len)
 {
     snprintf(buf, len, "%.6f", t);

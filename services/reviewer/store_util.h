@@ -7,6 +7,17 @@
 #include <stddef.h>
 
 #include "sg/pgutil.h"
+#include "store.h"
+
+/* Runs fn on a pooled connection (waiting at most timeout_ms for one), outside
+ * an explicit transaction: for store functions that are one statement. */
+int rv_on_conn(sg_pg_pool *p, int timeout_ms, sg_pg_tx_fn fn, void *ctx);
+
+/* The current policy versions inside the caller's transaction (shared by the
+ * store files; meta may be NULL). RV_NOT_FOUND when none exists. */
+int rv_store_pool_rule_current(sg_pg *c, rv_pool_rule *out, rv_version_meta *meta);
+int rv_store_fatigue_policy_current(sg_pg *c, rv_fatigue_policy *out, rv_version_meta *meta);
+int rv_store_quality_policy_current(sg_pg *c, rv_quality_policy *out, rv_version_meta *meta);
 
 /* SQL expression turning a "%.6f" Unix-time parameter into a timestamptz. */
 #define RV_AT(param) "to_timestamp(" param "::double precision)"

@@ -1,7 +1,7 @@
 /* See timers.h. */
 #include "timers.h"
 
-#include "service.h"
+#include "svc.h"
 #include "sg/log.h"
 #include "store.h"
 #include "sg/timeutil.h"
@@ -11,7 +11,7 @@
 
 int rv_pool_adjust_worker(void *ctx)
 {
-    rv_service *s = ctx;
+    rv_svc *s = ctx;
     rv_adjust_counts n;
     double now = sg_time_now();
     int rc;

@@ -1,4 +1,4 @@
-/* Background work of the reviewer service (sg_worker_fn, ctx = rv_service). */
+/* Background work of the reviewer service (sg_worker_fn, ctx = rv_svc). */
 #ifndef RV_TIMERS_H
 #define RV_TIMERS_H
 

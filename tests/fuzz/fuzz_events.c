@@ -4,7 +4,9 @@
  * the way the consumers free:
  *   reviewer: rv_panel_req_parse (sg.panel.requested), rv_ballot_closed_parse
  *   (sg.ballot.closed), rv_case_decided_parse (sg.case.decided),
- *   rv_activity_item_parse non-strict (sg.user.activity);
+ *   rv_activity_item_parse non-strict (sg.user.activity), and the
+ *   sg.panel.assigned an accepted panel request would be answered with
+ *   (rv_panel_assigned_encode, its exclusions standing in for the panel);
  *   reward: rw_decision_parse (sg.case.decided).
  * Checked beyond memory safety and leaks: what a parser accepts satisfies its
  * header's contract (ids are opaque ids, counts match, enums in range).
@@ -45,6 +47,17 @@ static void fuzz_reviewer(const json_t *p)
         FZ_CHECK(pr.nexclude <= RV_EXCLUDE_MAX && (pr.nexclude == 0) == (pr.exclude == NULL), "exclude");
         for (size_t i = 0; i < pr.nexclude; i++)
             FZ_CHECK(sg_is_opaque_id(pr.exclude[i]), "exclude[%zu]", i);
+        size_t n = pr.nexclude < RV_SEATS_MAX ? pr.nexclude : RV_SEATS_MAX;
+        json_t *out = rv_panel_assigned_encode(pr.case_id, pr.round, n, pr.exclude, pr.seats - (int)n);
+        if (out) {
+            json_t *ids = json_object_get(out, "reviewer_ids");
+            FZ_CHECK(!strcmp(sg_json_str(out, "case_id"), pr.case_id), "assigned case_id");
+            FZ_CHECK(sg_json_int(out, "round", -1) == pr.round, "assigned round");
+            FZ_CHECK(json_array_size(ids) == n, "assigned reviewer_ids");
+            for (size_t i = 0; i < n; i++)
+                FZ_CHECK(!strcmp(json_string_value(json_array_get(ids, i)), pr.exclude[i]), "assigned id %zu", i);
+            json_decref(out);
+        }
         rv_panel_req_free(&pr);
     } else {
         FZ_CHECK(pr.exclude == NULL, "failed parse left an allocation");

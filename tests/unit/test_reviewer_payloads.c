@@ -1,8 +1,10 @@
 /* Request and event validation: batches, policies, event payloads. */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../../services/reviewer/payloads.h"
+#include "sg/json.h"
 #include "../../services/reviewer/policy.h"
 #include "../../services/reviewer/reviewer.h"
 
@@ -148,6 +150,19 @@ Test(payloads, fatigue_and_quality_policies)
     json_decref(j);
 }
 
+Test(payloads, policy_version_representation)
+{
+    rv_quality_policy q = {.version = 3, .min_decided_votes = 20, .min_accuracy = 0.6, .max_no_show_rate = 0.5,
+                           .suspend_days = 30};
+    rv_version_meta m = {"2026-11-25T12:00:00Z", "ops-1"};
+    json_t *j = rv_policy_versioned(rv_quality_policy_to_json(&q), &m);
+    cr_assert_eq(sg_json_int(j, "version", -1), 3);
+    cr_assert_str_eq(sg_json_str(j, "created_at"), "2026-11-25T12:00:00Z");
+    cr_assert_str_eq(sg_json_str(j, "created_by"), "ops-1");
+    json_decref(j);
+    cr_assert_null(rv_policy_versioned(NULL, &m));
+}
+
 Test(payloads, panel_request)
 {
     rv_panel_req r;
@@ -166,6 +181,21 @@ Test(payloads, panel_request)
     json_object_set_new(j, "seats", json_integer(5));
     json_object_set_new(j, "exclude_user_ids", json_pack("[i]", 1));
     cr_assert_neq(rv_panel_req_parse(j, &r, err, sizeof(err)), 0);
+    json_decref(j);
+}
+
+Test(payloads, panel_assigned_encoded)
+{
+    const char *ids[] = {"u2", "u1"};
+    json_t *j = rv_panel_assigned_encode("c1", 1, 2, ids, 3);
+    char *text;
+    cr_assert_not_null(j);
+    text = json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT);
+    cr_assert_str_eq(text, "{\"case_id\":\"c1\",\"reviewer_ids\":[\"u2\",\"u1\"],\"round\":1,\"shortfall\":3}");
+    free(text);
+    json_decref(j);
+    j = rv_panel_assigned_encode("c2", 0, 0, NULL, 5);
+    cr_assert_eq(json_array_size(json_object_get(j, "reviewer_ids")), 0);
     json_decref(j);
 }
 
@@ -190,20 +220,4 @@ Test(payloads, case_decided)
     cr_assert_eq(d.with_majority[0], -1);
     rv_case_decided_free(&d);
     json_decref(j);
-}
-
-Test(payloads, availability_transitions)
-{
-    const char *next;
-    cr_assert_eq(rv_availability_next("active", 1, &next), 0);
-    cr_assert_str_eq(next, "paused");
-    cr_assert_eq(rv_availability_next("paused", 0, &next), 0);
-    cr_assert_str_eq(next, "active");
-    cr_assert_eq(rv_availability_next("active", 0, &next), 0, "no-op");
-    cr_assert_neq(rv_availability_next("suspended", 0, &next), 0);
-    cr_assert_neq(rv_availability_next("retired", 0, &next), 0);
-    cr_assert_eq(rv_ops_status_allowed("suspended", "active"), 0);
-    cr_assert_eq(rv_ops_status_allowed("retired", "active"), 0);
-    cr_assert_neq(rv_ops_status_allowed("retired", "suspended"), 0);
-    cr_assert_neq(rv_ops_status_allowed("active", "paused"), 0);
 }

@@ -1,12 +1,11 @@
-/* See service.h. */
-#include "service.h"
+/* See svc.h: the context's init and fini. */
+#include "svc.h"
 
 #include <stdlib.h>
 
-rv_service *rv_service_create(sg_pg_pool *pg, sg_redis *redis, sg_metrics *metrics, const char *ns, char *err,
-                              size_t errlen)
+rv_svc *rv_svc_init(sg_pg_pool *pg, sg_redis *redis, sg_metrics *metrics, const char *ns, char *err, size_t errlen)
 {
-    rv_service *s = calloc(1, sizeof(*s));
+    rv_svc *s = calloc(1, sizeof(*s));
     if (!s)
         return NULL;
     s->pg = pg;
@@ -26,7 +25,7 @@ fail:
     return NULL;
 }
 
-void rv_service_free(rv_service *s)
+void rv_svc_fini(rv_svc *s)
 {
     if (!s)
         return;
@@ -34,7 +33,7 @@ void rv_service_free(rv_service *s)
     free(s);
 }
 
-void rv_count(rv_service *s, const char *name, const char *labels, double v)
+void rv_count(rv_svc *s, const char *name, const char *labels, double v)
 {
     if (s->metrics)
         sg_metrics_count(s->metrics, name, labels, v);

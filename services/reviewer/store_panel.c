@@ -6,6 +6,8 @@
 
 #include "store.h"
 #include "store_util.h"
+#include "sg/app.h"
+#include "sg/outbox.h"
 #include "sg/timeutil.h"
 
 void rv_ids_free(char **ids, size_t n)
@@ -120,7 +122,7 @@ static void read_candidate(const PGresult *r, int row, rv_candidate *c)
     c->fatigue.cooldown_until = rv_cell_double(r, row, 11);
 }
 
-int rv_store_window(sg_pg *c, double lo, double hi, int limit, const rv_tags *required, PGresult **res,
+int rv_store_window(sg_pg *c, double lo, double hi, int limit, const rv_tags *required, rv_rows **res,
                     rv_candidate *cands, int *n, double *last_key)
 {
     char slo[40], shi[40], lim[16], tags[RV_TAGS_TEXT_MAX];
@@ -171,7 +173,7 @@ int rv_store_window(sg_pg *c, double lo, double hi, int limit, const rv_tags *re
     return SG_OK;
 }
 
-int rv_store_reviewers_truth(sg_pg *c, size_t n, const char *const *ids, rv_lock_mode lock, PGresult **res,
+int rv_store_reviewers_truth(sg_pg *c, size_t n, const char *const *ids, rv_lock_mode lock, rv_rows **res,
                              rv_candidate *cands, int *found)
 {
     char *arr = sg_pg_text_array(ids, n);
@@ -238,4 +240,14 @@ int rv_store_panel_assign(sg_pg *c, const rv_panel_req *r, size_t n, const char 
                     7, SG_P(r->case_id, round, arr, at, day, week, sf));
     free(arr);
     return rc;
+}
+
+int rv_store_panel_assigned_emit(sg_pg *c, const char *case_id, const json_t *payload, const char *traceparent)
+{
+    return sg_outbox_add(c, SG_T_PANEL_ASSIGNED, case_id, SG_T_PANEL_ASSIGNED, payload, traceparent);
+}
+
+void rv_rows_free(rv_rows *rows)
+{
+    PQclear(rows);
 }
