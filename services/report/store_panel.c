@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "case_ops.h"
+#include "store_lifecycle.h"
 #include "sg/json.h"
 #include "sg/log.h"
 #include "store.h"
@@ -13,7 +13,7 @@
  * column 1 is 1 when the reviewer may not judge the case (owns the content,
  * reported it, or reported or sat on the panel of the appealed case), column
  * 2 is 1 when they hold a ballot on it already. NULL on error (*rc set). */
-static PGresult *screen(sg_pg *c, const case_row *r, const char *ids, int *rc)
+static PGresult *screen(sg_pg *c, const rp_case_row *r, const char *ids, int *rc)
 {
     return sg_pg_rows(c, rc,
                       "SELECT x.rid, (x.rid = $3 OR EXISTS (SELECT 1 FROM reports p"
@@ -33,14 +33,14 @@ static int release_all(sg_pg *c, const char *case_id, const json_t *ids, const c
     int rc = SG_OK;
     json_array_foreach(ids, i, id) {
         if (rc == SG_OK)
-            rc = emit_ballot_closed(c, case_id, json_string_value(id), "cancelled", tp);
+            rc = rp_emit_ballot_closed(c, case_id, json_string_value(id), "cancelled", tp);
     }
     return rc;
 }
 
 /* Creates the ballots of chosen[0..n) in one statement and tells each
  * reviewer, in the chosen order; appends them to assigned. */
-static int add_ballots(sg_pg *c, const case_row *r, const char *const *chosen, size_t n, const char *sround,
+static int add_ballots(sg_pg *c, const rp_case_row *r, const char *const *chosen, size_t n, const char *sround,
                        const char *tp, json_t *assigned)
 {
     int rc;
@@ -69,7 +69,7 @@ static int add_ballots(sg_pg *c, const case_row *r, const char *const *chosen, s
             if (strcmp(PQgetvalue(res, k, 0), chosen[i]) != 0)
                 continue;
             json_array_append_new(assigned, json_string(chosen[i]));
-            rc = emit_notification(c, chosen[i], "ballot_assigned", r->id, PQgetvalue(res, k, 1), tp);
+            rc = rp_emit_notification(c, chosen[i], "ballot_assigned", r->id, PQgetvalue(res, k, 1), tp);
             break;
         }
     }
@@ -111,7 +111,7 @@ static int mark_answered(sg_pg *c, const char *case_id, const char *sround, int 
                       4, SG_P(case_id, sround, sg_pg_int(b1, assigned), sg_pg_int(b2, jshort ? json_integer_value(jshort) : 0)));
 }
 
-int store_panel_assigned(sg_pg *c, const json_t *payload, const char *tp)
+int rp_store_panel_assigned(sg_pg *c, const json_t *payload, const char *tp)
 {
     const char *case_id = sg_json_str(payload, "case_id");
     const json_t *ids = json_object_get(payload, "reviewer_ids");
@@ -119,7 +119,7 @@ int store_panel_assigned(sg_pg *c, const json_t *payload, const char *tp)
     json_t *assigned = NULL, *skipped = NULL;
     char sround[24];
     int rc, seats, round, done;
-    case_row r;
+    rp_case_row r;
     size_t i, nchosen = 0;
     const json_t *id;
     const char **chosen = NULL;
@@ -141,14 +141,14 @@ int store_panel_assigned(sg_pg *c, const json_t *payload, const char *tp)
     round = (int)json_integer_value(jround);
     sg_pg_int(sround, round);
 
-    rc = case_lock(c, case_id, 0, &r);
+    rc = rp_case_lock(c, case_id, 0, &r);
     if (rc > 0) {
         sg_warn("panel.assigned for unknown case %s ignored", case_id);
         return SG_OK;
     }
     if (rc != SG_OK)
         return rc;
-    tp = case_tp(&r, tp);
+    tp = rp_case_tp(&r, tp);
     res = sg_pg_rows(c, &rc, "SELECT seats, (assigned_at IS NOT NULL)::int FROM panel_requests WHERE case_id = $1 AND round = $2::int",
                  2, SG_P(r.id, sround));
     if (!res)
@@ -162,11 +162,12 @@ int store_panel_assigned(sg_pg *c, const json_t *payload, const char *tp)
                 seats == 0 ? "no such request" : "already answered");
         return seats == 0 ? release_all(c, r.id, ids, tp) : SG_OK;
     }
-    if (!case_is_open(&r)) {
-        sg_warn("panel.assigned for %s case %s ignored", r.status, r.id);
+    if (!rp_case_is_open(&r)) {
+        sg_warn("panel.assigned for %s case %s ignored", rp_case_status_name(r.status), r.id);
         if ((rc = release_all(c, r.id, ids, tp)) == SG_OK && (rc = mark_answered(c, r.id, sround, 0, jshort)) == SG_OK)
-            rc = ev_add(c, r.id, "assignment_ignored", NULL,
-                        json_pack("{s:i, s:O, s:s}", "round", round, "reviewer_ids", ids, "case_status", r.status));
+            rc = rp_audit_add(c, r.id, "assignment_ignored", NULL,
+                        json_pack("{s:i, s:O, s:s}", "round", round, "reviewer_ids", ids, "case_status",
+                                  rp_case_status_name(r.status)));
         return rc;
     }
 
@@ -186,7 +187,7 @@ int store_panel_assigned(sg_pg *c, const json_t *payload, const char *tp)
         const char *rid = PQgetvalue(res, k, 0);
         if (nchosen >= (size_t)seats || atoi(PQgetvalue(res, k, 1))) {
             json_array_append_new(skipped, json_string(rid));
-            if ((rc = emit_ballot_closed(c, r.id, rid, "cancelled", tp)) != SG_OK)
+            if ((rc = rp_emit_ballot_closed(c, r.id, rid, "cancelled", tp)) != SG_OK)
                 goto cleanup;
         } else if (!atoi(PQgetvalue(res, k, 2)) && !contains(chosen, nchosen, rid)) {
             chosen[nchosen++] = rid;
@@ -203,7 +204,7 @@ int store_panel_assigned(sg_pg *c, const json_t *payload, const char *tp)
     if (rc == SG_OK && n < seats)
         rc = sg_pg_exec(c, "UPDATE cases SET refill_at = now() WHERE id = $1", 1, SG_P(r.id));
     if (rc == SG_OK)
-        rc = ev_add(c, r.id, "panel_assigned", NULL,
+        rc = rp_audit_add(c, r.id, "panel_assigned", NULL,
                     json_pack("{s:i, s:i, s:O, s:O, s:I}", "round", round, "seats", seats, "reviewer_ids", assigned,
                               "skipped", skipped, "shortfall", jshort ? json_integer_value(jshort) : 0));
     if (rc == SG_OK)

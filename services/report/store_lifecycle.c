@@ -1,5 +1,5 @@
-/* Case state changes inside the caller's transaction; see case_ops.h. */
-#include "case_ops.h"
+/* Case state changes inside the caller's transaction; see store_lifecycle.h. */
+#include "store_lifecycle.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +24,7 @@ static void copy_col(char *dst, size_t len, const PGresult *res, int col)
     snprintf(dst, len, "%s", PQgetvalue(res, 0, col));
 }
 
-int case_lock(sg_pg *c, const char *case_id, int skip_locked, case_row *out)
+int rp_case_lock(sg_pg *c, const char *case_id, int skip_locked, rp_case_row *out)
 {
     int rc;
     PGresult *res = sg_pg_rows(c, &rc,
@@ -42,7 +42,11 @@ int case_lock(sg_pg *c, const char *case_id, int skip_locked, case_row *out)
     copy_col(out->report_type, sizeof out->report_type, res, 2);
     copy_col(out->target_id, sizeof out->target_id, res, 3);
     copy_col(out->owner, sizeof out->owner, res, 4);
-    copy_col(out->status, sizeof out->status, res, 5);
+    if (rp_case_status_parse(PQgetvalue(res, 0, 5), &out->status) != 0) {
+        sg_error("case %s has an unknown status %s", out->id, PQgetvalue(res, 0, 5));
+        PQclear(res);
+        return SG_ERR_DB;
+    }
     copy_col(out->traceparent, sizeof out->traceparent, res, 17);
     int *ints[] = {&out->rule_version, &out->panel_size, &out->votes_to_decide, &out->round,
                    &out->max_substitute_rounds, &out->on_deadline_escalate, &out->appeal_panel_size,
@@ -53,23 +57,23 @@ int case_lock(sg_pg *c, const char *case_id, int skip_locked, case_row *out)
     return SG_OK;
 }
 
-const char *case_tp(const case_row *r, const char *tp)
+const char *rp_case_tp(const rp_case_row *r, const char *tp)
 {
     return tp ? tp : r->traceparent[0] ? r->traceparent : NULL;
 }
 
-int case_is_open(const case_row *r)
+int rp_case_is_open(const rp_case_row *r)
 {
-    return strcmp(r->status, "assigning") == 0 || strcmp(r->status, "voting") == 0;
+    return rp_case_status_open(r->status);
 }
 
 /* The case whose reports belong to r: the appealed case for an appeal. */
-static const char *root_id(const case_row *r)
+static const char *root_id(const rp_case_row *r)
 {
     return r->appeal_of[0] ? r->appeal_of : r->id;
 }
 
-int emit_ballot_closed(sg_pg *c, const char *case_id, const char *reviewer_id, const char *outcome, const char *tp)
+int rp_emit_ballot_closed(sg_pg *c, const char *case_id, const char *reviewer_id, const char *outcome, const char *tp)
 {
     json_t *p = json_pack("{s:s, s:s, s:s}", "case_id", case_id, "reviewer_id", reviewer_id, "outcome", outcome);
     int rc = p ? sg_outbox_add(c, SG_T_BALLOT_CLOSED, case_id, SG_T_BALLOT_CLOSED, p, tp) : SG_ERR_DB;
@@ -77,7 +81,7 @@ int emit_ballot_closed(sg_pg *c, const char *case_id, const char *reviewer_id, c
     return rc;
 }
 
-int emit_notification(sg_pg *c, const char *user_id, const char *kind, const char *case_id, const char *ballot_id,
+int rp_emit_notification(sg_pg *c, const char *user_id, const char *kind, const char *case_id, const char *ballot_id,
                       const char *tp)
 {
     json_t *p = json_pack("{s:s, s:s, s:s, s:o}", "user_id", user_id, "kind", kind, "case_id", case_id, "ballot_id",
@@ -87,13 +91,13 @@ int emit_notification(sg_pg *c, const char *user_id, const char *kind, const cha
     return rc;
 }
 
-int case_request_panel(sg_pg *c, const case_row *r, int round, int seats, const char *kind, const char *tp)
+int rp_case_request_panel(sg_pg *c, const rp_case_row *r, int round, int seats, const char *kind, const char *tp)
 {
     char b1[24], b2[24];
     const char *sround = sg_pg_int(b1, round), *sseats = sg_pg_int(b2, seats);
     json_t *payload = NULL;
     int rc;
-    tp = case_tp(r, tp);
+    tp = rp_case_tp(r, tp);
     rc = sg_pg_exec(c, "INSERT INTO panel_requests (case_id, round, seats) VALUES ($1, $2::int, $3::int)", 3,
                         SG_P(r->id, sround, sseats));
     if (rc != SG_OK)
@@ -120,7 +124,7 @@ int case_request_panel(sg_pg *c, const case_row *r, int round, int seats, const 
     rc = sg_outbox_add(c, SG_T_PANEL_REQUESTED, r->id, SG_T_PANEL_REQUESTED, payload, tp);
     if (rc != SG_OK)
         goto cleanup;
-    rc = ev_add(c, r->id, kind, NULL,
+    rc = rp_audit_add(c, r->id, kind, NULL,
                 json_pack("{s:i, s:i, s:O}", "round", round, "seats", seats, "exclude_user_ids",
                           json_object_get(payload, "exclude_user_ids")));
 cleanup:
@@ -128,7 +132,7 @@ cleanup:
     return rc;
 }
 
-int case_refill(sg_pg *c, case_row *r, const char *tp, int *requested)
+int rp_case_refill(sg_pg *c, rp_case_row *r, const char *tp, int *requested)
 {
     int rc, needed;
     PGresult *res;
@@ -141,19 +145,19 @@ int case_refill(sg_pg *c, case_row *r, const char *tp, int *requested)
                  1, SG_P(r->id));
     if (!res)
         return rc;
-    needed = seats_needed(r->panel_size, atoi(PQgetvalue(res, 0, 0)), atoi(PQgetvalue(res, 0, 1)));
+    needed = rp_seats_needed(r->panel_size, atoi(PQgetvalue(res, 0, 0)), atoi(PQgetvalue(res, 0, 1)));
     PQclear(res);
 
-    if (needed > 0 && case_is_open(r) && !r->past_deadline) {
-        if (round_allowed(r->round + 1, r->max_substitute_rounds)) {
-            rc = case_request_panel(c, r, r->round + 1, needed, "substitute_requested", tp);
+    if (needed > 0 && rp_case_is_open(r) && !r->past_deadline) {
+        if (rp_round_allowed(r->round + 1, r->max_substitute_rounds)) {
+            rc = rp_case_request_panel(c, r, r->round + 1, needed, "substitute_requested", tp);
             if (rc != SG_OK)
                 return rc;
             r->round++;
             if (requested)
                 *requested = needed;
         } else {
-            rc = ev_add(c, r->id, "substitutes_exhausted", NULL,
+            rc = rp_audit_add(c, r->id, "substitutes_exhausted", NULL,
                         json_pack("{s:i, s:i}", "seats_missing", needed, "round", r->round));
             if (rc != SG_OK)
                 return rc;
@@ -163,7 +167,7 @@ int case_refill(sg_pg *c, case_row *r, const char *tp, int *requested)
                       SG_P(r->id));
 }
 
-int case_cancel_open_ballots(sg_pg *c, const case_row *r, const char *tp)
+int rp_case_cancel_open_ballots(sg_pg *c, const rp_case_row *r, const char *tp)
 {
     int rc;
     PGresult *res = sg_pg_rows(c, &rc,
@@ -174,16 +178,16 @@ int case_cancel_open_ballots(sg_pg *c, const case_row *r, const char *tp)
         return rc;
     for (int i = 0; i < PQntuples(res) && rc == SG_OK; i++) {
         const char *bid = PQgetvalue(res, i, 0), *rid = PQgetvalue(res, i, 1);
-        rc = emit_ballot_closed(c, r->id, rid, "cancelled", case_tp(r, tp));
+        rc = rp_emit_ballot_closed(c, r->id, rid, "cancelled", rp_case_tp(r, tp));
         if (rc == SG_OK)
-            rc = ev_add(c, r->id, "ballot_cancelled", NULL,
+            rc = rp_audit_add(c, r->id, "ballot_cancelled", NULL,
                         json_pack("{s:s, s:s}", "ballot_id", bid, "reviewer_id", rid));
     }
     PQclear(res);
     return rc;
 }
 
-int case_tally(sg_pg *c, const char *case_id, int *violation, int *no_violation)
+int rp_case_tally(sg_pg *c, const char *case_id, int *violation, int *no_violation)
 {
     int rc;
     PGresult *res = sg_pg_rows(c, &rc,
@@ -201,8 +205,8 @@ int case_tally(sg_pg *c, const char *case_id, int *violation, int *no_violation)
 }
 
 /* The sg.case.decided payload of the case as it now stands, with each
- * ballot's with_majority judged against v. NULL with *rc on failure. */
-static json_t *outcome_payload(sg_pg *c, const case_row *r, verdict v, int *rc)
+ * ballot's rp_with_majority judged against v. NULL with *rc on failure. */
+static json_t *outcome_payload(sg_pg *c, const rp_case_row *r, rp_verdict v, int *rc)
 {
     json_t *p = sg_pg_query_json(
         c, rc,
@@ -223,15 +227,15 @@ static json_t *outcome_payload(sg_pg *c, const case_row *r, verdict v, int *rc)
         return NULL;
     }
     json_array_foreach(json_object_get(p, "ballots"), i, b) {
-        verdict d = verdict_parse(json_string_value(json_object_get(b, "decision")));
-        json_object_set_new(b, "with_majority", json_boolean(with_majority(d, v)));
+        rp_verdict d = rp_verdict_parse(json_string_value(json_object_get(b, "decision")));
+        json_object_set_new(b, "with_majority", json_boolean(rp_with_majority(d, v)));
     }
     return p;
 }
 
 /* Queues one callback per distinct callback_url of the case's reports, with
  * the outcome payload plus the case status as the body. */
-static int queue_callbacks(sg_pg *c, const case_row *r, json_t *payload, const char *status)
+static int queue_callbacks(sg_pg *c, const rp_case_row *r, json_t *payload, const char *status)
 {
     int rc;
     char *body;
@@ -249,7 +253,7 @@ static int queue_callbacks(sg_pg *c, const case_row *r, json_t *payload, const c
     return rc;
 }
 
-static int notify_parties(sg_pg *c, const case_row *r, const char *tp)
+static int notify_parties(sg_pg *c, const rp_case_row *r, const char *tp)
 {
     int rc;
     PGresult *res = sg_pg_rows(c, &rc,
@@ -259,65 +263,65 @@ static int notify_parties(sg_pg *c, const case_row *r, const char *tp)
     if (!res)
         return rc;
     for (int i = 0; i < PQntuples(res) && rc == SG_OK; i++)
-        rc = emit_notification(c, PQgetvalue(res, i, 0), "case_decided", r->id, NULL, tp);
+        rc = rp_emit_notification(c, PQgetvalue(res, i, 0), "case_decided", r->id, NULL, tp);
     PQclear(res);
     return rc;
 }
 
-int case_decide(sg_pg *c, case_row *r, verdict v, const char *decided_by, const char *kind, const char *actor,
+int rp_case_decide(sg_pg *c, rp_case_row *r, rp_verdict v, const char *decided_by, const char *kind, const char *actor,
                 const char *note, const char *tp)
 {
     int rc, nv = 0, nnv = 0;
     char b1[24], b2[24];
     json_t *payload = NULL;
 
-    tp = case_tp(r, tp);
-    if ((rc = case_cancel_open_ballots(c, r, tp)) != SG_OK || (rc = case_tally(c, r->id, &nv, &nnv)) != SG_OK)
+    tp = rp_case_tp(r, tp);
+    if ((rc = rp_case_cancel_open_ballots(c, r, tp)) != SG_OK || (rc = rp_case_tally(c, r->id, &nv, &nnv)) != SG_OK)
         return rc;
     rc = sg_pg_exec(c,
                     "UPDATE cases SET status = 'decided', verdict = $2, decided_by = $3, tally_violation = $4::int, "
                     "tally_no_violation = $5::int, decided_at = clock_timestamp(), closed_at = clock_timestamp(), "
                     "refill_at = NULL, "
                     "resolve_note = coalesce($6, resolve_note), resolved_by = coalesce($7, resolved_by) WHERE id = $1",
-                    7, SG_P(r->id, verdict_name(v), decided_by, sg_pg_int(b1, nv), sg_pg_int(b2, nnv), note, actor));
+                    7, SG_P(r->id, rp_verdict_name(v), decided_by, sg_pg_int(b1, nv), sg_pg_int(b2, nnv), note, actor));
     if (rc != SG_OK)
         return rc;
-    snprintf(r->status, sizeof r->status, "decided");
+    r->status = RP_CASE_DECIDED;
     if (!(payload = outcome_payload(c, r, v, &rc)))
         return rc;
     if ((rc = sg_outbox_add(c, SG_T_CASE_DECIDED, r->id, SG_T_CASE_DECIDED, payload, tp)) != SG_OK ||
         (rc = notify_parties(c, r, tp)) != SG_OK || (rc = queue_callbacks(c, r, payload, "decided")) != SG_OK)
         goto cleanup;
-    rc = ev_add(c, r->id, kind, actor,
-                json_pack("{s:s, s:s, s:{s:i, s:i}, s:o}", "verdict", verdict_name(v), "decided_by", decided_by,
+    rc = rp_audit_add(c, r->id, kind, actor,
+                json_pack("{s:s, s:s, s:{s:i, s:i}, s:o}", "verdict", rp_verdict_name(v), "decided_by", decided_by,
                           "tally", "violation", nv, "no_violation", nnv, "note",
                           note ? json_string(note) : json_null()));
     if (rc == SG_OK)
-        sg_info("case %s decided %s by %s (%d:%d)", r->id, verdict_name(v), decided_by, nv, nnv);
+        sg_info("case %s decided %s by %s (%d:%d)", r->id, rp_verdict_name(v), decided_by, nv, nnv);
 cleanup:
     json_decref(payload);
     return rc;
 }
 
-int case_escalate(sg_pg *c, case_row *r, const char *why, const char *tp)
+int rp_case_escalate(sg_pg *c, rp_case_row *r, const char *why, const char *tp)
 {
     int rc, nv = 0, nnv = 0;
-    if ((rc = case_cancel_open_ballots(c, r, tp)) != SG_OK || (rc = case_tally(c, r->id, &nv, &nnv)) != SG_OK)
+    if ((rc = rp_case_cancel_open_ballots(c, r, tp)) != SG_OK || (rc = rp_case_tally(c, r->id, &nv, &nnv)) != SG_OK)
         return rc;
     rc = sg_pg_exec(c, "UPDATE cases SET status = 'escalated', refill_at = NULL WHERE id = $1", 1, SG_P(r->id));
     if (rc != SG_OK)
         return rc;
-    snprintf(r->status, sizeof r->status, "escalated");
+    r->status = RP_CASE_ESCALATED;
     sg_info("case %s escalated (%s)", r->id, why);
-    return ev_add(c, r->id, "escalated", NULL,
+    return rp_audit_add(c, r->id, "escalated", NULL,
                   json_pack("{s:s, s:{s:i, s:i}}", "reason", why, "votes", "violation", nv, "no_violation", nnv));
 }
 
-int case_cancel(sg_pg *c, case_row *r, const char *reason, const char *actor, const char *tp)
+int rp_case_cancel(sg_pg *c, rp_case_row *r, const char *reason, const char *actor, const char *tp)
 {
     int rc;
     json_t *payload = NULL;
-    if ((rc = case_cancel_open_ballots(c, r, tp)) != SG_OK)
+    if ((rc = rp_case_cancel_open_ballots(c, r, tp)) != SG_OK)
         return rc;
     rc = sg_pg_exec(c,
                     "UPDATE cases SET status = 'cancelled', cancel_reason = $2, closed_at = now(), refill_at = NULL "
@@ -325,11 +329,11 @@ int case_cancel(sg_pg *c, case_row *r, const char *reason, const char *actor, co
                     2, SG_P(r->id, reason));
     if (rc != SG_OK)
         return rc;
-    snprintf(r->status, sizeof r->status, "cancelled");
-    if (!(payload = outcome_payload(c, r, VERDICT_NONE, &rc)))
+    r->status = RP_CASE_CANCELLED;
+    if (!(payload = outcome_payload(c, r, RP_VERDICT_NONE, &rc)))
         return rc;
     if ((rc = queue_callbacks(c, r, payload, "cancelled")) == SG_OK)
-        rc = ev_add(c, r->id, "cancelled", actor, json_pack("{s:s}", "reason", reason));
+        rc = rp_audit_add(c, r->id, "cancelled", actor, json_pack("{s:s}", "reason", reason));
     json_decref(payload);
     return rc;
 }
