@@ -15,6 +15,7 @@
 #include "decision.h"
 #include "intake.h"
 #include "lifecycle.h"
+#include "payloads.h"
 #include "rule.h"
 #include "svc.h"
 #include "sg/kafka.h"
@@ -100,10 +101,10 @@ int rp_store_my_ballots(sg_pg_pool *p, const char *reviewer, int open, int limit
 
 /* ---- events consumed ---- */
 
-/* Handles sg.panel.assigned inside the inbox transaction on c. Returns
- * SG_OK (also for events it ignores), a positive code for a malformed
- * payload, or SG_ERR_*. */
-int rp_store_panel_assigned(sg_pg *c, const json_t *payload, const char *tp);
+/* Handles sg.panel.assigned (decoded by consumers.c) inside the inbox
+ * transaction on c. Returns SG_OK (also for events it ignores) or
+ * SG_ERR_*. */
+int rp_store_panel_assigned(sg_pg *c, const rp_panel_assigned *ev, const char *tp);
 
 /* ---- timers: each claims due work with SKIP LOCKED and returns the number
  * of items handled (0 = nothing due) or -1 on a database error ---- */

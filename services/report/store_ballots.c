@@ -10,10 +10,11 @@
 #include "store.h"
 #include "store_util.h"
 
+/* The ballot as the API shows it (the vote's comes from rp_ballot_close). */
 #define BALLOT_JSON                                                                                               \
     "json_build_object('ballot_id', b.id, 'case_id', b.case_id, 'reviewer_id', b.reviewer_id, "                   \
     "'status', b.status, 'round', b.round, 'decision', b.decision, 'comment', b.comment, "                       \
-    "'assigned_at', " SG_SQL_TS("b.assigned_at") ", 'deadline', " SG_SQL_TS("b.deadline") ", "                          \
+    "'assigned_at', " SG_SQL_TS("b.assigned_at") ", 'deadline', " SG_SQL_TS("b.deadline") ", "                    \
     "'voted_at', " SG_SQL_TS("b.voted_at") ")::text"
 
 typedef struct ballot_ctx {
@@ -28,7 +29,10 @@ typedef struct ballot_ctx {
 /* Refuses a vote or decline on a ballot that no longer takes one. */
 static int ballot_state_check(const rp_case_row *r, const char *status, int past_deadline, rp_detail *d)
 {
-    if (strcmp(status, "voted") == 0) {
+    rp_ballot_status st;
+    if (rp_ballot_status_parse(status, &st) != 0)
+        return SG_ERR_DB;
+    if (st == RP_BALLOT_VOTED) {
         snprintf(d->text, sizeof d->text, "already voted");
         return RP_CONFLICT;
     }
@@ -36,7 +40,7 @@ static int ballot_state_check(const rp_case_row *r, const char *status, int past
         snprintf(d->text, sizeof d->text, "case is %s", rp_case_status_name(r->status));
         return RP_CONFLICT;
     }
-    if (strcmp(status, "open") != 0) {
+    if (st != RP_BALLOT_OPEN) {
         snprintf(d->text, sizeof d->text, "ballot is %s", status);
         return RP_CONFLICT;
     }
@@ -52,7 +56,7 @@ static int vote_tx(sg_pg *c, void *arg)
     ballot_ctx *x = arg;
     rp_case_row r;
     char bid[37];
-    int rc, nv, nnv;
+    int rc;
     PGresult *res;
 
     json_decref(x->out);
@@ -77,33 +81,16 @@ static int vote_tx(sg_pg *c, void *arg)
         return rc;
 
     /* The vote, the ballot as the response shows it, and the tally with it
-     * in one statement. The tally's snapshot does not see the UPDATE of
-     * this statement, so it counts the other voted ballots and adds this
-     * one. clock_timestamp, not now(): taken under the case lock, so a vote
-     * never appears to follow the decision it preceded. */
-    res = sg_pg_rows(c, &rc,
-                     "WITH b AS (UPDATE ballots SET status = 'voted', decision = $2, comment = $3, "
-                     "   voted_at = clock_timestamp(), closed_at = now() WHERE id = $1 RETURNING *) "
-                     "SELECT (SELECT " BALLOT_JSON " FROM b), "
-                     " count(*) FILTER (WHERE o.decision = 'violation')::int + ($2 = 'violation')::int, "
-                     " count(*) FILTER (WHERE o.decision = 'no_violation')::int + ($2 = 'no_violation')::int "
-                     "FROM ballots o WHERE o.case_id = $4 AND o.status = 'voted' AND o.id <> $1",
-                     4, SG_P(bid, rp_verdict_name(x->v), x->comment, r.id));
-    if (!res)
-        return rc;
-    x->out = PQgetisnull(res, 0, 0) ? NULL : json_loads(PQgetvalue(res, 0, 0), 0, NULL);
-    nv = atoi(PQgetvalue(res, 0, 1));
-    nnv = atoi(PQgetvalue(res, 0, 2));
-    PQclear(res);
-    if (!x->out)
-        return SG_ERR_DB;
-    if ((rc = rp_emit_ballot_closed(c, r.id, x->reviewer, "voted", rp_case_tp(&r, x->tp))) != SG_OK ||
-        (rc = rp_audit_add(c, r.id, "ballot_voted", x->reviewer, json_pack("{s:s}", "ballot_id", bid))) != SG_OK)
+     * in one statement (see rp_ballot_close). */
+    rp_ballot_vote vote = {x->v, x->comment, NULL, 0, 0};
+    rc = rp_ballot_close(c, &r, bid, x->reviewer, RP_BALLOT_VOTED, x->reviewer, NULL, &vote, x->tp);
+    x->out = vote.ballot;
+    if (rc != SG_OK)
         return rc;
 
-    rp_verdict v = rp_decide_by_panel(nv, nnv, r.votes_to_decide);
+    rp_verdict v = rp_decide_by_panel(vote.violation, vote.no_violation, r.votes_to_decide);
     if (v != RP_VERDICT_NONE &&
-        (rc = rp_case_decide(c, &r, v, r.appeal_of[0] ? "appeal" : "panel", "decided", NULL, NULL, x->tp)) != SG_OK)
+        (rc = rp_case_decide(c, &r, v, r.appeal_of[0] ? "appeal" : "panel", x->tp)) != SG_OK)
         return rc;
     return SG_OK;
 }
@@ -157,11 +144,8 @@ static int decline_tx(sg_pg *c, void *arg)
     PQclear(res);
     if (rc != SG_OK)
         return rc;
-    rc = sg_pg_exec(c, "UPDATE ballots SET status = 'declined', closed_at = now() WHERE id = $1", 1,
-                    SG_P(x->ballot_id));
-    if (rc != SG_OK || (rc = rp_emit_ballot_closed(c, r.id, x->reviewer, "declined", rp_case_tp(&r, x->tp))) != SG_OK ||
-        (rc = rp_audit_add(c, r.id, "ballot_declined", x->reviewer, json_pack("{s:s}", "ballot_id", x->ballot_id))) !=
-            SG_OK ||
+    if ((rc = rp_ballot_close(c, &r, x->ballot_id, x->reviewer, RP_BALLOT_DECLINED, x->reviewer, NULL, NULL,
+                              x->tp)) != SG_OK ||
         (rc = rp_case_refill(c, &r, x->tp, NULL)) != SG_OK)
         return rc;
     x->out = sg_pg_query_json(c, &rc, "SELECT " BALLOT_JSON " FROM ballots b WHERE b.id = $1", 1, SG_P(x->ballot_id));

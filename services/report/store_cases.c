@@ -117,7 +117,7 @@ static int resolve_tx(sg_pg *c, void *arg)
                  rp_case_status_name(r.status));
         return RP_CONFLICT;
     }
-    return rp_case_decide(c, &r, x->v, "ops", "resolved", x->actor, x->note, x->tp);
+    return rp_case_resolve(c, &r, x->v, x->note, x->actor, x->tp);
 }
 
 int rp_store_case_resolve(sg_pg_pool *p, const char *case_id, rp_verdict v, const char *note, const char *actor,

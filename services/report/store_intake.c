@@ -127,23 +127,18 @@ static int screen_reporter_ballot(sg_pg *c, const char *case_id, const char *rep
         return SG_OK;
     }
     snprintf(bid, sizeof bid, "%s", PQgetvalue(res, 0, 0));
-    if (strcmp(PQgetvalue(res, 0, 1), "voted") == 0) {
+    rp_ballot_status st = RP_BALLOT_OPEN;
+    if (rp_ballot_status_parse(PQgetvalue(res, 0, 1), &st) == 0 && st == RP_BALLOT_VOTED) {
         PQclear(res);
         snprintf(d->text, sizeof d->text, "reporter %s has already voted on case %s as a panelist", reporter,
                  case_id);
         return RP_CONFLICT;
     }
     PQclear(res);
-    rc = sg_pg_exec(c, "UPDATE ballots SET status = 'cancelled', closed_at = now() WHERE id = $1", 1, SG_P(bid));
-    if (rc == SG_OK)
-        rc = rp_emit_ballot_closed(c, case_id, reporter, "cancelled", tp);
-    if (rc == SG_OK)
-        rc = rp_audit_add(c, case_id, "ballot_cancelled", NULL,
-                    json_pack("{s:s, s:s, s:s}", "ballot_id", bid, "reviewer_id", reporter, "reason",
-                              "reviewer reported the case"));
-    if (rc == SG_OK && (rc = rp_case_lock(c, case_id, 0, &r)) == SG_OK)
-        rc = rp_case_refill(c, &r, tp, NULL);
-    return rc;
+    if ((rc = rp_case_lock(c, case_id, 0, &r)) != SG_OK)
+        return rc > 0 ? SG_ERR_DB : rc;
+    rc = rp_ballot_close(c, &r, bid, reporter, RP_BALLOT_CANCELLED, NULL, "reviewer reported the case", NULL, tp);
+    return rc == SG_OK ? rp_case_refill(c, &r, tp, NULL) : rc;
 }
 
 static int create_tx(sg_pg *c, void *arg)

@@ -1,12 +1,16 @@
-/* Case state changes shared by the store operations (intake, votes,
- * consumers, timers, ops actions). Every function runs inside the caller's
- * transaction on `c`, after the caller locked the case row with rp_case_lock,
- * and writes the state change, its audit entries and its events (outbox)
- * together. Internal to the store layer.
+/* The owners of the case and ballot lifecycles in the store (see
+ * lifecycle.h for the states and the legal transitions). Every change of a
+ * case's or a ballot's status goes through one function below, which asks
+ * the transition table first (an illegal transition is refused with
+ * RP_CONFLICT and nothing written), updates the row only from the expected
+ * old status, and writes the events (outbox) and audit entries the change
+ * causes. Each runs inside the caller's transaction on `c`, after the caller
+ * locked the case row with rp_case_lock. Internal to the store layer.
  */
 #ifndef RP_STORE_LIFECYCLE_H
 #define RP_STORE_LIFECYCLE_H
 
+#include <jansson.h>
 #include "decision.h"
 #include "lifecycle.h"
 #include "sg/pg.h"
@@ -45,6 +49,9 @@ const char *rp_case_tp(const rp_case_row *r, const char *tp);
 /* 1 while the case takes votes (assigning or voting). */
 int rp_case_is_open(const rp_case_row *r);
 
+/* Current vote counts of the case. */
+int rp_case_tally(sg_pg *c, const char *case_id, int *violation, int *no_violation);
+
 /* Inserts a panel request for `round` with `seats` and publishes
  * sg.panel.requested (exclusions: every reviewer ever on the case or on the
  * case it appeals, its reporters and the owner). kind names the audit entry:
@@ -57,32 +64,64 @@ int rp_case_request_panel(sg_pg *c, const rp_case_row *r, int round, int seats, 
  * (may be NULL). */
 int rp_case_refill(sg_pg *c, rp_case_row *r, const char *tp, int *requested);
 
-/* Closes the case's open ballots as cancelled (sg.ballot.closed, audit). */
-int rp_case_cancel_open_ballots(sg_pg *c, const rp_case_row *r, const char *tp);
-
-/* Decides the case: open ballots cancelled, verdict and tally stored,
- * sg.case.decided, case_decided notifications to reporters and owner,
- * callbacks queued, audit entry `kind` ("decided" or "resolved"). actor and
- * note may be NULL. */
-int rp_case_decide(sg_pg *c, rp_case_row *r, rp_verdict v, const char *decided_by, const char *kind, const char *actor,
-                const char *note, const char *tp);
-
-/* Escalates the case to ops: open ballots cancelled, audit "escalated". */
-int rp_case_escalate(sg_pg *c, rp_case_row *r, const char *why, const char *tp);
-
-/* Cancels the case: open ballots cancelled, reason stored, callbacks queued
- * (verdict null), audit "cancelled". */
-int rp_case_cancel(sg_pg *c, rp_case_row *r, const char *reason, const char *actor, const char *tp);
-
-/* Publishes sg.ballot.closed for one reviewer of the case. */
-int rp_emit_ballot_closed(sg_pg *c, const char *case_id, const char *reviewer_id, const char *outcome, const char *tp);
-
 /* Publishes sg.notification.requested (key = user_id); ballot_id may be
  * NULL. */
-int rp_emit_notification(sg_pg *c, const char *user_id, const char *kind, const char *case_id, const char *ballot_id,
-                      const char *tp);
+int rp_emit_notification(sg_pg *c, const char *user_id, const char *kind, const char *case_id,
+                         const char *ballot_id, const char *tp);
 
-/* Current vote counts of the case. */
-int rp_case_tally(sg_pg *c, const char *case_id, int *violation, int *no_violation);
+/* ---- ballot transitions: open -> voted | expired | declined | cancelled ---- */
+
+/* The vote of a ballot closed as voted: in, the decision and comment; out,
+ * the ballot as the API shows it (new reference) and the case's tally with
+ * this vote. */
+typedef struct rp_ballot_vote {
+    rp_verdict decision;
+    const char *comment;      /* may be NULL */
+    json_t *ballot;           /* out */
+    int violation, no_violation; /* out */
+} rp_ballot_vote;
+
+/* Closes the reviewer's open ballot ballot_id of case r with `outcome`: the
+ * UPDATE (only from open; RP_CONFLICT when it is no longer open),
+ * sg.ballot.closed, and the audit entry "ballot_<outcome>" (actor given: the
+ * reviewer acted, data {ballot_id}; else data {ballot_id, reviewer_id} plus
+ * reason when given). vote is required for RP_BALLOT_VOTED and ignored
+ * otherwise.
+ * ballot_id NULL: the reviewer was offered a seat and got no ballot (a panel
+ * assignment screened out or ignored); only sg.ballot.closed is published
+ * (outcome cancelled), so the reviewer service releases the seat. */
+int rp_ballot_close(sg_pg *c, const rp_case_row *r, const char *ballot_id, const char *reviewer_id,
+                    rp_ballot_status outcome, const char *actor, const char *reason, rp_ballot_vote *vote,
+                    const char *tp);
+
+/* The batch form of rp_ballot_close (same statement, same events and audit
+ * entries per ballot): closes every open ballot of the case with outcome
+ * (due_only: only those past their deadline). *closed (may be NULL) gets
+ * their number. */
+int rp_ballots_close_open(sg_pg *c, const rp_case_row *r, rp_ballot_status outcome, int due_only, const char *tp,
+                          int *closed);
+
+/* ---- case transitions ---- */
+
+/* assigning -> voting, when the first ballots are assigned (a no-op for a
+ * case already voting). */
+int rp_case_start_voting(sg_pg *c, rp_case_row *r);
+
+/* assigning|voting -> decided: open ballots cancelled, verdict and tally
+ * stored, sg.case.decided, case_decided notifications to reporters and
+ * owner, callbacks queued, audit "decided". decided_by: panel, appeal or
+ * deadline. */
+int rp_case_decide(sg_pg *c, rp_case_row *r, rp_verdict v, const char *decided_by, const char *tp);
+
+/* escalated -> decided by ops: as rp_case_decide with decided_by "ops",
+ * actor and note (may be NULL) stored, audit "resolved". */
+int rp_case_resolve(sg_pg *c, rp_case_row *r, rp_verdict v, const char *note, const char *actor, const char *tp);
+
+/* assigning|voting -> escalated: open ballots cancelled, audit "escalated". */
+int rp_case_escalate(sg_pg *c, rp_case_row *r, const char *why, const char *tp);
+
+/* assigning|voting|escalated -> cancelled: open ballots cancelled, reason
+ * stored, callbacks queued (verdict null), audit "cancelled". */
+int rp_case_cancel(sg_pg *c, rp_case_row *r, const char *reason, const char *actor, const char *tp);
 
 #endif

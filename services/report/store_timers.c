@@ -63,7 +63,7 @@ static int on_case_deadline(sg_pg *c, rp_case_row *r)
     if (rp_decide_at_deadline(r->on_deadline_escalate, nv, nnv, &v) == RP_DEADLINE_ESCALATED)
         return rp_case_escalate(c, r, r->on_deadline_escalate ? "deadline: rule escalates" : "deadline: tie or no votes",
                              NULL);
-    return rp_case_decide(c, r, v, "deadline", "decided", NULL, NULL, NULL);
+    return rp_case_decide(c, r, v, "deadline", NULL);
 }
 
 int rp_store_timer_case_deadlines(sg_pg_pool *p)
@@ -78,20 +78,7 @@ int rp_store_timer_case_deadlines(sg_pg_pool *p)
 
 static int on_ballots_expired(sg_pg *c, rp_case_row *r)
 {
-    int rc;
-    PGresult *res = sg_pg_rows(c, &rc,
-                           "UPDATE ballots SET status = 'expired', closed_at = now() "
-                           "WHERE case_id = $1 AND status = 'open' AND deadline <= now() RETURNING id, reviewer_id",
-                           1, SG_P(r->id));
-    if (!res)
-        return rc;
-    for (int i = 0; i < PQntuples(res) && rc == SG_OK; i++) {
-        const char *bid = PQgetvalue(res, i, 0), *rid = PQgetvalue(res, i, 1);
-        rc = rp_emit_ballot_closed(c, r->id, rid, "expired", rp_case_tp(r, NULL));
-        if (rc == SG_OK)
-            rc = rp_audit_add(c, r->id, "ballot_expired", NULL, json_pack("{s:s, s:s}", "ballot_id", bid, "reviewer_id", rid));
-    }
-    PQclear(res);
+    int rc = rp_ballots_close_open(c, r, RP_BALLOT_EXPIRED, 1, NULL, NULL);
     return rc == SG_OK ? rp_case_refill(c, r, NULL, NULL) : rc;
 }
 
