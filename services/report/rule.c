@@ -121,18 +121,6 @@ int rp_rule_parse(const json_t *body, rp_rule *out, char *err, size_t errlen)
     return 0;
 }
 
-json_t *rp_rule_to_json(const rp_rule *r)
-{
-    return json_pack("{s:i, s:i, s:I, s:I, s:i, s:I, s:s, s:o, s:I, s:i, s:i}", "panel_size", r->panel_size,
-                     "votes_to_decide", r->votes_to_decide, "ballot_timeout_s", (json_int_t)r->ballot_timeout_s,
-                     "reminder_before_s", (json_int_t)r->reminder_before_s, "max_substitute_rounds",
-                     r->max_substitute_rounds, "case_deadline_s", (json_int_t)r->case_deadline_s, "on_deadline",
-                     rp_rule_on_deadline_name(r->on_deadline), "reviewer_tags",
-                     r->reviewer_tags ? json_incref(r->reviewer_tags) : json_array(), "appeal_window_s",
-                     (json_int_t)r->appeal_window_s, "appeal_panel_size", r->appeal_panel_size,
-                     "appeal_votes_to_decide", r->appeal_votes_to_decide);
-}
-
 void rp_rule_free(rp_rule *r)
 {
     if (!r)

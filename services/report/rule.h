@@ -1,6 +1,7 @@
 /* Voting rules: the per-report-type parameters of a case (panel, timeouts,
  * deadline policy, appeal panel). Pure: parsing and validation of the API
- * body, and conversion back to JSON. No database, no HTTP.
+ * body. No database, no HTTP. The API representation of a stored rule is
+ * built in SQL by the store (store_rules.c; see store.h).
  */
 #ifndef RP_RULE_H
 #define RP_RULE_H
@@ -40,9 +41,6 @@ int rp_rule_parse(const json_t *body, rp_rule *out, char *err, size_t errlen);
 /* Checks the cross-field constraints of an already typed rule. Returns 0 or
  * -1 with a message. */
 int rp_rule_check(const rp_rule *r, char *err, size_t errlen);
-
-/* The API representation (without report_type/version). New reference. */
-json_t *rp_rule_to_json(const rp_rule *r);
 
 const char *rp_rule_on_deadline_name(rp_rule_on_deadline d);
 /* Returns 0 and sets *out, or -1 for an unknown name. */

@@ -1,7 +1,14 @@
 /* The report service's persistence: every SQL statement of the service is
- * behind these functions (rp_store_*.c). Each operation is one transaction that
+ * behind these functions (store_*.c). Each operation is one transaction that
  * writes a state change together with its audit entries and its events
- * (outbox), so a crash never separates them.
+ * (outbox), so a crash never separates them. Every change of a case's or a
+ * ballot's status goes through store_lifecycle.h (internal to the store).
+ *
+ * One JSON representation per resource: the report service builds the JSON
+ * of its resources (voting rules, reports, cases, case events, ballots) in
+ * SQL, in the statement that reads them (json_build_object), and serves it
+ * as is; there is no C encoder of a resource. Events are not resources:
+ * their payloads are encoded by payloads.c from values the store reads.
  *
  * Return codes: SG_OK, SG_ERR_DB, or one of the positive RP_* outcomes of svc.h (the
  * transaction was rolled back, nothing written); `detail` (when given) then

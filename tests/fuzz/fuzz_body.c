@@ -5,7 +5,7 @@
  *   - sg_json_validate with the field tables of the report/reviewer routes
  *     and a table using every field type (with its post-conditions checked);
  *   - report: rp_intake_validate (POST /v1/reports), rp_rule_parse (PUT
- *     /v1/voting-rules/{t}) with a rp_rule_to_json -> rp_rule_parse round trip;
+ *     /v1/voting-rules/{t}), parsed twice to the same rule;
  *   - reviewer: profile and activity batches, the three policies (round trip
  *     through *_to_json);
  *   - reward: reward rule, catalog item, redemption.
@@ -185,7 +185,7 @@ static void rule_same(const rp_rule *a, const rp_rule *b)
                  a->appeal_panel_size == b->appeal_panel_size &&
                  a->appeal_votes_to_decide == b->appeal_votes_to_decide &&
                  json_equal(a->reviewer_tags, b->reviewer_tags),
-             "rule changed through rp_rule_to_json");
+             "the same body parsed to another rule");
 }
 
 static void fuzz_rule(const json_t *body)
@@ -201,12 +201,11 @@ static void fuzz_rule(const json_t *body)
     FZ_CHECK(json_is_array(r.reviewer_tags), "reviewer_tags");
     FZ_CHECK(r.ballot_timeout_s <= RP_RULE_MAX_DURATION_S && r.case_deadline_s <= RP_RULE_MAX_DURATION_S &&
                  r.appeal_window_s <= RP_RULE_MAX_DURATION_S, "durations");
-    json_t *j = rp_rule_to_json(&r);
-    FZ_CHECK(j != NULL, "rp_rule_to_json");
-    FZ_CHECK(rp_rule_parse(j, &r2, err, sizeof err) == 0, "rp_rule_to_json output refused: %s", err);
+    /* The parse is a function of the body (the stored rule's JSON is built in
+     * SQL, so there is no C encoder to round-trip through). */
+    FZ_CHECK(rp_rule_parse(body, &r2, err, sizeof err) == 0, "second parse refused: %s", err);
     rule_same(&r, &r2);
     rp_rule_free(&r2);
-    json_decref(j);
     rp_rule_free(&r);
 }
 
