@@ -18,7 +18,7 @@ long rp_ratelimit_retry_after(time_t now)
 }
 
 int rp_ratelimit_hit(sg_redis *r, const char *prefix, const char *reporter, long limit, time_t now,
-                  long *retry_after_s)
+                     long *retry_after_s)
 {
     char key[512];
     long long count;

@@ -13,7 +13,7 @@
  * Returns 0 when allowed, 1 when over the limit with *retry_after_s set to
  * the seconds until the window ends (>= 1). `prefix` namespaces the keys. */
 int rp_ratelimit_hit(sg_redis *r, const char *prefix, const char *reporter, long limit, time_t now,
-                  long *retry_after_s);
+                     long *retry_after_s);
 
 /* Seconds from now until the end of its one-minute window, 1..60. Pure. */
 long rp_ratelimit_retry_after(time_t now);

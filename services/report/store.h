@@ -76,20 +76,20 @@ int rp_store_report_get(sg_pg_pool *p, const char *report_id, json_t **out);
 int rp_store_case_get(sg_pg_pool *p, const char *case_id, json_t **out);
 /* status / report_type may be NULL (no filter). */
 int rp_store_cases_list(sg_pg_pool *p, const char *status, const char *report_type, int limit, long long cursor,
-                     json_t **out);
+                        json_t **out);
 int rp_store_case_events(sg_pg_pool *p, const char *case_id, int limit, long long cursor, json_t **out);
 /* Cancels an open or escalated case (RP_CONFLICT when decided/cancelled). */
 int rp_store_case_cancel(sg_pg_pool *p, const char *case_id, const char *reason, const char *actor, const char *tp,
-                      rp_detail *d);
+                         rp_detail *d);
 /* Decides an escalated case (RP_CONFLICT otherwise). note may be NULL. */
 int rp_store_case_resolve(sg_pg_pool *p, const char *case_id, rp_verdict v, const char *note, const char *actor,
-                       const char *tp, rp_detail *d);
+                          const char *tp, rp_detail *d);
 /* Opens the appeal of a decided case for its owner or one of its
  * reporters; *new_case_id (37 bytes) gets the appeal case's id. RP_FORBIDDEN:
  * not a party; RP_CONFLICT: not decided, an appeal itself, already
  * appealed, or outside the window. */
 int rp_store_case_appeal(sg_pg_pool *p, const char *case_id, const char *user, const char *reason, const char *tp,
-                      char new_case_id[37], rp_detail *d);
+                         char new_case_id[37], rp_detail *d);
 
 /* ---- ballots ---- */
 
@@ -98,10 +98,10 @@ int rp_store_case_appeal(sg_pg_pool *p, const char *case_id, const char *user, c
  * RP_CONFLICT: already voted, ballot closed or case closed. *out = the
  * ballot. */
 int rp_store_vote(sg_pg_pool *p, const char *case_id, const char *reviewer, rp_verdict v, const char *comment,
-               const char *tp, json_t **out, rp_detail *d);
+                  const char *tp, json_t **out, rp_detail *d);
 /* The reviewer steps away; a substitute is requested. */
 int rp_store_decline(sg_pg_pool *p, const char *ballot_id, const char *reviewer, const char *tp, json_t **out,
-                  rp_detail *d);
+                     rp_detail *d);
 /* The reviewer's ballots, newest first; open: 1 open only, 0 closed only,
  * -1 all. */
 int rp_store_my_ballots(sg_pg_pool *p, const char *reviewer, int open, int limit, long long cursor, json_t **out);
@@ -142,7 +142,7 @@ int rp_store_callback_claim(sg_pg_pool *p, int lease_s, rp_callback *cb);
  * delivered on 2xx, else retried after backoff_s or failed after
  * max_attempts. http_status 0 when there was no response (error says why). */
 int rp_store_callback_record(sg_pg_pool *p, const rp_callback *cb, int http_status, const char *error,
-                          int max_attempts, long backoff_s);
+                             int max_attempts, long backoff_s);
 void rp_store_callback_free(rp_callback *cb);
 
 /* ---- metrics ---- */

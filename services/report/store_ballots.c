@@ -96,7 +96,7 @@ static int vote_tx(sg_pg *c, void *arg)
 }
 
 int rp_store_vote(sg_pg_pool *p, const char *case_id, const char *reviewer, rp_verdict v, const char *comment,
-               const char *tp, json_t **out, rp_detail *d)
+                  const char *tp, json_t **out, rp_detail *d)
 {
     ballot_ctx x = {case_id, NULL, reviewer, comment, tp, v, NULL, d};
     int rc = sg_pg_tx(p, SG_TX_READ_COMMITTED, vote_tx, &x);
@@ -153,7 +153,7 @@ static int decline_tx(sg_pg *c, void *arg)
 }
 
 int rp_store_decline(sg_pg_pool *p, const char *ballot_id, const char *reviewer, const char *tp, json_t **out,
-                  rp_detail *d)
+                     rp_detail *d)
 {
     ballot_ctx x = {NULL, ballot_id, reviewer, NULL, tp, RP_VERDICT_NONE, NULL, d};
     int rc = sg_pg_tx(p, SG_TX_READ_COMMITTED, decline_tx, &x);

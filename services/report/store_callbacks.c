@@ -104,7 +104,7 @@ static int record_tx(sg_pg *c, void *arg)
 }
 
 int rp_store_callback_record(sg_pg_pool *p, const rp_callback *cb, int http_status, const char *error,
-                          int max_attempts, long backoff_s)
+                             int max_attempts, long backoff_s)
 {
     record_ctx x = {cb, http_status, error, max_attempts, backoff_s};
     return sg_pg_tx(p, SG_TX_READ_COMMITTED, record_tx, &x) == SG_OK ? 0 : -1;

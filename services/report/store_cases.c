@@ -40,7 +40,7 @@ int rp_store_case_get(sg_pg_pool *p, const char *case_id, json_t **out)
 }
 
 int rp_store_cases_list(sg_pg_pool *p, const char *status, const char *report_type, int limit, long long cursor,
-                     json_t **out)
+                        json_t **out)
 {
     char b1[24], b2[24];
     return rp_store_read(p,
@@ -89,7 +89,7 @@ static int cancel_tx(sg_pg *c, void *arg)
 }
 
 int rp_store_case_cancel(sg_pg_pool *p, const char *case_id, const char *reason, const char *actor, const char *tp,
-                      rp_detail *d)
+                         rp_detail *d)
 {
     cancel_ctx x = {case_id, reason, actor, tp, d};
     return sg_pg_tx(p, SG_TX_READ_COMMITTED, cancel_tx, &x);
@@ -121,7 +121,7 @@ static int resolve_tx(sg_pg *c, void *arg)
 }
 
 int rp_store_case_resolve(sg_pg_pool *p, const char *case_id, rp_verdict v, const char *note, const char *actor,
-                       const char *tp, rp_detail *d)
+                          const char *tp, rp_detail *d)
 {
     resolve_ctx x = {case_id, note, actor, tp, v, d};
     return sg_pg_tx(p, SG_TX_READ_COMMITTED, resolve_tx, &x);
@@ -208,7 +208,7 @@ static int appeal_tx(sg_pg *c, void *arg)
 }
 
 int rp_store_case_appeal(sg_pg_pool *p, const char *case_id, const char *user, const char *reason, const char *tp,
-                      char new_case_id[37], rp_detail *d)
+                         char new_case_id[37], rp_detail *d)
 {
     appeal_ctx x = {case_id, user, reason, tp, new_case_id, d};
     return sg_pg_tx(p, SG_TX_READ_COMMITTED, appeal_tx, &x);
