@@ -1,7 +1,7 @@
 -- pgbench script: the report service's intake transaction for a report that
 -- opens a new case (no Idempotency-Key, no callback_url), statement for
 -- statement as services/report/store_intake.c (create_tx) and
--- services/report/case_ops.c (case_lock, case_request_panel) issue them:
+-- services/report/store_lifecycle.c (rp_case_lock, rp_case_request_panel) issue them:
 --
 --   SELECT current voting rule version
 --   INSERT case ... ON CONFLICT DO NOTHING RETURNING id

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "decision.h"
-#include "report.h"
+#include "svc.h"
 #include "sg/digest.h"
 #include "sg/log.h"
 #include "store.h"
@@ -32,7 +32,7 @@ static int sign(const char *secret, const char *body, char out[SIGNATURE_LEN])
 }
 
 /* POSTs body to url; returns the HTTP status, or 0 with err filled. */
-static int post(const report_svc *s, const st_callback *cb, const char *signature, char *err, size_t errlen)
+static int post(const rp_svc *s, const rp_callback *cb, const char *signature, char *err, size_t errlen)
 {
     char sig_header[SIGNATURE_LEN + 32], case_header[64], errbuf[CURL_ERROR_SIZE] = "";
     struct curl_slist *headers = NULL, *h;
@@ -76,13 +76,13 @@ cleanup:
     return (int)status;
 }
 
-int report_callbacks_tick(void *ctx)
+int rp_callbacks_tick(void *ctx)
 {
-    report_svc *s = ctx;
-    st_callback cb;
+    rp_svc *s = ctx;
+    rp_callback cb;
     char signature[SIGNATURE_LEN], err[CURL_ERROR_SIZE + 32] = "";
     int lease_s = (int)(s->callback_timeout_ms / 1000) + LEASE_MARGIN_S, status = 0;
-    int got = store_callback_claim(s->app->pg, lease_s, &cb);
+    int got = rp_store_callback_claim(s->app->pg, lease_s, &cb);
 
     if (got <= 0)
         return got;
@@ -94,9 +94,9 @@ int report_callbacks_tick(void *ctx)
         sg_info("callback %s attempt %d to %s: HTTP %d", cb.id, cb.attempts + 1, cb.url, status);
     else
         sg_info("callback %s attempt %d to %s: %s", cb.id, cb.attempts + 1, cb.url, err);
-    if (store_callback_record(s->app->pg, &cb, status, err, (int)s->callback_max_attempts,
-                              callback_backoff_s(cb.attempts + 1, s->callback_max_backoff_s)))
+    if (rp_store_callback_record(s->app->pg, &cb, status, err, (int)s->callback_max_attempts,
+                              rp_callback_backoff_s(cb.attempts + 1, s->callback_max_backoff_s)))
         sg_warn("callback %s: result not recorded; retried when its lease ends", cb.id);
-    store_callback_free(&cb);
+    rp_store_callback_free(&cb);
     return 1;
 }

@@ -1,10 +1,19 @@
-/* Kafka consumers of the report service. */
-#include "report.h"
+/* Kafka consumers of the report service: each decodes its event
+ * (payloads.c) and hands the struct to the store. */
+#include "payloads.h"
+#include "sg/log.h"
 #include "store.h"
+#include "svc.h"
 #include "workers.h"
 
-int report_on_panel_assigned(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, void *ctx)
+int rp_on_panel_assigned(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, void *ctx)
 {
+    rp_panel_assigned ev;
+    char err[160];
     (void)ctx;
-    return store_panel_assigned(c, payload, m->traceparent);
+    if (rp_panel_assigned_decode(payload, &ev, err, sizeof err) != 0) {
+        sg_warn("panel.assigned: malformed payload (%s), dropped", err);
+        return 1;
+    }
+    return rp_store_panel_assigned(c, &ev, m->traceparent);
 }

@@ -6,20 +6,20 @@
 #include "rule.h"
 #include "sg/json.h"
 
-int intake_validate(const json_t *body, report_input *out, char *err, size_t errlen)
+int rp_intake_validate(const json_t *body, rp_report_input *out, char *err, size_t errlen)
 {
     static const sg_field fields[] = {
         {"report_type", SG_JT_STRING, 1, 1, 32, 0, 1},
         {"target_id", SG_JT_STRING, 1, 1, 128, 0, 1},
         {"target_owner_id", SG_JT_STRING, 1, 1, 128, 0, 1},
         {"reporter_id", SG_JT_STRING, 1, 1, 128, 0, 1},
-        {"reason", SG_JT_STRING, 1, 1, INTAKE_MAX_REASON, 0, 1},
-        {"description", SG_JT_STRING, 0, 0, INTAKE_MAX_DESCRIPTION, 0, 0},
-        {"evidence", SG_JT_OBJECT, 0, 0, INTAKE_MAX_EVIDENCE},
-        {"callback_url", SG_JT_STRING, 0, 1, INTAKE_MAX_CALLBACK_URL, 0, 1},
+        {"reason", SG_JT_STRING, 1, 1, RP_INTAKE_MAX_REASON, 0, 1},
+        {"description", SG_JT_STRING, 0, 0, RP_INTAKE_MAX_DESCRIPTION, 0, 0},
+        {"evidence", SG_JT_OBJECT, 0, 0, RP_INTAKE_MAX_EVIDENCE},
+        {"callback_url", SG_JT_STRING, 0, 1, RP_INTAKE_MAX_CALLBACK_URL, 0, 1},
     };
     static const char *const ids[] = {"target_id", "target_owner_id", "reporter_id"};
-    report_input in;
+    rp_report_input in;
     memset(&in, 0, sizeof in);
     memset(out, 0, sizeof *out);
 

@@ -1,7 +1,7 @@
 /* sg-report: voting rules, report intake, cases, ballots, decisions,
  * appeals, notifications and upstream callbacks. */
 #include <stdio.h>
-#include "report.h"
+#include "svc.h"
 #include "routes.h"
 #include "sg/app.h"
 #include "sg/config.h"
@@ -16,30 +16,30 @@ int main(void)
         return 2;
     }
     const sg_route routes[] = {
-        {"PUT", "/v1/voting-rules/{report_type}", SG_AUTH_OPS, h_rule_put},
-        {"GET", "/v1/voting-rules", SG_AUTH_OPS, h_rules_list},
-        {"GET", "/v1/voting-rules/{report_type}", SG_AUTH_OPS, h_rule_get},
-        {"GET", "/v1/voting-rules/{report_type}/versions", SG_AUTH_OPS, h_rule_versions},
-        {"POST", "/v1/reports", SG_AUTH_CLIENT, h_report_post},
-        {"GET", "/v1/reports/{id}", SG_AUTH_ANY, h_report_get},
-        {"GET", "/v1/cases", SG_AUTH_OPS, h_cases_list},
-        {"GET", "/v1/cases/{id}", SG_AUTH_CLIENT | SG_AUTH_OPS, h_case_get},
-        {"GET", "/v1/cases/{id}/events", SG_AUTH_OPS, h_case_events},
-        {"POST", "/v1/cases/{id}/cancel", SG_AUTH_CLIENT | SG_AUTH_OPS, h_case_cancel},
-        {"POST", "/v1/cases/{id}/resolve", SG_AUTH_OPS, h_case_resolve},
-        {"POST", "/v1/cases/{id}/appeals", SG_AUTH_PERSON, h_case_appeal},
-        {"POST", "/v1/cases/{case_id}/votes", SG_AUTH_PERSON, h_vote},
-        {"POST", "/v1/ballots/{ballot_id}/decline", SG_AUTH_PERSON, h_decline},
-        {"GET", "/v1/me/ballots", SG_AUTH_PERSON, h_my_ballots},
+        {"PUT", "/v1/voting-rules/{report_type}", SG_AUTH_OPS, rp_h_rule_put},
+        {"GET", "/v1/voting-rules", SG_AUTH_OPS, rp_h_rules_list},
+        {"GET", "/v1/voting-rules/{report_type}", SG_AUTH_OPS, rp_h_rule_get},
+        {"GET", "/v1/voting-rules/{report_type}/versions", SG_AUTH_OPS, rp_h_rule_versions},
+        {"POST", "/v1/reports", SG_AUTH_CLIENT, rp_h_report_post},
+        {"GET", "/v1/reports/{id}", SG_AUTH_ANY, rp_h_report_get},
+        {"GET", "/v1/cases", SG_AUTH_OPS, rp_h_cases_list},
+        {"GET", "/v1/cases/{id}", SG_AUTH_CLIENT | SG_AUTH_OPS, rp_h_case_get},
+        {"GET", "/v1/cases/{id}/events", SG_AUTH_OPS, rp_h_case_events},
+        {"POST", "/v1/cases/{id}/cancel", SG_AUTH_CLIENT | SG_AUTH_OPS, rp_h_case_cancel},
+        {"POST", "/v1/cases/{id}/resolve", SG_AUTH_OPS, rp_h_case_resolve},
+        {"POST", "/v1/cases/{id}/appeals", SG_AUTH_PERSON, rp_h_case_appeal},
+        {"POST", "/v1/cases/{case_id}/votes", SG_AUTH_PERSON, rp_h_vote},
+        {"POST", "/v1/ballots/{ballot_id}/decline", SG_AUTH_PERSON, rp_h_decline},
+        {"GET", "/v1/me/ballots", SG_AUTH_PERSON, rp_h_my_ballots},
     };
     const sg_app_consumer consumers[] = {
-        {"report", SG_T_PANEL_ASSIGNED, report_on_panel_assigned, 1},
+        {"report", SG_T_PANEL_ASSIGNED, rp_on_panel_assigned, 1},
     };
     const sg_app_worker workers[] = {
-        {"timers", (int)timer_ms, report_timers_tick},
-        {"callbacks-1", (int)timer_ms, report_callbacks_tick},
-        {"callbacks-2", (int)timer_ms, report_callbacks_tick},
-        {"housekeeping", 60000, report_housekeeping_tick},
+        {"timers", (int)timer_ms, rp_timers_tick},
+        {"callbacks-1", (int)timer_ms, rp_callbacks_tick},
+        {"callbacks-2", (int)timer_ms, rp_callbacks_tick},
+        {"housekeeping", 60000, rp_housekeeping_tick},
     };
     const sg_app_spec spec = {
         .service = "report",
@@ -50,9 +50,9 @@ int main(void)
         .nconsumers = sizeof consumers / sizeof consumers[0],
         .workers = workers,
         .nworkers = sizeof workers / sizeof workers[0],
-        .init = report_init,
-        .fini = report_fini,
-        .collect = report_collect,
+        .init = rp_svc_init,
+        .fini = rp_svc_fini,
+        .collect = rp_collect,
     };
     return sg_app_main(&spec);
 }

@@ -11,14 +11,14 @@
 static const char INCR_EXPIRE[] = "local n = redis.call('INCR', KEYS[1]) "
                                   "if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end return n";
 
-long ratelimit_retry_after(time_t now)
+long rp_ratelimit_retry_after(time_t now)
 {
     long r = WINDOW_S - (long)(now % WINDOW_S);
     return r < 1 ? 1 : r;
 }
 
-int ratelimit_hit(sg_redis *r, const char *prefix, const char *reporter, long limit, time_t now,
-                  long *retry_after_s)
+int rp_ratelimit_hit(sg_redis *r, const char *prefix, const char *reporter, long limit, time_t now,
+                     long *retry_after_s)
 {
     char key[512];
     long long count;
@@ -38,6 +38,6 @@ int ratelimit_hit(sg_redis *r, const char *prefix, const char *reporter, long li
     freeReplyObject(rep);
     if (count <= limit)
         return 0;
-    *retry_after_s = ratelimit_retry_after(now);
+    *retry_after_s = rp_ratelimit_retry_after(now);
     return 1;
 }

@@ -3,8 +3,8 @@
  * truth: when it cannot answer the request is allowed (fail open) and a
  * warning is logged.
  */
-#ifndef REPORT_RATELIMIT_H
-#define REPORT_RATELIMIT_H
+#ifndef RP_RATELIMIT_H
+#define RP_RATELIMIT_H
 
 #include <time.h>
 #include "sg/redis.h"
@@ -12,10 +12,10 @@
 /* Counts one report by `reporter` at time `now` against `limit` per minute.
  * Returns 0 when allowed, 1 when over the limit with *retry_after_s set to
  * the seconds until the window ends (>= 1). `prefix` namespaces the keys. */
-int ratelimit_hit(sg_redis *r, const char *prefix, const char *reporter, long limit, time_t now,
-                  long *retry_after_s);
+int rp_ratelimit_hit(sg_redis *r, const char *prefix, const char *reporter, long limit, time_t now,
+                     long *retry_after_s);
 
 /* Seconds from now until the end of its one-minute window, 1..60. Pure. */
-long ratelimit_retry_after(time_t now);
+long rp_ratelimit_retry_after(time_t now);
 
 #endif

@@ -1,44 +1,44 @@
 /* HTTP handlers of the report service (routes_*.c). ctx is the
- * report_svc. They parse and validate the request, check who may act
+ * rp_svc. They parse and validate the request, check who may act
  * beyond the route's auth mask, call the store, and map its outcome to a
  * status code. No SQL here.
  */
-#ifndef REPORT_ROUTES_H
-#define REPORT_ROUTES_H
+#ifndef RP_ROUTES_H
+#define RP_ROUTES_H
 
 #include "sg/http.h"
 #include "store.h"
 
 /* routes_rules.c */
-void h_rule_put(sg_req *req, void *ctx);
-void h_rule_get(sg_req *req, void *ctx);
-void h_rule_versions(sg_req *req, void *ctx);
-void h_rules_list(sg_req *req, void *ctx);
+void rp_h_rule_put(sg_req *req, void *ctx);
+void rp_h_rule_get(sg_req *req, void *ctx);
+void rp_h_rule_versions(sg_req *req, void *ctx);
+void rp_h_rules_list(sg_req *req, void *ctx);
 
 /* routes_reports.c */
-void h_report_post(sg_req *req, void *ctx);
-void h_report_get(sg_req *req, void *ctx);
+void rp_h_report_post(sg_req *req, void *ctx);
+void rp_h_report_get(sg_req *req, void *ctx);
 
 /* routes_cases.c */
-void h_cases_list(sg_req *req, void *ctx);
-void h_case_get(sg_req *req, void *ctx);
-void h_case_events(sg_req *req, void *ctx);
-void h_case_cancel(sg_req *req, void *ctx);
-void h_case_resolve(sg_req *req, void *ctx);
-void h_case_appeal(sg_req *req, void *ctx);
+void rp_h_cases_list(sg_req *req, void *ctx);
+void rp_h_case_get(sg_req *req, void *ctx);
+void rp_h_case_events(sg_req *req, void *ctx);
+void rp_h_case_cancel(sg_req *req, void *ctx);
+void rp_h_case_resolve(sg_req *req, void *ctx);
+void rp_h_case_appeal(sg_req *req, void *ctx);
 
 /* routes_ballots.c */
-void h_vote(sg_req *req, void *ctx);
-void h_decline(sg_req *req, void *ctx);
-void h_my_ballots(sg_req *req, void *ctx);
+void rp_h_vote(sg_req *req, void *ctx);
+void rp_h_decline(sg_req *req, void *ctx);
+void rp_h_my_ballots(sg_req *req, void *ctx);
 
 /* routes_util.c: shared by the handlers. */
 
 /* Replies with the problem matching a store outcome: 404 (`what` names the
  * resource), 403, 409, 422 for the ST_* codes (detail from d when set), and
  * sg_reply_store_error for the rest (503 for database errors). */
-void reply_store_error(sg_req *req, int rc, const st_detail *d, const char *what);
+void rp_reply_store_error(sg_req *req, int rc, const rp_detail *d, const char *what);
 /* Replies with the case as GET /v1/cases/{id} shows it (200). */
-void reply_case(sg_req *req, sg_pg_pool *pool, const char *case_id, int status);
+void rp_reply_case(sg_req *req, sg_pg_pool *pool, const char *case_id, int status);
 
 #endif

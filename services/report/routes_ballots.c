@@ -2,47 +2,47 @@
  * reviewer is the token's subject). */
 #include <string.h>
 #include "decision.h"
-#include "report.h"
+#include "svc.h"
 #include "routes.h"
 #include "sg/json.h"
 
-void h_vote(sg_req *req, void *ctx)
+void rp_h_vote(sg_req *req, void *ctx)
 {
     static const sg_field fields[] = {
         {"decision", SG_JT_STRING, 1, 1, 32, 0, 1},
         {"comment", SG_JT_STRING, 0, 0, 1000, 0, 0},
     };
-    report_svc *s = ctx;
+    rp_svc *s = ctx;
     const char *id = sg_req_uuid_param(req, "case_id", "case");
     const json_t *body;
     json_t *out = NULL;
-    st_detail d = {{0}};
-    verdict v;
+    rp_detail d = {{0}};
+    rp_verdict v;
     int rc;
     if (!id || !(body = sg_req_body_object(req, fields, 2)))
         return;
-    if ((v = verdict_parse(sg_json_str(body, "decision"))) == VERDICT_NONE) {
+    if ((v = rp_verdict_parse(sg_json_str(body, "decision"))) == RP_VERDICT_NONE) {
         sg_reply_problem(req, 400, "Bad Request", "decision must be \"violation\" or \"no_violation\"");
         return;
     }
-    rc = store_vote(s->app->pg, id, sg_req_principal(req)->id, v, sg_json_str(body, "comment"),
+    rc = rp_store_vote(s->app->pg, id, sg_req_principal(req)->id, v, sg_json_str(body, "comment"),
                     sg_req_traceparent(req), &out, &d);
     if (rc != SG_OK) {
-        reply_store_error(req, rc, &d, "case");
+        rp_reply_store_error(req, rc, &d, "case");
         return;
     }
     sg_reply_json(req, 201, out);
 }
 
-void h_decline(sg_req *req, void *ctx)
+void rp_h_decline(sg_req *req, void *ctx)
 {
     static const sg_field fields[] = {{"reason", SG_JT_STRING, 0, 0, 500, 0, 0}};
-    report_svc *s = ctx;
+    rp_svc *s = ctx;
     const char *id = sg_req_uuid_param(req, "ballot_id", "ballot");
     const json_t *body = sg_req_json(req);
     json_t *out = NULL;
     char err[256];
-    st_detail d = {{0}};
+    rp_detail d = {{0}};
     int rc;
     if (!id)
         return;
@@ -50,17 +50,17 @@ void h_decline(sg_req *req, void *ctx)
         sg_reply_problem(req, 400, "Bad Request", "%s", err);
         return;
     }
-    rc = store_decline(s->app->pg, id, sg_req_principal(req)->id, sg_req_traceparent(req), &out, &d);
+    rc = rp_store_decline(s->app->pg, id, sg_req_principal(req)->id, sg_req_traceparent(req), &out, &d);
     if (rc != SG_OK) {
-        reply_store_error(req, rc, &d, "ballot");
+        rp_reply_store_error(req, rc, &d, "ballot");
         return;
     }
     sg_reply_json(req, 200, out);
 }
 
-void h_my_ballots(sg_req *req, void *ctx)
+void rp_h_my_ballots(sg_req *req, void *ctx)
 {
-    report_svc *s = ctx;
+    rp_svc *s = ctx;
     const char *status = sg_req_query(req, "status");
     json_t *out = NULL;
     long long cursor;
@@ -75,8 +75,8 @@ void h_my_ballots(sg_req *req, void *ctx)
     }
     if (sg_req_page_seq(req, &limit, &cursor))
         return;
-    if ((rc = store_my_ballots(s->app->pg, sg_req_principal(req)->id, open, limit, cursor, &out)) != SG_OK) {
-        reply_store_error(req, rc, NULL, "ballots");
+    if ((rc = rp_store_my_ballots(s->app->pg, sg_req_principal(req)->id, open, limit, cursor, &out)) != SG_OK) {
+        rp_reply_store_error(req, rc, NULL, "ballots");
         return;
     }
     sg_reply_json(req, 200, out);

@@ -5,21 +5,21 @@
 #include <time.h>
 #include "intake.h"
 #include "ratelimit.h"
-#include "report.h"
+#include "svc.h"
 #include "routes.h"
 #include "sg/digest.h"
 #include "sg/json.h"
 #include "sg/log.h"
 
-void h_report_post(sg_req *req, void *ctx)
+void rp_h_report_post(sg_req *req, void *ctx)
 {
-    report_svc *s = ctx;
+    rp_svc *s = ctx;
     const sg_principal *who = sg_req_principal(req);
     const json_t *body = sg_req_json(req);
     const char *key = sg_req_header(req, "Idempotency-Key");
     char err[256], hash[SG_SHA256_HEX_LEN + 1];
-    report_input in;
-    st_intake io;
+    rp_report_input in;
+    rp_intake io;
     size_t rawlen;
     const char *raw = sg_req_body(req, &rawlen);
     long retry_after;
@@ -34,7 +34,7 @@ void h_report_post(sg_req *req, void *ctx)
         sg_reply_problem(req, 400, "Bad Request", "a JSON body is required");
         return;
     }
-    if ((rc = intake_validate(body, &in, err, sizeof err)) != 0) {
+    if ((rc = rp_intake_validate(body, &in, err, sizeof err)) != 0) {
         sg_reply_problem(req, rc, rc == 400 ? "Bad Request" : "Unprocessable Entity", "%s", err);
         return;
     }
@@ -50,9 +50,9 @@ void h_report_post(sg_req *req, void *ctx)
 
     /* A replay is answered before it counts against the rate limit. */
     if (key) {
-        rc = store_idempotency_lookup(s->app->pg, &io);
+        rc = rp_store_idempotency_lookup(s->app->pg, &io);
         if (rc != SG_OK) {
-            reply_store_error(req, rc, &io.detail, "report");
+            rp_reply_store_error(req, rc, &io.detail, "report");
             goto cleanup;
         }
         if (io.replay) {
@@ -60,7 +60,7 @@ void h_report_post(sg_req *req, void *ctx)
             goto cleanup;
         }
     }
-    if (ratelimit_hit(s->app->redis, s->rate_prefix, in.reporter_id, s->rate_per_min, time(NULL), &retry_after)) {
+    if (rp_ratelimit_hit(s->app->redis, s->rate_prefix, in.reporter_id, s->rate_per_min, time(NULL), &retry_after)) {
         char ra[24];
         snprintf(ra, sizeof ra, "%ld", retry_after);
         sg_reply_header(req, "Retry-After", ra);
@@ -68,9 +68,9 @@ void h_report_post(sg_req *req, void *ctx)
                          s->rate_per_min);
         goto cleanup;
     }
-    rc = store_report_create(s->app->pg, &io);
+    rc = rp_store_report_create(s->app->pg, &io);
     if (rc != SG_OK) {
-        reply_store_error(req, rc, &io.detail, "report");
+        rp_reply_store_error(req, rc, &io.detail, "report");
         goto cleanup;
     }
     sg_reply_text(req, io.replay ? 200 : 201, io.response);
@@ -78,17 +78,17 @@ cleanup:
     free(io.response);
 }
 
-void h_report_get(sg_req *req, void *ctx)
+void rp_h_report_get(sg_req *req, void *ctx)
 {
-    report_svc *s = ctx;
+    rp_svc *s = ctx;
     const sg_principal *who = sg_req_principal(req);
     const char *id = sg_req_uuid_param(req, "id", "report");
     json_t *out = NULL;
     int rc, allowed;
     if (!id)
         return;
-    if ((rc = store_report_get(s->app->pg, id, &out)) != SG_OK) {
-        reply_store_error(req, rc, NULL, "report");
+    if ((rc = rp_store_report_get(s->app->pg, id, &out)) != SG_OK) {
+        rp_reply_store_error(req, rc, NULL, "report");
         return;
     }
     allowed = who->kind == SG_AUTH_OPS ||

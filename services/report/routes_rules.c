@@ -1,5 +1,5 @@
 /* Voting rule endpoints (ops). */
-#include "report.h"
+#include "svc.h"
 #include "routes.h"
 #include "rule.h"
 #include "sg/json.h"
@@ -18,13 +18,13 @@ static const char *report_type_param(sg_req *req, int status)
     return NULL;
 }
 
-void h_rule_put(sg_req *req, void *ctx)
+void rp_h_rule_put(sg_req *req, void *ctx)
 {
-    report_svc *s = ctx;
+    rp_svc *s = ctx;
     const char *type = report_type_param(req, 400);
     const json_t *body = sg_req_json(req);
     char err[256];
-    vrule r;
+    rp_rule r;
     json_t *out = NULL;
     int rc;
 
@@ -34,53 +34,53 @@ void h_rule_put(sg_req *req, void *ctx)
         sg_reply_problem(req, 400, "Bad Request", "a JSON body is required");
         return;
     }
-    if (rule_parse(body, &r, err, sizeof err)) {
+    if (rp_rule_parse(body, &r, err, sizeof err)) {
         sg_reply_problem(req, 400, "Bad Request", "%s", err);
         return;
     }
-    rc = store_rule_put(s->app->pg, type, &r, sg_req_principal(req)->id, &out);
-    rule_free(&r);
+    rc = rp_store_rule_put(s->app->pg, type, &r, sg_req_principal(req)->id, &out);
+    rp_rule_free(&r);
     if (rc != SG_OK) {
-        reply_store_error(req, rc, NULL, "voting rule");
+        rp_reply_store_error(req, rc, NULL, "voting rule");
         return;
     }
     sg_reply_json(req, 200, out);
 }
 
-void h_rule_get(sg_req *req, void *ctx)
+void rp_h_rule_get(sg_req *req, void *ctx)
 {
-    report_svc *s = ctx;
+    rp_svc *s = ctx;
     const char *type = report_type_param(req, 404);
     json_t *out = NULL;
     int rc;
     if (!type)
         return;
-    if ((rc = store_rule_get(s->app->pg, type, &out)) != SG_OK) {
-        reply_store_error(req, rc, NULL, "voting rule");
+    if ((rc = rp_store_rule_get(s->app->pg, type, &out)) != SG_OK) {
+        rp_reply_store_error(req, rc, NULL, "voting rule");
         return;
     }
     sg_reply_json(req, 200, out);
 }
 
-void h_rule_versions(sg_req *req, void *ctx)
+void rp_h_rule_versions(sg_req *req, void *ctx)
 {
-    report_svc *s = ctx;
+    rp_svc *s = ctx;
     const char *type = report_type_param(req, 404);
     json_t *out = NULL;
     long long cursor;
     int limit, rc;
     if (!type || sg_req_page_seq(req, &limit, &cursor))
         return;
-    if ((rc = store_rule_versions(s->app->pg, type, limit, cursor, &out)) != SG_OK) {
-        reply_store_error(req, rc, NULL, "voting rule");
+    if ((rc = rp_store_rule_versions(s->app->pg, type, limit, cursor, &out)) != SG_OK) {
+        rp_reply_store_error(req, rc, NULL, "voting rule");
         return;
     }
     sg_reply_json(req, 200, out);
 }
 
-void h_rules_list(sg_req *req, void *ctx)
+void rp_h_rules_list(sg_req *req, void *ctx)
 {
-    report_svc *s = ctx;
+    rp_svc *s = ctx;
     json_t *out = NULL;
     const char *cursor;
     int limit, rc;
@@ -90,8 +90,8 @@ void h_rules_list(sg_req *req, void *ctx)
         sg_reply_problem(req, 400, "Bad Request", "invalid cursor");
         return;
     }
-    if ((rc = store_rules_current(s->app->pg, limit, cursor, &out)) != SG_OK) {
-        reply_store_error(req, rc, NULL, "voting rules");
+    if ((rc = rp_store_rules_current(s->app->pg, limit, cursor, &out)) != SG_OK) {
+        rp_reply_store_error(req, rc, NULL, "voting rules");
         return;
     }
     sg_reply_json(req, 200, out);

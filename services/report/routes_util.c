@@ -2,20 +2,20 @@
 #include "routes.h"
 #include "sg/json.h"
 
-void reply_store_error(sg_req *req, int rc, const st_detail *d, const char *what)
+void rp_reply_store_error(sg_req *req, int rc, const rp_detail *d, const char *what)
 {
     const char *detail = d && d->text[0] ? d->text : NULL;
     switch (rc) {
-    case ST_NOT_FOUND:
+    case RP_NOT_FOUND:
         sg_reply_problem(req, 404, "Not Found", "%s not found", what);
         return;
-    case ST_FORBIDDEN:
+    case RP_FORBIDDEN:
         sg_reply_problem(req, 403, "Forbidden", "%s", detail ? detail : "not allowed");
         return;
-    case ST_CONFLICT:
+    case RP_CONFLICT:
         sg_reply_problem(req, 409, "Conflict", "%s", detail ? detail : "conflict");
         return;
-    case ST_UNPROCESSABLE:
+    case RP_UNPROCESSABLE:
         sg_reply_problem(req, 422, "Unprocessable Entity", "%s", detail ? detail : "cannot be processed");
         return;
     default:
@@ -24,12 +24,12 @@ void reply_store_error(sg_req *req, int rc, const st_detail *d, const char *what
     }
 }
 
-void reply_case(sg_req *req, sg_pg_pool *pool, const char *case_id, int status)
+void rp_reply_case(sg_req *req, sg_pg_pool *pool, const char *case_id, int status)
 {
     json_t *out = NULL;
-    int rc = store_case_get(pool, case_id, &out);
+    int rc = rp_store_case_get(pool, case_id, &out);
     if (rc != SG_OK) {
-        reply_store_error(req, rc, NULL, "case");
+        rp_reply_store_error(req, rc, NULL, "case");
         return;
     }
     sg_reply_json(req, status, out);

@@ -5,44 +5,44 @@
 #include <string.h>
 #include "sg/json.h"
 
-int rule_panel_ok(int panel_size, int votes_to_decide)
+int rp_rule_panel_ok(int panel_size, int votes_to_decide)
 {
-    return panel_size >= 1 && panel_size <= RULE_MAX_PANEL && votes_to_decide >= 1 &&
+    return panel_size >= 1 && panel_size <= RP_RULE_MAX_PANEL && votes_to_decide >= 1 &&
            votes_to_decide <= panel_size && 2 * votes_to_decide > panel_size;
 }
 
-const char *rule_on_deadline_name(rule_on_deadline d)
+const char *rp_rule_on_deadline_name(rp_rule_on_deadline d)
 {
-    return d == RULE_ESCALATE ? "escalate" : "decide_by_votes_cast";
+    return d == RP_RULE_ESCALATE ? "escalate" : "decide_by_votes_cast";
 }
 
-int rule_on_deadline_parse(const char *s, rule_on_deadline *out)
+int rp_rule_on_deadline_parse(const char *s, rp_rule_on_deadline *out)
 {
     if (s && strcmp(s, "decide_by_votes_cast") == 0) {
-        *out = RULE_DECIDE_BY_VOTES_CAST;
+        *out = RP_RULE_DECIDE_BY_VOTES_CAST;
         return 0;
     }
     if (s && strcmp(s, "escalate") == 0) {
-        *out = RULE_ESCALATE;
+        *out = RP_RULE_ESCALATE;
         return 0;
     }
     return -1;
 }
 
-int rule_check(const vrule *r, char *err, size_t errlen)
+int rp_rule_check(const rp_rule *r, char *err, size_t errlen)
 {
-    if (!rule_panel_ok(r->panel_size, r->votes_to_decide)) {
+    if (!rp_rule_panel_ok(r->panel_size, r->votes_to_decide)) {
         snprintf(err, errlen,
                  "votes_to_decide (%d) must be a strict majority of panel_size (%d) and at most panel_size; "
                  "panel_size must be 1..%d",
-                 r->votes_to_decide, r->panel_size, RULE_MAX_PANEL);
+                 r->votes_to_decide, r->panel_size, RP_RULE_MAX_PANEL);
         return -1;
     }
-    if (!rule_panel_ok(r->appeal_panel_size, r->appeal_votes_to_decide)) {
+    if (!rp_rule_panel_ok(r->appeal_panel_size, r->appeal_votes_to_decide)) {
         snprintf(err, errlen,
                  "appeal_votes_to_decide (%d) must be a strict majority of appeal_panel_size (%d) and at most "
                  "appeal_panel_size; appeal_panel_size must be 1..%d",
-                 r->appeal_votes_to_decide, r->appeal_panel_size, RULE_MAX_PANEL);
+                 r->appeal_votes_to_decide, r->appeal_panel_size, RP_RULE_MAX_PANEL);
         return -1;
     }
     if (r->ballot_timeout_s <= 0 || r->case_deadline_s <= 0 || r->appeal_window_s <= 0) {
@@ -59,35 +59,35 @@ int rule_check(const vrule *r, char *err, size_t errlen)
                  r->reminder_before_s, r->ballot_timeout_s);
         return -1;
     }
-    if (r->max_substitute_rounds < 0 || r->max_substitute_rounds > RULE_MAX_SUBSTITUTE_ROUNDS) {
-        snprintf(err, errlen, "max_substitute_rounds must be 0..%d", RULE_MAX_SUBSTITUTE_ROUNDS);
+    if (r->max_substitute_rounds < 0 || r->max_substitute_rounds > RP_RULE_MAX_SUBSTITUTE_ROUNDS) {
+        snprintf(err, errlen, "max_substitute_rounds must be 0..%d", RP_RULE_MAX_SUBSTITUTE_ROUNDS);
         return -1;
     }
     return 0;
 }
 
-int rule_parse(const json_t *body, vrule *out, char *err, size_t errlen)
+int rp_rule_parse(const json_t *body, rp_rule *out, char *err, size_t errlen)
 {
     static const sg_field fields[] = {
-        {"panel_size", SG_JT_INT, 1, 1, RULE_MAX_PANEL},
-        {"votes_to_decide", SG_JT_INT, 1, 1, RULE_MAX_PANEL},
-        {"ballot_timeout_s", SG_JT_INT, 1, 1, RULE_MAX_DURATION_S},
-        {"reminder_before_s", SG_JT_INT, 1, 0, RULE_MAX_DURATION_S},
-        {"max_substitute_rounds", SG_JT_INT, 1, 0, RULE_MAX_SUBSTITUTE_ROUNDS},
-        {"case_deadline_s", SG_JT_INT, 1, 1, RULE_MAX_DURATION_S},
+        {"panel_size", SG_JT_INT, 1, 1, RP_RULE_MAX_PANEL},
+        {"votes_to_decide", SG_JT_INT, 1, 1, RP_RULE_MAX_PANEL},
+        {"ballot_timeout_s", SG_JT_INT, 1, 1, RP_RULE_MAX_DURATION_S},
+        {"reminder_before_s", SG_JT_INT, 1, 0, RP_RULE_MAX_DURATION_S},
+        {"max_substitute_rounds", SG_JT_INT, 1, 0, RP_RULE_MAX_SUBSTITUTE_ROUNDS},
+        {"case_deadline_s", SG_JT_INT, 1, 1, RP_RULE_MAX_DURATION_S},
         {"on_deadline", SG_JT_STRING, 1, 1, 32, 0, 1},
-        {"reviewer_tags", SG_JT_STRING_ARRAY, 0, 0, RULE_MAX_TAGS, SG_TAG_MAX, 1},
-        {"appeal_window_s", SG_JT_INT, 1, 1, RULE_MAX_DURATION_S},
-        {"appeal_panel_size", SG_JT_INT, 1, 1, RULE_MAX_PANEL},
-        {"appeal_votes_to_decide", SG_JT_INT, 1, 1, RULE_MAX_PANEL},
+        {"reviewer_tags", SG_JT_STRING_ARRAY, 0, 0, RP_RULE_MAX_TAGS, SG_TAG_MAX, 1},
+        {"appeal_window_s", SG_JT_INT, 1, 1, RP_RULE_MAX_DURATION_S},
+        {"appeal_panel_size", SG_JT_INT, 1, 1, RP_RULE_MAX_PANEL},
+        {"appeal_votes_to_decide", SG_JT_INT, 1, 1, RP_RULE_MAX_PANEL},
     };
-    vrule r;
+    rp_rule r;
     memset(&r, 0, sizeof r);
     memset(out, 0, sizeof *out);
 
     if (sg_json_validate(body, fields, sizeof fields / sizeof fields[0], err, errlen))
         return -1;
-    if (rule_on_deadline_parse(sg_json_str(body, "on_deadline"), &r.on_deadline)) {
+    if (rp_rule_on_deadline_parse(sg_json_str(body, "on_deadline"), &r.on_deadline)) {
         snprintf(err, errlen, "field 'on_deadline' must be \"decide_by_votes_cast\" or \"escalate\"");
         return -1;
     }
@@ -100,7 +100,7 @@ int rule_parse(const json_t *body, vrule *out, char *err, size_t errlen)
     r.appeal_window_s = (long)sg_json_int(body, "appeal_window_s", 0);
     r.appeal_panel_size = (int)sg_json_int(body, "appeal_panel_size", 0);
     r.appeal_votes_to_decide = (int)sg_json_int(body, "appeal_votes_to_decide", 0);
-    if (rule_check(&r, err, errlen))
+    if (rp_rule_check(&r, err, errlen))
         return -1;
 
     const json_t *tags = json_object_get(body, "reviewer_tags");
@@ -121,19 +121,7 @@ int rule_parse(const json_t *body, vrule *out, char *err, size_t errlen)
     return 0;
 }
 
-json_t *rule_to_json(const vrule *r)
-{
-    return json_pack("{s:i, s:i, s:I, s:I, s:i, s:I, s:s, s:o, s:I, s:i, s:i}", "panel_size", r->panel_size,
-                     "votes_to_decide", r->votes_to_decide, "ballot_timeout_s", (json_int_t)r->ballot_timeout_s,
-                     "reminder_before_s", (json_int_t)r->reminder_before_s, "max_substitute_rounds",
-                     r->max_substitute_rounds, "case_deadline_s", (json_int_t)r->case_deadline_s, "on_deadline",
-                     rule_on_deadline_name(r->on_deadline), "reviewer_tags",
-                     r->reviewer_tags ? json_incref(r->reviewer_tags) : json_array(), "appeal_window_s",
-                     (json_int_t)r->appeal_window_s, "appeal_panel_size", r->appeal_panel_size,
-                     "appeal_votes_to_decide", r->appeal_votes_to_decide);
-}
-
-void rule_free(vrule *r)
+void rp_rule_free(rp_rule *r)
 {
     if (!r)
         return;

@@ -5,44 +5,48 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "case_ops.h"
+#include "store_lifecycle.h"
 #include "sg/log.h"
 #include "store.h"
 #include "store_util.h"
 
+/* The ballot as the API shows it (the vote's comes from rp_ballot_close). */
 #define BALLOT_JSON                                                                                               \
     "json_build_object('ballot_id', b.id, 'case_id', b.case_id, 'reviewer_id', b.reviewer_id, "                   \
     "'status', b.status, 'round', b.round, 'decision', b.decision, 'comment', b.comment, "                       \
-    "'assigned_at', " SG_SQL_TS("b.assigned_at") ", 'deadline', " SG_SQL_TS("b.deadline") ", "                          \
+    "'assigned_at', " SG_SQL_TS("b.assigned_at") ", 'deadline', " SG_SQL_TS("b.deadline") ", "                    \
     "'voted_at', " SG_SQL_TS("b.voted_at") ")::text"
 
 typedef struct ballot_ctx {
     const char *case_id;   /* vote: given; decline: found from the ballot */
     const char *ballot_id; /* decline */
     const char *reviewer, *comment, *tp;
-    verdict v;
+    rp_verdict v;
     json_t *out;
-    st_detail *d;
+    rp_detail *d;
 } ballot_ctx;
 
 /* Refuses a vote or decline on a ballot that no longer takes one. */
-static int ballot_state_check(const case_row *r, const char *status, int past_deadline, st_detail *d)
+static int ballot_state_check(const rp_case_row *r, const char *status, int past_deadline, rp_detail *d)
 {
-    if (strcmp(status, "voted") == 0) {
+    rp_ballot_status st;
+    if (rp_ballot_status_parse(status, &st) != 0)
+        return SG_ERR_DB;
+    if (st == RP_BALLOT_VOTED) {
         snprintf(d->text, sizeof d->text, "already voted");
-        return ST_CONFLICT;
+        return RP_CONFLICT;
     }
-    if (!case_is_open(r)) {
-        snprintf(d->text, sizeof d->text, "case is %s", r->status);
-        return ST_CONFLICT;
+    if (!rp_case_is_open(r)) {
+        snprintf(d->text, sizeof d->text, "case is %s", rp_case_status_name(r->status));
+        return RP_CONFLICT;
     }
-    if (strcmp(status, "open") != 0) {
+    if (st != RP_BALLOT_OPEN) {
         snprintf(d->text, sizeof d->text, "ballot is %s", status);
-        return ST_CONFLICT;
+        return RP_CONFLICT;
     }
     if (past_deadline) {
         snprintf(d->text, sizeof d->text, "ballot expired");
-        return ST_CONFLICT;
+        return RP_CONFLICT;
     }
     return SG_OK;
 }
@@ -50,15 +54,15 @@ static int ballot_state_check(const case_row *r, const char *status, int past_de
 static int vote_tx(sg_pg *c, void *arg)
 {
     ballot_ctx *x = arg;
-    case_row r;
+    rp_case_row r;
     char bid[37];
-    int rc, nv, nnv;
+    int rc;
     PGresult *res;
 
     json_decref(x->out);
     x->out = NULL;
-    if ((rc = case_lock(c, x->case_id, 0, &r)) != SG_OK)
-        return rc > 0 ? ST_NOT_FOUND : rc;
+    if ((rc = rp_case_lock(c, x->case_id, 0, &r)) != SG_OK)
+        return rc > 0 ? RP_NOT_FOUND : rc;
     res = sg_pg_rows(c, &rc,
                  "SELECT id, status, (deadline <= clock_timestamp())::int FROM ballots "
                  "WHERE case_id = $1 AND reviewer_id = $2",
@@ -68,7 +72,7 @@ static int vote_tx(sg_pg *c, void *arg)
     if (PQntuples(res) == 0) {
         PQclear(res);
         snprintf(x->d->text, sizeof x->d->text, "you are not on this case's panel");
-        return ST_FORBIDDEN;
+        return RP_FORBIDDEN;
     }
     snprintf(bid, sizeof bid, "%s", PQgetvalue(res, 0, 0));
     rc = ballot_state_check(&r, PQgetvalue(res, 0, 1), atoi(PQgetvalue(res, 0, 2)), x->d);
@@ -77,39 +81,22 @@ static int vote_tx(sg_pg *c, void *arg)
         return rc;
 
     /* The vote, the ballot as the response shows it, and the tally with it
-     * in one statement. The tally's snapshot does not see the UPDATE of
-     * this statement, so it counts the other voted ballots and adds this
-     * one. clock_timestamp, not now(): taken under the case lock, so a vote
-     * never appears to follow the decision it preceded. */
-    res = sg_pg_rows(c, &rc,
-                     "WITH b AS (UPDATE ballots SET status = 'voted', decision = $2, comment = $3, "
-                     "   voted_at = clock_timestamp(), closed_at = now() WHERE id = $1 RETURNING *) "
-                     "SELECT (SELECT " BALLOT_JSON " FROM b), "
-                     " count(*) FILTER (WHERE o.decision = 'violation')::int + ($2 = 'violation')::int, "
-                     " count(*) FILTER (WHERE o.decision = 'no_violation')::int + ($2 = 'no_violation')::int "
-                     "FROM ballots o WHERE o.case_id = $4 AND o.status = 'voted' AND o.id <> $1",
-                     4, SG_P(bid, verdict_name(x->v), x->comment, r.id));
-    if (!res)
-        return rc;
-    x->out = PQgetisnull(res, 0, 0) ? NULL : json_loads(PQgetvalue(res, 0, 0), 0, NULL);
-    nv = atoi(PQgetvalue(res, 0, 1));
-    nnv = atoi(PQgetvalue(res, 0, 2));
-    PQclear(res);
-    if (!x->out)
-        return SG_ERR_DB;
-    if ((rc = emit_ballot_closed(c, r.id, x->reviewer, "voted", case_tp(&r, x->tp))) != SG_OK ||
-        (rc = ev_add(c, r.id, "ballot_voted", x->reviewer, json_pack("{s:s}", "ballot_id", bid))) != SG_OK)
+     * in one statement (see rp_ballot_close). */
+    rp_ballot_vote vote = {x->v, x->comment, NULL, 0, 0};
+    rc = rp_ballot_close(c, &r, bid, x->reviewer, RP_BALLOT_VOTED, x->reviewer, NULL, &vote, x->tp);
+    x->out = vote.ballot;
+    if (rc != SG_OK)
         return rc;
 
-    verdict v = decide_by_panel(nv, nnv, r.votes_to_decide);
-    if (v != VERDICT_NONE &&
-        (rc = case_decide(c, &r, v, r.appeal_of[0] ? "appeal" : "panel", "decided", NULL, NULL, x->tp)) != SG_OK)
+    rp_verdict v = rp_decide_by_panel(vote.violation, vote.no_violation, r.votes_to_decide);
+    if (v != RP_VERDICT_NONE &&
+        (rc = rp_case_decide(c, &r, v, r.appeal_of[0] ? "appeal" : "panel", x->tp)) != SG_OK)
         return rc;
     return SG_OK;
 }
 
-int store_vote(sg_pg_pool *p, const char *case_id, const char *reviewer, verdict v, const char *comment,
-               const char *tp, json_t **out, st_detail *d)
+int rp_store_vote(sg_pg_pool *p, const char *case_id, const char *reviewer, rp_verdict v, const char *comment,
+                  const char *tp, json_t **out, rp_detail *d)
 {
     ballot_ctx x = {case_id, NULL, reviewer, comment, tp, v, NULL, d};
     int rc = sg_pg_tx(p, SG_TX_READ_COMMITTED, vote_tx, &x);
@@ -124,7 +111,7 @@ int store_vote(sg_pg_pool *p, const char *case_id, const char *reviewer, verdict
 static int decline_tx(sg_pg *c, void *arg)
 {
     ballot_ctx *x = arg;
-    case_row r;
+    rp_case_row r;
     char case_id[37];
     int rc;
     PGresult *res;
@@ -136,13 +123,13 @@ static int decline_tx(sg_pg *c, void *arg)
         return rc;
     if (PQntuples(res) == 0) {
         PQclear(res);
-        return ST_NOT_FOUND;
+        return RP_NOT_FOUND;
     }
     snprintf(case_id, sizeof case_id, "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
     /* Case first, then ballot: the lock order of every writer. */
-    if ((rc = case_lock(c, case_id, 0, &r)) != SG_OK)
-        return rc > 0 ? ST_NOT_FOUND : rc;
+    if ((rc = rp_case_lock(c, case_id, 0, &r)) != SG_OK)
+        return rc > 0 ? RP_NOT_FOUND : rc;
     res = sg_pg_rows(c, &rc,
                  "SELECT reviewer_id, status, (deadline <= clock_timestamp())::int FROM ballots WHERE id = $1", 1,
                  SG_P(x->ballot_id));
@@ -151,27 +138,24 @@ static int decline_tx(sg_pg *c, void *arg)
     if (strcmp(PQgetvalue(res, 0, 0), x->reviewer) != 0) {
         PQclear(res);
         snprintf(x->d->text, sizeof x->d->text, "not your ballot");
-        return ST_FORBIDDEN;
+        return RP_FORBIDDEN;
     }
     rc = ballot_state_check(&r, PQgetvalue(res, 0, 1), atoi(PQgetvalue(res, 0, 2)), x->d);
     PQclear(res);
     if (rc != SG_OK)
         return rc;
-    rc = sg_pg_exec(c, "UPDATE ballots SET status = 'declined', closed_at = now() WHERE id = $1", 1,
-                    SG_P(x->ballot_id));
-    if (rc != SG_OK || (rc = emit_ballot_closed(c, r.id, x->reviewer, "declined", case_tp(&r, x->tp))) != SG_OK ||
-        (rc = ev_add(c, r.id, "ballot_declined", x->reviewer, json_pack("{s:s}", "ballot_id", x->ballot_id))) !=
-            SG_OK ||
-        (rc = case_refill(c, &r, x->tp, NULL)) != SG_OK)
+    if ((rc = rp_ballot_close(c, &r, x->ballot_id, x->reviewer, RP_BALLOT_DECLINED, x->reviewer, NULL, NULL,
+                              x->tp)) != SG_OK ||
+        (rc = rp_case_refill(c, &r, x->tp, NULL)) != SG_OK)
         return rc;
     x->out = sg_pg_query_json(c, &rc, "SELECT " BALLOT_JSON " FROM ballots b WHERE b.id = $1", 1, SG_P(x->ballot_id));
     return rc == SG_OK && !x->out ? SG_ERR_DB : rc;
 }
 
-int store_decline(sg_pg_pool *p, const char *ballot_id, const char *reviewer, const char *tp, json_t **out,
-                  st_detail *d)
+int rp_store_decline(sg_pg_pool *p, const char *ballot_id, const char *reviewer, const char *tp, json_t **out,
+                     rp_detail *d)
 {
-    ballot_ctx x = {NULL, ballot_id, reviewer, NULL, tp, VERDICT_NONE, NULL, d};
+    ballot_ctx x = {NULL, ballot_id, reviewer, NULL, tp, RP_VERDICT_NONE, NULL, d};
     int rc = sg_pg_tx(p, SG_TX_READ_COMMITTED, decline_tx, &x);
     if (rc != SG_OK) {
         json_decref(x.out);
@@ -181,12 +165,12 @@ int store_decline(sg_pg_pool *p, const char *ballot_id, const char *reviewer, co
     return rc;
 }
 
-int store_my_ballots(sg_pg_pool *p, const char *reviewer, int open, int limit, long long cursor, json_t **out)
+int rp_store_my_ballots(sg_pg_pool *p, const char *reviewer, int open, int limit, long long cursor, json_t **out)
 {
     char b1[24], b2[24], b3[24];
     /* What the reviewer judges: the case's first report (of the appealed case
      * for an appeal). */
-    return store_read(
+    return rp_store_read(
         p,
         "SELECT json_build_object('ballot_id', b.id, 'case_id', b.case_id, 'report_type', c.report_type, "
         "'target_id', c.target_id, 'reason', f.reason, 'description', f.description, 'evidence', f.evidence, "

@@ -9,7 +9,7 @@
 
 typedef struct claim_ctx {
     int lease_s;
-    st_callback *cb;
+    rp_callback *cb;
     int claimed;
 } claim_ctx;
 
@@ -24,7 +24,7 @@ static int claim_tx(sg_pg *c, void *arg)
                            "  ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED) "
                            "RETURNING id, case_id, url, body, attempts",
                            1, SG_P(sg_pg_int(b, x->lease_s)));
-    store_callback_free(x->cb);
+    rp_store_callback_free(x->cb);
     x->claimed = 0;
     if (!res)
         return rc;
@@ -42,19 +42,19 @@ static int claim_tx(sg_pg *c, void *arg)
     return rc;
 }
 
-int store_callback_claim(sg_pg_pool *p, int lease_s, st_callback *cb)
+int rp_store_callback_claim(sg_pg_pool *p, int lease_s, rp_callback *cb)
 {
     claim_ctx x = {lease_s, cb, 0};
     memset(cb, 0, sizeof *cb);
     if (sg_pg_tx(p, SG_TX_READ_COMMITTED, claim_tx, &x) != SG_OK) {
-        store_callback_free(cb);
+        rp_store_callback_free(cb);
         return -1;
     }
     return x.claimed;
 }
 
 typedef struct record_ctx {
-    const st_callback *cb;
+    const rp_callback *cb;
     int http_status;
     const char *error;
     int max_attempts;
@@ -92,7 +92,7 @@ static int record_tx(sg_pg *c, void *arg)
     char outcome[16];
     snprintf(outcome, sizeof outcome, "%s", PQgetvalue(res, 0, 1));
     PQclear(res);
-    rc = ev_add(c, x->cb->case_id, "callback_attempt", NULL,
+    rc = rp_audit_add(c, x->cb->case_id, "callback_attempt", NULL,
                 json_pack("{s:s, s:i, s:o, s:o, s:s, s:o}", "url", x->cb->url, "attempt", attempt, "http_status",
                           x->http_status > 0 ? json_integer(x->http_status) : json_null(), "error",
                           x->http_status > 0 ? json_null() : json_string(result), "outcome",
@@ -103,14 +103,14 @@ static int record_tx(sg_pg *c, void *arg)
     return rc;
 }
 
-int store_callback_record(sg_pg_pool *p, const st_callback *cb, int http_status, const char *error,
-                          int max_attempts, long backoff_s)
+int rp_store_callback_record(sg_pg_pool *p, const rp_callback *cb, int http_status, const char *error,
+                             int max_attempts, long backoff_s)
 {
     record_ctx x = {cb, http_status, error, max_attempts, backoff_s};
     return sg_pg_tx(p, SG_TX_READ_COMMITTED, record_tx, &x) == SG_OK ? 0 : -1;
 }
 
-void store_callback_free(st_callback *cb)
+void rp_store_callback_free(rp_callback *cb)
 {
     free(cb->url);
     free(cb->body);

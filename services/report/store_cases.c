@@ -3,12 +3,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "case_ops.h"
+#include "store_lifecycle.h"
 #include "sg/log.h"
 #include "store.h"
 #include "store_util.h"
 
-const char *const st_case_statuses[ST_NSTATUS] = {"assigning", "voting", "decided", "escalated", "cancelled"};
 
 /* Ballot decisions and the tally stay hidden while the case is open. */
 #define CASE_JSON                                                                                                 \
@@ -35,31 +34,31 @@ const char *const st_case_statuses[ST_NSTATUS] = {"assigning", "voting", "decide
     "'rule_version', c.rule_version, 'appeal_of', c.appeal_of, 'opened_at', " SG_SQL_TS("c.opened_at") ", "          \
     "'deadline', " SG_SQL_TS("c.deadline") ", 'decided_at', " SG_SQL_TS("c.decided_at") ")::text"
 
-int store_case_get(sg_pg_pool *p, const char *case_id, json_t **out)
+int rp_store_case_get(sg_pg_pool *p, const char *case_id, json_t **out)
 {
-    return store_read(p, "SELECT " CASE_JSON " FROM cases c WHERE c.id = $1", 1, SG_P(case_id), 0, out);
+    return rp_store_read(p, "SELECT " CASE_JSON " FROM cases c WHERE c.id = $1", 1, SG_P(case_id), 0, out);
 }
 
-int store_cases_list(sg_pg_pool *p, const char *status, const char *report_type, int limit, long long cursor,
-                     json_t **out)
+int rp_store_cases_list(sg_pg_pool *p, const char *status, const char *report_type, int limit, long long cursor,
+                        json_t **out)
 {
     char b1[24], b2[24];
-    return store_read(p,
+    return rp_store_read(p,
                       "SELECT " CASE_SUMMARY_JSON ", c.seq FROM cases c "
                       "WHERE ($1::text IS NULL OR c.status = $1) AND ($2::text IS NULL OR c.report_type = $2) "
                       "AND ($3::bigint = 0 OR c.seq < $3::bigint) ORDER BY c.seq DESC LIMIT $4::int + 1",
                       4, SG_P(status, report_type, sg_pg_int(b1, cursor), sg_pg_int(b2, limit)), limit, out);
 }
 
-int store_case_events(sg_pg_pool *p, const char *case_id, int limit, long long cursor, json_t **out)
+int rp_store_case_events(sg_pg_pool *p, const char *case_id, int limit, long long cursor, json_t **out)
 {
     char b1[24], b2[24];
     json_t *exists = NULL;
-    int rc = store_read(p, "SELECT 'true' FROM cases WHERE id = $1", 1, SG_P(case_id), 0, &exists);
+    int rc = rp_store_read(p, "SELECT 'true' FROM cases WHERE id = $1", 1, SG_P(case_id), 0, &exists);
     json_decref(exists);
     if (rc != SG_OK)
         return rc;
-    return store_read(p,
+    return rp_store_read(p,
                       "SELECT json_build_object('event_id', e.id, 'kind', e.kind, 'at', " SG_SQL_TS("e.at") ", "
                       "'actor', e.actor, 'data', e.data)::text, e.id FROM case_events e "
                       "WHERE e.case_id = $1 AND e.id > $2::bigint ORDER BY e.id LIMIT $3::int + 1",
@@ -70,27 +69,27 @@ int store_case_events(sg_pg_pool *p, const char *case_id, int limit, long long c
 
 typedef struct cancel_ctx {
     const char *case_id, *reason, *actor, *tp;
-    st_detail *d;
+    rp_detail *d;
 } cancel_ctx;
 
 static int cancel_tx(sg_pg *c, void *arg)
 {
     cancel_ctx *x = arg;
-    case_row r;
-    int rc = case_lock(c, x->case_id, 0, &r);
+    rp_case_row r;
+    int rc = rp_case_lock(c, x->case_id, 0, &r);
     if (rc > 0)
-        return ST_NOT_FOUND;
+        return RP_NOT_FOUND;
     if (rc != SG_OK)
         return rc;
-    if (!case_is_open(&r) && strcmp(r.status, "escalated") != 0) {
-        snprintf(x->d->text, sizeof x->d->text, "case is %s", r.status);
-        return ST_CONFLICT;
+    if (!rp_case_is_open(&r) && r.status != RP_CASE_ESCALATED) {
+        snprintf(x->d->text, sizeof x->d->text, "case is %s", rp_case_status_name(r.status));
+        return RP_CONFLICT;
     }
-    return case_cancel(c, &r, x->reason, x->actor, x->tp);
+    return rp_case_cancel(c, &r, x->reason, x->actor, x->tp);
 }
 
-int store_case_cancel(sg_pg_pool *p, const char *case_id, const char *reason, const char *actor, const char *tp,
-                      st_detail *d)
+int rp_store_case_cancel(sg_pg_pool *p, const char *case_id, const char *reason, const char *actor, const char *tp,
+                         rp_detail *d)
 {
     cancel_ctx x = {case_id, reason, actor, tp, d};
     return sg_pg_tx(p, SG_TX_READ_COMMITTED, cancel_tx, &x);
@@ -100,28 +99,29 @@ int store_case_cancel(sg_pg_pool *p, const char *case_id, const char *reason, co
 
 typedef struct resolve_ctx {
     const char *case_id, *note, *actor, *tp;
-    verdict v;
-    st_detail *d;
+    rp_verdict v;
+    rp_detail *d;
 } resolve_ctx;
 
 static int resolve_tx(sg_pg *c, void *arg)
 {
     resolve_ctx *x = arg;
-    case_row r;
-    int rc = case_lock(c, x->case_id, 0, &r);
+    rp_case_row r;
+    int rc = rp_case_lock(c, x->case_id, 0, &r);
     if (rc > 0)
-        return ST_NOT_FOUND;
+        return RP_NOT_FOUND;
     if (rc != SG_OK)
         return rc;
-    if (strcmp(r.status, "escalated") != 0) {
-        snprintf(x->d->text, sizeof x->d->text, "only escalated cases can be resolved; case is %s", r.status);
-        return ST_CONFLICT;
+    if (r.status != RP_CASE_ESCALATED) {
+        snprintf(x->d->text, sizeof x->d->text, "only escalated cases can be resolved; case is %s",
+                 rp_case_status_name(r.status));
+        return RP_CONFLICT;
     }
-    return case_decide(c, &r, x->v, "ops", "resolved", x->actor, x->note, x->tp);
+    return rp_case_resolve(c, &r, x->v, x->note, x->actor, x->tp);
 }
 
-int store_case_resolve(sg_pg_pool *p, const char *case_id, verdict v, const char *note, const char *actor,
-                       const char *tp, st_detail *d)
+int rp_store_case_resolve(sg_pg_pool *p, const char *case_id, rp_verdict v, const char *note, const char *actor,
+                          const char *tp, rp_detail *d)
 {
     resolve_ctx x = {case_id, note, actor, tp, v, d};
     return sg_pg_tx(p, SG_TX_READ_COMMITTED, resolve_tx, &x);
@@ -132,19 +132,19 @@ int store_case_resolve(sg_pg_pool *p, const char *case_id, verdict v, const char
 typedef struct appeal_ctx {
     const char *case_id, *user, *reason, *tp;
     char *new_id;
-    st_detail *d;
+    rp_detail *d;
 } appeal_ctx;
 
 static int appeal_tx(sg_pg *c, void *arg)
 {
     appeal_ctx *x = arg;
-    case_row r, a;
+    rp_case_row r, a;
     PGresult *res;
-    int rc = case_lock(c, x->case_id, 0, &r), party;
+    int rc = rp_case_lock(c, x->case_id, 0, &r), party;
 
     x->new_id[0] = '\0';
     if (rc > 0)
-        return ST_NOT_FOUND;
+        return RP_NOT_FOUND;
     if (rc != SG_OK)
         return rc;
     res = sg_pg_rows(c, &rc, "SELECT EXISTS (SELECT 1 FROM reports WHERE case_id = $1 AND reporter_id = $2)::int", 2,
@@ -155,23 +155,24 @@ static int appeal_tx(sg_pg *c, void *arg)
     PQclear(res);
     if (!party) {
         snprintf(x->d->text, sizeof x->d->text, "only the content owner or a reporter may appeal");
-        return ST_FORBIDDEN;
+        return RP_FORBIDDEN;
     }
     if (r.appeal_of[0]) {
         snprintf(x->d->text, sizeof x->d->text, "the verdict of an appeal is final");
-        return ST_CONFLICT;
+        return RP_CONFLICT;
     }
-    if (strcmp(r.status, "decided") != 0) {
-        snprintf(x->d->text, sizeof x->d->text, "only decided cases can be appealed; case is %s", r.status);
-        return ST_CONFLICT;
+    if (r.status != RP_CASE_DECIDED) {
+        snprintf(x->d->text, sizeof x->d->text, "only decided cases can be appealed; case is %s",
+                 rp_case_status_name(r.status));
+        return RP_CONFLICT;
     }
     if (r.has_appeal) {
         snprintf(x->d->text, sizeof x->d->text, "the case was already appealed");
-        return ST_CONFLICT;
+        return RP_CONFLICT;
     }
     if (!r.in_appeal_window) {
         snprintf(x->d->text, sizeof x->d->text, "the appeal window has closed");
-        return ST_CONFLICT;
+        return RP_CONFLICT;
     }
     /* has_appeal was read under the statement snapshot taken before our lock
      * wait, so a concurrent appeal that committed meanwhile is only seen by
@@ -185,29 +186,29 @@ static int appeal_tx(sg_pg *c, void *arg)
                         "WHERE c.id = $1 RETURNING id",
                         2, SG_P(r.id, x->tp));
     if (!sg_pg_ok(res) || PQntuples(res) != 1) {
-        rc = sg_pg_ok(res) ? SG_ERR_DB : strcmp(sg_pg_sqlstate(c), "23505") == 0 ? ST_CONFLICT : sg_pg_err(c);
-        if (rc == ST_CONFLICT)
+        rc = sg_pg_ok(res) ? SG_ERR_DB : strcmp(sg_pg_sqlstate(c), "23505") == 0 ? RP_CONFLICT : sg_pg_err(c);
+        if (rc == RP_CONFLICT)
             snprintf(x->d->text, sizeof x->d->text, "the case was already appealed");
         PQclear(res);
         return rc;
     }
     snprintf(x->new_id, 37, "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
-    if ((rc = ev_add(c, r.id, "appealed", x->user,
+    if ((rc = rp_audit_add(c, r.id, "appealed", x->user,
                      json_pack("{s:s, s:o}", "appeal_case_id", x->new_id, "reason",
                                x->reason ? json_string(x->reason) : json_null()))) != SG_OK ||
-        (rc = ev_add(c, x->new_id, "opened", x->user,
+        (rc = rp_audit_add(c, x->new_id, "opened", x->user,
                      json_pack("{s:s, s:i}", "appeal_of", r.id, "rule_version", r.rule_version))) != SG_OK ||
-        (rc = case_lock(c, x->new_id, 0, &a)) != SG_OK)
+        (rc = rp_case_lock(c, x->new_id, 0, &a)) != SG_OK)
         return rc > 0 ? SG_ERR_DB : rc;
-    rc = case_request_panel(c, &a, 1, a.panel_size, "panel_requested", x->tp);
+    rc = rp_case_request_panel(c, &a, 1, a.panel_size, "panel_requested", x->tp);
     if (rc == SG_OK)
         sg_info("case %s appealed by %s: appeal case %s", r.id, x->user, x->new_id);
     return rc;
 }
 
-int store_case_appeal(sg_pg_pool *p, const char *case_id, const char *user, const char *reason, const char *tp,
-                      char new_case_id[37], st_detail *d)
+int rp_store_case_appeal(sg_pg_pool *p, const char *case_id, const char *user, const char *reason, const char *tp,
+                         char new_case_id[37], rp_detail *d)
 {
     appeal_ctx x = {case_id, user, reason, tp, new_case_id, d};
     return sg_pg_tx(p, SG_TX_READ_COMMITTED, appeal_tx, &x);
@@ -222,16 +223,17 @@ static int counts_tx(sg_pg *c, void *arg)
     PGresult *res = sg_pg_rows(c, &rc, "SELECT status, count(*) FROM cases GROUP BY status", 0, NULL);
     if (!res)
         return rc;
-    for (int i = 0; i < PQntuples(res); i++)
-        for (int s = 0; s < ST_NSTATUS; s++)
-            if (strcmp(PQgetvalue(res, i, 0), st_case_statuses[s]) == 0)
-                counts[s] = atol(PQgetvalue(res, i, 1));
+    for (int i = 0; i < PQntuples(res); i++) {
+        rp_case_status s;
+        if (rp_case_status_parse(PQgetvalue(res, i, 0), &s) == 0)
+            counts[s] = atol(PQgetvalue(res, i, 1));
+    }
     PQclear(res);
     return SG_OK;
 }
 
-int store_case_counts(sg_pg_pool *p, long counts[ST_NSTATUS])
+int rp_store_case_counts(sg_pg_pool *p, long counts[RP_CASE_NSTATUS])
 {
-    memset(counts, 0, sizeof(long) * ST_NSTATUS);
+    memset(counts, 0, sizeof(long) * RP_CASE_NSTATUS);
     return sg_pg_tx(p, SG_TX_READ_COMMITTED, counts_tx, counts) == SG_OK ? 0 : -1;
 }

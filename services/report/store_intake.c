@@ -3,14 +3,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "case_ops.h"
+#include "store_lifecycle.h"
 #include "sg/log.h"
 #include "store.h"
 #include "store_util.h"
 
 /* Reads the stored request under (client, key): 1 found (replay or
  * conflict decided into io), 0 absent, < 0 error. */
-static int idem_read(sg_pg *c, st_intake *io, int *rc)
+static int idem_read(sg_pg *c, rp_intake *io, int *rc)
 {
     PGresult *res = sg_pg_rows(c, rc,
                            "SELECT body_sha256, response_body FROM idempotency_keys WHERE client = $1 AND key = $2", 2,
@@ -23,11 +23,11 @@ static int idem_read(sg_pg *c, st_intake *io, int *rc)
         if (strcmp(PQgetvalue(res, 0, 0), io->body_sha256) != 0) {
             snprintf(io->detail.text, sizeof io->detail.text,
                      "Idempotency-Key was already used with a different request body");
-            *rc = ST_CONFLICT;
+            *rc = RP_CONFLICT;
         } else if (PQgetisnull(res, 0, 1)) {
             /* Only possible if a finished row lost its response: treat as in flight. */
             snprintf(io->detail.text, sizeof io->detail.text, "a request with this Idempotency-Key is in progress");
-            *rc = ST_CONFLICT;
+            *rc = RP_CONFLICT;
         } else {
             io->replay = 1;
             io->response = strdup(PQgetvalue(res, 0, 1));
@@ -38,7 +38,7 @@ static int idem_read(sg_pg *c, st_intake *io, int *rc)
     return found;
 }
 
-static void reset(st_intake *io)
+static void reset(rp_intake *io)
 {
     free(io->response);
     io->response = NULL;
@@ -48,14 +48,14 @@ static void reset(st_intake *io)
 
 static int lookup_tx(sg_pg *c, void *arg)
 {
-    st_intake *io = arg;
+    rp_intake *io = arg;
     int rc = SG_OK;
     reset(io);
     idem_read(c, io, &rc);
     return rc;
 }
 
-int store_idempotency_lookup(sg_pg_pool *p, st_intake *io)
+int rp_store_idempotency_lookup(sg_pg_pool *p, rp_intake *io)
 {
     if (!io->idempotency_key)
         return SG_OK;
@@ -64,9 +64,9 @@ int store_idempotency_lookup(sg_pg_pool *p, st_intake *io)
 
 /* Opens a case for the report or finds the open one and locks it. Sets
  * case_id and *opened. */
-static int open_or_join(sg_pg *c, const st_intake *io, const char *rule_version, char case_id[37], int *opened)
+static int open_or_join(sg_pg *c, const rp_intake *io, const char *rule_version, char case_id[37], int *opened)
 {
-    const report_input *in = io->in;
+    const rp_report_input *in = io->in;
     int rc = SG_OK;
     /* Two first reports may race: the loser's INSERT waits for the winner and
      * then finds its case; a case closing meanwhile sends us round again. */
@@ -108,12 +108,12 @@ static int open_or_join(sg_pg *c, const st_intake *io, const char *rule_version,
 
 /* A reporter who sits on the case's panel cannot judge it. An open ballot
  * is cancelled and the seat refilled; one who has voted already gave the
- * case their judgement, so the report is refused (ST_CONFLICT, the vote
+ * case their judgement, so the report is refused (RP_CONFLICT, the vote
  * stands). The case row is locked, so the ballot cannot change meanwhile. */
 static int screen_reporter_ballot(sg_pg *c, const char *case_id, const char *reporter, const char *tp,
-                                  st_detail *d)
+                                  rp_detail *d)
 {
-    case_row r;
+    rp_case_row r;
     char bid[37];
     int rc;
     PGresult *res = sg_pg_rows(c, &rc,
@@ -127,29 +127,24 @@ static int screen_reporter_ballot(sg_pg *c, const char *case_id, const char *rep
         return SG_OK;
     }
     snprintf(bid, sizeof bid, "%s", PQgetvalue(res, 0, 0));
-    if (strcmp(PQgetvalue(res, 0, 1), "voted") == 0) {
+    rp_ballot_status st = RP_BALLOT_OPEN;
+    if (rp_ballot_status_parse(PQgetvalue(res, 0, 1), &st) == 0 && st == RP_BALLOT_VOTED) {
         PQclear(res);
         snprintf(d->text, sizeof d->text, "reporter %s has already voted on case %s as a panelist", reporter,
                  case_id);
-        return ST_CONFLICT;
+        return RP_CONFLICT;
     }
     PQclear(res);
-    rc = sg_pg_exec(c, "UPDATE ballots SET status = 'cancelled', closed_at = now() WHERE id = $1", 1, SG_P(bid));
-    if (rc == SG_OK)
-        rc = emit_ballot_closed(c, case_id, reporter, "cancelled", tp);
-    if (rc == SG_OK)
-        rc = ev_add(c, case_id, "ballot_cancelled", NULL,
-                    json_pack("{s:s, s:s, s:s}", "ballot_id", bid, "reviewer_id", reporter, "reason",
-                              "reviewer reported the case"));
-    if (rc == SG_OK && (rc = case_lock(c, case_id, 0, &r)) == SG_OK)
-        rc = case_refill(c, &r, tp, NULL);
-    return rc;
+    if ((rc = rp_case_lock(c, case_id, 0, &r)) != SG_OK)
+        return rc > 0 ? SG_ERR_DB : rc;
+    rc = rp_ballot_close(c, &r, bid, reporter, RP_BALLOT_CANCELLED, NULL, "reviewer reported the case", NULL, tp);
+    return rc == SG_OK ? rp_case_refill(c, &r, tp, NULL) : rc;
 }
 
 static int create_tx(sg_pg *c, void *arg)
 {
-    st_intake *io = arg;
-    const report_input *in = io->in;
+    rp_intake *io = arg;
+    const rp_report_input *in = io->in;
     char case_id[37], report_id[37], rule_version[24];
     int rc = SG_OK, opened = 0;
     char *evidence = NULL;
@@ -178,7 +173,7 @@ static int create_tx(sg_pg *c, void *arg)
         return rc;
     if (PQntuples(res) == 0) {
         snprintf(io->detail.text, sizeof io->detail.text, "no voting rule for report_type '%s'", in->report_type);
-        rc = ST_UNPROCESSABLE;
+        rc = RP_UNPROCESSABLE;
         goto cleanup;
     }
     snprintf(rule_version, sizeof rule_version, "%s", PQgetvalue(res, 0, 0));
@@ -204,20 +199,20 @@ static int create_tx(sg_pg *c, void *arg)
     if (PQntuples(res) == 0) {
         snprintf(io->detail.text, sizeof io->detail.text, "reporter %s already reported case %s", in->reporter_id,
                  case_id);
-        rc = ST_CONFLICT;
+        rc = RP_CONFLICT;
         goto cleanup;
     }
     snprintf(report_id, sizeof report_id, "%s", PQgetvalue(res, 0, 0));
 
     if (opened) {
-        case_row r;
-        rc = ev_add(c, case_id, "opened", io->client,
+        rp_case_row r;
+        rc = rp_audit_add(c, case_id, "opened", io->client,
                     json_pack("{s:s, s:s, s:s, s:i}", "report_id", report_id, "reporter_id", in->reporter_id,
                               "source", io->client, "rule_version", atoi(rule_version)));
-        if (rc == SG_OK && (rc = case_lock(c, case_id, 0, &r)) == SG_OK)
-            rc = case_request_panel(c, &r, 1, r.panel_size, "panel_requested", io->traceparent);
+        if (rc == SG_OK && (rc = rp_case_lock(c, case_id, 0, &r)) == SG_OK)
+            rc = rp_case_request_panel(c, &r, 1, r.panel_size, "panel_requested", io->traceparent);
     } else {
-        rc = ev_add(c, case_id, "report_joined", io->client,
+        rc = rp_audit_add(c, case_id, "report_joined", io->client,
                     json_pack("{s:s, s:s, s:s}", "report_id", report_id, "reporter_id", in->reporter_id, "source",
                               io->client));
         if (rc == SG_OK)
@@ -250,7 +245,7 @@ cleanup:
     return rc;
 }
 
-int store_report_create(sg_pg_pool *p, st_intake *io)
+int rp_store_report_create(sg_pg_pool *p, rp_intake *io)
 {
     int rc = sg_pg_tx(p, SG_TX_READ_COMMITTED, create_tx, io);
     if (rc != SG_OK) {
@@ -261,10 +256,10 @@ int store_report_create(sg_pg_pool *p, st_intake *io)
     return rc;
 }
 
-int store_report_get(sg_pg_pool *p, const char *report_id, json_t **out)
+int rp_store_report_get(sg_pg_pool *p, const char *report_id, json_t **out)
 {
     /* The verdict shown is the final one: the appeal's once it is decided. */
-    return store_read(
+    return rp_store_read(
         p,
         "SELECT json_build_object('report_id', r.id, 'case_id', r.case_id, 'source', r.source, "
         "'report_type', r.report_type, 'target_id', r.target_id, 'target_owner_id', r.target_owner_id, "

@@ -3,8 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "case_ops.h"
-#include "sg/json.h"
+#include "store_lifecycle.h"
 #include "sg/log.h"
 #include "store.h"
 #include "store_util.h"
@@ -13,7 +12,7 @@
  * column 1 is 1 when the reviewer may not judge the case (owns the content,
  * reported it, or reported or sat on the panel of the appealed case), column
  * 2 is 1 when they hold a ballot on it already. NULL on error (*rc set). */
-static PGresult *screen(sg_pg *c, const case_row *r, const char *ids, int *rc)
+static PGresult *screen(sg_pg *c, const rp_case_row *r, const char *ids, int *rc)
 {
     return sg_pg_rows(c, rc,
                       "SELECT x.rid, (x.rid = $3 OR EXISTS (SELECT 1 FROM reports p"
@@ -26,21 +25,21 @@ static PGresult *screen(sg_pg *c, const case_row *r, const char *ids, int *rc)
 
 /* Tells the reviewer service that reviewers it assigned got no ballot, so
  * they do not count against their open-ballot limits. */
-static int release_all(sg_pg *c, const char *case_id, const json_t *ids, const char *tp)
+static int release_all(sg_pg *c, const rp_case_row *r, const json_t *ids, const char *tp)
 {
     size_t i;
     const json_t *id;
     int rc = SG_OK;
     json_array_foreach(ids, i, id) {
         if (rc == SG_OK)
-            rc = emit_ballot_closed(c, case_id, json_string_value(id), "cancelled", tp);
+            rc = rp_ballot_close(c, r, NULL, json_string_value(id), RP_BALLOT_CANCELLED, NULL, NULL, NULL, tp);
     }
     return rc;
 }
 
 /* Creates the ballots of chosen[0..n) in one statement and tells each
  * reviewer, in the chosen order; appends them to assigned. */
-static int add_ballots(sg_pg *c, const case_row *r, const char *const *chosen, size_t n, const char *sround,
+static int add_ballots(sg_pg *c, const rp_case_row *r, const char *const *chosen, size_t n, const char *sround,
                        const char *tp, json_t *assigned)
 {
     int rc;
@@ -69,7 +68,7 @@ static int add_ballots(sg_pg *c, const case_row *r, const char *const *chosen, s
             if (strcmp(PQgetvalue(res, k, 0), chosen[i]) != 0)
                 continue;
             json_array_append_new(assigned, json_string(chosen[i]));
-            rc = emit_notification(c, chosen[i], "ballot_assigned", r->id, PQgetvalue(res, k, 1), tp);
+            rc = rp_emit_notification(c, chosen[i], "ballot_assigned", r->id, PQgetvalue(res, k, 1), tp);
             break;
         }
     }
@@ -102,53 +101,38 @@ static int contains(const char *const *v, size_t n, const char *s)
     return 0;
 }
 
-static int mark_answered(sg_pg *c, const char *case_id, const char *sround, int assigned, const json_t *jshort)
+static int mark_answered(sg_pg *c, const char *case_id, const char *sround, int assigned, int shortfall)
 {
     char b1[24], b2[24];
     return sg_pg_exec(c,
                       "UPDATE panel_requests SET assigned_at = now(), assigned_count = $3::int, shortfall = $4::int "
                       "WHERE case_id = $1 AND round = $2::int",
-                      4, SG_P(case_id, sround, sg_pg_int(b1, assigned), sg_pg_int(b2, jshort ? json_integer_value(jshort) : 0)));
+                      4, SG_P(case_id, sround, sg_pg_int(b1, assigned), sg_pg_int(b2, shortfall)));
 }
 
-int store_panel_assigned(sg_pg *c, const json_t *payload, const char *tp)
+int rp_store_panel_assigned(sg_pg *c, const rp_panel_assigned *ev, const char *tp)
 {
-    const char *case_id = sg_json_str(payload, "case_id");
-    const json_t *ids = json_object_get(payload, "reviewer_ids");
-    const json_t *jround = json_object_get(payload, "round"), *jshort = json_object_get(payload, "shortfall");
+    const char *case_id = ev->case_id;
+    const json_t *ids = ev->reviewer_ids;
     json_t *assigned = NULL, *skipped = NULL;
     char sround[24];
-    int rc, seats, round, done;
-    case_row r;
-    size_t i, nchosen = 0;
-    const json_t *id;
+    int rc, seats, round = ev->round, done;
+    rp_case_row r;
+    size_t nchosen = 0;
     const char **chosen = NULL;
     char *offered = NULL;
     PGresult *res = NULL;
 
-    if (!sg_is_uuid(case_id) || !json_is_integer(jround) || json_integer_value(jround) < 1 ||
-        json_integer_value(jround) > 1000 || !json_is_array(ids) || json_array_size(ids) > 1000 ||
-        (jshort && (!json_is_integer(jshort) || json_integer_value(jshort) < 0 || json_integer_value(jshort) > 1000))) {
-        sg_warn("panel.assigned: malformed payload, dropped");
-        return 1;
-    }
-    json_array_foreach(ids, i, id) {
-        if (!sg_is_opaque_id(json_string_value(id))) {
-            sg_warn("panel.assigned: malformed reviewer id, dropped");
-            return 1;
-        }
-    }
-    round = (int)json_integer_value(jround);
     sg_pg_int(sround, round);
 
-    rc = case_lock(c, case_id, 0, &r);
+    rc = rp_case_lock(c, case_id, 0, &r);
     if (rc > 0) {
         sg_warn("panel.assigned for unknown case %s ignored", case_id);
         return SG_OK;
     }
     if (rc != SG_OK)
         return rc;
-    tp = case_tp(&r, tp);
+    tp = rp_case_tp(&r, tp);
     res = sg_pg_rows(c, &rc, "SELECT seats, (assigned_at IS NOT NULL)::int FROM panel_requests WHERE case_id = $1 AND round = $2::int",
                  2, SG_P(r.id, sround));
     if (!res)
@@ -160,13 +144,15 @@ int store_panel_assigned(sg_pg *c, const json_t *payload, const char *tp)
     if (seats == 0 || done) {
         sg_warn("panel.assigned for case %s round %d: %s, ignored", r.id, round,
                 seats == 0 ? "no such request" : "already answered");
-        return seats == 0 ? release_all(c, r.id, ids, tp) : SG_OK;
+        return seats == 0 ? release_all(c, &r, ids, tp) : SG_OK;
     }
-    if (!case_is_open(&r)) {
-        sg_warn("panel.assigned for %s case %s ignored", r.status, r.id);
-        if ((rc = release_all(c, r.id, ids, tp)) == SG_OK && (rc = mark_answered(c, r.id, sround, 0, jshort)) == SG_OK)
-            rc = ev_add(c, r.id, "assignment_ignored", NULL,
-                        json_pack("{s:i, s:O, s:s}", "round", round, "reviewer_ids", ids, "case_status", r.status));
+    if (!rp_case_is_open(&r)) {
+        sg_warn("panel.assigned for %s case %s ignored", rp_case_status_name(r.status), r.id);
+        if ((rc = release_all(c, &r, ids, tp)) == SG_OK &&
+            (rc = mark_answered(c, r.id, sround, 0, ev->shortfall)) == SG_OK)
+            rc = rp_audit_add(c, r.id, "assignment_ignored", NULL,
+                        json_pack("{s:i, s:O, s:s}", "round", round, "reviewer_ids", ids, "case_status",
+                                  rp_case_status_name(r.status)));
         return rc;
     }
 
@@ -186,7 +172,7 @@ int store_panel_assigned(sg_pg *c, const json_t *payload, const char *tp)
         const char *rid = PQgetvalue(res, k, 0);
         if (nchosen >= (size_t)seats || atoi(PQgetvalue(res, k, 1))) {
             json_array_append_new(skipped, json_string(rid));
-            if ((rc = emit_ballot_closed(c, r.id, rid, "cancelled", tp)) != SG_OK)
+            if ((rc = rp_ballot_close(c, &r, NULL, rid, RP_BALLOT_CANCELLED, NULL, NULL, NULL, tp)) != SG_OK)
                 goto cleanup;
         } else if (!atoi(PQgetvalue(res, k, 2)) && !contains(chosen, nchosen, rid)) {
             chosen[nchosen++] = rid;
@@ -195,17 +181,16 @@ int store_panel_assigned(sg_pg *c, const json_t *payload, const char *tp)
     if (nchosen > 0 && (rc = add_ballots(c, &r, chosen, nchosen, sround, tp, assigned)) != SG_OK)
         goto cleanup;
     int n = (int)json_array_size(assigned);
-    rc = mark_answered(c, r.id, sround, n, jshort);
+    rc = mark_answered(c, r.id, sround, n, ev->shortfall);
     if (rc == SG_OK && n > 0)
-        rc = sg_pg_exec(c, "UPDATE cases SET status = 'voting' WHERE id = $1 AND status = 'assigning'", 1,
-                        SG_P(r.id));
+        rc = rp_case_start_voting(c, &r);
     /* A short panel is refilled by the refill timer, a round at a time. */
     if (rc == SG_OK && n < seats)
         rc = sg_pg_exec(c, "UPDATE cases SET refill_at = now() WHERE id = $1", 1, SG_P(r.id));
     if (rc == SG_OK)
-        rc = ev_add(c, r.id, "panel_assigned", NULL,
+        rc = rp_audit_add(c, r.id, "panel_assigned", NULL,
                     json_pack("{s:i, s:i, s:O, s:O, s:I}", "round", round, "seats", seats, "reviewer_ids", assigned,
-                              "skipped", skipped, "shortfall", jshort ? json_integer_value(jshort) : 0));
+                              "skipped", skipped, "shortfall", (json_int_t)ev->shortfall));
     if (rc == SG_OK)
         sg_info("case %s round %d: %d of %d seats assigned", r.id, round, n, seats);
 cleanup:

@@ -16,7 +16,7 @@
 
 typedef struct put_ctx {
     const char *report_type;
-    const vrule *r;
+    const rp_rule *r;
     const char *actor;
     json_t *out;
 } put_ctx;
@@ -24,7 +24,7 @@ typedef struct put_ctx {
 static int put_tx(sg_pg *c, void *arg)
 {
     put_ctx *x = arg;
-    const vrule *r = x->r;
+    const rp_rule *r = x->r;
     char b[10][24];
     char *tags = json_dumps(r->reviewer_tags, JSON_COMPACT);
     int rc;
@@ -48,7 +48,7 @@ static int put_tx(sg_pg *c, void *arg)
             SG_P(x->report_type, sg_pg_int(b[0], r->panel_size), sg_pg_int(b[1], r->votes_to_decide),
                  sg_pg_int(b[2], r->ballot_timeout_s), sg_pg_int(b[3], r->reminder_before_s),
                  sg_pg_int(b[4], r->max_substitute_rounds), sg_pg_int(b[5], r->case_deadline_s),
-                 rule_on_deadline_name(r->on_deadline), tags, sg_pg_int(b[6], r->appeal_window_s),
+                 rp_rule_on_deadline_name(r->on_deadline), tags, sg_pg_int(b[6], r->appeal_window_s),
                  sg_pg_int(b[7], r->appeal_panel_size), sg_pg_int(b[8], r->appeal_votes_to_decide), x->actor));
     free(tags);
     if (rc == SG_OK && !x->out)
@@ -56,7 +56,7 @@ static int put_tx(sg_pg *c, void *arg)
     return rc;
 }
 
-int store_rule_put(sg_pg_pool *p, const char *report_type, const vrule *r, const char *actor, json_t **out)
+int rp_store_rule_put(sg_pg_pool *p, const char *report_type, const rp_rule *r, const char *actor, json_t **out)
 {
     put_ctx x = {report_type, r, actor, NULL};
     int rc = sg_pg_tx(p, SG_TX_READ_COMMITTED, put_tx, &x);
@@ -68,31 +68,31 @@ int store_rule_put(sg_pg_pool *p, const char *report_type, const vrule *r, const
     return rc;
 }
 
-int store_rule_get(sg_pg_pool *p, const char *report_type, json_t **out)
+int rp_store_rule_get(sg_pg_pool *p, const char *report_type, json_t **out)
 {
-    return store_read(p, "SELECT " RULE_JSON " FROM voting_rules WHERE report_type = $1 ORDER BY version DESC LIMIT 1",
+    return rp_store_read(p, "SELECT " RULE_JSON " FROM voting_rules WHERE report_type = $1 ORDER BY version DESC LIMIT 1",
                       1, SG_P(report_type), 0, out);
 }
 
-int store_rule_versions(sg_pg_pool *p, const char *report_type, int limit, long long cursor, json_t **out)
+int rp_store_rule_versions(sg_pg_pool *p, const char *report_type, int limit, long long cursor, json_t **out)
 {
     char b1[24], b2[24];
-    int rc = store_read(p,
+    int rc = rp_store_read(p,
                         "SELECT " RULE_JSON ", version FROM voting_rules WHERE report_type = $1 "
                         "AND ($2::int = 0 OR version < $2::int) ORDER BY version DESC LIMIT $3::int + 1",
                         3, SG_P(report_type, sg_pg_int(b1, cursor), sg_pg_int(b2, limit)), limit, out);
     if (rc == SG_OK && cursor == 0 && json_array_size(json_object_get(*out, "items")) == 0) {
         json_decref(*out);
         *out = NULL;
-        return ST_NOT_FOUND;
+        return RP_NOT_FOUND;
     }
     return rc;
 }
 
-int store_rules_current(sg_pg_pool *p, int limit, const char *cursor, json_t **out)
+int rp_store_rules_current(sg_pg_pool *p, int limit, const char *cursor, json_t **out)
 {
     char b[24];
-    return store_read(p,
+    return rp_store_read(p,
                       "SELECT " RULE_JSON ", report_type FROM ("
                       "  SELECT DISTINCT ON (report_type) * FROM voting_rules "
                       "  WHERE $1::text IS NULL OR report_type > $1 ORDER BY report_type, version DESC) v "

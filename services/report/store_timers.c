@@ -5,12 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "case_ops.h"
+#include "store_lifecycle.h"
 #include "sg/log.h"
 #include "store.h"
 #include "store_util.h"
 
-typedef int (*case_timer_fn)(sg_pg *c, case_row *r);
+typedef int (*case_timer_fn)(sg_pg *c, rp_case_row *r);
 
 typedef struct timer_ctx {
     const char *claim_sql; /* returns the id of one due case, locked */
@@ -21,7 +21,7 @@ typedef struct timer_ctx {
 static int timer_tx(sg_pg *c, void *arg)
 {
     timer_ctx *x = arg;
-    case_row r;
+    rp_case_row r;
     char id[37];
     int rc;
     PGresult *res = sg_pg_rows(c, &rc, x->claim_sql, 0, NULL);
@@ -35,10 +35,10 @@ static int timer_tx(sg_pg *c, void *arg)
     }
     snprintf(id, sizeof id, "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
-    if ((rc = case_lock(c, id, 0, &r)) != SG_OK)
+    if ((rc = rp_case_lock(c, id, 0, &r)) != SG_OK)
         return rc > 0 ? SG_ERR_DB : rc;
     /* Log lines of the timer carry the case's trace. */
-    sg_log_set_context(NULL, case_tp(&r, NULL));
+    sg_log_set_context(NULL, rp_case_tp(&r, NULL));
     if ((rc = x->fn(c, &r)) == SG_OK)
         x->handled = 1;
     sg_log_set_context(NULL, NULL);
@@ -54,19 +54,19 @@ static int run_timer(sg_pg_pool *p, const char *claim_sql, case_timer_fn fn)
 
 /* ---- case deadline ---- */
 
-static int on_case_deadline(sg_pg *c, case_row *r)
+static int on_case_deadline(sg_pg *c, rp_case_row *r)
 {
     int rc, nv, nnv;
-    verdict v;
-    if ((rc = case_tally(c, r->id, &nv, &nnv)) != SG_OK)
+    rp_verdict v;
+    if ((rc = rp_case_tally(c, r->id, &nv, &nnv)) != SG_OK)
         return rc;
-    if (decide_at_deadline(r->on_deadline_escalate, nv, nnv, &v) == DEADLINE_ESCALATED)
-        return case_escalate(c, r, r->on_deadline_escalate ? "deadline: rule escalates" : "deadline: tie or no votes",
+    if (rp_decide_at_deadline(r->on_deadline_escalate, nv, nnv, &v) == RP_DEADLINE_ESCALATED)
+        return rp_case_escalate(c, r, r->on_deadline_escalate ? "deadline: rule escalates" : "deadline: tie or no votes",
                              NULL);
-    return case_decide(c, r, v, "deadline", "decided", NULL, NULL, NULL);
+    return rp_case_decide(c, r, v, "deadline", NULL);
 }
 
-int store_timer_case_deadlines(sg_pg_pool *p)
+int rp_store_timer_case_deadlines(sg_pg_pool *p)
 {
     return run_timer(p,
                      "SELECT id FROM cases WHERE status IN ('assigning', 'voting') AND deadline <= now() "
@@ -76,26 +76,13 @@ int store_timer_case_deadlines(sg_pg_pool *p)
 
 /* ---- ballot expiry ---- */
 
-static int on_ballots_expired(sg_pg *c, case_row *r)
+static int on_ballots_expired(sg_pg *c, rp_case_row *r)
 {
-    int rc;
-    PGresult *res = sg_pg_rows(c, &rc,
-                           "UPDATE ballots SET status = 'expired', closed_at = now() "
-                           "WHERE case_id = $1 AND status = 'open' AND deadline <= now() RETURNING id, reviewer_id",
-                           1, SG_P(r->id));
-    if (!res)
-        return rc;
-    for (int i = 0; i < PQntuples(res) && rc == SG_OK; i++) {
-        const char *bid = PQgetvalue(res, i, 0), *rid = PQgetvalue(res, i, 1);
-        rc = emit_ballot_closed(c, r->id, rid, "expired", case_tp(r, NULL));
-        if (rc == SG_OK)
-            rc = ev_add(c, r->id, "ballot_expired", NULL, json_pack("{s:s, s:s}", "ballot_id", bid, "reviewer_id", rid));
-    }
-    PQclear(res);
-    return rc == SG_OK ? case_refill(c, r, NULL, NULL) : rc;
+    int rc = rp_ballots_close_open(c, r, RP_BALLOT_EXPIRED, 1, NULL, NULL);
+    return rc == SG_OK ? rp_case_refill(c, r, NULL, NULL) : rc;
 }
 
-int store_timer_ballot_expiry(sg_pg_pool *p)
+int rp_store_timer_ballot_expiry(sg_pg_pool *p)
 {
     return run_timer(p,
                      "SELECT c.id FROM cases c WHERE c.id IN (SELECT b.case_id FROM ballots b "
@@ -106,7 +93,7 @@ int store_timer_ballot_expiry(sg_pg_pool *p)
 
 /* ---- reminders ---- */
 
-static int on_reminders_due(sg_pg *c, case_row *r)
+static int on_reminders_due(sg_pg *c, rp_case_row *r)
 {
     int rc;
     PGresult *res = sg_pg_rows(c, &rc,
@@ -117,15 +104,15 @@ static int on_reminders_due(sg_pg *c, case_row *r)
         return rc;
     for (int i = 0; i < PQntuples(res) && rc == SG_OK; i++) {
         const char *bid = PQgetvalue(res, i, 0), *rid = PQgetvalue(res, i, 1);
-        rc = emit_notification(c, rid, "ballot_reminder", r->id, bid, case_tp(r, NULL));
+        rc = rp_emit_notification(c, rid, "ballot_reminder", r->id, bid, rp_case_tp(r, NULL));
         if (rc == SG_OK)
-            rc = ev_add(c, r->id, "reminder_sent", NULL, json_pack("{s:s, s:s}", "ballot_id", bid, "reviewer_id", rid));
+            rc = rp_audit_add(c, r->id, "reminder_sent", NULL, json_pack("{s:s, s:s}", "ballot_id", bid, "reviewer_id", rid));
     }
     PQclear(res);
     return rc;
 }
 
-int store_timer_reminders(sg_pg_pool *p)
+int rp_store_timer_reminders(sg_pg_pool *p)
 {
     return run_timer(p,
                      "SELECT c.id FROM cases c WHERE c.id IN (SELECT b.case_id FROM ballots b "
@@ -137,12 +124,12 @@ int store_timer_reminders(sg_pg_pool *p)
 
 /* ---- refill after a shortfall ---- */
 
-static int on_refill_due(sg_pg *c, case_row *r)
+static int on_refill_due(sg_pg *c, rp_case_row *r)
 {
-    return case_refill(c, r, NULL, NULL);
+    return rp_case_refill(c, r, NULL, NULL);
 }
 
-int store_timer_refill(sg_pg_pool *p)
+int rp_store_timer_refill(sg_pg_pool *p)
 {
     return run_timer(p,
                      "SELECT id FROM cases WHERE refill_at <= now() AND status IN ('assigning', 'voting') "
@@ -166,7 +153,7 @@ static int housekeeping_tx(sg_pg *c, void *arg)
     return SG_OK;
 }
 
-int store_housekeeping(sg_pg_pool *p)
+int rp_store_housekeeping(sg_pg_pool *p)
 {
     int deleted = 0;
     return sg_pg_tx(p, SG_TX_READ_COMMITTED, housekeeping_tx, &deleted) == SG_OK ? deleted : -1;

@@ -14,7 +14,7 @@ static const char ev_insert_sql[] =
     " SELECT x.c::uuid, x.k, x.a, x.d::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])"
     "   WITH ORDINALITY AS x(c, k, a, d, o) ORDER BY x.o";
 
-int ev_add(sg_pg *c, const char *case_id, const char *kind, const char *actor, json_t *data)
+int rp_audit_add(sg_pg *c, const char *case_id, const char *kind, const char *actor, json_t *data)
 {
     int rc = SG_ERR_DB;
     char *text;
@@ -58,7 +58,7 @@ static int read_tx(sg_pg *c, void *arg)
     return rc;
 }
 
-int store_read(sg_pg_pool *p, const char *sql, int n, const char *const *params, int limit, json_t **out)
+int rp_store_read(sg_pg_pool *p, const char *sql, int n, const char *const *params, int limit, json_t **out)
 {
     read_ctx x = {sql, n, params, limit, NULL};
     int rc = sg_pg_tx(p, SG_TX_READ_COMMITTED, read_tx, &x);
@@ -67,5 +67,5 @@ int store_read(sg_pg_pool *p, const char *sql, int n, const char *const *params,
         x.out = NULL;
     }
     *out = x.out;
-    return rc != SG_OK ? rc : x.out ? SG_OK : ST_NOT_FOUND;
+    return rc != SG_OK ? rc : x.out ? SG_OK : RP_NOT_FOUND;
 }

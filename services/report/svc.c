@@ -1,17 +1,17 @@
 /* The report service's context: configuration from SG_* variables, the
- * process-wide libcurl state, and the metrics collector. */
+ * process-wide libcurl state. */
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "report.h"
+#include "svc.h"
 #include "sg/config.h"
 #include "sg/log.h"
 #include "store.h"
 
-void *report_init(sg_app *app, char *err, size_t errlen)
+void *rp_svc_init(sg_app *app, char *err, size_t errlen)
 {
-    report_svc *s = calloc(1, sizeof *s);
+    rp_svc *s = calloc(1, sizeof *s);
     if (!s) {
         snprintf(err, errlen, "out of memory");
         return NULL;
@@ -40,25 +40,12 @@ fail:
     return NULL;
 }
 
-void report_fini(void *svc)
+void rp_svc_fini(void *svc)
 {
-    report_svc *s = svc;
+    rp_svc *s = svc;
     if (!s)
         return;
     curl_global_cleanup();
     free(s->callback_secret);
     free(s);
-}
-
-void report_collect(FILE *out, void *svc)
-{
-    report_svc *s = svc;
-    long counts[ST_NSTATUS];
-    if (store_case_counts(s->app->pg, counts)) {
-        sg_warn("metrics: cannot count cases");
-        return;
-    }
-    fprintf(out, "# HELP sg_cases Cases by status.\n# TYPE sg_cases gauge\n");
-    for (int i = 0; i < ST_NSTATUS; i++)
-        fprintf(out, "sg_cases{status=\"%s\"} %ld\n", st_case_statuses[i], counts[i]);
 }

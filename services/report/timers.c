@@ -1,13 +1,13 @@
 /* Timer scanners (see store_timers.c for the claiming). */
-#include "report.h"
+#include "svc.h"
 #include "store.h"
 #include "workers.h"
 
-int report_timers_tick(void *ctx)
+int rp_timers_tick(void *ctx)
 {
-    report_svc *s = ctx;
-    int (*const scans[])(sg_pg_pool *) = {store_timer_case_deadlines, store_timer_ballot_expiry,
-                                           store_timer_reminders, store_timer_refill};
+    rp_svc *s = ctx;
+    int (*const scans[])(sg_pg_pool *) = {rp_store_timer_case_deadlines, rp_store_timer_ballot_expiry,
+                                           rp_store_timer_reminders, rp_store_timer_refill};
     int total = 0, errors = 0;
     /* Deadlines first: a case past its deadline is closed, not refilled. */
     for (size_t i = 0; i < sizeof scans / sizeof scans[0]; i++) {
@@ -20,8 +20,8 @@ int report_timers_tick(void *ctx)
     return total > 0 ? total : errors ? -1 : 0;
 }
 
-int report_housekeeping_tick(void *ctx)
+int rp_housekeeping_tick(void *ctx)
 {
-    report_svc *s = ctx;
-    return store_housekeeping(s->app->pg);
+    rp_svc *s = ctx;
+    return rp_store_housekeeping(s->app->pg);
 }

@@ -7,13 +7,15 @@
  *   rv_activity_item_parse non-strict (sg.user.activity), and the
  *   sg.panel.assigned an accepted panel request would be answered with
  *   (rv_panel_assigned_encode, its exclusions standing in for the panel);
- *   reward: rw_decision_parse (sg.case.decided).
+ *   reward: rw_decision_parse (sg.case.decided);
+ *   report: rp_panel_assigned_decode (sg.panel.assigned).
  * Checked beyond memory safety and leaks: what a parser accepts satisfies its
  * header's contract (ids are opaque ids, counts match, enums in range).
  */
 #include <string.h>
 
 #include "fuzz_util.h"
+#include "report/payloads.h"
 #include "reviewer/payloads.h"
 #include "sg/timeutil.h"
 #include "reward/payloads.h"
@@ -116,6 +118,22 @@ static void fuzz_reward(const json_t *p)
     rw_decision_free(&d);
 }
 
+static void fuzz_report(const json_t *p)
+{
+    char err[256] = "";
+    rp_panel_assigned ev;
+    if (rp_panel_assigned_decode(p, &ev, err, sizeof err) != 0) {
+        FZ_CHECK(err[0] != '\0', "no message");
+        return;
+    }
+    FZ_CHECK(sg_is_uuid(ev.case_id), "case_id");
+    FZ_CHECK(ev.round >= 1 && ev.round <= RP_PANEL_MAX_ROUND, "round %d", ev.round);
+    FZ_CHECK(ev.shortfall >= 0 && ev.shortfall <= RP_PANEL_MAX_IDS, "shortfall %d", ev.shortfall);
+    FZ_CHECK(json_is_array(ev.reviewer_ids) && json_array_size(ev.reviewer_ids) <= RP_PANEL_MAX_IDS, "ids");
+    for (size_t i = 0; i < json_array_size(ev.reviewer_ids); i++)
+        FZ_CHECK(sg_is_opaque_id(json_string_value(json_array_get(ev.reviewer_ids, i))), "reviewer_ids[%zu]", i);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     json_error_t e;
@@ -125,6 +143,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FZ_CHECK(copy != NULL, "deep copy");
         fuzz_reviewer(p);
         fuzz_reward(p);
+        fuzz_report(p);
         FZ_CHECK(json_equal(p, copy), "a parser modified the payload");
         json_decref(copy);
     }

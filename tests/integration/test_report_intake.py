@@ -125,6 +125,22 @@ def test_rule_versions_and_validation(svc):
     assert before == after, "a refused rule writes nothing"
 
 
+def test_rule_with_tag_outside_grammar_is_400_and_writes_nothing(svc):
+    """reviewer_tags use the common tag grammar (sg_is_tag, [a-z0-9_:-]{1,64}):
+    a tag such as "VIP Member" is refused with an RFC 7807 400 and no new
+    version is stored."""
+    v = put_rule(svc, "forum_post")["version"]
+    before = svc.get("/v1/voting-rules/forum_post/versions", headers=sgtest.ops_auth()).json()["items"]
+    for tags in (["VIP Member"], ["trusted", "VIP Member"], ["Trusted"], ["x" * 65]):
+        r = svc.put("/v1/voting-rules/forum_post", dict(RULE, reviewer_tags=tags), headers=sgtest.ops_auth())
+        body = sgtest.problem_ok(r, 400)
+        assert "reviewer_tags" in body.get("detail", ""), body
+    after = svc.get("/v1/voting-rules/forum_post/versions", headers=sgtest.ops_auth()).json()["items"]
+    assert before == after and after[0]["version"] == v, "a refused rule writes nothing"
+    cur = svc.get("/v1/voting-rules/forum_post", headers=sgtest.ops_auth()).json()
+    assert cur["version"] == v and cur["reviewer_tags"] == RULE["reviewer_tags"]
+
+
 def test_case_keeps_its_rule_version(svc):
     put_rule(svc, "im_message")
     first = file(svc, report_body("im_message"))

@@ -15,13 +15,13 @@ static json_t *valid(void)
 static int validate_with(const char *field, json_t *value)
 {
     json_t *b = valid();
-    report_input in;
+    rp_report_input in;
     char err[256] = "";
     if (value)
         json_object_set_new(b, field, value);
     else
         json_object_del(b, field);
-    int rc = intake_validate(b, &in, err, sizeof err);
+    int rc = rp_intake_validate(b, &in, err, sizeof err);
     if (rc)
         cr_assert(err[0], "a refusal says why");
     json_decref(b);
@@ -41,9 +41,9 @@ static json_t *str_of(char c, size_t n)
 Test(intake, valid_report)
 {
     json_t *b = valid();
-    report_input in;
+    rp_report_input in;
     char err[256];
-    cr_assert_eq(intake_validate(b, &in, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(rp_intake_validate(b, &in, err, sizeof err), 0, "%s", err);
     cr_assert_str_eq(in.reporter_id, "u-7");
     cr_assert_str_eq(in.callback_url, "https://forum.example/cb");
     cr_assert_not_null(in.evidence);
@@ -102,9 +102,9 @@ Test(intake, reason_and_description)
         memcpy(s + 2 * i, "\xc3\xa9", 2);
     s[4000] = '\0';
     json_object_set_new(b, "description", json_string(s));
-    report_input in;
+    rp_report_input in;
     char err[256];
-    cr_assert_eq(intake_validate(b, &in, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(rp_intake_validate(b, &in, err, sizeof err), 0, "%s", err);
     free(s);
     json_decref(b);
 }
@@ -137,11 +137,11 @@ Test(intake, callback_url)
 
 Test(intake, unknown_field_and_non_object)
 {
-    report_input in;
+    rp_report_input in;
     char err[256];
     cr_assert_eq(validate_with("source", json_string("forum")), 400);
     json_t *arr = json_array();
-    cr_assert_eq(intake_validate(arr, &in, err, sizeof err), 400);
+    cr_assert_eq(rp_intake_validate(arr, &in, err, sizeof err), 400);
     json_decref(arr);
 }
 
@@ -152,7 +152,7 @@ Test(intake, reporter_is_owner_is_422)
 
 Test(ratelimit, retry_after_is_the_rest_of_the_minute)
 {
-    cr_assert_eq(ratelimit_retry_after(120), 60);
-    cr_assert_eq(ratelimit_retry_after(121), 59);
-    cr_assert_eq(ratelimit_retry_after(179), 1);
+    cr_assert_eq(rp_ratelimit_retry_after(120), 60);
+    cr_assert_eq(rp_ratelimit_retry_after(121), 59);
+    cr_assert_eq(rp_ratelimit_retry_after(179), 1);
 }

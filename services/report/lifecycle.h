@@ -1,0 +1,48 @@
+/* The lifecycles of a case and of a ballot: their states, the names the
+ * database and the API use for them, and which transitions are legal. Pure:
+ * the store's transition functions (store_lifecycle.c) ask
+ * rp_case_transition_ok / rp_ballot_transition_ok before every change of
+ * state and refuse an illegal one.
+ *
+ *   case:   assigning -> voting          (first ballot assigned)
+ *           assigning|voting -> decided | escalated | cancelled
+ *           escalated -> decided (resolved by ops) | cancelled
+ *   ballot: open -> voted | expired | declined | cancelled
+ */
+#ifndef RP_LIFECYCLE_H
+#define RP_LIFECYCLE_H
+
+typedef enum {
+    RP_CASE_ASSIGNING = 0,
+    RP_CASE_VOTING,
+    RP_CASE_DECIDED,
+    RP_CASE_ESCALATED,
+    RP_CASE_CANCELLED,
+} rp_case_status;
+#define RP_CASE_NSTATUS 5
+
+typedef enum {
+    RP_BALLOT_OPEN = 0,
+    RP_BALLOT_VOTED,
+    RP_BALLOT_EXPIRED,
+    RP_BALLOT_DECLINED,
+    RP_BALLOT_CANCELLED,
+} rp_ballot_status;
+#define RP_BALLOT_NSTATUS 5
+
+/* The state's name ("assigning", ..., "open", ...); NULL out of range. */
+const char *rp_case_status_name(rp_case_status s);
+const char *rp_ballot_status_name(rp_ballot_status s);
+/* Returns 0 and sets *out, or -1 for an unknown name (or NULL). */
+int rp_case_status_parse(const char *name, rp_case_status *out);
+int rp_ballot_status_parse(const char *name, rp_ballot_status *out);
+
+/* 1 when the case may go from `from` to `to` (never to itself), else 0;
+ * 0 for values out of range. */
+int rp_case_transition_ok(rp_case_status from, rp_case_status to);
+int rp_ballot_transition_ok(rp_ballot_status from, rp_ballot_status to);
+
+/* 1 while the case takes votes (assigning or voting). */
+int rp_case_status_open(rp_case_status s);
+
+#endif

@@ -1,0 +1,522 @@
+/* The case and ballot transitions of the store; see store_lifecycle.h. */
+#include "store_lifecycle.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "sg/app.h"
+#include "sg/log.h"
+#include "sg/outbox.h"
+#include "payloads.h"
+#include "store_util.h"
+#include "svc.h"
+
+#define CASE_LOCK_SQL(lock)                                                                                      \
+    "SELECT c.id, coalesce(c.appeal_of::text, ''), c.report_type, c.target_id, c.target_owner_id, c.status, "  \
+    "c.rule_version, c.panel_size, c.votes_to_decide, c.round, r.max_substitute_rounds, "                      \
+    "(r.on_deadline = 'escalate')::int, r.appeal_panel_size, r.appeal_votes_to_decide, "                       \
+    "(c.deadline <= now())::int, "                                                                             \
+    "(c.status = 'decided' AND c.decided_at + r.appeal_window_s * interval '1 second' >= now())::int, "        \
+    "EXISTS (SELECT 1 FROM cases a WHERE a.appeal_of = c.id)::int, coalesce(c.traceparent, '') "              \
+    "FROM cases c JOIN voting_rules r ON r.report_type = c.report_type AND r.version = c.rule_version "         \
+    "WHERE c.id = $1 " lock
+
+static void copy_col(char *dst, size_t len, const PGresult *res, int col)
+{
+    snprintf(dst, len, "%s", PQgetvalue(res, 0, col));
+}
+
+int rp_case_lock(sg_pg *c, const char *case_id, int skip_locked, rp_case_row *out)
+{
+    int rc;
+    PGresult *res = sg_pg_rows(c, &rc,
+                           skip_locked ? CASE_LOCK_SQL("FOR UPDATE OF c SKIP LOCKED") : CASE_LOCK_SQL("FOR UPDATE OF c"),
+                           1, SG_P(case_id));
+    memset(out, 0, sizeof *out);
+    if (!res)
+        return rc;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return 1;
+    }
+    copy_col(out->id, sizeof out->id, res, 0);
+    copy_col(out->appeal_of, sizeof out->appeal_of, res, 1);
+    copy_col(out->report_type, sizeof out->report_type, res, 2);
+    copy_col(out->target_id, sizeof out->target_id, res, 3);
+    copy_col(out->owner, sizeof out->owner, res, 4);
+    if (rp_case_status_parse(PQgetvalue(res, 0, 5), &out->status) != 0) {
+        sg_error("case %s has an unknown status %s", out->id, PQgetvalue(res, 0, 5));
+        PQclear(res);
+        return SG_ERR_DB;
+    }
+    copy_col(out->traceparent, sizeof out->traceparent, res, 17);
+    int *ints[] = {&out->rule_version, &out->panel_size, &out->votes_to_decide, &out->round,
+                   &out->max_substitute_rounds, &out->on_deadline_escalate, &out->appeal_panel_size,
+                   &out->appeal_votes_to_decide, &out->past_deadline, &out->in_appeal_window, &out->has_appeal};
+    for (int i = 0; i < (int)(sizeof ints / sizeof ints[0]); i++)
+        *ints[i] = atoi(PQgetvalue(res, 0, 6 + i));
+    PQclear(res);
+    return SG_OK;
+}
+
+const char *rp_case_tp(const rp_case_row *r, const char *tp)
+{
+    return tp ? tp : r->traceparent[0] ? r->traceparent : NULL;
+}
+
+int rp_case_is_open(const rp_case_row *r)
+{
+    return rp_case_status_open(r->status);
+}
+
+/* The case whose reports belong to r: the appealed case for an appeal. */
+static const char *root_id(const rp_case_row *r)
+{
+    return r->appeal_of[0] ? r->appeal_of : r->id;
+}
+
+/* Puts an encoded payload (stolen; NULL: out of memory) in the outbox. */
+static int publish(sg_pg *c, const char *topic, const char *key, json_t *payload, const char *tp)
+{
+    int rc = payload ? sg_outbox_add(c, topic, key, topic, payload, tp) : SG_ERR_DB;
+    json_decref(payload);
+    return rc;
+}
+
+int rp_emit_notification(sg_pg *c, const char *user_id, const char *kind, const char *case_id,
+                         const char *ballot_id, const char *tp)
+{
+    rp_notification e = {user_id, kind, case_id, ballot_id};
+    return publish(c, SG_T_NOTIFICATION, user_id, rp_notification_encode(&e), tp);
+}
+
+/* A JSON array read from a text column (new reference; NULL when it is not
+ * one). */
+static json_t *json_col(const PGresult *res, int row, int col)
+{
+    json_t *j = PQgetisnull(res, row, col) ? NULL : json_loads(PQgetvalue(res, row, col), 0, NULL);
+    if (j && !json_is_array(j)) {
+        json_decref(j);
+        j = NULL;
+    }
+    return j;
+}
+
+int rp_case_request_panel(sg_pg *c, const rp_case_row *r, int round, int seats, const char *kind, const char *tp)
+{
+    char b1[24], b2[24];
+    const char *sround = sg_pg_int(b1, round), *sseats = sg_pg_int(b2, seats);
+    json_t *tags = NULL, *exclude = NULL;
+    PGresult *res = NULL;
+    int rc;
+    tp = rp_case_tp(r, tp);
+    rc = sg_pg_exec(c, "INSERT INTO panel_requests (case_id, round, seats) VALUES ($1, $2::int, $3::int)", 3,
+                        SG_P(r->id, sround, sseats));
+    if (rc != SG_OK)
+        goto cleanup;
+    rc = sg_pg_exec(c, "UPDATE cases SET round = greatest(round, $2::int) WHERE id = $1", 2, SG_P(r->id, sround));
+    if (rc != SG_OK)
+        goto cleanup;
+    res = sg_pg_rows(
+        c, &rc,
+        "SELECT c.report_type, r.reviewer_tags::text, "
+        "(SELECT coalesce(json_agg(x.u ORDER BY x.u), '[]'::json) FROM ("
+        "   SELECT b.reviewer_id AS u FROM ballots b WHERE b.case_id = c.id OR b.case_id = c.appeal_of"
+        "   UNION SELECT p.reporter_id FROM reports p WHERE p.case_id = coalesce(c.appeal_of, c.id)"
+        "   UNION SELECT c.target_owner_id) x)::text, "
+        SG_SQL_TS("least(now() + r.ballot_timeout_s * interval '1 second', c.deadline)") " "
+        "FROM cases c JOIN voting_rules r ON r.report_type = c.report_type AND r.version = c.rule_version "
+        "WHERE c.id = $1",
+        1, SG_P(r->id));
+    if (!res)
+        goto cleanup;
+    if (PQntuples(res) != 1 || !(tags = json_col(res, 0, 1)) || !(exclude = json_col(res, 0, 2))) {
+        rc = SG_ERR_DB;
+        goto cleanup;
+    }
+    rp_panel_requested e = {r->id, round, seats, PQgetvalue(res, 0, 0), tags, exclude, PQgetvalue(res, 0, 3)};
+    rc = publish(c, SG_T_PANEL_REQUESTED, r->id, rp_panel_requested_encode(&e), tp);
+    if (rc != SG_OK)
+        goto cleanup;
+    rc = rp_audit_add(c, r->id, kind, NULL,
+                      json_pack("{s:i, s:i, s:O}", "round", round, "seats", seats, "exclude_user_ids", exclude));
+cleanup:
+    PQclear(res);
+    json_decref(tags);
+    json_decref(exclude);
+    return rc;
+}
+
+int rp_case_refill(sg_pg *c, rp_case_row *r, const char *tp, int *requested)
+{
+    int rc, needed;
+    PGresult *res;
+
+    if (requested)
+        *requested = 0;
+    res = sg_pg_rows(c, &rc,
+                 "SELECT (SELECT count(*) FROM ballots WHERE case_id = $1 AND status IN ('open', 'voted'))::int, "
+                 "(SELECT coalesce(sum(seats), 0) FROM panel_requests WHERE case_id = $1 AND assigned_at IS NULL)::int",
+                 1, SG_P(r->id));
+    if (!res)
+        return rc;
+    needed = rp_seats_needed(r->panel_size, atoi(PQgetvalue(res, 0, 0)), atoi(PQgetvalue(res, 0, 1)));
+    PQclear(res);
+
+    if (needed > 0 && rp_case_is_open(r) && !r->past_deadline) {
+        if (rp_round_allowed(r->round + 1, r->max_substitute_rounds)) {
+            rc = rp_case_request_panel(c, r, r->round + 1, needed, "substitute_requested", tp);
+            if (rc != SG_OK)
+                return rc;
+            r->round++;
+            if (requested)
+                *requested = needed;
+        } else {
+            rc = rp_audit_add(c, r->id, "substitutes_exhausted", NULL,
+                        json_pack("{s:i, s:i}", "seats_missing", needed, "round", r->round));
+            if (rc != SG_OK)
+                return rc;
+        }
+    }
+    return sg_pg_exec(c, "UPDATE cases SET refill_at = NULL WHERE id = $1 AND refill_at IS NOT NULL", 1,
+                      SG_P(r->id));
+}
+
+int rp_case_tally(sg_pg *c, const char *case_id, int *violation, int *no_violation)
+{
+    int rc;
+    PGresult *res = sg_pg_rows(c, &rc,
+                           "SELECT count(*) FILTER (WHERE decision = 'violation')::int, "
+                           "count(*) FILTER (WHERE decision = 'no_violation')::int "
+                           "FROM ballots WHERE case_id = $1 AND status = 'voted'",
+                           1, SG_P(case_id));
+    *violation = *no_violation = 0;
+    if (!res)
+        return rc;
+    *violation = atoi(PQgetvalue(res, 0, 0));
+    *no_violation = atoi(PQgetvalue(res, 0, 1));
+    PQclear(res);
+    return SG_OK;
+}
+
+/* ---- ballots ---- */
+
+#define BALLOT_JSON                                                                                               \
+    "json_build_object('ballot_id', b.id, 'case_id', b.case_id, 'reviewer_id', b.reviewer_id, "                   \
+    "'status', b.status, 'round', b.round, 'decision', b.decision, 'comment', b.comment, "                       \
+    "'assigned_at', " SG_SQL_TS("b.assigned_at") ", 'deadline', " SG_SQL_TS("b.deadline") ", "                    \
+    "'voted_at', " SG_SQL_TS("b.voted_at") ")::text"
+
+/* The one statement that closes ballots: the open ballots of case $1 (only
+ * ballot $2 when given; only those past their deadline when $4) go to status
+ * $3. A vote ($3 = voted) stores decision $5 and comment $6 and returns the
+ * ballot as the API shows it and the case's tally with this vote: the
+ * tally's snapshot does not see this statement's UPDATE, so it counts the
+ * other voted ballots and adds this one. clock_timestamp, not now(): taken
+ * under the case lock, so a vote never appears to follow the decision it
+ * preceded. */
+static const char close_sql[] =
+    "WITH b AS (UPDATE ballots SET status = $3, closed_at = now(), "
+    "   decision = CASE WHEN $3 = 'voted' THEN $5 END, comment = CASE WHEN $3 = 'voted' THEN $6 END, "
+    "   voted_at = CASE WHEN $3 = 'voted' THEN clock_timestamp() END "
+    "   WHERE case_id = $1 AND status = 'open' AND ($2::uuid IS NULL OR id = $2::uuid) "
+    "   AND (NOT $4::bool OR deadline <= now()) RETURNING *) "
+    "SELECT b.id, b.reviewer_id, CASE WHEN $3 = 'voted' THEN " BALLOT_JSON " END, "
+    " t.v + ($5 = 'violation')::int, t.nv + ($5 = 'no_violation')::int "
+    "FROM b LEFT JOIN LATERAL (SELECT count(*) FILTER (WHERE o.decision = 'violation')::int AS v, "
+    "   count(*) FILTER (WHERE o.decision = 'no_violation')::int AS nv FROM ballots o "
+    "   WHERE $3 = 'voted' AND o.case_id = $1 AND o.status = 'voted') t ON true "
+    "ORDER BY b.seq";
+
+/* Runs close_sql and, per closed ballot, sg.ballot.closed and the audit
+ * entry. *n gets the number closed. */
+static int close_ballots(sg_pg *c, const rp_case_row *r, const char *ballot_id, rp_ballot_status outcome,
+                         int due_only, const char *actor, const char *reason, rp_ballot_vote *vote, const char *tp,
+                         int *n)
+{
+    const char *status = rp_ballot_status_name(outcome);
+    char kind[32];
+    int rc;
+    PGresult *res;
+
+    *n = 0;
+    if (!rp_ballot_transition_ok(RP_BALLOT_OPEN, outcome) || (outcome == RP_BALLOT_VOTED && !vote)) {
+        sg_error("case %s: illegal ballot transition open -> %s", r->id, status ? status : "?");
+        return RP_CONFLICT;
+    }
+    res = sg_pg_rows(c, &rc, close_sql, 6,
+                     SG_P(r->id, ballot_id, status, due_only ? "t" : "f",
+                          vote ? rp_verdict_name(vote->decision) : NULL, vote ? vote->comment : NULL));
+    if (!res)
+        return rc;
+    snprintf(kind, sizeof kind, "ballot_%s", status);
+    tp = rp_case_tp(r, tp);
+    for (int i = 0; i < PQntuples(res) && rc == SG_OK; i++) {
+        const char *bid = PQgetvalue(res, i, 0), *rid = PQgetvalue(res, i, 1);
+        rp_ballot_closed e = {r->id, rid, outcome};
+        if (outcome == RP_BALLOT_VOTED) {
+            vote->ballot = json_loads(PQgetvalue(res, i, 2), 0, NULL);
+            vote->violation = atoi(PQgetvalue(res, i, 3));
+            vote->no_violation = atoi(PQgetvalue(res, i, 4));
+            if (!vote->ballot) {
+                rc = SG_ERR_DB;
+                break;
+            }
+        }
+        rc = publish(c, SG_T_BALLOT_CLOSED, r->id, rp_ballot_closed_encode(&e), tp);
+        if (rc != SG_OK)
+            break;
+        json_t *data = actor ? json_pack("{s:s}", "ballot_id", bid)
+                             : json_pack("{s:s, s:s}", "ballot_id", bid, "reviewer_id", rid);
+        if (data && reason && !actor)
+            json_object_set_new(data, "reason", json_string(reason));
+        rc = rp_audit_add(c, r->id, kind, actor, data);
+        (*n)++;
+    }
+    PQclear(res);
+    return rc;
+}
+
+int rp_ballot_close(sg_pg *c, const rp_case_row *r, const char *ballot_id, const char *reviewer_id,
+                    rp_ballot_status outcome, const char *actor, const char *reason, rp_ballot_vote *vote,
+                    const char *tp)
+{
+    int rc, n;
+    if (!ballot_id) {
+        /* A seat offered and not taken: no ballot row, only the release. */
+        rp_ballot_closed e = {r->id, reviewer_id, RP_BALLOT_CANCELLED};
+        return publish(c, SG_T_BALLOT_CLOSED, r->id, rp_ballot_closed_encode(&e), rp_case_tp(r, tp));
+    }
+    rc = close_ballots(c, r, ballot_id, outcome, 0, actor, reason, vote, tp, &n);
+    if (rc == SG_OK && n != 1) {
+        sg_warn("case %s: ballot %s of %s is not open, not %s", r->id, ballot_id, reviewer_id,
+                rp_ballot_status_name(outcome));
+        rc = RP_CONFLICT;
+    }
+    return rc;
+}
+
+int rp_ballots_close_open(sg_pg *c, const rp_case_row *r, rp_ballot_status outcome, int due_only, const char *tp,
+                          int *closed)
+{
+    int n = 0, rc = close_ballots(c, r, NULL, outcome, due_only, NULL, NULL, NULL, tp, &n);
+    if (closed)
+        *closed = n;
+    return rc;
+}
+
+/* ---- cases ---- */
+
+/* Refuses a transition the table does not allow (RP_CONFLICT). */
+static int case_may(const rp_case_row *r, rp_case_status to)
+{
+    if (rp_case_transition_ok(r->status, to))
+        return SG_OK;
+    sg_warn("case %s: transition %s -> %s refused", r->id, rp_case_status_name(r->status), rp_case_status_name(to));
+    return RP_CONFLICT;
+}
+
+/* Runs an UPDATE of the case's status whose $1 is the case id and $2 the
+ * expected old status; RP_CONFLICT when the row was not in it. On success
+ * r->status becomes to. */
+static int case_update(sg_pg *c, rp_case_row *r, rp_case_status to, const char *sql, int n,
+                       const char *const *params)
+{
+    int rc;
+    PGresult *res = sg_pg_rows(c, &rc, sql, n, params);
+    if (!res)
+        return rc;
+    rc = atoi(PQcmdTuples(res)) == 1 ? SG_OK : RP_CONFLICT;
+    PQclear(res);
+    if (rc == SG_OK)
+        r->status = to;
+    else
+        sg_warn("case %s: status was not %s", r->id, rp_case_status_name(r->status));
+    return rc;
+}
+
+int rp_case_start_voting(sg_pg *c, rp_case_row *r)
+{
+    int rc;
+    if (r->status == RP_CASE_VOTING)
+        return SG_OK;
+    if ((rc = case_may(r, RP_CASE_VOTING)) != SG_OK)
+        return rc;
+    return case_update(c, r, RP_CASE_VOTING, "UPDATE cases SET status = 'voting' WHERE id = $1 AND status = $2", 2,
+                       SG_P(r->id, rp_case_status_name(r->status)));
+}
+
+/* The sg.case.decided payload of the case as it now stands (after its
+ * status changed), with each ballot's with_majority judged against the
+ * stored verdict. NULL with *rc on failure. */
+static json_t *outcome_payload(sg_pg *c, const rp_case_row *r, int *rc)
+{
+    json_t *reporters = NULL, *ballots = NULL, *out = NULL;
+    rp_decided_ballot *bs = NULL;
+    size_t i;
+    json_t *b;
+    PGresult *res = sg_pg_rows(
+        c, rc,
+        "SELECT c.report_type, c.target_id, c.target_owner_id, c.verdict, c.decided_by, c.appeal_of, "
+        "(SELECT coalesce(json_agg(p.reporter_id ORDER BY p.seq), '[]'::json) FROM reports p "
+        "   WHERE p.case_id = coalesce(c.appeal_of, c.id))::text, "
+        "(SELECT coalesce(json_agg(json_build_array(b.reviewer_id, b.status, b.decision) ORDER BY b.seq), "
+        "   '[]'::json) FROM ballots b WHERE b.case_id = c.id)::text "
+        "FROM cases c WHERE c.id = $1",
+        1, SG_P(r->id));
+    if (!res)
+        return NULL;
+#define COL(k) (PQgetisnull(res, 0, k) ? NULL : PQgetvalue(res, 0, k))
+    if (PQntuples(res) != 1 || !(reporters = json_col(res, 0, 6)) || !(ballots = json_col(res, 0, 7)) ||
+        !(bs = calloc(json_array_size(ballots) + 1, sizeof *bs)))
+        goto cleanup;
+    json_array_foreach(ballots, i, b) {
+        bs[i].reviewer_id = json_string_value(json_array_get(b, 0));
+        bs[i].outcome = json_string_value(json_array_get(b, 1));
+        bs[i].decision = rp_verdict_parse(json_string_value(json_array_get(b, 2)));
+        if (!bs[i].reviewer_id || !bs[i].outcome)
+            goto cleanup;
+    }
+    rp_case_decided e = {r->id,   COL(0),    COL(1), COL(2), rp_verdict_parse(COL(3)), COL(4), COL(5),
+                         reporters, bs, json_array_size(ballots)};
+    out = rp_case_decided_encode(&e);
+#undef COL
+cleanup:
+    if (!out && *rc == SG_OK)
+        *rc = SG_ERR_DB;
+    PQclear(res);
+    free(bs);
+    json_decref(reporters);
+    json_decref(ballots);
+    return out;
+}
+
+/* Queues one callback per distinct callback_url of the case's reports, with
+ * the outcome payload plus the case status as the body. */
+static int queue_callbacks(sg_pg *c, const rp_case_row *r, json_t *payload, const char *status)
+{
+    int rc;
+    char *body;
+    json_object_set_new(payload, "status", json_string(status));
+    body = json_dumps(payload, JSON_COMPACT);
+    json_object_del(payload, "status");
+    if (!body)
+        return SG_ERR_DB;
+    rc = sg_pg_exec(c,
+                    "INSERT INTO callbacks (case_id, url, body) "
+                    "SELECT DISTINCT $1::uuid, p.callback_url, $3 FROM reports p "
+                    "WHERE p.case_id = $2::uuid AND p.callback_url IS NOT NULL ON CONFLICT (case_id, url) DO NOTHING",
+                    3, SG_P(r->id, root_id(r), body));
+    free(body);
+    return rc;
+}
+
+static int notify_parties(sg_pg *c, const rp_case_row *r, const char *tp)
+{
+    int rc;
+    PGresult *res = sg_pg_rows(c, &rc,
+                           "SELECT DISTINCT u FROM (SELECT reporter_id AS u FROM reports WHERE case_id = $1 "
+                           "UNION SELECT $2::text) x ORDER BY u",
+                           2, SG_P(root_id(r), r->owner));
+    if (!res)
+        return rc;
+    for (int i = 0; i < PQntuples(res) && rc == SG_OK; i++)
+        rc = rp_emit_notification(c, PQgetvalue(res, i, 0), "case_decided", r->id, NULL, tp);
+    PQclear(res);
+    return rc;
+}
+
+/* The decision, from an open case (decided_by panel, appeal or deadline) or
+ * an escalated one (ops). */
+static int decide(sg_pg *c, rp_case_row *r, rp_verdict v, const char *decided_by, const char *kind,
+                  const char *actor, const char *note, const char *tp)
+{
+    int rc, nv = 0, nnv = 0;
+    char b1[24], b2[24];
+    json_t *payload = NULL;
+
+    tp = rp_case_tp(r, tp);
+    if ((rc = case_may(r, RP_CASE_DECIDED)) != SG_OK ||
+        (rc = rp_ballots_close_open(c, r, RP_BALLOT_CANCELLED, 0, tp, NULL)) != SG_OK ||
+        (rc = rp_case_tally(c, r->id, &nv, &nnv)) != SG_OK)
+        return rc;
+    rc = case_update(c, r, RP_CASE_DECIDED,
+                     "UPDATE cases SET status = 'decided', verdict = $3, decided_by = $4, tally_violation = $5::int, "
+                     "tally_no_violation = $6::int, decided_at = clock_timestamp(), closed_at = clock_timestamp(), "
+                     "refill_at = NULL, resolve_note = coalesce($7, resolve_note), "
+                     "resolved_by = coalesce($8, resolved_by) WHERE id = $1 AND status = $2",
+                     8, SG_P(r->id, rp_case_status_name(r->status), rp_verdict_name(v), decided_by,
+                             sg_pg_int(b1, nv), sg_pg_int(b2, nnv), note, actor));
+    if (rc != SG_OK)
+        return rc;
+    if (!(payload = outcome_payload(c, r, &rc)))
+        return rc;
+    if ((rc = sg_outbox_add(c, SG_T_CASE_DECIDED, r->id, SG_T_CASE_DECIDED, payload, tp)) != SG_OK ||
+        (rc = notify_parties(c, r, tp)) != SG_OK || (rc = queue_callbacks(c, r, payload, "decided")) != SG_OK)
+        goto cleanup;
+    rc = rp_audit_add(c, r->id, kind, actor,
+                json_pack("{s:s, s:s, s:{s:i, s:i}, s:o}", "verdict", rp_verdict_name(v), "decided_by", decided_by,
+                          "tally", "violation", nv, "no_violation", nnv, "note",
+                          note ? json_string(note) : json_null()));
+    if (rc == SG_OK)
+        sg_info("case %s decided %s by %s (%d:%d)", r->id, rp_verdict_name(v), decided_by, nv, nnv);
+cleanup:
+    json_decref(payload);
+    return rc;
+}
+
+int rp_case_decide(sg_pg *c, rp_case_row *r, rp_verdict v, const char *decided_by, const char *tp)
+{
+    if (!rp_case_is_open(r)) {
+        sg_warn("case %s: only an open case is decided, not a %s one", r->id, rp_case_status_name(r->status));
+        return RP_CONFLICT;
+    }
+    return decide(c, r, v, decided_by, "decided", NULL, NULL, tp);
+}
+
+int rp_case_resolve(sg_pg *c, rp_case_row *r, rp_verdict v, const char *note, const char *actor, const char *tp)
+{
+    if (r->status != RP_CASE_ESCALATED) {
+        sg_warn("case %s: only an escalated case is resolved, not a %s one", r->id, rp_case_status_name(r->status));
+        return RP_CONFLICT;
+    }
+    return decide(c, r, v, "ops", "resolved", actor, note, tp);
+}
+
+int rp_case_escalate(sg_pg *c, rp_case_row *r, const char *why, const char *tp)
+{
+    int rc, nv = 0, nnv = 0;
+    if ((rc = case_may(r, RP_CASE_ESCALATED)) != SG_OK ||
+        (rc = rp_ballots_close_open(c, r, RP_BALLOT_CANCELLED, 0, tp, NULL)) != SG_OK ||
+        (rc = rp_case_tally(c, r->id, &nv, &nnv)) != SG_OK)
+        return rc;
+    rc = case_update(c, r, RP_CASE_ESCALATED,
+                     "UPDATE cases SET status = 'escalated', refill_at = NULL WHERE id = $1 AND status = $2", 2,
+                     SG_P(r->id, rp_case_status_name(r->status)));
+    if (rc != SG_OK)
+        return rc;
+    sg_info("case %s escalated (%s)", r->id, why);
+    return rp_audit_add(c, r->id, "escalated", NULL,
+                  json_pack("{s:s, s:{s:i, s:i}}", "reason", why, "votes", "violation", nv, "no_violation", nnv));
+}
+
+int rp_case_cancel(sg_pg *c, rp_case_row *r, const char *reason, const char *actor, const char *tp)
+{
+    int rc;
+    json_t *payload = NULL;
+    if ((rc = case_may(r, RP_CASE_CANCELLED)) != SG_OK ||
+        (rc = rp_ballots_close_open(c, r, RP_BALLOT_CANCELLED, 0, tp, NULL)) != SG_OK)
+        return rc;
+    rc = case_update(c, r, RP_CASE_CANCELLED,
+                     "UPDATE cases SET status = 'cancelled', cancel_reason = $3, closed_at = now(), refill_at = NULL "
+                     "WHERE id = $1 AND status = $2",
+                     3, SG_P(r->id, rp_case_status_name(r->status), reason));
+    if (rc != SG_OK)
+        return rc;
+    if (!(payload = outcome_payload(c, r, &rc)))
+        return rc;
+    if ((rc = queue_callbacks(c, r, payload, "cancelled")) == SG_OK)
+        rc = rp_audit_add(c, r->id, "cancelled", actor, json_pack("{s:s}", "reason", reason));
+    json_decref(payload);
+    return rc;
+}

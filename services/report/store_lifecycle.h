@@ -1,0 +1,127 @@
+/* The owners of the case and ballot lifecycles in the store (see
+ * lifecycle.h for the states and the legal transitions). Every change of a
+ * case's or a ballot's status goes through one function below, which asks
+ * the transition table first (an illegal transition is refused with
+ * RP_CONFLICT and nothing written), updates the row only from the expected
+ * old status, and writes the events (outbox) and audit entries the change
+ * causes. Each runs inside the caller's transaction on `c`, after the caller
+ * locked the case row with rp_case_lock. Internal to the store layer.
+ */
+#ifndef RP_STORE_LIFECYCLE_H
+#define RP_STORE_LIFECYCLE_H
+
+#include <jansson.h>
+#include "decision.h"
+#include "lifecycle.h"
+#include "sg/pg.h"
+
+/* A case row joined with the rule version it was opened under. */
+typedef struct rp_case_row {
+    char id[37];
+    char appeal_of[37];       /* "" when not an appeal */
+    char report_type[33];
+    char target_id[129];
+    char owner[129];
+    rp_case_status status;
+    char traceparent[64];     /* "" when the case was opened untraced */
+    int rule_version;
+    int panel_size;
+    int votes_to_decide;
+    int round;
+    int max_substitute_rounds;
+    int on_deadline_escalate;
+    int appeal_panel_size;
+    int appeal_votes_to_decide;
+    int past_deadline;        /* the case deadline has passed */
+    int in_appeal_window;     /* decided, and within appeal_window_s of it */
+    int has_appeal;           /* an appeal case exists */
+} rp_case_row;
+
+/* Locks the case row (FOR UPDATE, or FOR UPDATE SKIP LOCKED when
+ * skip_locked) and reads it. Returns SG_OK and *out, a positive 1 when there
+ * is no such case (or it is locked and skip_locked), or SG_ERR_*. */
+int rp_case_lock(sg_pg *c, const char *case_id, int skip_locked, rp_case_row *out);
+
+/* The traceparent for events about the case: tp (the request's or the
+ * consumed event's) when given, else the case's own, else NULL. */
+const char *rp_case_tp(const rp_case_row *r, const char *tp);
+
+/* 1 while the case takes votes (assigning or voting). */
+int rp_case_is_open(const rp_case_row *r);
+
+/* Current vote counts of the case. */
+int rp_case_tally(sg_pg *c, const char *case_id, int *violation, int *no_violation);
+
+/* Inserts a panel request for `round` with `seats` and publishes
+ * sg.panel.requested (exclusions: every reviewer ever on the case or on the
+ * case it appeals, its reporters and the owner). kind names the audit entry:
+ * "panel_requested" or "substitute_requested". */
+int rp_case_request_panel(sg_pg *c, const rp_case_row *r, int round, int seats, const char *kind, const char *tp);
+
+/* Requests the seats the panel lacks (declines, expiries, shortfalls) as the
+ * next round, when rounds remain and the deadline has not passed; clears the
+ * case's refill mark either way. Sets *requested to the seats requested
+ * (may be NULL). */
+int rp_case_refill(sg_pg *c, rp_case_row *r, const char *tp, int *requested);
+
+/* Publishes sg.notification.requested (key = user_id); ballot_id may be
+ * NULL. */
+int rp_emit_notification(sg_pg *c, const char *user_id, const char *kind, const char *case_id,
+                         const char *ballot_id, const char *tp);
+
+/* ---- ballot transitions: open -> voted | expired | declined | cancelled ---- */
+
+/* The vote of a ballot closed as voted: in, the decision and comment; out,
+ * the ballot as the API shows it (new reference) and the case's tally with
+ * this vote. */
+typedef struct rp_ballot_vote {
+    rp_verdict decision;
+    const char *comment;      /* may be NULL */
+    json_t *ballot;           /* out */
+    int violation, no_violation; /* out */
+} rp_ballot_vote;
+
+/* Closes the reviewer's open ballot ballot_id of case r with `outcome`: the
+ * UPDATE (only from open; RP_CONFLICT when it is no longer open),
+ * sg.ballot.closed, and the audit entry "ballot_<outcome>" (actor given: the
+ * reviewer acted, data {ballot_id}; else data {ballot_id, reviewer_id} plus
+ * reason when given). vote is required for RP_BALLOT_VOTED and ignored
+ * otherwise.
+ * ballot_id NULL: the reviewer was offered a seat and got no ballot (a panel
+ * assignment screened out or ignored); only sg.ballot.closed is published
+ * (outcome cancelled), so the reviewer service releases the seat. */
+int rp_ballot_close(sg_pg *c, const rp_case_row *r, const char *ballot_id, const char *reviewer_id,
+                    rp_ballot_status outcome, const char *actor, const char *reason, rp_ballot_vote *vote,
+                    const char *tp);
+
+/* The batch form of rp_ballot_close (same statement, same events and audit
+ * entries per ballot): closes every open ballot of the case with outcome
+ * (due_only: only those past their deadline). *closed (may be NULL) gets
+ * their number. */
+int rp_ballots_close_open(sg_pg *c, const rp_case_row *r, rp_ballot_status outcome, int due_only, const char *tp,
+                          int *closed);
+
+/* ---- case transitions ---- */
+
+/* assigning -> voting, when the first ballots are assigned (a no-op for a
+ * case already voting). */
+int rp_case_start_voting(sg_pg *c, rp_case_row *r);
+
+/* assigning|voting -> decided: open ballots cancelled, verdict and tally
+ * stored, sg.case.decided, case_decided notifications to reporters and
+ * owner, callbacks queued, audit "decided". decided_by: panel, appeal or
+ * deadline. */
+int rp_case_decide(sg_pg *c, rp_case_row *r, rp_verdict v, const char *decided_by, const char *tp);
+
+/* escalated -> decided by ops: as rp_case_decide with decided_by "ops",
+ * actor and note (may be NULL) stored, audit "resolved". */
+int rp_case_resolve(sg_pg *c, rp_case_row *r, rp_verdict v, const char *note, const char *actor, const char *tp);
+
+/* assigning|voting -> escalated: open ballots cancelled, audit "escalated". */
+int rp_case_escalate(sg_pg *c, rp_case_row *r, const char *why, const char *tp);
+
+/* assigning|voting|escalated -> cancelled: open ballots cancelled, reason
+ * stored, callbacks queued (verdict null), audit "cancelled". */
+int rp_case_cancel(sg_pg *c, rp_case_row *r, const char *reason, const char *actor, const char *tp);
+
+#endif

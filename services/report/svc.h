@@ -1,0 +1,41 @@
+/* The report service's context, shared by its handlers, consumers and
+ * workers (the `ctx` they receive). Created by rp_svc_init from SG_*
+ * variables, immutable afterwards except where noted; freed by rp_svc_fini.
+ */
+#ifndef RP_SVC_H
+#define RP_SVC_H
+
+#include <stdio.h>
+#include "sg/app.h"
+
+typedef struct rp_svc {
+    sg_app *app;                  /* borrowed: owns the pools */
+    long rate_per_min;            /* SG_REPORT_RATE_PER_MIN */
+    char *callback_secret;        /* SG_CALLBACK_SECRET, owned */
+    long callback_max_attempts;   /* SG_CALLBACK_MAX_ATTEMPTS */
+    long callback_timeout_ms;     /* SG_CALLBACK_TIMEOUT_MS */
+    long callback_max_backoff_s;  /* SG_CALLBACK_MAX_BACKOFF_S */
+    char rate_prefix[96];         /* Redis key prefix: one namespace per schema */
+} rp_svc;
+
+/* Outcomes of a store operation besides SG_OK and SG_ERR_*: the
+ * transaction was rolled back and nothing was written. The routes map them to
+ * 404, 403, 409 and 422. */
+enum {
+    RP_NOT_FOUND = 1,   /* no such rule, report, case or ballot */
+    RP_FORBIDDEN,       /* the caller is not a party to it */
+    RP_CONFLICT,        /* state forbids it (closed, duplicate, replay mismatch) */
+    RP_UNPROCESSABLE,   /* well-formed but impossible (no active rule) */
+};
+
+typedef struct rp_detail {
+    char text[256];
+} rp_detail;
+
+/* sg_app_spec hooks (see sg/app.h). svc.c: */
+void *rp_svc_init(sg_app *app, char *err, size_t errlen);
+void rp_svc_fini(void *svc);
+/* collect.c: appends sg_cases{status=...} gauges. */
+void rp_collect(FILE *out, void *svc);
+
+#endif

@@ -1,0 +1,128 @@
+/* Events of the report service: the encoders' exact bytes (key order and
+ * nulls as reviewer and reward decode them) and the decoder of
+ * sg.panel.assigned. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+#include "../../services/report/payloads.h"
+
+#define CID "0b7e6a2c-1d2f-4a51-9c3e-5f6a7b8c9d0e"
+
+/* Compact text of j (freed here) equals want. */
+static void expect_text(json_t *j, const char *want)
+{
+    cr_assert_not_null(j);
+    char *got = json_dumps(j, JSON_COMPACT);
+    cr_expect_str_eq(got, want);
+    free(got);
+    json_decref(j);
+}
+
+Test(payloads, panel_requested)
+{
+    json_t *tags = json_pack("[s]", "vip"), *ex = json_pack("[s, s]", "u1", "u2");
+    rp_panel_requested e = {CID, 2, 3, "listing", tags, ex, "2026-01-02T03:04:05Z"};
+    expect_text(rp_panel_requested_encode(&e),
+                "{\"case_id\":\"" CID "\",\"round\":2,\"seats\":3,\"report_type\":\"listing\","
+                "\"reviewer_tags\":[\"vip\"],\"exclude_user_ids\":[\"u1\",\"u2\"],"
+                "\"deadline\":\"2026-01-02T03:04:05Z\"}");
+    json_decref(tags);
+    json_decref(ex);
+}
+
+Test(payloads, ballot_closed_every_outcome)
+{
+    const char *names[] = {"voted", "expired", "declined", "cancelled"};
+    rp_ballot_status st[] = {RP_BALLOT_VOTED, RP_BALLOT_EXPIRED, RP_BALLOT_DECLINED, RP_BALLOT_CANCELLED};
+    for (int i = 0; i < 4; i++) {
+        rp_ballot_closed e = {CID, "r1", st[i]};
+        char want[200];
+        snprintf(want, sizeof want, "{\"case_id\":\"" CID "\",\"reviewer_id\":\"r1\",\"outcome\":\"%s\"}", names[i]);
+        expect_text(rp_ballot_closed_encode(&e), want);
+    }
+    rp_ballot_closed open = {CID, "r1", RP_BALLOT_OPEN};
+    cr_expect_null(rp_ballot_closed_encode(&open), "an open ballot is not closed");
+}
+
+Test(payloads, notification)
+{
+    rp_notification a = {"u1", "ballot_assigned", CID, "b1"}, b = {"u2", "case_decided", CID, NULL};
+    expect_text(rp_notification_encode(&a),
+                "{\"user_id\":\"u1\",\"kind\":\"ballot_assigned\",\"case_id\":\"" CID "\",\"ballot_id\":\"b1\"}");
+    expect_text(rp_notification_encode(&b),
+                "{\"user_id\":\"u2\",\"kind\":\"case_decided\",\"case_id\":\"" CID "\",\"ballot_id\":null}");
+}
+
+Test(payloads, case_decided_with_majority)
+{
+    json_t *rep = json_pack("[s]", "rep1");
+    rp_decided_ballot bs[] = {{"r1", "voted", RP_VERDICT_VIOLATION},
+                              {"r2", "voted", RP_VERDICT_NO_VIOLATION},
+                              {"r3", "expired", RP_VERDICT_NONE}};
+    rp_case_decided e = {CID, "listing", "t1", "own", RP_VERDICT_VIOLATION, "panel", NULL, rep, bs, 3};
+    expect_text(rp_case_decided_encode(&e),
+                "{\"case_id\":\"" CID "\",\"report_type\":\"listing\",\"target_id\":\"t1\",\"target_owner_id\":\"own\","
+                "\"verdict\":\"violation\",\"decided_by\":\"panel\",\"appeal_of\":null,\"reporter_ids\":[\"rep1\"],"
+                "\"ballots\":[{\"reviewer_id\":\"r1\",\"outcome\":\"voted\",\"decision\":\"violation\",\"with_majority\":true},"
+                "{\"reviewer_id\":\"r2\",\"outcome\":\"voted\",\"decision\":\"no_violation\",\"with_majority\":false},"
+                "{\"reviewer_id\":\"r3\",\"outcome\":\"expired\",\"decision\":null,\"with_majority\":false}]}");
+    json_decref(rep);
+}
+
+Test(payloads, case_cancelled_has_null_verdict)
+{
+    rp_case_decided e = {CID, "listing", "t1", "own", RP_VERDICT_NONE, NULL, "1b7e6a2c-1d2f-4a51-9c3e-5f6a7b8c9d0e",
+                         NULL, NULL, 0};
+    expect_text(rp_case_decided_encode(&e),
+                "{\"case_id\":\"" CID "\",\"report_type\":\"listing\",\"target_id\":\"t1\",\"target_owner_id\":\"own\","
+                "\"verdict\":null,\"decided_by\":null,\"appeal_of\":\"1b7e6a2c-1d2f-4a51-9c3e-5f6a7b8c9d0e\","
+                "\"reporter_ids\":[],\"ballots\":[]}");
+}
+
+static int decode(const char *text, rp_panel_assigned *out, json_t **keep)
+{
+    char err[160];
+    *keep = json_loads(text, 0, NULL);
+    cr_assert_not_null(*keep, "%s", text);
+    return rp_panel_assigned_decode(*keep, out, err, sizeof err);
+}
+
+Test(payloads, panel_assigned_decodes)
+{
+    rp_panel_assigned ev;
+    json_t *j;
+    cr_assert_eq(decode("{\"case_id\":\"" CID "\",\"round\":2,\"reviewer_ids\":[\"a\",\"b\"],\"shortfall\":1}", &ev, &j), 0);
+    cr_expect_str_eq(ev.case_id, CID);
+    cr_expect_eq(ev.round, 2);
+    cr_expect_eq(json_array_size(ev.reviewer_ids), 2);
+    cr_expect_eq(ev.shortfall, 1);
+    json_decref(j);
+    cr_assert_eq(decode("{\"case_id\":\"" CID "\",\"round\":1,\"reviewer_ids\":[]}", &ev, &j), 0);
+    cr_expect_eq(ev.shortfall, 0, "absent shortfall is 0");
+    json_decref(j);
+}
+
+Test(payloads, panel_assigned_refuses_malformed)
+{
+    const char *bad[] = {
+        "{\"round\":1,\"reviewer_ids\":[]}",
+        "{\"case_id\":\"nope\",\"round\":1,\"reviewer_ids\":[]}",
+        "{\"case_id\":\"" CID "\",\"reviewer_ids\":[]}",
+        "{\"case_id\":\"" CID "\",\"round\":0,\"reviewer_ids\":[]}",
+        "{\"case_id\":\"" CID "\",\"round\":1001,\"reviewer_ids\":[]}",
+        "{\"case_id\":\"" CID "\",\"round\":\"1\",\"reviewer_ids\":[]}",
+        "{\"case_id\":\"" CID "\",\"round\":1}",
+        "{\"case_id\":\"" CID "\",\"round\":1,\"reviewer_ids\":\"a\"}",
+        "{\"case_id\":\"" CID "\",\"round\":1,\"reviewer_ids\":[1]}",
+        "{\"case_id\":\"" CID "\",\"round\":1,\"reviewer_ids\":[\"\"]}",
+        "{\"case_id\":\"" CID "\",\"round\":1,\"reviewer_ids\":[],\"shortfall\":-1}",
+        "{\"case_id\":\"" CID "\",\"round\":1,\"reviewer_ids\":[],\"shortfall\":1001}",
+        "{\"case_id\":\"" CID "\",\"round\":1,\"reviewer_ids\":[],\"shortfall\":null}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        rp_panel_assigned ev;
+        json_t *j;
+        cr_expect_eq(decode(bad[i], &ev, &j), -1, "%s", bad[i]);
+        json_decref(j);
+    }
+}
