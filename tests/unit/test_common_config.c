@@ -11,7 +11,8 @@ static void base_env(void)
 {
     static const char *const all[] = {"SG_HTTP_PORT", "SG_HTTP_BIND", "SG_HTTP_THREADS", "SG_PG_SCHEMA",
                                       "SG_PG_POOL_SIZE", "SG_MIGRATIONS_DIR", "SG_TOPIC_PREFIX",
-                                      "SG_LOG_LEVEL", "SG_API_KEYS"};
+                                      "SG_LOG_LEVEL", "SG_API_KEYS", "SG_KAFKA_PROPERTIES",
+                                      "SG_METRICS_REFRESH_S"};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         unsetenv(all[i]);
     setenv("SG_PG_DSN", "host=127.0.0.1 dbname=sg", 1);
@@ -50,6 +51,7 @@ Test(config, defaults)
     cr_assert_str_eq(cfg.jwt_secret, "0123456789abcdef");
     cr_assert_str_eq(cfg.api_keys, "");
     cr_assert_eq(cfg.log_level, SG_LOG_INFO);
+    cr_assert_eq(cfg.metrics_refresh_s, 15);
     sg_config_free(&cfg);
 }
 
@@ -185,3 +187,4 @@ Test(config, env_strdup)
     cr_assert_str_eq(s, "val");
     free(s);
 }
+
