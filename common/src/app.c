@@ -154,6 +154,11 @@ int sg_app_main(const sg_app_spec *spec)
     }
     cfg_loaded = 1;
     sg_log_init(spec->service, (sg_log_level)app->cfg.log_level);
+    if (app->cfg.kafka_properties[0]) {
+        char keys[512];
+        sg_info("kafka properties set: %s",
+                sg_kafka_properties_keys(app->cfg.kafka_properties, keys, sizeof keys));
+    }
 
     app->auth = sg_auth_create(app->cfg.api_keys, app->cfg.jwt_secret, err, sizeof err);
     if (!app->auth) {
