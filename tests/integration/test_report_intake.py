@@ -305,7 +305,8 @@ def test_cases_list_filters_and_pages(svc, comment_rule):
 
 def test_metrics_cases_by_status(svc, comment_rule):
     file(svc, report_body())
-    text = requests.get(svc.url + "/metrics", timeout=10).text
+    text = sgtest.metrics_when(svc, lambda t: any(l.startswith('sg_cases{status="assigning"}') and
+                                                  int(float(l.split()[-1])) >= 1 for l in t.splitlines()))
     line = [l for l in text.splitlines() if l.startswith('sg_cases{status="assigning"}')]
     assert line and int(float(line[0].split()[-1])) >= 1
     assert 'sg_cases{status="decided"}' in text
