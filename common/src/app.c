@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,18 @@ typedef struct app_state {
     sg_worker **workers;
 } app_state;
 
+/* The infrastructure a replica talks to, in the order /readyz names it. */
+enum { DEP_POSTGRES, DEP_KAFKA, DEP_REDIS, DEP_N };
+static const char *const dep_names[DEP_N] = {"postgres", "kafka", "redis"};
+
+/* Pings each dependency; up[i] = 1 when it answered. */
+static void check_deps(app_state *st, int up[DEP_N])
+{
+    up[DEP_POSTGRES] = sg_pg_ping(st->app.pg) == 0;
+    up[DEP_KAFKA] = sg_producer_ping(sg_outbox_relay_producer(st->app.relay), 1000) == 0;
+    up[DEP_REDIS] = sg_redis_ping(st->app.redis) == 0;
+}
+
 static int app_consume(const sg_kafka_msg *m, void *ctx)
 {
     app_consumer *ac = ctx;
@@ -42,23 +55,27 @@ static int app_consume(const sg_kafka_msg *m, void *ctx)
     return rc;
 }
 
-static void append_down(char *down, size_t len, const char *what)
-{
-    size_t used = strlen(down);
-    snprintf(down + used, len - used, "%s%s", used ? ", " : "", what);
-}
-
-static int app_ready(void *ctx, char *down, size_t downlen)
+/* Ready whenever PostgreSQL answers: Kafka (the outbox holds the events)
+ * and Redis (a cache) being away does not take a replica out of service. */
+static int app_ready(void *ctx, json_t *deps)
 {
     app_state *st = ctx;
-    down[0] = '\0';
-    if (sg_pg_ping(st->app.pg) != 0)
-        append_down(down, downlen, "postgres");
-    if (sg_redis_ping(st->app.redis) != 0)
-        append_down(down, downlen, "redis");
-    if (sg_producer_ping(sg_outbox_relay_producer(st->app.relay), 1000) != 0)
-        append_down(down, downlen, "kafka");
-    return down[0] ? -1 : 0;
+    int up[DEP_N];
+    check_deps(st, up);
+    for (int i = 0; i < DEP_N; i++)
+        json_object_set_new(deps, dep_names[i], json_string(up[i] ? "up" : "down"));
+    return up[DEP_POSTGRES] ? 0 : -1;
+}
+
+/* A cached collector: the pings may take a second each. */
+static void app_collect_deps(FILE *out, void *ctx)
+{
+    int up[DEP_N];
+    check_deps(ctx, up);
+    fputs("# HELP sg_dependency_up 1 when the dependency answered at the last metrics refresh.\n"
+          "# TYPE sg_dependency_up gauge\n", out);
+    for (int i = 0; i < DEP_N; i++)
+        fprintf(out, "sg_dependency_up{dependency=\"%s\"} %d\n", dep_names[i], up[i]);
 }
 
 static void app_collect(FILE *out, void *ctx)
@@ -88,7 +105,9 @@ static void app_collect(FILE *out, void *ctx)
             double t = ac->spec == c && ac->consumer ? sg_consumer_last_processed(ac->consumer) : 0;
             last = t > last ? t : last;
         }
-        fprintf(out, "sg_consumer_last_processed_seconds{topic=\"%s\"} %.3f\n", c->topic, last);
+        fputs("sg_consumer_last_processed_seconds{topic=\"", out);
+        sg_metrics_put_label(out, c->topic);
+        fprintf(out, "\"} %.3f\n", last);
     }
 }
 
@@ -135,6 +154,11 @@ int sg_app_main(const sg_app_spec *spec)
     }
     cfg_loaded = 1;
     sg_log_init(spec->service, (sg_log_level)app->cfg.log_level);
+    if (app->cfg.kafka_properties[0]) {
+        char keys[512];
+        sg_info("kafka properties set: %s",
+                sg_kafka_properties_keys(app->cfg.kafka_properties, keys, sizeof keys));
+    }
 
     app->auth = sg_auth_create(app->cfg.api_keys, app->cfg.jwt_secret, err, sizeof err);
     if (!app->auth) {
@@ -214,9 +238,16 @@ int sg_app_main(const sg_app_spec *spec)
         if (!st.workers[i])
             goto cleanup;
     }
+    /* In-process values at each scrape; whatever pings or queries the
+     * database on the refresh thread, so a scrape never waits for them. */
     sg_metrics_add_collector(app->metrics, app_collect, &st);
+    sg_metrics_add_cached_collector(app->metrics, app_collect_deps, &st);
     if (spec->collect)
-        sg_metrics_add_collector(app->metrics, spec->collect, app->svc);
+        sg_metrics_add_cached_collector(app->metrics, spec->collect, app->svc);
+    if (sg_metrics_start_refresh(app->metrics, app->cfg.metrics_refresh_s) != 0) {
+        sg_error("cannot start the metrics refresh thread");
+        goto cleanup;
+    }
     sg_http_opts opts = {
         .bind = app->cfg.http_bind,
         .port = app->cfg.http_port,
@@ -257,6 +288,8 @@ cleanup:
         sg_consumer_stop(st.consumers[i].consumer);
     if (http)
         sg_http_stop(http);
+    /* Its collectors use the relay, the pools and the service context. */
+    sg_metrics_stop_refresh(app->metrics);
     sg_outbox_relay_stop(app->relay);
     if (app->svc && spec->fini)
         spec->fini(app->svc);

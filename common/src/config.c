@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "sg/auth.h"
+#include "sg/kafka.h"
 #include "sg/log.h"
 
 int sg_env_long(const char *name, long def, long min, long max, long *out, char *err, size_t errlen)
@@ -89,6 +90,9 @@ static int load_ints(sg_config *cfg, int default_port, char *err, size_t errlen)
     if (sg_env_long("SG_CONSUMER_THREADS", 4, 1, 32, &v, err, errlen))
         return -1;
     cfg->consumer_threads = (int)v;
+    if (sg_env_long("SG_METRICS_REFRESH_S", 15, 1, 3600, &v, err, errlen))
+        return -1;
+    cfg->metrics_refresh_s = (int)v;
     return 0;
 }
 
@@ -102,8 +106,9 @@ static int load_strings(sg_config *cfg, const char *service, char *err, size_t e
     cfg->migrations_dir = sg_env_strdup("SG_MIGRATIONS_DIR", dir);
     cfg->topic_prefix = sg_env_strdup("SG_TOPIC_PREFIX", "");
     cfg->api_keys = sg_env_strdup("SG_API_KEYS", "");
+    cfg->kafka_properties = sg_env_strdup("SG_KAFKA_PROPERTIES", "");
     if (!cfg->service || !cfg->http_bind || !cfg->pg_schema || !cfg->migrations_dir || !cfg->topic_prefix ||
-        !cfg->api_keys) {
+        !cfg->api_keys || !cfg->kafka_properties) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -134,6 +139,8 @@ static int check_values(const sg_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "SG_TOPIC_PREFIX may only contain [A-Za-z0-9._-] (max 200)");
         return -1;
     }
+    if (sg_kafka_properties_check(cfg->kafka_properties, err, errlen) != 0)
+        return -1;
     if (strlen(cfg->jwt_secret) < 16) {
         snprintf(err, errlen, "SG_JWT_SECRET must be at least 16 bytes");
         return -1;
@@ -182,5 +189,9 @@ void sg_config_free(sg_config *cfg)
     free(cfg->redis_url);
     free(cfg->jwt_secret);
     free(cfg->api_keys);
+    if (cfg->kafka_properties) {
+        memset(cfg->kafka_properties, 0, strlen(cfg->kafka_properties));
+        free(cfg->kafka_properties);
+    }
     memset(cfg, 0, sizeof *cfg);
 }

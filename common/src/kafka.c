@@ -64,10 +64,110 @@ static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *e
     return 0;
 }
 
+int sg_kafka_property_secret(const char *key, size_t len)
+{
+    static const char *const words[] = {"password", "secret", "jaas", "token", "credential", "key.pem",
+                                        "certificate.pem", "oauthbearer.config"};
+    char k[128];
+    if (len >= sizeof k)
+        return 1;
+    memcpy(k, key, len);
+    k[len] = '\0';
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (strstr(k, words[i]))
+            return 1;
+    return 0;
+}
+
+/* Calls fn for each key=value item of spec (empty items skipped). Returns 0,
+ * or -1 with a message that never contains a value. */
+typedef int (*prop_fn)(const char *key, size_t klen, const char *val, size_t vlen, void *ctx, char *err,
+                       size_t errlen);
+static int props_each(const char *spec, prop_fn fn, void *ctx, char *err, size_t errlen)
+{
+    size_t n = 0;
+    for (const char *p = spec ? spec : ""; *p;) {
+        size_t len = strcspn(p, ";");
+        const char *eq = memchr(p, '=', len);
+        n++;
+        if (len > 0 && (!eq || eq == p)) {
+            snprintf(err, errlen, "SG_KAFKA_PROPERTIES: item %zu is not key=value", n);
+            return -1;
+        }
+        if (len > 0 && fn && fn(p, (size_t)(eq - p), eq + 1, len - (size_t)(eq - p) - 1, ctx, err, errlen) != 0)
+            return -1;
+        p += len;
+        if (*p == ';')
+            p++;
+    }
+    return 0;
+}
+
+static int prop_set(const char *key, size_t klen, const char *val, size_t vlen, void *ctx, char *err,
+                    size_t errlen)
+{
+    rd_kafka_conf_t *conf = ctx;
+    char *k = strndup(key, klen), *v = strndup(val, vlen);
+    char e[512];
+    int rc = -1;
+    if (!k || !v) {
+        snprintf(err, errlen, "SG_KAFKA_PROPERTIES: out of memory");
+        goto cleanup;
+    }
+    if (rd_kafka_conf_set(conf, k, v, e, sizeof e) != RD_KAFKA_CONF_OK) {
+        /* librdkafka's message may quote the value. */
+        snprintf(err, errlen, "SG_KAFKA_PROPERTIES: %s: %s", k,
+                 sg_kafka_property_secret(key, klen) ? "refused by librdkafka" : e);
+        goto cleanup;
+    }
+    rc = 0;
+cleanup:
+    if (v) {
+        memset(v, 0, vlen);
+        free(v);
+    }
+    free(k);
+    return rc;
+}
+
+int sg_kafka_properties_check(const char *spec, char *err, size_t errlen)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    int rc = props_each(spec, prop_set, conf, err, errlen);
+    rd_kafka_conf_destroy(conf);
+    return rc;
+}
+
+typedef struct keys_buf {
+    char *buf;
+    size_t len;
+} keys_buf;
+
+static int prop_key(const char *key, size_t klen, const char *val, size_t vlen, void *ctx, char *err,
+                    size_t errlen)
+{
+    keys_buf *kb = ctx;
+    size_t used = strlen(kb->buf);
+    (void)val, (void)vlen, (void)err, (void)errlen;
+    snprintf(kb->buf + used, kb->len - used, "%s%.*s", used ? ", " : "", (int)klen, key);
+    return 0;
+}
+
+const char *sg_kafka_properties_keys(const char *spec, char *buf, size_t len)
+{
+    char e[8];
+    keys_buf kb = {buf, len};
+    if (len)
+        buf[0] = '\0';
+    props_each(spec, prop_key, &kb, e, sizeof e);
+    return buf;
+}
+
 static rd_kafka_conf_t *base_conf(const char *brokers, char *err, size_t errlen)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    if (conf_set(conf, "bootstrap.servers", brokers, err, errlen) != 0) {
+    if (conf_set(conf, "bootstrap.servers", brokers, err, errlen) != 0 ||
+        props_each(getenv("SG_KAFKA_PROPERTIES"), prop_set, conf, err, errlen) != 0) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }

@@ -7,7 +7,9 @@
  *   group, so partitions are handled in parallel), SG_MIGRATIONS_DIR (sql/<service>),
  *   SG_KAFKA_BROKERS (required), SG_TOPIC_PREFIX (""), SG_REDIS_URL (required),
  *   SG_JWT_SECRET (required, >= 16 bytes), SG_API_KEYS ("name:key,..."),
- *   SG_LOG_LEVEL (info).
+ *   SG_LOG_LEVEL (info), SG_KAFKA_PROPERTIES ("": librdkafka properties,
+ *   "key=value;key=value", see sg/kafka.h), SG_METRICS_REFRESH_S (15: period
+ *   of the database-backed metrics, 1..3600).
  * A bad value makes sg_config_load fail with a message naming the variable.
  */
 #ifndef SG_CONFIG_H
@@ -31,6 +33,8 @@ typedef struct sg_config {
     char *jwt_secret;     /* owned */
     char *api_keys;       /* owned raw spec, parsed by sg_auth_create */
     int log_level;        /* sg_log_level */
+    char *kafka_properties; /* owned, may be ""; validated, never logged */
+    int metrics_refresh_s;  /* period of the cached metrics collectors */
 } sg_config;
 
 /* Loads the common variables for `service`. Returns 0, or -1 with a message
