@@ -1,6 +1,5 @@
 /* PostgreSQL pool, per-connection prepared statement cache, tx helper. */
 #include "sg/pg.h"
-#include "sg/pgutil.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -556,6 +555,40 @@ int sg_pg_defer(sg_pg *c, const char *sql, int ncols, const char *const *values)
     }
     d->n++; /* even on oom: the row's cells are freed with the others */
     return oom ? SG_ERR_DB : SG_OK;
+}
+
+/* ---- array parameters and deferred rows ------------------------------------ */
+
+char *sg_pg_text_array(const char *const *v, size_t n)
+{
+    size_t len = 3;
+    char *out, *w;
+
+    for (size_t i = 0; i < n; i++)
+        len += (v[i] ? 2 * strlen(v[i]) : 4) + 3;
+    if (!(out = malloc(len)))
+        return NULL;
+    w = out;
+    *w++ = '{';
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            *w++ = ',';
+        if (!v[i]) {
+            memcpy(w, "NULL", 4);
+            w += 4;
+            continue;
+        }
+        *w++ = '"';
+        for (const char *s = v[i]; *s; s++) {
+            if (*s == '"' || *s == '\\')
+                *w++ = '\\';
+            *w++ = *s;
+        }
+        *w++ = '"';
+    }
+    *w++ = '}';
+    *w = '\0';
+    return out;
 }
 
 /* Writes every deferred statement's rows (see sg_pg_defer). */

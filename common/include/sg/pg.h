@@ -81,6 +81,11 @@ int sg_pg_tx(sg_pg_pool *p, int isolation, sg_pg_tx_fn fn, void *ctx);
 int sg_pg_defer(sg_pg *c, const char *sql, int ncols, const char *const *values);
 int sg_pg_in_tx(const sg_pg *c);
 
+/* PostgreSQL array literal of v[0..n), every element double-quoted and
+ * escaped (a NULL element becomes SQL NULL), for one $n::text[] parameter.
+ * malloc'ed (caller frees); NULL when out of memory. */
+char *sg_pg_text_array(const char *const *v, size_t n);
+
 /* Pings the server with a fresh pooled connection; 0 when reachable. */
 int sg_pg_ping(sg_pg_pool *p);
 
