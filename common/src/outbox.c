@@ -232,14 +232,7 @@ static void await_reports(sg_outbox_relay *r)
     long long stop_seen = 0;
     pthread_mutex_lock(&r->mu);
     while (r->pending > 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_nsec += 100 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&r->cv, &r->mu, &ts);
+        sg_cond_wait_ms(&r->cv, &r->mu, 100);
         if (atomic_load(&r->stop)) {
             if (!stop_seen)
                 stop_seen = sg_clock_mono_ms();
@@ -414,11 +407,7 @@ sg_outbox_relay *sg_outbox_relay_start(const char *dsn, const char *schema, cons
     }
     r->wake[0] = r->wake[1] = -1;
     pthread_mutex_init(&r->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&r->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    sg_cond_init_monotonic(&r->cv);
     atomic_init(&r->stop, 0);
     atomic_init(&r->published, 0);
     atomic_init(&r->backlog, 0);

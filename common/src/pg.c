@@ -256,11 +256,7 @@ sg_pg_pool *sg_pg_pool_create(const char *dsn, const char *schema, int size, cha
         goto cleanup;
     for (int i = 0; i < size; i++)
         p->conns[i].pool = p;
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&p->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    sg_cond_init_monotonic(&p->cv);
     pthread_mutex_init(&p->mu, NULL);
     atomic_init(&p->last_err_log_ms, 0);
     return p;
@@ -306,16 +302,9 @@ static void slot_return(sg_pg_pool *p, sg_pg *c)
 
 static sg_pg *acquire(sg_pg_pool *p, int timeout_ms, int *why)
 {
-    struct timespec deadline;
+    struct timespec deadline = sg_deadline_ms(timeout_ms);
     sg_pg *c = NULL;
 
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
     pthread_mutex_lock(&p->mu);
     for (;;) {
         sg_pg *idle = NULL;
@@ -335,7 +324,7 @@ static sg_pg *acquire(sg_pg_pool *p, int timeout_ms, int *why)
             c = idle;
         if (c)
             break;
-        if (pthread_cond_timedwait(&p->cv, &p->mu, &deadline) == ETIMEDOUT) {
+        if (sg_cond_wait_until(&p->cv, &p->mu, &deadline) == ETIMEDOUT) {
             pthread_mutex_unlock(&p->mu);
             *why = ACQ_TIMEOUT;
             return NULL;
