@@ -26,8 +26,10 @@ typedef struct app_consumer {
 } app_consumer;
 
 typedef struct app_state {
-    sg_app app;
+    sg_app app;              /* first: sg_app_stop gets back here from it */
     const sg_app_spec *spec;
+    sg_http_server *http;
+    int cfg_loaded;
     app_consumer *consumers; /* every consumer instance, grouped by spec */
     size_t nconsumers;
     sg_worker **workers;
@@ -109,31 +111,70 @@ static int migrate_with_retry(sg_app *app, char *err, size_t errlen)
     }
 }
 
-int sg_app_main(const sg_app_spec *spec)
+/* Stops and frees everything start created, in shutdown order: quiesce
+ * HTTP, stop workers and consumers, stop HTTP (in-flight requests finish),
+ * stop the relay (flushes the producer), service fini, close pools. Each
+ * part may be missing (a start that failed half-way). */
+static void app_teardown(app_state *st)
 {
-    app_state st;
-    sg_app *app = &st.app;
-    sg_http_server *http = NULL;
-    sigset_t sigs;
+    sg_app *app = &st->app;
+    const sg_app_spec *spec = st->spec;
+
+    if (st->http)
+        sg_http_quiesce(st->http);
+    for (size_t i = 0; st->workers && i < spec->nworkers; i++)
+        sg_worker_stop(st->workers[i]);
+    for (size_t i = 0; st->consumers && i < st->nconsumers; i++)
+        sg_consumer_request_stop(st->consumers[i].consumer);
+    for (size_t i = 0; st->consumers && i < st->nconsumers; i++)
+        sg_consumer_stop(st->consumers[i].consumer);
+    if (st->http)
+        sg_http_stop(st->http);
+    sg_outbox_relay_stop(app->relay);
+    if (app->svc && spec->fini)
+        spec->fini(app->svc);
+    sg_redis_free(app->redis);
+    sg_pg_pool_free(app->pg);
+    if (app->auth)
+        sg_auth_free(app->auth);
+    if (app->metrics)
+        sg_metrics_free(app->metrics);
+    free(st->workers);
+    free(st->consumers);
+    if (st->cfg_loaded)
+        sg_config_free(&app->cfg);
+    free(st);
+}
+
+int sg_app_start(const sg_app_spec *spec, sg_app **out)
+{
+    app_state *st;
+    sg_app *app;
+    sigset_t pipe_only, saved;
     char err[1024];
     int rc = 1;
-    int cfg_loaded = 0;
 
-    memset(&st, 0, sizeof st);
-    st.spec = spec;
-    /* Before any thread exists, so that every thread inherits the mask and
-     * only sigwait below sees these signals. */
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    *out = NULL;
+    st = calloc(1, sizeof *st);
+    if (!st) {
+        fprintf(stderr, "%s: out of memory\n", spec->service);
+        return 1;
+    }
+    app = &st->app;
+    st->spec = spec;
+    /* Every thread started here inherits this mask: a write to a closed
+     * socket must give EPIPE, never kill the process. The caller's own mask
+     * is given back at the end. */
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_only, &saved);
 
     if (sg_config_load(&app->cfg, spec->service, spec->default_port, err, sizeof err) != 0) {
         fprintf(stderr, "%s: %s\n", spec->service, err);
-        return 2;
+        rc = 2;
+        goto cleanup;
     }
-    cfg_loaded = 1;
+    st->cfg_loaded = 1;
     sg_log_init(spec->service, (sg_log_level)app->cfg.log_level);
 
     app->auth = sg_auth_create(app->cfg.api_keys, app->cfg.jwt_secret, err, sizeof err);
@@ -180,16 +221,16 @@ int sg_app_main(const sg_app_spec *spec)
      * the partitions, so events of different keys are handled in parallel
      * while one key's events stay in order on one consumer. */
     for (size_t i = 0; i < spec->nconsumers; i++)
-        st.nconsumers += spec->consumers[i].parallel ? (size_t)app->cfg.consumer_threads : 1;
-    if (st.nconsumers) {
-        st.consumers = calloc(st.nconsumers, sizeof *st.consumers);
-        if (!st.consumers)
+        st->nconsumers += spec->consumers[i].parallel ? (size_t)app->cfg.consumer_threads : 1;
+    if (st->nconsumers) {
+        st->consumers = calloc(st->nconsumers, sizeof *st->consumers);
+        if (!st->consumers)
             goto cleanup;
     }
     for (size_t k = 0, i = 0; k < spec->nconsumers; k++) {
         size_t copies = spec->consumers[k].parallel ? (size_t)app->cfg.consumer_threads : 1;
         for (size_t j = 0; j < copies; j++, i++) {
-            app_consumer *ac = &st.consumers[i];
+            app_consumer *ac = &st->consumers[i];
             ac->app = app;
             ac->spec = &spec->consumers[k];
             sg_topic(ac->topic, sizeof ac->topic, app->cfg.topic_prefix, ac->spec->topic);
@@ -204,17 +245,17 @@ int sg_app_main(const sg_app_spec *spec)
         }
     }
     if (spec->nworkers) {
-        st.workers = calloc(spec->nworkers, sizeof *st.workers);
-        if (!st.workers)
+        st->workers = calloc(spec->nworkers, sizeof *st->workers);
+        if (!st->workers)
             goto cleanup;
     }
     for (size_t i = 0; i < spec->nworkers; i++) {
-        st.workers[i] = sg_worker_start(spec->workers[i].name, spec->workers[i].interval_ms, spec->workers[i].fn,
-                                        app->svc);
-        if (!st.workers[i])
+        st->workers[i] = sg_worker_start(spec->workers[i].name, spec->workers[i].interval_ms, spec->workers[i].fn,
+                                         app->svc);
+        if (!st->workers[i])
             goto cleanup;
     }
-    sg_metrics_add_collector(app->metrics, app_collect, &st);
+    sg_metrics_add_collector(app->metrics, app_collect, st);
     if (spec->collect)
         sg_metrics_add_collector(app->metrics, spec->collect, app->svc);
     sg_http_opts opts = {
@@ -227,15 +268,52 @@ int sg_app_main(const sg_app_spec *spec)
         .auth = app->auth,
         .metrics = app->metrics,
         .ready = app_ready,
-        .ready_ctx = &st,
+        .ready_ctx = st,
     };
-    http = sg_http_start(&opts, err, sizeof err);
-    if (!http) {
+    st->http = sg_http_start(&opts, err, sizeof err);
+    if (!st->http) {
         sg_error("%s", err);
         goto cleanup;
     }
     sg_info("started on %s:%d", app->cfg.http_bind, app->cfg.http_port);
+    *out = app;
+    rc = 0;
+cleanup:
+    if (rc != 0) {
+        int logged = st->cfg_loaded;
+        app_teardown(st);
+        if (logged)
+            sg_info("stopped after a start-up failure");
+    }
+    pthread_sigmask(SIG_SETMASK, &saved, NULL);
+    return rc;
+}
 
+void sg_app_stop(sg_app *app)
+{
+    if (!app)
+        return;
+    /* app is the first member of its app_state (sg_app_start). */
+    app_teardown((app_state *)(void *)app);
+    sg_info("stopped");
+}
+
+int sg_app_main(const sg_app_spec *spec)
+{
+    sg_app *app = NULL;
+    sigset_t sigs;
+
+    /* Before any thread exists, so that every thread inherits the mask and
+     * only sigwait below sees these signals. */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+    int rc = sg_app_start(spec, &app);
+    if (rc != 0)
+        return rc;
     for (;;) {
         int sig = 0;
         if (sigwait(&sigs, &sig) != 0)
@@ -245,31 +323,6 @@ int sg_app_main(const sg_app_spec *spec)
             break;
         }
     }
-    rc = 0;
-cleanup:
-    if (http)
-        sg_http_quiesce(http);
-    for (size_t i = 0; st.workers && i < spec->nworkers; i++)
-        sg_worker_stop(st.workers[i]);
-    for (size_t i = 0; st.consumers && i < st.nconsumers; i++)
-        sg_consumer_request_stop(st.consumers[i].consumer);
-    for (size_t i = 0; st.consumers && i < st.nconsumers; i++)
-        sg_consumer_stop(st.consumers[i].consumer);
-    if (http)
-        sg_http_stop(http);
-    sg_outbox_relay_stop(app->relay);
-    if (app->svc && spec->fini)
-        spec->fini(app->svc);
-    sg_redis_free(app->redis);
-    sg_pg_pool_free(app->pg);
-    if (app->auth)
-        sg_auth_free(app->auth);
-    if (app->metrics)
-        sg_metrics_free(app->metrics);
-    free(st.workers);
-    free(st.consumers);
-    if (cfg_loaded)
-        sg_config_free(&app->cfg);
-    sg_info("%s", rc == 0 ? "stopped" : "stopped after a start-up failure");
-    return rc;
+    sg_app_stop(app);
+    return 0;
 }
