@@ -188,6 +188,16 @@ int sg_app_start(const sg_app_spec *spec, sg_app **out)
         sg_error("cannot create metrics");
         goto cleanup;
     }
+    sg_pg_options pgo = {
+        .statement_timeout_ms = app->cfg.pg_statement_timeout_ms,
+        .lock_timeout_ms = app->cfg.pg_lock_timeout_ms,
+        .connect_timeout_s = app->cfg.pg_connect_timeout_s,
+        .keepalives_idle_s = app->cfg.pg_keepalives_idle_s,
+        .keepalives_interval_s = app->cfg.pg_keepalives_interval_s,
+        .keepalives_count = app->cfg.pg_keepalives_count,
+        .tcp_user_timeout_ms = app->cfg.pg_tcp_user_timeout_ms,
+    };
+    sg_pg_set_options(&pgo);
     app->pg = sg_pg_pool_create(app->cfg.pg_dsn, app->cfg.pg_schema, app->cfg.pg_pool_size, err, sizeof err);
     if (!app->pg) {
         sg_error("%s", err);

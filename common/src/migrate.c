@@ -271,6 +271,7 @@ int sg_migrate(sg_pg_pool *p, const char *dir, char *err, size_t errlen)
     char *sql = NULL;
     char *text = NULL;
     int locked = 0;
+    int timeouts_lifted = 0;
     int rc = -1;
 
     /* A bad directory is a deployment error: refuse before touching the DB. */
@@ -281,6 +282,17 @@ int sg_migrate(sg_pg_pool *p, const char *dir, char *err, size_t errlen)
         snprintf(err, errlen, "migrations: cannot connect to PostgreSQL");
         goto cleanup;
     }
+    /* The migration session waits for another replica's migrations (the
+     * lock below) and may build indexes on big tables: neither the pool's
+     * statement timeout nor its lock timeout applies to it (RESET at the
+     * end gives the connection its configured values back). */
+    res = PQexec(sg_pg_conn(c), "SET statement_timeout = 0; SET lock_timeout = 0");
+    if (!sg_pg_ok(res)) {
+        snprintf(err, errlen, "migrations: cannot lift the timeouts: %s", PQerrorMessage(sg_pg_conn(c)));
+        goto cleanup;
+    }
+    timeouts_lifted = 1;
+    PQclear(res);
     res = sg_pg_query(c, "SELECT pg_advisory_lock(hashtext('sg_migrate:' || $1))", 1, SG_P(schema));
     if (!sg_pg_ok(res)) {
         snprintf(err, errlen, "migrations: advisory lock failed: %s", PQerrorMessage(sg_pg_conn(c)));
@@ -336,6 +348,10 @@ cleanup:
     PQclear(done);
     if (locked) {
         res = sg_pg_query(c, "SELECT pg_advisory_unlock(hashtext('sg_migrate:' || $1))", 1, SG_P(schema));
+        PQclear(res);
+    }
+    if (timeouts_lifted) {
+        res = PQexec(sg_pg_conn(c), "RESET statement_timeout; RESET lock_timeout");
         PQclear(res);
     }
     if (ident)

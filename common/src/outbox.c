@@ -149,9 +149,7 @@ static void notice_receiver(void *arg, const PGresult *res)
 
 static PGconn *relay_connect(sg_outbox_relay *r)
 {
-    const char *const keys[] = {"connect_timeout", "fallback_application_name", "dbname", NULL};
-    const char *const vals[] = {"5", "socialgov-relay", r->dsn, NULL};
-    PGconn *conn = PQconnectdbParams(keys, vals, 1);
+    PGconn *conn = sg_pg_connect(r->dsn, "socialgov-relay");
     PGresult *res = NULL;
     char *ident = NULL, *chan = NULL;
     char *sql = NULL, channel[SG_OUTBOX_CHANNEL_MAX];

@@ -15,7 +15,6 @@
 #include "sg/log.h"
 
 #define TX_MAX_ATTEMPTS 8
-#define CONNECT_TIMEOUT_S "5"
 
 struct sg_pg {
     sg_pg_pool *pool;
@@ -158,17 +157,141 @@ static void notice_receiver(void *arg, const PGresult *res)
         sg_debug("postgres: %s: %s", sev ? sev : "NOTICE", msg ? msg : "");
 }
 
-static PGconn *connect_dsn(const char *dsn)
+/* ---- connection parameters (see sg_pg_options in pg.h) ---------------------- */
+
+void sg_pg_options_default(sg_pg_options *o)
 {
-    /* Later keywords override earlier ones, so a connect_timeout in the DSN
-     * wins over this default; without one a black-holed host would block
-     * a worker for the kernel's TCP timeout. */
-    const char *const keys[] = {"connect_timeout", "fallback_application_name", "dbname", NULL};
-    const char *const vals[] = {CONNECT_TIMEOUT_S, "socialgov", dsn, NULL};
-    PGconn *conn = PQconnectdbParams(keys, vals, 1);
+    *o = (sg_pg_options){
+        .statement_timeout_ms = 10000,
+        .lock_timeout_ms = 5000,
+        .connect_timeout_s = 5,
+        .keepalives_idle_s = 10,
+        .keepalives_interval_s = 5,
+        .keepalives_count = 3,
+        .tcp_user_timeout_ms = 20000,
+    };
+}
+
+static pthread_mutex_t options_mu = PTHREAD_MUTEX_INITIALIZER;
+static sg_pg_options options;
+static int options_set;
+
+void sg_pg_set_options(const sg_pg_options *o)
+{
+    pthread_mutex_lock(&options_mu);
+    options = *o;
+    options_set = 1;
+    pthread_mutex_unlock(&options_mu);
+}
+
+static sg_pg_options current_options(void)
+{
+    sg_pg_options o;
+    pthread_mutex_lock(&options_mu);
+    if (!options_set) {
+        sg_pg_options_default(&options);
+        options_set = 1;
+    }
+    o = options;
+    pthread_mutex_unlock(&options_mu);
+    return o;
+}
+
+#define MAX_PARAMS 48
+
+/* The DSN's own keywords as explicit parameters (so both key=value and URI
+ * DSNs work, and we know which ones it sets), then our defaults for those
+ * it does not set. */
+PGconn *sg_pg_connect(const char *dsn, const char *application_name)
+{
+    const char *keys[MAX_PARAMS + 1], *vals[MAX_PARAMS + 1];
+    char num[7][16], *opts = NULL, *perr = NULL;
+    const char *dsn_options = NULL;
+    int n = 0, have_app = 0;
+    int have[7] = {0};
+    static const char *const ours[7] = {"connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval",
+                                        "keepalives_count", "tcp_user_timeout", "options"};
+    sg_pg_options o = current_options();
+    PQconninfoOption *parsed = PQconninfoParse(dsn ? dsn : "", &perr);
+    PGconn *conn = NULL;
+
+    if (!parsed) {
+        /* Let libpq produce the error message on a connection object. */
+        PQfreemem(perr);
+        const char *const k[] = {"dbname", NULL}, *const v[] = {dsn ? dsn : "", NULL};
+        conn = PQconnectdbParams(k, v, 1);
+        goto done;
+    }
+    for (PQconninfoOption *p = parsed; p->keyword && n < MAX_PARAMS - 8; p++) {
+        if (!p->val)
+            continue;
+        for (int i = 0; i < 7; i++)
+            if (strcmp(p->keyword, ours[i]) == 0)
+                have[i] = 1;
+        if (strcmp(p->keyword, "application_name") == 0)
+            have_app = 1;
+        if (strcmp(p->keyword, "options") == 0) {
+            dsn_options = p->val;
+            continue; /* merged below */
+        }
+        keys[n] = p->keyword;
+        vals[n++] = p->val;
+    }
+    int v[6] = {o.connect_timeout_s, 1, o.keepalives_idle_s, o.keepalives_interval_s, o.keepalives_count,
+                o.tcp_user_timeout_ms};
+    for (int i = 0; i < 6; i++) {
+        if (have[i] || v[i] <= 0)
+            continue;
+        snprintf(num[i], sizeof num[i], "%d", v[i]);
+        keys[n] = ours[i];
+        vals[n++] = num[i];
+    }
+    if (!have_app && application_name) {
+        keys[n] = "application_name";
+        vals[n++] = application_name;
+    }
+    /* Server side: -c settings; the DSN's options come after ours, so each
+     * of its -c wins over the same one here. */
+    char mine[512];
+    size_t used = 0;
+    mine[0] = '\0';
+#define ADD_C(name, val)                                                                               \
+    do {                                                                                               \
+        if ((val) > 0 && used < sizeof mine)                                                           \
+            used += (size_t)snprintf(mine + used, sizeof mine - used, "%s-c %s=%d", used ? " " : "", name, \
+                                     (val));                                                           \
+    } while (0)
+    ADD_C("statement_timeout", o.statement_timeout_ms);
+    ADD_C("lock_timeout", o.lock_timeout_ms);
+    ADD_C("tcp_keepalives_idle", o.keepalives_idle_s);
+    ADD_C("tcp_keepalives_interval", o.keepalives_interval_s);
+    ADD_C("tcp_keepalives_count", o.keepalives_count);
+    ADD_C("tcp_user_timeout", o.tcp_user_timeout_ms);
+#undef ADD_C
+    if (asprintf(&opts, "%s%s%s", mine, *mine && dsn_options && *dsn_options ? " " : "",
+                 dsn_options ? dsn_options : "") < 0) {
+        opts = NULL;
+        goto done;
+    }
+    if (*opts) {
+        keys[n] = "options";
+        vals[n++] = opts;
+    }
+    keys[n] = NULL;
+    vals[n] = NULL;
+    conn = PQconnectdbParams(keys, vals, 0);
+done:
     if (conn)
         PQsetNoticeReceiver(conn, notice_receiver, NULL);
+    free(opts);
+    if (parsed)
+        PQconninfoFree(parsed);
     return conn;
+}
+
+static PGconn *connect_dsn(const char *dsn)
+{
+    return sg_pg_connect(dsn, "socialgov");
 }
 
 static int pg_connect(sg_pg *c)
