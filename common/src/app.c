@@ -75,9 +75,12 @@ static void app_collect(FILE *out, void *ctx)
             "sg_outbox_published_total %ld\n"
             "# HELP sg_outbox_relay_leader 1 when this process's relay holds the leader lock.\n"
             "# TYPE sg_outbox_relay_leader gauge\n"
-            "sg_outbox_relay_leader %d\n",
+            "sg_outbox_relay_leader %d\n"
+            "# HELP sg_outbox_dead_total Events the broker refused for good, moved to outbox_dead by this process's relay.\n"
+            "# TYPE sg_outbox_dead_total counter\n"
+            "sg_outbox_dead_total %ld\n",
             sg_outbox_relay_backlog(st->app.relay), sg_outbox_relay_published(st->app.relay),
-            sg_outbox_relay_is_leader(st->app.relay));
+            sg_outbox_relay_is_leader(st->app.relay), sg_outbox_relay_dead(st->app.relay));
     if (st->spec->nconsumers == 0)
         return;
     fprintf(out, "# HELP sg_consumer_last_processed_seconds Unix time of the last event handled, per topic.\n"

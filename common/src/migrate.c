@@ -162,8 +162,8 @@ cleanup:
     return ret;
 }
 
-/* The common schema of every service (outbox, inbox and outbox_write),
- * applied before the service's own files. Versions: 0, then from
+/* The common schema of every service (outbox, inbox, outbox_write and
+ * outbox_dead), applied before the service's own files. Versions: 0, then from
  * SG_COMMON_VERSION_BASE, so they never meet a service's NNN. Expand only:
  * a release adds entries, it never edits one. */
 #define SG_COMMON_VERSION_BASE 100000
@@ -206,6 +206,22 @@ static const struct common_migration {
      "    ORDER BY x.o;\n"
      "    SELECT pg_notify(p_channel, '') WHERE coalesce(cardinality(p_topic), 0) > 0;\n"
      "$$;\n"},
+    /* Dead letters: events the broker refused for good (API.md "Events"),
+     * moved here by the relay from the outbox, with the same id and
+     * event_id, so that they no longer hold back the events behind them. */
+    {SG_COMMON_VERSION_BASE + 2, "100002_common_outbox_dead.sql",
+     "CREATE TABLE IF NOT EXISTS outbox_dead (\n"
+     "    id bigint PRIMARY KEY,\n"
+     "    event_id uuid NOT NULL UNIQUE,\n"
+     "    topic text NOT NULL,\n"
+     "    key text,\n"
+     "    event_type text NOT NULL,\n"
+     "    payload jsonb NOT NULL,\n"
+     "    traceparent text,\n"
+     "    created_at timestamptz NOT NULL,\n"
+     "    dead_at timestamptz NOT NULL DEFAULT now(),\n"
+     "    error text NOT NULL\n"
+     ");\n"},
 };
 
 /* Runs one script and records it, in one transaction. Scripts go through

@@ -18,6 +18,9 @@
 #define BATCH 500
 #define CLEANUP_EVERY_MS 60000
 #define STOP_GRACE_MS 10000
+/* Room for what the relay adds to a payload: "event_id" and "occurred_at"
+ * (about 80 bytes), with margin for jsonb's own number formatting. */
+#define ENVELOPE_MAX 1024
 
 const char *sg_outbox_channel(const char *schema, char buf[SG_OUTBOX_CHANNEL_MAX])
 {
@@ -52,9 +55,18 @@ int sg_outbox_add(sg_pg *c, const char *topic, const char *key, const char *even
         sg_error("outbox: event needs a topic, a type and an object payload");
         goto cleanup;
     }
-    text = json_dumps(payload, JSON_COMPACT);
+    /* Not compact: ", " and ": " as PostgreSQL prints jsonb, which is the
+     * text the relay sends, so the size checked is the size sent (give or
+     * take number formatting, covered by ENVELOPE_MAX). */
+    text = json_dumps(payload, 0);
     if (!text)
         goto cleanup;
+    if (strlen(text) + ENVELOPE_MAX > SG_OUTBOX_EVENT_MAX) {
+        sg_error("outbox: %s event to %s refused: %zu bytes, more than %d", event_type, topic, strlen(text),
+                 SG_OUTBOX_EVENT_MAX - ENVELOPE_MAX);
+        rc = SG_ERR_TOO_LARGE;
+        goto cleanup;
+    }
     if (!traceparent)
         traceparent = sg_log_traceparent();
     sg_outbox_channel(sg_pg_schema(c), channel);
@@ -73,9 +85,13 @@ cleanup:
 
 /* ---- relay ------------------------------------------------------------------- */
 
+enum { S_PENDING = 0, S_DELIVERED, S_FAILED, S_REFUSED, S_TOO_LARGE };
+
 typedef struct slot {
     struct sg_outbox_relay *r;
-    int state; /* 0 pending, 1 delivered, 2 failed */
+    int state;          /* S_*: failed = send again; refused = the broker (or
+                         * the producer) refused it for good */
+    const char *why;    /* refused: a static error text */
 } slot;
 
 struct sg_outbox_relay {
@@ -91,18 +107,21 @@ struct sg_outbox_relay {
     atomic_long published;
     atomic_long backlog;
     atomic_int leader;
+    atomic_long dead;
+    long long isolate_id;    /* a row the broker refused in a batch: sent alone next */
     pthread_mutex_t mu;      /* guards slots[].state and pending */
     pthread_cond_t cv;
     slot slots[BATCH];
     int pending;
 };
 
-static void on_delivery(void *opaque, int ok)
+static void on_delivery(void *opaque, int ok, const char *refused)
 {
     slot *s = opaque;
     sg_outbox_relay *r = s->r;
     pthread_mutex_lock(&r->mu);
-    s->state = ok ? 1 : 2;
+    s->state = ok ? S_DELIVERED : refused ? S_REFUSED : S_FAILED;
+    s->why = refused;
     r->pending--;
     pthread_cond_broadcast(&r->cv);
     pthread_mutex_unlock(&r->mu);
@@ -223,6 +242,33 @@ static int mark_published(PGconn *conn, const char *ids)
     return ok ? 0 : -1;
 }
 
+/* Moves one unpublished row to outbox_dead (see outbox.h). Returns 0 when
+ * moved (or already gone), -1 on a database error. */
+static int dead_letter(sg_outbox_relay *r, PGconn *conn, const PGresult *rows, int i, size_t len, const char *why)
+{
+    const char *params[] = {PQgetvalue(rows, i, 0), why};
+    PGresult *res = PQexecParams(conn,
+                                 "WITH moved AS (DELETE FROM outbox WHERE id = $1::bigint AND published_at IS NULL"
+                                 " RETURNING *)"
+                                 " INSERT INTO outbox_dead (id, event_id, topic, key, event_type, payload,"
+                                 "   traceparent, created_at, error)"
+                                 " SELECT id, event_id, topic, key, event_type, payload, traceparent, created_at, $2"
+                                 " FROM moved ON CONFLICT DO NOTHING",
+                                 2, NULL, params, NULL, NULL, 0);
+    int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    if (ok) {
+        atomic_fetch_add(&r->dead, 1);
+        /* Never the payload: it may hold personal data. */
+        sg_error("outbox relay: event %s (%s to %s, %zu bytes) refused for good (%s): moved to outbox_dead",
+                 PQgetvalue(rows, i, 1), PQgetvalue(rows, i, 4), PQgetvalue(rows, i, 2), len, why);
+    } else {
+        sg_error("outbox relay: moving event %s to outbox_dead failed: %s", PQgetvalue(rows, i, 1),
+                 PQerrorMessage(conn));
+    }
+    PQclear(res);
+    return ok ? 0 : -1;
+}
+
 /* Waits for every delivery report of the batch. When stopping, gives up
  * after a grace period; sg_producer_free then purges what is left. */
 static void await_reports(sg_outbox_relay *r)
@@ -264,26 +310,51 @@ static int relay_batch(sg_outbox_relay *r, PGconn *conn)
         rc = 0;
         goto cleanup;
     }
+    /* A row the broker refused within a batch goes alone, so that its
+     * verdict is its own (a refused batch fails every message in it). */
+    int isolated = n == 1;
+    if (r->isolate_id && atoll(PQgetvalue(res, 0, 0)) == r->isolate_id) {
+        n = 1;
+        isolated = 1;
+    }
+    r->isolate_id = 0;
     pthread_mutex_lock(&r->mu);
-    for (int i = 0; i < n; i++)
-        r->slots[i].state = 0;
+    for (int i = 0; i < n; i++) {
+        r->slots[i].state = S_PENDING;
+        r->slots[i].why = NULL;
+    }
     r->pending = n;
     pthread_mutex_unlock(&r->mu);
 
-    int sent = 0;
+    int sent = 0, local = S_FAILED;
+    const char *local_why = NULL;
     for (; sent < n; sent++) {
         char topic[512];
         const char *value = PQgetvalue(res, sent, 5);
+        size_t len = strlen(value);
+        if (len > SG_OUTBOX_EVENT_MAX) {
+            local = S_TOO_LARGE;
+            local_why = "larger than 256 KiB";
+            break;
+        }
         sg_topic(topic, sizeof topic, r->prefix, PQgetvalue(res, sent, 2));
         /* Once one send fails, later rows must wait for it: per-key order. */
-        if (sg_producer_send(r->producer, topic, PQgetisnull(res, sent, 3) ? NULL : PQgetvalue(res, sent, 3), value,
-                             strlen(value), PQgetvalue(res, sent, 1), PQgetvalue(res, sent, 4),
-                             PQgetisnull(res, sent, 6) ? NULL : PQgetvalue(res, sent, 6), &r->slots[sent]) != 0)
+        int e = sg_producer_send(r->producer, topic, PQgetisnull(res, sent, 3) ? NULL : PQgetvalue(res, sent, 3),
+                                 value, len, PQgetvalue(res, sent, 1), PQgetvalue(res, sent, 4),
+                                 PQgetisnull(res, sent, 6) ? NULL : PQgetvalue(res, sent, 6), &r->slots[sent]);
+        if (e != 0) {
+            if (e == -2) {
+                local = S_TOO_LARGE; /* the producer's verdict is the message's own */
+                local_why = "refused by the producer";
+            }
             break;
+        }
     }
     pthread_mutex_lock(&r->mu);
-    for (int i = sent; i < n; i++)
-        r->slots[i].state = 2;
+    for (int i = sent; i < n; i++) {
+        r->slots[i].state = i == sent ? local : S_FAILED;
+        r->slots[i].why = i == sent ? local_why : NULL;
+    }
     r->pending -= n - sent;
     pthread_mutex_unlock(&r->mu);
     await_reports(r);
@@ -295,10 +366,15 @@ static int relay_batch(sg_outbox_relay *r, PGconn *conn)
 
     /* Only the delivered prefix: a failed row must go out again before any
      * later row of its key. */
-    int k = 0;
+    int k = 0, head = S_DELIVERED;
+    const char *head_why = NULL;
     pthread_mutex_lock(&r->mu);
-    while (k < n && r->slots[k].state == 1)
+    while (k < n && r->slots[k].state == S_DELIVERED)
         k++;
+    if (k < n) {
+        head = r->slots[k].state;
+        head_why = r->slots[k].why;
+    }
     pthread_mutex_unlock(&r->mu);
     if (k > 0) {
         size_t cap = (size_t)k * 21 + 3, used = 0;
@@ -313,6 +389,21 @@ static int relay_batch(sg_outbox_relay *r, PGconn *conn)
             goto cleanup;
         atomic_fetch_add(&r->published, k);
         atomic_store(&r->backlog, n - k);
+    }
+    if (k < n && (head == S_TOO_LARGE || (head == S_REFUSED && isolated))) {
+        /* Refused for good: out of the way, and the rest goes on now. */
+        if (dead_letter(r, conn, res, k, strlen(PQgetvalue(res, k, 5)), head_why ? head_why : "refused") != 0)
+            goto cleanup;
+        atomic_store(&r->backlog, n - k - 1);
+        rc = BATCH; /* "more may be waiting": scan again at once */
+        goto cleanup;
+    }
+    if (k < n && head == S_REFUSED) {
+        r->isolate_id = atoll(PQgetvalue(res, k, 0));
+        sg_warn("outbox relay: event %s refused by the broker (%s) in a batch; sending it alone",
+                PQgetvalue(res, k, 1), head_why ? head_why : "refused");
+        rc = BATCH;
+        goto cleanup;
     }
     if (k < n) {
         sg_warn("outbox relay: %d of %d events not delivered; will retry", n - k, n);
@@ -410,6 +501,7 @@ sg_outbox_relay *sg_outbox_relay_start(const char *dsn, const char *schema, cons
     atomic_init(&r->published, 0);
     atomic_init(&r->backlog, 0);
     atomic_init(&r->leader, 0);
+    atomic_init(&r->dead, 0);
     for (int i = 0; i < BATCH; i++)
         r->slots[i].r = r;
     const char *hook = getenv("SG_TEST_RELAY_CRASH_AFTER_SEND");
@@ -481,4 +573,9 @@ int sg_outbox_relay_is_leader(const sg_outbox_relay *r)
 sg_producer *sg_outbox_relay_producer(sg_outbox_relay *r)
 {
     return r->producer;
+}
+
+long sg_outbox_relay_dead(const sg_outbox_relay *r)
+{
+    return atomic_load(&((sg_outbox_relay *)r)->dead);
 }
