@@ -18,6 +18,17 @@
 #define BATCH 500
 #define CLEANUP_EVERY_MS 60000
 #define STOP_GRACE_MS 10000
+/* Leadership (see outbox.h): the relay's statements are cut off by the
+ * server after RELAY_STATEMENT_TIMEOUT_MS; the relay gives up on an answer
+ * (and on its connection and leadership) after RELAY_ANSWER_TIMEOUT_MS; a
+ * leader keeps its session busy at least every RELAY_HEARTBEAT_MS; a
+ * candidate ends a leader's session that has been silent for
+ * LEADER_SILENT_S, which is longer than both, so a live leader is never
+ * ended. Takeover: LEADER_SILENT_S plus a poll (1 s) after the freeze. */
+#define RELAY_STATEMENT_TIMEOUT_MS 10000
+#define RELAY_ANSWER_TIMEOUT_MS 15000
+#define RELAY_HEARTBEAT_MS 3000
+#define LEADER_SILENT_S 20
 /* Room for what the relay adds to a payload: "event_id" and "occurred_at"
  * (about 80 bytes), with margin for jsonb's own number formatting. */
 #define ENVELOPE_MAX 1024
@@ -108,6 +119,7 @@ struct sg_outbox_relay {
     atomic_long backlog;
     atomic_int leader;
     atomic_long dead;
+    int conn_bad;            /* relay thread only: the connection stopped answering */
     long long isolate_id;    /* a row the broker refused in a batch: sent alone next */
     pthread_mutex_t mu;      /* guards slots[].state and pending */
     pthread_cond_t cv;
@@ -166,6 +178,62 @@ static void notice_receiver(void *arg, const PGresult *res)
     sg_debug("outbox relay: postgres: %s", msg ? msg : "notice");
 }
 
+/* Runs sql (params when n > 0, else the simple protocol, which allows
+ * several statements) on the relay's non-blocking connection and returns
+ * the last result (an error one when any failed), waiting at most
+ * RELAY_ANSWER_TIMEOUT_MS (2 s once stopping). A frozen peer (a partition
+ * that still ACKs at TCP level, a stopped proxy) never answers and TCP
+ * timeouts never fire: then, or when the connection broke, the connection
+ * is marked bad and NULL returned; relay_main drops it with the leadership. */
+static PGresult *relay_exec(sg_outbox_relay *r, PGconn *conn, const char *sql, int n, const char *const *params)
+{
+    PGresult *last = NULL;
+    long long start = sg_clock_mono_ms(), deadline = start + RELAY_ANSWER_TIMEOUT_MS;
+
+    if (r->conn_bad)
+        return NULL;
+    if (!(n > 0 ? PQsendQueryParams(conn, sql, n, NULL, params, NULL, NULL, 0) : PQsendQuery(conn, sql)))
+        goto bad;
+    for (;;) {
+        int f = PQflush(conn);
+        if (f < 0)
+            goto bad;
+        if (f == 0 && !PQisBusy(conn)) {
+            PGresult *res = PQgetResult(conn);
+            if (!res)
+                break;
+            ExecStatusType st = PQresultStatus(last);
+            if (last && st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+                PQclear(res); /* keep the first error */
+            } else {
+                PQclear(last);
+                last = res;
+            }
+            continue;
+        }
+        long long now = sg_clock_mono_ms();
+        if (atomic_load(&r->stop) && deadline > now + 2000)
+            deadline = now + 2000;
+        if (now >= deadline) {
+            sg_warn("outbox relay: no answer from PostgreSQL within %lld ms", now - start);
+            goto bad;
+        }
+        struct pollfd pfd = {.fd = PQsocket(conn), .events = (short)(POLLIN | (f == 1 ? POLLOUT : 0))};
+        long long left = deadline - now;
+        if (poll(&pfd, 1, left > 200 ? 200 : (int)left) < 0 && errno != EINTR)
+            goto bad;
+        if ((pfd.revents & (POLLIN | POLLHUP | POLLERR)) && !PQconsumeInput(conn))
+            goto bad;
+    }
+    if (!last && PQstatus(conn) != CONNECTION_OK)
+        goto bad;
+    return last;
+bad:
+    PQclear(last);
+    r->conn_bad = 1;
+    return NULL;
+}
+
 static PGconn *relay_connect(sg_outbox_relay *r)
 {
     PGconn *conn = sg_pg_connect(r->dsn, "socialgov-relay");
@@ -189,11 +257,18 @@ static PGconn *relay_connect(sg_outbox_relay *r)
      * every one of them in the heap until VACUUM (1.4 ms per scan at 640
      * reports/s, measured). */
     if (!ident || !chan
-        || asprintf(&sql, "SET search_path TO %s; SET enable_bitmapscan = off; LISTEN %s", ident, chan) < 0) {
+        || asprintf(&sql,
+                    "SET search_path TO %s; SET enable_bitmapscan = off; SET statement_timeout = %d; LISTEN %s",
+                    ident, RELAY_STATEMENT_TIMEOUT_MS, chan) < 0) {
         sql = NULL;
         goto cleanup;
     }
-    res = PQexec(conn, sql);
+    /* Non-blocking from here on: every statement waits a bounded time
+     * (relay_exec), and PQfinish never blocks on a frozen socket. */
+    r->conn_bad = 0;
+    if (PQsetnonblocking(conn, 1) != 0)
+        goto cleanup;
+    res = relay_exec(r, conn, sql, 0, NULL);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         sg_warn("outbox relay: %s: %s", sql, PQerrorMessage(conn));
         goto cleanup;
@@ -218,26 +293,66 @@ cleanup:
 static int try_lead(sg_outbox_relay *r, PGconn *conn)
 {
     const char *params[] = {r->schema};
-    PGresult *res = PQexecParams(conn, "SELECT pg_try_advisory_lock(hashtext('sg_outbox:' || $1))", 1, NULL,
-                                 params, NULL, NULL, 0);
+    PGresult *res = relay_exec(r, conn, "SELECT pg_try_advisory_lock(hashtext('sg_outbox:' || $1))", 1, params);
     int rc = -1;
     if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
         rc = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
     else
-        sg_warn("outbox relay: leader election failed: %s", PQerrorMessage(conn));
+        sg_warn("outbox relay: leader election failed: %s", r->conn_bad ? "no answer" : PQerrorMessage(conn));
     PQclear(res);
     return rc;
 }
 
+/* A leader whose session has been silent for LEADER_SILENT_S is cut off
+ * from us (a frozen peer or a partition the server has not noticed: its
+ * backend still holds the lock): end that session, which releases the
+ * lock. A live leader's session is never silent that long (heartbeat,
+ * answer timeout). The old leader, if it comes back, finds its session gone
+ * before it can mark anything: the session is the fence. Returns 1 when a
+ * session was ended. Needs the same role as the leader (or
+ * pg_signal_backend); without it the server's TCP keepalives end the
+ * session eventually. */
+static int end_silent_leader(sg_outbox_relay *r, PGconn *conn)
+{
+    char silent[16];
+    snprintf(silent, sizeof silent, "%d", LEADER_SILENT_S);
+    const char *params[] = {r->schema, silent};
+    PGresult *res = relay_exec(
+        r, conn,
+        "WITH k AS (SELECT hashtext('sg_outbox:' || $1)::bigint AS k)"
+        " SELECT a.pid, round(extract(epoch FROM clock_timestamp() - a.state_change))::int,"
+        "        pg_terminate_backend(a.pid)"
+        " FROM k, pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+        " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1"
+        "   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        "   AND l.classid::bigint = (k.k >> 32) & 4294967295 AND l.objid::bigint = k.k & 4294967295"
+        "   AND a.pid <> pg_backend_pid()"
+        "   AND a.state_change < clock_timestamp() - make_interval(secs => $2::int)",
+        2, params);
+    int ended = 0;
+    if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+        for (int i = 0; i < PQntuples(res); i++) {
+            ended |= PQgetvalue(res, i, 2)[0] == 't';
+            sg_warn("outbox relay: leader session %s of schema %s silent for %s s: %s", PQgetvalue(res, i, 0),
+                    r->schema, PQgetvalue(res, i, 1),
+                    PQgetvalue(res, i, 2)[0] == 't' ? "ended, taking over" : "could not end it");
+        }
+    } else if (!r->conn_bad) {
+        sg_warn("outbox relay: checking the leader's session failed: %s", PQerrorMessage(conn));
+    }
+    PQclear(res);
+    return ended;
+}
+
 /* Marks ids published; ids is a Postgres array literal. */
-static int mark_published(PGconn *conn, const char *ids)
+static int mark_published(sg_outbox_relay *r, PGconn *conn, const char *ids)
 {
     const char *params[] = {ids};
-    PGresult *res = PQexecParams(conn, "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", 1,
-                                 NULL, params, NULL, NULL, 0);
+    PGresult *res =
+        relay_exec(r, conn, "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", 1, params);
     int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
     if (!ok)
-        sg_error("outbox relay: marking published failed: %s", PQerrorMessage(conn));
+        sg_error("outbox relay: marking published failed: %s", r->conn_bad ? "no answer" : PQerrorMessage(conn));
     PQclear(res);
     return ok ? 0 : -1;
 }
@@ -247,14 +362,14 @@ static int mark_published(PGconn *conn, const char *ids)
 static int dead_letter(sg_outbox_relay *r, PGconn *conn, const PGresult *rows, int i, size_t len, const char *why)
 {
     const char *params[] = {PQgetvalue(rows, i, 0), why};
-    PGresult *res = PQexecParams(conn,
-                                 "WITH moved AS (DELETE FROM outbox WHERE id = $1::bigint AND published_at IS NULL"
-                                 " RETURNING *)"
-                                 " INSERT INTO outbox_dead (id, event_id, topic, key, event_type, payload,"
-                                 "   traceparent, created_at, error)"
-                                 " SELECT id, event_id, topic, key, event_type, payload, traceparent, created_at, $2"
-                                 " FROM moved ON CONFLICT DO NOTHING",
-                                 2, NULL, params, NULL, NULL, 0);
+    PGresult *res = relay_exec(r, conn,
+                               "WITH moved AS (DELETE FROM outbox WHERE id = $1::bigint AND published_at IS NULL"
+                               " RETURNING *)"
+                               " INSERT INTO outbox_dead (id, event_id, topic, key, event_type, payload,"
+                               "   traceparent, created_at, error)"
+                               " SELECT id, event_id, topic, key, event_type, payload, traceparent, created_at, $2"
+                               " FROM moved ON CONFLICT DO NOTHING",
+                               2, params);
     int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
     if (ok) {
         atomic_fetch_add(&r->dead, 1);
@@ -271,12 +386,19 @@ static int dead_letter(sg_outbox_relay *r, PGconn *conn, const PGresult *rows, i
 
 /* Waits for every delivery report of the batch. When stopping, gives up
  * after a grace period; sg_producer_free then purges what is left. */
-static void await_reports(sg_outbox_relay *r)
+static void await_reports(sg_outbox_relay *r, PGconn *conn)
 {
-    long long stop_seen = 0;
+    long long stop_seen = 0, beat = sg_clock_mono_ms();
     pthread_mutex_lock(&r->mu);
     while (r->pending > 0) {
         sg_cond_wait_ms(&r->cv, &r->mu, 100);
+        /* A slow broker must not make the leader's session look silent. */
+        if (sg_clock_mono_ms() - beat >= RELAY_HEARTBEAT_MS && !r->conn_bad) {
+            pthread_mutex_unlock(&r->mu);
+            PQclear(relay_exec(r, conn, "SELECT 1", 0, NULL));
+            beat = sg_clock_mono_ms();
+            pthread_mutex_lock(&r->mu);
+        }
         if (atomic_load(&r->stop)) {
             if (!stop_seen)
                 stop_seen = sg_clock_mono_ms();
@@ -295,13 +417,13 @@ static int relay_batch(sg_outbox_relay *r, PGconn *conn)
     char *ids = NULL;
     int rc = -1;
 
-    res = PQexec(conn, "SELECT id, event_id, topic, key, event_type,"
+    res = relay_exec(r, conn, "SELECT id, event_id, topic, key, event_type,"
                        " (payload || jsonb_build_object('event_id', event_id, 'occurred_at',"
                        "   to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')))::text,"
                        " traceparent"
-                       " FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT 500");
+                       " FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT 500", 0, NULL);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        sg_warn("outbox relay: scan failed: %s", PQerrorMessage(conn));
+        sg_warn("outbox relay: scan failed: %s", r->conn_bad ? "no answer" : PQerrorMessage(conn));
         goto cleanup;
     }
     int n = PQntuples(res);
@@ -357,7 +479,7 @@ static int relay_batch(sg_outbox_relay *r, PGconn *conn)
     }
     r->pending -= n - sent;
     pthread_mutex_unlock(&r->mu);
-    await_reports(r);
+    await_reports(r, conn);
 
     if (r->crash_after_send) {
         sg_warn("outbox relay: SG_TEST_RELAY_CRASH_AFTER_SEND set, exiting before marking %d rows", n);
@@ -385,7 +507,7 @@ static int relay_batch(sg_outbox_relay *r, PGconn *conn)
         for (int i = 0; i < k; i++)
             used += (size_t)snprintf(ids + used, cap - used, i ? ",%s" : "%s", PQgetvalue(res, i, 0));
         snprintf(ids + used, cap - used, "}");
-        if (mark_published(conn, ids) != 0)
+        if (mark_published(r, conn, ids) != 0)
             goto cleanup;
         atomic_fetch_add(&r->published, k);
         atomic_store(&r->backlog, n - k);
@@ -419,14 +541,14 @@ cleanup:
 /* Housekeeping done by the leader only, so one replica does it. Inbox rows
  * are kept longer than Kafka's default retention (7 days): a redelivery can
  * never outlive the record that makes it a duplicate. */
-static void cleanup_published(PGconn *conn)
+static void cleanup_published(sg_outbox_relay *r, PGconn *conn)
 {
     static const char *const sql[] = {
         "DELETE FROM outbox WHERE published_at < now() - interval '1 hour'",
         "DELETE FROM inbox WHERE handled_at < now() - interval '14 days'",
     };
     for (size_t i = 0; i < sizeof sql / sizeof *sql; i++) {
-        PGresult *res = PQexec(conn, sql[i]);
+        PGresult *res = relay_exec(r, conn, sql[i], 0, NULL);
         if (PQresultStatus(res) != PGRES_COMMAND_OK)
             sg_warn("outbox relay: cleanup failed: %s", PQerrorMessage(conn));
         else if (atoi(PQcmdTuples(res)) > 0)
@@ -442,9 +564,9 @@ static void *relay_main(void *arg)
     long long last_cleanup = 0;
 
     while (!atomic_load(&r->stop)) {
-        if (conn && PQstatus(conn) != CONNECTION_OK) {
+        if (conn && (PQstatus(conn) != CONNECTION_OK || r->conn_bad)) {
             if (atomic_load(&r->leader))
-                sg_warn("outbox relay: connection lost, leadership dropped");
+                sg_warn("outbox relay: connection lost or not answering, leadership dropped");
             PQfinish(conn);
             conn = NULL;
             atomic_store(&r->leader, 0);
@@ -462,6 +584,12 @@ static void *relay_main(void *arg)
                 atomic_store(&r->leader, 1);
                 sg_info("outbox relay: leader for schema %s", r->schema);
             } else {
+                /* Another leader: one whose session went silent is ended,
+                 * and the lock tried again at once. */
+                if (l == 0 && end_silent_leader(r, conn)) {
+                    wait_notify(r, NULL, 100);
+                    continue;
+                }
                 if (wait_notify(r, conn, 1000) < 0 || l < 0) {
                     PQfinish(conn);
                     conn = NULL;
@@ -471,11 +599,11 @@ static void *relay_main(void *arg)
         }
         int n = relay_batch(r, conn);
         if (sg_clock_mono_ms() - last_cleanup > CLEANUP_EVERY_MS) {
-            cleanup_published(conn);
+            cleanup_published(r, conn);
             last_cleanup = sg_clock_mono_ms();
         }
-        if (n == BATCH)
-            continue;
+        if (n == BATCH || r->conn_bad)
+            continue; /* more waiting, or a connection to drop at once */
         /* After a failure, the wait doubles as a retry pause. */
         if (wait_notify(r, conn, 1000) < 0)
             continue; /* connection broken: reconnect and re-elect */

@@ -27,6 +27,21 @@
  * key's event, so two transactions never interleave events of one key. Every
  * caller in this repository does.
  *
+ * Leadership on a hostile network: a leader whose connection goes
+ * half-open (a partition, a frozen peer or proxy that still ACKs at TCP
+ * level, so no keepalive or TCP user timeout ever fires) is replaced within
+ * about 21 s. The relay's own connection runs non-blocking with a server
+ * statement_timeout of 10 s (set by the relay, whatever the DSN says) and
+ * gives up on an answer after 15 s: then it drops the connection and its
+ * leadership. A leader's session is never silent longer than that (it
+ * scans every second and sends a heartbeat while it waits for the broker).
+ * A candidate that finds the lock taken ends the holder's session when
+ * pg_stat_activity shows it silent for 20 s (pg_terminate_backend: same
+ * role or pg_signal_backend needed), which releases the lock, and takes
+ * it. The lock lives in the session, so an old leader that comes back can
+ * mark nothing: its session is gone (at worst a batch it had read is sent
+ * again, which is a re-send, not a loss or a reordering of first copies).
+ *
  * Wake-up: each schema has its own NOTIFY channel (sg_outbox_channel), so a
  * commit wakes only the relay of its own service, even when several services
  * share one database.
