@@ -75,8 +75,7 @@ const char *sg_outbox_channel(const char *schema, char buf[SG_OUTBOX_CHANNEL_MAX
 /* Largest event: payload plus envelope (event_id, occurred_at), as the
  * relay sends it (API.md: every event is at most 256 KiB). */
 #define SG_OUTBOX_EVENT_MAX (256 * 1024)
-/* sg_outbox_add's answer to a payload that would make a bigger event. */
-#define SG_ERR_TOO_LARGE (-3)
+/* sg_outbox_add answers SG_ERR_TOO_LARGE (sg/pg.h) for a bigger one. */
 
 int sg_outbox_add(sg_pg *c, const char *topic, const char *key, const char *event_type, const json_t *payload,
                   const char *traceparent);

@@ -20,6 +20,8 @@ typedef struct sg_pg sg_pg; /* one pooled connection, used by one thread at a ti
 #define SG_OK 0
 #define SG_ERR_DB (-1)      /* database error or unreachable */
 #define SG_ERR_RETRY (-2)   /* serialization failure / deadlock: retry the tx */
+#define SG_ERR_TOO_LARGE (-3) /* an event over SG_OUTBOX_EVENT_MAX (sg_outbox_add): retrying
+                               * cannot help; HTTP 500, an inbox handler's event is dropped */
 
 /* Every connection libsg opens (the pool, the outbox relay, the migration
  * runner, which uses the pool) gets these libpq parameters unless the DSN

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "sg/clock.h"
+#include "sg/inbox.h"
 #include "sg/kafka.h"
 #include "sg/log.h"
 #include "sg/migrate.h"
@@ -240,4 +241,30 @@ Test(outbox_dead, refused_event_is_dead_lettered_and_the_rest_flow_in_order)
     for (int i = 0; i < 11; i++)
         cr_expect_eq(firsts[i], want[i], "position %d: seq %d, want %d", i, firsts[i], want[i]);
     pthread_mutex_destroy(&s.mu);
+}
+
+static int causes_too_large(sg_pg *c, const sg_kafka_msg *m, const json_t *in, void *arg)
+{
+    (void)m;
+    (void)in;
+    (*(int *)arg)++;
+    json_t *p = payload(1, SG_OUTBOX_EVENT_MAX);
+    int rc = sg_outbox_add(c, TOPIC, "k", "it.dead", p, NULL);
+    json_decref(p);
+    return rc;
+}
+
+/* A consumed event whose handling would add an over-size event fails the
+ * same way at every redelivery: it is dropped (logged, recorded in the
+ * inbox), not retried at the head of its partition forever. */
+Test(outbox_dead, inbox_drops_an_event_whose_outcome_is_too_large)
+{
+    int calls = 0;
+    const char *v = "{\"event_id\":\"7d7c1f9e-6a43-4c3e-9b8e-0c2f7a9d1e22\",\"x\":1}";
+    sg_kafka_msg m = {.topic = "it.direct", .value = v, .len = strlen(v)};
+    cr_expect_eq(sg_inbox_process(pool, &m, causes_too_large, &calls), 0);
+    cr_expect_eq(sg_inbox_process(pool, &m, causes_too_large, &calls), 0);
+    cr_expect_eq(calls, 1, "handled once, then a duplicate");
+    cr_expect_eq(scalar("SELECT count(*) FROM inbox"), 1);
+    cr_expect_eq(scalar("SELECT count(*) FROM outbox"), 0);
 }
