@@ -358,7 +358,9 @@ static int mark_published(sg_outbox_relay *r, PGconn *conn, const char *ids)
 }
 
 /* Moves one unpublished row to outbox_dead (see outbox.h). Returns 0 when
- * moved (or already gone), -1 on a database error. */
+ * moved (or already gone), -1 on a database error. An event already dead
+ * (same event_id) just leaves the outbox; any other conflict fails the
+ * whole statement, so a row is never deleted without its dead copy. */
 static int dead_letter(sg_outbox_relay *r, PGconn *conn, const PGresult *rows, int i, size_t len, const char *why)
 {
     const char *params[] = {PQgetvalue(rows, i, 0), why};
@@ -368,7 +370,7 @@ static int dead_letter(sg_outbox_relay *r, PGconn *conn, const PGresult *rows, i
                                " INSERT INTO outbox_dead (id, event_id, topic, key, event_type, payload,"
                                "   traceparent, created_at, error)"
                                " SELECT id, event_id, topic, key, event_type, payload, traceparent, created_at, $2"
-                               " FROM moved ON CONFLICT DO NOTHING",
+                               " FROM moved ON CONFLICT (event_id) DO NOTHING",
                                2, params);
     int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
     if (ok) {
