@@ -228,7 +228,7 @@ PGconn *sg_pg_connect(const char *dsn, const char *application_name)
         for (int i = 0; i < 7; i++)
             if (strcmp(p->keyword, ours[i]) == 0)
                 have[i] = 1;
-        if (strcmp(p->keyword, "application_name") == 0)
+        if (strcmp(p->keyword, "application_name") == 0 || strcmp(p->keyword, "fallback_application_name") == 0)
             have_app = 1;
         if (strcmp(p->keyword, "options") == 0) {
             dsn_options = p->val;
@@ -247,7 +247,7 @@ PGconn *sg_pg_connect(const char *dsn, const char *application_name)
         vals[n++] = num[i];
     }
     if (!have_app && application_name) {
-        keys[n] = "application_name";
+        keys[n] = "fallback_application_name";
         vals[n++] = application_name;
     }
     /* Server side: -c settings; the DSN's options come after ours, so each
