@@ -67,9 +67,24 @@ static int free_port(void)
     return ntohs(a.sin_port);
 }
 
-/* Status code of GET path on 127.0.0.1:port, or -1. */
+/* Status code of GET path on 127.0.0.1:port, or -1; the response (headers
+ * and body, cut at len) in out when out is not NULL. */
+static int http_get_body(int port, const char *path, char *out, size_t len);
+
 static int http_get(int port, const char *path)
 {
+    return http_get_body(port, path, NULL, 0);
+}
+
+static int http_get_body(int port, const char *path, char *out, size_t outlen)
+{
+    static char scratch[512];
+    char req[256];
+    if (!out || outlen < 16) {
+        out = scratch;
+        outlen = sizeof scratch;
+    }
+    out[0] = '\0';
     int s = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
@@ -77,17 +92,20 @@ static int http_get(int port, const char *path)
         close(s);
         return -1;
     }
-    char req[256], resp[512] = "";
     int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", path);
     if (write(s, req, (size_t)n) != n) {
         close(s);
         return -1;
     }
-    ssize_t got = read(s, resp, sizeof resp - 1);
+    size_t used = 0;
+    ssize_t r;
+    while (used + 1 < outlen && (r = read(s, out + used, outlen - 1 - used)) > 0)
+        used += (size_t)r;
+    out[used] = '\0';
     close(s);
     int code = -1;
-    if (got > 12)
-        sscanf(resp, "HTTP/1.%*d %d", &code);
+    if (used > 12)
+        sscanf(out, "HTTP/1.%*d %d", &code);
     return code;
 }
 
@@ -142,6 +160,9 @@ Test(app, start_and_stop_in_process_twice)
         cr_expect_str_eq(app->cfg.pg_schema, schema);
         cr_expect_eq(app->cfg.pg_statement_timeout_ms, 10000);
         cr_expect_eq(http_get(p, "/healthz"), 200, "round %d", round);
+        static char metrics[65536];
+        cr_expect_eq(http_get_body(p, "/metrics", metrics, sizeof metrics), 200);
+        cr_expect(strstr(metrics, "\nsg_outbox_dead_total 0\n") != NULL, "no sg_outbox_dead_total in /metrics");
         long long end = sg_clock_mono_ms() + 5000;
         while (atomic_load(&worker_calls) < 2 && sg_clock_mono_ms() < end)
             usleep(20000);
