@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +94,25 @@ static int load_ints(sg_config *cfg, int default_port, char *err, size_t errlen)
     if (sg_env_long("SG_METRICS_REFRESH_S", 15, 1, 3600, &v, err, errlen))
         return -1;
     cfg->metrics_refresh_s = (int)v;
+    /* PostgreSQL connection timeouts and keepalives (sg_pg_options). */
+    static const struct {
+        const char *name;
+        long def, max;
+        size_t off;
+    } pg[] = {
+        {"SG_PG_STATEMENT_TIMEOUT_MS", 10000, 86400000, offsetof(sg_config, pg_statement_timeout_ms)},
+        {"SG_PG_LOCK_TIMEOUT_MS", 5000, 86400000, offsetof(sg_config, pg_lock_timeout_ms)},
+        {"SG_PG_CONNECT_TIMEOUT_S", 5, 300, offsetof(sg_config, pg_connect_timeout_s)},
+        {"SG_PG_KEEPALIVES_IDLE_S", 10, 7200, offsetof(sg_config, pg_keepalives_idle_s)},
+        {"SG_PG_KEEPALIVES_INTERVAL_S", 5, 600, offsetof(sg_config, pg_keepalives_interval_s)},
+        {"SG_PG_KEEPALIVES_COUNT", 3, 100, offsetof(sg_config, pg_keepalives_count)},
+        {"SG_PG_TCP_USER_TIMEOUT_MS", 20000, 3600000, offsetof(sg_config, pg_tcp_user_timeout_ms)},
+    };
+    for (size_t i = 0; i < sizeof pg / sizeof pg[0]; i++) {
+        if (sg_env_long(pg[i].name, pg[i].def, 0, pg[i].max, &v, err, errlen))
+            return -1;
+        *(int *)(void *)((char *)cfg + pg[i].off) = (int)v;
+    }
     return 0;
 }
 

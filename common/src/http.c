@@ -26,6 +26,7 @@
 
 #include "sg/json.h"
 #include "sg/log.h"
+#include "sg/pg.h" /* store outcome codes (sg_reply_store_error) */
 #include "sg/router.h"
 
 #define REQ_ID_MAX 128
@@ -319,6 +320,11 @@ const char *sg_req_uuid_param(sg_req *req, const char *name, const char *what)
 
 void sg_reply_store_error(sg_req *req, int rc)
 {
+    if (rc == SG_ERR_TOO_LARGE) {
+        /* Deterministic: a retry would fail the same way. */
+        sg_reply_problem(req, 500, "Internal Server Error", "an event this request causes exceeds 256 KiB");
+        return;
+    }
     if (rc < 0) {
         sg_reply_header(req, "Retry-After", "1");
         sg_reply_problem(req, 503, "Service Unavailable", "the database is unavailable, retry later");

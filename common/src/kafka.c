@@ -184,6 +184,24 @@ const char *sg_topic(char *buf, size_t len, const char *prefix, const char *name
 
 /* ---- producer ------------------------------------------------------------------ */
 
+/* Errors that sending the same message again cannot cure. Authorization
+ * and unknown-topic errors are left out on purpose: an operator fixes
+ * those, and the message must then go out. */
+static int refused_for_good(rd_kafka_resp_err_t e)
+{
+    switch (e) {
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+    case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     sg_producer *p = opaque;
@@ -191,7 +209,8 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     if (m->err)
         sg_warn("kafka: delivery to %s failed: %s", rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
     if (p->cb)
-        p->cb(m->_private, m->err == RD_KAFKA_RESP_ERR_NO_ERROR);
+        p->cb(m->_private, m->err == RD_KAFKA_RESP_ERR_NO_ERROR,
+              m->err && refused_for_good(m->err) ? rd_kafka_err2str(m->err) : NULL);
 }
 
 static void *producer_poll_main(void *arg)
@@ -290,7 +309,7 @@ int sg_producer_send(sg_producer *p, const char *topic, const char *key, const c
         /* On failure the headers stay ours. */
         rd_kafka_headers_destroy(h);
         sg_warn("kafka: cannot enqueue to %s: %s", topic, rd_kafka_err2str(e));
-        return -1;
+        return refused_for_good(e) ? -2 : -1;
     }
     return 0;
 }

@@ -173,11 +173,7 @@ sg_redis *sg_redis_create(const char *url, int timeout_ms, int pool_size, char *
     r->timeout_ms = timeout_ms;
     r->size = pool_size;
     pthread_mutex_init(&r->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&r->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    sg_cond_init_monotonic(&r->cv);
     atomic_init(&r->generation, 0);
     atomic_init(&r->last_err_log_ms, 0);
     return r;
@@ -251,17 +247,9 @@ cleanup:
 
 static rslot *slot_get(sg_redis *r)
 {
-    struct timespec deadline;
     rslot *s = NULL;
-    long wait = (long)r->timeout_ms * 2;
+    struct timespec deadline = sg_deadline_ms((long)r->timeout_ms * 2);
 
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += wait / 1000;
-    deadline.tv_nsec += (wait % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
     pthread_mutex_lock(&r->mu);
     for (;;) {
         for (int i = 0; i < r->size && !s; i++)
@@ -272,7 +260,7 @@ static rslot *slot_get(sg_redis *r)
                 s = &r->slots[i];
         if (s)
             break;
-        if (pthread_cond_timedwait(&r->cv, &r->mu, &deadline) == ETIMEDOUT) {
+        if (sg_cond_wait_until(&r->cv, &r->mu, &deadline) == ETIMEDOUT) {
             pthread_mutex_unlock(&r->mu);
             return NULL;
         }

@@ -4,6 +4,7 @@
 
 #include "sg/config.h"
 #include "sg/kafka.h"
+#include "sg/pg.h"
 #include "sg/log.h" /* SG_LOG_* */
 
 /* Criterion runs every test in its own process, so environment changes do
@@ -227,4 +228,49 @@ Test(config, kafka_properties_refused_without_values)
     setenv("SG_KAFKA_PROPERTIES", "", 1);
     setenv("SG_METRICS_REFRESH_S", "0", 1);
     expect_error("SG_METRICS_REFRESH_S");
+}
+
+static const char *const pg_vars[] = {"SG_PG_STATEMENT_TIMEOUT_MS", "SG_PG_LOCK_TIMEOUT_MS",
+                                      "SG_PG_CONNECT_TIMEOUT_S",    "SG_PG_KEEPALIVES_IDLE_S",
+                                      "SG_PG_KEEPALIVES_INTERVAL_S", "SG_PG_KEEPALIVES_COUNT",
+                                      "SG_PG_TCP_USER_TIMEOUT_MS"};
+
+Test(config, pg_timeouts_default_to_sg_pg_options_default)
+{
+    for (size_t i = 0; i < sizeof pg_vars / sizeof pg_vars[0]; i++)
+        unsetenv(pg_vars[i]);
+    sg_config cfg;
+    char err[256] = "";
+    cr_assert_eq(sg_config_load(&cfg, "report", 8081, err, sizeof err), 0, "%s", err);
+    sg_pg_options d;
+    sg_pg_options_default(&d);
+    cr_expect_eq(cfg.pg_statement_timeout_ms, d.statement_timeout_ms);
+    cr_expect_eq(cfg.pg_statement_timeout_ms, 10000);
+    cr_expect_eq(cfg.pg_lock_timeout_ms, d.lock_timeout_ms);
+    cr_expect_eq(cfg.pg_connect_timeout_s, d.connect_timeout_s);
+    cr_expect_eq(cfg.pg_keepalives_idle_s, d.keepalives_idle_s);
+    cr_expect_eq(cfg.pg_keepalives_interval_s, d.keepalives_interval_s);
+    cr_expect_eq(cfg.pg_keepalives_count, d.keepalives_count);
+    cr_expect_eq(cfg.pg_tcp_user_timeout_ms, d.tcp_user_timeout_ms);
+    /* A dead peer is noticed within 30 s with the defaults. */
+    cr_expect_leq(d.keepalives_idle_s + d.keepalives_interval_s * d.keepalives_count, 30);
+    cr_expect_leq(d.tcp_user_timeout_ms, 30000);
+    sg_config_free(&cfg);
+}
+
+Test(config, pg_timeouts_overrides_and_errors)
+{
+    setenv("SG_PG_STATEMENT_TIMEOUT_MS", "0", 1);
+    setenv("SG_PG_KEEPALIVES_COUNT", "7", 1);
+    sg_config cfg;
+    char err[256] = "";
+    cr_assert_eq(sg_config_load(&cfg, "report", 8081, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(cfg.pg_statement_timeout_ms, 0);
+    cr_expect_eq(cfg.pg_keepalives_count, 7);
+    sg_config_free(&cfg);
+    setenv("SG_PG_LOCK_TIMEOUT_MS", "soon", 1);
+    expect_error("SG_PG_LOCK_TIMEOUT_MS");
+    unsetenv("SG_PG_LOCK_TIMEOUT_MS");
+    setenv("SG_PG_TCP_USER_TIMEOUT_MS", "-5", 1);
+    expect_error("SG_PG_TCP_USER_TIMEOUT_MS");
 }

@@ -817,6 +817,10 @@ Test(http, store_error_mapping)
     r = request("GET", "/v1/store-error/7", NULL, NULL);
     expect_problem(r, 500);
     cr_assert_null(header(r, "Retry-After"));
+    /* An over-size event: a retry cannot help, so no 503 / Retry-After. */
+    r = request("GET", "/v1/store-error/-3", NULL, NULL);
+    expect_problem(r, 500);
+    cr_assert_null(header(r, "Retry-After"));
 }
 
 /* The method is client input: unknown ones are folded into one label value,

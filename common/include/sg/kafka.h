@@ -36,14 +36,20 @@ typedef struct sg_kafka_msg {
 
 typedef struct sg_producer sg_producer;
 
-/* Delivery report: ok=1 when acked by the broker. Runs on the poll thread. */
-typedef void (*sg_delivery_cb)(void *opaque, int ok);
+/* Delivery report: ok=1 when acked by the broker. On a failure, refused is
+ * NULL when sending again may succeed (timeout, broker down, ...) and names
+ * the error when the broker refused the message for good (e.g. larger than
+ * the topic's max.message.bytes, invalid record): sending it again would
+ * fail again. Runs on the poll thread. */
+typedef void (*sg_delivery_cb)(void *opaque, int ok, const char *refused);
 
 sg_producer *sg_producer_create(const char *brokers, sg_delivery_cb cb, char *err, size_t errlen);
 /* Flushes (up to 10 s) and frees. */
 void sg_producer_free(sg_producer *p);
 /* Enqueues one message; headers event_id/event_type/traceparent are added
- * when non-NULL. All strings copied. Returns 0 or -1 (queue full, ...). */
+ * when non-NULL. All strings copied. Returns 0, -1 (queue full, ...: may
+ * succeed later) or -2 (refused for good, e.g. larger than the producer's
+ * message.max.bytes). */
 int sg_producer_send(sg_producer *p, const char *topic, const char *key, const char *value, size_t len,
                      const char *event_id, const char *event_type, const char *traceparent, void *opaque);
 /* Waits until all enqueued messages are delivered or failed. 0 when done. */
