@@ -14,6 +14,7 @@
 #include "decision.h"
 #include "lifecycle.h"
 #include "sg/pg.h"
+#include "sg/pgutil.h"
 
 /* A case row joined with the rule version it was opened under. */
 typedef struct rp_case_row {
@@ -63,6 +64,30 @@ int rp_case_request_panel(sg_pg *c, const rp_case_row *r, int round, int seats, 
  * case's refill mark either way. Sets *requested to the seats requested
  * (may be NULL). */
 int rp_case_refill(sg_pg *c, rp_case_row *r, const char *tp, int *requested);
+
+/* SQL expressions over a case `c` joined with its rule `r`: whether no
+ * appeal can change the decided case any more (API.md "Cases": its appeal
+ * window closed without an appeal, its appeal was decided, it is an appeal
+ * itself, or it was finalized), and until when an appeal may be opened
+ * (RFC 3339 text; null when none is possible). */
+#define RP_SQL_CASE_FINAL                                                                                       \
+    "c.status = 'decided' AND (c.appeal_of IS NOT NULL OR c.finalized_at IS NOT NULL "                          \
+    " OR EXISTS (SELECT 1 FROM cases fa WHERE fa.appeal_of = c.id AND fa.status = 'decided') "                 \
+    " OR (NOT EXISTS (SELECT 1 FROM cases fa WHERE fa.appeal_of = c.id) "                                      \
+    "     AND c.decided_at + r.appeal_window_s * interval '1 second' < now()))"
+#define RP_SQL_APPEAL_DEADLINE                                                                                  \
+    "CASE WHEN c.status = 'decided' AND c.appeal_of IS NULL AND c.finalized_at IS NULL "                        \
+    " AND NOT EXISTS (SELECT 1 FROM cases fa WHERE fa.appeal_of = c.id) "                                      \
+    " AND c.decided_at + r.appeal_window_s * interval '1 second' >= now() "                                    \
+    "THEN " SG_SQL_TS("c.decided_at + r.appeal_window_s * interval '1 second'") " END"
+
+/* The outcome of the case for upstream, once per change (kind: decided,
+ * escalated, resolved, cancelled, finalized), called by the transition
+ * after the case row changed: publishes sg.case.outcome (the tally, never a
+ * juror id; report_ids bounded, see payloads.h) and queues one signed
+ * callback per (client, callback URL) of the case's reports, each with that
+ * client's own report_ids only. */
+int rp_case_outcome(sg_pg *c, const rp_case_row *r, const char *kind, const char *tp);
 
 /* Publishes sg.notification.requested (key = user_id); ballot_id may be
  * NULL. */
