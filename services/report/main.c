@@ -8,7 +8,7 @@
 #include "workers.h"
 
 /* Names of the callback delivery workers (SG_CALLBACK_WORKERS of them). */
-static char callback_worker_names[RP_CALLBACK_WORKERS_MAX][24];
+static char callback_worker_names[RP_CALLBACK_WORKERS_MAX][32];
 
 int main(void)
 {
@@ -48,7 +48,7 @@ int main(void)
     };
     size_t nworkers = 2;
     for (long i = 0; i < ncallback; i++) {
-        snprintf(callback_worker_names[i], sizeof callback_worker_names[i], "callbacks-%ld", i + 1);
+        snprintf(callback_worker_names[i], sizeof callback_worker_names[i], "callbacks-%d", (int)(i + 1));
         workers[nworkers++] = (sg_app_worker){callback_worker_names[i], (int)timer_ms, rp_callbacks_tick};
     }
     const sg_app_spec spec = {
