@@ -54,8 +54,9 @@ int rp_case_is_open(const rp_case_row *r);
 int rp_case_tally(sg_pg *c, const char *case_id, int *violation, int *no_violation);
 
 /* Inserts a panel request for `round` with `seats` and publishes
- * sg.panel.requested (exclusions: every reviewer ever on the case or on the
- * case it appeals, its reporters and the owner). kind names the audit entry:
+ * sg.panel.requested (exclusions: the owner, every reviewer ever on the
+ * case or on the case it appeals, then its reporters by filing time, at
+ * most RP_PANEL_MAX_EXCLUDE ids: see payloads.h). kind names the audit entry:
  * "panel_requested" or "substitute_requested". */
 int rp_case_request_panel(sg_pg *c, const rp_case_row *r, int round, int seats, const char *kind, const char *tp);
 
@@ -134,19 +135,21 @@ int rp_case_start_voting(sg_pg *c, rp_case_row *r);
 
 /* assigning|voting -> decided: open ballots cancelled, verdict and tally
  * stored, sg.case.decided, case_decided notifications to reporters and
- * owner, callbacks queued, audit "decided". decided_by: panel, appeal or
- * deadline. */
+ * owner, the outcome (rp_case_outcome, kind decided), audit "decided".
+ * decided_by: panel, appeal or deadline. */
 int rp_case_decide(sg_pg *c, rp_case_row *r, rp_verdict v, const char *decided_by, const char *tp);
 
 /* escalated -> decided by ops: as rp_case_decide with decided_by "ops",
- * actor and note (may be NULL) stored, audit "resolved". */
+ * actor and note (may be NULL) stored, the outcome of kind resolved, audit
+ * "resolved". */
 int rp_case_resolve(sg_pg *c, rp_case_row *r, rp_verdict v, const char *note, const char *actor, const char *tp);
 
-/* assigning|voting -> escalated: open ballots cancelled, audit "escalated". */
+/* assigning|voting -> escalated: open ballots cancelled, the outcome of
+ * kind escalated, audit "escalated". */
 int rp_case_escalate(sg_pg *c, rp_case_row *r, const char *why, const char *tp);
 
 /* assigning|voting|escalated -> cancelled: open ballots cancelled, reason
- * stored, callbacks queued (verdict null), audit "cancelled". */
+ * stored, the outcome of kind cancelled (verdict null), audit "cancelled". */
 int rp_case_cancel(sg_pg *c, rp_case_row *r, const char *reason, const char *actor, const char *tp);
 
 #endif

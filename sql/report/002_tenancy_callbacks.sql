@@ -36,6 +36,8 @@ UPDATE callbacks SET
     url_redacted = regexp_replace(regexp_replace(url, '[?#].*$', ''), '^([A-Za-z][A-Za-z0-9+.-]*://)[^@/]*@', '\1'),
     host = lower(substring(url from '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?(\[[^]/]*\]|[^:/?#]*)'))
     WHERE url_redacted IS NULL;
+-- Before this migration a cancelled case's callback said so in its body.
+UPDATE callbacks SET kind = 'cancelled' WHERE kind = 'decided' AND body::jsonb ->> 'status' = 'cancelled';
 ALTER TABLE callbacks ALTER COLUMN url_redacted SET NOT NULL;
 CREATE UNIQUE INDEX IF NOT EXISTS callbacks_one_delivery ON callbacks (case_id, kind, client, url);
 CREATE UNIQUE INDEX IF NOT EXISTS callbacks_seq ON callbacks (seq);
