@@ -25,9 +25,13 @@
  *   - sg.case.outcome report_ids: the first RP_OUTCOME_MAX_REPORT_IDS report
  *     ids by filing time (in a callback: of the receiving client's reports),
  *     with report_count, the full number.
- * Ids are at most 128 bytes, so these lists stay under 140 KiB, and the
- * ballots of sg.case.decided (at most panel_size x (1 + substitute rounds),
- * 1111 for the largest rule) under 230 KiB.
+ * Ids are at most 128 bytes, so these lists stay under 140 KiB. The ballots
+ * of sg.case.decided are bounded by the rule, not by the reports: a ballot
+ * is only created for a requested seat, and seats are requested for
+ * panel_size x (1 + max_substitute_rounds) ballots at most (1111 for the
+ * largest rule, about 235 KiB with 128-byte reviewer ids, so the whole event
+ * stays under 256 KiB). A replacement that does not use a substitute round
+ * must keep to that bound.
  *
  * The encoders return a new reference (NULL only when out of memory) with
  * the keys in a fixed order, so the bytes on the wire do not change with the
