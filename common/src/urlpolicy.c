@@ -2,6 +2,7 @@
 #include "sg/urlpolicy.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <curl/curl.h>
 #include <netinet/in.h>
 #include <stdint.h>
@@ -315,6 +316,20 @@ char *sg_url_redact(const char *url)
         curl_free(text);
     }
 cleanup:
+    curl_url_cleanup(u);
+    return out;
+}
+
+char *sg_url_host(const char *url)
+{
+    CURLU *u = curl_url();
+    char *host = NULL, *out = NULL;
+    if (u && url && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && host && (out = strdup(host))) {
+        for (char *p = out; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+    }
+    curl_free(host);
     curl_url_cleanup(u);
     return out;
 }

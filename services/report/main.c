@@ -7,11 +7,16 @@
 #include "sg/config.h"
 #include "workers.h"
 
+/* Names of the callback delivery workers (SG_CALLBACK_WORKERS of them). */
+static char callback_worker_names[RP_CALLBACK_WORKERS_MAX][32];
+
 int main(void)
 {
-    long timer_ms;
+    long timer_ms, ncallback;
     char err[256];
-    if (sg_env_long("SG_TIMER_INTERVAL_MS", 250, 10, 60000, &timer_ms, err, sizeof err)) {
+    if (sg_env_long("SG_TIMER_INTERVAL_MS", 250, 10, 60000, &timer_ms, err, sizeof err) ||
+        sg_env_long("SG_CALLBACK_WORKERS", RP_CALLBACK_WORKERS_DEFAULT, RP_CALLBACK_WORKERS_MIN,
+                    RP_CALLBACK_WORKERS_MAX, &ncallback, err, sizeof err)) {
         fprintf(stderr, "sg-report: %s\n", err);
         return 2;
     }
@@ -31,16 +36,21 @@ int main(void)
         {"POST", "/v1/cases/{case_id}/votes", SG_AUTH_PERSON, rp_h_vote},
         {"POST", "/v1/ballots/{ballot_id}/decline", SG_AUTH_PERSON, rp_h_decline},
         {"GET", "/v1/me/ballots", SG_AUTH_PERSON, rp_h_my_ballots},
+        {"GET", "/v1/callbacks", SG_AUTH_OPS, rp_h_callbacks_list},
+        {"POST", "/v1/callbacks/{id}/retry", SG_AUTH_OPS, rp_h_callback_retry},
     };
     const sg_app_consumer consumers[] = {
         {"report", SG_T_PANEL_ASSIGNED, rp_on_panel_assigned, 1},
     };
-    const sg_app_worker workers[] = {
+    sg_app_worker workers[2 + RP_CALLBACK_WORKERS_MAX] = {
         {"timers", (int)timer_ms, rp_timers_tick},
-        {"callbacks-1", (int)timer_ms, rp_callbacks_tick},
-        {"callbacks-2", (int)timer_ms, rp_callbacks_tick},
         {"housekeeping", 60000, rp_housekeeping_tick},
     };
+    size_t nworkers = 2;
+    for (long i = 0; i < ncallback; i++) {
+        snprintf(callback_worker_names[i], sizeof callback_worker_names[i], "callbacks-%d", (int)(i + 1));
+        workers[nworkers++] = (sg_app_worker){callback_worker_names[i], (int)timer_ms, rp_callbacks_tick};
+    }
     const sg_app_spec spec = {
         .service = "report",
         .default_port = 8081,
@@ -49,7 +59,7 @@ int main(void)
         .consumers = consumers,
         .nconsumers = sizeof consumers / sizeof consumers[0],
         .workers = workers,
-        .nworkers = sizeof workers / sizeof workers[0],
+        .nworkers = nworkers,
         .init = rp_svc_init,
         .fini = rp_svc_fini,
         .collect = rp_collect,

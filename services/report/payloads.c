@@ -58,6 +58,22 @@ json_t *rp_case_decided_encode(const rp_case_decided *e)
     return out;
 }
 
+json_t *rp_case_outcome_encode(const rp_case_outcome_ev *e)
+{
+    json_t *tally = e->has_tally ? json_pack("{s:i, s:i}", "violation", e->tally_violation, "no_violation",
+                                             e->tally_no_violation)
+                                 : json_null();
+    if (!tally)
+        return NULL;
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:b, s:o, s:o, s:o, s:o, s:o, s:I}", "kind",
+                     e->kind, "case_id", e->case_id, "report_type", e->report_type, "target_id", e->target_id,
+                     "target_owner_id", e->target_owner_id, "status", e->status, "verdict",
+                     str_or_null(rp_verdict_name(e->verdict)), "decided_by", str_or_null(e->decided_by), "final",
+                     e->final, "tally", tally, "decided_at", str_or_null(e->decided_at), "appeal_deadline",
+                     str_or_null(e->appeal_deadline), "appeal_of", str_or_null(e->appeal_of), "report_ids",
+                     strings(e->report_ids), "report_count", (json_int_t)e->report_count);
+}
+
 int rp_panel_assigned_decode(const json_t *p, rp_panel_assigned *out, char *err, size_t errlen)
 {
     const json_t *ids = json_object_get(p, "reviewer_ids");

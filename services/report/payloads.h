@@ -5,7 +5,33 @@
  * store a struct, so the store never parses an event.
  *
  * Produced: sg.panel.requested, sg.ballot.closed, sg.case.decided,
+ * sg.case.outcome (also the body of upstream callbacks),
  * sg.notification.requested. Consumed: sg.panel.assigned.
+ *
+ * Size: every event is at most 256 KiB (API.md "Events") by construction,
+ * whatever the number of reports on a case (max_reports_per_case allows
+ * 10,000). The lists that grow with the reports are bounded here; the store
+ * fills them in a fixed order up to the bound:
+ *   - sg.panel.requested exclude_user_ids: the owner, then every panelist
+ *     of the case and of the case it appeals, then the reporters by filing
+ *     time, at most RP_PANEL_MAX_EXCLUDE ids in all. A reporter beyond the
+ *     list may be offered a seat; the report service screens every panel
+ *     answer against all reporters, panelists and the owner (store_panel.c)
+ *     and releases such a seat, which is then refilled.
+ *   - sg.case.decided reporter_ids: the first RP_DECIDED_MAX_REPORTERS
+ *     reporters by filing time: the reporters paid reporter_reward (reward
+ *     pays exactly the ids listed; reviewer does not read them). A case
+ *     with more reporters pays the first RP_DECIDED_MAX_REPORTERS.
+ *   - sg.case.outcome report_ids: the first RP_OUTCOME_MAX_REPORT_IDS report
+ *     ids by filing time (in a callback: of the receiving client's reports),
+ *     with report_count, the full number.
+ * Ids are at most 128 bytes, so these lists stay under 140 KiB. The ballots
+ * of sg.case.decided are bounded by the rule, not by the reports: a ballot
+ * is only created for a requested seat, and seats are requested for
+ * panel_size x (1 + max_substitute_rounds) ballots at most (1111 for the
+ * largest rule, about 235 KiB with 128-byte reviewer ids, so the whole event
+ * stays under 256 KiB). A replacement that does not use a substitute round
+ * must keep to that bound.
  *
  * The encoders return a new reference (NULL only when out of memory) with
  * the keys in a fixed order, so the bytes on the wire do not change with the
@@ -23,6 +49,11 @@
 /* Bounds of a consumed sg.panel.assigned. */
 #define RP_PANEL_MAX_ROUND 1000
 #define RP_PANEL_MAX_IDS 1000
+
+/* Bounds of the lists that grow with a case's reports (see above). */
+#define RP_PANEL_MAX_EXCLUDE 1000
+#define RP_DECIDED_MAX_REPORTERS 100
+#define RP_OUTCOME_MAX_REPORT_IDS 1000
 
 /* sg.panel.requested (report -> reviewer), key = case_id. */
 typedef struct rp_panel_requested {
@@ -62,9 +93,10 @@ typedef struct rp_decided_ballot {
     rp_verdict decision;     /* RP_VERDICT_NONE: null */
 } rp_decided_ballot;
 
-/* sg.case.decided (report -> reviewer, reward), key = case_id; also the
- * body of the upstream callbacks (plus "status"). Each ballot's
- * with_majority is judged against verdict. NULL strings are null. */
+/* sg.case.decided (report -> reviewer, reward; internal: it names the
+ * jurors), key = case_id. Each ballot's with_majority is judged against
+ * verdict. NULL strings are null. reporter_ids holds at most
+ * RP_DECIDED_MAX_REPORTERS ids (the first by filing time). */
 typedef struct rp_case_decided {
     const char *case_id;
     const char *report_type;
@@ -78,6 +110,29 @@ typedef struct rp_case_decided {
     size_t nballots;
 } rp_case_decided;
 json_t *rp_case_decided_encode(const rp_case_decided *e);
+
+/* sg.case.outcome (report -> upstream), key = case_id, and the body of each
+ * upstream callback (with the receiving client's report_ids). No juror ids:
+ * the tally only. NULL strings are null. */
+typedef struct rp_case_outcome_ev {
+    const char *kind;                /* decided, escalated, resolved, cancelled, finalized */
+    const char *case_id;
+    const char *report_type;
+    const char *target_id;
+    const char *target_owner_id;
+    const char *status;
+    rp_verdict verdict;              /* RP_VERDICT_NONE: null */
+    const char *decided_by;
+    int final;
+    int has_tally;                   /* 0: tally null (not decided) */
+    int tally_violation, tally_no_violation;
+    const char *decided_at;          /* RFC 3339 */
+    const char *appeal_deadline;     /* RFC 3339; null when no appeal is possible */
+    const char *appeal_of;
+    const json_t *report_ids;        /* array of strings, at most RP_OUTCOME_MAX_REPORT_IDS */
+    long report_count;               /* the number of reports (of the client, in a callback) */
+} rp_case_outcome_ev;
+json_t *rp_case_outcome_encode(const rp_case_outcome_ev *e);
 
 /* sg.panel.assigned (reviewer -> report). Borrowed from the payload. */
 typedef struct rp_panel_assigned {

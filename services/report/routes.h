@@ -32,13 +32,19 @@ void rp_h_vote(sg_req *req, void *ctx);
 void rp_h_decline(sg_req *req, void *ctx);
 void rp_h_my_ballots(sg_req *req, void *ctx);
 
+/* routes_callbacks.c (ops) */
+void rp_h_callbacks_list(sg_req *req, void *ctx);
+void rp_h_callback_retry(sg_req *req, void *ctx);
+
 /* routes_util.c: shared by the handlers. */
 
 /* Replies with the problem matching a store outcome: 404 (`what` names the
  * resource), 403, 409, 422 for the ST_* codes (detail from d when set), and
  * sg_reply_store_error for the rest (503 for database errors). */
 void rp_reply_store_error(sg_req *req, int rc, const rp_detail *d, const char *what);
-/* Replies with the case as GET /v1/cases/{id} shows it (200). */
+/* Replies with the case as GET /v1/cases/{id} shows it to the caller (200):
+ * the upstream view to a client (404 for a case of another tenant), the
+ * ops view otherwise. */
 void rp_reply_case(sg_req *req, sg_pg_pool *pool, const char *case_id, int status);
 
 #endif

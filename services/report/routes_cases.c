@@ -71,8 +71,9 @@ void rp_h_case_cancel(sg_req *req, void *ctx)
     int rc;
     if (!id || !(body = sg_req_body_object(req, fields, 1)))
         return;
-    rc = rp_store_case_cancel(s->app->pg, id, sg_json_str(body, "reason"), sg_req_principal(req)->id,
-                           sg_req_traceparent(req), &d);
+    const sg_principal *who = sg_req_principal(req);
+    rc = rp_store_case_cancel(s->app->pg, id, who->kind == SG_AUTH_CLIENT ? who->id : NULL,
+                              sg_json_str(body, "reason"), who->id, sg_req_traceparent(req), &d);
     if (rc != SG_OK) {
         rp_reply_store_error(req, rc, &d, "case");
         return;

@@ -10,6 +10,7 @@
 #include "sg/digest.h"
 #include "sg/json.h"
 #include "sg/log.h"
+#include "sg/urlpolicy.h"
 
 void rp_h_report_post(sg_req *req, void *ctx)
 {
@@ -17,7 +18,8 @@ void rp_h_report_post(sg_req *req, void *ctx)
     const sg_principal *who = sg_req_principal(req);
     const json_t *body = sg_req_json(req);
     const char *key = sg_req_header(req, "Idempotency-Key");
-    char err[256], hash[SG_SHA256_HEX_LEN + 1];
+    char err[256], hash[SG_SHA256_HEX_LEN + 1], scope[48];
+    time_t now = time(NULL);
     rp_report_input in;
     rp_intake io;
     size_t rawlen;
@@ -36,6 +38,15 @@ void rp_h_report_post(sg_req *req, void *ctx)
     }
     if ((rc = rp_intake_validate(body, &in, err, sizeof err)) != 0) {
         sg_reply_problem(req, rc, rc == 400 ? "Bad Request" : "Unprocessable Entity", "%s", err);
+        return;
+    }
+    snprintf(scope, sizeof scope, "report:%s", in.report_type);
+    if (!sg_principal_may(who, scope)) {
+        sg_reply_problem(req, 403, "Forbidden", "the API key of %s lacks scope %s", who->id, scope);
+        return;
+    }
+    if (in.callback_url && sg_callback_url_check(s->callback_allow, in.callback_url, err, sizeof err)) {
+        sg_reply_problem(req, 422, "Unprocessable Entity", "%s", err);
         return;
     }
     if (sg_sha256_hex(raw, rawlen, hash)) {
@@ -60,7 +71,8 @@ void rp_h_report_post(sg_req *req, void *ctx)
             goto cleanup;
         }
     }
-    if (rp_ratelimit_hit(s->app->redis, s->rate_prefix, in.reporter_id, s->rate_per_min, time(NULL), &retry_after)) {
+    if (rp_ratelimit_hit(s->app->redis, s->rate_prefix, who->id, in.reporter_id, s->rate_per_min, now,
+                         &retry_after)) {
         char ra[24];
         snprintf(ra, sizeof ra, "%ld", retry_after);
         sg_reply_header(req, "Retry-After", ra);
@@ -69,6 +81,10 @@ void rp_h_report_post(sg_req *req, void *ctx)
         goto cleanup;
     }
     rc = rp_store_report_create(s->app->pg, &io);
+    /* Only a report filed counts: refused ones (409, 422, errors) and
+     * replays are taken back. */
+    if (rc != SG_OK || io.replay)
+        rp_ratelimit_refund(s->app->redis, s->rate_prefix, who->id, in.reporter_id, now);
     if (rc != SG_OK) {
         rp_reply_store_error(req, rc, &io.detail, "report");
         goto cleanup;
@@ -95,6 +111,12 @@ void rp_h_report_get(sg_req *req, void *ctx)
               (who->kind == SG_AUTH_CLIENT && strcmp(who->id, json_string_value(json_object_get(out, "source"))) == 0) ||
               (who->kind == SG_AUTH_USER &&
                strcmp(who->id, json_string_value(json_object_get(out, "reporter_id"))) == 0);
+    if (!allowed && who->kind == SG_AUTH_CLIENT) {
+        /* Another tenant's report does not exist for this client. */
+        json_decref(out);
+        rp_reply_store_error(req, RP_NOT_FOUND, NULL, "report");
+        return;
+    }
     if (!allowed) {
         json_decref(out);
         sg_reply_problem(req, 403, "Forbidden", "only the client that filed the report or its reporter may read it");

@@ -26,8 +26,10 @@ void rp_reply_store_error(sg_req *req, int rc, const rp_detail *d, const char *w
 
 void rp_reply_case(sg_req *req, sg_pg_pool *pool, const char *case_id, int status)
 {
+    const sg_principal *who = sg_req_principal(req);
     json_t *out = NULL;
-    int rc = rp_store_case_get(pool, case_id, &out);
+    int rc = who->kind == SG_AUTH_CLIENT ? rp_store_case_get_client(pool, case_id, who->id, &out)
+                                         : rp_store_case_get(pool, case_id, &out);
     if (rc != SG_OK) {
         rp_reply_store_error(req, rc, NULL, "case");
         return;

@@ -80,6 +80,7 @@ int rp_rule_parse(const json_t *body, rp_rule *out, char *err, size_t errlen)
         {"appeal_window_s", SG_JT_INT, 1, 1, RP_RULE_MAX_DURATION_S},
         {"appeal_panel_size", SG_JT_INT, 1, 1, RP_RULE_MAX_PANEL},
         {"appeal_votes_to_decide", SG_JT_INT, 1, 1, RP_RULE_MAX_PANEL},
+        {"max_reports_per_case", SG_JT_INT, 0, 1, RP_RULE_MAX_REPORTS_PER_CASE},
     };
     rp_rule r;
     memset(&r, 0, sizeof r);
@@ -100,6 +101,8 @@ int rp_rule_parse(const json_t *body, rp_rule *out, char *err, size_t errlen)
     r.appeal_window_s = (long)sg_json_int(body, "appeal_window_s", 0);
     r.appeal_panel_size = (int)sg_json_int(body, "appeal_panel_size", 0);
     r.appeal_votes_to_decide = (int)sg_json_int(body, "appeal_votes_to_decide", 0);
+    r.max_reports_per_case =
+        (int)sg_json_int(body, "max_reports_per_case", RP_RULE_DEFAULT_MAX_REPORTS_PER_CASE);
     if (rp_rule_check(&r, err, errlen))
         return -1;
 

@@ -14,6 +14,10 @@
 #define RP_RULE_MAX_PANEL 101
 #define RP_RULE_MAX_SUBSTITUTE_ROUNDS 10
 #define RP_RULE_MAX_TAGS 32
+/* max_reports_per_case: 1..10000, default 500 (API.md). The upper bound
+ * keeps every event about a case under 256 KiB (see payloads.h). */
+#define RP_RULE_MAX_REPORTS_PER_CASE 10000
+#define RP_RULE_DEFAULT_MAX_REPORTS_PER_CASE 500
 
 typedef enum { RP_RULE_DECIDE_BY_VOTES_CAST = 0, RP_RULE_ESCALATE = 1 } rp_rule_on_deadline;
 
@@ -29,6 +33,7 @@ typedef struct rp_rule {
     long appeal_window_s;
     int appeal_panel_size;
     int appeal_votes_to_decide;
+    int max_reports_per_case; /* optional, RP_RULE_DEFAULT_MAX_REPORTS_PER_CASE */
 } rp_rule;
 
 /* 1 if votes_to_decide is a strict majority of panel_size, within 1..101. */

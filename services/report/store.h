@@ -62,9 +62,10 @@ typedef struct rp_intake {
 int rp_store_idempotency_lookup(sg_pg_pool *p, rp_intake *io);
 /* Files the report: joins the open case of (report_type, target_id) or opens
  * one (and requests its panel). A reporter's open ballot on the case is
- * cancelled and its seat refilled. RP_UNPROCESSABLE: no rule; RP_CONFLICT:
- * reporter already on the case, reporter voted on it as a panelist, or key
- * reused with another body. A replay found inside the transaction is SG_OK
+ * cancelled and its seat refilled. RP_UNPROCESSABLE: no rule, or the case
+ * it would join has another target_owner_id; RP_CONFLICT: reporter already
+ * on the case, reporter voted on it as a panelist, the case holds
+ * max_reports_per_case reports already, or key reused with another body. A replay found inside the transaction is SG_OK
  * with io->replay = 1. Caller frees io->response. */
 int rp_store_report_create(sg_pg_pool *p, rp_intake *io);
 /* The report with its case's status and verdict, plus "source" and
@@ -73,14 +74,23 @@ int rp_store_report_get(sg_pg_pool *p, const char *report_id, json_t **out);
 
 /* ---- cases ---- */
 
+/* The ops view: everything, ballots with reviewer ids. */
 int rp_store_case_get(sg_pg_pool *p, const char *case_id, json_t **out);
+/* The upstream client's view (API.md "Cases"): status, verdict, decided_by,
+ * final, rule_version, the client's own report_ids, ballots without
+ * reviewer ids, tally (null until decided). RP_NOT_FOUND when no report of
+ * the case (or of the case it appeals) was filed by `client`: a case of
+ * another tenant does not exist for it. */
+int rp_store_case_get_client(sg_pg_pool *p, const char *case_id, const char *client, json_t **out);
 /* status / report_type may be NULL (no filter). */
 int rp_store_cases_list(sg_pg_pool *p, const char *status, const char *report_type, int limit, long long cursor,
                         json_t **out);
 int rp_store_case_events(sg_pg_pool *p, const char *case_id, int limit, long long cursor, json_t **out);
-/* Cancels an open or escalated case (RP_CONFLICT when decided/cancelled). */
-int rp_store_case_cancel(sg_pg_pool *p, const char *case_id, const char *reason, const char *actor, const char *tp,
-                         rp_detail *d);
+/* Cancels an open or escalated case (RP_CONFLICT when decided/cancelled).
+ * client: the upstream client cancelling (RP_NOT_FOUND unless it filed a
+ * report of the case), NULL for ops. */
+int rp_store_case_cancel(sg_pg_pool *p, const char *case_id, const char *client, const char *reason,
+                         const char *actor, const char *tp, rp_detail *d);
 /* Decides an escalated case (RP_CONFLICT otherwise). note may be NULL. */
 int rp_store_case_resolve(sg_pg_pool *p, const char *case_id, rp_verdict v, const char *note, const char *actor,
                           const char *tp, rp_detail *d);
@@ -128,22 +138,37 @@ int rp_store_housekeeping(sg_pg_pool *p);
 typedef struct rp_callback {
     char id[37];
     char case_id[37];
-    char *url;    /* malloc'ed */
-    char *body;   /* malloc'ed */
-    int attempts; /* made before this one */
+    char event_id[37];  /* X-SG-Event-Id: the same on every attempt */
+    char *url;          /* malloc'ed; a secret (may hold tokens): never logged */
+    char *url_redacted; /* malloc'ed; for logs */
+    char *host;         /* malloc'ed; the unit of the per-host share */
+    char *body;         /* malloc'ed */
+    int attempts;       /* made before this one */
 } rp_callback;
 
-/* Claims one due callback and leases it for lease_s seconds (committed, so
- * the HTTP call happens outside any transaction and a crash only delays it).
- * Returns 1 with *cb (free with rp_store_callback_free), 0 when none is due, or
- * -1. */
-int rp_store_callback_claim(sg_pg_pool *p, int lease_s, rp_callback *cb);
+/* Claims one due callback whose host is not among busy[0..nbusy) (the
+ * hosts at their share of the workers) and leases it for lease_s seconds
+ * (committed, so the HTTP call happens outside any transaction and a crash
+ * only delays it). Returns 1 with *cb (free with rp_store_callback_free),
+ * 0 when none is due, or -1. */
+int rp_store_callback_claim(sg_pg_pool *p, int lease_s, const char *const *busy, size_t nbusy, rp_callback *cb);
 /* Records the attempt's result in the queue and the case's audit trail:
  * delivered on 2xx, else retried after backoff_s or failed after
- * max_attempts. http_status 0 when there was no response (error says why). */
+ * max_attempts; permanent (a blocked address): failed now, never retried.
+ * http_status 0 when there was no response (error says why). */
 int rp_store_callback_record(sg_pg_pool *p, const rp_callback *cb, int http_status, const char *error,
-                             int max_attempts, long backoff_s);
+                             int permanent, int max_attempts, long backoff_s);
 void rp_store_callback_free(rp_callback *cb);
+/* The queue for ops, newest first: status and case_id may be NULL (no
+ * filter). Items: callback_id, case_id, kind, url (redacted), status,
+ * attempts, last_error, next_attempt_at, event_id, created_at,
+ * delivered_at. */
+int rp_store_callbacks_list(sg_pg_pool *p, const char *status, const char *case_id, int limit, long long cursor,
+                            json_t **out);
+/* A failed callback becomes pending, due now, with a fresh attempt budget
+ * and its event id kept (audit "callback_retry" by actor); *out = the
+ * item as the list shows it. RP_NOT_FOUND; RP_CONFLICT when not failed. */
+int rp_store_callback_retry(sg_pg_pool *p, const char *id, const char *actor, json_t **out, rp_detail *d);
 
 /* ---- metrics ---- */
 

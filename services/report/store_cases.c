@@ -28,6 +28,29 @@
     "'tally', CASE WHEN c.status = 'decided' THEN json_build_object('violation', c.tally_violation, "            \
     "   'no_violation', c.tally_no_violation) END)::text"
 
+/* The upstream client's view ($2 = the client): no juror identity, not
+ * even a ballot id; its own report_ids only. */
+#define CASE_CLIENT_JSON                                                                                          \
+    "json_build_object('case_id', c.id, 'report_type', c.report_type, 'target_id', c.target_id, "                \
+    "'target_owner_id', c.target_owner_id, 'status', c.status, 'verdict', c.verdict, 'decided_by', c.decided_by, " \
+    "'final', " RP_SQL_CASE_FINAL ", 'rule_version', c.rule_version, 'panel_size', c.panel_size, "               \
+    "'votes_to_decide', c.votes_to_decide, 'round', c.round, 'appeal_of', c.appeal_of, "                        \
+    "'appeal_case_id', (SELECT a.id FROM cases a WHERE a.appeal_of = c.id), "                                    \
+    "'opened_at', " SG_SQL_TS("c.opened_at") ", 'deadline', " SG_SQL_TS("c.deadline") ", "                          \
+    "'decided_at', " SG_SQL_TS("c.decided_at") ", 'appeal_deadline', " RP_SQL_APPEAL_DEADLINE ", "                  \
+    "'cancel_reason', c.cancel_reason, "                                                                          \
+    "'report_ids', (SELECT coalesce(json_agg(p.id ORDER BY p.seq), '[]'::json) FROM reports p "                   \
+    "   WHERE p.case_id IN (c.id, c.appeal_of) AND p.source = $2), "                                              \
+    "'ballots', (SELECT coalesce(json_agg(json_build_object('round', b.round, 'status', b.status, "               \
+    "   'deadline', " SG_SQL_TS("b.deadline") ") ORDER BY b.seq), '[]'::json) FROM ballots b "                     \
+    "   WHERE b.case_id = c.id), "                                                                                \
+    "'tally', CASE WHEN c.status = 'decided' THEN json_build_object('violation', c.tally_violation, "            \
+    "   'no_violation', c.tally_no_violation) END)::text"
+
+/* 1 when client filed a report of case c (or of the case c appeals): its
+ * tenancy. */
+#define CASE_OF_CLIENT "EXISTS (SELECT 1 FROM reports p WHERE p.case_id IN (c.id, c.appeal_of) AND p.source = $2)"
+
 #define CASE_SUMMARY_JSON                                                                                         \
     "json_build_object('case_id', c.id, 'report_type', c.report_type, 'target_id', c.target_id, "                \
     "'target_owner_id', c.target_owner_id, 'status', c.status, 'verdict', c.verdict, 'decided_by', c.decided_by, " \
@@ -37,6 +60,14 @@
 int rp_store_case_get(sg_pg_pool *p, const char *case_id, json_t **out)
 {
     return rp_store_read(p, "SELECT " CASE_JSON " FROM cases c WHERE c.id = $1", 1, SG_P(case_id), 0, out);
+}
+
+int rp_store_case_get_client(sg_pg_pool *p, const char *case_id, const char *client, json_t **out)
+{
+    return rp_store_read(p,
+                         "SELECT " CASE_CLIENT_JSON " FROM cases c JOIN voting_rules r ON r.report_type = c.report_type "
+                         "AND r.version = c.rule_version WHERE c.id = $1 AND " CASE_OF_CLIENT,
+                         2, SG_P(case_id, client), 0, out);
 }
 
 int rp_store_cases_list(sg_pg_pool *p, const char *status, const char *report_type, int limit, long long cursor,
@@ -68,7 +99,7 @@ int rp_store_case_events(sg_pg_pool *p, const char *case_id, int limit, long lon
 /* ---- cancel ---- */
 
 typedef struct cancel_ctx {
-    const char *case_id, *reason, *actor, *tp;
+    const char *case_id, *client, *reason, *actor, *tp;
     rp_detail *d;
 } cancel_ctx;
 
@@ -81,6 +112,17 @@ static int cancel_tx(sg_pg *c, void *arg)
         return RP_NOT_FOUND;
     if (rc != SG_OK)
         return rc;
+    if (x->client) {
+        PGresult *res = sg_pg_rows(c, &rc,
+                                   "SELECT 1 FROM cases c WHERE c.id = $1 AND " CASE_OF_CLIENT, 2,
+                                   SG_P(r.id, x->client));
+        if (!res)
+            return rc;
+        int mine = PQntuples(res) == 1;
+        PQclear(res);
+        if (!mine)
+            return RP_NOT_FOUND; /* another tenant's case does not exist for this client */
+    }
     if (!rp_case_is_open(&r) && r.status != RP_CASE_ESCALATED) {
         snprintf(x->d->text, sizeof x->d->text, "case is %s", rp_case_status_name(r.status));
         return RP_CONFLICT;
@@ -88,10 +130,10 @@ static int cancel_tx(sg_pg *c, void *arg)
     return rp_case_cancel(c, &r, x->reason, x->actor, x->tp);
 }
 
-int rp_store_case_cancel(sg_pg_pool *p, const char *case_id, const char *reason, const char *actor, const char *tp,
-                         rp_detail *d)
+int rp_store_case_cancel(sg_pg_pool *p, const char *case_id, const char *client, const char *reason,
+                         const char *actor, const char *tp, rp_detail *d)
 {
-    cancel_ctx x = {case_id, reason, actor, tp, d};
+    cancel_ctx x = {case_id, client, reason, actor, tp, d};
     return sg_pg_tx(p, SG_TX_READ_COMMITTED, cancel_tx, &x);
 }
 

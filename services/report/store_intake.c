@@ -106,6 +106,38 @@ static int open_or_join(sg_pg *c, const rp_intake *io, const char *rule_version,
     return SG_ERR_RETRY;
 }
 
+/* The intake limits of the case the report goes to (API.md "Reports"): it
+ * must name the case's owner (RP_UNPROCESSABLE otherwise), and the case
+ * takes at most its rule's max_reports_per_case reports (RP_CONFLICT
+ * beyond). Counts the report in, under the case row lock, so concurrent
+ * reports cannot overshoot; a refusal rolls the count back with the rest. */
+static int admit_report(sg_pg *c, const rp_intake *io, const char *case_id, rp_detail *d)
+{
+    int rc, count, max;
+    PGresult *res = sg_pg_rows(c, &rc,
+                               "UPDATE cases c SET report_count = c.report_count + 1 FROM voting_rules r "
+                               "WHERE c.id = $1 AND r.report_type = c.report_type AND r.version = c.rule_version "
+                               "RETURNING c.target_owner_id, c.report_count, r.max_reports_per_case",
+                               1, SG_P(case_id));
+    if (!res)
+        return rc;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return SG_ERR_DB;
+    }
+    count = atoi(PQgetvalue(res, 0, 1));
+    max = atoi(PQgetvalue(res, 0, 2));
+    if (strcmp(PQgetvalue(res, 0, 0), io->in->target_owner_id) != 0) {
+        snprintf(d->text, sizeof d->text, "target_owner_id differs from that of case %s for this target", case_id);
+        rc = RP_UNPROCESSABLE;
+    } else if (count > max) {
+        snprintf(d->text, sizeof d->text, "case %s holds max_reports_per_case (%d) reports already", case_id, max);
+        rc = RP_CONFLICT;
+    }
+    PQclear(res);
+    return rc;
+}
+
 /* A reporter who sits on the case's panel cannot judge it. An open ballot
  * is cancelled and the seat refilled; one who has voted already gave the
  * case their judgement, so the report is refused (RP_CONFLICT, the vote
@@ -181,6 +213,8 @@ static int create_tx(sg_pg *c, void *arg)
     res = NULL;
 
     if ((rc = open_or_join(c, io, rule_version, case_id, &opened)) != SG_OK)
+        goto cleanup;
+    if ((rc = admit_report(c, io, case_id, &io->detail)) != SG_OK)
         goto cleanup;
 
     if (in->evidence && !(evidence = json_dumps(in->evidence, JSON_COMPACT))) {

@@ -7,9 +7,13 @@
 #include "sg/app.h"
 #include "sg/log.h"
 #include "sg/outbox.h"
+#include "sg/urlpolicy.h"
 #include "payloads.h"
 #include "store_util.h"
 #include "svc.h"
+
+#define RP_STR_(x) #x
+#define RP_STR(x) RP_STR_(x)
 
 #define CASE_LOCK_SQL(lock)                                                                                      \
     "SELECT c.id, coalesce(c.appeal_of::text, ''), c.report_type, c.target_id, c.target_owner_id, c.status, "  \
@@ -120,10 +124,15 @@ int rp_case_request_panel(sg_pg *c, const rp_case_row *r, int round, int seats, 
     res = sg_pg_rows(
         c, &rc,
         "SELECT c.report_type, r.reviewer_tags::text, "
-        "(SELECT coalesce(json_agg(x.u ORDER BY x.u), '[]'::json) FROM ("
-        "   SELECT b.reviewer_id AS u FROM ballots b WHERE b.case_id = c.id OR b.case_id = c.appeal_of"
-        "   UNION SELECT p.reporter_id FROM reports p WHERE p.case_id = coalesce(c.appeal_of, c.id)"
-        "   UNION SELECT c.target_owner_id) x)::text, "
+        /* Bounded (payloads.h): the owner, the panelists, then the first
+         * reporters; store_panel.c screens every answer against them all. */
+        "(SELECT coalesce(json_agg(z.u ORDER BY z.o, z.s), '[]'::json) FROM ("
+        "   SELECT d.u, d.o, d.s FROM (SELECT DISTINCT ON (y.u) y.u, y.o, y.s FROM ("
+        "     SELECT c.target_owner_id AS u, 0 AS o, 0::bigint AS s"
+        "     UNION ALL SELECT b.reviewer_id, 1, b.seq FROM ballots b WHERE b.case_id = c.id OR b.case_id = c.appeal_of"
+        "     UNION ALL (SELECT p.reporter_id, 2, p.seq FROM reports p WHERE p.case_id = coalesce(c.appeal_of, c.id)"
+        "       ORDER BY p.seq LIMIT " RP_STR(RP_PANEL_MAX_EXCLUDE) ")) y ORDER BY y.u, y.o, y.s) d"
+        "   ORDER BY d.o, d.s LIMIT " RP_STR(RP_PANEL_MAX_EXCLUDE) ") z)::text, "
         SG_SQL_TS("least(now() + r.ballot_timeout_s * interval '1 second', c.deadline)") " "
         "FROM cases c JOIN voting_rules r ON r.report_type = c.report_type AND r.version = c.rule_version "
         "WHERE c.id = $1",
@@ -358,8 +367,10 @@ static json_t *outcome_payload(sg_pg *c, const rp_case_row *r, int *rc)
     PGresult *res = sg_pg_rows(
         c, rc,
         "SELECT c.report_type, c.target_id, c.target_owner_id, c.verdict, c.decided_by, c.appeal_of, "
-        "(SELECT coalesce(json_agg(p.reporter_id ORDER BY p.seq), '[]'::json) FROM reports p "
-        "   WHERE p.case_id = coalesce(c.appeal_of, c.id))::text, "
+        /* Bounded (payloads.h): the first reporters, the ones paid. */
+        "(SELECT coalesce(json_agg(p.reporter_id ORDER BY p.seq), '[]'::json) FROM (SELECT q.reporter_id, q.seq "
+        "   FROM reports q WHERE q.case_id = coalesce(c.appeal_of, c.id) ORDER BY q.seq "
+        "   LIMIT " RP_STR(RP_DECIDED_MAX_REPORTERS) ") p)::text, "
         "(SELECT coalesce(json_agg(json_build_array(b.reviewer_id, b.status, b.decision) ORDER BY b.seq), "
         "   '[]'::json) FROM ballots b WHERE b.case_id = c.id)::text "
         "FROM cases c WHERE c.id = $1",
@@ -391,23 +402,90 @@ cleanup:
     return out;
 }
 
-/* Queues one callback per distinct callback_url of the case's reports, with
- * the outcome payload plus the case status as the body. */
-static int queue_callbacks(sg_pg *c, const rp_case_row *r, json_t *payload, const char *status)
+/* The outcome of the case as it now stands: everything but report_ids
+ * and report_count, which rp_case_outcome fills per receiver. */
+static const char outcome_sql[] =
+    "SELECT c.report_type, c.target_id, c.target_owner_id, c.status, c.verdict, c.decided_by, "
+    "(" RP_SQL_CASE_FINAL ")::int, (c.status = 'decided')::int, coalesce(c.tally_violation, 0), "
+    "coalesce(c.tally_no_violation, 0), " SG_SQL_TS("c.decided_at") ", " RP_SQL_APPEAL_DEADLINE ", c.appeal_of, "
+    "(SELECT coalesce(json_agg(x.id ORDER BY x.seq), '[]'::json) FROM (SELECT p.id, p.seq FROM reports p "
+    "   WHERE p.case_id IN (c.id, c.appeal_of) ORDER BY p.seq LIMIT " RP_STR(RP_OUTCOME_MAX_REPORT_IDS) ") x)::text, "
+    "(SELECT count(*) FROM reports p WHERE p.case_id IN (c.id, c.appeal_of)) "
+    "FROM cases c JOIN voting_rules r ON r.report_type = c.report_type AND r.version = c.rule_version "
+    "WHERE c.id = $1";
+
+/* Each (client, callback URL) of the case's reports, with that client's
+ * own report ids (bounded) and count. */
+static const char receivers_sql[] =
+    "SELECT u.source, u.callback_url, "
+    "(SELECT coalesce(json_agg(x.id ORDER BY x.seq), '[]'::json) FROM (SELECT q.id, q.seq FROM reports q "
+    "   WHERE q.case_id IN ($1::uuid, $2::uuid) AND q.source = u.source ORDER BY q.seq "
+    "   LIMIT " RP_STR(RP_OUTCOME_MAX_REPORT_IDS) ") x)::text, "
+    "(SELECT count(*) FROM reports q WHERE q.case_id IN ($1::uuid, $2::uuid) AND q.source = u.source) "
+    "FROM (SELECT DISTINCT p.source, p.callback_url FROM reports p "
+    "   WHERE p.case_id IN ($1::uuid, $2::uuid) AND p.callback_url IS NOT NULL) u ORDER BY 1, 2";
+
+/* Queues the callback of one receiver: body = the outcome with its report
+ * ids; host and redacted URL parsed here, by libcurl, as delivery will. */
+static int queue_callback(sg_pg *c, const rp_case_row *r, const char *kind, const char *client, const char *url,
+                          rp_case_outcome_ev *ev, const PGresult *res, int row)
 {
-    int rc;
-    char *body;
-    json_object_set_new(payload, "status", json_string(status));
-    body = json_dumps(payload, JSON_COMPACT);
-    json_object_del(payload, "status");
-    if (!body)
-        return SG_ERR_DB;
+    json_t *ids = json_col(res, row, 2), *payload = NULL;
+    char *body = NULL, *host = sg_url_host(url), *redacted = sg_url_redact(url);
+    int rc = SG_ERR_DB;
+
+    if (!ids || !host || !redacted) {
+        sg_error("case %s: callback of %s not queued (unparseable URL or out of memory)", r->id, client);
+        goto cleanup;
+    }
+    ev->report_ids = ids;
+    ev->report_count = atol(PQgetvalue(res, row, 3));
+    if (!(payload = rp_case_outcome_encode(ev)) || !(body = json_dumps(payload, JSON_COMPACT)))
+        goto cleanup;
     rc = sg_pg_exec(c,
-                    "INSERT INTO callbacks (case_id, url, body) "
-                    "SELECT DISTINCT $1::uuid, p.callback_url, $3 FROM reports p "
-                    "WHERE p.case_id = $2::uuid AND p.callback_url IS NOT NULL ON CONFLICT (case_id, url) DO NOTHING",
-                    3, SG_P(r->id, root_id(r), body));
+                    "INSERT INTO callbacks (case_id, kind, client, url, url_redacted, host, body) "
+                    "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (case_id, kind, client, url) DO NOTHING",
+                    7, SG_P(r->id, kind, client, url, redacted, host, body));
+cleanup:
     free(body);
+    free(host);
+    free(redacted);
+    json_decref(payload);
+    json_decref(ids);
+    return rc;
+}
+
+int rp_case_outcome(sg_pg *c, const rp_case_row *r, const char *kind, const char *tp)
+{
+    json_t *ids = NULL, *payload = NULL;
+    PGresult *res = NULL, *rx = NULL;
+    int rc;
+
+    tp = rp_case_tp(r, tp);
+    if (!(res = sg_pg_rows(c, &rc, outcome_sql, 1, SG_P(r->id))))
+        return rc;
+#define COL(k) (PQgetisnull(res, 0, k) ? NULL : PQgetvalue(res, 0, k))
+#define NUM(k) atol(PQgetvalue(res, 0, k))
+    rc = SG_ERR_DB;
+    if (PQntuples(res) != 1 || !(ids = json_col(res, 0, 13)))
+        goto cleanup;
+    rp_case_outcome_ev ev = {kind,    r->id,        COL(0),       COL(1),       COL(2),  COL(3),
+                             rp_verdict_parse(COL(4)),    COL(5),       (int)NUM(6),  (int)NUM(7), (int)NUM(8),
+                             (int)NUM(9),   COL(10),      COL(11),      COL(12),      ids,     NUM(14)};
+#undef COL
+#undef NUM
+    if (!(payload = rp_case_outcome_encode(&ev)) ||
+        (rc = sg_outbox_add(c, SG_T_CASE_OUTCOME, r->id, SG_T_CASE_OUTCOME, payload, tp)) != SG_OK)
+        goto cleanup;
+    if (!(rx = sg_pg_rows(c, &rc, receivers_sql, 2, SG_P(r->id, r->appeal_of[0] ? r->appeal_of : NULL))))
+        goto cleanup;
+    for (int i = 0; i < PQntuples(rx) && rc == SG_OK; i++)
+        rc = queue_callback(c, r, kind, PQgetvalue(rx, i, 0), PQgetvalue(rx, i, 1), &ev, rx, i);
+cleanup:
+    PQclear(res);
+    PQclear(rx);
+    json_decref(ids);
+    json_decref(payload);
     return rc;
 }
 
@@ -452,7 +530,7 @@ static int decide(sg_pg *c, rp_case_row *r, rp_verdict v, const char *decided_by
     if (!(payload = outcome_payload(c, r, &rc)))
         return rc;
     if ((rc = sg_outbox_add(c, SG_T_CASE_DECIDED, r->id, SG_T_CASE_DECIDED, payload, tp)) != SG_OK ||
-        (rc = notify_parties(c, r, tp)) != SG_OK || (rc = queue_callbacks(c, r, payload, "decided")) != SG_OK)
+        (rc = notify_parties(c, r, tp)) != SG_OK || (rc = rp_case_outcome(c, r, kind, tp)) != SG_OK)
         goto cleanup;
     rc = rp_audit_add(c, r->id, kind, actor,
                 json_pack("{s:s, s:s, s:{s:i, s:i}, s:o}", "verdict", rp_verdict_name(v), "decided_by", decided_by,
@@ -496,6 +574,8 @@ int rp_case_escalate(sg_pg *c, rp_case_row *r, const char *why, const char *tp)
     if (rc != SG_OK)
         return rc;
     sg_info("case %s escalated (%s)", r->id, why);
+    if ((rc = rp_case_outcome(c, r, "escalated", tp)) != SG_OK)
+        return rc;
     return rp_audit_add(c, r->id, "escalated", NULL,
                   json_pack("{s:s, s:{s:i, s:i}}", "reason", why, "votes", "violation", nv, "no_violation", nnv));
 }
@@ -503,7 +583,6 @@ int rp_case_escalate(sg_pg *c, rp_case_row *r, const char *why, const char *tp)
 int rp_case_cancel(sg_pg *c, rp_case_row *r, const char *reason, const char *actor, const char *tp)
 {
     int rc;
-    json_t *payload = NULL;
     if ((rc = case_may(r, RP_CASE_CANCELLED)) != SG_OK ||
         (rc = rp_ballots_close_open(c, r, RP_BALLOT_CANCELLED, 0, tp, NULL)) != SG_OK)
         return rc;
@@ -513,10 +592,7 @@ int rp_case_cancel(sg_pg *c, rp_case_row *r, const char *reason, const char *act
                      3, SG_P(r->id, rp_case_status_name(r->status), reason));
     if (rc != SG_OK)
         return rc;
-    if (!(payload = outcome_payload(c, r, &rc)))
-        return rc;
-    if ((rc = queue_callbacks(c, r, payload, "cancelled")) == SG_OK)
+    if ((rc = rp_case_outcome(c, r, "cancelled", tp)) == SG_OK)
         rc = rp_audit_add(c, r->id, "cancelled", actor, json_pack("{s:s}", "reason", reason));
-    json_decref(payload);
     return rc;
 }

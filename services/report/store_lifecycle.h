@@ -14,6 +14,7 @@
 #include "decision.h"
 #include "lifecycle.h"
 #include "sg/pg.h"
+#include "sg/pgutil.h"
 
 /* A case row joined with the rule version it was opened under. */
 typedef struct rp_case_row {
@@ -53,8 +54,9 @@ int rp_case_is_open(const rp_case_row *r);
 int rp_case_tally(sg_pg *c, const char *case_id, int *violation, int *no_violation);
 
 /* Inserts a panel request for `round` with `seats` and publishes
- * sg.panel.requested (exclusions: every reviewer ever on the case or on the
- * case it appeals, its reporters and the owner). kind names the audit entry:
+ * sg.panel.requested (exclusions: the owner, every reviewer ever on the
+ * case or on the case it appeals, then its reporters by filing time, at
+ * most RP_PANEL_MAX_EXCLUDE ids: see payloads.h). kind names the audit entry:
  * "panel_requested" or "substitute_requested". */
 int rp_case_request_panel(sg_pg *c, const rp_case_row *r, int round, int seats, const char *kind, const char *tp);
 
@@ -63,6 +65,30 @@ int rp_case_request_panel(sg_pg *c, const rp_case_row *r, int round, int seats, 
  * case's refill mark either way. Sets *requested to the seats requested
  * (may be NULL). */
 int rp_case_refill(sg_pg *c, rp_case_row *r, const char *tp, int *requested);
+
+/* SQL expressions over a case `c` joined with its rule `r`: whether no
+ * appeal can change the decided case any more (API.md "Cases": its appeal
+ * window closed without an appeal, its appeal was decided, it is an appeal
+ * itself, or it was finalized), and until when an appeal may be opened
+ * (RFC 3339 text; null when none is possible). */
+#define RP_SQL_CASE_FINAL                                                                                       \
+    "c.status = 'decided' AND (c.appeal_of IS NOT NULL OR c.finalized_at IS NOT NULL "                          \
+    " OR EXISTS (SELECT 1 FROM cases fa WHERE fa.appeal_of = c.id AND fa.status = 'decided') "                 \
+    " OR (NOT EXISTS (SELECT 1 FROM cases fa WHERE fa.appeal_of = c.id) "                                      \
+    "     AND c.decided_at + r.appeal_window_s * interval '1 second' < now()))"
+#define RP_SQL_APPEAL_DEADLINE                                                                                  \
+    "CASE WHEN c.status = 'decided' AND c.appeal_of IS NULL AND c.finalized_at IS NULL "                        \
+    " AND NOT EXISTS (SELECT 1 FROM cases fa WHERE fa.appeal_of = c.id) "                                      \
+    " AND c.decided_at + r.appeal_window_s * interval '1 second' >= now() "                                    \
+    "THEN " SG_SQL_TS("c.decided_at + r.appeal_window_s * interval '1 second'") " END"
+
+/* The outcome of the case for upstream, once per change (kind: decided,
+ * escalated, resolved, cancelled, finalized), called by the transition
+ * after the case row changed: publishes sg.case.outcome (the tally, never a
+ * juror id; report_ids bounded, see payloads.h) and queues one signed
+ * callback per (client, callback URL) of the case's reports, each with that
+ * client's own report_ids only. */
+int rp_case_outcome(sg_pg *c, const rp_case_row *r, const char *kind, const char *tp);
 
 /* Publishes sg.notification.requested (key = user_id); ballot_id may be
  * NULL. */
@@ -109,19 +135,21 @@ int rp_case_start_voting(sg_pg *c, rp_case_row *r);
 
 /* assigning|voting -> decided: open ballots cancelled, verdict and tally
  * stored, sg.case.decided, case_decided notifications to reporters and
- * owner, callbacks queued, audit "decided". decided_by: panel, appeal or
- * deadline. */
+ * owner, the outcome (rp_case_outcome, kind decided), audit "decided".
+ * decided_by: panel, appeal or deadline. */
 int rp_case_decide(sg_pg *c, rp_case_row *r, rp_verdict v, const char *decided_by, const char *tp);
 
 /* escalated -> decided by ops: as rp_case_decide with decided_by "ops",
- * actor and note (may be NULL) stored, audit "resolved". */
+ * actor and note (may be NULL) stored, the outcome of kind resolved, audit
+ * "resolved". */
 int rp_case_resolve(sg_pg *c, rp_case_row *r, rp_verdict v, const char *note, const char *actor, const char *tp);
 
-/* assigning|voting -> escalated: open ballots cancelled, audit "escalated". */
+/* assigning|voting -> escalated: open ballots cancelled, the outcome of
+ * kind escalated, audit "escalated". */
 int rp_case_escalate(sg_pg *c, rp_case_row *r, const char *why, const char *tp);
 
 /* assigning|voting|escalated -> cancelled: open ballots cancelled, reason
- * stored, callbacks queued (verdict null), audit "cancelled". */
+ * stored, the outcome of kind cancelled (verdict null), audit "cancelled". */
 int rp_case_cancel(sg_pg *c, rp_case_row *r, const char *reason, const char *actor, const char *tp);
 
 #endif

@@ -20,8 +20,25 @@ void *rp_svc_init(sg_app *app, char *err, size_t errlen)
     if (sg_env_long("SG_REPORT_RATE_PER_MIN", 10, 1, 1000000, &s->rate_per_min, err, errlen) ||
         sg_env_long("SG_CALLBACK_MAX_ATTEMPTS", 8, 5, 100, &s->callback_max_attempts, err, errlen) ||
         sg_env_long("SG_CALLBACK_TIMEOUT_MS", 5000, 100, 60000, &s->callback_timeout_ms, err, errlen) ||
-        sg_env_long("SG_CALLBACK_MAX_BACKOFF_S", 300, 1, 86400, &s->callback_max_backoff_s, err, errlen))
+        sg_env_long("SG_CALLBACK_MAX_BACKOFF_S", 300, 1, 86400, &s->callback_max_backoff_s, err, errlen) ||
+        sg_env_long("SG_CALLBACK_WORKERS", RP_CALLBACK_WORKERS_DEFAULT, RP_CALLBACK_WORKERS_MIN,
+                    RP_CALLBACK_WORKERS_MAX, &s->callback_workers, err, errlen))
         goto fail;
+    {
+        char *allow = sg_env_strdup("SG_CALLBACK_ALLOW_HOSTS", "");
+        char aerr[200];
+        s->callback_allow = allow ? sg_allowlist_parse(allow, aerr, sizeof aerr) : NULL;
+        free(allow);
+        if (!s->callback_allow) {
+            snprintf(err, errlen, "SG_CALLBACK_ALLOW_HOSTS: %s", allow ? aerr : "out of memory");
+            goto fail;
+        }
+    }
+    if (!(s->cb_hosts = calloc((size_t)s->callback_workers, sizeof *s->cb_hosts))) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    pthread_mutex_init(&s->cb_lock, NULL);
     s->callback_secret = sg_env_strdup("SG_CALLBACK_SECRET", NULL);
     if (!s->callback_secret || strlen(s->callback_secret) < 16) {
         snprintf(err, errlen, "SG_CALLBACK_SECRET is required and must be at least 16 characters");
@@ -35,6 +52,8 @@ void *rp_svc_init(sg_app *app, char *err, size_t errlen)
     }
     return s;
 fail:
+    sg_allowlist_free(s->callback_allow);
+    free(s->cb_hosts);
     free(s->callback_secret);
     free(s);
     return NULL;
@@ -46,6 +65,11 @@ void rp_svc_fini(void *svc)
     if (!s)
         return;
     curl_global_cleanup();
+    for (long i = 0; i < s->callback_workers; i++)
+        free(s->cb_hosts[i].host);
+    free(s->cb_hosts);
+    pthread_mutex_destroy(&s->cb_lock);
+    sg_allowlist_free(s->callback_allow);
     free(s->callback_secret);
     free(s);
 }

@@ -5,8 +5,21 @@
 #ifndef RP_SVC_H
 #define RP_SVC_H
 
+#include <pthread.h>
 #include <stdio.h>
 #include "sg/app.h"
+#include "sg/urlpolicy.h"
+
+/* SG_CALLBACK_WORKERS: delivery threads (main.c starts them). */
+#define RP_CALLBACK_WORKERS_DEFAULT 8
+#define RP_CALLBACK_WORKERS_MIN 2
+#define RP_CALLBACK_WORKERS_MAX 64
+
+/* A host with deliveries in flight (callbacks.c). */
+typedef struct rp_host_slot {
+    char *host;  /* malloc'ed; NULL: free slot */
+    int busy;    /* deliveries in flight */
+} rp_host_slot;
 
 typedef struct rp_svc {
     sg_app *app;                  /* borrowed: owns the pools */
@@ -15,6 +28,12 @@ typedef struct rp_svc {
     long callback_max_attempts;   /* SG_CALLBACK_MAX_ATTEMPTS */
     long callback_timeout_ms;     /* SG_CALLBACK_TIMEOUT_MS */
     long callback_max_backoff_s;  /* SG_CALLBACK_MAX_BACKOFF_S */
+    long callback_workers;        /* SG_CALLBACK_WORKERS */
+    sg_allowlist *callback_allow; /* SG_CALLBACK_ALLOW_HOSTS, owned */
+    /* Mutable, under cb_lock: the hosts with deliveries in flight, so no
+     * host holds more than callback_workers / 2 workers (callbacks.c). */
+    pthread_mutex_t cb_lock;
+    rp_host_slot *cb_hosts;       /* callback_workers slots, owned */
     char rate_prefix[96];         /* Redis key prefix: one namespace per schema */
 } rp_svc;
 

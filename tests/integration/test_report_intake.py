@@ -177,7 +177,8 @@ def test_report_opens_case_and_requests_panel(svc, bus, comment_rule):
     assert rep["source"] == "product" and rep["evidence"] == body["evidence"]
     assert svc.get(f"/v1/reports/{out['report_id']}",
                    headers=sgtest.user_auth(body["reporter_id"])).status_code == 200
-    sgtest.problem_ok(svc.get(f"/v1/reports/{out['report_id']}", headers=sgtest.client_auth("forum")), 403)
+    # Another tenant's report does not exist for it (API.md "Tenancy").
+    sgtest.problem_ok(svc.get(f"/v1/reports/{out['report_id']}", headers=sgtest.client_auth("forum")), 404)
     sgtest.problem_ok(svc.get(f"/v1/reports/{out['report_id']}", headers=sgtest.user_auth(uid())), 403)
     sgtest.problem_ok(svc.get(f"/v1/reports/{uuid.uuid4()}", headers=sgtest.client_auth()), 404)
 
@@ -189,8 +190,13 @@ def test_later_reports_join_and_same_reporter_conflicts(svc, comment_rule):
     sgtest.problem_ok(again, 409)
     other = file(svc, dict(body, reporter_id=uid("rep")), client="forum")
     assert other.status_code == 201 and other.json()["case_id"] == first["case_id"]
+    # Each client sees its own report_ids only (API.md "Cases", upstream view).
     case = svc.get(f"/v1/cases/{first['case_id']}", headers=sgtest.client_auth()).json()
-    assert len(case["report_ids"]) == 2 and case["tally"] is None and case["ballots"] == []
+    assert case["report_ids"] == [first["report_id"]] and case["tally"] is None and case["ballots"] == []
+    case = svc.get(f"/v1/cases/{first['case_id']}", headers=sgtest.client_auth("forum")).json()
+    assert case["report_ids"] == [other.json()["report_id"]]
+    case = svc.get(f"/v1/cases/{first['case_id']}", headers=sgtest.ops_auth()).json()
+    assert len(case["report_ids"]) == 2
 
 
 def test_bad_fields_are_refused_and_nothing_written(svc, comment_rule):
@@ -265,7 +271,7 @@ def test_rate_limit_429_with_retry_after(svc, comment_rule):
     url = sgtest.REDIS_URL.split("://", 1)[1]
     port, db = url.split(":", 1)[1].split("/")
     cli = ["redis-cli", "-p", port, "-n", db or "0"]
-    keys = subprocess.run(cli + ["--scan", "--pattern", f"sg:{svc.schema}:rl:{reporter}:*"], check=True,
+    keys = subprocess.run(cli + ["--scan", "--pattern", f"sg:{svc.schema}:rl:product:{reporter}:*"], check=True,
                           capture_output=True, text=True).stdout.split()
     assert len(keys) == 1, keys
     ttl = int(subprocess.run(cli + ["TTL", keys[0]], check=True, capture_output=True, text=True).stdout)

@@ -95,6 +95,8 @@ class Service:
             "SG_JWT_SECRET": JWT_SECRET,
             "SG_API_KEYS": ",".join(f"{k}:{v}" for k, v in API_KEYS.items()),
             "SG_CALLBACK_SECRET": CALLBACK_SECRET,
+            # The test receivers listen on this machine (make up does the same).
+            "SG_CALLBACK_ALLOW_HOSTS": "127.0.0.1,localhost",
             "SG_LOG_LEVEL": "info",
             # /metrics figures read from the database refresh in the background;
             # every second here, so that metrics_when waits little.

@@ -126,3 +126,26 @@ Test(payloads, panel_assigned_refuses_malformed)
         json_decref(j);
     }
 }
+
+/* sg.case.outcome and the callback body: fixed key order, the tally, no
+ * juror id, nulls where the case has no value yet. */
+Test(payloads, case_outcome_decided_and_escalated)
+{
+    json_t *ids = json_pack("[s]", "r-1");
+    rp_case_outcome_ev e = {"decided", CID, "listing", "item-1", "own-1", "decided", RP_VERDICT_VIOLATION, "panel",
+                            0, 1, 3, 1, "2026-01-02T03:04:05Z", "2026-01-05T03:04:05Z", NULL, ids, 1};
+    expect_text(rp_case_outcome_encode(&e),
+                "{\"kind\":\"decided\",\"case_id\":\"" CID "\",\"report_type\":\"listing\",\"target_id\":\"item-1\","
+                "\"target_owner_id\":\"own-1\",\"status\":\"decided\",\"verdict\":\"violation\",\"decided_by\":\"panel\","
+                "\"final\":false,\"tally\":{\"violation\":3,\"no_violation\":1},\"decided_at\":\"2026-01-02T03:04:05Z\","
+                "\"appeal_deadline\":\"2026-01-05T03:04:05Z\",\"appeal_of\":null,\"report_ids\":[\"r-1\"],"
+                "\"report_count\":1}");
+    rp_case_outcome_ev x = {"escalated", CID, "listing", "item-1", "own-1", "escalated", RP_VERDICT_NONE, NULL,
+                            0, 0, 2, 2, NULL, NULL, NULL, NULL, 1200};
+    expect_text(rp_case_outcome_encode(&x),
+                "{\"kind\":\"escalated\",\"case_id\":\"" CID "\",\"report_type\":\"listing\",\"target_id\":\"item-1\","
+                "\"target_owner_id\":\"own-1\",\"status\":\"escalated\",\"verdict\":null,\"decided_by\":null,"
+                "\"final\":false,\"tally\":null,\"decided_at\":null,\"appeal_deadline\":null,\"appeal_of\":null,"
+                "\"report_ids\":[],\"report_count\":1200}");
+    json_decref(ids);
+}

@@ -133,3 +133,23 @@ Test(rule, types_missing_and_unknown_fields)
     cr_assert_eq(parse_with("reviewer_tags", json_string("seller")), -1);
 }
 
+
+/* max_reports_per_case: optional, 1..10000, default 500 (API.md). */
+Test(rule, max_reports_per_case_optional_and_bounded)
+{
+    json_t *b = valid();
+    rp_rule r;
+    char err[256];
+    cr_assert_eq(rp_rule_parse(b, &r, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(r.max_reports_per_case, RP_RULE_DEFAULT_MAX_REPORTS_PER_CASE);
+    rp_rule_free(&r);
+    json_object_set_new(b, "max_reports_per_case", json_integer(10000));
+    cr_assert_eq(rp_rule_parse(b, &r, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(r.max_reports_per_case, 10000);
+    rp_rule_free(&r);
+    json_decref(b);
+    cr_expect_eq(parse_with("max_reports_per_case", json_integer(1)), 0);
+    cr_expect_neq(parse_with("max_reports_per_case", json_integer(0)), 0);
+    cr_expect_neq(parse_with("max_reports_per_case", json_integer(10001)), 0);
+    cr_expect_neq(parse_with("max_reports_per_case", json_string("500")), 0);
+}

@@ -78,6 +78,8 @@ int sg_app_main(const sg_app_spec *spec);
 #define SG_T_PANEL_ASSIGNED "sg.panel.assigned"
 #define SG_T_BALLOT_CLOSED "sg.ballot.closed"
 #define SG_T_CASE_DECIDED "sg.case.decided"
+/* The outcome of a case for upstream modules (no juror ids). */
+#define SG_T_CASE_OUTCOME "sg.case.outcome"
 #define SG_T_NOTIFICATION "sg.notification.requested"
 #define SG_T_REWARD_GRANTED "sg.reward.granted"
 #define SG_T_USER_ACTIVITY "sg.user.activity"

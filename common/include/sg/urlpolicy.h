@@ -69,4 +69,9 @@ int sg_callback_url_check(const sg_allowlist *a, const char *url, char *err, siz
  * not parse (then log nothing of it). */
 char *sg_url_redact(const char *url);
 
+/* The URL's host in lower case ("example.com", "127.0.0.1", "[::1]"), as
+ * libcurl will connect to it: the unit of a per-host limit. Returns a
+ * malloc'ed string (the caller frees it), or NULL when url does not parse. */
+char *sg_url_host(const char *url);
+
 #endif
