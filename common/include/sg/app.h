@@ -65,6 +65,7 @@ int sg_app_main(const sg_app_spec *spec);
 #define SG_T_PANEL_ASSIGNED "sg.panel.assigned"
 #define SG_T_BALLOT_CLOSED "sg.ballot.closed"
 #define SG_T_CASE_DECIDED "sg.case.decided"
+#define SG_T_CASE_FINALIZED "sg.case.finalized"
 #define SG_T_NOTIFICATION "sg.notification.requested"
 #define SG_T_REWARD_GRANTED "sg.reward.granted"
 #define SG_T_USER_ACTIVITY "sg.user.activity"
