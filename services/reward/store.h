@@ -105,7 +105,9 @@ int rw_store_ledger_page(sg_pg_pool *p, const char *user_id, long long before_se
  * Exactly once per (case_id, user_id, kind) — for kind reporter the case is
  * the reported one, which an appeal shares: the consumer holds the case lock
  * while it looks up which grants exist (rw_store_grants_existing) and records
- * only the others, and the UNIQUE key refuses any that slip through. */
+ * only the others, and the UNIQUE keys refuse any that slip through
+ * (grants_once, and grants_reporter_once_per_reported_case, which also
+ * catches a reporter grant recorded under an appeal's id). */
 
 /* Serializes the handling of one case across consumers and replicas until
  * the transaction ends, so a decision delivered twice (even with different
@@ -144,7 +146,9 @@ typedef struct rw_store_grant_batch {
 
 /* Sets exists[i] to 1 when the grant (case_ids[i], user_ids[i], kinds[i])
  * exists already, or (also_ids[i], user_ids[i], kinds[i]) when also_ids[i]
- * is not NULL, else 0, for i < n (exists: the caller's array of n). One
+ * is not NULL, or — for kind reporter — any reporter grant of user_ids[i]
+ * whose reported case (grants.reported_case_id, sql/reward/009) is
+ * case_ids[i], else 0, for i < n (exists: the caller's array of n). One
  * statement. Returns SG_OK or an error. */
 int rw_store_grants_existing(sg_pg *c, const char *const *case_ids, const char *const *also_ids,
                           const char *const *user_ids, const char *const *kinds, size_t n, unsigned char *exists);
