@@ -12,6 +12,10 @@ static const sg_field item_fields[] = {
     {"active", SG_JT_BOOL, 1, 0, 0, 0, 0},
 };
 
+static const sg_field stock_fields[] = {
+    {"delta", SG_JT_INT, 1, -RW_MAX_STOCK, RW_MAX_STOCK, 0, 0},
+};
+
 static const sg_field redeem_fields[] = {
     {"item_id", SG_JT_STRING, 1, 36, 36, 0, 1},
     {"quantity", SG_JT_INT, 1, 1, RW_MAX_QUANTITY, 0, 0},
@@ -25,6 +29,14 @@ int rw_item_from_json(const json_t *body, rw_item *out, char *err, size_t errlen
     out->cost = sg_json_int(body, "cost", 0);
     out->stock = sg_json_int(body, "stock", 0);
     out->active = json_is_true(json_object_get(body, "active"));
+    return 0;
+}
+
+int rw_stock_delta_from_json(const json_t *body, long long *delta, char *err, size_t errlen)
+{
+    if (sg_json_validate(body, stock_fields, sizeof stock_fields / sizeof stock_fields[0], err, errlen) != 0)
+        return -1;
+    *delta = sg_json_int(body, "delta", 0);
     return 0;
 }
 

@@ -23,6 +23,11 @@ typedef struct rw_item {
  * detail in err. */
 int rw_item_from_json(const json_t *body, rw_item *out, char *err, size_t errlen);
 
+/* Validates a stock change body {"delta": n}: n an integer with |n| <=
+ * RW_MAX_STOCK, negative to take units out; 0 is allowed (changes nothing,
+ * returns the item). Returns 0 with *delta, or -1 with a 400 detail in err. */
+int rw_stock_delta_from_json(const json_t *body, long long *delta, char *err, size_t errlen);
+
 typedef struct rw_redeem {
     const char *item_id;          /* borrowed; a canonical UUID */
     int quantity;                 /* 1..RW_MAX_QUANTITY */

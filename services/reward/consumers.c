@@ -13,6 +13,7 @@ typedef struct grant_run {
     const sg_kafka_msg *m;
     const rw_decision *d;
     const char *event_id;
+    const char *at;               /* the event's occurred_at: its UTC day is the one the grants count against */
     rw_rule rule;
     char rule_type[33];
     int rule_version;
@@ -95,7 +96,7 @@ static int lock_and_cap(grant_run *g, new_grants *ng)
     for (size_t i = 0; i < ng->n; i++)
         if (nu == 0 || strcmp(users[nu - 1], ng->users[i]) != 0)
             users[nu++] = ng->users[i];
-    if ((rc = rw_store_grant_lock_users(g->c, users, nu, g->d->occurred_at, g->day, today)) != SG_OK)
+    if ((rc = rw_store_grant_lock_users(g->c, users, nu, g->at, g->day, today)) != SG_OK)
         goto cleanup;
     rw_cap_pay_all(g->rule.daily_cap_per_user, ng->users, ng->due, ng->n, today, ng->paid);
     for (size_t i = 0; i < ng->n; i++) {
@@ -170,12 +171,79 @@ static int grant_all(grant_run *g, const rw_grant *grants, size_t n)
     return rc;
 }
 
+/* Takes the case locks of d: its own, then for an appeal the reported
+ * case's (which its reporter grants are keyed by). Every consumer takes them
+ * in this order, and a case that is not an appeal is its own reported case,
+ * so no two transactions wait for each other's locks. */
+static int lock_case(sg_pg *c, const char *case_id, const char *appeal_of)
+{
+    int rc = rw_store_case_lock(c, case_id);
+    if (rc == SG_OK && appeal_of)
+        rc = rw_store_case_lock(c, appeal_of);
+    return rc;
+}
+
+/* Records d's settlement: its pending grants (what finality pays if the
+ * first verdict stands), or, when its finalization came first, the final
+ * verdicts in *fin with *state RW_SETTLEMENT_NOW. */
+static int record_settlement(grant_run *g, const json_t *payload, rw_settlement_state *state, rw_final *fin)
+{
+    const rw_decision *d = g->d;
+    rw_final first = {.final = d->verdict, .bonus = d->verdict};
+    rw_grant *held = NULL;
+    size_t n = 0;
+    const char **users = NULL, **kinds = NULL;
+    long long *amounts = NULL;
+    char *text = NULL;
+    int rc = SG_ERR_DB;
+
+    if (rw_compute(&g->rule, d, RW_DUE_SETTLEMENT, &first, &held, &n) != 0)
+        goto cleanup;
+    if (n > 0 && (!(users = calloc(n, sizeof *users)) || !(kinds = calloc(n, sizeof *kinds)) ||
+                  !(amounts = calloc(n, sizeof *amounts))))
+        goto cleanup;
+    for (size_t i = 0; i < n; i++) {
+        users[i] = held[i].user_id;
+        kinds[i] = rw_kind_name(held[i].kind);
+        amounts[i] = held[i].amount;
+    }
+    if (!(text = json_dumps(payload, JSON_COMPACT)))
+        goto cleanup;
+    rw_store_settlement s = {.case_id = d->case_id, .appeal_of = d->appeal_of, .report_type = d->report_type,
+                             .rule_type = g->rule_type, .rule_version = g->rule_version, .decision = text,
+                             .n = n, .user_ids = users, .kinds = kinds, .amounts = amounts};
+    rc = rw_store_settlement_record(g->c, &s, state, fin);
+cleanup:
+    free(held);
+    free(users);
+    free(kinds);
+    free(amounts);
+    free(text);
+    return rc;
+}
+
+/* Pays the grants of d for the stages in `what` (grant.h) and logs them. */
+static int pay(grant_run *g, unsigned what, const rw_final *fin, const char *stage)
+{
+    rw_grant *grants = NULL;
+    size_t n = 0;
+    int rc = SG_OK;
+
+    if (rw_compute(&g->rule, g->d, what, fin, &grants, &n) != 0)
+        return SG_ERR_DB;
+    if (n > 0)
+        rc = grant_all(g, grants, n);
+    if (rc == SG_OK)
+        sg_info("case %s %s: %zu grants due under rule %s v%d, %lld coins paid, %lld capped", g->d->case_id,
+                stage, n, g->rule_type, g->rule_version, g->paid_total, g->capped);
+    free(grants);
+    return rc;
+}
+
 int rw_on_case_decided(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, void *ctx)
 {
     (void)ctx;
     rw_decision d;
-    rw_grant *grants = NULL;
-    size_t n = 0;
     char err[256];
     int rc;
 
@@ -184,17 +252,18 @@ int rw_on_case_decided(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, v
         sg_error("sg.case.decided: %s event: %s", rc == -1 ? "dropping invalid" : "cannot handle", err);
         return rc == -1 ? RW_INVALID_EVENT : SG_ERR_DB;
     }
-    grant_run g = {.c = c, .m = m, .d = &d};
+    grant_run g = {.c = c, .m = m, .d = &d, .at = d.occurred_at};
     g.event_id = m->event_id ? m->event_id : sg_json_str(payload, "event_id");
     if (d.verdict == RW_VERDICT_NONE) {
         sg_info("case %s decided without a verdict: no rewards", d.case_id);
         rc = SG_OK;
         goto cleanup;
     }
-    /* The reported case's lock: an appeal shares its reporter grants. */
-    if ((rc = rw_store_case_lock(c, rw_decision_reported_case(&d))) != SG_OK)
+    if ((rc = lock_case(c, d.case_id, d.appeal_of)) != SG_OK)
         goto cleanup;
-    rc = rw_store_rule_effective(c, d.report_type, &g.rule, g.rule_type, &g.rule_version);
+    /* The rule in force when the case opened (v1 events: when decided). */
+    rc = rw_store_rule_in_force(c, d.report_type, d.opened_at ? d.opened_at : d.occurred_at, &g.rule, g.rule_type,
+                                &g.rule_version);
     if (rc == RW_NOT_FOUND) {
         /* Retried, not dropped: coins are owed once a rule exists again. */
         sg_error("case %s: no reward rule for %s nor %s", d.case_id, d.report_type, RW_DEFAULT_TYPE);
@@ -202,16 +271,56 @@ int rw_on_case_decided(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, v
     }
     if (rc != SG_OK)
         goto cleanup;
-    if (rw_compute(&g.rule, &d, &grants, &n) != 0) {
+    rw_settlement_state state;
+    rw_final fin = {RW_VERDICT_NONE, RW_VERDICT_NONE};
+    if ((rc = record_settlement(&g, payload, &state, &fin)) != SG_OK)
+        goto cleanup;
+    if (state == RW_SETTLEMENT_NOW)
+        rc = pay(&g, RW_DUE_VOTES | RW_DUE_SETTLEMENT, &fin, "decided after its finalization, settled");
+    else
+        rc = pay(&g, RW_DUE_VOTES, NULL, state == RW_SETTLEMENT_PENDING ? "decided, pending finality" : "decided");
+cleanup:
+    rw_decision_free(&d);
+    return rc;
+}
+
+int rw_on_case_finalized(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, void *ctx)
+{
+    (void)ctx;
+    rw_finalization f;
+    rw_decision d = {0};
+    json_t *decision = NULL;
+    rw_final fin = {RW_VERDICT_NONE, RW_VERDICT_NONE};
+    char err[256];
+    int rc;
+
+    if (rw_finalization_parse(payload, &f, err, sizeof err) != 0) {
+        sg_error("sg.case.finalized: dropping invalid event: %s", err);
+        return RW_INVALID_EVENT;
+    }
+    grant_run g = {.c = c, .m = m, .d = &d, .at = f.occurred_at};
+    g.event_id = m->event_id ? m->event_id : sg_json_str(payload, "event_id");
+    if ((rc = rw_store_case_lock(c, f.case_id)) != SG_OK)
+        return rc;
+    rc = rw_store_settlement_finalize(c, &f, g.event_id, &decision, &fin, &g.rule, g.rule_type, &g.rule_version);
+    if (rc != SG_OK)
+        goto cleanup;
+    if (!decision) {
+        sg_info("case %s finalized (%s): nothing to settle now", f.case_id, rw_verdict_name(f.final_verdict));
+        goto cleanup;
+    }
+    rc = rw_decision_parse(decision, &d, err, sizeof err);
+    if (rc != 0) {
+        /* It was valid when recorded: the database is not what it should be. */
+        sg_error("case %s: recorded decision unreadable: %s", f.case_id, err);
         rc = SG_ERR_DB;
         goto cleanup;
     }
-    if (n > 0 && (rc = grant_all(&g, grants, n)) != SG_OK)
+    if (d.appeal_of && (rc = rw_store_case_lock(c, d.appeal_of)) != SG_OK)
         goto cleanup;
-    sg_info("case %s: %zu grants due under rule %s v%d, %lld coins paid, %lld capped", d.case_id, n, g.rule_type,
-            g.rule_version, g.paid_total, g.capped);
+    rc = pay(&g, RW_DUE_SETTLEMENT, &fin, "finalized, settled");
 cleanup:
-    free(grants);
     rw_decision_free(&d);
+    json_decref(decision);
     return rc;
 }

@@ -31,7 +31,8 @@ static void add(rw_grant *g, size_t *n, const char *user, rw_kind kind, long lon
     (*n)++;
 }
 
-int rw_compute(const rw_rule *rule, const rw_decision *d, rw_grant **out, size_t *n)
+int rw_compute(const rw_rule *rule, const rw_decision *d, unsigned what, const rw_final *fin, rw_grant **out,
+               size_t *n)
 {
     rw_grant *g = NULL;
     size_t cnt = 0, kept = 0;
@@ -40,6 +41,10 @@ int rw_compute(const rw_rule *rule, const rw_decision *d, rw_grant **out, size_t
     *n = 0;
     if (d->verdict == RW_VERDICT_NONE)
         return 0;
+    if ((what & RW_DUE_SETTLEMENT) && (!fin || fin->final == RW_VERDICT_NONE))
+        what &= ~RW_DUE_SETTLEMENT;
+    rw_verdict bonus = !(what & RW_DUE_SETTLEMENT) ? RW_VERDICT_NONE
+                       : fin->bonus != RW_VERDICT_NONE ? fin->bonus : fin->final;
     /* At most two grants per ballot and one per reporter. */
     size_t cap = 2 * d->nballots + d->nreporters;
     if (cap == 0)
@@ -50,11 +55,12 @@ int rw_compute(const rw_rule *rule, const rw_decision *d, rw_grant **out, size_t
         const rw_ballot *b = &d->ballots[i];
         if (!b->voted)
             continue;
-        add(g, &cnt, b->reviewer_id, RW_KIND_VOTE, rule->vote_reward);
-        if (b->with_majority)
+        if (what & RW_DUE_VOTES)
+            add(g, &cnt, b->reviewer_id, RW_KIND_VOTE, rule->vote_reward);
+        if (bonus != RW_VERDICT_NONE && b->decision == bonus)
             add(g, &cnt, b->reviewer_id, RW_KIND_MAJORITY_BONUS, rule->majority_bonus);
     }
-    if (d->verdict == RW_VERDICT_VIOLATION)
+    if ((what & RW_DUE_SETTLEMENT) && fin->final == RW_VERDICT_VIOLATION)
         for (size_t i = 0; i < d->nreporters; i++)
             add(g, &cnt, d->reporter_ids[i], RW_KIND_REPORTER, rule->reporter_reward);
     if (cnt == 0) {

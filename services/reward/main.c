@@ -15,6 +15,7 @@ static const sg_route routes[] = {
     {"GET", "/v1/catalog/items", SG_AUTH_PERSON, rw_h_items_list},
     {"GET", "/v1/catalog/items/{id}", SG_AUTH_PERSON, rw_h_item_get},
     {"PUT", "/v1/catalog/items/{id}", SG_AUTH_OPS, rw_h_item_replace},
+    {"POST", "/v1/catalog/items/{id}/stock", SG_AUTH_OPS, rw_h_item_stock},
     {"POST", "/v1/redemptions", SG_AUTH_PERSON, rw_h_redeem},
     {"GET", "/v1/redemptions/{id}", SG_AUTH_PERSON, rw_h_redemption_get},
     {"POST", "/v1/redemptions/{id}/refund", SG_AUTH_OPS, rw_h_refund},
@@ -22,6 +23,7 @@ static const sg_route routes[] = {
 
 static const sg_app_consumer consumers[] = {
     {"reward", SG_T_CASE_DECIDED, rw_on_case_decided, 1},
+    {"reward-finalized", SG_T_CASE_FINALIZED, rw_on_case_finalized, 1},
 };
 
 int main(void)

@@ -57,6 +57,14 @@ static int parse_ballot(const json_t *b, rw_verdict verdict, rw_ballot *out, cha
         out->with_majority = json_is_true(with);
     else
         out->with_majority = d != RW_VERDICT_NONE && d == verdict;
+    /* Settlement pays by the vote cast; a voted ballot without its decision
+     * can only be told apart by with_majority. */
+    out->decision = RW_VERDICT_NONE;
+    if (out->voted && d != RW_VERDICT_NONE)
+        out->decision = d;
+    else if (out->voted && verdict != RW_VERDICT_NONE)
+        out->decision = out->with_majority ? verdict
+                        : verdict == RW_VERDICT_VIOLATION ? RW_VERDICT_NO_VIOLATION : RW_VERDICT_VIOLATION;
     return 0;
 }
 
@@ -72,6 +80,7 @@ int rw_decision_parse(const json_t *payload, rw_decision *out, char *err, size_t
     d.case_id = sg_json_str(payload, "case_id");
     d.report_type = sg_json_str(payload, "report_type");
     d.occurred_at = sg_json_str(payload, "occurred_at");
+    d.opened_at = sg_json_str(payload, "opened_at");
     if (!sg_is_opaque_id(d.case_id)) {
         snprintf(err, errlen, "case_id missing or not an id");
         return -1;
@@ -90,6 +99,8 @@ int rw_decision_parse(const json_t *payload, rw_decision *out, char *err, size_t
     }
     if (d.occurred_at && !sg_is_rfc3339(d.occurred_at))
         d.occurred_at = NULL;
+    if (d.opened_at && !sg_is_rfc3339(d.opened_at))
+        d.opened_at = NULL;
     if (parse_verdict(json_object_get(payload, "verdict"), &d.verdict) != 0) {
         snprintf(err, errlen, "verdict must be violation, no_violation or null");
         return -1;
@@ -148,4 +159,85 @@ void rw_decision_free(rw_decision *d)
     d->reporter_ids = NULL;
     d->ballots = NULL;
     d->nreporters = d->nballots = 0;
+}
+
+const char *rw_verdict_name(rw_verdict v)
+{
+    switch (v) {
+    case RW_VERDICT_VIOLATION: return "violation";
+    case RW_VERDICT_NO_VIOLATION: return "no_violation";
+    case RW_VERDICT_NONE: break;
+    }
+    return NULL;
+}
+
+rw_verdict rw_verdict_from(const char *s)
+{
+    if (s && strcmp(s, "violation") == 0)
+        return RW_VERDICT_VIOLATION;
+    if (s && strcmp(s, "no_violation") == 0)
+        return RW_VERDICT_NO_VIOLATION;
+    return RW_VERDICT_NONE;
+}
+
+static int is_word(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > 32)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || s[i] == '_'))
+            return 0;
+    return 1;
+}
+
+int rw_finalization_parse(const json_t *payload, rw_finalization *out, char *err, size_t errlen)
+{
+    rw_finalization f = {0};
+
+    if (!json_is_object(payload)) {
+        snprintf(err, errlen, "payload is not an object");
+        return -1;
+    }
+    f.case_id = sg_json_str(payload, "case_id");
+    if (!sg_is_opaque_id(f.case_id)) {
+        snprintf(err, errlen, "case_id missing or not an id");
+        return -1;
+    }
+    if (parse_verdict(json_object_get(payload, "final_verdict"), &f.final_verdict) != 0 ||
+        f.final_verdict == RW_VERDICT_NONE) {
+        snprintf(err, errlen, "final_verdict must be violation or no_violation");
+        return -1;
+    }
+    f.bonus_verdict = f.final_verdict;
+    if (json_is_true(json_object_get(payload, "audit"))) {
+        rw_verdict expected;
+        if (parse_verdict(json_object_get(payload, "expected_verdict"), &expected) != 0) {
+            snprintf(err, errlen, "expected_verdict must be violation, no_violation or null");
+            return -1;
+        }
+        if (expected != RW_VERDICT_NONE)
+            f.bonus_verdict = expected;
+    }
+    const json_t *by = json_object_get(payload, "finalized_by");
+    if (by && !json_is_null(by)) {
+        f.finalized_by = json_string_value(by);
+        if (!is_word(f.finalized_by)) {
+            snprintf(err, errlen, "finalized_by must be a word such as window, appeal or ops");
+            return -1;
+        }
+    }
+    const json_t *appeal = json_object_get(payload, "appeal_case_id");
+    if (appeal && !json_is_null(appeal)) {
+        f.appeal_case_id = json_string_value(appeal);
+        if (!sg_is_opaque_id(f.appeal_case_id)) {
+            snprintf(err, errlen, "appeal_case_id must be null or a case id");
+            return -1;
+        }
+    }
+    f.occurred_at = sg_json_str(payload, "occurred_at");
+    if (f.occurred_at && !sg_is_rfc3339(f.occurred_at))
+        f.occurred_at = NULL;
+    *out = f;
+    return 0;
 }

@@ -22,6 +22,7 @@ void rw_h_ledger_get(sg_req *req, void *ctx);     /* GET /v1/accounts/{user_id}/
 /* routes_catalog.c — ops write, people read */
 void rw_h_item_create(sg_req *req, void *ctx);    /* POST /v1/catalog/items */
 void rw_h_item_replace(sg_req *req, void *ctx);   /* PUT /v1/catalog/items/{id} */
+void rw_h_item_stock(sg_req *req, void *ctx);     /* POST /v1/catalog/items/{id}/stock */
 void rw_h_item_get(sg_req *req, void *ctx);       /* GET /v1/catalog/items/{id} */
 void rw_h_items_list(sg_req *req, void *ctx);     /* GET /v1/catalog/items */
 

@@ -52,6 +52,28 @@ void rw_h_item_replace(sg_req *req, void *ctx)
     sg_reply_json(req, 200, out);
 }
 
+void rw_h_item_stock(sg_req *req, void *ctx)
+{
+    rw_svc *svc = ctx;
+    const char *id = sg_req_uuid_param(req, "id", "item");
+    const json_t *body;
+    long long delta;
+    char err[256];
+    json_t *out;
+    if (!id || !(body = rw_body(req)))
+        return;
+    if (rw_stock_delta_from_json(body, &delta, err, sizeof err) != 0) {
+        sg_reply_problem(req, 400, "Bad Request", "%s", err);
+        return;
+    }
+    int rc = rw_store_item_stock_add(svc->app->pg, id, delta, &out);
+    if (rc != SG_OK) {
+        rw_reply_outcome(req, rc, "item");
+        return;
+    }
+    sg_reply_json(req, 200, out);
+}
+
 void rw_h_item_get(sg_req *req, void *ctx)
 {
     rw_svc *svc = ctx;

@@ -18,6 +18,9 @@ void rw_reply_outcome(sg_req *req, int rc, const char *what)
     case RW_OUT_OF_STOCK:
         sg_reply_problem(req, 409, "Conflict", "not enough stock");
         return;
+    case RW_STOCK_RANGE:
+        sg_reply_problem(req, 409, "Conflict", "the stock would go below 0 (or above the maximum)");
+        return;
     case RW_INSUFFICIENT:
         sg_reply_problem(req, 409, "Conflict", "insufficient balance");
         return;

@@ -23,6 +23,8 @@
 #include <jansson.h>
 #include <stddef.h>
 #include "catalog.h"
+#include "grant.h"
+#include "payloads.h"
 #include "redemption.h"
 #include "rule.h"
 #include "sg/pg.h"
@@ -54,11 +56,18 @@ int rw_store_rule_list(sg_pg_pool *p, const char *after, int limit, json_t **pag
  * (new reference, NULL unless SG_OK). */
 int rw_store_rule_versions(sg_pg_pool *p, const char *type, long long before, int limit, json_t **page);
 
-/* Inside a transaction: the rule that applies to report type `type` — its
- * own current rule, else the current rule of RW_DEFAULT_TYPE. Fills
- * *out, rule_type (the type whose rule applied) and *version. Returns SG_OK,
- * RW_NOT_FOUND (no default either: ops deleted it by hand) or an error. */
-int rw_store_rule_effective(sg_pg *c, const char *type, rw_rule *out, char rule_type[33], int *version);
+/* Inside a transaction: the rule that applies to a case of report type
+ * `type` opened at `at` (RFC 3339; NULL: now) — the rule in force then:
+ * the type's latest version created at or before `at`, else the latest
+ * such version of RW_DEFAULT_TYPE; when neither type had a version yet
+ * at `at`, the type's first version, else the default's first (event times
+ * have whole seconds: a version created during the second of `at` counts
+ * as in force then). Fills *out,
+ * rule_type (the type whose rule applied) and *version. Returns SG_OK,
+ * RW_NOT_FOUND (no rule at all: ops deleted the default by hand) or an
+ * error. */
+int rw_store_rule_in_force(sg_pg *c, const char *type, const char *at, rw_rule *out, char rule_type[33],
+                           int *version);
 
 /* ---- Accounts and the journal (store_ledger.c) ----
  *
@@ -73,8 +82,10 @@ int rw_store_rule_effective(sg_pg *c, const char *type, rw_rule *out, char rule_
  * balances never go below zero (CHECK constraint, and debits are
  * conditional updates). */
 
-/* A user's account. Account JSON: {user_id, balance}; balance 0 for a user
- * the ledger has never seen. SG_OK or SG_ERR_DB. */
+/* A user's account. Account JSON: {user_id, balance, pending}; balance 0
+ * for a user the ledger has never seen; pending: the sum of the user's
+ * pending grants (held until their case is final; not spendable, not in the
+ * balance nor the ledger). SG_OK or SG_ERR_DB. */
 int rw_store_account_get(sg_pg_pool *p, const char *user_id, json_t **out);
 
 /* A page of the user's entries, newest first, with seq below before_seq (0:
@@ -94,7 +105,9 @@ int rw_store_ledger_page(sg_pg_pool *p, const char *user_id, long long before_se
  * Exactly once per (case_id, user_id, kind) — for kind reporter the case is
  * the reported one, which an appeal shares: the consumer holds the case lock
  * while it looks up which grants exist (rw_store_grants_existing) and records
- * only the others, and the UNIQUE key refuses any that slip through. */
+ * only the others, and the UNIQUE keys refuse any that slip through
+ * (grants_once, and grants_reporter_once_per_reported_case, which also
+ * catches a reporter grant recorded under an appeal's id). */
 
 /* Serializes the handling of one case across consumers and replicas until
  * the transaction ends, so a decision delivered twice (even with different
@@ -133,7 +146,9 @@ typedef struct rw_store_grant_batch {
 
 /* Sets exists[i] to 1 when the grant (case_ids[i], user_ids[i], kinds[i])
  * exists already, or (also_ids[i], user_ids[i], kinds[i]) when also_ids[i]
- * is not NULL, else 0, for i < n (exists: the caller's array of n). One
+ * is not NULL, or — for kind reporter — any reporter grant of user_ids[i]
+ * whose reported case (grants.reported_case_id, sql/reward/009) is
+ * case_ids[i], else 0, for i < n (exists: the caller's array of n). One
  * statement. Returns SG_OK or an error. */
 int rw_store_grants_existing(sg_pg *c, const char *const *case_ids, const char *const *also_ids,
                           const char *const *user_ids, const char *const *kinds, size_t n, unsigned char *exists);
@@ -155,6 +170,53 @@ int rw_store_grant_shard_order(sg_pg *c, const char *a, const char *b, int *a_fi
  * aborted: retry it), or an error. */
 int rw_store_grant_batch_record(sg_pg *c, const rw_store_grant_batch *b);
 
+/* ---- Settlement (store_settlement.c) ----
+ *
+ * A case's settlement at finality (tables settlements, case_finals,
+ * pending_grants, case_links; sql/reward/009). Its lifecycle is decided ->
+ * settled, once: only these two functions write it, each inside the
+ * caller's inbox transaction, under the case lock(s) (rw_store_case_lock:
+ * the case's own, then the reported case's for an appeal). */
+
+typedef enum {
+    RW_SETTLEMENT_PENDING = 0,    /* recorded; its bonus and reporter grants are held as pending */
+    RW_SETTLEMENT_NOW,            /* its finalization came first: settle in this transaction */
+    RW_SETTLEMENT_SETTLED,        /* settled earlier: nothing more to pay at finality */
+} rw_settlement_state;
+
+/* What rw_store_settlement_record records: the decision and the rule
+ * applied, and the grants to hold as pending (parallel arrays of n; a
+ * reporter grant is keyed by the reported case). All borrowed. */
+typedef struct rw_store_settlement {
+    const char *case_id;
+    const char *appeal_of;                  /* NULL unless an appeal */
+    const char *report_type;
+    const char *rule_type;
+    int rule_version;
+    const char *decision;                   /* the sg.case.decided payload, JSON text */
+    size_t n;
+    const char *const *user_ids;
+    const char *const *kinds;               /* majority_bonus | reporter */
+    const long long *amounts;
+} rw_store_settlement;
+
+/* At a decision with a verdict: records s through the database function
+ * settlement_record (one call) and sets *state; on RW_SETTLEMENT_NOW, *fin
+ * holds the verdicts of the finalization that came first. Returns SG_OK
+ * or an error. */
+int rw_store_settlement_record(sg_pg *c, const rw_store_settlement *s, rw_settlement_state *state, rw_final *fin);
+
+/* At sg.case.finalized f (event_id: the event's): keeps the finalization
+ * and, when the case's decision is recorded and unsettled, marks it settled
+ * (database function settlement_finalize, one call) and returns in
+ * *decision (a new reference the caller owns) the recorded sg.case.decided
+ * payload, with *fin, *rule, rule_type and *rule_version as recorded at
+ * decision; the caller records the grants in this transaction. *decision
+ * is NULL when there is nothing to settle (decision not known yet, or
+ * settled already). Returns SG_OK or an error. */
+int rw_store_settlement_finalize(sg_pg *c, const rw_finalization *f, const char *event_id, json_t **decision,
+                                 rw_final *fin, rw_rule *rule, char rule_type[33], int *rule_version);
+
 /* ---- Catalog (store_catalog.c) ----
  *
  * Catalog items (table items). Item JSON: {item_id, name, cost, stock,
@@ -167,6 +229,12 @@ int rw_store_item_create(sg_pg_pool *p, const rw_item *it, json_t **out);
 /* Replaces every field of item id (stock included). SG_OK, RW_NOT_FOUND
  * or SG_ERR_DB. */
 int rw_store_item_replace(sg_pg_pool *p, const char *id, const rw_item *it, json_t **out);
+
+/* Adds delta (may be negative) to item id's stock in one conditional
+ * UPDATE (stock = stock + delta), so a concurrent redemption's take is never
+ * undone; *out = the item. SG_OK, RW_NOT_FOUND, RW_STOCK_RANGE (the stock
+ * would go below 0 or above RW_MAX_STOCK: nothing changes) or SG_ERR_DB. */
+int rw_store_item_stock_add(sg_pg_pool *p, const char *id, long long delta, json_t **out);
 
 /* One item. SG_OK, RW_NOT_FOUND or SG_ERR_DB. */
 int rw_store_item_get(sg_pg_pool *p, const char *id, json_t **out);

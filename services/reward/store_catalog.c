@@ -45,6 +45,25 @@ int rw_store_item_replace(sg_pg_pool *p, const char *id, const rw_item *it, json
                     5, SG_P(id, it->name, cost, stock, it->active ? "true" : "false"), out);
 }
 
+int rw_store_item_stock_add(sg_pg_pool *p, const char *id, long long delta, json_t **out)
+{
+    char d[24], max[24];
+    snprintf(d, sizeof d, "%lld", delta);
+    snprintf(max, sizeof max, "%lld", RW_MAX_STOCK);
+    /* One statement: the row lock orders it with concurrent redemptions, and
+     * the new stock is computed from the latest committed one. */
+    int rc = item_one(p,
+                      "UPDATE items SET stock = stock + $2::bigint, updated_at = now() WHERE id = $1::uuid "
+                      "AND stock + $2::bigint BETWEEN 0 AND $3::bigint RETURNING " ITEM_JSON,
+                      3, SG_P(id, d, max), out);
+    if (rc != RW_NOT_FOUND)
+        return rc;
+    json_t *item = NULL;
+    rc = rw_store_item_get(p, id, &item);
+    json_decref(item);
+    return rc == SG_OK ? RW_STOCK_RANGE : rc;
+}
+
 int rw_store_item_get(sg_pg_pool *p, const char *id, json_t **out)
 {
     return item_one(p, "SELECT " ITEM_JSON " FROM items WHERE id = $1::uuid", 1, SG_P(id), out);

@@ -78,7 +78,8 @@ int rw_store_grants_existing(sg_pg *c, const char *const *case_ids, const char *
     r = sg_pg_rows(c, &rc,
                    "SELECT g.o FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY "
                    "AS g(c, a, u, k, o) WHERE EXISTS (SELECT 1 FROM grants WHERE case_id IN (g.c, g.a) "
-                   "AND user_id = g.u AND kind = g.k)",
+                   "AND user_id = g.u AND kind = g.k) OR (g.k = 'reporter' AND EXISTS (SELECT 1 FROM grants "
+                   "WHERE kind = 'reporter' AND reported_case_id = g.c AND user_id = g.u))",
                    4, SG_P(cases, also, users, kind_arr));
     if (!r)
         goto cleanup;
@@ -112,9 +113,7 @@ int rw_store_grant_shard_order(sg_pg *c, const char *a, const char *b, int *a_fi
     return SG_OK;
 }
 
-/* PostgreSQL array literal of v[0..n) for one $n::bigint[] parameter.
- * malloc'ed (caller frees); NULL when out of memory. */
-static char *int_array(const long long *v, size_t n)
+char *rw_store_int_array(const long long *v, size_t n)
 {
     size_t cap = n * 21 + 3, used = 0;
     char *out = malloc(cap);
@@ -132,7 +131,7 @@ int rw_store_grant_batch_record(sg_pg *c, const rw_store_grant_batch *b)
 {
     char ver[24], channel[SG_OUTBOX_CHANNEL_MAX];
     char *users = sg_pg_text_array(b->user_ids, b->n), *kinds = sg_pg_text_array(b->kinds, b->n);
-    char *due = int_array(b->amount_due, b->n), *paid = int_array(b->amount_paid, b->n);
+    char *due = rw_store_int_array(b->amount_due, b->n), *paid = rw_store_int_array(b->amount_paid, b->n);
     PGresult *r = NULL;
     int rc = SG_ERR_DB;
 

@@ -12,7 +12,8 @@ int rw_store_account_get(sg_pg_pool *p, const char *user_id, json_t **out)
     PGresult *r = NULL;
     int rc = sg_pg_read(p, RW_PG_WAIT_MS,
                         "SELECT json_build_object('user_id', $1::text, 'balance', coalesce((SELECT balance "
-                        "FROM accounts WHERE user_id = $1::text AND kind = 'user'), 0))::text",
+                        "FROM accounts WHERE user_id = $1::text AND kind = 'user'), 0), 'pending', "
+                        "coalesce((SELECT sum(amount) FROM pending_grants WHERE user_id = $1::text), 0))::text",
                         1, SG_P(user_id), &r);
     *out = NULL;
     if (rc == SG_OK && (PQntuples(r) != 1 || !(*out = sg_pg_json(r, 0, 0))))

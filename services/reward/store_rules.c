@@ -119,14 +119,22 @@ int rw_store_rule_versions(sg_pg_pool *p, const char *type, long long before, in
     return rc;
 }
 
-int rw_store_rule_effective(sg_pg *c, const char *type, rw_rule *out, char rule_type[33], int *version)
+int rw_store_rule_in_force(sg_pg *c, const char *type, const char *at, rw_rule *out, char rule_type[33],
+                           int *version)
 {
     int rc = SG_OK;
+    /* In force at `at` first, the type's own before the default's, the
+     * latest in force; failing any, the earliest version. Event times have
+     * whole seconds: a version created during the second of `at` counts as
+     * in force at `at`. */
     PGresult *r = sg_pg_query(c,
                               "SELECT report_type, version, vote_reward, majority_bonus, reporter_reward, "
-                              "daily_cap_per_user FROM reward_rules WHERE report_type IN ($1::text, '" RW_DEFAULT_TYPE
-                              "') ORDER BY report_type = $1::text DESC, version DESC LIMIT 1",
-                              1, SG_P(type));
+                              "daily_cap_per_user FROM reward_rules, "
+                              "LATERAL (SELECT date_trunc('second', created_at) <= coalesce($2::timestamptz, now())) "
+                              "AS f(in_force) WHERE report_type IN ($1::text, '" RW_DEFAULT_TYPE "') "
+                              "ORDER BY in_force DESC, report_type = $1::text DESC, "
+                              "CASE WHEN in_force THEN -version ELSE version END LIMIT 1",
+                              2, SG_P(type, at));
     if (!sg_pg_ok(r)) {
         rc = sg_pg_err(c);
         goto cleanup;

@@ -41,4 +41,8 @@ typedef struct rw_store_posted {
  * RW_INSUFFICIENT or an error. */
 int rw_store_post(sg_pg *c, const rw_store_posting *p, rw_store_posted *out);
 
+/* PostgreSQL array literal of v[0..n) for one $n::bigint[] parameter.
+ * malloc'ed (caller frees); NULL when out of memory. */
+char *rw_store_int_array(const long long *v, size_t n);
+
 #endif

@@ -36,6 +36,7 @@ enum {
     RW_REPLAYED,             /* same Idempotency-Key, same body: first response */
     RW_ALREADY_REFUNDED,     /* refund of a refunded redemption (rw_redemption_may refused it) */
     RW_DUPLICATE,            /* a concurrent writer won a unique key: retry */
+    RW_STOCK_RANGE,          /* a stock delta would take the stock below 0 (or above the maximum) */
 };
 
 /* Outcome of a consumer for an event that can never be handled (dropped by
@@ -57,10 +58,17 @@ void rw_collect(FILE *out, void *svc);
 /* Kafka consumers (consumers.c; sg_inbox_fn, ctx = rw_svc *): each runs
  * inside the inbox transaction of its event. */
 
-/* sg.case.decided: grants coins per the rule of the case's report type (or
- * the default rule), once per (case, user, kind), within the daily cap; each
- * payment is journaled and announced on sg.reward.granted (key user_id) in the
- * same transaction. */
+/* sg.case.decided: credits the vote rewards per the rule in force when the
+ * case opened (of the case's report type, or the default rule) and holds the
+ * majority bonus and reporter rewards as pending until finality; once per
+ * (case, user, kind), within the daily cap; each payment is journaled and
+ * announced on sg.reward.granted (key user_id) in the same transaction. */
 int rw_on_case_decided(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, void *ctx);
+
+/* sg.case.finalized (v2): settles the case — its majority bonus and
+ * reporter rewards by the final verdict, under the rule recorded at
+ * decision (grant.h) — once; a finalization that comes before its decision
+ * is kept and the decision settles at once. */
+int rw_on_case_finalized(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, void *ctx);
 
 #endif

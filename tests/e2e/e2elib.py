@@ -429,6 +429,22 @@ class Stack:
             return 0
         return body["balance"]
 
+    def owed(self, user, as_ops=True):
+        """balance + pending of GET /v1/accounts/{user}: the coins credited and
+        those held until the user's cases are final (API.md v2 settlement)."""
+        h = self.ops() if as_ops else self.tok(user)
+        body = ok(call("GET", f"{self.reward.url}/v1/accounts/{user}", headers=h), 200, 404)
+        if body is None or "balance" not in body:
+            return 0
+        return body["balance"] + body.get("pending", 0)
+
+    def pending_by_case(self, user):
+        """{case_id: coins} the reward service holds pending for user (its
+        majority bonus and reporter grants until the case is final)."""
+        rows = self.sql("reward", "SELECT case_id, sum(amount) FROM pending_grants WHERE user_id = %s GROUP BY 1",
+                        user)
+        return {c: int(a) for c, a in rows}
+
     def ledger(self, user, as_ops=True):
         h = self.ops() if as_ops else self.tok(user)
         r = call("GET", f"{self.reward.url}/v1/accounts/{user}/ledger?limit=200", headers=h)
@@ -443,6 +459,15 @@ class Stack:
 
 
 # ---------------------------------------------------------------- expectations
+
+# The reward grants of cases as rows (case_id, user_id, kind, amount): those
+# credited (grants) and those held pending until the case is final
+# (pending_grants, API.md v2 settlement: the majority bonus and reporter
+# rewards of a case not final yet, by its first verdict). expected_grants
+# describes a case whose first verdict stands, so it equals their union
+# whether or not the report service has finalized the case yet.
+REWARD_DUE_SQL = ("SELECT case_id, user_id, kind, amount_paid FROM grants UNION ALL "
+                  "SELECT case_id, user_id, kind, amount FROM pending_grants")
 
 def expected_grants(case, reporter_ids, rule=REWARD_RULE):
     """{(case_id, user_id, kind): amount} that API.md's reward rule gives for a case

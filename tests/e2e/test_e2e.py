@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from e2elib import (FATIGUE, REWARD_RULE, SUMMARY, FINAL, OPEN, JurorSim, call, expected_grants, ledger_by_case,
+from e2elib import (FATIGUE, REWARD_DUE_SQL, REWARD_RULE, SUMMARY, FINAL, OPEN, JurorSim, call, expected_grants, ledger_by_case,
                     max_overlap, note, ok, paginate, per_case_user, poll, read_topic, stack_fixture, truth_voter,
                     voting_rule)
 from sgtest import client_auth, problem_ok
@@ -55,8 +55,20 @@ def wait_my_ballot(stack, user, case_id, status="open", timeout=15):
 
 
 def case_grants_sql(stack, case_id):
+    """The case's grants, credited or pending (REWARD_DUE_SQL)."""
+    rows = stack.sql("reward", f"SELECT user_id, kind, amount_paid FROM ({REWARD_DUE_SQL}) g WHERE case_id = %s",
+                     case_id)
+    return {(case_id, u, k): a for u, k, a in rows}
+
+
+def credited_sql(stack, case_id):
     rows = stack.sql("reward", "SELECT user_id, kind, amount_paid FROM grants WHERE case_id = %s", case_id)
     return {(case_id, u, k): a for u, k, a in rows}
+
+
+def case_coins(stack, user, case_id):
+    """Coins of case_id for user: ledger entries plus what is held pending."""
+    return ledger_by_case(stack.ledger(user)).get(case_id, 0) + stack.pending_by_case(user).get(case_id, 0)
 
 
 def wait_case_coins(stack, case_id, want_by_user, timeout=20):
@@ -67,13 +79,14 @@ def wait_case_coins(stack, case_id, want_by_user, timeout=20):
     def settled():
         got = {}
         for u in users:
-            got[u] = ledger_by_case(stack.ledger(u)).get(case_id, 0)
+            got[u] = case_coins(stack, u, case_id)
         return got if got == want_by_user else None
     try:
-        return poll(settled, timeout, interval=0.3, what=f"ledger of case {case_id}")
+        return poll(settled, timeout, interval=0.3, what=f"ledger (+ pending) of case {case_id}")
     except AssertionError:
-        got = {u: ledger_by_case(stack.ledger(u)).get(case_id, 0) for u in users}
-        raise AssertionError(f"reward: ledger entries of case {case_id} per user {got}, want {want_by_user}")
+        got = {u: case_coins(stack, u, case_id) for u in users}
+        raise AssertionError(f"reward: ledger entries + pending of case {case_id} per user {got}, "
+                             f"want {want_by_user}")
 
 
 def appeal(stack, case_id, user):
@@ -171,20 +184,25 @@ def test_full_case_report_to_coins(stack):
 
     want = {j1: V + M, j2: V, j3: V + M, j4: V + M, j5: 0, rep1: RP, rep2: RP, owner: 0}
     wait_case_coins(stack, cid, want)
-    for u, amt in want.items():                                               # fresh users: balance = coins
-        assert stack.balance(u, as_ops=False) == amt, f"reward: GET /v1/accounts/{u} balance != {amt}"
+    for u, amt in want.items():                                      # fresh users: balance + pending = coins
+        assert stack.owed(u, as_ops=False) == amt, f"reward: GET /v1/accounts/{u} balance + pending != {amt}"
     entries = stack.ledger(j1, as_ops=False)
     assert entries and all({"amount", "kind", "created_at"} <= set(e) for e in entries), entries
     assert {e["kind"] for e in entries} == {"grant"} and {e["case_id"] for e in entries} == {cid}, entries
     sqlg = case_grants_sql(stack, cid)
     exp = expected_grants(c, [rep1, rep2])
     assert sqlg == exp, f"reward grants rows {sqlg} != expected {exp}"
-    granted = ev.wait("sg.reward.granted", lambda es: len({e["entry_id"] for e in es}) >= len(exp), case_id=cid)
+    credited = credited_sql(stack, cid)                   # announced when credited (pending: at finality)
+    granted = ev.wait("sg.reward.granted", lambda es: len({e["entry_id"] for e in es}) >= len(credited),
+                      case_id=cid)
     by_user = collections.Counter()
     for e in {e["entry_id"]: e for e in granted}.values():
         assert e["_key"] == e["user_id"] and e["amount"] > 0 and e.get("kind"), e
         by_user[e["user_id"]] += e["amount"]
-    assert dict(by_user) == {u: a for u, a in want.items() if a}, f"sg.reward.granted sums {dict(by_user)}"
+    want_credited = collections.Counter()
+    for (_, u, _), a in credited.items():
+        want_credited[u] += a
+    assert dict(by_user) == {u: a for u, a in want_credited.items() if a}, f"sg.reward.granted sums {dict(by_user)}"
 
     trail = call("GET", f"{stack.report.url}/v1/cases/{cid}/events", headers=stack.ops())
     body = ok(trail, 200)
@@ -519,8 +537,8 @@ def test_load_500_reports_50_targets(stack):
         expected.update(expected_grants(c, sorted({reports[r][1] for r in c["report_ids"]})))
 
     def grants_now():
-        rows = stack.sql("reward", "SELECT case_id, user_id, kind, amount_paid FROM grants WHERE case_id = ANY(%s)",
-                         list(case_ids))
+        rows = stack.sql("reward", f"SELECT case_id, user_id, kind, amount_paid FROM ({REWARD_DUE_SQL}) g "
+                         "WHERE case_id = ANY(%s)", list(case_ids))
         return {(c, u, k): a for c, u, k, a in rows}
     try:
         poll(lambda: grants_now() == expected, 60, interval=1.0, what="reward grants of the load cases")
@@ -536,9 +554,16 @@ def test_load_500_reports_50_targets(stack):
     with cf.ThreadPoolExecutor(8) as ex:
         for u, entries in zip(users, ex.map(stack.ledger, users)):
             ledgers[u] = entries
+    pend = collections.Counter()
+    for c, u, a in stack.sql("reward", "SELECT case_id, user_id, sum(amount) FROM pending_grants "
+                                       "WHERE case_id = ANY(%s) GROUP BY 1, 2", list(case_ids)):
+        pend[(c, u)] += int(a)
     mism = []
     for u in users:
         by_case = ledger_by_case(ledgers[u])
+        for (c, uu), a in pend.items():
+            if uu == u:
+                by_case[c] += a
         for cid in case_ids:
             if by_case.get(cid, 0) != want_cu.get((cid, u), 0):
                 mism.append((u, cid, by_case.get(cid, 0), want_cu.get((cid, u), 0)))

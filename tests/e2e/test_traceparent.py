@@ -37,7 +37,7 @@ def test_traceparent_propagates(stack):
     for j in panel[:3]:
         ok(stack.vote(cid, j, "violation"), 201)                              # no traceparent on the votes
     ev.wait("sg.reward.granted", lambda es: sum(x["amount"] for x in {x["entry_id"]: x for x in es}.values())
-            >= 3 * (V + M) + RP, case_id=cid, what="all grants of the traced case")
+            >= 3 * V, case_id=cid, what="the vote grants of the traced case (bonus, reporter: at finality)")
     missing = []
     for topic in ("sg.panel.requested", "sg.panel.assigned", "sg.case.decided", "sg.reward.granted"):
         evs = ev.wait(topic, case_id=cid, timeout=10, what=f"{topic} of the traced case")
@@ -69,7 +69,7 @@ def test_traceparent_propagates(stack):
         for j in p2[:3]:
             ok(call("POST", f"{stack.report.url}/v1/cases/{cid2}/votes", {"decision": "violation"},
                     {**stack.tok(j), "traceparent": tp2}), 201)
-        ev.wait("sg.reward.granted", lambda es: len(es) >= 7, case_id=cid2, timeout=15)
+        ev.wait("sg.reward.granted", lambda es: len(es) >= 3, case_id=cid2, timeout=15)
         dh = [x["_headers"].get("traceparent") for x in ev.of("sg.case.decided", case_id=cid2)]
         gh = {x["_headers"].get("traceparent") for x in ev.of("sg.reward.granted", case_id=cid2)}
         diag = (f" | diagnostic: when the deciding vote carries traceparent {tp2}, sg.case.decided carries {dh} "

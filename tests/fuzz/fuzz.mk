@@ -35,7 +35,7 @@ FUZZ_SRC_router :=
 FUZZ_SRC_auth   :=
 FUZZ_SRC_body   := services/report/intake.c services/report/rule.c $(RV_PURE) \
                    services/reward/rule.c services/reward/catalog.c
-FUZZ_SRC_events := $(RV_PURE) services/reward/payloads.c services/reward/rule.c \
+FUZZ_SRC_events := $(RV_PURE) services/reward/payloads.c services/reward/rule.c services/reward/grant.c \
                    services/report/payloads.c services/report/decision.c services/report/lifecycle.c
 FUZZ_SRC_values := services/report/intake.c services/report/rule.c services/reward/catalog.c
 

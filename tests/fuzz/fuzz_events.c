@@ -7,7 +7,8 @@
  *   rv_activity_item_parse non-strict (sg.user.activity), and the
  *   sg.panel.assigned an accepted panel request would be answered with
  *   (rv_panel_assigned_encode, its exclusions standing in for the panel);
- *   reward: rw_decision_parse (sg.case.decided);
+ *   reward: rw_decision_parse (sg.case.decided; the settlement computed from
+ *   it at every stage), rw_finalization_parse (sg.case.finalized);
  *   report: rp_panel_assigned_decode (sg.panel.assigned).
  * Checked beyond memory safety and leaks: what a parser accepts satisfies its
  * header's contract (ids are opaque ids, counts match, enums in range).
@@ -18,6 +19,7 @@
 #include "report/payloads.h"
 #include "reviewer/payloads.h"
 #include "sg/timeutil.h"
+#include "reward/grant.h"
 #include "reward/payloads.h"
 #include "reward/rule.h"
 #include "sg/json.h"
@@ -114,6 +116,30 @@ static void fuzz_reward(const json_t *p)
         FZ_CHECK(sg_is_opaque_id(d.ballots[i].reviewer_id), "ballot %zu", i);
         FZ_CHECK(d.ballots[i].voted == 0 || d.ballots[i].voted == 1, "voted");
         FZ_CHECK(d.ballots[i].with_majority == 0 || d.ballots[i].with_majority == 1, "with_majority");
+        FZ_CHECK(d.ballots[i].voted ? d.ballots[i].decision != RW_VERDICT_NONE || d.verdict == RW_VERDICT_NONE
+                                    : d.ballots[i].decision == RW_VERDICT_NONE, "decision of ballot %zu", i);
+    }
+    FZ_CHECK(!d.opened_at || sg_is_rfc3339(d.opened_at), "opened_at");
+    /* Settlement: every stage, both final verdicts; decision and finality
+     * never pay the same (user, kind). */
+    static const rw_rule rule = {.vote_reward = 10, .majority_bonus = 5, .reporter_reward = 20,
+                                 .daily_cap_per_user = 100};
+    for (int f = RW_VERDICT_VIOLATION; f <= RW_VERDICT_NO_VIOLATION; f++) {
+        rw_final fin = {(rw_verdict)f, (rw_verdict)f};
+        rw_grant *votes = NULL, *settle = NULL, *both = NULL;
+        size_t nv = 0, ns = 0, nb = 0;
+        if (rw_compute(&rule, &d, RW_DUE_VOTES, NULL, &votes, &nv) == 0 &&
+            rw_compute(&rule, &d, RW_DUE_SETTLEMENT, &fin, &settle, &ns) == 0 &&
+            rw_compute(&rule, &d, RW_DUE_VOTES | RW_DUE_SETTLEMENT, &fin, &both, &nb) == 0) {
+            FZ_CHECK(nb == nv + ns, "stages overlap: %zu + %zu != %zu", nv, ns, nb);
+            for (size_t i = 1; i < nb; i++) {
+                int c = strcmp(both[i - 1].user_id, both[i].user_id);
+                FZ_CHECK(c < 0 || (c == 0 && both[i - 1].kind < both[i].kind), "order or duplicate at %zu", i);
+            }
+        }
+        free(votes);
+        free(settle);
+        free(both);
     }
     rw_decision_free(&d);
 }
@@ -134,6 +160,21 @@ static void fuzz_report(const json_t *p)
         FZ_CHECK(sg_is_opaque_id(json_string_value(json_array_get(ev.reviewer_ids, i))), "reviewer_ids[%zu]", i);
 }
 
+static void fuzz_reward_finalized(const json_t *p)
+{
+    char err[256] = "";
+    rw_finalization fz;
+    if (rw_finalization_parse(p, &fz, err, sizeof err) == 0) {
+        FZ_CHECK(sg_is_opaque_id(fz.case_id), "finalized case_id");
+        FZ_CHECK(fz.final_verdict == RW_VERDICT_VIOLATION || fz.final_verdict == RW_VERDICT_NO_VIOLATION,
+                 "final_verdict");
+        FZ_CHECK(fz.bonus_verdict == RW_VERDICT_VIOLATION || fz.bonus_verdict == RW_VERDICT_NO_VIOLATION,
+                 "bonus_verdict");
+        FZ_CHECK(!fz.appeal_case_id || sg_is_opaque_id(fz.appeal_case_id), "appeal_case_id");
+        FZ_CHECK(!fz.occurred_at || sg_is_rfc3339(fz.occurred_at), "finalized occurred_at");
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     json_error_t e;
@@ -144,6 +185,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_reviewer(p);
         fuzz_reward(p);
         fuzz_report(p);
+        fuzz_reward_finalized(p);
         FZ_CHECK(json_equal(p, copy), "a parser modified the payload");
         json_decref(copy);
     }

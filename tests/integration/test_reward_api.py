@@ -206,7 +206,8 @@ def test_catalog_auth(svc):
 def test_accounts_self_or_ops(svc):
     me = uid("me")
     r = svc.get(f"/v1/accounts/{me}", headers=sgtest.user_auth(me))
-    assert r.status_code == 200 and r.json() == {"user_id": me, "balance": 0}, "unknown user: balance 0"
+    assert r.status_code == 200 and r.json() == {"user_id": me, "balance": 0, "pending": 0}, \
+        "unknown user: balance 0, nothing pending"
     assert svc.get(f"/v1/accounts/{me}", headers=OPS).json()["balance"] == 0
     sgtest.problem_ok(svc.get(f"/v1/accounts/{me}", headers=sgtest.user_auth(uid())), 403)
     sgtest.problem_ok(svc.get(f"/v1/accounts/{me}/ledger", headers=sgtest.user_auth(uid())), 403)
@@ -226,6 +227,9 @@ def test_ledger_newest_first_paginated(svc, bus):
         # Majority on even cases, minority on odd: entries of 10+5 or 10.
         events.append(bus.produce("sg.case.decided", case, decided(case, "violation", [
             voted(me, "violation" if i % 2 == 0 else "no_violation", i % 2 == 0)])))
+        # Final as decided: the majority bonus is credited at finality.
+        events.append(bus.produce("sg.case.finalized", case, {"case_id": case, "final_verdict": "violation",
+                                                             "finalized_by": "window", "appeal_case_id": None}))
 
     def done():
         with svc.db() as c:

@@ -1,6 +1,11 @@
-"""Reward service: grants from sg.case.decided (real Kafka, PostgreSQL).
+"""Reward service: grants from sg.case.decided and sg.case.finalized (real
+Kafka, PostgreSQL).
 
-Coins only ever come from decided events here (the real path). After every
+Coins only ever come from events here (the real path): the vote reward at
+decision, the majority bonus and the reporter reward at finality (most tests
+finalize a case with its first verdict right after its decision;
+test_reward_settlement.py covers appeals, the order of the two events and
+pending coins). After every
 test the ledger must be consistent: each balance equals the sum of its
 entries, the journal sums to zero, no user balance is negative.
 """
@@ -35,15 +40,43 @@ def not_voted(rid, outcome):
     return {"reviewer_id": rid, "outcome": outcome, "decision": None, "with_majority": None}
 
 
-def produce_many(bus, events):
-    """Produces [(event_id, payload, occurred_at|None)] with one flush."""
+def finalized(case_id, final_verdict, finalized_by="window", appeal_case_id=None, **extra):
+    return dict({"case_id": case_id, "final_verdict": final_verdict, "finalized_by": finalized_by,
+                 "appeal_case_id": appeal_case_id}, **extra)
+
+
+def fin_id(event_id):
+    """The event id of the finalization produce_many sends after decision event_id."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "finalized:" + event_id))
+
+
+def produce_many(bus, events, finalize=True):
+    """Produces [(event_id, payload, occurred_at|None)] with one flush; with
+    finalize, each decision with a verdict is followed by its case's
+    sg.case.finalized with that verdict (event id fin_id(event_id)).
+    Returns every event id produced."""
+    ids = []
     for event_id, payload, occurred in events:
-        body = dict(payload, event_id=event_id,
-                    occurred_at=occurred or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-        bus.producer.produce(bus.prefix + "sg.case.decided", key=payload["case_id"].encode(),
-                             value=json.dumps(body).encode(),
-                             headers=[("event_id", event_id.encode()), ("event_type", b"sg.case.decided")])
+        at = occurred or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        out = [("sg.case.decided", event_id, payload)]
+        if finalize and payload.get("verdict"):
+            out.append(("sg.case.finalized", fin_id(event_id), finalized(payload["case_id"], payload["verdict"])))
+        for topic, eid, body in out:
+            bus.producer.produce(bus.prefix + topic, key=payload["case_id"].encode(),
+                                 value=json.dumps(dict(body, event_id=eid, occurred_at=at)).encode(),
+                                 headers=[("event_id", eid.encode()), ("event_type", topic.encode())])
+            ids.append(eid)
     bus.producer.flush(30)
+    return ids
+
+
+def decide_final(bus, case_id, payload):
+    """Produces a decision and, when it has a verdict, the case's finalization
+    with that verdict (no appeal); returns their event ids."""
+    ids = [bus.produce("sg.case.decided", case_id, payload)]
+    if payload.get("verdict"):
+        ids.append(bus.produce("sg.case.finalized", case_id, finalized(case_id, payload["verdict"])))
+    return ids
 
 
 def drain(reader, seconds):
@@ -52,13 +85,22 @@ def drain(reader, seconds):
     reader.poll_until(lambda evs: time.time() >= end, timeout=seconds + 5)
 
 
+def flat(ids):
+    out = []
+    for i in ids:
+        out.extend(flat(i) if isinstance(i, (list, tuple)) else [i])
+    return out
+
+
 def handled(svc, *event_ids):
+    event_ids = flat(event_ids)
     with svc.db() as c:
         n = c.execute("SELECT count(*) FROM inbox WHERE event_id = ANY(%s::uuid[])", (list(event_ids),)).fetchone()[0]
     return n == len(set(event_ids))
 
 
 def wait_handled(svc, *event_ids, timeout=30):
+    event_ids = flat(event_ids)
     sgtest.wait_for(lambda: handled(svc, *event_ids), timeout=timeout, what=f"events {event_ids[:3]} handled")
 
 
@@ -67,6 +109,12 @@ def balance(svc, user):
     assert r.status_code == 200, r.text
     assert r.json()["user_id"] == user
     return r.json()["balance"]
+
+
+def pending(svc, user):
+    r = svc.get(f"/v1/accounts/{user}", headers=OPS)
+    assert r.status_code == 200, r.text
+    return r.json()["pending"]
 
 
 def grants_of(svc, case_id):
@@ -176,7 +224,7 @@ def uid(prefix="u"):
 def test_default_rule_pays_voters_and_reporters_and_announces(svc, bus, granted):
     case = new_case()
     maj, mino, rep = uid("maj"), uid("min"), uid("rep")
-    ev = bus.produce("sg.case.decided", case, decided(case, "violation", [
+    ev = decide_final(bus, case, decided(case, "violation", [
         voted(maj, "violation", True), voted(mino, "no_violation", False)], [rep], report_type="listing"))
     wait_handled(svc, ev)
     # "listing" has no rule: the seeded default rule (10 / 5 / 20 / cap 200) applies.
@@ -210,7 +258,7 @@ def test_rule_of_the_report_type_applies(svc, bus):
     version = r.json()["version"]
     case = new_case()
     a, rep = uid("a"), uid("rep")
-    ev = bus.produce("sg.case.decided", case, decided(case, "violation", [voted(a)], [rep], report_type="forum_post"))
+    ev = decide_final(bus, case, decided(case, "violation", [voted(a)], [rep], report_type="forum_post"))
     wait_handled(svc, ev)
     assert grants_of(svc, case) == {(a, "vote"): (3, 3, "paid"), (a, "majority_bonus"): (2, 2, "paid"),
                                     (rep, "reporter"): (7, 7, "paid")}
@@ -222,7 +270,7 @@ def test_rule_of_the_report_type_applies(svc, bus):
 def test_minority_expired_declined_and_no_violation(svc, bus):
     case = new_case()
     a, b, e, d, x, rep = (uid(p) for p in ("a", "b", "e", "d", "x", "rep"))
-    ev = bus.produce("sg.case.decided", case, decided(case, "no_violation", [
+    ev = decide_final(bus, case, decided(case, "no_violation", [
         voted(a, "no_violation", True), voted(b, "violation", False), not_voted(e, "expired"),
         not_voted(d, "declined"), not_voted(x, "cancelled")], [rep], report_type="comment"))
     wait_handled(svc, ev)
@@ -240,7 +288,7 @@ def test_null_verdict_grants_nothing(svc, bus):
     wait_handled(svc, ev1)
     assert grants_of(svc, case) == {}
     # Ops resolve the escalated case later: now the verdict earns.
-    ev2 = bus.produce("sg.case.decided", case, decided(case, "violation", [voted(a, "violation", True)], [rep],
+    ev2 = decide_final(bus, case, decided(case, "violation", [voted(a, "violation", True)], [rep],
                                                        decided_by="ops"))
     wait_handled(svc, ev2)
     assert set(grants_of(svc, case)) == {(a, "vote"), (a, "majority_bonus"), (rep, "reporter")}
@@ -255,8 +303,8 @@ def test_same_decision_five_times_same_and_new_event_ids(svc, bus, granted):
     first = str(uuid.uuid4())
     new_ids = [str(uuid.uuid4()) for _ in range(5)]
     # Same event_id five times, then the same decision under five new event ids.
-    produce_many(bus, [(first, payload, None)] * 5 + [(i, payload, None) for i in new_ids])
-    wait_handled(svc, first, *new_ids)
+    ids = produce_many(bus, [(first, payload, None)] * 5 + [(i, payload, None) for i in new_ids])
+    wait_handled(svc, ids)
     expected = {(users[0], "vote"): (10, 10, "paid"), (users[0], "majority_bonus"): (5, 5, "paid"),
                 (users[1], "vote"): (10, 10, "paid"), (users[1], "majority_bonus"): (5, 5, "paid"),
                 (users[2], "vote"): (10, 10, "paid"), (rep, "reporter"): (20, 20, "paid")}
@@ -278,8 +326,8 @@ def test_daily_cap_partial_payment_and_day_buckets(svc, bus, granted):
     cases = [new_case() for _ in range(3)]
     events = [(str(uuid.uuid4()), decided(c, "violation", [voted(u)], report_type="im_message"), None)
               for c in cases]
-    produce_many(bus, events)
-    wait_handled(svc, *[e[0] for e in events])
+    for e in events:  # one case after the other: vote at decision, bonus at finality
+        wait_handled(svc, produce_many(bus, [e]))
     rows = [g for c in cases for g in grants_of(svc, c).values()]
     # 10+5, 10+5, then 2 of the third vote (partial) and 0 of its bonus: 32 = the cap.
     assert sorted(p for _, p, _ in rows) == [0, 2, 5, 5, 10, 10]
@@ -294,8 +342,9 @@ def test_daily_cap_partial_payment_and_day_buckets(svc, bus, granted):
     yesterday = (datetime.now(timezone.utc) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     case = new_case()
     ev = str(uuid.uuid4())
-    produce_many(bus, [(ev, decided(case, "violation", [voted(u)], report_type="im_message"), yesterday)])
-    wait_handled(svc, ev)
+    # (its finalization too: the bonus counts against the day of the finalization)
+    wait_handled(svc, produce_many(bus, [(ev, decided(case, "violation", [voted(u)], report_type="im_message"),
+                                          yesterday)]))
     assert grants_of(svc, case) == {(u, "vote"): (10, 10, "paid"), (u, "majority_bonus"): (5, 5, "paid")}
     assert balance(svc, u) == 47
 
@@ -304,15 +353,20 @@ TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
 def produce_traced(bus, payload, traceparent=TRACEPARENT):
-    """Produces one sg.case.decided carrying a traceparent header; returns its event id."""
-    event_id = str(uuid.uuid4())
-    body = dict(payload, event_id=event_id, occurred_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-    bus.producer.produce(bus.prefix + "sg.case.decided", key=payload["case_id"].encode(),
-                         value=json.dumps(body).encode(),
-                         headers=[("event_id", event_id.encode()), ("event_type", b"sg.case.decided"),
-                                  ("traceparent", traceparent.encode())])
-    bus.producer.flush(30)
-    return event_id
+    """Produces one sg.case.decided and its sg.case.finalized (same verdict),
+    each carrying a traceparent header; returns their event ids."""
+    ids = []
+    fin = finalized(payload["case_id"], payload["verdict"])
+    for topic, body in (("sg.case.decided", payload), ("sg.case.finalized", fin)):
+        event_id = str(uuid.uuid4())
+        body = dict(body, event_id=event_id, occurred_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        bus.producer.produce(bus.prefix + topic, key=payload["case_id"].encode(),
+                             value=json.dumps(body).encode(),
+                             headers=[("event_id", event_id.encode()), ("event_type", topic.encode()),
+                                      ("traceparent", traceparent.encode())])
+        bus.producer.flush(30)
+        ids.append(event_id)
+    return ids
 
 
 def put_rule(svc, report_type, vote, bonus, reporter, cap):
@@ -331,15 +385,15 @@ def test_one_case_several_grants_per_user_near_the_cap(svc, bus, granted):
     before = [new_case(), new_case()]
     events = [(str(uuid.uuid4()), decided(before[0], "violation", [voted(x)], [z], report_type="cap_batch"), None),
               (str(uuid.uuid4()), decided(before[1], "violation", [], [z], report_type="cap_batch"), None)]
-    produce_many(bus, events)
-    wait_handled(svc, *[e[0] for e in events])
+    wait_handled(svc, produce_many(bus, events))
     assert (balance(svc, x), balance(svc, z)) == (15, 40)
 
     case = new_case()
     ev = produce_traced(bus, decided(case, "violation", [voted(x), voted(z), voted(y, "no_violation", False)],
                                      [x, y], report_type="cap_batch"))
     wait_handled(svc, ev)
-    # x: 15 paid today, cap 40 -> vote 10 (25), bonus 5 (30), reporter 10 of 20 (40).
+    # x: 15 paid today, cap 40 -> vote 10 (25) at decision, bonus 5 (30) and
+    # reporter 10 of 20 (40) at finality.
     # y: fresh -> in full. z: at the cap -> recorded as capped, paid nothing.
     assert grants_of(svc, case) == {
         (x, "vote"): (10, 10, "paid"), (x, "majority_bonus"): (5, 5, "paid"), (x, "reporter"): (20, 10, "capped"),
@@ -379,9 +433,10 @@ def test_one_case_several_grants_per_user_near_the_cap(svc, bus, granted):
 
 
 def test_redecided_case_grants_only_what_is_new(svc, bus, granted):
-    # A case decided again (ops re-judge it) recomputes its grants: those that
-    # exist are skipped — no posting, no announcement, and they do not use up
-    # the cap again — and only the new ones are paid.
+    # A case decided again before it is final (ops re-judge it) replaces what
+    # is pending; vote grants that exist are skipped — no posting, no
+    # announcement, and they do not use up the cap again — and finality pays
+    # by the final verdict once.
     put_rule(svc, "redecide", 10, 5, 20, 12)
     a, b, r = uid("a"), uid("b"), uid("r")
     case = new_case()
@@ -389,34 +444,36 @@ def test_redecided_case_grants_only_what_is_new(svc, bus, granted):
         case, "violation", [voted(a, "violation", True), voted(b, "no_violation", False)], [r],
         report_type="redecide"))
     wait_handled(svc, first)
-    # Cap 12: a vote 10 + 2 of the bonus; b vote 10; r 12 of 20.
-    assert grants_of(svc, case) == {(a, "vote"): (10, 10, "paid"), (a, "majority_bonus"): (5, 2, "capped"),
-                                    (b, "vote"): (10, 10, "paid"), (r, "reporter"): (20, 12, "capped")}
+    assert grants_of(svc, case) == {(a, "vote"): (10, 10, "paid"), (b, "vote"): (10, 10, "paid")}
+    assert (pending(svc, a), pending(svc, b), pending(svc, r)) == (5, 0, 20)
     again = decided(case, "no_violation", [voted(a, "violation", False), voted(b, "no_violation", True)], [r],
                     report_type="redecide")
     second = bus.produce("sg.case.decided", case, again)
     wait_handled(svc, second)
-    # New: only b's bonus, with the 2 coins b has left (b's existing vote is not counted twice).
-    assert grants_of(svc, case) == {(a, "vote"): (10, 10, "paid"), (a, "majority_bonus"): (5, 2, "capped"),
-                                    (b, "vote"): (10, 10, "paid"), (b, "majority_bonus"): (5, 2, "capped"),
-                                    (r, "reporter"): (20, 12, "capped")}
-    # The same decision redelivered, under its event id and a new one: nothing more.
+    assert grants_of(svc, case) == {(a, "vote"): (10, 10, "paid"), (b, "vote"): (10, 10, "paid")}
+    assert (pending(svc, a), pending(svc, b), pending(svc, r)) == (0, 5, 0), "pending follows the new decision"
+    wait_handled(svc, bus.produce("sg.case.finalized", case, finalized(case, "no_violation")))
+    # Cap 12: b's bonus gets the 2 coins b has left (b's vote is not counted twice).
+    want = {(a, "vote"): (10, 10, "paid"), (b, "vote"): (10, 10, "paid"), (b, "majority_bonus"): (5, 2, "capped")}
+    assert grants_of(svc, case) == want
+    # The decision redelivered, under its event id and a new one, and the
+    # finalization again: nothing more.
     third = str(uuid.uuid4())
-    produce_many(bus, [(second, again, None), (third, again, None)])
-    wait_handled(svc, third)
-    assert len(grants_of(svc, case)) == 5
-    assert (balance(svc, a), balance(svc, b), balance(svc, r)) == (12, 12, 12)
+    wait_handled(svc, produce_many(bus, [(second, again, None), (third, again, None)]))
+    assert grants_of(svc, case) == want
+    assert (balance(svc, a), balance(svc, b), balance(svc, r)) == (10, 12, 0)
+    assert (pending(svc, a), pending(svc, b), pending(svc, r)) == (0, 0, 0)
     with svc.db() as c:
-        assert c.execute("SELECT count(*) FROM journal_tx WHERE case_id = %s", (case,)).fetchone()[0] == 5
+        assert c.execute("SELECT count(*) FROM journal_tx WHERE case_id = %s", (case,)).fetchone()[0] == 3
     mine = lambda evs: [e for e in evs if e.get("case_id") == case]  # noqa: E731
-    granted.poll_until(lambda evs: len(mine(evs)) >= 5, timeout=30)
+    granted.poll_until(lambda evs: len(mine(evs)) >= 3, timeout=30)
     drain(granted, 1.5)
     assert sorted((e["user_id"], e["kind"], e["amount"]) for e in mine(granted.seen)) == sorted(
-        [(a, "vote", 10), (a, "majority_bonus", 2), (b, "vote", 10), (b, "majority_bonus", 2), (r, "reporter", 12)])
+        [(a, "vote", 10), (b, "vote", 10), (b, "majority_bonus", 2)])
 
 
 def test_reporters_rewarded_once_per_reported_case_across_its_appeal(svc, bus, granted):
-    # Confirmed on appeal: the appeal panel is paid, the reporters are not paid again.
+    # Confirmed on appeal: the appeal panel is paid, the reporters once.
     put_rule(svc, "appealed", 10, 5, 20, 1000)
     r1, r2, j1, j2, a1, a2 = (uid(p) for p in ("r1", "r2", "j1", "j2", "a1", "a2"))
     case, appeal = new_case(), new_case()
@@ -425,6 +482,8 @@ def test_reporters_rewarded_once_per_reported_case_across_its_appeal(svc, bus, g
     wait_handled(svc, bus.produce("sg.case.decided", appeal, decided(
         appeal, "violation", [voted(a1), voted(a2, "no_violation", False)], [r1, r2], report_type="appealed",
         decided_by="appeal", appeal_of=case)))
+    wait_handled(svc, bus.produce("sg.case.finalized", appeal, finalized(appeal, "violation", "appeal")),
+                 bus.produce("sg.case.finalized", case, finalized(case, "violation", "appeal", appeal)))
     assert grants_of(svc, appeal) == {(a1, "vote"): (10, 10, "paid"), (a1, "majority_bonus"): (5, 5, "paid"),
                                       (a2, "vote"): (10, 10, "paid")}
     assert {k: v for k, v in grants_of(svc, case).items() if k[1] == "reporter"} == \
@@ -432,27 +491,35 @@ def test_reporters_rewarded_once_per_reported_case_across_its_appeal(svc, bus, g
     assert (balance(svc, r1), balance(svc, r2)) == (20, 20)
 
     # Found on appeal after a no_violation: the reporters are paid once, under
-    # the reported case, in the same transaction as the appeal panel.
+    # the reported case.
     case, appeal = new_case(), new_case()
     r3 = uid("r3")
     wait_handled(svc, bus.produce("sg.case.decided", case, decided(
         case, "no_violation", [voted(j1, "no_violation")], [r3], report_type="appealed")))
-    assert balance(svc, r3) == 0
+    assert balance(svc, r3) == 0 and pending(svc, r3) == 0
     again = decided(appeal, "violation", [voted(a1)], [r3], report_type="appealed", decided_by="appeal",
                     appeal_of=case)
     wait_handled(svc, bus.produce("sg.case.decided", appeal, again))
+    assert pending(svc, r3) == 20, "held under the reported case until final"
+    fin_case = finalized(case, "violation", "appeal", appeal)
+    fin_appeal = finalized(appeal, "violation", "appeal")
+    wait_handled(svc, bus.produce("sg.case.finalized", appeal, fin_appeal),
+                 bus.produce("sg.case.finalized", case, fin_case))
     assert grants_of(svc, case)[(r3, "reporter")] == (20, 20, "paid")
     assert set(grants_of(svc, appeal)) == {(a1, "vote"), (a1, "majority_bonus")}
-    # Redelivered under a new event id: nothing more.
-    wait_handled(svc, bus.produce("sg.case.decided", appeal, again))
-    assert balance(svc, r3) == 20
+    # Redelivered under new event ids: nothing more.
+    wait_handled(svc, bus.produce("sg.case.decided", appeal, again),
+                 bus.produce("sg.case.finalized", appeal, fin_appeal),
+                 bus.produce("sg.case.finalized", case, fin_case))
+    assert balance(svc, r3) == 20 and pending(svc, r3) == 0
     mine = lambda evs: [e for e in evs if e.get("user_id") == r3]  # noqa: E731
     granted.poll_until(lambda evs: len(mine(evs)) >= 1, timeout=30)
     drain(granted, 1.0)
     assert [(e["case_id"], e["kind"], e["amount"]) for e in mine(granted.seen)] == [(case, "reporter", 20)]
 
     # A reporter grant that an earlier release keyed by the appeal is found
-    # there: the appeal decision redelivered now pays nothing more.
+    # there: the appeal decision redelivered and the finalizations now pay
+    # nothing more.
     case, appeal, r4 = new_case(), new_case(), uid("r4")
     with svc.db() as c:
         c.execute("INSERT INTO grants (case_id, user_id, kind, report_type, rule_type, rule_version, day, "
@@ -460,6 +527,8 @@ def test_reporters_rewarded_once_per_reported_case_across_its_appeal(svc, bus, g
                   "current_date, 20, 0, 'capped')", (appeal, r4))
     wait_handled(svc, bus.produce("sg.case.decided", appeal, decided(
         appeal, "violation", [voted(a2)], [r4], report_type="appealed", decided_by="appeal", appeal_of=case)))
+    wait_handled(svc, bus.produce("sg.case.finalized", appeal, finalized(appeal, "violation", "appeal")),
+                 bus.produce("sg.case.finalized", case, finalized(case, "violation", "appeal", appeal)))
     assert (r4, "reporter") not in grants_of(svc, case) and balance(svc, r4) == 0
 
 
@@ -488,7 +557,7 @@ def test_grant_waits_out_a_concurrent_update_of_its_platform_shard(svc, bus):
     finally:
         holder.close()
     wait_handled(svc, ev)
-    assert grants_of(svc, case) == {(a, "vote"): (10, 10, "paid"), (a, "majority_bonus"): (5, 5, "paid")}
+    assert grants_of(svc, case) == {(a, "vote"): (10, 10, "paid")}
     with open(svc.logpath, "rb") as f:
         log = f.read()[log_start:].decode(errors="replace")
     assert "grant_batch:" not in log, "a grant attempt failed: " + log[-2000:]
@@ -504,8 +573,7 @@ def test_concurrent_cases_of_the_same_users_stop_exactly_at_the_cap(svc, bus):
         case = new_case()
         events.append((str(uuid.uuid4()), decided(case, "violation", [voted(u) for u in users],
                                                   report_type="race"), None))
-    produce_many(bus, events)
-    wait_handled(svc, *[e[0] for e in events], timeout=60)
+    wait_handled(svc, produce_many(bus, events), timeout=60)
     cases = [e[1]["case_id"] for e in events]
     with svc.db() as c:
         rows = c.execute("SELECT user_id, amount_due, amount_paid FROM grants WHERE case_id = ANY(%s)",
@@ -527,7 +595,7 @@ def test_large_case_in_one_call(svc, bus, granted):
     ballots = [voted(v, "violation", True) if i % 3 else voted(v, "no_violation", False)
                for i, v in enumerate(voters)] + [not_voted(uid("lx"), "expired") for _ in range(10)]
     case = new_case()
-    ev = bus.produce("sg.case.decided", case, decided(case, "violation", ballots, reporters, report_type="large"))
+    ev = decide_final(bus, case, decided(case, "violation", ballots, reporters, report_type="large"))
     wait_handled(svc, ev)
     want = {}
     for i, v in enumerate(voters):
@@ -548,12 +616,12 @@ def test_large_case_in_one_call(svc, bus, granted):
 def test_user_ids_with_quotes_and_commas(svc, bus):
     case = new_case()
     odd = ['we"ird-' + uuid.uuid4().hex[:6], 'back\\slash,{x}-' + uuid.uuid4().hex[:6], "NULL"]
-    ev = bus.produce("sg.case.decided", case, decided(case, "violation", [voted(u) for u in odd]))
+    ev = decide_final(bus, case, decided(case, "violation", [voted(u) for u in odd]))
     wait_handled(svc, ev)
     assert set(grants_of(svc, case)) == {(u, k) for u in odd for k in ("vote", "majority_bonus")}
     for u in odd:
         r = svc.get("/v1/accounts/" + requests.utils.quote(u, safe=""), headers=OPS)
-        assert r.status_code == 200 and r.json() == {"user_id": u, "balance": 15}, r.text
+        assert r.status_code == 200 and r.json() == {"user_id": u, "balance": 15, "pending": 0}, r.text
 
 
 def test_invalid_event_is_dropped_and_does_not_block(svc, bus):
@@ -561,7 +629,7 @@ def test_invalid_event_is_dropped_and_does_not_block(svc, bus):
     bad = bus.produce("sg.case.decided", case, {"case_id": case, "report_type": "comment", "verdict": "guilty"})
     good_case = new_case()
     a = uid("a")
-    good = bus.produce("sg.case.decided", good_case, decided(good_case, "violation", [voted(a)]))
+    good = decide_final(bus, good_case, decided(good_case, "violation", [voted(a)]))
     wait_handled(svc, bad, good)
     assert grants_of(svc, case) == {}
     assert balance(svc, a) == 15
@@ -591,16 +659,16 @@ def test_sigkill_mid_batch_grants_exactly_once(svc, bus, granted):
         with svc.db() as c:
             return c.execute("SELECT count(*) FROM grants WHERE case_id = ANY(%s)", (cases,)).fetchone()[0]
 
-    produce_many(bus, events)
+    ids = produce_many(bus, events)
     sgtest.wait_for(lambda: grant_count() > 0, timeout=30, interval=0.02, what="consuming started")
     assert svc.kill9() == -9
     at_kill = grant_count()
     assert 0 < at_kill < len(expected), f"not killed mid-batch ({at_kill} of {len(expected)})"
     # Redeliver part of the batch under the same and under new event ids while it is down.
     again = [(str(uuid.uuid4()), p, None) for _, p, _ in events[:20]]
-    produce_many(bus, events[:20] + again)
+    ids += produce_many(bus, events[:20] + again)
     svc.start()
-    wait_handled(svc, *[e[0] for e in events + again], timeout=90)
+    wait_handled(svc, ids, timeout=90)
     sgtest.wait_for(lambda: grant_count() == len(expected), timeout=30, what="all grants")
     with svc.db() as c:
         rows = c.execute("SELECT case_id, user_id, kind, amount_paid, status FROM grants WHERE case_id = ANY(%s)",

@@ -293,6 +293,60 @@ def test_stock_and_coins_survive_item_replacement(svc, fund):
     assert stock(svc, item) == 4
 
 
+def stock_delta(svc, item_id, body, headers=OPS):
+    return requests.post(f"{svc.url}/v1/catalog/items/{item_id}/stock", json=body, headers=headers, timeout=30)
+
+
+def test_stock_delta_adds_and_never_goes_below_zero(svc):
+    item = new_item(svc, cost=5, stock=3)
+    r = stock_delta(svc, item, {"delta": 4})
+    assert r.status_code == 200, r.text
+    assert r.json()["item_id"] == item and r.json()["stock"] == 7 and r.json()["cost"] == 5
+    r = stock_delta(svc, item, {"delta": 0})
+    assert r.status_code == 200 and r.json()["stock"] == 7, "0 changes nothing and returns the item"
+    r = stock_delta(svc, item, {"delta": -7})
+    assert r.status_code == 200 and r.json()["stock"] == 0
+    r = stock_delta(svc, item, {"delta": -1})
+    assert r.status_code == 409 and r.headers["Content-Type"].startswith("application/problem+json"), r.text
+    assert stock(svc, item) == 0, "a refused delta changes nothing"
+    for bad in ({}, {"delta": 1.5}, {"delta": "3"}, {"delta": None}, {"delta": 1, "stock": 2},
+                {"delta": 10 ** 12}):
+        r = stock_delta(svc, item, bad)
+        assert r.status_code == 400, (bad, r.text)
+    assert stock_delta(svc, str(uuid.uuid4()), {"delta": 1}).status_code == 404
+    assert stock_delta(svc, item, {"delta": 1}, headers=sgtest.user_auth(uid("nops"))).status_code == 403
+    assert stock(svc, item) == 0
+
+
+@pytest.mark.parametrize("initial,delta", [(20, 5), (25, -5), (10, 5)])
+def test_twenty_concurrent_redemptions_with_a_stock_delta_in_the_middle(svc, fund, initial, delta):
+    # The delta is one UPDATE stock = stock + delta under the row lock, so it
+    # never undoes a redemption that committed meanwhile (a PUT of an absolute
+    # stock would): the stock ends at initial + delta - units redeemed.
+    users = [uid("sd") for _ in range(20)]
+    fund({u: 5 for u in users})
+    item = new_item(svc, cost=5, stock=initial)
+    with ThreadPoolExecutor(max_workers=21) as ex:
+        first = [ex.submit(redeem, svc, u, item) for u in users[:10]]
+        mid = ex.submit(stock_delta, svc, item, {"delta": delta})
+        rest = [ex.submit(redeem, svc, u, item) for u in users[10:]]
+        results = [f.result() for f in first + rest]
+        mid = mid.result()
+    assert mid.status_code in (200, 409), mid.text
+    ok = [r for r in results if r.status_code == 201]
+    assert all(r.status_code in (201, 409) for r in results), [r.text for r in results if r.status_code >= 500]
+    applied = delta if mid.status_code == 200 else 0
+    assert stock(svc, item) == initial + applied - len(ok)
+    if initial + min(delta, 0) >= 20:
+        assert len(ok) == 20 and mid.status_code == 200, "enough stock whatever the order: every one succeeds"
+        assert stock(svc, item) == initial + delta - 20
+    with svc.db() as c:
+        assert c.execute("SELECT coalesce(sum(quantity), 0) FROM redemptions WHERE item_id = %s AND "
+                         "status = 'completed'", (item,)).fetchone()[0] == len(ok)
+    for u, r in zip(users, results):
+        assert balance(svc, u) == (0 if r.status_code == 201 else 5)
+
+
 def test_metrics_count_redemptions(svc):
     with svc.db() as c:
         n = c.execute("SELECT count(*) FROM redemptions").fetchone()[0]

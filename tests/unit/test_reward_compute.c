@@ -10,8 +10,9 @@
 static const rw_rule rule = {.vote_reward = 10, .majority_bonus = 5, .reporter_reward = 20,
                                  .daily_cap_per_user = 200};
 
-/* Parses `json` into a decision, computes grants; the payload is kept in *keep
- * because the decision borrows from it. */
+/* Parses `json` into a decision, computes every grant of the case when its
+ * first verdict stands (decision and finality together); the payload is kept
+ * in *keep because the decision borrows from it. */
 static size_t compute(const char *json, const rw_rule *r, rw_grant **g, json_t **keep, rw_decision *d)
 {
     char err[256];
@@ -19,7 +20,8 @@ static size_t compute(const char *json, const rw_rule *r, rw_grant **g, json_t *
     *keep = json_loads(json, 0, NULL);
     cr_assert_not_null(*keep, "bad test JSON: %s", json);
     cr_assert_eq(rw_decision_parse(*keep, d, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(rw_compute(r, d, g, &n), 0);
+    rw_final stands = {.final = d->verdict, .bonus = d->verdict};
+    cr_assert_eq(rw_compute(r, d, RW_DUE_VOTES | RW_DUE_SETTLEMENT, &stands, g, &n), 0);
     return n;
 }
 

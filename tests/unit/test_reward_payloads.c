@@ -91,3 +91,85 @@ Test(rw_decision, invalid_events)
         json_decref(k);
     }
 }
+
+Test(rw_decision, opened_at_is_optional)
+{
+    rw_decision d;
+    json_t *k;
+    cr_assert_eq(parse("{\"case_id\":\"c\",\"report_type\":\"comment\",\"verdict\":\"violation\","
+                       "\"opened_at\":\"2026-11-20T08:00:00Z\"}", &d, &k), 0);
+    cr_assert_str_eq(d.opened_at, "2026-11-20T08:00:00Z");
+    rw_decision_free(&d);
+    json_decref(k);
+    cr_assert_eq(parse("{\"case_id\":\"c\",\"report_type\":\"comment\",\"verdict\":\"violation\"}", &d, &k), 0);
+    cr_assert_null(d.opened_at, "v1 producers send none: the decision time applies");
+    rw_decision_free(&d);
+    json_decref(k);
+    cr_assert_eq(parse("{\"case_id\":\"c\",\"report_type\":\"comment\",\"verdict\":\"violation\",\"opened_at\":7}",
+                       &d, &k), 0);
+    cr_assert_null(d.opened_at, "not a time: ignored like a missing one");
+    rw_decision_free(&d);
+    json_decref(k);
+}
+
+/* ---- sg.case.finalized ---- */
+
+static int parse_final(const char *json, rw_finalization *f, json_t **keep)
+{
+    char err[256];
+    *keep = json_loads(json, 0, NULL);
+    cr_assert_not_null(*keep, "bad test JSON");
+    return rw_finalization_parse(*keep, f, err, sizeof err);
+}
+
+Test(rw_finalization, full_payload)
+{
+    rw_finalization f;
+    json_t *k;
+    cr_assert_eq(parse_final("{\"case_id\":\"c-1\",\"final_verdict\":\"no_violation\",\"finalized_by\":\"appeal\","
+                             "\"appeal_case_id\":\"c-2\",\"occurred_at\":\"2026-11-22T10:00:00Z\",\"event_id\":\"e\"}",
+                             &f, &k), 0);
+    cr_assert_str_eq(f.case_id, "c-1");
+    cr_assert_eq(f.final_verdict, RW_VERDICT_NO_VIOLATION);
+    cr_assert_eq(f.bonus_verdict, RW_VERDICT_NO_VIOLATION);
+    cr_assert_str_eq(f.finalized_by, "appeal");
+    cr_assert_str_eq(f.appeal_case_id, "c-2");
+    cr_assert_str_eq(f.occurred_at, "2026-11-22T10:00:00Z");
+    json_decref(k);
+    cr_assert_eq(parse_final("{\"case_id\":\"c-1\",\"final_verdict\":\"violation\",\"finalized_by\":\"window\","
+                             "\"appeal_case_id\":null}", &f, &k), 0);
+    cr_assert_null(f.appeal_case_id);
+    cr_assert_null(f.occurred_at);
+    json_decref(k);
+}
+
+Test(rw_finalization, audit_bonus_follows_expected_verdict)
+{
+    rw_finalization f;
+    json_t *k;
+    cr_assert_eq(parse_final("{\"case_id\":\"c\",\"final_verdict\":\"violation\",\"finalized_by\":\"window\","
+                             "\"audit\":true,\"expected_verdict\":\"no_violation\"}", &f, &k), 0);
+    cr_assert_eq(f.final_verdict, RW_VERDICT_VIOLATION);
+    cr_assert_eq(f.bonus_verdict, RW_VERDICT_NO_VIOLATION);
+    json_decref(k);
+}
+
+Test(rw_finalization, invalid_events_are_refused)
+{
+    rw_finalization f;
+    json_t *k;
+    const char *bad[] = {
+        "[]",
+        "{\"final_verdict\":\"violation\"}",
+        "{\"case_id\":\"c\"}",
+        "{\"case_id\":\"c\",\"final_verdict\":null}",
+        "{\"case_id\":\"c\",\"final_verdict\":\"guilty\"}",
+        "{\"case_id\":\"c\",\"final_verdict\":\"violation\",\"finalized_by\":\"Window!\"}",
+        "{\"case_id\":\"c\",\"final_verdict\":\"violation\",\"appeal_case_id\":\"has space\"}",
+        "{\"case_id\":\"c\",\"final_verdict\":\"violation\",\"audit\":true,\"expected_verdict\":\"x\"}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cr_assert_eq(parse_final(bad[i], &f, &k), -1, "accepted: %s", bad[i]);
+        json_decref(k);
+    }
+}

@@ -116,3 +116,30 @@ Test(rw_catalog, redemption_bodies)
         json_decref(j);
     }
 }
+
+static int delta_ok(const char *json, long long *d)
+{
+    char err[256];
+    json_t *j = json_loads(json, 0, NULL);
+    cr_assert_not_null(j, "bad test JSON: %s", json);
+    int rc = rw_stock_delta_from_json(j, d, err, sizeof err);
+    json_decref(j);
+    return rc;
+}
+
+Test(rw_catalog, stock_delta_bodies)
+{
+    long long d = 99;
+    cr_assert_eq(delta_ok("{\"delta\":5}", &d), 0);
+    cr_assert_eq(d, 5);
+    cr_assert_eq(delta_ok("{\"delta\":-3}", &d), 0);
+    cr_assert_eq(d, -3);
+    cr_assert_eq(delta_ok("{\"delta\":0}", &d), 0, "0 is allowed: a no-op");
+    cr_assert_eq(d, 0);
+    cr_assert_eq(delta_ok("{\"delta\":1000000000}", &d), 0);
+    cr_assert_eq(delta_ok("{\"delta\":-1000000000}", &d), 0);
+    const char *bad[] = {"{}", "{\"delta\":1.5}", "{\"delta\":\"1\"}", "{\"delta\":null}", "{\"delta\":true}",
+                         "{\"delta\":1000000001}", "{\"delta\":-1000000001}", "{\"delta\":1,\"stock\":1}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_assert_eq(delta_ok(bad[i], &d), -1, "accepted: %s", bad[i]);
+}
