@@ -290,3 +290,30 @@ def test_rolling_restart_under_load(replicas):
     assert load.total("naive", "5xx") == 0, f"naive client saw 5xx: {load.errors}"
     assert not naive_bad, f"naive client saw {naive_bad} (only refused connections are acceptable): {load.errors}"
     assert load.total("ready", "2xx") > 200, "too little load to say anything"
+
+
+def test_drain_serves_and_a_second_sigterm_cuts_it_short():
+    """During a long drain the replica answers /readyz 503 and serves the rest
+    (with Connection: close); a second SIGTERM ends the drain at once."""
+    s = sgtest.Service("report", sgtest.run_id(), env={"SG_SHUTDOWN_DRAIN_S": "60", "SG_LOG_LEVEL": "warn"})
+    try:
+        s.start()
+        metrics = requests.get(s.url + "/metrics", timeout=5).text
+        assert 'sg_build_info{service="report",version="' in metrics and "\nsg_draining 0\n" in metrics
+        s.proc.send_signal(signal.SIGTERM)
+        body = e2elib.poll(lambda: (lambda r: r.status_code == 503 and r.json())(
+            requests.get(s.url + "/readyz", timeout=2)), 5, interval=0.02, what="/readyz 503")
+        assert body["draining"] is True and body["detail"].startswith("draining"), body
+        assert requests.get(s.url + "/healthz", timeout=5).status_code == 200
+        r = requests.get(s.url + "/v1/voting-rules", headers=sgtest.ops_auth(), timeout=5)
+        assert r.status_code == 200 and r.headers.get("Connection", "").lower() == "close", (r.status_code, r.headers)
+        assert "\nsg_draining 1\n" in requests.get(s.url + "/metrics", timeout=5).text
+        time.sleep(1)
+        assert s.proc.poll() is None, "the replica stopped before its 60 s drain"
+        t0 = time.time()
+        s.proc.send_signal(signal.SIGTERM)
+        rc = s.proc.wait(30)
+        assert rc == 0 and time.time() - t0 < 15, (rc, time.time() - t0)
+    finally:
+        s.stop()
+        s.drop_schema()
