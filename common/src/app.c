@@ -17,6 +17,16 @@
 #include "sg/outbox.h"
 
 #define MIGRATE_WAIT_MS 60000
+#define DRAIN_DEFAULT_S 5
+#define DRAIN_MAX_S 300
+
+/* The version /metrics reports in sg_build_info: SG_VERSION from the
+ * environment (the Helm chart sets the image tag of the pod's Deployment)
+ * or, unset, what the build defined (-DSG_BUILD_VERSION=...). */
+#ifndef SG_BUILD_VERSION
+#define SG_BUILD_VERSION "dev"
+#endif
+#define VERSION_MAX 128
 
 typedef struct app_consumer {
     sg_app *app;
@@ -34,6 +44,8 @@ typedef struct app_state {
     app_consumer *consumers; /* every consumer instance, grouped by spec */
     size_t nconsumers;
     sg_worker **workers;
+    char version[VERSION_MAX + 1];
+    atomic_int draining;     /* sg_app_drain was called */
 } app_state;
 
 /* The infrastructure a replica talks to, in the order /readyz names it. */
@@ -83,6 +95,19 @@ static void app_collect_deps(FILE *out, void *ctx)
 static void app_collect(FILE *out, void *ctx)
 {
     app_state *st = ctx;
+    /* Tells two versions apart during a canary: join any series on the pod
+     * (or instance) with this one's version label. */
+    fputs("# HELP sg_build_info The version this process runs (SG_VERSION, else the build's), always 1.\n"
+          "# TYPE sg_build_info gauge\n"
+          "sg_build_info{service=\"", out);
+    sg_metrics_put_label(out, st->spec->service);
+    fputs("\",version=\"", out);
+    sg_metrics_put_label(out, st->version);
+    fprintf(out, "\"} 1\n"
+                 "# HELP sg_draining 1 once shutdown began: /readyz answers 503 while requests are still served.\n"
+                 "# TYPE sg_draining gauge\n"
+                 "sg_draining %d\n",
+            atomic_load(&st->draining));
     fprintf(out,
             "# HELP sg_outbox_backlog Unpublished outbox rows seen at the relay's last scan.\n"
             "# TYPE sg_outbox_backlog gauge\n"
@@ -201,6 +226,22 @@ int sg_app_start(const sg_app_spec *spec, sg_app **out)
     }
     st->cfg_loaded = 1;
     sg_log_init(spec->service, (sg_log_level)app->cfg.log_level);
+    long drain_s;
+    if (sg_env_long("SG_SHUTDOWN_DRAIN_S", DRAIN_DEFAULT_S, 0, DRAIN_MAX_S, &drain_s, err, sizeof err) != 0) {
+        sg_error("%s", err);
+        rc = 2;
+        goto cleanup;
+    }
+    app->shutdown_drain_s = (int)drain_s;
+    const char *version = getenv("SG_VERSION");
+    if (!version || !*version)
+        version = SG_BUILD_VERSION;
+    if (strlen(version) > VERSION_MAX) {
+        sg_error("SG_VERSION: at most %d characters", VERSION_MAX);
+        rc = 2;
+        goto cleanup;
+    }
+    snprintf(st->version, sizeof st->version, "%s", version);
     if (app->cfg.kafka_properties[0]) {
         char keys[512];
         sg_info("kafka properties set: %s",
@@ -322,7 +363,8 @@ int sg_app_start(const sg_app_spec *spec, sg_app **out)
         sg_error("%s", err);
         goto cleanup;
     }
-    sg_info("started on %s:%d", app->cfg.http_bind, app->cfg.http_port);
+    sg_info("started on %s:%d (version %s, shutdown drain %d s)", app->cfg.http_bind, app->cfg.http_port,
+            st->version, app->shutdown_drain_s);
     *out = app;
     rc = 0;
 cleanup:
@@ -334,6 +376,17 @@ cleanup:
     }
     pthread_sigmask(SIG_SETMASK, &saved, NULL);
     return rc;
+}
+
+void sg_app_drain(sg_app *app)
+{
+    if (!app)
+        return;
+    app_state *st = (app_state *)(void *)app;
+    if (atomic_exchange(&st->draining, 1))
+        return;
+    sg_http_drain(st->http);
+    sg_info("draining: /readyz answers 503, requests are still served");
 }
 
 void sg_app_stop(sg_app *app)
@@ -366,10 +419,29 @@ int sg_app_main(const sg_app_spec *spec)
         if (sigwait(&sigs, &sig) != 0)
             continue;
         if (sig == SIGTERM || sig == SIGINT) {
-            sg_info("signal %d: shutting down", sig);
+            sg_info("signal %d: shutting down after a drain of %d s", sig, app->shutdown_drain_s);
             break;
         }
     }
+    /* Readiness turns 503 first and everything is still served for the
+     * drain period, so that load balancers (a Kubernetes Service, whose
+     * readiness probe notices within one period) stop routing here before
+     * the listener closes. A second SIGTERM/SIGINT cuts the drain short. */
+    sg_app_drain(app);
+    long long end = sg_clock_mono_ms() + (long long)app->shutdown_drain_s * 1000;
+    for (long long left; (left = end - sg_clock_mono_ms()) > 0;) {
+        struct timespec ts = {.tv_sec = left / 1000, .tv_nsec = (left % 1000) * 1000000L};
+        int sig = sigtimedwait(&sigs, NULL, &ts);
+        if (sig == SIGTERM || sig == SIGINT) {
+            sg_info("signal %d during the drain: stopping now", sig);
+            break;
+        }
+        if (sig < 0 && errno != EAGAIN && errno != EINTR) {
+            sg_warn("sigtimedwait: %s; stopping now", strerror(errno));
+            break;
+        }
+    }
+    sg_info("drain over: stopping (no new connections, requests in flight finish)");
     sg_app_stop(app);
     return 0;
 }

@@ -45,6 +45,7 @@ struct sg_http_server {
     sg_http_opts opts;
     MHD_socket quiesced_fd;
     atomic_int inflight; /* requests between URI callback and completion */
+    atomic_int draining; /* sg_http_drain was called */
 };
 
 struct sg_req {
@@ -158,6 +159,11 @@ static void queue_reply(sg_req *req, int status, const char *content_type, char 
     body = NULL; /* owned by resp now */
     MHD_add_response_header(resp, "X-Request-Id", req->id);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    /* Draining: every connection ends with its reply, so that a client's
+     * keep-alive pool reconnects (through the load balancer, to a replica
+     * that stays) instead of reusing a connection the quiesce will cut. */
+    if (atomic_load(&req->srv->draining))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     for (const reply_header *h = req->headers; h; h = h->next)
         if (MHD_add_response_header(resp, h->name, h->value) != MHD_YES)
             sg_warn("response header %s refused", h->name);
@@ -349,9 +355,27 @@ json_t *sg_req_body_object(sg_req *req, const struct sg_field *fields, size_t n)
 
 /* ---- built-in endpoints ----------------------------------------------- */
 
+/* Draining (sg_http_drain): 503 at once, without pinging anything, so that
+ * load balancers and Kubernetes take the replica out of rotation while it
+ * still serves what they send meanwhile. */
+static void serve_readyz_draining(sg_req *req)
+{
+    json_t *body = sg_problem_body(503, "Service Unavailable",
+                                   "draining: this replica is shutting down; send new requests to another one");
+    json_object_set_new(body, "draining", json_true());
+    char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(body);
+    if (text)
+        queue_reply(req, 503, "application/problem+json", text, strlen(text));
+}
+
 static void serve_readyz(sg_req *req)
 {
     const sg_http_opts *o = &req->srv->opts;
+    if (atomic_load(&req->srv->draining)) {
+        serve_readyz_draining(req);
+        return;
+    }
     json_t *deps = json_object();
     if (!deps) {
         sg_reply_problem(req, 500, "Internal Server Error", "out of memory");
@@ -675,6 +699,7 @@ sg_http_server *sg_http_start(const sg_http_opts *opts, char *err, size_t errlen
     s->opts = *opts;
     s->quiesced_fd = MHD_INVALID_SOCKET;
     atomic_init(&s->inflight, 0);
+    atomic_init(&s->draining, 0);
     /* ITC is what lets MHD_quiesce_daemon wake the pool's threads. poll,
      * not epoll: with epoll, MHD 0.9.75's MHD_quiesce_daemon removes the
      * listen socket from each worker's epoll set while a busy worker,
@@ -699,6 +724,17 @@ sg_http_server *sg_http_start(const sg_http_opts *opts, char *err, size_t errlen
         return NULL;
     }
     return s;
+}
+
+void sg_http_drain(sg_http_server *s)
+{
+    if (s)
+        atomic_store(&s->draining, 1);
+}
+
+int sg_http_is_draining(const sg_http_server *s)
+{
+    return s && atomic_load(&((sg_http_server *)s)->draining);
 }
 
 void sg_http_quiesce(sg_http_server *s)

@@ -101,6 +101,9 @@ class Service:
             # /metrics figures read from the database refresh in the background;
             # every second here, so that metrics_when waits little.
             "SG_METRICS_REFRESH_S": "1",
+            # No readiness drain at SIGTERM (5 s by default) unless a test
+            # asks for one (tests/e2e/test_rolling.py): stops stay quick.
+            "SG_SHUTDOWN_DRAIN_S": "0",
         })
         e.update(self.extra)
         return e

@@ -745,6 +745,52 @@ Test(http, quiesce_then_stop_finishes_in_flight)
     cr_assert_not(port_accepts());
 }
 
+/* Draining: /readyz turns 503 at once while every other request is served,
+ * each reply closing its connection; then quiesce and stop as usual. */
+Test(http, drain_turns_readyz_503_and_serves_the_rest)
+{
+    cr_assert_not(sg_http_is_draining(srv));
+    int fd = connect_srv(); /* a keep-alive connection opened before the drain */
+    static resp r;
+    const char *get = "GET /v1/public/k1 HTTP/1.1\r\nHost: t\r\n\r\n";
+    send_all(fd, get, strlen(get));
+    read_resp(fd, &r);
+    cr_assert_eq(r.status, 200);
+    cr_assert_null(header(&r, "Connection"), "no Connection header before the drain");
+
+    sg_http_drain(srv);
+    sg_http_drain(srv); /* idempotent */
+    cr_assert(sg_http_is_draining(srv));
+    tctx.db_down = 1;   /* not even asked: the drain answers first */
+    resp *d = request("GET", "/readyz", NULL, NULL);
+    const char *detail = expect_problem(d, 503);
+    cr_assert(strncmp(detail, "draining", 8) == 0, "%s", detail);
+    json_t *j = body_json(d);
+    cr_assert(json_is_true(json_object_get(j, "draining")));
+    cr_assert_null(json_object_get(j, "postgres"));
+    json_decref(j);
+    tctx.db_down = 0;
+    cr_assert_eq(request("GET", "/healthz", NULL, NULL)->status, 200, "liveness stays 200");
+    cr_assert_eq(request("GET", "/v1/public/k2", NULL, NULL)->status, 200);
+    cr_assert_eq(request("POST", "/v1/votes", NULL, "{\"decision\":\"remove\"}")->status, 201);
+
+    /* The old keep-alive connection is still served, and closed after it. */
+    send_all(fd, get, strlen(get));
+    read_resp(fd, &r);
+    cr_assert_eq(r.status, 200);
+    cr_assert_str_eq(header(&r, "Connection"), "close");
+    char b;
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    cr_assert_eq(poll(&p, 1, 2000), 1, "the server must close the connection after a reply while draining");
+    cr_assert_eq(recv(fd, &b, 1, 0), 0);
+    close(fd);
+
+    sg_http_quiesce(srv);
+    cr_assert_not(port_accepts());
+    sg_http_stop(srv);
+    srv = NULL;
+}
+
 static double now_s(void)
 {
     struct timespec t;

@@ -6,7 +6,18 @@
  * sg_app_stop shuts down in order: quiesce HTTP, stop workers and consumers,
  * stop HTTP (in-flight requests finish), stop the relay (flushes the
  * producer), service fini, close pools. sg_app_main is start, wait for
- * SIGTERM/SIGINT, stop.
+ * SIGTERM/SIGINT, drain, stop.
+ *
+ * Graceful shutdown (a rolling restart without errors): on SIGTERM a
+ * replica first drains for SG_SHUTDOWN_DRAIN_S seconds (default 5, 0..300):
+ * GET /readyz answers 503 ("draining") while every other request is served
+ * as before, with "Connection: close", so load balancers and Kubernetes
+ * endpoints stop sending it new requests and clients' keep-alive
+ * connections move to other replicas. Then it stops accepting (MHD quiesce),
+ * lets requests in flight finish (up to 10 s) and shuts down as above. A
+ * second SIGTERM/SIGINT during the drain cuts it short. Kubernetes'
+ * terminationGracePeriodSeconds must cover preStop + drain + the shutdown
+ * steps (helm/socialgov/values.yaml says how the chart's numbers add up).
  */
 #ifndef SG_APP_H
 #define SG_APP_H
@@ -23,6 +34,7 @@
 
 typedef struct sg_app {
     sg_config cfg;
+    int shutdown_drain_s;       /* SG_SHUTDOWN_DRAIN_S (default 5, 0..300) */
     sg_pg_pool *pg;
     sg_redis *redis;
     sg_auth *auth;
@@ -69,8 +81,15 @@ typedef struct sg_app_spec {
 int sg_app_start(const sg_app_spec *spec, sg_app **app);
 void sg_app_stop(sg_app *app);
 
-/* sg_app_start, then waits for SIGTERM/SIGINT, then sg_app_stop. Returns
- * the process exit code. */
+/* Starts the drain (see above) and returns at once; sg_app_stop after it
+ * quiesces as usual. An embedding program that wants sg_app_main's graceful
+ * shutdown calls sg_app_drain, waits app->shutdown_drain_s seconds, then
+ * sg_app_stop. Idempotent; NULL is a no-op. */
+void sg_app_drain(sg_app *app);
+
+/* sg_app_start, then waits for SIGTERM/SIGINT, then drains for
+ * app->shutdown_drain_s seconds, then sg_app_stop. Returns the process exit
+ * code. */
 int sg_app_main(const sg_app_spec *spec);
 
 /* Logical topic names of API.md. */

@@ -55,6 +55,16 @@ typedef struct sg_http_server sg_http_server;
 
 /* Starts listening. Returns NULL with a message on failure. */
 sg_http_server *sg_http_start(const sg_http_opts *opts, char *err, size_t errlen);
+/* Starts draining, the first step of a graceful shutdown: GET /readyz
+ * answers 503 problem+json at once (detail "draining: ...", member
+ * "draining": true, no dependency is pinged) and every reply carries
+ * "Connection: close", so load balancers stop routing to this server and
+ * clients' keep-alive connections move elsewhere; every other request is
+ * served as before. Idempotent; there is no way back (a draining server
+ * only goes on to sg_http_quiesce). */
+void sg_http_drain(sg_http_server *s);
+/* 1 once sg_http_drain was called. */
+int sg_http_is_draining(const sg_http_server *s);
 /* Stops accepting new connections (MHD_quiesce_daemon); in-flight requests
  * continue. */
 void sg_http_quiesce(sg_http_server *s);

@@ -42,7 +42,7 @@ app.kubernetes.io/component: {{ .name }}
 {{- define "socialgov.labels" -}}
 helm.sh/chart: {{ include "socialgov.chart" .root }}
 {{ include "socialgov.selectorLabels" . }}
-app.kubernetes.io/version: {{ include "socialgov.imageTag" .root | quote }}
+app.kubernetes.io/version: {{ .tag | default (include "socialgov.imageTag" .root) | quote }}
 app.kubernetes.io/part-of: socialgov
 app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 {{- with .root.Values.environment }}
@@ -77,10 +77,33 @@ SG_TOPIC_PREFIX: {{ $c.topicPrefix | default "" | quote }}
 SG_HTTP_THREADS: {{ $c.httpThreads | toString | quote }}
 SG_PG_POOL_SIZE: {{ $c.pgPoolSize | toString | quote }}
 SG_METRICS_REFRESH_S: {{ $c.metricsRefreshSeconds | default 15 | toString | quote }}
+SG_SHUTDOWN_DRAIN_S: {{ .root.Values.shutdownDrainSeconds | toString | quote }}
 {{- if not .root.Values.secretKeys.redisUrl }}
 SG_REDIS_URL: {{ required "config.redisUrl is required (or secretKeys.redisUrl)" $c.redisUrl | quote }}
 {{- end }}
 {{- range $k, $v := .svc.env }}
 {{ $k }}: {{ $v | toString | quote }}
+{{- end }}
+{{- end }}
+
+{{/*
+Graceful shutdown arithmetic (values.yaml, "Graceful shutdown"): the grace
+period covers the preStop sleep, the drain and the shutdown steps; the
+readiness probe notices the drain (503) within it. Renders nothing.
+*/}}
+{{- define "socialgov.shutdownChecks" -}}
+{{- $v := .Values }}
+{{- $pre := int $v.preStopSleepSeconds }}
+{{- $drain := int $v.shutdownDrainSeconds }}
+{{- $steps := int $v.shutdownStepsSeconds }}
+{{- if or (lt $drain 0) (gt $drain 300) }}
+{{- fail (printf "shutdownDrainSeconds %d: 0..300 (SG_SHUTDOWN_DRAIN_S)" $drain) }}
+{{- end }}
+{{- if lt (int $v.terminationGracePeriodSeconds) (add $pre $drain $steps) }}
+{{- fail (printf "terminationGracePeriodSeconds %d < preStopSleepSeconds %d + shutdownDrainSeconds %d + shutdownStepsSeconds %d: kubelet would SIGKILL a replica mid-shutdown" (int $v.terminationGracePeriodSeconds) $pre $drain $steps) }}
+{{- end }}
+{{- $r := $v.probes.readiness }}
+{{- if and (gt $drain 0) (gt (mul (int $r.periodSeconds) (int $r.failureThreshold)) $drain) }}
+{{- fail (printf "probes.readiness: periodSeconds %d x failureThreshold %d > shutdownDrainSeconds %d: the probe would not notice the drain before the listener closes" (int $r.periodSeconds) (int $r.failureThreshold) $drain) }}
 {{- end }}
 {{- end }}

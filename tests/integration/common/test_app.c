@@ -151,6 +151,7 @@ Test(app, start_and_stop_in_process_twice)
     setenv("SG_TOPIC_PREFIX", prefix, 1);
     setenv("SG_JWT_SECRET", "it-app-secret-0123456789", 1);
     setenv("SG_LOG_LEVEL", "error", 1);
+    setenv("SG_VERSION", "it-1.2.3", 1);
 
     for (int round = 1; round <= 2; round++) {
         sg_app *app = NULL;
@@ -163,10 +164,23 @@ Test(app, start_and_stop_in_process_twice)
         static char metrics[65536];
         cr_expect_eq(http_get_body(p, "/metrics", metrics, sizeof metrics), 200);
         cr_expect(strstr(metrics, "\nsg_outbox_dead_total 0\n") != NULL, "no sg_outbox_dead_total in /metrics");
+        cr_expect(strstr(metrics, "\nsg_build_info{service=\"itapp\",version=\"it-1.2.3\"} 1\n") != NULL,
+                  "no sg_build_info with SG_VERSION in /metrics");
+        cr_expect(strstr(metrics, "\nsg_draining 0\n") != NULL, "no sg_draining 0 in /metrics");
+        cr_expect_eq(app->shutdown_drain_s, 5, "SG_SHUTDOWN_DRAIN_S defaults to 5");
         long long end = sg_clock_mono_ms() + 5000;
         while (atomic_load(&worker_calls) < 2 && sg_clock_mono_ms() < end)
             usleep(20000);
         cr_expect_geq(atomic_load(&worker_calls), 2, "the worker runs");
+        /* The drain: readiness 503 at once, everything else still served. */
+        cr_expect_eq(http_get(p, "/readyz"), 200);
+        sg_app_drain(app);
+        static char ready[4096];
+        cr_expect_eq(http_get_body(p, "/readyz", ready, sizeof ready), 503, "round %d: /readyz while draining", round);
+        cr_expect(strstr(ready, "draining") != NULL, "the 503 says draining: %s", ready);
+        cr_expect_eq(http_get(p, "/healthz"), 200, "round %d: liveness while draining", round);
+        cr_expect_eq(http_get_body(p, "/metrics", metrics, sizeof metrics), 200);
+        cr_expect(strstr(metrics, "\nsg_draining 1\n") != NULL, "no sg_draining 1 in /metrics");
         sg_app_stop(app);
         cr_expect_eq(http_get(p, "/healthz"), -1, "round %d: still listening after stop", round);
         int calls = atomic_load(&worker_calls);
@@ -187,4 +201,8 @@ Test(app, start_refuses_invalid_configuration)
     cr_expect_eq(sg_app_start(&spec, &app), 2);
     cr_expect_null(app);
     unsetenv("SG_PG_LOCK_TIMEOUT_MS");
+    setenv("SG_SHUTDOWN_DRAIN_S", "301", 1);
+    cr_expect_eq(sg_app_start(&spec, &app), 2, "SG_SHUTDOWN_DRAIN_S over 300 is refused");
+    cr_expect_null(app);
+    unsetenv("SG_SHUTDOWN_DRAIN_S");
 }

@@ -355,6 +355,7 @@ static void app_start(app_run *a, const char *redis_url)
         setenv("SG_METRICS_REFRESH_S", "1", 1);
         setenv("SG_JWT_SECRET", "it-secret-0123456789abcdef", 1);
         setenv("SG_LOG_LEVEL", "error", 1);
+        setenv("SG_SHUTDOWN_DRAIN_S", "0", 1); /* stops stay quick */
         int rc = sg_app_main(&spec);
         /* _exit skips LeakSanitizer's exit hook: check here (sanitizer
          * builds), so that a leak in shutdown fails the exit status. */
