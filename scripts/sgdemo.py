@@ -13,9 +13,11 @@ JWT_SECRET = os.environ.get("SG_JWT_SECRET") or "demo-jwt-secret-change-me-01234
 API_KEYS = os.environ.get("SG_API_KEYS") or (
     "product:demo-key-product,forum:demo-key-forum,im:demo-key-im,comment:demo-key-comment,"
     "review:demo-key-review")
-REPORT = "http://127.0.0.1:8081"
-REVIEWER = "http://127.0.0.1:8082"
-REWARD = "http://127.0.0.1:8083"
+# Where the services are: `make up`'s by default; tests/compose points these at
+# the containers' published ports.
+REPORT = os.environ.get("SG_DEMO_REPORT_URL", "http://127.0.0.1:8081")
+REVIEWER = os.environ.get("SG_DEMO_REVIEWER_URL", "http://127.0.0.1:8082")
+REWARD = os.environ.get("SG_DEMO_REWARD_URL", "http://127.0.0.1:8083")
 
 
 def api_key(client):
