@@ -68,7 +68,7 @@ BENCH_BINS:= $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 # after the test summaries).
 .SECONDARY:
 
-.PHONY: all deps check-api-keys clean up down test unit integration it-common it-services e2e asan valgrind bench demo fuzz check-deploy venv
+.PHONY: all deps check-api-keys compose-test clean up down test unit integration it-common it-services e2e asan valgrind bench demo fuzz check-deploy venv
 all: $(BINS) $(UNIT_BINS) $(IT_BINS) $(TOOL_BINS)
 
 $(B)/%.o: %.c
@@ -158,6 +158,13 @@ integration: it-common it-services
 
 check-deploy:
 	scripts/check-deploy
+
+# The Dockerfile's image and docker-compose.yml run for real under podman-compose
+# (docker-compose.podman.yml swaps in stand-ins for the infrastructure images),
+# then the main path against the containers: tests/compose/run. Not in `make test`.
+compose-test: deps
+	$(MAKE) --no-print-directory $(B)/tools/sg-token venv
+	SG_BUILD_DIR=$(B) tests/compose/run
 
 asan:
 	$(MAKE) B=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" all
