@@ -5,7 +5,11 @@
 .DEFAULT_GOAL := all
 
 B        ?= build
-CC       ?= gcc
+# Make's built-in default is `cc`, which `?=` would keep: on a machine with
+# clang but no gcc that silently builds with clang. gcc unless CC is given.
+ifeq ($(origin CC),default)
+CC       := gcc
+endif
 SAN      ?=
 OPT      ?= -O2
 CFLAGS   ?= $(OPT) -g
@@ -18,6 +22,18 @@ LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -pthread
 TESTLIBS := -lcriterion
 
 SERVICES := report reviewer reward
+
+# The development packages, checked when make reads this file (pkg-config is
+# cheap). `up` and `test` install what is missing (`deps`) and then build in a
+# sub-make, which reads CPPFLAGS/LDLIBS again with the packages present; a plain
+# `make` never calls apt but names the missing packages instead of failing
+# later on a missing header.
+PKGS_MISSING := $(shell for p in $(PKGS) criterion; do pkg-config --exists $$p 2>/dev/null || printf '%s ' $$p; done)
+ifneq ($(strip $(PKGS_MISSING)),)
+ifneq ($(filter all,$(or $(MAKECMDGOALS),all)),)
+$(error missing development packages ($(strip $(PKGS_MISSING))); run `make deps` (scripts/devstack install), or `make up` / `make test`, which install them first)
+endif
+endif
 
 COMMON_SRC := $(wildcard common/src/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/%.o)
@@ -52,7 +68,7 @@ BENCH_BINS:= $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 # after the test summaries).
 .SECONDARY:
 
-.PHONY: all clean up down test unit integration it-common it-services e2e asan valgrind bench demo fuzz check-deploy venv
+.PHONY: all deps check-api-keys compose-test clean up down test unit integration it-common it-services e2e asan valgrind bench demo fuzz check-deploy venv
 all: $(BINS) $(UNIT_BINS) $(IT_BINS) $(TOOL_BINS)
 
 $(B)/%.o: %.c
@@ -91,7 +107,17 @@ $(VENV)/.ok: tests/requirements.txt
 	$(VENV)/bin/pip install -q -r tests/requirements.txt
 	touch $@
 
-up: all
+# Idempotent and quick when everything is present (dpkg-query only).
+deps:
+	scripts/devstack install
+
+# The demo data is loaded as the first client of SG_API_KEYS: refuse an
+# unusable value before anything is started.
+check-api-keys:
+	@scripts/demo-data --check
+
+up: deps check-api-keys
+	$(MAKE) --no-print-directory all
 	scripts/devstack up
 	scripts/services up
 	scripts/demo-data
@@ -107,7 +133,8 @@ demo: all
 # Deployment checks and a short fuzz run, then everything against the
 # devstack; the unit tests last, so their summaries close the log.
 TEST_FUZZ_SECONDS ?= 10
-test: all venv
+test: deps
+	$(MAKE) --no-print-directory all venv
 	scripts/devstack up
 	$(MAKE) --no-print-directory check-deploy
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
@@ -131,6 +158,13 @@ integration: it-common it-services
 
 check-deploy:
 	scripts/check-deploy
+
+# The Dockerfile's image and docker-compose.yml run for real under podman-compose
+# (docker-compose.podman.yml swaps in stand-ins for the infrastructure images),
+# then the main path against the containers: tests/compose/run. Not in `make test`.
+compose-test: deps
+	$(MAKE) --no-print-directory $(B)/tools/sg-token venv
+	SG_BUILD_DIR=$(B) tests/compose/run
 
 asan:
 	$(MAKE) B=build-asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" all

@@ -54,7 +54,7 @@ Test(signature, rotated_secrets_and_malformed_headers)
     /* A sender rotating secrets may send two v1 values; one matching is enough. */
     snprintf(two, sizeof two, "t=100,v1=%064d,%s", 0, strchr(h, ',') + 1);
     cr_assert_eq(sg_signature_verify("new", two, "b", 1, 100, 300), SG_SIG_OK);
-    const char *bad[] = {"", "t=100", "v1=" "0000000000000000000000000000000000000000000000000000000000000000",
+    const char *bad[] = {"", "t=100", "v1=0000000000000000000000000000000000000000000000000000000000000000",
                          "t=,v1=0000000000000000000000000000000000000000000000000000000000000000",
                          "t=1x,v1=0000000000000000000000000000000000000000000000000000000000000000",
                          "t=1,t=1,v1=0000000000000000000000000000000000000000000000000000000000000000",
