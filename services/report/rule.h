@@ -14,6 +14,9 @@
 #define RP_RULE_MAX_PANEL 101
 #define RP_RULE_MAX_SUBSTITUTE_ROUNDS 10
 #define RP_RULE_MAX_TAGS 32
+/* Upper bound and default of re_report_cooldown_s (30 days, 1 day). */
+#define RP_RULE_MAX_COOLDOWN_S 2592000L
+#define RP_RULE_DEFAULT_COOLDOWN_S 86400L
 
 typedef enum { RP_RULE_DECIDE_BY_VOTES_CAST = 0, RP_RULE_ESCALATE = 1 } rp_rule_on_deadline;
 
@@ -29,6 +32,8 @@ typedef struct rp_rule {
     long appeal_window_s;
     int appeal_panel_size;
     int appeal_votes_to_decide;
+    int min_votes_at_deadline;  /* 1..panel_size; default votes_to_decide */
+    long re_report_cooldown_s;  /* 0..RP_RULE_MAX_COOLDOWN_S; default RP_RULE_DEFAULT_COOLDOWN_S */
 } rp_rule;
 
 /* 1 if votes_to_decide is a strict majority of panel_size, within 1..101. */

@@ -133,3 +133,26 @@ Test(rule, types_missing_and_unknown_fields)
     cr_assert_eq(parse_with("reviewer_tags", json_string("seller")), -1);
 }
 
+
+/* (v2) min_votes_at_deadline: 1..panel_size, default votes_to_decide;
+ * re_report_cooldown_s: 0..30 days, default one day. */
+Test(rule, quorum_and_cooldown_defaults_and_bounds)
+{
+    json_t *b = valid();
+    rp_rule r;
+    char err[256];
+    cr_assert_eq(rp_rule_parse(b, &r, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(r.min_votes_at_deadline, 3);
+    cr_assert_eq(r.re_report_cooldown_s, 86400);
+    rp_rule_free(&r);
+    json_decref(b);
+    cr_assert_eq(parse_with("min_votes_at_deadline", json_integer(1)), 0);
+    cr_assert_eq(parse_with("min_votes_at_deadline", json_integer(5)), 0);
+    cr_assert_eq(parse_with("min_votes_at_deadline", json_integer(6)), -1);
+    cr_assert_eq(parse_with("min_votes_at_deadline", json_integer(0)), -1);
+    cr_assert_eq(parse_with("min_votes_at_deadline", json_string("3")), -1);
+    cr_assert_eq(parse_with("re_report_cooldown_s", json_integer(0)), 0);
+    cr_assert_eq(parse_with("re_report_cooldown_s", json_integer(2592000)), 0);
+    cr_assert_eq(parse_with("re_report_cooldown_s", json_integer(2592001)), -1);
+    cr_assert_eq(parse_with("re_report_cooldown_s", json_integer(-1)), -1);
+}
