@@ -31,9 +31,11 @@ int main(void)
         {"POST", "/v1/cases/{case_id}/votes", SG_AUTH_PERSON, rp_h_vote},
         {"POST", "/v1/ballots/{ballot_id}/decline", SG_AUTH_PERSON, rp_h_decline},
         {"GET", "/v1/me/ballots", SG_AUTH_PERSON, rp_h_my_ballots},
+        {"GET", "/v1/me/cases", SG_AUTH_PERSON, rp_h_my_cases},
     };
     const sg_app_consumer consumers[] = {
         {"report", SG_T_PANEL_ASSIGNED, rp_on_panel_assigned, 1},
+        {"report", SG_T_REVIEWER_STATUS, rp_on_reviewer_status, 0},
     };
     const sg_app_worker workers[] = {
         {"timers", (int)timer_ms, rp_timers_tick},

@@ -32,6 +32,9 @@ void rp_h_vote(sg_req *req, void *ctx);
 void rp_h_decline(sg_req *req, void *ctx);
 void rp_h_my_ballots(sg_req *req, void *ctx);
 
+/* routes_me.c */
+void rp_h_my_cases(sg_req *req, void *ctx);
+
 /* routes_util.c: shared by the handlers. */
 
 /* Replies with the problem matching a store outcome: 404 (`what` names the

@@ -20,7 +20,8 @@ void *rp_svc_init(sg_app *app, char *err, size_t errlen)
     if (sg_env_long("SG_REPORT_RATE_PER_MIN", 10, 1, 1000000, &s->rate_per_min, err, errlen) ||
         sg_env_long("SG_CALLBACK_MAX_ATTEMPTS", 8, 5, 100, &s->callback_max_attempts, err, errlen) ||
         sg_env_long("SG_CALLBACK_TIMEOUT_MS", 5000, 100, 60000, &s->callback_timeout_ms, err, errlen) ||
-        sg_env_long("SG_CALLBACK_MAX_BACKOFF_S", 300, 1, 86400, &s->callback_max_backoff_s, err, errlen))
+        sg_env_long("SG_CALLBACK_MAX_BACKOFF_S", 300, 1, 86400, &s->callback_max_backoff_s, err, errlen) ||
+        sg_env_long("SG_SHORTFALL_RETRY_BASE_S", 30, 1, 600, &s->shortfall_retry_base_s, err, errlen))
         goto fail;
     s->callback_secret = sg_env_strdup("SG_CALLBACK_SECRET", NULL);
     if (!s->callback_secret || strlen(s->callback_secret) < 16) {

@@ -15,6 +15,7 @@ typedef struct rp_svc {
     long callback_max_attempts;   /* SG_CALLBACK_MAX_ATTEMPTS */
     long callback_timeout_ms;     /* SG_CALLBACK_TIMEOUT_MS */
     long callback_max_backoff_s;  /* SG_CALLBACK_MAX_BACKOFF_S */
+    long shortfall_retry_base_s;  /* SG_SHORTFALL_RETRY_BASE_S: first pause of the shortfall retries */
     char rate_prefix[96];         /* Redis key prefix: one namespace per schema */
 } rp_svc;
 
