@@ -17,7 +17,9 @@ from e2elib import (FINAL, OPEN, SUMMARY, JurorSim, call, expected_grants, note,
 from sgtest import client_auth, devstack
 
 RTYPE = "e2e_fault"
-RULES = {RTYPE: voting_rule(ballot_timeout_s=8, reminder_before_s=2, case_deadline_s=45)}
+# No re-report cooldown: each target keeps producing new cases (decisions to
+# lose or double) instead of joining its first decided case for a day.
+RULES = {RTYPE: voting_rule(ballot_timeout_s=8, reminder_before_s=2, case_deadline_s=45, re_report_cooldown_s=0)}
 MAX_REPORTS = 600
 PACE_S = 0.2
 
