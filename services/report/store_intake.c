@@ -237,6 +237,10 @@ static int create_tx(sg_pg *c, void *arg)
                               io->client, "filed_on", file_id));
         if (rc == SG_OK)
             rc = screen_reporter_ballot(c, case_id, in->reporter_id, io->traceparent, &io->detail);
+        /* Joining an appeal: a juror who voted on the appealed case cannot
+         * become one of its reporters either. */
+        if (rc == SG_OK && strcmp(file_id, case_id) != 0)
+            rc = screen_reporter_ballot(c, file_id, in->reporter_id, io->traceparent, &io->detail);
     }
     if (rc != SG_OK)
         goto cleanup;

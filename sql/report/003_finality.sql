@@ -26,6 +26,12 @@ ALTER TABLE cases ADD COLUMN IF NOT EXISTS shortfall_seats integer NOT NULL DEFA
     CHECK (shortfall_seats >= 0);
 ALTER TABLE cases ADD COLUMN IF NOT EXISTS shortfall_retries integer NOT NULL DEFAULT 0
     CHECK (shortfall_retries >= 0);
+-- A short panel waiting for its refill (refill_at set by the old code) keeps
+-- its missing seats as a shortfall retry.
+UPDATE cases c SET shortfall_seats = greatest(0, c.panel_size
+        - (SELECT count(*) FROM ballots b WHERE b.case_id = c.id AND b.status IN ('open', 'voted'))
+        - (SELECT coalesce(sum(p.seats), 0) FROM panel_requests p WHERE p.case_id = c.id AND p.assigned_at IS NULL))
+    WHERE c.refill_at IS NOT NULL AND c.status IN ('assigning', 'voting');
 
 -- Finality: a fact of a decided case, set once (see lifecycle.h).
 -- finalize_at is the due time of the appeal-window timer (decided_at +

@@ -200,6 +200,11 @@ def test_report_during_an_appeal_joins_the_appeal_case(w):
     late = w.report(rt, target=rep["target_id"], owner=rep["target_owner_id"])
     assert late["case_id"] == aid and late["status"] in ("assigning", "voting")
     assert {x[0] for x in cases_of_target(w, rt, rep["target_id"])} == {cid, aid}
+    # A juror who voted on the appealed case cannot join as a reporter.
+    body = {"report_type": rt, "target_id": rep["target_id"], "target_owner_id": rep["target_owner_id"],
+            "reporter_id": revs[0], "reason": "abuse"}
+    assert "already voted" in sgtest.problem_ok(w.svc.post("/v1/reports", body, headers=sgtest.client_auth()),
+                                                409)["detail"]
     # The appeal judges the reports of the case it appeals: the late reporter
     # is one of them, and excluded from the appeal panel.
     assert late["report_id"] in w.case(aid)["report_ids"]
