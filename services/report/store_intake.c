@@ -65,7 +65,7 @@ int rp_store_idempotency_lookup(sg_pg_pool *p, rp_intake *io)
 /* The case a report of the target joins, locked: its live case (open,
  * escalated, or the appeal running on its decided case; the unique index
  * cases_one_open_per_target allows one), else its last decided case while
- * inside that case's re_report_cooldown_s. Columns: id, appeal_of ('' when
+ * inside that case's re_report_cooldown_s (the last decision counts). Columns: id, appeal_of ('' when
  * none). A live case that closes while we wait for its lock no longer
  * matches (no row: look again); one that got decided meanwhile is joined
  * as decided. */
@@ -74,10 +74,10 @@ static const char join_sql[] =
     "  (SELECT id, 0 AS k FROM cases WHERE report_type = $1 AND target_id = $2 "
     "     AND status IN ('assigning', 'voting', 'escalated') LIMIT 1) "
     "  UNION ALL "
-    "  (SELECT c.id, 1 FROM cases c JOIN voting_rules v ON v.report_type = c.report_type "
-    "     AND v.version = c.rule_version WHERE c.report_type = $1 AND c.target_id = $2 AND c.status = 'decided' "
-    "     AND c.decided_at + v.re_report_cooldown_s * interval '1 second' >= now() "
-    "     ORDER BY c.decided_at DESC LIMIT 1)) x ORDER BY x.k LIMIT 1) "
+    "  (SELECT d.id, 1 FROM (SELECT id, decided_at, report_type, rule_version FROM cases "
+    "     WHERE report_type = $1 AND target_id = $2 AND status = 'decided' ORDER BY decided_at DESC LIMIT 1) d "
+    "   JOIN voting_rules v ON v.report_type = d.report_type AND v.version = d.rule_version "
+    "   WHERE d.decided_at + v.re_report_cooldown_s * interval '1 second' >= now())) x ORDER BY x.k LIMIT 1) "
     "AND status IN ('assigning', 'voting', 'escalated', 'decided') FOR UPDATE";
 
 /* Finds the case that judges the report (joined, see join_sql) or opens
