@@ -8,7 +8,8 @@
  *   sg.panel.assigned an accepted panel request would be answered with
  *   (rv_panel_assigned_encode, its exclusions standing in for the panel);
  *   reward: rw_decision_parse (sg.case.decided);
- *   report: rp_panel_assigned_decode (sg.panel.assigned).
+ *   report: rp_panel_assigned_decode (sg.panel.assigned),
+ *   rp_reviewer_status_decode (sg.reviewer.status_changed).
  * Checked beyond memory safety and leaks: what a parser accepts satisfies its
  * header's contract (ids are opaque ids, counts match, enums in range).
  */
@@ -134,6 +135,21 @@ static void fuzz_report(const json_t *p)
         FZ_CHECK(sg_is_opaque_id(json_string_value(json_array_get(ev.reviewer_ids, i))), "reviewer_ids[%zu]", i);
 }
 
+static void fuzz_report_status(const json_t *p)
+{
+    char err[160] = "";
+    rp_reviewer_status_changed st;
+    if (rp_reviewer_status_decode(p, &st, err, sizeof err) != 0) {
+        FZ_CHECK(err[0] != '\0', "no message");
+        return;
+    }
+    FZ_CHECK(sg_is_opaque_id(st.user_id), "user_id");
+    FZ_CHECK(st.status && st.status[0] && strlen(st.status) <= 32, "status");
+    FZ_CHECK(st.kind == RP_REVIEWER_OTHER || st.kind == RP_REVIEWER_SUSPENDED || st.kind == RP_REVIEWER_RETIRED,
+             "kind %d", (int)st.kind);
+    FZ_CHECK((st.kind == RP_REVIEWER_SUSPENDED) == !strcmp(st.status, "suspended"), "suspended");
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     json_error_t e;
@@ -144,6 +160,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_reviewer(p);
         fuzz_reward(p);
         fuzz_report(p);
+        fuzz_report_status(p);
         FZ_CHECK(json_equal(p, copy), "a parser modified the payload");
         json_decref(copy);
     }
