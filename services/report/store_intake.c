@@ -291,7 +291,7 @@ int rp_store_report_get(sg_pg_pool *p, const char *report_id, json_t **out)
         "'callback_url', r.callback_url, 'created_at', " SG_SQL_TS("r.created_at") ", "
         "'status', c.status, 'verdict', coalesce(a.verdict, c.verdict), "
         "'decided_by', CASE WHEN a.verdict IS NOT NULL THEN a.decided_by ELSE c.decided_by END, "
-        "'case_verdict', c.verdict, "
+        "'case_verdict', c.verdict, 'final', c.finalized_at IS NOT NULL, "
         "'appeal', CASE WHEN a.id IS NOT NULL THEN json_build_object('case_id', a.id, 'status', a.status, "
         "   'verdict', a.verdict, 'decided_by', a.decided_by) END)::text "
         "FROM reports r JOIN cases c ON c.id = r.case_id LEFT JOIN cases a ON a.appeal_of = c.id WHERE r.id = $1",

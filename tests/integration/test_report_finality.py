@@ -102,6 +102,8 @@ def test_appeal_decision_finalizes_the_appeal_and_the_appealed_case(w):
     assert (appeal["final_verdict"], appeal["finalized_by"], appeal["appeal_case_id"]) == (
         "no_violation", "appeal", aid)
     assert w.case(cid)["final"] is True and w.case(aid)["final"] is True
+    view = w.svc.get(f"/v1/reports/{rep['report_id']}", headers=sgtest.user_auth(rep["reporter_id"])).json()
+    assert (view["final"], view["verdict"], view["case_verdict"]) == (True, "no_violation", "violation")
     assert w.case(cid)["verdict"] == "violation"  # its own verdict stays; the final one is the appeal's
     w.drain(1.5)
     assert len(w.events("sg.case.finalized", cid)) == 1 and len(w.events("sg.case.finalized", aid)) == 1
