@@ -580,23 +580,31 @@ int rp_case_finalize(sg_pg *c, rp_case_row *r, rp_verdict final_verdict, const c
     return rc;
 }
 
+/* The appealed case of appeal a becomes final once a is closed: with v, the
+ * appeal's verdict, or (RP_VERDICT_NONE: a was cancelled) its own. Lock
+ * order: the appeal (held), then the appealed case. */
+static int finalize_after_appeal(sg_pg *c, const rp_case_row *a, rp_verdict v, const char *by, const char *tp)
+{
+    rp_case_row root;
+    int rc = rp_case_lock(c, a->appeal_of, 0, &root);
+    if (rc != SG_OK)
+        return rc > 0 ? SG_ERR_DB : rc;
+    if (root.final || root.status != RP_CASE_DECIDED) {
+        sg_warn("case %s (%s%s) not finalized after its appeal %s", root.id, rp_case_status_name(root.status),
+                root.final ? ", final" : "", a->id);
+        return SG_OK;
+    }
+    return rp_case_finalize(c, &root, v != RP_VERDICT_NONE ? v : root.verdict, by, a->id, tp);
+}
+
 /* An appeal's decision is final, and so is the case it appeals, with the
  * appeal's verdict: finalized_by "ops" when ops resolved the appeal, else
- * "appeal". Lock order: the appeal (held), then the appealed case. */
+ * "appeal". */
 static int finalize_appeal(sg_pg *c, rp_case_row *a, rp_verdict v, const char *decided_by, const char *tp)
 {
     const char *by = strcmp(decided_by, "ops") == 0 ? "ops" : "appeal";
-    rp_case_row root;
     int rc = rp_case_finalize(c, a, v, by, a->id, tp);
-    if (rc != SG_OK)
-        return rc;
-    if ((rc = rp_case_lock(c, a->appeal_of, 0, &root)) != SG_OK)
-        return rc > 0 ? SG_ERR_DB : rc;
-    if (root.final) {
-        sg_warn("case %s was final before its appeal %s was decided", root.id, a->id);
-        return SG_OK;
-    }
-    return rp_case_finalize(c, &root, v, by, a->id, tp);
+    return rc == SG_OK ? finalize_after_appeal(c, a, v, by, tp) : rc;
 }
 
 /* The decision, from an open case (decided_by panel, appeal or deadline) or
@@ -697,5 +705,9 @@ int rp_case_cancel(sg_pg *c, rp_case_row *r, const char *reason, const char *act
     if ((rc = queue_callbacks(c, r, payload, "cancelled")) == SG_OK)
         rc = rp_audit_add(c, r->id, "cancelled", actor, json_pack("{s:s}", "reason", reason));
     json_decref(payload);
+    /* A cancelled appeal changes nothing and no second appeal is allowed:
+     * the appealed case is final with its own verdict. */
+    if (rc == SG_OK && r->appeal_of[0])
+        rc = finalize_after_appeal(c, r, RP_VERDICT_NONE, "appeal", tp);
     return rc;
 }

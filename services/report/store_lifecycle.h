@@ -161,7 +161,9 @@ int rp_case_finalize(sg_pg *c, rp_case_row *r, rp_verdict final_verdict, const c
 int rp_case_escalate(sg_pg *c, rp_case_row *r, const char *why, const char *tp);
 
 /* assigning|voting|escalated -> cancelled: open ballots cancelled, reason
- * stored, callbacks queued (verdict null), audit "cancelled". */
+ * stored, callbacks queued (verdict null), audit "cancelled". A cancelled
+ * appeal makes the case it appeals final with that case's own verdict
+ * (finalized_by "appeal", appeal_case_id the cancelled appeal). */
 int rp_case_cancel(sg_pg *c, rp_case_row *r, const char *reason, const char *actor, const char *tp);
 
 #endif

@@ -128,6 +128,20 @@ def test_ops_resolution_of_an_escalated_appeal_finalizes_both(w):
         assert (f["final_verdict"], f["finalized_by"], f["appeal_case_id"]) == ("violation", "ops", aid)
 
 
+def test_cancelled_appeal_leaves_the_appealed_verdict_final(w):
+    rt = w.rule(panel_size=1, votes_to_decide=1, appeal_panel_size=1, appeal_votes_to_decide=1)
+    rep, revs = w.open_panel(rt, 1)
+    cid = rep["case_id"]
+    assert w.vote(cid, revs[0], "violation").status_code == 201
+    aid = w.svc.post(f"/v1/cases/{cid}/appeals", {}, headers=sgtest.user_auth(rep["target_owner_id"])).json()["case_id"]
+    r = w.svc.post(f"/v1/cases/{aid}/cancel", {"reason": "content deleted"}, headers=sgtest.client_auth())
+    assert r.status_code == 200 and r.json()["final"] is False, r.text  # a cancelled case is never final
+    f = w.wait_events("sg.case.finalized", cid)[0]
+    assert (f["final_verdict"], f["finalized_by"], f["appeal_case_id"]) == ("violation", "appeal", aid)
+    assert w.case(cid)["final"] is True
+    assert not w.events("sg.case.finalized", aid)
+
+
 def test_ops_resolution_of_a_first_case_is_a_decision_with_an_appeal_window(w):
     rt = w.rule(panel_size=1, votes_to_decide=1, ballot_timeout_s=1, case_deadline_s=1, on_deadline="escalate",
                 max_substitute_rounds=0, appeal_window_s=2)
