@@ -32,6 +32,6 @@ int rp_store_my_cases(sg_pg_pool *p, const char *user, int owner, int limit, lon
         "SELECT " MY_CASE_JSON "WHERE c.id IN (SELECT r.case_id FROM reports r WHERE r.reporter_id = $1 "
         "   UNION SELECT a.id FROM reports r JOIN cases a ON a.appeal_of = r.case_id WHERE r.reporter_id = $1) "
         "AND ($2::bigint = 0 OR c.seq < $2::bigint) ORDER BY c.seq DESC LIMIT $3::int + 1";
-    return rp_store_read(p, owner ? owner_sql : reporter_sql, 3, SG_P(user, sg_pg_int(b1, cursor), sg_pg_int(b2, limit)),
-                         limit, out);
+    return rp_store_read(p, owner ? owner_sql : reporter_sql, 3,
+                         SG_P(user, sg_pg_int(b1, cursor), sg_pg_int(b2, limit)), limit, out);
 }

@@ -157,7 +157,9 @@ Test(payloads, reviewer_status_decodes)
 {
     rp_reviewer_status_changed ev;
     json_t *j;
-    cr_assert_eq(decode_status("{\"user_id\":\"u-1\",\"status\":\"suspended\",\"reason\":\"low accuracy\"}", &ev, &j), 0);
+    cr_assert_eq(decode_status("{\"user_id\":\"u-1\",\"status\":\"suspended\",\"reason\":\"low accuracy\"}",
+                               &ev, &j),
+                 0);
     cr_expect_str_eq(ev.user_id, "u-1");
     cr_expect_eq(ev.kind, RP_REVIEWER_SUSPENDED);
     cr_expect_str_eq(ev.reason, "low accuracy");
