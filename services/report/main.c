@@ -35,7 +35,7 @@ int main(void)
     };
     const sg_app_consumer consumers[] = {
         {"report", SG_T_PANEL_ASSIGNED, rp_on_panel_assigned, 1},
-        {"report", SG_T_REVIEWER_STATUS, rp_on_reviewer_status, 0},
+        {"report-reviewer-status", SG_T_REVIEWER_STATUS, rp_on_reviewer_status, 0},
     };
     const sg_app_worker workers[] = {
         {"timers", (int)timer_ms, rp_timers_tick},
