@@ -30,10 +30,14 @@ rp_verdict rp_decide_by_panel(int violation, int no_violation, int votes_to_deci
     return v ? RP_VERDICT_VIOLATION : RP_VERDICT_NO_VIOLATION;
 }
 
-rp_deadline_outcome rp_decide_at_deadline(int escalate, int violation, int no_violation, rp_verdict *out)
+rp_deadline_outcome rp_decide_at_deadline(int escalate, int min_votes, int violation, int no_violation,
+                                          rp_verdict *out)
 {
     *out = RP_VERDICT_NONE;
-    if (escalate || violation == no_violation)
+    if (min_votes < 1)
+        min_votes = 1;
+    if (escalate || violation == no_violation || violation < 0 || no_violation < 0 ||
+        violation + no_violation < min_votes)
         return RP_DEADLINE_ESCALATED;
     *out = violation > no_violation ? RP_VERDICT_VIOLATION : RP_VERDICT_NO_VIOLATION;
     return RP_DEADLINE_DECIDED;
@@ -45,9 +49,17 @@ int rp_seats_needed(int panel_size, int open_or_voted, int pending)
     return n > 0 ? n : 0;
 }
 
-int rp_round_allowed(int next_round, int max_substitute_rounds)
+int rp_substitute_allowed(int used, int max_substitute_rounds)
 {
-    return next_round >= 1 && next_round - 1 <= max_substitute_rounds;
+    return used >= 0 && used < max_substitute_rounds;
+}
+
+long rp_shortfall_backoff_s(int retries, long base_s)
+{
+    long d = base_s < 1 ? 1 : base_s;
+    for (int i = 0; i < retries && d < RP_SHORTFALL_MAX_BACKOFF_S; i++)
+        d *= 2;
+    return d < RP_SHORTFALL_MAX_BACKOFF_S ? d : RP_SHORTFALL_MAX_BACKOFF_S;
 }
 
 int rp_with_majority(rp_verdict decision, rp_verdict final_verdict)

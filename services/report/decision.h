@@ -20,9 +20,11 @@ rp_verdict rp_decide_by_panel(int violation, int no_violation, int votes_to_deci
 typedef enum { RP_DEADLINE_DECIDED = 0, RP_DEADLINE_ESCALATED = 1 } rp_deadline_outcome;
 
 /* At the case deadline: with escalate set, always escalated; otherwise the
- * majority of votes cast decides and a tie (including no votes) escalates.
+ * majority of votes cast decides, provided at least min_votes were cast (the
+ * rule's min_votes_at_deadline); a tie, too few votes or no votes escalates.
  * *out gets the verdict when decided, RP_VERDICT_NONE otherwise. */
-rp_deadline_outcome rp_decide_at_deadline(int escalate, int violation, int no_violation, rp_verdict *out);
+rp_deadline_outcome rp_decide_at_deadline(int escalate, int min_votes, int violation, int no_violation,
+                                          rp_verdict *out);
 
 /* Seats to request so the panel is full again: panel_size minus ballots that
  * still count (open or voted) minus seats already requested and not yet
@@ -30,9 +32,19 @@ rp_deadline_outcome rp_decide_at_deadline(int escalate, int violation, int no_vi
  * their seat. */
 int rp_seats_needed(int panel_size, int open_or_voted, int pending);
 
-/* 1 when a request for round `next_round` is allowed: round 1 is the first
- * panel, rounds 2..max_substitute_rounds+1 are substitute rounds. */
-int rp_round_allowed(int next_round, int max_substitute_rounds);
+/* 1 when one more substitute round (for expired, declined or cancelled
+ * ballots) is allowed after `used` of them. Shortfall retries and the
+ * replacement of suspended or retired reviewers spend none. */
+int rp_substitute_allowed(int used, int max_substitute_rounds);
+
+/* Cap of the pause between two shortfall retries (10 minutes). */
+#define RP_SHORTFALL_MAX_BACKOFF_S 600L
+
+/* Pause before shortfall retry number `retries`+1, when `retries` were made
+ * since the panel was last full: base_s, 2*base_s, 4*base_s, ... capped at
+ * RP_SHORTFALL_MAX_BACKOFF_S (30 s, 1 min, 2 min, 4 min, 8 min, 10 min, ...
+ * with the default base of 30 s). base_s < 1 counts as 1. */
+long rp_shortfall_backoff_s(int retries, long base_s);
 
 /* Whether a voter sided with the verdict: only a cast vote equal to it. */
 int rp_with_majority(rp_verdict decision, rp_verdict final_verdict);

@@ -8,6 +8,13 @@
  *           assigning|voting -> decided | escalated | cancelled
  *           escalated -> decided (resolved by ops) | cancelled
  *   ballot: open -> voted | expired | declined | cancelled
+ *
+ * Finality (v2) is not a status: it is a one-way fact of a decided case
+ * (cases.finalized_at, set once, never cleared), so every reader of
+ * `decided` stays right and the case's status table needs no new edge. It
+ * is set only by rp_case_finalize (store_lifecycle.c): when the appeal
+ * window closes unappealed (timer), or when the case's appeal, or the case
+ * as an appeal, is decided or resolved.
  */
 #ifndef RP_LIFECYCLE_H
 #define RP_LIFECYCLE_H

@@ -38,9 +38,11 @@ int main(void)
         {"GET", "/v1/me/ballots", SG_AUTH_PERSON, rp_h_my_ballots},
         {"GET", "/v1/callbacks", SG_AUTH_OPS, rp_h_callbacks_list},
         {"POST", "/v1/callbacks/{id}/retry", SG_AUTH_OPS, rp_h_callback_retry},
+        {"GET", "/v1/me/cases", SG_AUTH_PERSON, rp_h_my_cases},
     };
     const sg_app_consumer consumers[] = {
         {"report", SG_T_PANEL_ASSIGNED, rp_on_panel_assigned, 1},
+        {"report-reviewer-status", SG_T_REVIEWER_STATUS, rp_on_reviewer_status, 0},
     };
     sg_app_worker workers[2 + RP_CALLBACK_WORKERS_MAX] = {
         {"timers", (int)timer_ms, rp_timers_tick},

@@ -2,6 +2,7 @@
 #include "payloads.h"
 
 #include <stdio.h>
+#include <string.h>
 #include "sg/json.h"
 
 static json_t *str_or_null(const char *s)
@@ -51,10 +52,11 @@ json_t *rp_case_decided_encode(const rp_case_decided *e)
     }
     if (!ballots)
         return NULL;
-    out = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "case_id", e->case_id, "report_type",
-                    e->report_type, "target_id", e->target_id, "target_owner_id", e->target_owner_id, "verdict",
-                    str_or_null(rp_verdict_name(e->verdict)), "decided_by", str_or_null(e->decided_by), "appeal_of",
-                    str_or_null(e->appeal_of), "reporter_ids", strings(e->reporter_ids), "ballots", ballots);
+    out = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "case_id", e->case_id, "report_type",
+                    e->report_type, "target_id", e->target_id, "target_owner_id", e->target_owner_id, "opened_at",
+                    str_or_null(e->opened_at), "verdict", str_or_null(rp_verdict_name(e->verdict)), "decided_by",
+                    str_or_null(e->decided_by), "appeal_of", str_or_null(e->appeal_of), "reporter_ids",
+                    strings(e->reporter_ids), "ballots", ballots);
     return out;
 }
 
@@ -72,6 +74,41 @@ json_t *rp_case_outcome_encode(const rp_case_outcome_ev *e)
                      e->final, "tally", tally, "decided_at", str_or_null(e->decided_at), "appeal_deadline",
                      str_or_null(e->appeal_deadline), "appeal_of", str_or_null(e->appeal_of), "report_ids",
                      strings(e->report_ids), "report_count", (json_int_t)e->report_count);
+}
+
+json_t *rp_case_finalized_encode(const rp_case_finalized *e)
+{
+    const char *v = rp_verdict_name(e->final_verdict);
+    if (!v || !e->finalized_by)
+        return NULL;
+    return json_pack("{s:s, s:s, s:s, s:o}", "case_id", e->case_id, "final_verdict", v, "finalized_by",
+                     e->finalized_by, "appeal_case_id", str_or_null(e->appeal_case_id));
+}
+
+int rp_reviewer_status_decode(const json_t *p, rp_reviewer_status_changed *out, char *err, size_t errlen)
+{
+    const char *user = sg_json_str(p, "user_id"), *status = sg_json_str(p, "status");
+    const json_t *reason = json_object_get(p, "reason");
+
+    if (!sg_is_opaque_id(user)) {
+        snprintf(err, errlen, "user_id must be an id");
+        return -1;
+    }
+    if (!status || !status[0] || strlen(status) > 32) {
+        snprintf(err, errlen, "status must be a string of 1..32 characters");
+        return -1;
+    }
+    if (reason && !json_is_string(reason) && !json_is_null(reason)) {
+        snprintf(err, errlen, "reason must be a string or null");
+        return -1;
+    }
+    out->user_id = user;
+    out->status = status;
+    out->kind = strcmp(status, "suspended") == 0 ? RP_REVIEWER_SUSPENDED
+                : strcmp(status, "retired") == 0 ? RP_REVIEWER_RETIRED
+                                                  : RP_REVIEWER_OTHER;
+    out->reason = json_string_value(reason);
+    return 0;
 }
 
 int rp_panel_assigned_decode(const json_t *p, rp_panel_assigned *out, char *err, size_t errlen)

@@ -5,8 +5,9 @@
  * store a struct, so the store never parses an event.
  *
  * Produced: sg.panel.requested, sg.ballot.closed, sg.case.decided,
- * sg.case.outcome (also the body of upstream callbacks),
- * sg.notification.requested. Consumed: sg.panel.assigned.
+ * sg.case.outcome (also the body of upstream callbacks), sg.case.finalized,
+ * sg.notification.requested. Consumed: sg.panel.assigned,
+ * sg.reviewer.status_changed.
  *
  * Size: every event is at most 256 KiB (API.md "Events") by construction,
  * whatever the number of reports on a case (max_reports_per_case allows
@@ -108,6 +109,7 @@ typedef struct rp_case_decided {
     const json_t *reporter_ids;      /* array of strings */
     const rp_decided_ballot *ballots;
     size_t nballots;
+    const char *opened_at;           /* RFC 3339: the reward rule in force then applies */
 } rp_case_decided;
 json_t *rp_case_decided_encode(const rp_case_decided *e);
 
@@ -133,6 +135,37 @@ typedef struct rp_case_outcome_ev {
     long report_count;               /* the number of reports (of the client, in a callback) */
 } rp_case_outcome_ev;
 json_t *rp_case_outcome_encode(const rp_case_outcome_ev *e);
+
+/* sg.case.finalized (report -> reviewer, reward), key = case_id: no appeal
+ * can change the case any more. finalized_by: "window" (the appeal window
+ * closed unappealed), "appeal" (its appeal was decided; also the appeal case
+ * itself), "ops" (its appeal was resolved by ops). appeal_case_id: the
+ * appeal that made it final, NULL (null) for "window". */
+typedef struct rp_case_finalized {
+    const char *case_id;
+    rp_verdict final_verdict;
+    const char *finalized_by;
+    const char *appeal_case_id;
+} rp_case_finalized;
+json_t *rp_case_finalized_encode(const rp_case_finalized *e);
+
+/* sg.reviewer.status_changed (reviewer -> report), key = user_id. Borrowed
+ * from the payload. */
+typedef enum {
+    RP_REVIEWER_OTHER = 0,    /* active, paused, or a status report does not act on */
+    RP_REVIEWER_SUSPENDED,
+    RP_REVIEWER_RETIRED,
+} rp_reviewer_status;
+typedef struct rp_reviewer_status_changed {
+    const char *user_id;
+    const char *status;          /* as sent */
+    rp_reviewer_status kind;
+    const char *reason;          /* may be NULL */
+} rp_reviewer_status_changed;
+/* Returns 0 and fills *out, or -1 with err set for a malformed payload
+ * (user_id not an id, status not a non-empty string, reason not a string
+ * or null). An unknown status is well-formed (RP_REVIEWER_OTHER). */
+int rp_reviewer_status_decode(const json_t *payload, rp_reviewer_status_changed *out, char *err, size_t errlen);
 
 /* sg.panel.assigned (reviewer -> report). Borrowed from the payload. */
 typedef struct rp_panel_assigned {

@@ -35,6 +35,8 @@ void rp_h_my_ballots(sg_req *req, void *ctx);
 /* routes_callbacks.c (ops) */
 void rp_h_callbacks_list(sg_req *req, void *ctx);
 void rp_h_callback_retry(sg_req *req, void *ctx);
+/* routes_me.c */
+void rp_h_my_cases(sg_req *req, void *ctx);
 
 /* routes_util.c: shared by the handlers. */
 

@@ -36,7 +36,8 @@ void rp_h_vote(sg_req *req, void *ctx)
 
 void rp_h_decline(sg_req *req, void *ctx)
 {
-    static const sg_field fields[] = {{"reason", SG_JT_STRING, 0, 0, 500, 0, 0}};
+    /* (v2) The optional reason stays in the audit trail. */
+    static const sg_field fields[] = {{"reason", SG_JT_STRING, 0, 0, 200, 0, 0}};
     rp_svc *s = ctx;
     const char *id = sg_req_uuid_param(req, "ballot_id", "ballot");
     const json_t *body = sg_req_json(req);
@@ -50,7 +51,8 @@ void rp_h_decline(sg_req *req, void *ctx)
         sg_reply_problem(req, 400, "Bad Request", "%s", err);
         return;
     }
-    rc = rp_store_decline(s->app->pg, id, sg_req_principal(req)->id, sg_req_traceparent(req), &out, &d);
+    rc = rp_store_decline(s->app->pg, id, sg_req_principal(req)->id, body ? sg_json_str(body, "reason") : NULL,
+                          sg_req_traceparent(req), &out, &d);
     if (rc != SG_OK) {
         rp_reply_store_error(req, rc, &d, "ballot");
         return;

@@ -59,6 +59,15 @@ int rp_rule_check(const rp_rule *r, char *err, size_t errlen)
                  r->reminder_before_s, r->ballot_timeout_s);
         return -1;
     }
+    if (r->min_votes_at_deadline < 1 || r->min_votes_at_deadline > r->panel_size) {
+        snprintf(err, errlen, "min_votes_at_deadline (%d) must be 1..panel_size (%d)", r->min_votes_at_deadline,
+                 r->panel_size);
+        return -1;
+    }
+    if (r->re_report_cooldown_s < 0 || r->re_report_cooldown_s > RP_RULE_MAX_COOLDOWN_S) {
+        snprintf(err, errlen, "re_report_cooldown_s must be 0..%ld", RP_RULE_MAX_COOLDOWN_S);
+        return -1;
+    }
     if (r->max_substitute_rounds < 0 || r->max_substitute_rounds > RP_RULE_MAX_SUBSTITUTE_ROUNDS) {
         snprintf(err, errlen, "max_substitute_rounds must be 0..%d", RP_RULE_MAX_SUBSTITUTE_ROUNDS);
         return -1;
@@ -81,6 +90,8 @@ int rp_rule_parse(const json_t *body, rp_rule *out, char *err, size_t errlen)
         {"appeal_panel_size", SG_JT_INT, 1, 1, RP_RULE_MAX_PANEL},
         {"appeal_votes_to_decide", SG_JT_INT, 1, 1, RP_RULE_MAX_PANEL},
         {"max_reports_per_case", SG_JT_INT, 0, 1, RP_RULE_MAX_REPORTS_PER_CASE},
+        {"min_votes_at_deadline", SG_JT_INT, 0, 1, RP_RULE_MAX_PANEL},
+        {"re_report_cooldown_s", SG_JT_INT, 0, 0, RP_RULE_MAX_COOLDOWN_S},
     };
     rp_rule r;
     memset(&r, 0, sizeof r);
@@ -103,6 +114,8 @@ int rp_rule_parse(const json_t *body, rp_rule *out, char *err, size_t errlen)
     r.appeal_votes_to_decide = (int)sg_json_int(body, "appeal_votes_to_decide", 0);
     r.max_reports_per_case =
         (int)sg_json_int(body, "max_reports_per_case", RP_RULE_DEFAULT_MAX_REPORTS_PER_CASE);
+    r.min_votes_at_deadline = (int)sg_json_int(body, "min_votes_at_deadline", r.votes_to_decide);
+    r.re_report_cooldown_s = (long)sg_json_int(body, "re_report_cooldown_s", RP_RULE_DEFAULT_COOLDOWN_S);
     if (rp_rule_check(&r, err, errlen))
         return -1;
 

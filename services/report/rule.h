@@ -18,6 +18,9 @@
  * keeps every event about a case under 256 KiB (see payloads.h). */
 #define RP_RULE_MAX_REPORTS_PER_CASE 10000
 #define RP_RULE_DEFAULT_MAX_REPORTS_PER_CASE 500
+/* Upper bound and default of re_report_cooldown_s (30 days, 1 day). */
+#define RP_RULE_MAX_COOLDOWN_S 2592000L
+#define RP_RULE_DEFAULT_COOLDOWN_S 86400L
 
 typedef enum { RP_RULE_DECIDE_BY_VOTES_CAST = 0, RP_RULE_ESCALATE = 1 } rp_rule_on_deadline;
 
@@ -34,6 +37,8 @@ typedef struct rp_rule {
     int appeal_panel_size;
     int appeal_votes_to_decide;
     int max_reports_per_case; /* optional, RP_RULE_DEFAULT_MAX_REPORTS_PER_CASE */
+    int min_votes_at_deadline;  /* 1..panel_size; default votes_to_decide */
+    long re_report_cooldown_s;  /* 0..RP_RULE_MAX_COOLDOWN_S; default RP_RULE_DEFAULT_COOLDOWN_S */
 } rp_rule;
 
 /* 1 if votes_to_decide is a strict majority of panel_size, within 1..101. */

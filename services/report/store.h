@@ -101,6 +101,12 @@ int rp_store_case_resolve(sg_pg_pool *p, const char *case_id, rp_verdict v, cons
 int rp_store_case_appeal(sg_pg_pool *p, const char *case_id, const char *user, const char *reason, const char *tp,
                          char new_case_id[37], rp_detail *d);
 
+/* (v2) The cases of a content owner (owner 1) or of a reporter (owner 0),
+ * newest first, paginated: case_id, report_type, target_id, status,
+ * verdict, tally (once decided), decided_at, final, appeal_deadline,
+ * can_appeal; never a juror. */
+int rp_store_my_cases(sg_pg_pool *p, const char *user, int owner, int limit, long long cursor, json_t **out);
+
 /* ---- ballots ---- */
 
 /* Records the reviewer's vote and decides the case when a side reaches
@@ -109,9 +115,10 @@ int rp_store_case_appeal(sg_pg_pool *p, const char *case_id, const char *user, c
  * ballot. */
 int rp_store_vote(sg_pg_pool *p, const char *case_id, const char *reviewer, rp_verdict v, const char *comment,
                   const char *tp, json_t **out, rp_detail *d);
-/* The reviewer steps away; a substitute is requested. */
-int rp_store_decline(sg_pg_pool *p, const char *ballot_id, const char *reviewer, const char *tp, json_t **out,
-                     rp_detail *d);
+/* The reviewer steps away; a substitute is requested. reason (may be NULL)
+ * goes to the audit entry. */
+int rp_store_decline(sg_pg_pool *p, const char *ballot_id, const char *reviewer, const char *reason, const char *tp,
+                     json_t **out, rp_detail *d);
 /* The reviewer's ballots, newest first; open: 1 open only, 0 closed only,
  * -1 all. */
 int rp_store_my_ballots(sg_pg_pool *p, const char *reviewer, int open, int limit, long long cursor, json_t **out);
@@ -119,9 +126,15 @@ int rp_store_my_ballots(sg_pg_pool *p, const char *reviewer, int open, int limit
 /* ---- events consumed ---- */
 
 /* Handles sg.panel.assigned (decoded by consumers.c) inside the inbox
- * transaction on c. Returns SG_OK (also for events it ignores) or
- * SG_ERR_*. */
-int rp_store_panel_assigned(sg_pg *c, const rp_panel_assigned *ev, const char *tp);
+ * transaction on c; seats left unfilled wait for a shortfall retry whose
+ * back-off starts at retry_base_s. Returns SG_OK (also for events it
+ * ignores) or SG_ERR_*. */
+int rp_store_panel_assigned(sg_pg *c, const rp_panel_assigned *ev, long retry_base_s, const char *tp);
+/* Handles sg.reviewer.status_changed inside the inbox transaction on c: a
+ * suspended or retired reviewer's open ballots are cancelled (reason
+ * reviewer_suspended / reviewer_retired) and their seats requested again
+ * without spending substitute rounds; other statuses change nothing. */
+int rp_store_reviewer_status(sg_pg *c, const rp_reviewer_status_changed *ev, const char *tp);
 
 /* ---- timers: each claims due work with SKIP LOCKED and returns the number
  * of items handled (0 = nothing due) or -1 on a database error ---- */
@@ -130,6 +143,8 @@ int rp_store_timer_case_deadlines(sg_pg_pool *p);
 int rp_store_timer_ballot_expiry(sg_pg_pool *p);
 int rp_store_timer_reminders(sg_pg_pool *p);
 int rp_store_timer_refill(sg_pg_pool *p);
+/* Decided cases whose appeal window closed unappealed become final. */
+int rp_store_timer_finalize(sg_pg_pool *p);
 /* Deletes idempotency keys older than a day (a bounded batch). */
 int rp_store_housekeeping(sg_pg_pool *p);
 

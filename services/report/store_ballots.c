@@ -20,7 +20,7 @@
 typedef struct ballot_ctx {
     const char *case_id;   /* vote: given; decline: found from the ballot */
     const char *ballot_id; /* decline */
-    const char *reviewer, *comment, *tp;
+    const char *reviewer, *comment, *tp; /* comment: the vote's, or the decline's reason */
     rp_verdict v;
     json_t *out;
     rp_detail *d;
@@ -144,7 +144,7 @@ static int decline_tx(sg_pg *c, void *arg)
     PQclear(res);
     if (rc != SG_OK)
         return rc;
-    if ((rc = rp_ballot_close(c, &r, x->ballot_id, x->reviewer, RP_BALLOT_DECLINED, x->reviewer, NULL, NULL,
+    if ((rc = rp_ballot_close(c, &r, x->ballot_id, x->reviewer, RP_BALLOT_DECLINED, x->reviewer, x->comment, NULL,
                               x->tp)) != SG_OK ||
         (rc = rp_case_refill(c, &r, x->tp, NULL)) != SG_OK)
         return rc;
@@ -152,10 +152,10 @@ static int decline_tx(sg_pg *c, void *arg)
     return rc == SG_OK && !x->out ? SG_ERR_DB : rc;
 }
 
-int rp_store_decline(sg_pg_pool *p, const char *ballot_id, const char *reviewer, const char *tp, json_t **out,
-                     rp_detail *d)
+int rp_store_decline(sg_pg_pool *p, const char *ballot_id, const char *reviewer, const char *reason, const char *tp,
+                     json_t **out, rp_detail *d)
 {
-    ballot_ctx x = {NULL, ballot_id, reviewer, NULL, tp, RP_VERDICT_NONE, NULL, d};
+    ballot_ctx x = {NULL, ballot_id, reviewer, reason, tp, RP_VERDICT_NONE, NULL, d};
     int rc = sg_pg_tx(p, SG_TX_READ_COMMITTED, decline_tx, &x);
     if (rc != SG_OK) {
         json_decref(x.out);
@@ -182,4 +182,50 @@ int rp_store_my_ballots(sg_pg_pool *p, const char *reviewer, int open, int limit
         "WHERE b.reviewer_id = $1 AND ($2::int < 0 OR (b.status = 'open') = ($2::int = 1)) "
         "AND ($3::bigint = 0 OR b.seq < $3::bigint) ORDER BY b.seq DESC LIMIT $4::int + 1",
         4, SG_P(reviewer, sg_pg_int(b1, open), sg_pg_int(b2, cursor), sg_pg_int(b3, limit)), limit, out);
+}
+
+/* ---- a reviewer suspended or retired ---- */
+
+int rp_store_reviewer_status(sg_pg *c, const rp_reviewer_status_changed *ev, const char *tp)
+{
+    const char *reason = ev->kind == RP_REVIEWER_SUSPENDED ? "reviewer_suspended" : "reviewer_retired";
+    int rc, cancelled = 0;
+    PGresult *cases;
+
+    if (ev->kind == RP_REVIEWER_OTHER)
+        return SG_OK;
+    /* Cases in id order: two of these handlers never wait on each other's
+     * case locks in opposite orders. */
+    cases = sg_pg_rows(c, &rc,
+                       "SELECT DISTINCT case_id::text FROM ballots WHERE reviewer_id = $1 AND status = 'open' "
+                       "ORDER BY 1",
+                       1, SG_P(ev->user_id));
+    if (!cases)
+        return rc;
+    for (int i = 0; i < PQntuples(cases) && rc == SG_OK; i++) {
+        rp_case_row r;
+        char bid[37];
+        PGresult *res;
+        if ((rc = rp_case_lock(c, PQgetvalue(cases, i, 0), 0, &r)) != SG_OK) {
+            rc = rc > 0 ? SG_OK : rc;
+            continue;
+        }
+        /* Read again under the case lock: the ballot may have closed. */
+        res = sg_pg_rows(c, &rc, "SELECT id FROM ballots WHERE case_id = $1 AND reviewer_id = $2 AND status = 'open'",
+                         2, SG_P(r.id, ev->user_id));
+        if (!res)
+            break;
+        if (PQntuples(res) == 1) {
+            snprintf(bid, sizeof bid, "%s", PQgetvalue(res, 0, 0));
+            rc = rp_ballot_close(c, &r, bid, ev->user_id, RP_BALLOT_CANCELLED, NULL, reason, NULL, rp_case_tp(&r, tp));
+            if (rc == SG_OK)
+                rc = rp_case_replace(c, &r, reason, tp);
+            cancelled++;
+        }
+        PQclear(res);
+    }
+    PQclear(cases);
+    if (rc == SG_OK && cancelled)
+        sg_info("reviewer %s %s: %d open ballot(s) cancelled", ev->user_id, ev->status, cancelled);
+    return rc;
 }

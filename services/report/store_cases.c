@@ -19,6 +19,8 @@
     "'opened_at', " SG_SQL_TS("c.opened_at") ", 'deadline', " SG_SQL_TS("c.deadline") ", "                              \
     "'decided_at', " SG_SQL_TS("c.decided_at") ", 'cancel_reason', c.cancel_reason, "                                \
     "'resolve_note', c.resolve_note, "                                                                            \
+    "'final', c.finalized_at IS NOT NULL, 'finalized_at', " SG_SQL_TS("c.finalized_at") ", "                      \
+    "'finalized_by', c.finalized_by, "                                                                            \
     "'report_ids', (SELECT coalesce(json_agg(p.id ORDER BY p.seq), '[]'::json) FROM reports p "                   \
     "   WHERE p.case_id = coalesce(c.appeal_of, c.id)), "                                                         \
     "'ballots', (SELECT coalesce(json_agg(json_build_object('ballot_id', b.id, 'reviewer_id', b.reviewer_id, "    \
@@ -55,7 +57,8 @@
     "json_build_object('case_id', c.id, 'report_type', c.report_type, 'target_id', c.target_id, "                \
     "'target_owner_id', c.target_owner_id, 'status', c.status, 'verdict', c.verdict, 'decided_by', c.decided_by, " \
     "'rule_version', c.rule_version, 'appeal_of', c.appeal_of, 'opened_at', " SG_SQL_TS("c.opened_at") ", "          \
-    "'deadline', " SG_SQL_TS("c.deadline") ", 'decided_at', " SG_SQL_TS("c.decided_at") ")::text"
+    "'deadline', " SG_SQL_TS("c.deadline") ", 'decided_at', " SG_SQL_TS("c.decided_at") ", "                      \
+    "'final', c.finalized_at IS NOT NULL)::text"
 
 int rp_store_case_get(sg_pg_pool *p, const char *case_id, json_t **out)
 {
@@ -182,7 +185,7 @@ static int appeal_tx(sg_pg *c, void *arg)
     appeal_ctx *x = arg;
     rp_case_row r, a;
     PGresult *res;
-    int rc = rp_case_lock(c, x->case_id, 0, &r), party;
+    int rc = rp_case_lock(c, x->case_id, 0, &r), party, busy;
 
     x->new_id[0] = '\0';
     if (rc > 0)
@@ -214,6 +217,20 @@ static int appeal_tx(sg_pg *c, void *arg)
     }
     if (!r.in_appeal_window) {
         snprintf(x->d->text, sizeof x->d->text, "the appeal window has closed");
+        return RP_CONFLICT;
+    }
+    /* One case per target: a newer case of the target (opened after the
+     * re-report cooldown) is judging it now. */
+    res = sg_pg_rows(c, &rc,
+                     "SELECT EXISTS (SELECT 1 FROM cases WHERE report_type = $1 AND target_id = $2 "
+                     "AND status IN ('assigning', 'voting', 'escalated'))::int",
+                     2, SG_P(r.report_type, r.target_id));
+    if (!res)
+        return rc;
+    busy = atoi(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    if (busy) {
+        snprintf(x->d->text, sizeof x->d->text, "a newer case of this target is open");
         return RP_CONFLICT;
     }
     /* has_appeal was read under the statement snapshot taken before our lock

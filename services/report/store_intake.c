@@ -62,42 +62,62 @@ int rp_store_idempotency_lookup(sg_pg_pool *p, rp_intake *io)
     return sg_pg_tx(p, SG_TX_READ_COMMITTED, lookup_tx, io);
 }
 
-/* Opens a case for the report or finds the open one and locks it. Sets
- * case_id and *opened. */
-static int open_or_join(sg_pg *c, const rp_intake *io, const char *rule_version, char case_id[37], int *opened)
+/* The case a report of the target joins, locked: its live case (open,
+ * escalated, or the appeal running on its decided case; the unique index
+ * cases_one_open_per_target allows one), else its last decided case while
+ * inside that case's re_report_cooldown_s (the last decision counts). Columns: id, appeal_of ('' when
+ * none). A live case that closes while we wait for its lock no longer
+ * matches (no row: look again); one that got decided meanwhile is joined
+ * as decided. */
+static const char join_sql[] =
+    "SELECT id, coalesce(appeal_of::text, '') FROM cases WHERE id = (SELECT x.id FROM ("
+    "  (SELECT id, 0 AS k FROM cases WHERE report_type = $1 AND target_id = $2 "
+    "     AND status IN ('assigning', 'voting', 'escalated') LIMIT 1) "
+    "  UNION ALL "
+    "  (SELECT d.id, 1 FROM (SELECT id, decided_at, report_type, rule_version FROM cases "
+    "     WHERE report_type = $1 AND target_id = $2 AND status = 'decided' ORDER BY decided_at DESC LIMIT 1) d "
+    "   JOIN voting_rules v ON v.report_type = d.report_type AND v.version = d.rule_version "
+    "   WHERE d.decided_at + v.re_report_cooldown_s * interval '1 second' >= now())) x ORDER BY x.k LIMIT 1) "
+    "AND status IN ('assigning', 'voting', 'escalated', 'decided') FOR UPDATE";
+
+/* Finds the case that judges the report (joined, see join_sql) or opens
+ * one. Sets judge_id (the case that judges it and that the response names)
+ * and file_id (the case the report is filed on: the appealed case when the
+ * judge is an appeal, whose reports an appeal judges) and *opened. */
+static int open_or_join(sg_pg *c, const rp_intake *io, const char *rule_version, char judge_id[37],
+                        char file_id[37], int *opened)
 {
     const rp_report_input *in = io->in;
     int rc = SG_OK;
     /* Two first reports may race: the loser's INSERT waits for the winner and
      * then finds its case; a case closing meanwhile sends us round again. */
     for (int attempt = 0; attempt < 5; attempt++) {
-        PGresult *res = sg_pg_rows(
+        PGresult *res = sg_pg_rows(c, &rc, join_sql, 2, SG_P(in->report_type, in->target_id));
+        if (!res)
+            return rc;
+        if (PQntuples(res) == 1) {
+            snprintf(judge_id, 37, "%s", PQgetvalue(res, 0, 0));
+            snprintf(file_id, 37, "%s", PQgetvalue(res, 0, 1)[0] ? PQgetvalue(res, 0, 1) : judge_id);
+            *opened = 0;
+            PQclear(res);
+            return SG_OK;
+        }
+        PQclear(res);
+        res = sg_pg_rows(
             c, &rc,
             "INSERT INTO cases (report_type, target_id, target_owner_id, rule_version, panel_size, votes_to_decide, "
             "deadline, traceparent) SELECT r.report_type, $2, $3, r.version, r.panel_size, r.votes_to_decide, "
             "now() + r.case_deadline_s * interval '1 second', $5 FROM voting_rules r "
             "WHERE r.report_type = $1 AND r.version = $4::int "
-            "ON CONFLICT (report_type, target_id) WHERE status IN ('assigning', 'voting') AND appeal_of IS NULL "
+            "ON CONFLICT (report_type, target_id) WHERE status IN ('assigning', 'voting', 'escalated') "
             "DO NOTHING RETURNING id",
             5, SG_P(in->report_type, in->target_id, in->target_owner_id, rule_version, io->traceparent));
         if (!res)
             return rc;
         if (PQntuples(res) == 1) {
-            snprintf(case_id, 37, "%s", PQgetvalue(res, 0, 0));
+            snprintf(judge_id, 37, "%s", PQgetvalue(res, 0, 0));
+            snprintf(file_id, 37, "%s", judge_id);
             *opened = 1;
-            PQclear(res);
-            return SG_OK;
-        }
-        PQclear(res);
-        res = sg_pg_rows(c, &rc,
-                     "SELECT id FROM cases WHERE report_type = $1 AND target_id = $2 "
-                     "AND status IN ('assigning', 'voting') AND appeal_of IS NULL FOR UPDATE",
-                     2, SG_P(in->report_type, in->target_id));
-        if (!res)
-            return rc;
-        if (PQntuples(res) == 1) {
-            snprintf(case_id, 37, "%s", PQgetvalue(res, 0, 0));
-            *opened = 0;
             PQclear(res);
             return SG_OK;
         }
@@ -177,7 +197,7 @@ static int create_tx(sg_pg *c, void *arg)
 {
     rp_intake *io = arg;
     const rp_report_input *in = io->in;
-    char case_id[37], report_id[37], rule_version[24];
+    char case_id[37], file_id[37], report_id[37], rule_version[24];
     int rc = SG_OK, opened = 0;
     char *evidence = NULL;
     json_t *resp = NULL;
@@ -212,7 +232,7 @@ static int create_tx(sg_pg *c, void *arg)
     PQclear(res);
     res = NULL;
 
-    if ((rc = open_or_join(c, io, rule_version, case_id, &opened)) != SG_OK)
+    if ((rc = open_or_join(c, io, rule_version, case_id, file_id, &opened)) != SG_OK)
         goto cleanup;
     if ((rc = admit_report(c, io, case_id, &io->detail)) != SG_OK)
         goto cleanup;
@@ -226,7 +246,7 @@ static int create_tx(sg_pg *c, void *arg)
                  "description, evidence, callback_url) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10) "
                  "ON CONFLICT (case_id, reporter_id) DO NOTHING RETURNING id",
                  10,
-                 SG_P(case_id, io->client, in->report_type, in->target_id, in->target_owner_id, in->reporter_id,
+                 SG_P(file_id, io->client, in->report_type, in->target_id, in->target_owner_id, in->reporter_id,
                       in->reason, in->description, evidence, in->callback_url));
     if (!res)
         goto cleanup;
@@ -247,10 +267,14 @@ static int create_tx(sg_pg *c, void *arg)
             rc = rp_case_request_panel(c, &r, 1, r.panel_size, "panel_requested", io->traceparent);
     } else {
         rc = rp_audit_add(c, case_id, "report_joined", io->client,
-                    json_pack("{s:s, s:s, s:s}", "report_id", report_id, "reporter_id", in->reporter_id, "source",
-                              io->client));
+                    json_pack("{s:s, s:s, s:s, s:s}", "report_id", report_id, "reporter_id", in->reporter_id, "source",
+                              io->client, "filed_on", file_id));
         if (rc == SG_OK)
             rc = screen_reporter_ballot(c, case_id, in->reporter_id, io->traceparent, &io->detail);
+        /* Joining an appeal: a juror who voted on the appealed case cannot
+         * become one of its reporters either. */
+        if (rc == SG_OK && strcmp(file_id, case_id) != 0)
+            rc = screen_reporter_ballot(c, file_id, in->reporter_id, io->traceparent, &io->detail);
     }
     if (rc != SG_OK)
         goto cleanup;
@@ -301,7 +325,7 @@ int rp_store_report_get(sg_pg_pool *p, const char *report_id, json_t **out)
         "'callback_url', r.callback_url, 'created_at', " SG_SQL_TS("r.created_at") ", "
         "'status', c.status, 'verdict', coalesce(a.verdict, c.verdict), "
         "'decided_by', CASE WHEN a.verdict IS NOT NULL THEN a.decided_by ELSE c.decided_by END, "
-        "'case_verdict', c.verdict, "
+        "'case_verdict', c.verdict, 'final', c.finalized_at IS NOT NULL, "
         "'appeal', CASE WHEN a.id IS NOT NULL THEN json_build_object('case_id', a.id, 'status', a.status, "
         "   'verdict', a.verdict, 'decided_by', a.decided_by) END)::text "
         "FROM reports r JOIN cases c ON c.id = r.case_id LEFT JOIN cases a ON a.appeal_of = c.id WHERE r.id = $1",

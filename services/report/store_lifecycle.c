@@ -20,8 +20,12 @@
     "c.rule_version, c.panel_size, c.votes_to_decide, c.round, r.max_substitute_rounds, "                      \
     "(r.on_deadline = 'escalate')::int, r.appeal_panel_size, r.appeal_votes_to_decide, "                       \
     "(c.deadline <= now())::int, "                                                                             \
-    "(c.status = 'decided' AND c.decided_at + r.appeal_window_s * interval '1 second' >= now())::int, "        \
-    "EXISTS (SELECT 1 FROM cases a WHERE a.appeal_of = c.id)::int, coalesce(c.traceparent, '') "              \
+    "(c.status = 'decided' AND c.finalized_at IS NULL "                                                       \
+    "   AND c.decided_at + r.appeal_window_s * interval '1 second' >= now())::int, "                           \
+    "EXISTS (SELECT 1 FROM cases a WHERE a.appeal_of = c.id)::int, coalesce(c.traceparent, ''), "             \
+    "CASE WHEN c.appeal_of IS NULL THEN r.min_votes_at_deadline ELSE r.appeal_votes_to_decide END, "           \
+    "c.substitute_rounds, c.shortfall_seats, c.shortfall_retries, (c.finalized_at IS NOT NULL)::int, "         \
+    "r.appeal_window_s, coalesce(c.verdict, '') "                                                              \
     "FROM cases c JOIN voting_rules r ON r.report_type = c.report_type AND r.version = c.rule_version "         \
     "WHERE c.id = $1 " lock
 
@@ -59,6 +63,12 @@ int rp_case_lock(sg_pg *c, const char *case_id, int skip_locked, rp_case_row *ou
                    &out->appeal_votes_to_decide, &out->past_deadline, &out->in_appeal_window, &out->has_appeal};
     for (int i = 0; i < (int)(sizeof ints / sizeof ints[0]); i++)
         *ints[i] = atoi(PQgetvalue(res, 0, 6 + i));
+    int *more[] = {&out->min_votes_at_deadline, &out->substitute_rounds, &out->shortfall_seats,
+                   &out->shortfall_retries, &out->final};
+    for (int i = 0; i < (int)(sizeof more / sizeof more[0]); i++)
+        *more[i] = atoi(PQgetvalue(res, 0, 18 + i));
+    out->appeal_window_s = atol(PQgetvalue(res, 0, 23));
+    out->verdict = rp_verdict_parse(PQgetvalue(res, 0, 24));
     PQclear(res);
     return SG_OK;
 }
@@ -106,8 +116,19 @@ static json_t *json_col(const PGresult *res, int row, int col)
     return j;
 }
 
+/* rp_case_request_panel with extra audit data (stolen; may be NULL). */
+static int request_panel(sg_pg *c, const rp_case_row *r, int round, int seats, const char *kind, json_t *extra,
+                         const char *tp);
+
 int rp_case_request_panel(sg_pg *c, const rp_case_row *r, int round, int seats, const char *kind, const char *tp)
 {
+    return request_panel(c, r, round, seats, kind, NULL, tp);
+}
+
+static int request_panel(sg_pg *c, const rp_case_row *r, int round, int seats, const char *kind, json_t *extra,
+                         const char *tp)
+{
+    json_t *data = NULL;
     char b1[24], b2[24];
     const char *sround = sg_pg_int(b1, round), *sseats = sg_pg_int(b2, seats);
     json_t *tags = NULL, *exclude = NULL;
@@ -147,48 +168,137 @@ int rp_case_request_panel(sg_pg *c, const rp_case_row *r, int round, int seats, 
     rc = publish(c, SG_T_PANEL_REQUESTED, r->id, rp_panel_requested_encode(&e), tp);
     if (rc != SG_OK)
         goto cleanup;
-    rc = rp_audit_add(c, r->id, kind, NULL,
-                      json_pack("{s:i, s:i, s:O}", "round", round, "seats", seats, "exclude_user_ids", exclude));
+    data = json_pack("{s:i, s:i, s:O}", "round", round, "seats", seats, "exclude_user_ids", exclude);
+    if (data && extra)
+        json_object_update(data, extra);
+    rc = rp_audit_add(c, r->id, kind, NULL, data);
 cleanup:
     PQclear(res);
     json_decref(tags);
     json_decref(exclude);
+    json_decref(extra);
     return rc;
 }
 
-int rp_case_refill(sg_pg *c, rp_case_row *r, const char *tp, int *requested)
+/* Seats that no ballot holds (open or voted) and no unanswered request
+ * covers: *free_seats. -1 on error (*rc set). */
+static int free_seats(sg_pg *c, const rp_case_row *r, int *rc)
 {
-    int rc, needed;
-    PGresult *res;
-
-    if (requested)
-        *requested = 0;
-    res = sg_pg_rows(c, &rc,
+    int n;
+    PGresult *res = sg_pg_rows(c, rc,
                  "SELECT (SELECT count(*) FROM ballots WHERE case_id = $1 AND status IN ('open', 'voted'))::int, "
                  "(SELECT coalesce(sum(seats), 0) FROM panel_requests WHERE case_id = $1 AND assigned_at IS NULL)::int",
                  1, SG_P(r->id));
     if (!res)
-        return rc;
-    needed = rp_seats_needed(r->panel_size, atoi(PQgetvalue(res, 0, 0)), atoi(PQgetvalue(res, 0, 1)));
+        return -1;
+    n = rp_seats_needed(r->panel_size, atoi(PQgetvalue(res, 0, 0)), atoi(PQgetvalue(res, 0, 1)));
     PQclear(res);
+    return n;
+}
 
-    if (needed > 0 && rp_case_is_open(r) && !r->past_deadline) {
-        if (rp_round_allowed(r->round + 1, r->max_substitute_rounds)) {
-            rc = rp_case_request_panel(c, r, r->round + 1, needed, "substitute_requested", tp);
-            if (rc != SG_OK)
-                return rc;
-            r->round++;
-            if (requested)
-                *requested = needed;
-        } else {
-            rc = rp_audit_add(c, r->id, "substitutes_exhausted", NULL,
-                        json_pack("{s:i, s:i}", "seats_missing", needed, "round", r->round));
-            if (rc != SG_OK)
-                return rc;
-        }
-    }
-    return sg_pg_exec(c, "UPDATE cases SET refill_at = NULL WHERE id = $1 AND refill_at IS NOT NULL", 1,
-                      SG_P(r->id));
+int rp_case_refill(sg_pg *c, rp_case_row *r, const char *tp, int *requested)
+{
+    int rc = SG_OK, needed;
+
+    if (requested)
+        *requested = 0;
+    if (!rp_case_is_open(r) || r->past_deadline)
+        return SG_OK;
+    if ((needed = free_seats(c, r, &rc)) < 0)
+        return rc;
+    /* Seats waiting for a shortfall retry are the retry's. */
+    needed -= r->shortfall_seats;
+    if (needed <= 0)
+        return SG_OK;
+    if (!rp_substitute_allowed(r->substitute_rounds, r->max_substitute_rounds))
+        return rp_audit_add(c, r->id, "substitutes_exhausted", NULL,
+                            json_pack("{s:i, s:i, s:i}", "seats_missing", needed, "round", r->round,
+                                      "substitute_rounds", r->substitute_rounds));
+    rc = request_panel(c, r, r->round + 1, needed, "substitute_requested",
+                       json_pack("{s:i}", "substitute_round", r->substitute_rounds + 1), tp);
+    if (rc == SG_OK)
+        rc = sg_pg_exec(c, "UPDATE cases SET substitute_rounds = substitute_rounds + 1 WHERE id = $1", 1,
+                        SG_P(r->id));
+    if (rc != SG_OK)
+        return rc;
+    r->round++;
+    r->substitute_rounds++;
+    if (requested)
+        *requested = needed;
+    return SG_OK;
+}
+
+int rp_case_replace(sg_pg *c, rp_case_row *r, const char *reason, const char *tp)
+{
+    int rc = SG_OK, needed;
+    if (!rp_case_is_open(r) || r->past_deadline)
+        return SG_OK;
+    if ((needed = free_seats(c, r, &rc)) < 0)
+        return rc;
+    needed -= r->shortfall_seats;
+    if (needed <= 0)
+        return SG_OK;
+    rc = request_panel(c, r, r->round + 1, needed, "substitute_requested",
+                       json_pack("{s:s, s:b}", "reason", reason, "substitute_round", 0), tp);
+    if (rc == SG_OK)
+        r->round++;
+    return rc;
+}
+
+int rp_case_shortfall(sg_pg *c, rp_case_row *r, int missing, long base_s, long *retry_in_s)
+{
+    char b1[24], b2[24];
+    long wait = rp_shortfall_backoff_s(r->shortfall_retries, base_s);
+    int rc;
+    PGresult *res;
+
+    if (retry_in_s)
+        *retry_in_s = 0;
+    if (missing <= 0)
+        return SG_OK;
+    res = sg_pg_rows(c, &rc,
+                     "UPDATE cases SET shortfall_seats = shortfall_seats + $2::int, "
+                     "refill_at = coalesce(refill_at, now() + $3::int * interval '1 second') WHERE id = $1 "
+                     "RETURNING greatest(0, ceil(extract(epoch FROM refill_at - now())))::bigint",
+                     3, SG_P(r->id, sg_pg_int(b1, missing), sg_pg_int(b2, wait)));
+    if (!res)
+        return rc;
+    if (retry_in_s && PQntuples(res) == 1)
+        *retry_in_s = atol(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    r->shortfall_seats += missing;
+    return SG_OK;
+}
+
+int rp_case_panel_full(sg_pg *c, rp_case_row *r)
+{
+    if (r->shortfall_seats > 0 || r->shortfall_retries == 0)
+        return SG_OK;
+    r->shortfall_retries = 0;
+    return sg_pg_exec(c, "UPDATE cases SET shortfall_retries = 0 WHERE id = $1", 1, SG_P(r->id));
+}
+
+int rp_case_retry_shortfall(sg_pg *c, rp_case_row *r, const char *tp)
+{
+    int rc = SG_OK, needed, seats;
+    if ((needed = free_seats(c, r, &rc)) < 0)
+        return rc;
+    seats = needed < r->shortfall_seats ? needed : r->shortfall_seats;
+    if (!rp_case_is_open(r) || r->past_deadline)
+        seats = 0;
+    rc = sg_pg_exec(c,
+                    "UPDATE cases SET refill_at = NULL, shortfall_seats = 0, "
+                    "shortfall_retries = shortfall_retries + ($2::int > 0)::int WHERE id = $1",
+                    2, SG_P(r->id, seats > 0 ? "1" : "0"));
+    r->shortfall_seats = 0;
+    if (rc != SG_OK || seats <= 0)
+        return rc;
+    r->shortfall_retries++;
+    rc = request_panel(c, r, r->round + 1, seats, "shortfall_retry", json_pack("{s:i}", "retry", r->shortfall_retries),
+                       tp);
+    if (rc == SG_OK)
+        r->round++;
+    return rc;
 }
 
 int rp_case_tally(sg_pg *c, const char *case_id, int *violation, int *no_violation)
@@ -277,7 +387,7 @@ static int close_ballots(sg_pg *c, const rp_case_row *r, const char *ballot_id, 
             break;
         json_t *data = actor ? json_pack("{s:s}", "ballot_id", bid)
                              : json_pack("{s:s, s:s}", "ballot_id", bid, "reviewer_id", rid);
-        if (data && reason && !actor)
+        if (data && reason)
             json_object_set_new(data, "reason", json_string(reason));
         rc = rp_audit_add(c, r->id, kind, actor, data);
         (*n)++;
@@ -372,7 +482,8 @@ static json_t *outcome_payload(sg_pg *c, const rp_case_row *r, int *rc)
         "   FROM reports q WHERE q.case_id = coalesce(c.appeal_of, c.id) ORDER BY q.seq "
         "   LIMIT " RP_STR(RP_DECIDED_MAX_REPORTERS) ") p)::text, "
         "(SELECT coalesce(json_agg(json_build_array(b.reviewer_id, b.status, b.decision) ORDER BY b.seq), "
-        "   '[]'::json) FROM ballots b WHERE b.case_id = c.id)::text "
+        "   '[]'::json) FROM ballots b WHERE b.case_id = c.id)::text, "
+        SG_SQL_TS("c.opened_at") " "
         "FROM cases c WHERE c.id = $1",
         1, SG_P(r->id));
     if (!res)
@@ -389,7 +500,7 @@ static json_t *outcome_payload(sg_pg *c, const rp_case_row *r, int *rc)
             goto cleanup;
     }
     rp_case_decided e = {r->id,   COL(0),    COL(1), COL(2), rp_verdict_parse(COL(3)), COL(4), COL(5),
-                         reporters, bs, json_array_size(ballots)};
+                         reporters, bs, json_array_size(ballots), COL(8)};
     out = rp_case_decided_encode(&e);
 #undef COL
 cleanup:
@@ -504,13 +615,83 @@ static int notify_parties(sg_pg *c, const rp_case_row *r, const char *tp)
     return rc;
 }
 
+int rp_case_finalize(sg_pg *c, rp_case_row *r, rp_verdict final_verdict, const char *finalized_by,
+                     const char *appeal_case_id, const char *tp)
+{
+    int rc;
+    PGresult *res;
+    json_t *payload = NULL;
+
+    if (r->status != RP_CASE_DECIDED || r->final) {
+        sg_warn("case %s: only a decided case that is not final is finalized (%s%s)", r->id,
+                rp_case_status_name(r->status), r->final ? ", final" : "");
+        return RP_CONFLICT;
+    }
+    tp = rp_case_tp(r, tp);
+    res = sg_pg_rows(c, &rc,
+                     "UPDATE cases SET finalized_at = clock_timestamp(), finalized_by = $2, finalize_at = NULL "
+                     "WHERE id = $1 AND status = 'decided' AND finalized_at IS NULL",
+                     2, SG_P(r->id, finalized_by));
+    if (!res)
+        return rc;
+    rc = atoi(PQcmdTuples(res)) == 1 ? SG_OK : RP_CONFLICT;
+    PQclear(res);
+    if (rc != SG_OK)
+        return rc;
+    r->final = 1;
+    rp_case_finalized e = {r->id, final_verdict, finalized_by, appeal_case_id};
+    if (!(payload = rp_case_finalized_encode(&e)))
+        return SG_ERR_DB;
+    rc = sg_outbox_add(c, SG_T_CASE_FINALIZED, r->id, SG_T_CASE_FINALIZED, payload, tp);
+    /* Upstream hears of the appealable case's finality; an appeal case's
+     * decision already was its final outcome. */
+    if (rc == SG_OK && !r->appeal_of[0])
+        rc = rp_case_outcome(c, r, "finalized", tp);
+    if (rc == SG_OK)
+        rc = rp_audit_add(c, r->id, "finalized", NULL,
+                          json_pack("{s:s, s:s, s:o}", "final_verdict", rp_verdict_name(final_verdict),
+                                    "finalized_by", finalized_by, "appeal_case_id",
+                                    appeal_case_id ? json_string(appeal_case_id) : json_null()));
+    if (rc == SG_OK)
+        sg_info("case %s final: %s (%s)", r->id, rp_verdict_name(final_verdict), finalized_by);
+    json_decref(payload);
+    return rc;
+}
+
+/* The appealed case of appeal a becomes final once a is closed: with v, the
+ * appeal's verdict, or (RP_VERDICT_NONE: a was cancelled) its own. Lock
+ * order: the appeal (held), then the appealed case. */
+static int finalize_after_appeal(sg_pg *c, const rp_case_row *a, rp_verdict v, const char *by, const char *tp)
+{
+    rp_case_row root;
+    int rc = rp_case_lock(c, a->appeal_of, 0, &root);
+    if (rc != SG_OK)
+        return rc > 0 ? SG_ERR_DB : rc;
+    if (root.final || root.status != RP_CASE_DECIDED) {
+        sg_warn("case %s (%s%s) not finalized after its appeal %s", root.id, rp_case_status_name(root.status),
+                root.final ? ", final" : "", a->id);
+        return SG_OK;
+    }
+    return rp_case_finalize(c, &root, v != RP_VERDICT_NONE ? v : root.verdict, by, a->id, tp);
+}
+
+/* An appeal's decision is final, and so is the case it appeals, with the
+ * appeal's verdict: finalized_by "ops" when ops resolved the appeal, else
+ * "appeal". */
+static int finalize_appeal(sg_pg *c, rp_case_row *a, rp_verdict v, const char *decided_by, const char *tp)
+{
+    const char *by = strcmp(decided_by, "ops") == 0 ? "ops" : "appeal";
+    int rc = rp_case_finalize(c, a, v, by, a->id, tp);
+    return rc == SG_OK ? finalize_after_appeal(c, a, v, by, tp) : rc;
+}
+
 /* The decision, from an open case (decided_by panel, appeal or deadline) or
  * an escalated one (ops). */
 static int decide(sg_pg *c, rp_case_row *r, rp_verdict v, const char *decided_by, const char *kind,
                   const char *actor, const char *note, const char *tp)
 {
     int rc, nv = 0, nnv = 0;
-    char b1[24], b2[24];
+    char b1[24], b2[24], b3[24];
     json_t *payload = NULL;
 
     tp = rp_case_tp(r, tp);
@@ -521,12 +702,16 @@ static int decide(sg_pg *c, rp_case_row *r, rp_verdict v, const char *decided_by
     rc = case_update(c, r, RP_CASE_DECIDED,
                      "UPDATE cases SET status = 'decided', verdict = $3, decided_by = $4, tally_violation = $5::int, "
                      "tally_no_violation = $6::int, decided_at = clock_timestamp(), closed_at = clock_timestamp(), "
-                     "refill_at = NULL, resolve_note = coalesce($7, resolve_note), "
-                     "resolved_by = coalesce($8, resolved_by) WHERE id = $1 AND status = $2",
-                     8, SG_P(r->id, rp_case_status_name(r->status), rp_verdict_name(v), decided_by,
-                             sg_pg_int(b1, nv), sg_pg_int(b2, nnv), note, actor));
+                     "refill_at = NULL, shortfall_seats = 0, resolve_note = coalesce($7, resolve_note), "
+                     "resolved_by = coalesce($8, resolved_by), "
+                     "finalize_at = CASE WHEN appeal_of IS NULL "
+                     "   THEN clock_timestamp() + $9::int * interval '1 second' END "
+                     "WHERE id = $1 AND status = $2",
+                     9, SG_P(r->id, rp_case_status_name(r->status), rp_verdict_name(v), decided_by,
+                             sg_pg_int(b1, nv), sg_pg_int(b2, nnv), note, actor, sg_pg_int(b3, r->appeal_window_s)));
     if (rc != SG_OK)
         return rc;
+    r->verdict = v;
     if (!(payload = outcome_payload(c, r, &rc)))
         return rc;
     if ((rc = sg_outbox_add(c, SG_T_CASE_DECIDED, r->id, SG_T_CASE_DECIDED, payload, tp)) != SG_OK ||
@@ -538,6 +723,8 @@ static int decide(sg_pg *c, rp_case_row *r, rp_verdict v, const char *decided_by
                           note ? json_string(note) : json_null()));
     if (rc == SG_OK)
         sg_info("case %s decided %s by %s (%d:%d)", r->id, rp_verdict_name(v), decided_by, nv, nnv);
+    if (rc == SG_OK && r->appeal_of[0])
+        rc = finalize_appeal(c, r, v, decided_by, tp);
 cleanup:
     json_decref(payload);
     return rc;
@@ -594,5 +781,9 @@ int rp_case_cancel(sg_pg *c, rp_case_row *r, const char *reason, const char *act
         return rc;
     if ((rc = rp_case_outcome(c, r, "cancelled", tp)) == SG_OK)
         rc = rp_audit_add(c, r->id, "cancelled", actor, json_pack("{s:s}", "reason", reason));
+    /* A cancelled appeal changes nothing and no second appeal is allowed:
+     * the appealed case is final with its own verdict. */
+    if (rc == SG_OK && r->appeal_of[0])
+        rc = finalize_after_appeal(c, r, RP_VERDICT_NONE, "appeal", tp);
     return rc;
 }

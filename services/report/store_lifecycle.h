@@ -34,8 +34,15 @@ typedef struct rp_case_row {
     int appeal_panel_size;
     int appeal_votes_to_decide;
     int past_deadline;        /* the case deadline has passed */
-    int in_appeal_window;     /* decided, and within appeal_window_s of it */
+    int in_appeal_window;     /* decided, not final, and within appeal_window_s of it */
     int has_appeal;           /* an appeal case exists */
+    int min_votes_at_deadline; /* quorum at the deadline: the rule's, or appeal_votes_to_decide for an appeal */
+    int substitute_rounds;    /* substitute rounds spent */
+    int shortfall_seats;      /* seats waiting for a shortfall retry */
+    int shortfall_retries;    /* shortfall retries since the panel was last full */
+    int final;                /* decided and final (finalized_at set) */
+    long appeal_window_s;
+    rp_verdict verdict;       /* RP_VERDICT_NONE unless decided */
 } rp_case_row;
 
 /* Locks the case row (FOR UPDATE, or FOR UPDATE SKIP LOCKED when
@@ -60,10 +67,12 @@ int rp_case_tally(sg_pg *c, const char *case_id, int *violation, int *no_violati
  * "panel_requested" or "substitute_requested". */
 int rp_case_request_panel(sg_pg *c, const rp_case_row *r, int round, int seats, const char *kind, const char *tp);
 
-/* Requests the seats the panel lacks (declines, expiries, shortfalls) as the
- * next round, when rounds remain and the deadline has not passed; clears the
- * case's refill mark either way. Sets *requested to the seats requested
- * (may be NULL). */
+/* Substitutes for expired, declined and cancelled ballots: requests the
+ * seats they freed as the next round, when a substitute round remains
+ * (max_substitute_rounds) and the deadline has not passed; otherwise audits
+ * "substitutes_exhausted". Seats waiting for a shortfall retry are not
+ * requested (the retry schedule owns them). Sets *requested to the seats
+ * requested (may be NULL). */
 int rp_case_refill(sg_pg *c, rp_case_row *r, const char *tp, int *requested);
 
 /* SQL expressions over a case `c` joined with its rule `r`: whether no
@@ -89,6 +98,27 @@ int rp_case_refill(sg_pg *c, rp_case_row *r, const char *tp, int *requested);
  * callback per (client, callback URL) of the case's reports, each with that
  * client's own report_ids only. */
 int rp_case_outcome(sg_pg *c, const rp_case_row *r, const char *kind, const char *tp);
+
+/* Replaces reviewers who left for a reason of their own (suspended,
+ * retired): requests the freed seats as the next round without spending a
+ * substitute round; audit "substitute_requested" with the reason. */
+int rp_case_replace(sg_pg *c, rp_case_row *r, const char *reason, const char *tp);
+
+/* A panel answer left `missing` (> 0) seats unfilled: they wait for a
+ * shortfall retry, due after rp_shortfall_backoff_s(shortfall_retries,
+ * base_s) unless one is due already. *retry_in_s (may be NULL) gets the
+ * pause (0 when a retry was already due). */
+int rp_case_shortfall(sg_pg *c, rp_case_row *r, int missing, long base_s, long *retry_in_s);
+
+/* A panel answer filled every seat it was asked for: when no shortfall seat
+ * is waiting, the back-off starts again from its first step. */
+int rp_case_panel_full(sg_pg *c, rp_case_row *r);
+
+/* The shortfall retry (due at refill_at): requests the waiting seats that
+ * are still missing as the next round, spending no substitute round;
+ * audit "shortfall_retry" with the retry's number. Nothing is requested
+ * once the case is closed or past its deadline. */
+int rp_case_retry_shortfall(sg_pg *c, rp_case_row *r, const char *tp);
 
 /* Publishes sg.notification.requested (key = user_id); ballot_id may be
  * NULL. */
@@ -136,7 +166,9 @@ int rp_case_start_voting(sg_pg *c, rp_case_row *r);
 /* assigning|voting -> decided: open ballots cancelled, verdict and tally
  * stored, sg.case.decided, case_decided notifications to reporters and
  * owner, the outcome (rp_case_outcome, kind decided), audit "decided".
- * decided_by: panel, appeal or deadline. */
+ * decided_by: panel, appeal or deadline. A case that can be appealed gets
+ * its appeal-window timer (finalize_at); an appeal case is final at its
+ * decision, and makes the case it appeals final (rp_case_finalize on both). */
 int rp_case_decide(sg_pg *c, rp_case_row *r, rp_verdict v, const char *decided_by, const char *tp);
 
 /* escalated -> decided by ops: as rp_case_decide with decided_by "ops",
@@ -144,12 +176,23 @@ int rp_case_decide(sg_pg *c, rp_case_row *r, rp_verdict v, const char *decided_b
  * "resolved". */
 int rp_case_resolve(sg_pg *c, rp_case_row *r, rp_verdict v, const char *note, const char *actor, const char *tp);
 
+/* Finality, a one-way fact of a decided case (not a status; see
+ * lifecycle.h): finalized_at and finalized_by set once, sg.case.finalized
+ * with final_verdict, finalized_by (window, appeal, ops) and appeal_case_id
+ * (NULL for window), the outcome of kind finalized (rp_case_outcome) for an
+ * appealable case, audit "finalized". RP_CONFLICT when the case is not
+ * decided or already final. */
+int rp_case_finalize(sg_pg *c, rp_case_row *r, rp_verdict final_verdict, const char *finalized_by,
+                     const char *appeal_case_id, const char *tp);
+
 /* assigning|voting -> escalated: open ballots cancelled, the outcome of
  * kind escalated, audit "escalated". */
 int rp_case_escalate(sg_pg *c, rp_case_row *r, const char *why, const char *tp);
 
 /* assigning|voting|escalated -> cancelled: open ballots cancelled, reason
- * stored, the outcome of kind cancelled (verdict null), audit "cancelled". */
+ * stored, the outcome of kind cancelled (verdict null), audit "cancelled".
+ * A cancelled appeal makes the case it appeals final with that case's own
+ * verdict (finalized_by "appeal", appeal_case_id the cancelled appeal). */
 int rp_case_cancel(sg_pg *c, rp_case_row *r, const char *reason, const char *actor, const char *tp);
 
 #endif

@@ -110,7 +110,7 @@ static int mark_answered(sg_pg *c, const char *case_id, const char *sround, int 
                       4, SG_P(case_id, sround, sg_pg_int(b1, assigned), sg_pg_int(b2, shortfall)));
 }
 
-int rp_store_panel_assigned(sg_pg *c, const rp_panel_assigned *ev, const char *tp)
+int rp_store_panel_assigned(sg_pg *c, const rp_panel_assigned *ev, long retry_base_s, const char *tp)
 {
     const char *case_id = ev->case_id;
     const json_t *ids = ev->reviewer_ids;
@@ -184,13 +184,18 @@ int rp_store_panel_assigned(sg_pg *c, const rp_panel_assigned *ev, const char *t
     rc = mark_answered(c, r.id, sround, n, ev->shortfall);
     if (rc == SG_OK && n > 0)
         rc = rp_case_start_voting(c, &r);
-    /* A short panel is refilled by the refill timer, a round at a time. */
-    if (rc == SG_OK && n < seats)
-        rc = sg_pg_exec(c, "UPDATE cases SET refill_at = now() WHERE id = $1", 1, SG_P(r.id));
+    /* Seats left empty wait for a shortfall retry (with back-off, spending
+     * no substitute round). */
+    long retry_in = -1;
     if (rc == SG_OK)
-        rc = rp_audit_add(c, r.id, "panel_assigned", NULL,
-                    json_pack("{s:i, s:i, s:O, s:O, s:I}", "round", round, "seats", seats, "reviewer_ids", assigned,
-                              "skipped", skipped, "shortfall", (json_int_t)ev->shortfall));
+        rc = n < seats ? rp_case_shortfall(c, &r, seats - n, retry_base_s, &retry_in) : rp_case_panel_full(c, &r);
+    if (rc == SG_OK) {
+        json_t *data = json_pack("{s:i, s:i, s:O, s:O, s:I}", "round", round, "seats", seats, "reviewer_ids",
+                                 assigned, "skipped", skipped, "shortfall", (json_int_t)ev->shortfall);
+        if (data && retry_in >= 0)
+            json_object_set_new(data, "retry_in_s", json_integer(retry_in));
+        rc = rp_audit_add(c, r.id, "panel_assigned", NULL, data);
+    }
     if (rc == SG_OK)
         sg_info("case %s round %d: %d of %d seats assigned", r.id, round, n, seats);
 cleanup:

@@ -13,6 +13,7 @@
     "'appeal_window_s', appeal_window_s, 'appeal_panel_size', appeal_panel_size, "                               \
     "'appeal_votes_to_decide', appeal_votes_to_decide, 'created_by', created_by, "                               \
     "'max_reports_per_case', max_reports_per_case, "                                                             \
+    "'min_votes_at_deadline', min_votes_at_deadline, 're_report_cooldown_s', re_report_cooldown_s, "               \
     "'created_at', " SG_SQL_TS("created_at") ")::text"
 
 typedef struct put_ctx {
@@ -26,7 +27,7 @@ static int put_tx(sg_pg *c, void *arg)
 {
     put_ctx *x = arg;
     const rp_rule *r = x->r;
-    char b[10][24];
+    char b[12][24];
     char *tags = json_dumps(r->reviewer_tags, JSON_COMPACT);
     int rc;
 
@@ -41,17 +42,20 @@ static int put_tx(sg_pg *c, void *arg)
             c, &rc,
             "INSERT INTO voting_rules (report_type, version, panel_size, votes_to_decide, ballot_timeout_s, "
             "reminder_before_s, max_substitute_rounds, case_deadline_s, on_deadline, reviewer_tags, appeal_window_s, "
-            "appeal_panel_size, appeal_votes_to_decide, created_by, max_reports_per_case) "
+            "appeal_panel_size, appeal_votes_to_decide, created_by, max_reports_per_case, "
+            "min_votes_at_deadline, re_report_cooldown_s) "
             "SELECT $1, coalesce(max(version), 0) + 1, $2::int, $3::int, $4::int, $5::int, $6::int, $7::int, $8, "
-            "$9::jsonb, $10::int, $11::int, $12::int, $13, $14::int FROM voting_rules WHERE report_type = $1 "
+            "$9::jsonb, $10::int, $11::int, $12::int, $13, "
+            "$14::int, $15::int, $16::int FROM voting_rules WHERE report_type = $1 "
             "RETURNING " RULE_JSON,
-            14,
+            16,
             SG_P(x->report_type, sg_pg_int(b[0], r->panel_size), sg_pg_int(b[1], r->votes_to_decide),
                  sg_pg_int(b[2], r->ballot_timeout_s), sg_pg_int(b[3], r->reminder_before_s),
                  sg_pg_int(b[4], r->max_substitute_rounds), sg_pg_int(b[5], r->case_deadline_s),
                  rp_rule_on_deadline_name(r->on_deadline), tags, sg_pg_int(b[6], r->appeal_window_s),
                  sg_pg_int(b[7], r->appeal_panel_size), sg_pg_int(b[8], r->appeal_votes_to_decide), x->actor,
-                 sg_pg_int(b[9], r->max_reports_per_case)));
+                 sg_pg_int(b[9], r->max_reports_per_case), sg_pg_int(b[10], r->min_votes_at_deadline),
+                 sg_pg_int(b[11], r->re_report_cooldown_s)));
     free(tags);
     if (rc == SG_OK && !x->out)
         rc = SG_ERR_DB;

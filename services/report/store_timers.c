@@ -1,5 +1,5 @@
 /* Timers kept in the database: case deadlines, ballot expiry, reminders,
- * panel refills. Each scan claims one case with FOR UPDATE SKIP LOCKED and
+ * shortfall retries, finality when the appeal window closes. Each scan claims one case with FOR UPDATE SKIP LOCKED and
  * handles it in one transaction, so replicas share the work and a crash
  * loses nothing (the row stays due). See store.h. */
 #include <stdio.h>
@@ -60,9 +60,13 @@ static int on_case_deadline(sg_pg *c, rp_case_row *r)
     rp_verdict v;
     if ((rc = rp_case_tally(c, r->id, &nv, &nnv)) != SG_OK)
         return rc;
-    if (rp_decide_at_deadline(r->on_deadline_escalate, nv, nnv, &v) == RP_DEADLINE_ESCALATED)
-        return rp_case_escalate(c, r, r->on_deadline_escalate ? "deadline: rule escalates" : "deadline: tie or no votes",
-                             NULL);
+    if (rp_decide_at_deadline(r->on_deadline_escalate, r->min_votes_at_deadline, nv, nnv, &v) ==
+        RP_DEADLINE_ESCALATED)
+        return rp_case_escalate(c, r,
+                                r->on_deadline_escalate                     ? "deadline: rule escalates"
+                                : nv + nnv < r->min_votes_at_deadline ? "deadline: too few votes"
+                                                                            : "deadline: tie",
+                                NULL);
     return rp_case_decide(c, r, v, "deadline", NULL);
 }
 
@@ -122,11 +126,11 @@ int rp_store_timer_reminders(sg_pg_pool *p)
                      on_reminders_due);
 }
 
-/* ---- refill after a shortfall ---- */
+/* ---- shortfall retries (refill_at) ---- */
 
 static int on_refill_due(sg_pg *c, rp_case_row *r)
 {
-    return rp_case_refill(c, r, NULL, NULL);
+    return rp_case_retry_shortfall(c, r, NULL);
 }
 
 int rp_store_timer_refill(sg_pg_pool *p)
@@ -135,6 +139,24 @@ int rp_store_timer_refill(sg_pg_pool *p)
                      "SELECT id FROM cases WHERE refill_at <= now() AND status IN ('assigning', 'voting') "
                      "ORDER BY refill_at LIMIT 1 FOR UPDATE SKIP LOCKED",
                      on_refill_due);
+}
+
+/* ---- finality when the appeal window closes ---- */
+
+static int on_finalize_due(sg_pg *c, rp_case_row *r)
+{
+    /* An appeal opened in the window: its decision makes the case final. */
+    if (r->has_appeal || r->status != RP_CASE_DECIDED || r->final)
+        return sg_pg_exec(c, "UPDATE cases SET finalize_at = NULL WHERE id = $1", 1, SG_P(r->id));
+    return rp_case_finalize(c, r, r->verdict, "window", NULL, NULL);
+}
+
+int rp_store_timer_finalize(sg_pg_pool *p)
+{
+    return run_timer(p,
+                     "SELECT id FROM cases WHERE finalize_at <= now() AND finalized_at IS NULL "
+                     "ORDER BY finalize_at LIMIT 1 FOR UPDATE SKIP LOCKED",
+                     on_finalize_due);
 }
 
 /* ---- housekeeping ---- */

@@ -22,7 +22,9 @@ void *rp_svc_init(sg_app *app, char *err, size_t errlen)
         sg_env_long("SG_CALLBACK_TIMEOUT_MS", 5000, 100, 60000, &s->callback_timeout_ms, err, errlen) ||
         sg_env_long("SG_CALLBACK_MAX_BACKOFF_S", 300, 1, 86400, &s->callback_max_backoff_s, err, errlen) ||
         sg_env_long("SG_CALLBACK_WORKERS", RP_CALLBACK_WORKERS_DEFAULT, RP_CALLBACK_WORKERS_MIN,
-                    RP_CALLBACK_WORKERS_MAX, &s->callback_workers, err, errlen))
+                    RP_CALLBACK_WORKERS_MAX, &s->callback_workers, err, errlen) ||
+
+        sg_env_long("SG_SHORTFALL_RETRY_BASE_S", 30, 1, 600, &s->shortfall_retry_base_s, err, errlen))
         goto fail;
     {
         char *allow = sg_env_strdup("SG_CALLBACK_ALLOW_HOSTS", "");

@@ -34,6 +34,7 @@ typedef struct rp_svc {
      * host holds more than callback_workers / 2 workers (callbacks.c). */
     pthread_mutex_t cb_lock;
     rp_host_slot *cb_hosts;       /* callback_workers slots, owned */
+    long shortfall_retry_base_s;  /* SG_SHORTFALL_RETRY_BASE_S: first pause of the shortfall retries */
     char rate_prefix[96];         /* Redis key prefix: one namespace per schema */
 } rp_svc;
 

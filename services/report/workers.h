@@ -11,9 +11,11 @@
 
 /* sg.panel.assigned (inbox handler). */
 int rp_on_panel_assigned(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, void *ctx);
+/* sg.reviewer.status_changed (inbox handler). */
+int rp_on_reviewer_status(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, void *ctx);
 
 /* One pass of every case timer: deadlines, ballot expiry, reminders,
- * refills. Returns the items handled (> 0 makes the worker drain). */
+ * shortfall retries, finality. Returns the items handled (> 0 makes the worker drain). */
 int rp_timers_tick(void *ctx);
 /* Old idempotency keys. */
 int rp_housekeeping_tick(void *ctx);

@@ -23,7 +23,8 @@ from sgtest import BROKERS, Service, auth, client_auth, token
 
 SERVICES = ("report", "reviewer", "reward")
 TOPICS = ("sg.panel.requested", "sg.panel.assigned", "sg.ballot.closed", "sg.case.decided",
-          "sg.notification.requested", "sg.reward.granted", "sg.user.activity")
+          "sg.notification.requested", "sg.reward.granted", "sg.user.activity", "sg.case.finalized",
+          "sg.reviewer.status_changed")
 FINAL = ("decided", "escalated", "cancelled")
 OPEN = ("assigning", "voting")
 

@@ -24,7 +24,10 @@ RULES = {
     # Escalates at a 4 s deadline, no substitutes.
     "e2e_escalate": voting_rule(panel_size=3, votes_to_decide=2, ballot_timeout_s=3, reminder_before_s=1,
                                 max_substitute_rounds=0, case_deadline_s=4, on_deadline="escalate"),
-    "e2e_load": voting_rule(ballot_timeout_s=6, reminder_before_s=2, case_deadline_s=40),
+    # No re-report cooldown: a target's later reports open new cases, as the
+    # load's rule of coins (every reporter of a decided violation) expects; a
+    # report joining a decided case is not part of its decision.
+    "e2e_load": voting_rule(ballot_timeout_s=6, reminder_before_s=2, case_deadline_s=40, re_report_cooldown_s=0),
 }
 V = REWARD_RULE["vote_reward"]
 M = REWARD_RULE["majority_bonus"]

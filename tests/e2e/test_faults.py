@@ -17,7 +17,11 @@ from e2elib import (FINAL, OPEN, REWARD_DUE_SQL, SUMMARY, JurorSim, call, expect
 from sgtest import client_auth, devstack
 
 RTYPE = "e2e_fault"
-RULES = {RTYPE: voting_rule(ballot_timeout_s=8, reminder_before_s=2, case_deadline_s=45)}
+# No re-report cooldown: each target keeps producing new cases (decisions to
+# lose or double) instead of joining its first decided case for a day. A 5 s
+# appeal window: the finalization timer runs while the services are killed.
+RULES = {RTYPE: voting_rule(ballot_timeout_s=8, reminder_before_s=2, case_deadline_s=45, re_report_cooldown_s=0,
+                            appeal_window_s=5)}
 MAX_REPORTS = 600
 PACE_S = 0.2
 
@@ -232,6 +236,20 @@ def test_fault_run(stack):
                  if (cid not in decided) or {y for _, y in v} != {decided[cid]["verdict"]}}
     dec_lost = [cid for cid in decided if cid not in dec]
 
+    # Finality (v2): every decided case whose appeal window closed is final, with
+    # exactly one sg.case.finalized (one event id) carrying its verdict.
+    poll(lambda: not stack.sql("report", "SELECT 1 FROM cases WHERE status = 'decided' AND finalized_at IS NULL "
+                                         "AND decided_at < now() - interval '5 seconds' LIMIT 1"), 30, interval=1.0,
+         what="decided cases final once their appeal window closed")
+    final_db = dict(stack.sql("report", "SELECT id::text, verdict FROM cases WHERE finalized_at IS NOT NULL"))
+    fin = collections.defaultdict(set)
+    for e in read_topic(stack.prefix, "sg.case.finalized"):
+        fin[e["case_id"]].add((e["event_id"], e["final_verdict"], e["finalized_by"]))
+    fin_dups = {cid: v for cid, v in fin.items() if len({x for x, _, _ in v}) > 1}
+    fin_lost = [cid for cid in final_db if cid not in fin]
+    fin_wrong = {cid: v for cid, v in fin.items()
+                 if cid not in final_db or {(y, z) for _, y, z in v} != {(final_db[cid], "window")}}
+
     # Every vote answered 201 is in its case.
     ballots = {(cid, b["reviewer_id"]): b for cid, c in full.items() for b in c["ballots"]}
     lost_votes = [(cid, j, d) for _, j, cid, _, d, st in sim.votes if st == 201
@@ -242,10 +260,12 @@ def test_fault_run(stack):
                                        "WHERE account_id NOT LIKE 'platform treasury%%'")[0][0]
     # Held until the cases are final (API.md v2 settlement): not in balances nor the ledger.
     coins_pending = stack.sql("reward", "SELECT coalesce(sum(amount), 0) FROM pending_grants")[0][0]
-    duplicates = dup_rows + len(ledger_dups) + len(dec_dups) + len(extra)
-    lost = len(lost_grants) + len(dec_lost) + len(lost_votes) + len(lost_reports) + len(missing_cases) + len(stuck)
+    duplicates = dup_rows + len(ledger_dups) + len(dec_dups) + len(extra) + len(fin_dups)
+    lost = (len(lost_grants) + len(dec_lost) + len(lost_votes) + len(lost_reports) + len(missing_cases) + len(stuck)
+            + len(fin_lost))
     line = (f"fault run: reports accepted={len(poster.accepted)} cases final={final_n} open={open_n} "
-            f"grants expected={len(expected)} found={len(found)} duplicates={duplicates} lost={lost}")
+            f"finalized={len(final_db)} grants expected={len(expected)} found={len(found)} duplicates={duplicates} "
+            f"lost={lost}")
     SUMMARY.append(line)
     SUMMARY.append("fault run detail: " + "; ".join(timeline) + f"; took {time.time() - t_start:.0f}s; "
                    f"all cases={len(full)} {dict(collections.Counter(c['status'] for c in full.values()))}; "
@@ -260,6 +280,9 @@ def test_fault_run(stack):
     assert not dec_lost and not dec_dups and not dec_wrong, \
         (f"report: sg.case.decided — decided cases without a decision {dec_lost[:5]}, several decision ids "
          f"{list(dec_dups.items())[:3]}, decisions not matching the case {list(dec_wrong.items())[:3]}")
+    assert not fin_lost and not fin_dups and not fin_wrong, \
+        (f"report: sg.case.finalized — final cases without the event {fin_lost[:5]}, several event ids "
+         f"{list(fin_dups.items())[:3]}, events not matching the case {list(fin_wrong.items())[:3]}")
     assert not ledger_dups and not dup_rows, f"reward: grants applied twice: {ledger_dups[:10]}"
     assert not lost_grants and not extra, \
         (f"reward: grants differ from the decided cases' rule: missing/wrong {list(lost_grants.items())[:5]} "

@@ -9,7 +9,8 @@
  *   (rv_panel_assigned_encode, its exclusions standing in for the panel);
  *   reward: rw_decision_parse (sg.case.decided; the settlement computed from
  *   it at every stage), rw_finalization_parse (sg.case.finalized);
- *   report: rp_panel_assigned_decode (sg.panel.assigned).
+ *   report: rp_panel_assigned_decode (sg.panel.assigned),
+ *   rp_reviewer_status_decode (sg.reviewer.status_changed).
  * Checked beyond memory safety and leaks: what a parser accepts satisfies its
  * header's contract (ids are opaque ids, counts match, enums in range).
  */
@@ -175,6 +176,21 @@ static void fuzz_reward_finalized(const json_t *p)
     }
 }
 
+static void fuzz_report_status(const json_t *p)
+{
+    char err[160] = "";
+    rp_reviewer_status_changed st;
+    if (rp_reviewer_status_decode(p, &st, err, sizeof err) != 0) {
+        FZ_CHECK(err[0] != '\0', "no message");
+        return;
+    }
+    FZ_CHECK(sg_is_opaque_id(st.user_id), "user_id");
+    FZ_CHECK(st.status && st.status[0] && strlen(st.status) <= 32, "status");
+    FZ_CHECK(st.kind == RP_REVIEWER_OTHER || st.kind == RP_REVIEWER_SUSPENDED || st.kind == RP_REVIEWER_RETIRED,
+             "kind %d", (int)st.kind);
+    FZ_CHECK((st.kind == RP_REVIEWER_SUSPENDED) == !strcmp(st.status, "suspended"), "suspended");
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     json_error_t e;
@@ -186,6 +202,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_reward(p);
         fuzz_report(p);
         fuzz_reward_finalized(p);
+        fuzz_report_status(p);
         FZ_CHECK(json_equal(p, copy), "a parser modified the payload");
         json_decref(copy);
     }

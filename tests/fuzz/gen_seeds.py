@@ -115,6 +115,8 @@ SEEDS = {
                                    "appeal_case_id": None, "audit": True, "expected_verdict": "no_violation"}),
         "activity": j({"event_id": UUID, "user_id": "u-1", "at": "2025-05-31T23:59:60+00:00"}),
         "activity_future": j({"user_id": "u-1", "at": "2025-06-02T00:00:00Z"}),
+        "reviewer_status": j({"event_id": UUID, "user_id": "u-1", "status": "suspended", "reason": "low accuracy"}),
+        "reviewer_retired": j({"user_id": "u-1", "status": "retired", "reason": None}),
         "array": "[1,2,3]",
     },
     "auth": {
@@ -177,7 +179,7 @@ max_per_day max_per_week min_interval_s cooldown_after_expiry_s min_decided_vote
 suspend_days vote_reward majority_bonus reporter_reward daily_cap_per_user name cost stock active item_id quantity
 decision comment verdict note status paused s t i n b o a sa""".split()
 EVENT_KEYS = """event_id occurred_at case_id round seats report_type reviewer_tags exclude_user_ids deadline reviewer_id
-outcome ballots verdict with_majority decision reporter_ids decided_by user_id at""".split()
+outcome ballots verdict with_majority decision reporter_ids decided_by user_id at status reason""".split()
 JSON_TOKENS = ["{", "}", "[", "]", ":", ",", "null", "true", "false", "-0", "1e308", "9223372036854775807",
                "-9223372036854775808", "0.5", "\\u0000", "\\u001f", "\\u0085", "\\ud83d\\ude00", "\u0085",
                "2025-05-31T23:59:59Z", "+01:00", ".123456789", "https://", "http://[::1]:", "@", UUID]

@@ -19,7 +19,8 @@ TOPICS = ("sg.panel.requested", "sg.ballot.closed", "sg.case.decided", "sg.notif
 @pytest.fixture(scope="module")
 def svc():
     s = sgtest.Service("report", sgtest.run_id(), env={"SG_CALLBACK_MAX_BACKOFF_S": "2",
-                                                         "SG_CALLBACK_MAX_ATTEMPTS": "5"})
+                                                         "SG_CALLBACK_MAX_ATTEMPTS": "5",
+                                                         "SG_SHORTFALL_RETRY_BASE_S": "1"})
     s.start()
     yield s
     rc = s.stop()
@@ -378,14 +379,34 @@ def test_deadline_tie_escalates_then_ops_resolve(w):
 
 
 def test_deadline_decides_by_votes_cast(w):
+    """(v2) The majority of the votes cast decides only with a quorum:
+    min_votes_at_deadline, by default votes_to_decide (3 of 5)."""
     rt = w.rule(panel_size=5, votes_to_decide=3, ballot_timeout_s=2, case_deadline_s=2, max_substitute_rounds=0)
+    assert w.svc.get(f"/v1/voting-rules/{rt}", headers=sgtest.ops_auth()).json()["min_votes_at_deadline"] == 3
     rep, revs = w.open_panel(rt, 5)
     cid = rep["case_id"]
     assert w.vote(cid, revs[0], "violation").status_code == 201
+    assert w.vote(cid, revs[1], "violation").status_code == 201
+    assert w.vote(cid, revs[2], "no_violation").status_code == 201
     case = w.wait_case(cid, lambda c: c["status"] == "decided", timeout=10, what="decided at deadline")
     assert (case["verdict"], case["decided_by"]) == ("violation", "deadline")
+    assert case["tally"] == {"violation": 2, "no_violation": 1}
     d = w.wait_events("sg.case.decided", cid)[0]
-    assert d["decided_by"] == "deadline"
+    assert d["decided_by"] == "deadline" and d["opened_at"] == case["opened_at"]
+    # One vote of five is too few: escalated, not decided.
+    rep2, revs2 = w.open_panel(rt, 5)
+    assert w.vote(rep2["case_id"], revs2[0], "violation").status_code == 201
+    case2 = w.wait_case(rep2["case_id"], lambda c: c["status"] == "escalated", timeout=10, what="escalated")
+    assert case2["verdict"] is None
+    assert [e for e in w.audit(rep2["case_id"]) if e["kind"] == "escalated"][0]["data"]["reason"] == \
+        "deadline: too few votes"
+    # A rule that accepts one vote decides on it.
+    rt1 = w.rule(panel_size=5, votes_to_decide=3, ballot_timeout_s=2, case_deadline_s=2, max_substitute_rounds=0,
+                 min_votes_at_deadline=1)
+    rep3, revs3 = w.open_panel(rt1, 5)
+    assert w.vote(rep3["case_id"], revs3[0], "no_violation").status_code == 201
+    case3 = w.wait_case(rep3["case_id"], lambda c: c["status"] == "decided", timeout=10, what="decided on one vote")
+    assert (case3["verdict"], case3["decided_by"]) == ("no_violation", "deadline")
 
 
 def test_panel_answer_screened_in_order(w):

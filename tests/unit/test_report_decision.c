@@ -42,28 +42,71 @@ Test(decision, inconsistent_counts_never_decide)
     cr_assert_eq(rp_decide_by_panel(5, 5, 0), RP_VERDICT_NONE);
 }
 
-Test(decision, deadline_majority_of_votes_cast)
+Test(decision, deadline_majority_of_votes_cast_with_quorum)
 {
     rp_verdict v;
-    cr_assert_eq(rp_decide_at_deadline(0, 2, 1, &v), RP_DEADLINE_DECIDED);
+    cr_assert_eq(rp_decide_at_deadline(0, 3, 2, 1, &v), RP_DEADLINE_DECIDED);
     cr_assert_eq(v, RP_VERDICT_VIOLATION);
-    cr_assert_eq(rp_decide_at_deadline(0, 0, 1, &v), RP_DEADLINE_DECIDED);
+    cr_assert_eq(rp_decide_at_deadline(0, 1, 0, 1, &v), RP_DEADLINE_DECIDED);
     cr_assert_eq(v, RP_VERDICT_NO_VIOLATION);
+}
+
+/* 1, 2 and 3 votes of a 5-seat panel at the deadline, with
+ * min_votes_at_deadline 1 and 3. */
+Test(decision, deadline_quorum_one_two_three_votes_of_five)
+{
+    rp_verdict v;
+    /* min 1: any majority of what was cast decides. */
+    cr_assert_eq(rp_decide_at_deadline(0, 1, 1, 0, &v), RP_DEADLINE_DECIDED);
+    cr_assert_eq(v, RP_VERDICT_VIOLATION);
+    cr_assert_eq(rp_decide_at_deadline(0, 1, 2, 0, &v), RP_DEADLINE_DECIDED);
+    cr_assert_eq(v, RP_VERDICT_VIOLATION);
+    cr_assert_eq(rp_decide_at_deadline(0, 1, 1, 1, &v), RP_DEADLINE_ESCALATED); /* tie */
+    cr_assert_eq(v, RP_VERDICT_NONE);
+    cr_assert_eq(rp_decide_at_deadline(0, 1, 1, 2, &v), RP_DEADLINE_DECIDED);
+    cr_assert_eq(v, RP_VERDICT_NO_VIOLATION);
+    /* min 3 (the default for 3 of 5): one or two votes are too few. */
+    v = RP_VERDICT_VIOLATION;
+    cr_assert_eq(rp_decide_at_deadline(0, 3, 1, 0, &v), RP_DEADLINE_ESCALATED);
+    cr_assert_eq(v, RP_VERDICT_NONE);
+    cr_assert_eq(rp_decide_at_deadline(0, 3, 0, 1, &v), RP_DEADLINE_ESCALATED);
+    cr_assert_eq(rp_decide_at_deadline(0, 3, 2, 0, &v), RP_DEADLINE_ESCALATED);
+    cr_assert_eq(rp_decide_at_deadline(0, 3, 1, 1, &v), RP_DEADLINE_ESCALATED);
+    cr_assert_eq(rp_decide_at_deadline(0, 3, 2, 1, &v), RP_DEADLINE_DECIDED);
+    cr_assert_eq(v, RP_VERDICT_VIOLATION);
+    cr_assert_eq(rp_decide_at_deadline(0, 3, 0, 3, &v), RP_DEADLINE_DECIDED);
+    cr_assert_eq(v, RP_VERDICT_NO_VIOLATION);
+}
+
+/* A supermajority rule, 4 of 5, with its default quorum of 4: 2:1 at the
+ * deadline no longer decides; 3:1 does; 2:2 is a tie. */
+Test(decision, deadline_quorum_four_of_five)
+{
+    rp_verdict v;
+    cr_assert_eq(rp_decide_at_deadline(0, 4, 2, 1, &v), RP_DEADLINE_ESCALATED);
+    cr_assert_eq(rp_decide_at_deadline(0, 4, 3, 0, &v), RP_DEADLINE_ESCALATED);
+    cr_assert_eq(rp_decide_at_deadline(0, 4, 3, 1, &v), RP_DEADLINE_DECIDED);
+    cr_assert_eq(v, RP_VERDICT_VIOLATION);
+    cr_assert_eq(rp_decide_at_deadline(0, 4, 1, 3, &v), RP_DEADLINE_DECIDED);
+    cr_assert_eq(v, RP_VERDICT_NO_VIOLATION);
+    cr_assert_eq(rp_decide_at_deadline(0, 4, 2, 2, &v), RP_DEADLINE_ESCALATED);
+    cr_assert_eq(v, RP_VERDICT_NONE);
 }
 
 Test(decision, deadline_tie_or_no_votes_escalates)
 {
     rp_verdict v = RP_VERDICT_VIOLATION;
-    cr_assert_eq(rp_decide_at_deadline(0, 1, 1, &v), RP_DEADLINE_ESCALATED);
+    cr_assert_eq(rp_decide_at_deadline(0, 1, 1, 1, &v), RP_DEADLINE_ESCALATED);
     cr_assert_eq(v, RP_VERDICT_NONE);
-    cr_assert_eq(rp_decide_at_deadline(0, 0, 0, &v), RP_DEADLINE_ESCALATED);
-    cr_assert_eq(rp_decide_at_deadline(0, 2, 2, &v), RP_DEADLINE_ESCALATED);
+    cr_assert_eq(rp_decide_at_deadline(0, 1, 0, 0, &v), RP_DEADLINE_ESCALATED);
+    cr_assert_eq(rp_decide_at_deadline(0, 0, 0, 0, &v), RP_DEADLINE_ESCALATED);
+    cr_assert_eq(rp_decide_at_deadline(0, 1, 2, 2, &v), RP_DEADLINE_ESCALATED);
 }
 
 Test(decision, deadline_escalate_rule_always_escalates)
 {
     rp_verdict v;
-    cr_assert_eq(rp_decide_at_deadline(1, 4, 0, &v), RP_DEADLINE_ESCALATED);
+    cr_assert_eq(rp_decide_at_deadline(1, 1, 4, 0, &v), RP_DEADLINE_ESCALATED);
     cr_assert_eq(v, RP_VERDICT_NONE);
 }
 
@@ -83,13 +126,32 @@ Test(decision, declines_free_seats_and_do_not_count_as_votes)
 
 Test(decision, substitute_rounds_are_bounded)
 {
-    cr_assert(rp_round_allowed(1, 0));
-    cr_assert_not(rp_round_allowed(2, 0));
-    cr_assert(rp_round_allowed(2, 2));
-    cr_assert(rp_round_allowed(3, 2));
-    cr_assert_not(rp_round_allowed(4, 2));
-    cr_assert(rp_round_allowed(11, 10));
-    cr_assert_not(rp_round_allowed(0, 10));
+    cr_assert_not(rp_substitute_allowed(0, 0));
+    cr_assert(rp_substitute_allowed(0, 2));
+    cr_assert(rp_substitute_allowed(1, 2));
+    cr_assert_not(rp_substitute_allowed(2, 2));
+    cr_assert(rp_substitute_allowed(9, 10));
+    cr_assert_not(rp_substitute_allowed(10, 10));
+    cr_assert_not(rp_substitute_allowed(-1, 10));
+}
+
+/* Shortfall retries: 30 s, 1 min, 2 min, 4 min, 8 min, then every 10 min. */
+Test(decision, shortfall_backoff_doubles_up_to_ten_minutes)
+{
+    cr_assert_eq(rp_shortfall_backoff_s(0, 30), 30);
+    cr_assert_eq(rp_shortfall_backoff_s(1, 30), 60);
+    cr_assert_eq(rp_shortfall_backoff_s(2, 30), 120);
+    cr_assert_eq(rp_shortfall_backoff_s(3, 30), 240);
+    cr_assert_eq(rp_shortfall_backoff_s(4, 30), 480);
+    cr_assert_eq(rp_shortfall_backoff_s(5, 30), 600);
+    cr_assert_eq(rp_shortfall_backoff_s(6, 30), 600);
+    cr_assert_eq(rp_shortfall_backoff_s(1000, 30), 600);
+    /* A short base (tests) doubles the same way; nonsense bases count as 1 s. */
+    cr_assert_eq(rp_shortfall_backoff_s(0, 1), 1);
+    cr_assert_eq(rp_shortfall_backoff_s(3, 1), 8);
+    cr_assert_eq(rp_shortfall_backoff_s(0, 0), 1);
+    cr_assert_eq(rp_shortfall_backoff_s(0, -5), 1);
+    cr_assert_eq(rp_shortfall_backoff_s(0, 900), 600);
 }
 
 Test(decision, with_majority_only_for_votes_matching_the_verdict)

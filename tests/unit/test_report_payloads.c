@@ -59,10 +59,11 @@ Test(payloads, case_decided_with_majority)
     rp_decided_ballot bs[] = {{"r1", "voted", RP_VERDICT_VIOLATION},
                               {"r2", "voted", RP_VERDICT_NO_VIOLATION},
                               {"r3", "expired", RP_VERDICT_NONE}};
-    rp_case_decided e = {CID, "listing", "t1", "own", RP_VERDICT_VIOLATION, "panel", NULL, rep, bs, 3};
+    rp_case_decided e = {CID, "listing", "t1", "own", RP_VERDICT_VIOLATION, "panel", NULL, rep, bs, 3,
+                         "2026-11-22T10:00:00Z"};
     expect_text(rp_case_decided_encode(&e),
                 "{\"case_id\":\"" CID "\",\"report_type\":\"listing\",\"target_id\":\"t1\",\"target_owner_id\":\"own\","
-                "\"verdict\":\"violation\",\"decided_by\":\"panel\",\"appeal_of\":null,\"reporter_ids\":[\"rep1\"],"
+                "\"opened_at\":\"2026-11-22T10:00:00Z\",\"verdict\":\"violation\",\"decided_by\":\"panel\",\"appeal_of\":null,\"reporter_ids\":[\"rep1\"],"
                 "\"ballots\":[{\"reviewer_id\":\"r1\",\"outcome\":\"voted\",\"decision\":\"violation\",\"with_majority\":true},"
                 "{\"reviewer_id\":\"r2\",\"outcome\":\"voted\",\"decision\":\"no_violation\",\"with_majority\":false},"
                 "{\"reviewer_id\":\"r3\",\"outcome\":\"expired\",\"decision\":null,\"with_majority\":false}]}");
@@ -72,10 +73,10 @@ Test(payloads, case_decided_with_majority)
 Test(payloads, case_cancelled_has_null_verdict)
 {
     rp_case_decided e = {CID, "listing", "t1", "own", RP_VERDICT_NONE, NULL, "1b7e6a2c-1d2f-4a51-9c3e-5f6a7b8c9d0e",
-                         NULL, NULL, 0};
+                         NULL, NULL, 0, "2026-11-22T10:00:00Z"};
     expect_text(rp_case_decided_encode(&e),
                 "{\"case_id\":\"" CID "\",\"report_type\":\"listing\",\"target_id\":\"t1\",\"target_owner_id\":\"own\","
-                "\"verdict\":null,\"decided_by\":null,\"appeal_of\":\"1b7e6a2c-1d2f-4a51-9c3e-5f6a7b8c9d0e\","
+                "\"opened_at\":\"2026-11-22T10:00:00Z\",\"verdict\":null,\"decided_by\":null,\"appeal_of\":\"1b7e6a2c-1d2f-4a51-9c3e-5f6a7b8c9d0e\","
                 "\"reporter_ids\":[],\"ballots\":[]}");
 }
 
@@ -148,4 +149,56 @@ Test(payloads, case_outcome_decided_and_escalated)
                 "\"final\":false,\"tally\":null,\"decided_at\":null,\"appeal_deadline\":null,\"appeal_of\":null,"
                 "\"report_ids\":[],\"report_count\":1200}");
     json_decref(ids);
+}
+
+/* (v2) sg.case.finalized: the final verdict, who made it final, and the
+ * appeal that did (null when the window closed). */
+Test(payloads, case_finalized)
+{
+    rp_case_finalized w = {CID, RP_VERDICT_VIOLATION, "window", NULL};
+    expect_text(rp_case_finalized_encode(&w), "{\"case_id\":\"" CID "\",\"final_verdict\":\"violation\","
+                                              "\"finalized_by\":\"window\",\"appeal_case_id\":null}");
+    rp_case_finalized a = {CID, RP_VERDICT_NO_VIOLATION, "appeal", "1b7e6a2c-1d2f-4a51-9c3e-5f6a7b8c9d0e"};
+    expect_text(rp_case_finalized_encode(&a), "{\"case_id\":\"" CID "\",\"final_verdict\":\"no_violation\","
+                                              "\"finalized_by\":\"appeal\","
+                                              "\"appeal_case_id\":\"1b7e6a2c-1d2f-4a51-9c3e-5f6a7b8c9d0e\"}");
+    rp_case_finalized none = {CID, RP_VERDICT_NONE, "window", NULL};
+    cr_assert_null(rp_case_finalized_encode(&none), "a final case has a verdict");
+}
+
+static int decode_status(const char *text, rp_reviewer_status_changed *out, json_t **keep)
+{
+    char err[160];
+    *keep = json_loads(text, 0, NULL);
+    cr_assert_not_null(*keep, "%s", text);
+    return rp_reviewer_status_decode(*keep, out, err, sizeof err);
+}
+
+/* (v2) sg.reviewer.status_changed: suspended and retired act, any other
+ * status is well-formed and ignored. */
+Test(payloads, reviewer_status_decodes)
+{
+    rp_reviewer_status_changed ev;
+    json_t *j;
+    cr_assert_eq(decode_status("{\"user_id\":\"u-1\",\"status\":\"suspended\",\"reason\":\"low accuracy\"}",
+                               &ev, &j),
+                 0);
+    cr_expect_str_eq(ev.user_id, "u-1");
+    cr_expect_eq(ev.kind, RP_REVIEWER_SUSPENDED);
+    cr_expect_str_eq(ev.reason, "low accuracy");
+    json_decref(j);
+    cr_assert_eq(decode_status("{\"user_id\":\"u-1\",\"status\":\"retired\",\"reason\":null}", &ev, &j), 0);
+    cr_expect_eq(ev.kind, RP_REVIEWER_RETIRED);
+    cr_expect_null(ev.reason);
+    json_decref(j);
+    cr_assert_eq(decode_status("{\"user_id\":\"u-1\",\"status\":\"paused\"}", &ev, &j), 0);
+    cr_expect_eq(ev.kind, RP_REVIEWER_OTHER);
+    json_decref(j);
+    const char *bad[] = {"{\"status\":\"suspended\"}", "{\"user_id\":\"\",\"status\":\"suspended\"}",
+                         "{\"user_id\":\"u-1\"}", "{\"user_id\":\"u-1\",\"status\":1}",
+                         "{\"user_id\":\"u-1\",\"status\":\"suspended\",\"reason\":5}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cr_expect_eq(decode_status(bad[i], &ev, &j), -1, "%s", bad[i]);
+        json_decref(j);
+    }
 }

@@ -153,3 +153,26 @@ Test(rule, max_reports_per_case_optional_and_bounded)
     cr_expect_neq(parse_with("max_reports_per_case", json_integer(10001)), 0);
     cr_expect_neq(parse_with("max_reports_per_case", json_string("500")), 0);
 }
+
+/* (v2) min_votes_at_deadline: 1..panel_size, default votes_to_decide;
+ * re_report_cooldown_s: 0..30 days, default one day. */
+Test(rule, quorum_and_cooldown_defaults_and_bounds)
+{
+    json_t *b = valid();
+    rp_rule r;
+    char err[256];
+    cr_assert_eq(rp_rule_parse(b, &r, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(r.min_votes_at_deadline, 3);
+    cr_assert_eq(r.re_report_cooldown_s, 86400);
+    rp_rule_free(&r);
+    json_decref(b);
+    cr_assert_eq(parse_with("min_votes_at_deadline", json_integer(1)), 0);
+    cr_assert_eq(parse_with("min_votes_at_deadline", json_integer(5)), 0);
+    cr_assert_eq(parse_with("min_votes_at_deadline", json_integer(6)), -1);
+    cr_assert_eq(parse_with("min_votes_at_deadline", json_integer(0)), -1);
+    cr_assert_eq(parse_with("min_votes_at_deadline", json_string("3")), -1);
+    cr_assert_eq(parse_with("re_report_cooldown_s", json_integer(0)), 0);
+    cr_assert_eq(parse_with("re_report_cooldown_s", json_integer(2592000)), 0);
+    cr_assert_eq(parse_with("re_report_cooldown_s", json_integer(2592001)), -1);
+    cr_assert_eq(parse_with("re_report_cooldown_s", json_integer(-1)), -1);
+}
