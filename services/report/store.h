@@ -22,6 +22,7 @@
 #include "decision.h"
 #include "intake.h"
 #include "lifecycle.h"
+#include "notify.h"
 #include "payloads.h"
 #include "rule.h"
 #include "svc.h"
@@ -144,6 +145,63 @@ int rp_store_callback_claim(sg_pg_pool *p, int lease_s, rp_callback *cb);
 int rp_store_callback_record(sg_pg_pool *p, const rp_callback *cb, int http_status, const char *error,
                              int max_attempts, long backoff_s);
 void rp_store_callback_free(rp_callback *cb);
+
+/* ---- notifications (store_notifications.c) ---- */
+
+/* The user's inbox, newest first (unread_only: read_at null). */
+int rp_store_inbox(sg_pg_pool *p, const char *user, int unread_only, int limit, long long cursor, json_t **out);
+/* Marks the user's unread notifications read: those of ids (a JSON array
+ * of UUID strings; others' ids are ignored) or all of them (ids NULL).
+ * *marked gets how many changed. */
+int rp_store_inbox_mark_read(sg_pg_pool *p, const char *user, const json_t *ids, long *marked);
+/* The user's preferences (defaults when never set). */
+int rp_store_prefs_get(sg_pg_pool *p, const char *user, json_t **out);
+/* Replaces the user's preferences: locale (NULL: unchanged, "en" at
+ * first), muted_kinds (array of kind names, checked by the caller; NULL:
+ * unchanged), quiet hours (NULL with clear_quiet 1: none; NULL with 0:
+ * unchanged). *out = the stored preferences. */
+int rp_store_prefs_put(sg_pg_pool *p, const char *user, const char *locale, const json_t *muted_kinds,
+                       const rp_quiet_hours *quiet, int clear_quiet, json_t **out);
+/* The template in force of every (kind, locale), by kind and locale,
+ * paginated (cursor = seq of the last item's row). */
+int rp_store_templates_list(sg_pg_pool *p, int limit, long long cursor, json_t **out);
+/* Stores (title, body), checked by the caller, as the next version of
+ * (kind, locale); *out = the stored template. */
+int rp_store_template_put(sg_pg_pool *p, const char *kind, const char *locale, const char *title, const char *body,
+                          const char *actor, json_t **out);
+/* Ops listing: delivery state of each notification, newest first;
+ * user_id / status may be NULL (no filter). */
+int rp_store_notifications_list(sg_pg_pool *p, const char *user_id, const char *status, int limit, long long cursor,
+                                json_t **out);
+
+/* ---- push gateway queue (store_notifications.c) ---- */
+
+/* A notification claimed for one gateway call. */
+typedef struct rp_push_job {
+    char id[37];
+    char case_id[37];       /* "" when none */
+    char *body;             /* malloc'ed: the gateway request (payloads.c) */
+    char *user_id;          /* malloc'ed */
+    char kind[32];
+    int attempts;           /* made before this one */
+} rp_push_job;
+
+/* Claims one due notification (pending, or deferred whose quiet hours are
+ * over) with SKIP LOCKED and decides it under a per-user lock: muted,
+ * deferred past quiet hours and over the hourly cap (max_per_hour) are
+ * settled here (returns 1); a notification to send is leased for lease_s
+ * seconds, committed (the call happens outside any transaction, a crash
+ * only delays it) and returned in *job (returns 2; free with
+ * rp_store_push_job_free). 0 when nothing is due, -1 on error. */
+int rp_store_push_claim(sg_pg_pool *p, int lease_s, long max_per_hour, rp_push_job *job);
+/* Records the call's result: sent on 2xx, else retried after backoff_s
+ * (pending) or failed at max_attempts. http_status 0 when there was no
+ * response (error says why). 0 or -1. */
+int rp_store_push_record(sg_pg_pool *p, const rp_push_job *job, int http_status, const char *error,
+                         int max_attempts, long backoff_s);
+void rp_store_push_job_free(rp_push_job *job);
+/* Counts notifications by kind and delivery status. 0 or -1. */
+int rp_store_notification_counts(sg_pg_pool *p, long counts[RP_NK_COUNT][RP_PUSH_NSTATUS]);
 
 /* ---- metrics ---- */
 

@@ -8,6 +8,7 @@
 #include "sg/log.h"
 #include "sg/outbox.h"
 #include "payloads.h"
+#include "store_notify.h"
 #include "store_util.h"
 #include "svc.h"
 
@@ -86,8 +87,12 @@ static int publish(sg_pg *c, const char *topic, const char *key, json_t *payload
 int rp_emit_notification(sg_pg *c, const char *user_id, const char *kind, const char *case_id,
                          const char *ballot_id, const char *tp)
 {
-    rp_notification e = {user_id, kind, case_id, ballot_id};
-    return publish(c, SG_T_NOTIFICATION, user_id, rp_notification_encode(&e), tp);
+    rp_notify_kind k;
+    if (rp_notify_kind_parse(kind, &k) != 0) {
+        sg_error("case %s: unknown notification kind %s", case_id, kind ? kind : "(null)");
+        return SG_ERR_DB;
+    }
+    return rp_notification_create(c, user_id, k, case_id, ballot_id, tp);
 }
 
 /* A JSON array read from a text column (new reference; NULL when it is not
@@ -271,6 +276,9 @@ static int close_ballots(sg_pg *c, const rp_case_row *r, const char *ballot_id, 
         if (data && reason && !actor)
             json_object_set_new(data, "reason", json_string(reason));
         rc = rp_audit_add(c, r->id, kind, actor, data);
+        if (rc == SG_OK && (outcome == RP_BALLOT_CANCELLED || outcome == RP_BALLOT_EXPIRED))
+            rc = rp_emit_notification(c, rid, outcome == RP_BALLOT_EXPIRED ? "ballot_expired" : "ballot_cancelled",
+                                      r->id, bid, tp);
         (*n)++;
     }
     PQclear(res);
@@ -411,19 +419,11 @@ static int queue_callbacks(sg_pg *c, const rp_case_row *r, json_t *payload, cons
     return rc;
 }
 
+/* The outcome notices: case_outcome to the jurors who voted,
+ * report_outcome to the reporters, content_outcome to the owner. */
 static int notify_parties(sg_pg *c, const rp_case_row *r, const char *tp)
 {
-    int rc;
-    PGresult *res = sg_pg_rows(c, &rc,
-                           "SELECT DISTINCT u FROM (SELECT reporter_id AS u FROM reports WHERE case_id = $1 "
-                           "UNION SELECT $2::text) x ORDER BY u",
-                           2, SG_P(root_id(r), r->owner));
-    if (!res)
-        return rc;
-    for (int i = 0; i < PQntuples(res) && rc == SG_OK; i++)
-        rc = rp_emit_notification(c, PQgetvalue(res, i, 0), "case_decided", r->id, NULL, tp);
-    PQclear(res);
-    return rc;
+    return rp_notify_outcome(c, r->id, root_id(r), r->owner, tp);
 }
 
 /* The decision, from an open case (decided_by panel, appeal or deadline) or

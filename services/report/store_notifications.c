@@ -1,0 +1,692 @@
+/* Notifications: creation inside the case transactions (store_notify.h),
+ * the inbox, preferences, templates, the ops listing, and the push
+ * gateway's queue with the delivery lifecycle (lifecycle.h, rp_push_status:
+ * one function per transition below). See store.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "sg/app.h"
+#include "sg/log.h"
+#include "sg/outbox.h"
+#include "payloads.h"
+#include "store.h"
+#include "store_notify.h"
+#include "store_util.h"
+
+/* The locale of a user without preferences, and the fallback template. */
+#define FALLBACK_LOCALE "en"
+
+/* ---- creation ---- */
+
+/* Everything a notification is made of, in one statement: a fresh id, the
+ * user's locale and whether the kind is muted, the template in force for
+ * that locale (else en), and the case's (and the user's ballot's) values. */
+static const char context_sql[] =
+    "SELECT gen_random_uuid()::text, coalesce($2 = ANY (p.muted_kinds), false)::int, "
+    "t.locale, t.version, t.title, t.body, c.report_type, c.verdict, "
+    "coalesce(c.tally_violation, 0), coalesce(c.tally_no_violation, 0), "
+    "CASE WHEN c.status = 'decided' AND c.appeal_of IS NULL THEN "
+    SG_SQL_TS("c.decided_at + r.appeal_window_s * interval '1 second'") " END, "
+    SG_SQL_TS("b.deadline") ", b.decision, coalesce($4::uuid, b.id)::text, c.appeal_of::text "
+    "FROM cases c JOIN voting_rules r ON r.report_type = c.report_type AND r.version = c.rule_version "
+    "LEFT JOIN notification_prefs p ON p.user_id = $1 "
+    "LEFT JOIN ballots b ON b.case_id = c.id AND b.reviewer_id = $1 "
+    "LEFT JOIN LATERAL (SELECT t.locale, t.version, t.title, t.body FROM notification_templates t "
+    "   WHERE t.kind = $2 AND t.locale IN (coalesce(p.locale, '" FALLBACK_LOCALE "'), '" FALLBACK_LOCALE "') "
+    "   ORDER BY (t.locale = coalesce(p.locale, '" FALLBACK_LOCALE "')) DESC, t.version DESC LIMIT 1) t ON true "
+    "WHERE c.id = $3";
+
+/* The rows of a transaction's notifications go in one statement before
+ * COMMIT (sg_pg_defer), like its audit entries and events. */
+static const char insert_sql[] =
+    "INSERT INTO notifications (id, user_id, kind, case_id, ballot_id, locale, template_version, title, body, "
+    "data, status, next_attempt_at) "
+    "SELECT x.i::uuid, x.u, x.k, x.c::uuid, x.b::uuid, x.l, x.v::int, x.t, x.bd, x.d::jsonb, x.s, "
+    "CASE WHEN x.s = 'pending' THEN now() END "
+    "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], "
+    "$9::text[], $10::text[], $11::text[]) WITH ORDINALITY AS x(i, u, k, c, b, l, v, t, bd, d, s, o) ORDER BY x.o";
+
+#define COL(res, k) (PQgetisnull(res, 0, k) ? NULL : PQgetvalue(res, 0, k))
+
+/* The notification's data (what the app needs to act on it), by kind. */
+static json_t *notification_data(rp_notify_kind kind, const PGresult *res, const char *case_id)
+{
+    const char *verdict = COL(res, 7), *ballot = COL(res, 13), *decision = COL(res, 12);
+    json_t *d = json_pack("{s:s, s:s}", "case_id", case_id, "report_type", PQgetvalue(res, 0, 6));
+    if (!d)
+        return NULL;
+    switch (kind) {
+    case RP_NK_BALLOT_ASSIGNED:
+    case RP_NK_BALLOT_REMINDER:
+    case RP_NK_BALLOT_CANCELLED:
+    case RP_NK_BALLOT_EXPIRED:
+        json_object_set_new(d, "ballot_id", ballot ? json_string(ballot) : json_null());
+        json_object_set_new(d, "deadline", COL(res, 11) ? json_string(COL(res, 11)) : json_null());
+        break;
+    case RP_NK_CASE_OUTCOME:
+    case RP_NK_REPORT_OUTCOME:
+    case RP_NK_CONTENT_OUTCOME:
+        json_object_set_new(d, "verdict", verdict ? json_string(verdict) : json_null());
+        json_object_set_new(d, "tally", json_pack("{s:i, s:i}", "violation", atoi(PQgetvalue(res, 0, 8)),
+                                                  "no_violation", atoi(PQgetvalue(res, 0, 9))));
+        if (kind == RP_NK_CASE_OUTCOME)
+            json_object_set_new(d, "with_majority", json_boolean(verdict && decision && strcmp(verdict, decision) == 0));
+        if (kind == RP_NK_CONTENT_OUTCOME)
+            json_object_set_new(d, "appeal_deadline", COL(res, 10) ? json_string(COL(res, 10)) : json_null());
+        break;
+    case RP_NK_APPEAL_OPENED:
+        json_object_set_new(d, "appeal_of", COL(res, 14) ? json_string(COL(res, 14)) : json_null());
+        break;
+    }
+    return d;
+}
+
+int rp_notification_create(sg_pg *c, const char *user_id, rp_notify_kind kind, const char *case_id,
+                           const char *ballot_id, const char *tp)
+{
+    const char *kname = rp_notify_kind_name(kind);
+    char *title = NULL, *body = NULL, *data_text = NULL, tally[32];
+    json_t *data = NULL;
+    int rc;
+    PGresult *res;
+
+    if (!kname)
+        return SG_ERR_DB;
+    res = sg_pg_rows(c, &rc, context_sql, 4, SG_P(user_id, kname, case_id, ballot_id));
+    if (!res)
+        return rc;
+    if (PQntuples(res) != 1 || PQgetisnull(res, 0, 2)) {
+        sg_error("notification %s for %s: no case %s or no template", kname, user_id, case_id);
+        rc = SG_ERR_DB;
+        goto cleanup;
+    }
+    const char *id = PQgetvalue(res, 0, 0), *bid = COL(res, 13);
+    int muted = atoi(PQgetvalue(res, 0, 1));
+    const char *status = rp_push_status_name(muted ? RP_PUSH_MUTED : RP_PUSH_PENDING);
+    snprintf(tally, sizeof tally, "%s:%s", PQgetvalue(res, 0, 8), PQgetvalue(res, 0, 9));
+    rp_notify_vars vars = {kname,
+                           PQgetvalue(res, 0, 6),
+                           case_id,
+                           COL(res, 11),
+                           COL(res, 7),
+                           COL(res, 7) ? tally : NULL,
+                           COL(res, 10)};
+    title = rp_template_render(PQgetvalue(res, 0, 4), &vars);
+    body = rp_template_render(PQgetvalue(res, 0, 5), &vars);
+    data = notification_data(kind, res, case_id);
+    data_text = data ? json_dumps(data, JSON_COMPACT) : NULL;
+    if (!title || !body || !data_text) {
+        sg_error("notification %s for %s: cannot render template %s/%s v%s", kname, user_id,
+                 kname, PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3));
+        rc = SG_ERR_DB;
+        goto cleanup;
+    }
+    const char *row[] = {id,    user_id, kname, case_id,   bid, PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3),
+                         title, body,    data_text, status};
+    rc = sg_pg_in_tx(c) ? sg_pg_defer(c, insert_sql, 11, row)
+                        : sg_pg_exec(c,
+                                     "INSERT INTO notifications (id, user_id, kind, case_id, ballot_id, locale, "
+                                     "template_version, title, body, data, status, next_attempt_at) VALUES ($1, $2, "
+                                     "$3, $4, $5, $6, $7::int, $8, $9, $10::jsonb, $11, "
+                                     "CASE WHEN $11 = 'pending' THEN now() END)",
+                                     11, row);
+    if (rc != SG_OK)
+        goto cleanup;
+    rp_notification e = {user_id, kname, case_id, bid, id, title, body};
+    json_t *payload = rp_notification_encode(&e);
+    rc = payload ? sg_outbox_add(c, SG_T_NOTIFICATION, user_id, SG_T_NOTIFICATION, payload, tp) : SG_ERR_DB;
+    json_decref(payload);
+    if (rc == SG_OK)
+        rc = rp_audit_add(c, case_id, "notification", NULL,
+                          json_pack("{s:s, s:s, s:s, s:s}", "notification_id", id, "kind", kname, "user_id", user_id,
+                                    "status", status));
+cleanup:
+    PQclear(res);
+    free(title);
+    free(body);
+    free(data_text);
+    json_decref(data);
+    return rc;
+}
+
+/* Notifies each user of column 0 of sql($1, $2) with kind about case_id. */
+static int notify_each(sg_pg *c, const char *sql, const char *p1, const char *p2, rp_notify_kind kind,
+                       const char *case_id, const char *tp)
+{
+    int rc;
+    PGresult *res = sg_pg_rows(c, &rc, sql, 2, SG_P(p1, p2));
+    if (!res)
+        return rc;
+    for (int i = 0; i < PQntuples(res) && rc == SG_OK; i++)
+        rc = rp_notification_create(c, PQgetvalue(res, i, 0), kind, case_id, NULL, tp);
+    PQclear(res);
+    return rc;
+}
+
+static const char reporters_sql[] =
+    "SELECT DISTINCT reporter_id FROM reports WHERE case_id = $1 AND reporter_id <> $2 ORDER BY 1";
+
+int rp_notify_outcome(sg_pg *c, const char *case_id, const char *root_id, const char *owner, const char *tp)
+{
+    int rc = notify_each(c,
+                         "SELECT reviewer_id FROM ballots WHERE case_id = $1 AND status = 'voted' "
+                         "AND reviewer_id <> $2 ORDER BY seq",
+                         case_id, owner, RP_NK_CASE_OUTCOME, case_id, tp);
+    if (rc == SG_OK)
+        rc = notify_each(c, reporters_sql, root_id, owner, RP_NK_REPORT_OUTCOME, case_id, tp);
+    if (rc == SG_OK)
+        rc = rp_notification_create(c, owner, RP_NK_CONTENT_OUTCOME, case_id, NULL, tp);
+    return rc;
+}
+
+int rp_notify_appeal_opened(sg_pg *c, const char *appeal_id, const char *root_id, const char *owner,
+                            const char *tp)
+{
+    int rc = rp_notification_create(c, owner, RP_NK_APPEAL_OPENED, appeal_id, NULL, tp);
+    return rc == SG_OK ? notify_each(c, reporters_sql, root_id, owner, RP_NK_APPEAL_OPENED, appeal_id, tp) : rc;
+}
+
+/* ---- inbox ---- */
+
+#define INBOX_JSON                                                                                                \
+    "json_build_object('notification_id', n.id, 'kind', n.kind, 'case_id', n.case_id, 'ballot_id', n.ballot_id, " \
+    "'title', n.title, 'body', n.body, 'data', n.data, 'created_at', " SG_SQL_TS("n.created_at") ", "           \
+    "'read_at', " SG_SQL_TS("n.read_at") ")::text"
+
+int rp_store_inbox(sg_pg_pool *p, const char *user, int unread_only, int limit, long long cursor, json_t **out)
+{
+    char b1[24], b2[24];
+    /* Two statements so each uses its index (all, or the unread ones). */
+    if (unread_only)
+        return rp_store_read(p,
+                             "SELECT " INBOX_JSON ", n.seq FROM notifications n WHERE n.user_id = $1 "
+                             "AND n.read_at IS NULL AND ($2::bigint = 0 OR n.seq < $2::bigint) "
+                             "ORDER BY n.seq DESC LIMIT $3::int + 1",
+                             3, SG_P(user, sg_pg_int(b1, cursor), sg_pg_int(b2, limit)), limit, out);
+    return rp_store_read(p,
+                         "SELECT " INBOX_JSON ", n.seq FROM notifications n WHERE n.user_id = $1 "
+                         "AND ($2::bigint = 0 OR n.seq < $2::bigint) ORDER BY n.seq DESC LIMIT $3::int + 1",
+                         3, SG_P(user, sg_pg_int(b1, cursor), sg_pg_int(b2, limit)), limit, out);
+}
+
+typedef struct mark_ctx {
+    const char *user;
+    const char *ids; /* text[] literal, NULL: all */
+    long marked;
+} mark_ctx;
+
+static int mark_tx(sg_pg *c, void *arg)
+{
+    mark_ctx *x = arg;
+    int rc;
+    PGresult *res = sg_pg_rows(c, &rc,
+                               "UPDATE notifications SET read_at = now() WHERE user_id = $1 AND read_at IS NULL "
+                               "AND ($2::text[] IS NULL OR id::text = ANY ($2::text[]))",
+                               2, SG_P(x->user, x->ids));
+    if (!res)
+        return rc;
+    x->marked = atol(PQcmdTuples(res));
+    PQclear(res);
+    return SG_OK;
+}
+
+int rp_store_inbox_mark_read(sg_pg_pool *p, const char *user, const json_t *ids, long *marked)
+{
+    mark_ctx x = {user, NULL, 0};
+    char *arr = NULL;
+    int rc;
+    if (ids) {
+        size_t n = json_array_size(ids), i;
+        const char **v = calloc(n + 1, sizeof *v);
+        if (!v)
+            return SG_ERR_DB;
+        for (i = 0; i < n; i++)
+            v[i] = json_string_value(json_array_get(ids, i));
+        arr = sg_pg_text_array(v, n);
+        free(v);
+        if (!arr)
+            return SG_ERR_DB;
+        x.ids = arr;
+    }
+    rc = sg_pg_tx(p, SG_TX_READ_COMMITTED, mark_tx, &x);
+    free(arr);
+    *marked = rc == SG_OK ? x.marked : 0;
+    return rc;
+}
+
+/* ---- preferences ---- */
+
+#define PREFS_JSON(p)                                                                                             \
+    "json_build_object('user_id', " p ".user_id, 'locale', " p ".locale, 'muted_kinds', to_json(" p                 \
+    ".muted_kinds), 'quiet_hours', CASE WHEN " p ".quiet_start IS NULL THEN NULL ELSE json_build_object('start', " \
+    "to_char(make_interval(mins => " p ".quiet_start), 'HH24:MI'), 'end', to_char(make_interval(mins => " p       \
+    ".quiet_end), 'HH24:MI'), 'utc_offset_minutes', " p ".quiet_offset) END)::text"
+
+int rp_store_prefs_get(sg_pg_pool *p, const char *user, json_t **out)
+{
+    return rp_store_read(p,
+                         "SELECT " PREFS_JSON("x") " FROM (SELECT $1::text AS user_id, coalesce(p.locale, '" FALLBACK_LOCALE
+                         "') AS locale, coalesce(p.muted_kinds, '{}') AS muted_kinds, p.quiet_start, p.quiet_end, "
+                         "p.quiet_offset FROM (SELECT 1) one LEFT JOIN notification_prefs p ON p.user_id = $1) x",
+                         1, SG_P(user), 0, out);
+}
+
+typedef struct prefs_ctx {
+    const char *user, *locale, *muted, *qs, *qe, *qo;
+    int set_muted, set_quiet;
+    json_t *out;
+} prefs_ctx;
+
+static int prefs_tx(sg_pg *c, void *arg)
+{
+    prefs_ctx *x = arg;
+    int rc;
+    json_decref(x->out);
+    x->out = sg_pg_query_json(
+        c, &rc,
+        "INSERT INTO notification_prefs AS p (user_id, locale, muted_kinds, quiet_start, quiet_end, quiet_offset) "
+        "VALUES ($1, coalesce($2, '" FALLBACK_LOCALE "'), coalesce($3::text[], '{}'), $5::int, $6::int, $7::int) "
+        "ON CONFLICT (user_id) DO UPDATE SET locale = coalesce($2, p.locale), "
+        "muted_kinds = CASE WHEN $4::int & 1 = 1 THEN $3::text[] ELSE p.muted_kinds END, "
+        "quiet_start = CASE WHEN $4::int & 2 = 2 THEN $5::int ELSE p.quiet_start END, "
+        "quiet_end = CASE WHEN $4::int & 2 = 2 THEN $6::int ELSE p.quiet_end END, "
+        "quiet_offset = CASE WHEN $4::int & 2 = 2 THEN $7::int ELSE p.quiet_offset END, updated_at = now() "
+        "RETURNING " PREFS_JSON("p"),
+        7,
+        SG_P(x->user, x->locale, x->muted, x->set_muted && x->set_quiet ? "3" : x->set_muted ? "1" : x->set_quiet ? "2" : "0",
+             x->qs, x->qe, x->qo));
+    if (rc == SG_OK && !x->out)
+        rc = SG_ERR_DB;
+    return rc;
+}
+
+int rp_store_prefs_put(sg_pg_pool *p, const char *user, const char *locale, const json_t *muted_kinds,
+                       const rp_quiet_hours *quiet, int clear_quiet, json_t **out)
+{
+    char b1[24], b2[24], b3[24], *muted = NULL;
+    prefs_ctx x = {user, locale, NULL, NULL, NULL, NULL, muted_kinds != NULL, quiet || clear_quiet, NULL};
+    int rc;
+    if (muted_kinds) {
+        size_t n = json_array_size(muted_kinds);
+        const char **v = calloc(n + 1, sizeof *v);
+        if (!v)
+            return SG_ERR_DB;
+        for (size_t i = 0; i < n; i++)
+            v[i] = json_string_value(json_array_get(muted_kinds, i));
+        muted = sg_pg_text_array(v, n);
+        free(v);
+        if (!muted)
+            return SG_ERR_DB;
+        x.muted = muted;
+    }
+    if (quiet) {
+        x.qs = sg_pg_int(b1, quiet->start_min);
+        x.qe = sg_pg_int(b2, quiet->end_min);
+        x.qo = sg_pg_int(b3, quiet->utc_offset);
+    }
+    rc = sg_pg_tx(p, SG_TX_READ_COMMITTED, prefs_tx, &x);
+    free(muted);
+    if (rc != SG_OK) {
+        json_decref(x.out);
+        x.out = NULL;
+    }
+    *out = x.out;
+    return rc;
+}
+
+/* ---- templates ---- */
+
+#define TEMPLATE_JSON                                                                                          \
+    "json_build_object('kind', t.kind, 'locale', t.locale, 'version', t.version, 'title', t.title, 'body', "  \
+    "t.body, 'created_by', t.created_by, 'created_at', " SG_SQL_TS("t.created_at") ")::text"
+
+int rp_store_templates_list(sg_pg_pool *p, int limit, long long cursor, json_t **out)
+{
+    char b1[24], b2[24];
+    /* The newest version of each (kind, locale), in the order they were
+     * first stored; cursor = that first version's seq. */
+    return rp_store_read(p,
+                         "SELECT " TEMPLATE_JSON ", f.first FROM (SELECT kind, locale, min(seq) AS first, "
+                         "max(version) AS v FROM notification_templates GROUP BY kind, locale) f "
+                         "JOIN notification_templates t ON t.kind = f.kind AND t.locale = f.locale AND t.version = f.v "
+                         "WHERE ($1::bigint = 0 OR f.first > $1::bigint) ORDER BY f.first LIMIT $2::int + 1",
+                         2, SG_P(sg_pg_int(b1, cursor), sg_pg_int(b2, limit)), limit, out);
+}
+
+typedef struct template_ctx {
+    const char *kind, *locale, *title, *body, *actor;
+    json_t *out;
+} template_ctx;
+
+static int template_tx(sg_pg *c, void *arg)
+{
+    template_ctx *x = arg;
+    int rc;
+    /* Versions of one (kind, locale) are numbered under a lock of that
+     * pair, so two concurrent PUTs get consecutive versions. */
+    if ((rc = sg_pg_exec(c, "SELECT pg_advisory_xact_lock(hashtext('sg_tpl:' || $1 || '/' || $2))", 2,
+                         SG_P(x->kind, x->locale))) != SG_OK)
+        return rc;
+    json_decref(x->out);
+    x->out = sg_pg_query_json(c, &rc,
+                              "INSERT INTO notification_templates AS t (kind, locale, version, title, body, created_by) "
+                              "SELECT $1, $2, coalesce(max(version), 0) + 1, $3, $4, $5 FROM notification_templates "
+                              "WHERE kind = $1 AND locale = $2 RETURNING " TEMPLATE_JSON,
+                              5, SG_P(x->kind, x->locale, x->title, x->body, x->actor));
+    if (rc == SG_OK && !x->out)
+        rc = SG_ERR_DB;
+    return rc;
+}
+
+int rp_store_template_put(sg_pg_pool *p, const char *kind, const char *locale, const char *title, const char *body,
+                          const char *actor, json_t **out)
+{
+    template_ctx x = {kind, locale, title, body, actor, NULL};
+    int rc = sg_pg_tx(p, SG_TX_READ_COMMITTED, template_tx, &x);
+    if (rc != SG_OK) {
+        json_decref(x.out);
+        x.out = NULL;
+    }
+    *out = x.out;
+    return rc;
+}
+
+/* ---- ops listing ---- */
+
+int rp_store_notifications_list(sg_pg_pool *p, const char *user_id, const char *status, int limit, long long cursor,
+                                json_t **out)
+{
+    char b1[24], b2[24];
+    return rp_store_read(
+        p,
+        "SELECT json_build_object('notification_id', n.id, 'user_id', n.user_id, 'kind', n.kind, 'case_id', "
+        "n.case_id, 'ballot_id', n.ballot_id, 'locale', n.locale, 'template_version', n.template_version, "
+        "'title', n.title, 'status', n.status, 'attempts', n.attempts, 'last_result', n.last_result, "
+        "'next_attempt_at', " SG_SQL_TS("n.next_attempt_at") ", 'sent_at', " SG_SQL_TS("n.sent_at") ", "
+        "'created_at', " SG_SQL_TS("n.created_at") ", 'read_at', " SG_SQL_TS("n.read_at") ")::text, n.seq "
+        "FROM notifications n WHERE ($1::text IS NULL OR n.user_id = $1) AND ($2::text IS NULL OR n.status = $2) "
+        "AND ($3::bigint = 0 OR n.seq < $3::bigint) ORDER BY n.seq DESC LIMIT $4::int + 1",
+        4, SG_P(user_id, status, sg_pg_int(b1, cursor), sg_pg_int(b2, limit)), limit, out);
+}
+
+/* ---- delivery lifecycle: one function per transition ---- */
+
+/* Moves notification id from `from` to `to` (the table decides; staying in
+ * pending or deferred is not a transition and is allowed): status, due time
+ * (next_s >= 0: now + next_s; < 0: none), attempts + add_attempt, result.
+ * Audit entry "notification_<to>" for the case (when there is one) on a
+ * change of status. RP_CONFLICT when the table refuses or the row moved. */
+static int push_move(sg_pg *c, const char *id, const char *case_id, rp_push_status from, rp_push_status to,
+                     long next_s, int add_attempt, const char *result)
+{
+    char b1[24], b2[24];
+    int rc;
+    PGresult *res;
+    if (from != to && !rp_push_transition_ok(from, to)) {
+        sg_error("notification %s: illegal delivery transition %s -> %s", id, rp_push_status_name(from),
+                 rp_push_status_name(to));
+        return RP_CONFLICT;
+    }
+    res = sg_pg_rows(c, &rc,
+                     "UPDATE notifications SET status = $3, attempts = attempts + $4::int, "
+                     "next_attempt_at = CASE WHEN $5::bigint >= 0 THEN now() + $5::bigint * interval '1 second' END, "
+                     "sent_at = CASE WHEN $3 = 'sent' THEN now() ELSE sent_at END, "
+                     "last_result = coalesce($6, last_result) WHERE id = $1 AND status = $2 RETURNING attempts",
+                     6, SG_P(id, rp_push_status_name(from), rp_push_status_name(to), sg_pg_int(b1, add_attempt),
+                             sg_pg_int(b2, next_s), result));
+    if (!res)
+        return rc;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return RP_CONFLICT;
+    }
+    int attempts = atoi(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    if (from == to || !case_id[0])
+        return SG_OK;
+    char kind[40];
+    snprintf(kind, sizeof kind, "notification_%s", rp_push_status_name(to));
+    return rp_audit_add(c, case_id, kind, NULL,
+                        json_pack("{s:s, s:i, s:o}", "notification_id", id, "attempts", attempts, "result",
+                                  result ? json_string(result) : json_null()));
+}
+
+/* pending|deferred -> muted: the user muted the kind after it was made. */
+static int push_mute(sg_pg *c, const char *id, const char *case_id, rp_push_status from)
+{
+    return push_move(c, id, case_id, from, RP_PUSH_MUTED, -1, 0, "muted");
+}
+
+/* pending|deferred -> capped: over the user's hourly cap; inbox only. */
+static int push_cap(sg_pg *c, const char *id, const char *case_id, rp_push_status from, long max_per_hour)
+{
+    char why[64];
+    snprintf(why, sizeof why, "over %ld pushes per hour", max_per_hour);
+    return push_move(c, id, case_id, from, RP_PUSH_CAPPED, -1, 0, why);
+}
+
+/* pending -> deferred (or a deferred one again): due when quiet hours end. */
+static int push_defer(sg_pg *c, const char *id, const char *case_id, rp_push_status from, long wait_s)
+{
+    return push_move(c, id, case_id, from, RP_PUSH_DEFERRED, wait_s, 0, "quiet hours");
+}
+
+/* pending|deferred -> sent: the gateway answered 2xx. */
+static int push_sent(sg_pg *c, const char *id, const char *case_id, rp_push_status from, const char *result)
+{
+    return push_move(c, id, case_id, from, RP_PUSH_SENT, -1, 1, result);
+}
+
+/* pending|deferred -> failed: the last attempt failed. */
+static int push_fail(sg_pg *c, const char *id, const char *case_id, rp_push_status from, const char *result)
+{
+    return push_move(c, id, case_id, from, RP_PUSH_FAILED, -1, 1, result);
+}
+
+/* pending|deferred -> pending: an attempt failed, another follows. */
+static int push_retry(sg_pg *c, const char *id, const char *case_id, rp_push_status from, long backoff_s,
+                      const char *result)
+{
+    return push_move(c, id, case_id, from, RP_PUSH_PENDING, backoff_s, 1, result);
+}
+
+/* ---- the gateway queue ---- */
+
+typedef struct claim_ctx {
+    int lease_s;
+    long max_per_hour;
+    rp_push_job *job;
+    int result; /* 0 none due, 1 settled here, 2 job to send */
+} claim_ctx;
+
+static int claim_tx(sg_pg *c, void *arg)
+{
+    claim_ctx *x = arg;
+    rp_push_job *j = x->job;
+    rp_push_status from;
+    rp_quiet_hours q, *qp = NULL;
+    long pushed = 0, wait_s = 0;
+    json_t *data = NULL, *req = NULL;
+    int rc;
+    char b[24];
+    PGresult *res = sg_pg_rows(
+        c, &rc,
+        "SELECT n.id, coalesce(n.case_id::text, ''), n.user_id, n.kind, n.title, n.body, n.data::text, n.status, "
+        "n.attempts, (n.first_attempt_at IS NOT NULL)::int, coalesce(n.kind = ANY (p.muted_kinds), false)::int, "
+        "p.quiet_start, p.quiet_end, p.quiet_offset, extract(epoch FROM now())::bigint "
+        "FROM notifications n LEFT JOIN notification_prefs p ON p.user_id = n.user_id "
+        "WHERE n.id = (SELECT id FROM notifications WHERE status IN ('pending', 'deferred') "
+        "  AND next_attempt_at <= now() ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED)",
+        0, NULL);
+
+    rp_store_push_job_free(j);
+    x->result = 0;
+    if (!res)
+        return rc;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return SG_OK;
+    }
+    snprintf(j->id, sizeof j->id, "%s", PQgetvalue(res, 0, 0));
+    snprintf(j->case_id, sizeof j->case_id, "%s", PQgetvalue(res, 0, 1));
+    snprintf(j->kind, sizeof j->kind, "%s", PQgetvalue(res, 0, 3));
+    j->attempts = atoi(PQgetvalue(res, 0, 8));
+    if (rp_push_status_parse(PQgetvalue(res, 0, 7), &from) != 0) {
+        rc = SG_ERR_DB;
+        goto cleanup;
+    }
+    if (!PQgetisnull(res, 0, 11)) {
+        q = (rp_quiet_hours){atoi(PQgetvalue(res, 0, 11)), atoi(PQgetvalue(res, 0, 12)), atoi(PQgetvalue(res, 0, 13))};
+        qp = &q;
+    }
+    int counted = atoi(PQgetvalue(res, 0, 9)), muted = atoi(PQgetvalue(res, 0, 10));
+    time_t now = (time_t)atoll(PQgetvalue(res, 0, 14));
+    if (!muted && !counted && !rp_quiet_wait_s(now, qp)) {
+        /* The cap is counted under a lock of the user, so two replicas
+         * cannot both push the user's last allowed notification. */
+        PGresult *cnt;
+        if ((rc = sg_pg_exec(c, "SELECT pg_advisory_xact_lock(hashtext('sg_push:' || $1))", 1,
+                             SG_P(PQgetvalue(res, 0, 2)))) != SG_OK)
+            goto cleanup;
+        cnt = sg_pg_rows(c, &rc,
+                         "SELECT count(*) FROM notifications WHERE user_id = $1 "
+                         "AND first_attempt_at > now() - interval '1 hour'",
+                         1, SG_P(PQgetvalue(res, 0, 2)));
+        if (!cnt)
+            goto cleanup;
+        pushed = atol(PQgetvalue(cnt, 0, 0));
+        PQclear(cnt);
+    }
+    switch (rp_push_decide(now, muted, qp, counted, pushed, x->max_per_hour, &wait_s)) {
+    case RP_PUSH_DO_MUTE:
+        rc = push_mute(c, j->id, j->case_id, from);
+        x->result = 1;
+        goto cleanup;
+    case RP_PUSH_DO_DEFER:
+        rc = push_defer(c, j->id, j->case_id, from, wait_s);
+        x->result = 1;
+        goto cleanup;
+    case RP_PUSH_DO_CAP:
+        rc = push_cap(c, j->id, j->case_id, from, x->max_per_hour);
+        x->result = 1;
+        goto cleanup;
+    case RP_PUSH_DO_SEND:
+        break;
+    }
+    /* The lease: due again after it, so a crash mid-call only delays. */
+    rc = sg_pg_exec(c,
+                    "UPDATE notifications SET next_attempt_at = now() + $2::int * interval '1 second', "
+                    "first_attempt_at = coalesce(first_attempt_at, now()) WHERE id = $1",
+                    2, SG_P(j->id, sg_pg_int(b, x->lease_s)));
+    if (rc != SG_OK)
+        goto cleanup;
+    data = json_loads(PQgetvalue(res, 0, 6), 0, NULL);
+    rp_push_request e = {j->id, PQgetvalue(res, 0, 2), j->kind, PQgetvalue(res, 0, 4), PQgetvalue(res, 0, 5), data};
+    req = rp_push_request_encode(&e);
+    j->body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+    j->user_id = strdup(PQgetvalue(res, 0, 2));
+    if (!j->body || !j->user_id)
+        rc = SG_ERR_DB;
+    else
+        x->result = 2;
+cleanup:
+    PQclear(res);
+    json_decref(data);
+    json_decref(req);
+    return rc;
+}
+
+int rp_store_push_claim(sg_pg_pool *p, int lease_s, long max_per_hour, rp_push_job *job)
+{
+    claim_ctx x = {lease_s, max_per_hour, job, 0};
+    memset(job, 0, sizeof *job);
+    if (sg_pg_tx(p, SG_TX_READ_COMMITTED, claim_tx, &x) != SG_OK) {
+        rp_store_push_job_free(job);
+        return -1;
+    }
+    if (x.result != 2)
+        rp_store_push_job_free(job);
+    return x.result;
+}
+
+typedef struct record_ctx {
+    const rp_push_job *job;
+    int http_status;
+    const char *error;
+    int max_attempts;
+    long backoff_s;
+} record_ctx;
+
+static int record_tx(sg_pg *c, void *arg)
+{
+    record_ctx *x = arg;
+    const rp_push_job *j = x->job;
+    char result[300];
+    rp_push_status from;
+    int rc, attempts;
+    PGresult *res = sg_pg_rows(c, &rc, "SELECT status, attempts FROM notifications WHERE id = $1 FOR UPDATE", 1,
+                               SG_P(j->id));
+    if (!res)
+        return rc;
+    if (PQntuples(res) != 1 || rp_push_status_parse(PQgetvalue(res, 0, 0), &from) != 0 ||
+        (from != RP_PUSH_PENDING && from != RP_PUSH_DEFERRED)) {
+        PQclear(res);
+        return SG_OK; /* settled meanwhile by another attempt (after our lease ran out) */
+    }
+    attempts = atoi(PQgetvalue(res, 0, 1));
+    PQclear(res);
+    if (x->http_status > 0)
+        snprintf(result, sizeof result, "HTTP %d", x->http_status);
+    else
+        snprintf(result, sizeof result, "%.290s", x->error ? x->error : "no response");
+    if (x->http_status >= 200 && x->http_status < 300)
+        rc = push_sent(c, j->id, j->case_id, from, result);
+    else if (attempts + 1 >= x->max_attempts)
+        rc = push_fail(c, j->id, j->case_id, from, result);
+    else
+        rc = push_retry(c, j->id, j->case_id, from, x->backoff_s, result);
+    if (rc == RP_CONFLICT)
+        rc = SG_OK;
+    return rc;
+}
+
+int rp_store_push_record(sg_pg_pool *p, const rp_push_job *job, int http_status, const char *error,
+                         int max_attempts, long backoff_s)
+{
+    record_ctx x = {job, http_status, error, max_attempts, backoff_s};
+    return sg_pg_tx(p, SG_TX_READ_COMMITTED, record_tx, &x) == SG_OK ? 0 : -1;
+}
+
+void rp_store_push_job_free(rp_push_job *job)
+{
+    free(job->body);
+    free(job->user_id);
+    job->body = job->user_id = NULL;
+}
+
+/* ---- metrics ---- */
+
+static int counts_tx(sg_pg *c, void *arg)
+{
+    long (*counts)[RP_PUSH_NSTATUS] = arg;
+    int rc;
+    PGresult *res = sg_pg_rows(c, &rc, "SELECT kind, status, count(*) FROM notifications GROUP BY kind, status", 0,
+                               NULL);
+    if (!res)
+        return rc;
+    for (int i = 0; i < PQntuples(res); i++) {
+        rp_notify_kind k;
+        rp_push_status s;
+        if (rp_notify_kind_parse(PQgetvalue(res, i, 0), &k) == 0 && rp_push_status_parse(PQgetvalue(res, i, 1), &s) == 0)
+            counts[k][s] = atol(PQgetvalue(res, i, 2));
+    }
+    PQclear(res);
+    return SG_OK;
+}
+
+int rp_store_notification_counts(sg_pg_pool *p, long counts[RP_NK_COUNT][RP_PUSH_NSTATUS])
+{
+    memset(counts, 0, sizeof(long) * RP_NK_COUNT * RP_PUSH_NSTATUS);
+    return sg_pg_tx(p, SG_TX_READ_COMMITTED, counts_tx, counts) == SG_OK ? 0 : -1;
+}
