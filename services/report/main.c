@@ -31,6 +31,13 @@ int main(void)
         {"POST", "/v1/cases/{case_id}/votes", SG_AUTH_PERSON, rp_h_vote},
         {"POST", "/v1/ballots/{ballot_id}/decline", SG_AUTH_PERSON, rp_h_decline},
         {"GET", "/v1/me/ballots", SG_AUTH_PERSON, rp_h_my_ballots},
+        {"GET", "/v1/me/notifications", SG_AUTH_PERSON, rp_h_my_notifications},
+        {"POST", "/v1/me/notifications/read", SG_AUTH_PERSON, rp_h_my_notifications_read},
+        {"GET", "/v1/me/notification-preferences", SG_AUTH_PERSON, rp_h_my_prefs_get},
+        {"PUT", "/v1/me/notification-preferences", SG_AUTH_PERSON, rp_h_my_prefs_put},
+        {"GET", "/v1/notification-templates", SG_AUTH_OPS, rp_h_templates_list},
+        {"PUT", "/v1/notification-templates/{kind}/{locale}", SG_AUTH_OPS, rp_h_template_put},
+        {"GET", "/v1/notifications", SG_AUTH_OPS, rp_h_notifications_list},
     };
     const sg_app_consumer consumers[] = {
         {"report", SG_T_PANEL_ASSIGNED, rp_on_panel_assigned, 1},
@@ -39,6 +46,8 @@ int main(void)
         {"timers", (int)timer_ms, rp_timers_tick},
         {"callbacks-1", (int)timer_ms, rp_callbacks_tick},
         {"callbacks-2", (int)timer_ms, rp_callbacks_tick},
+        {"push-1", (int)timer_ms, rp_push_tick},
+        {"push-2", (int)timer_ms, rp_push_tick},
         {"housekeeping", 60000, rp_housekeeping_tick},
     };
     const sg_app_spec spec = {

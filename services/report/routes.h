@@ -32,6 +32,15 @@ void rp_h_vote(sg_req *req, void *ctx);
 void rp_h_decline(sg_req *req, void *ctx);
 void rp_h_my_ballots(sg_req *req, void *ctx);
 
+/* routes_notifications.c */
+void rp_h_my_notifications(sg_req *req, void *ctx);
+void rp_h_my_notifications_read(sg_req *req, void *ctx);
+void rp_h_my_prefs_get(sg_req *req, void *ctx);
+void rp_h_my_prefs_put(sg_req *req, void *ctx);
+void rp_h_templates_list(sg_req *req, void *ctx);
+void rp_h_template_put(sg_req *req, void *ctx);
+void rp_h_notifications_list(sg_req *req, void *ctx);
+
 /* routes_util.c: shared by the handlers. */
 
 /* Replies with the problem matching a store outcome: 404 (`what` names the

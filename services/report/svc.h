@@ -16,6 +16,15 @@ typedef struct rp_svc {
     long callback_timeout_ms;     /* SG_CALLBACK_TIMEOUT_MS */
     long callback_max_backoff_s;  /* SG_CALLBACK_MAX_BACKOFF_S */
     char rate_prefix[96];         /* Redis key prefix: one namespace per schema */
+    /* Push gateway (push.c); push_url NULL: no gateway, inbox only. */
+    char *push_url;               /* SG_PUSH_GATEWAY_URL, owned */
+    char *push_secret;            /* SG_PUSH_SECRET (default SG_CALLBACK_SECRET), owned */
+    long push_max_per_hour;       /* SG_PUSH_MAX_PER_HOUR */
+    long push_max_attempts;       /* SG_PUSH_MAX_ATTEMPTS */
+    long push_timeout_ms;         /* SG_PUSH_TIMEOUT_MS: a whole gateway call */
+    long push_connect_timeout_ms; /* SG_PUSH_CONNECT_TIMEOUT_MS */
+    long push_max_backoff_s;      /* SG_PUSH_MAX_BACKOFF_S */
+    struct rp_push_stats *push_stats; /* mutable, its own lock (push.c) */
 } rp_svc;
 
 /* Outcomes of a store operation besides SG_OK and SG_ERR_*: the
@@ -37,5 +46,13 @@ void *rp_svc_init(sg_app *app, char *err, size_t errlen);
 void rp_svc_fini(void *svc);
 /* collect.c: appends sg_cases{status=...} gauges. */
 void rp_collect(FILE *out, void *svc);
+
+/* push.c: the gateway dispatcher's statistics (latency histogram of the
+ * gateway calls, notification counts by kind and status refreshed at most
+ * every 15 s), created by rp_svc_init. */
+struct rp_push_stats *rp_push_stats_new(void);
+void rp_push_stats_free(struct rp_push_stats *st);
+/* Appends the push metrics to out. */
+void rp_push_collect(FILE *out, rp_svc *s);
 
 #endif
