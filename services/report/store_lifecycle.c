@@ -233,8 +233,28 @@ static const char close_sql[] =
     "   WHERE $3 = 'voted' AND o.case_id = $1 AND o.status = 'voted') t ON true "
     "ORDER BY b.seq";
 
+/* Tells the reviewers of the ballots in res (column 1) that their ballot
+ * was cancelled or expired, in one batch. */
+static int notify_closed(sg_pg *c, const rp_case_row *r, const PGresult *res, rp_ballot_status outcome,
+                         const char *tp)
+{
+    int n = PQntuples(res), rc;
+    const char **users;
+    if (n == 0)
+        return SG_OK;
+    if (!(users = calloc((size_t)n, sizeof *users)))
+        return SG_ERR_DB;
+    for (int i = 0; i < n; i++)
+        users[i] = PQgetvalue(res, i, 1);
+    rc = rp_notifications_create(c, users, (size_t)n,
+                                 outcome == RP_BALLOT_EXPIRED ? RP_NK_BALLOT_EXPIRED : RP_NK_BALLOT_CANCELLED, r->id,
+                                 n == 1 ? PQgetvalue(res, 0, 0) : NULL, tp);
+    free(users);
+    return rc;
+}
+
 /* Runs close_sql and, per closed ballot, sg.ballot.closed and the audit
- * entry. *n gets the number closed. */
+ * entry; then the reviewers' notifications. *n gets the number closed. */
 static int close_ballots(sg_pg *c, const rp_case_row *r, const char *ballot_id, rp_ballot_status outcome,
                          int due_only, const char *actor, const char *reason, rp_ballot_vote *vote, const char *tp,
                          int *n)
@@ -276,11 +296,10 @@ static int close_ballots(sg_pg *c, const rp_case_row *r, const char *ballot_id, 
         if (data && reason && !actor)
             json_object_set_new(data, "reason", json_string(reason));
         rc = rp_audit_add(c, r->id, kind, actor, data);
-        if (rc == SG_OK && (outcome == RP_BALLOT_CANCELLED || outcome == RP_BALLOT_EXPIRED))
-            rc = rp_emit_notification(c, rid, outcome == RP_BALLOT_EXPIRED ? "ballot_expired" : "ballot_cancelled",
-                                      r->id, bid, tp);
         (*n)++;
     }
+    if (rc == SG_OK && (outcome == RP_BALLOT_CANCELLED || outcome == RP_BALLOT_EXPIRED))
+        rc = notify_closed(c, r, res, outcome, tp);
     PQclear(res);
     return rc;
 }

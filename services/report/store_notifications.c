@@ -19,23 +19,27 @@
 
 /* ---- creation ---- */
 
-/* Everything a notification is made of, in one statement: a fresh id, the
- * user's locale and whether the kind is muted, the template in force for
- * that locale (else en), and the case's (and the user's ballot's) values. */
+/* Everything the notifications of one kind about one case are made of, in
+ * one statement, one row per user of $1 in their order: a fresh id, the
+ * user, whether the user muted the kind, the template in force for the
+ * user's locale (else en), the case's values and the user's ballot on it. */
 static const char context_sql[] =
-    "SELECT gen_random_uuid()::text, coalesce($2 = ANY (p.muted_kinds), false)::int, "
+    "SELECT gen_random_uuid()::text, u.user_id, coalesce($2 = ANY (p.muted_kinds), false)::int, "
     "t.locale, t.version, t.title, t.body, c.report_type, c.verdict, "
     "coalesce(c.tally_violation, 0), coalesce(c.tally_no_violation, 0), "
     "CASE WHEN c.status = 'decided' AND c.appeal_of IS NULL THEN "
     SG_SQL_TS("c.decided_at + r.appeal_window_s * interval '1 second'") " END, "
     SG_SQL_TS("b.deadline") ", b.decision, coalesce($4::uuid, b.id)::text, c.appeal_of::text "
     "FROM cases c JOIN voting_rules r ON r.report_type = c.report_type AND r.version = c.rule_version "
-    "LEFT JOIN notification_prefs p ON p.user_id = $1 "
-    "LEFT JOIN ballots b ON b.case_id = c.id AND b.reviewer_id = $1 "
+    "CROSS JOIN unnest($1::text[]) WITH ORDINALITY AS u(user_id, o) "
+    "LEFT JOIN notification_prefs p ON p.user_id = u.user_id "
+    "LEFT JOIN ballots b ON b.case_id = c.id AND b.reviewer_id = u.user_id "
     "LEFT JOIN LATERAL (SELECT t.locale, t.version, t.title, t.body FROM notification_templates t "
     "   WHERE t.kind = $2 AND t.locale IN (coalesce(p.locale, '" FALLBACK_LOCALE "'), '" FALLBACK_LOCALE "') "
     "   ORDER BY (t.locale = coalesce(p.locale, '" FALLBACK_LOCALE "')) DESC, t.version DESC LIMIT 1) t ON true "
-    "WHERE c.id = $3";
+    "WHERE c.id = $3 ORDER BY u.o";
+enum { C_ID, C_USER, C_MUTED, C_LOCALE, C_VERSION, C_TITLE, C_BODY, C_REPORT_TYPE, C_VERDICT, C_TALLY_V, C_TALLY_NV,
+       C_APPEAL_DEADLINE, C_DEADLINE, C_DECISION, C_BALLOT, C_APPEAL_OF };
 
 /* The rows of a transaction's notifications go in one statement before
  * COMMIT (sg_pg_defer), like its audit entries and events. */
@@ -47,13 +51,18 @@ static const char insert_sql[] =
     "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], "
     "$9::text[], $10::text[], $11::text[]) WITH ORDINALITY AS x(i, u, k, c, b, l, v, t, bd, d, s, o) ORDER BY x.o";
 
-#define COL(res, k) (PQgetisnull(res, 0, k) ? NULL : PQgetvalue(res, 0, k))
+#define COL(k) (PQgetisnull(res, row, k) ? NULL : PQgetvalue(res, row, k))
+
+static json_t *str_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
 
 /* The notification's data (what the app needs to act on it), by kind. */
-static json_t *notification_data(rp_notify_kind kind, const PGresult *res, const char *case_id)
+static json_t *notification_data(rp_notify_kind kind, const PGresult *res, int row, const char *case_id)
 {
-    const char *verdict = COL(res, 7), *ballot = COL(res, 13), *decision = COL(res, 12);
-    json_t *d = json_pack("{s:s, s:s}", "case_id", case_id, "report_type", PQgetvalue(res, 0, 6));
+    const char *verdict = COL(C_VERDICT), *decision = COL(C_DECISION);
+    json_t *d = json_pack("{s:s, s:s}", "case_id", case_id, "report_type", PQgetvalue(res, row, C_REPORT_TYPE));
     if (!d)
         return NULL;
     switch (kind) {
@@ -61,105 +70,135 @@ static json_t *notification_data(rp_notify_kind kind, const PGresult *res, const
     case RP_NK_BALLOT_REMINDER:
     case RP_NK_BALLOT_CANCELLED:
     case RP_NK_BALLOT_EXPIRED:
-        json_object_set_new(d, "ballot_id", ballot ? json_string(ballot) : json_null());
-        json_object_set_new(d, "deadline", COL(res, 11) ? json_string(COL(res, 11)) : json_null());
+        json_object_set_new(d, "ballot_id", str_or_null(COL(C_BALLOT)));
+        json_object_set_new(d, "deadline", str_or_null(COL(C_DEADLINE)));
         break;
     case RP_NK_CASE_OUTCOME:
     case RP_NK_REPORT_OUTCOME:
     case RP_NK_CONTENT_OUTCOME:
-        json_object_set_new(d, "verdict", verdict ? json_string(verdict) : json_null());
-        json_object_set_new(d, "tally", json_pack("{s:i, s:i}", "violation", atoi(PQgetvalue(res, 0, 8)),
-                                                  "no_violation", atoi(PQgetvalue(res, 0, 9))));
+        json_object_set_new(d, "verdict", str_or_null(verdict));
+        json_object_set_new(d, "tally", json_pack("{s:i, s:i}", "violation", atoi(PQgetvalue(res, row, C_TALLY_V)),
+                                                  "no_violation", atoi(PQgetvalue(res, row, C_TALLY_NV))));
         if (kind == RP_NK_CASE_OUTCOME)
             json_object_set_new(d, "with_majority", json_boolean(verdict && decision && strcmp(verdict, decision) == 0));
         if (kind == RP_NK_CONTENT_OUTCOME)
-            json_object_set_new(d, "appeal_deadline", COL(res, 10) ? json_string(COL(res, 10)) : json_null());
+            json_object_set_new(d, "appeal_deadline", str_or_null(COL(C_APPEAL_DEADLINE)));
         break;
     case RP_NK_APPEAL_OPENED:
-        json_object_set_new(d, "appeal_of", COL(res, 14) ? json_string(COL(res, 14)) : json_null());
+        json_object_set_new(d, "appeal_of", str_or_null(COL(C_APPEAL_OF)));
         break;
     }
     return d;
 }
 
-int rp_notification_create(sg_pg *c, const char *user_id, rp_notify_kind kind, const char *case_id,
-                           const char *ballot_id, const char *tp)
+/* Renders row `row` of the context, stores it (deferred insert), publishes
+ * it and adds its audit entry. */
+static int create_one(sg_pg *c, const PGresult *res, int row, rp_notify_kind kind, const char *case_id,
+                      const char *tp)
 {
-    const char *kname = rp_notify_kind_name(kind);
+    const char *kname = rp_notify_kind_name(kind), *id = PQgetvalue(res, row, C_ID);
+    const char *user = PQgetvalue(res, row, C_USER), *bid = COL(C_BALLOT);
     char *title = NULL, *body = NULL, *data_text = NULL, tally[32];
-    json_t *data = NULL;
-    int rc;
-    PGresult *res;
+    json_t *data = NULL, *payload = NULL;
+    int rc = SG_ERR_DB;
 
-    if (!kname)
+    if (PQgetisnull(res, row, C_TITLE)) {
+        sg_error("notification %s for %s: no template", kname, user);
         return SG_ERR_DB;
-    res = sg_pg_rows(c, &rc, context_sql, 4, SG_P(user_id, kname, case_id, ballot_id));
-    if (!res)
-        return rc;
-    if (PQntuples(res) != 1 || PQgetisnull(res, 0, 2)) {
-        sg_error("notification %s for %s: no case %s or no template", kname, user_id, case_id);
-        rc = SG_ERR_DB;
-        goto cleanup;
     }
-    const char *id = PQgetvalue(res, 0, 0), *bid = COL(res, 13);
-    int muted = atoi(PQgetvalue(res, 0, 1));
-    const char *status = rp_push_status_name(muted ? RP_PUSH_MUTED : RP_PUSH_PENDING);
-    snprintf(tally, sizeof tally, "%s:%s", PQgetvalue(res, 0, 8), PQgetvalue(res, 0, 9));
-    rp_notify_vars vars = {kname,
-                           PQgetvalue(res, 0, 6),
-                           case_id,
-                           COL(res, 11),
-                           COL(res, 7),
-                           COL(res, 7) ? tally : NULL,
-                           COL(res, 10)};
-    title = rp_template_render(PQgetvalue(res, 0, 4), &vars);
-    body = rp_template_render(PQgetvalue(res, 0, 5), &vars);
-    data = notification_data(kind, res, case_id);
+    const char *status = rp_push_status_name(atoi(PQgetvalue(res, row, C_MUTED)) ? RP_PUSH_MUTED : RP_PUSH_PENDING);
+    snprintf(tally, sizeof tally, "%s:%s", PQgetvalue(res, row, C_TALLY_V), PQgetvalue(res, row, C_TALLY_NV));
+    rp_notify_vars vars = {kname,        PQgetvalue(res, row, C_REPORT_TYPE), case_id,
+                           COL(C_DEADLINE), COL(C_VERDICT), COL(C_VERDICT) ? tally : NULL,
+                           COL(C_APPEAL_DEADLINE)};
+    title = rp_template_render(PQgetvalue(res, row, C_TITLE), &vars);
+    body = rp_template_render(PQgetvalue(res, row, C_BODY), &vars);
+    data = notification_data(kind, res, row, case_id);
     data_text = data ? json_dumps(data, JSON_COMPACT) : NULL;
     if (!title || !body || !data_text) {
-        sg_error("notification %s for %s: cannot render template %s/%s v%s", kname, user_id,
-                 kname, PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3));
-        rc = SG_ERR_DB;
+        sg_error("notification %s for %s: cannot render template %s/%s v%s", kname, user, kname,
+                 PQgetvalue(res, row, C_LOCALE), PQgetvalue(res, row, C_VERSION));
         goto cleanup;
     }
-    const char *row[] = {id,    user_id, kname, case_id,   bid, PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3),
-                         title, body,    data_text, status};
-    rc = sg_pg_in_tx(c) ? sg_pg_defer(c, insert_sql, 11, row)
+    const char *cols[] = {id,    user, kname,     case_id, bid, PQgetvalue(res, row, C_LOCALE),
+                          PQgetvalue(res, row, C_VERSION), title, body, data_text, status};
+    rc = sg_pg_in_tx(c) ? sg_pg_defer(c, insert_sql, 11, cols)
                         : sg_pg_exec(c,
                                      "INSERT INTO notifications (id, user_id, kind, case_id, ballot_id, locale, "
                                      "template_version, title, body, data, status, next_attempt_at) VALUES ($1, $2, "
                                      "$3, $4, $5, $6, $7::int, $8, $9, $10::jsonb, $11, "
                                      "CASE WHEN $11 = 'pending' THEN now() END)",
-                                     11, row);
+                                     11, cols);
     if (rc != SG_OK)
         goto cleanup;
-    rp_notification e = {user_id, kname, case_id, bid, id, title, body};
-    json_t *payload = rp_notification_encode(&e);
-    rc = payload ? sg_outbox_add(c, SG_T_NOTIFICATION, user_id, SG_T_NOTIFICATION, payload, tp) : SG_ERR_DB;
-    json_decref(payload);
+    rp_notification e = {user, kname, case_id, bid, id, title, body};
+    payload = rp_notification_encode(&e);
+    rc = payload ? sg_outbox_add(c, SG_T_NOTIFICATION, user, SG_T_NOTIFICATION, payload, tp) : SG_ERR_DB;
     if (rc == SG_OK)
         rc = rp_audit_add(c, case_id, "notification", NULL,
-                          json_pack("{s:s, s:s, s:s, s:s}", "notification_id", id, "kind", kname, "user_id", user_id,
+                          json_pack("{s:s, s:s, s:s, s:s}", "notification_id", id, "kind", kname, "user_id", user,
                                     "status", status));
 cleanup:
-    PQclear(res);
     free(title);
     free(body);
     free(data_text);
     json_decref(data);
+    json_decref(payload);
     return rc;
 }
 
-/* Notifies each user of column 0 of sql($1, $2) with kind about case_id. */
+int rp_notifications_create(sg_pg *c, const char *const *users, size_t n, rp_notify_kind kind, const char *case_id,
+                            const char *ballot_id, const char *tp)
+{
+    const char *kname = rp_notify_kind_name(kind);
+    char *arr;
+    int rc;
+    PGresult *res;
+
+    if (!kname)
+        return SG_ERR_DB;
+    if (n == 0)
+        return SG_OK;
+    if (!(arr = sg_pg_text_array(users, n)))
+        return SG_ERR_DB;
+    res = sg_pg_rows(c, &rc, context_sql, 4, SG_P(arr, kname, case_id, n == 1 ? ballot_id : NULL));
+    free(arr);
+    if (!res)
+        return rc;
+    if ((size_t)PQntuples(res) != n) {
+        sg_error("notification %s about case %s: no such case", kname, case_id);
+        rc = SG_ERR_DB;
+    }
+    for (int i = 0; rc == SG_OK && i < PQntuples(res); i++)
+        rc = create_one(c, res, i, kind, case_id, tp);
+    PQclear(res);
+    return rc;
+}
+
+int rp_notification_create(sg_pg *c, const char *user_id, rp_notify_kind kind, const char *case_id,
+                           const char *ballot_id, const char *tp)
+{
+    return rp_notifications_create(c, &user_id, 1, kind, case_id, ballot_id, tp);
+}
+
+/* Notifies, in one batch, each user of column 0 of sql($1, $2) with kind
+ * about case_id. */
 static int notify_each(sg_pg *c, const char *sql, const char *p1, const char *p2, rp_notify_kind kind,
                        const char *case_id, const char *tp)
 {
-    int rc;
+    int rc, n;
+    const char **users = NULL;
     PGresult *res = sg_pg_rows(c, &rc, sql, 2, SG_P(p1, p2));
     if (!res)
         return rc;
-    for (int i = 0; i < PQntuples(res) && rc == SG_OK; i++)
-        rc = rp_notification_create(c, PQgetvalue(res, i, 0), kind, case_id, NULL, tp);
+    n = PQntuples(res);
+    if (n > 0 && !(users = calloc((size_t)n, sizeof *users)))
+        rc = SG_ERR_DB;
+    for (int i = 0; rc == SG_OK && i < n; i++)
+        users[i] = PQgetvalue(res, i, 0);
+    if (rc == SG_OK)
+        rc = rp_notifications_create(c, users, (size_t)n, kind, case_id, NULL, tp);
+    free(users);
     PQclear(res);
     return rc;
 }

@@ -17,6 +17,11 @@
  * Status pending, or muted when the user muted the kind. SG_OK or SG_ERR_*. */
 int rp_notification_create(sg_pg *c, const char *user_id, rp_notify_kind kind, const char *case_id,
                            const char *ballot_id, const char *tp);
+/* The same for users[0..n) (borrowed), read in one statement: each gets
+ * one notification, in that order (ballot_id is used only when n is 1;
+ * otherwise each user's ballot on the case). */
+int rp_notifications_create(sg_pg *c, const char *const *users, size_t n, rp_notify_kind kind, const char *case_id,
+                            const char *ballot_id, const char *tp);
 
 /* The outcome notices of a decided case: case_outcome to each juror of
  * case_id who voted, report_outcome to each reporter (of root_id, the
