@@ -122,26 +122,22 @@ static size_t discard(char *ptr, size_t size, size_t nmemb, void *ud)
     return size * nmemb;
 }
 
-/* POSTs the job's body to the gateway; returns the HTTP status, or 0 with
- * err filled. */
-static int post(const rp_svc *s, const rp_push_job *job, char *err, size_t errlen)
+/* POSTs the job's body to the gateway on curl (reused within a batch, so
+ * its connection is kept alive); returns the HTTP status, or 0 with err
+ * filled. */
+static int post(const rp_svc *s, CURL *curl, const rp_push_job *job, char *err, size_t errlen)
 {
     char sig[SG_SIGNATURE_MAX], sig_header[SG_SIGNATURE_MAX + 32], id_header[64], errbuf[CURL_ERROR_SIZE] = "";
     struct curl_slist *headers = NULL, *h;
     long status = 0;
     CURLcode rc;
-    CURL *curl;
 
     if (sg_signature_header(s->push_secret, (long long)time(NULL), job->body, strlen(job->body), sig)) {
         snprintf(err, errlen, "cannot sign the body");
         return 0;
     }
-    if (!(curl = curl_easy_init())) {
-        snprintf(err, errlen, "curl_easy_init failed");
-        return 0;
-    }
     snprintf(sig_header, sizeof sig_header, "X-SG-Signature: %s", sig);
-    snprintf(id_header, sizeof id_header, "X-SG-Event-Id: %s", job->id);
+    snprintf(id_header, sizeof id_header, "X-SG-Event-Id: %.36s", job->id);
     const char *lines[] = {"Content-Type: application/json", sig_header, id_header, "Expect:"};
     for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
         if (!(h = curl_slist_append(headers, lines[i]))) {
@@ -167,42 +163,58 @@ static int post(const rp_svc *s, const rp_push_job *job, char *err, size_t errle
     else
         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
 cleanup:
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
     curl_slist_free_all(headers);
-    curl_easy_cleanup(curl);
     return (int)status;
 }
 
 int rp_push_tick(void *ctx)
 {
     rp_svc *s = ctx;
-    rp_push_job job;
-    char err[CURL_ERROR_SIZE + 32] = "", *where;
-    int lease_s, got, status, ok;
-    long long t0;
-    long backoff;
+    rp_push_job jobs[RP_PUSH_MAX_BATCH];
+    rp_push_result results[RP_PUSH_MAX_BATCH];
+    int batch = (int)s->push_batch, njobs = 0, handled, down = 0;
+    /* The calls of a batch are made one after the other: the lease covers
+     * all of them. */
+    int lease_s = (int)((s->push_timeout_ms * batch + 999) / 1000) + LEASE_MARGIN_S;
+    CURL *curl;
 
     if (!s->push_url)
         return 0;
-    lease_s = (int)((s->push_timeout_ms + 999) / 1000) + LEASE_MARGIN_S;
-    got = rp_store_push_claim(s->app->pg, lease_s, s->push_max_per_hour, &job);
-    if (got != 2)
-        return got; /* -1, nothing due, or settled without a call (1: drain on) */
-    t0 = sg_clock_mono_ms();
-    status = post(s, &job, err, sizeof err);
-    ok = status >= 200 && status < 300;
-    backoff = rp_push_backoff_s(job.attempts + 1, s->push_max_backoff_s);
-    observe(s->push_stats, (double)(sg_clock_mono_ms() - t0) / 1000.0,
-            ok ? 0 : job.attempts + 1 >= s->push_max_attempts ? 2 : 1);
-    if (!ok) {
-        where = sg_url_redact(s->push_url);
-        if (status)
-            sg_info("push %s attempt %d to %s: HTTP %d", job.id, job.attempts + 1, where ? where : "?", status);
-        else
-            sg_info("push %s attempt %d to %s: %s", job.id, job.attempts + 1, where ? where : "?", err);
-        free(where);
+    handled = rp_store_push_claim(s->app->pg, batch, lease_s, s->push_max_per_hour, jobs, &njobs);
+    if (handled <= 0 || njobs == 0)
+        return handled; /* -1, nothing due, or only settled without a call (drain on) */
+    memset(results, 0, sizeof results);
+    if (!(curl = curl_easy_init()))
+        down = 1;
+    for (int i = 0; i < njobs && !down; i++) {
+        rp_push_result *r = &results[i];
+        long long t0 = sg_clock_mono_ms();
+        r->attempted = 1;
+        r->http_status = post(s, curl, &jobs[i], r->error, sizeof r->error);
+        int ok = r->http_status >= 200 && r->http_status < 300;
+        observe(s->push_stats, (double)(sg_clock_mono_ms() - t0) / 1000.0,
+                ok ? 0 : jobs[i].attempts + 1 >= s->push_max_attempts ? 2 : 1);
+        if (!ok) {
+            char *where = sg_url_redact(s->push_url);
+            if (r->http_status)
+                sg_info("push %s attempt %d to %s: HTTP %d", jobs[i].id, jobs[i].attempts + 1, where ? where : "?",
+                        r->http_status);
+            else
+                sg_info("push %s attempt %d to %s: %s", jobs[i].id, jobs[i].attempts + 1, where ? where : "?",
+                        r->error);
+            free(where);
+        }
+        /* No answer at all: the gateway is down or hangs; the rest of the
+         * batch is released rather than each waiting for its timeout. */
+        if (!r->http_status)
+            down = 1;
     }
-    if (rp_store_push_record(s->app->pg, &job, status, err, (int)s->push_max_attempts, backoff))
-        sg_warn("push %s: result not recorded; retried when its lease ends", job.id);
-    rp_store_push_job_free(&job);
-    return 1;
+    if (curl)
+        curl_easy_cleanup(curl);
+    if (rp_store_push_record(s->app->pg, jobs, results, njobs, (int)s->push_max_attempts, s->push_max_backoff_s))
+        sg_warn("push: results of %d calls not recorded; retried when their lease ends", njobs);
+    for (int i = 0; i < njobs; i++)
+        rp_store_push_job_free(&jobs[i]);
+    return handled;
 }

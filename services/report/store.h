@@ -186,19 +186,27 @@ typedef struct rp_push_job {
     int attempts;           /* made before this one */
 } rp_push_job;
 
-/* Claims one due notification (pending, or deferred whose quiet hours are
- * over) with SKIP LOCKED and decides it under a per-user lock: muted,
- * deferred past quiet hours and over the hourly cap (max_per_hour) are
- * settled here (returns 1); a notification to send is leased for lease_s
- * seconds, committed (the call happens outside any transaction, a crash
- * only delays it) and returned in *job (returns 2; free with
- * rp_store_push_job_free). 0 when nothing is due, -1 on error. */
-int rp_store_push_claim(sg_pg_pool *p, int lease_s, long max_per_hour, rp_push_job *job);
-/* Records the call's result: sent on 2xx, else retried after backoff_s
- * (pending) or failed at max_attempts. http_status 0 when there was no
- * response (error says why). 0 or -1. */
-int rp_store_push_record(sg_pg_pool *p, const rp_push_job *job, int http_status, const char *error,
-                         int max_attempts, long backoff_s);
+/* The result of one gateway call. */
+typedef struct rp_push_result {
+    int attempted;          /* 0: not made (released, due again at once, no attempt counted) */
+    int http_status;        /* 0 when there was no response */
+    char error[256];        /* why, when there was no response */
+} rp_push_result;
+
+/* Claims up to max_jobs due notifications (pending, or deferred whose quiet
+ * hours are over) with SKIP LOCKED and decides each under a lock of its
+ * user: muted, deferred past quiet hours and over the hourly cap
+ * (max_per_hour) are settled here; those to send are leased for lease_s
+ * seconds, committed (the calls happen outside any transaction, a crash
+ * only delays them) and returned in jobs[0..*njobs) (free each with
+ * rp_store_push_job_free). Returns the number handled (settled + to send),
+ * 0 when nothing is due, -1 on error. */
+int rp_store_push_claim(sg_pg_pool *p, int max_jobs, int lease_s, long max_per_hour, rp_push_job *jobs, int *njobs);
+/* Records the results of jobs[0..n) in one transaction: sent on 2xx, else
+ * retried after rp_push_backoff_s (pending) or failed at max_attempts; a
+ * job not attempted is due again at once. 0 or -1. */
+int rp_store_push_record(sg_pg_pool *p, const rp_push_job *jobs, const rp_push_result *results, int n,
+                         int max_attempts, long max_backoff_s);
 void rp_store_push_job_free(rp_push_job *job);
 /* Counts notifications by kind and delivery status. 0 or -1. */
 int rp_store_notification_counts(sg_pg_pool *p, long counts[RP_NK_COUNT][RP_PUSH_NSTATUS]);

@@ -532,135 +532,168 @@ static int push_retry(sg_pg *c, const char *id, const char *case_id, rp_push_sta
 
 /* ---- the gateway queue ---- */
 
+enum { Q_ID, Q_CASE, Q_USER, Q_KIND, Q_TITLE, Q_BODY, Q_DATA, Q_STATUS, Q_ATTEMPTS, Q_COUNTED, Q_MUTED, Q_QSTART,
+       Q_QEND, Q_QOFFSET, Q_NOW };
+
 typedef struct claim_ctx {
+    int max_jobs;
     int lease_s;
     long max_per_hour;
-    rp_push_job *job;
-    int result; /* 0 none due, 1 settled here, 2 job to send */
+    rp_push_job *jobs;
+    int njobs;    /* out: to send */
+    int handled;  /* out: settled here + to send */
 } claim_ctx;
+
+/* Fills job from row i of the claim and encodes the gateway request. */
+static int make_job(const PGresult *res, int i, rp_push_job *j)
+{
+    json_t *data = json_loads(PQgetvalue(res, i, Q_DATA), 0, NULL), *req;
+    rp_push_request e = {PQgetvalue(res, i, Q_ID),    PQgetvalue(res, i, Q_USER), PQgetvalue(res, i, Q_KIND),
+                         PQgetvalue(res, i, Q_TITLE), PQgetvalue(res, i, Q_BODY), data};
+    snprintf(j->id, sizeof j->id, "%s", PQgetvalue(res, i, Q_ID));
+    snprintf(j->case_id, sizeof j->case_id, "%s", PQgetvalue(res, i, Q_CASE));
+    snprintf(j->kind, sizeof j->kind, "%s", PQgetvalue(res, i, Q_KIND));
+    j->attempts = atoi(PQgetvalue(res, i, Q_ATTEMPTS));
+    req = rp_push_request_encode(&e);
+    j->body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+    j->user_id = strdup(PQgetvalue(res, i, Q_USER));
+    json_decref(req);
+    json_decref(data);
+    return j->body && j->user_id ? SG_OK : SG_ERR_DB;
+}
 
 static int claim_tx(sg_pg *c, void *arg)
 {
     claim_ctx *x = arg;
-    rp_push_job *j = x->job;
-    rp_push_status from;
-    rp_quiet_hours q, *qp = NULL;
-    long pushed = 0, wait_s = 0;
-    json_t *data = NULL, *req = NULL;
-    int rc;
-    char b[24];
+    char b1[24], b2[24], *ids = NULL;
+    const char **send = NULL;
+    int rc, n, nsend = 0;
+    /* Due rows, grouped by user (the order in which users are locked, so two
+     * replicas never wait on each other's users in a cycle). */
     PGresult *res = sg_pg_rows(
         c, &rc,
         "SELECT n.id, coalesce(n.case_id::text, ''), n.user_id, n.kind, n.title, n.body, n.data::text, n.status, "
         "n.attempts, (n.first_attempt_at IS NOT NULL)::int, coalesce(n.kind = ANY (p.muted_kinds), false)::int, "
         "p.quiet_start, p.quiet_end, p.quiet_offset, extract(epoch FROM now())::bigint "
         "FROM notifications n LEFT JOIN notification_prefs p ON p.user_id = n.user_id "
-        "WHERE n.id = (SELECT id FROM notifications WHERE status IN ('pending', 'deferred') "
-        "  AND next_attempt_at <= now() ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED)",
-        0, NULL);
+        "WHERE n.id IN (SELECT id FROM notifications WHERE status IN ('pending', 'deferred') "
+        "  AND next_attempt_at <= now() ORDER BY next_attempt_at LIMIT $1::int FOR UPDATE SKIP LOCKED) "
+        "ORDER BY n.user_id, n.seq",
+        1, SG_P(sg_pg_int(b1, x->max_jobs)));
 
-    rp_store_push_job_free(j);
-    x->result = 0;
+    for (int i = 0; i < x->njobs; i++)
+        rp_store_push_job_free(&x->jobs[i]);
+    x->njobs = x->handled = 0;
     if (!res)
         return rc;
-    if (PQntuples(res) == 0) {
-        PQclear(res);
-        return SG_OK;
-    }
-    snprintf(j->id, sizeof j->id, "%s", PQgetvalue(res, 0, 0));
-    snprintf(j->case_id, sizeof j->case_id, "%s", PQgetvalue(res, 0, 1));
-    snprintf(j->kind, sizeof j->kind, "%s", PQgetvalue(res, 0, 3));
-    j->attempts = atoi(PQgetvalue(res, 0, 8));
-    if (rp_push_status_parse(PQgetvalue(res, 0, 7), &from) != 0) {
+    n = PQntuples(res);
+    if (n > 0 && !(send = calloc((size_t)n, sizeof *send))) {
         rc = SG_ERR_DB;
         goto cleanup;
     }
-    if (!PQgetisnull(res, 0, 11)) {
-        q = (rp_quiet_hours){atoi(PQgetvalue(res, 0, 11)), atoi(PQgetvalue(res, 0, 12)), atoi(PQgetvalue(res, 0, 13))};
-        qp = &q;
+    long pushed = 0;
+    const char *locked_user = NULL;
+    for (int i = 0; rc == SG_OK && i < n; i++) {
+        const char *id = PQgetvalue(res, i, Q_ID), *case_id = PQgetvalue(res, i, Q_CASE);
+        const char *user = PQgetvalue(res, i, Q_USER);
+        rp_push_status from;
+        rp_quiet_hours q, *qp = NULL;
+        long wait_s;
+        int counted = atoi(PQgetvalue(res, i, Q_COUNTED)), muted = atoi(PQgetvalue(res, i, Q_MUTED));
+        time_t now = (time_t)atoll(PQgetvalue(res, i, Q_NOW));
+
+        if (rp_push_status_parse(PQgetvalue(res, i, Q_STATUS), &from) != 0) {
+            rc = SG_ERR_DB;
+            break;
+        }
+        if (!PQgetisnull(res, i, Q_QSTART)) {
+            q = (rp_quiet_hours){atoi(PQgetvalue(res, i, Q_QSTART)), atoi(PQgetvalue(res, i, Q_QEND)),
+                                 atoi(PQgetvalue(res, i, Q_QOFFSET))};
+            qp = &q;
+        }
+        if (!muted && !counted && !rp_quiet_wait_s(now, qp) && (!locked_user || strcmp(locked_user, user) != 0)) {
+            /* The cap is counted under a lock of the user (held to COMMIT),
+             * so two replicas cannot both push the user's last allowed
+             * notification; this batch's own pushes are added as it goes. */
+            PGresult *cnt;
+            if ((rc = sg_pg_exec(c, "SELECT pg_advisory_xact_lock(hashtext('sg_push:' || $1))", 1, SG_P(user))) !=
+                SG_OK)
+                break;
+            cnt = sg_pg_rows(c, &rc,
+                             "SELECT count(*) FROM notifications WHERE user_id = $1 "
+                             "AND first_attempt_at > now() - interval '1 hour'",
+                             1, SG_P(user));
+            if (!cnt)
+                break;
+            pushed = atol(PQgetvalue(cnt, 0, 0));
+            PQclear(cnt);
+            locked_user = user;
+        }
+        switch (rp_push_decide(now, muted, qp, counted, pushed, x->max_per_hour, &wait_s)) {
+        case RP_PUSH_DO_MUTE:
+            rc = push_mute(c, id, case_id, from);
+            break;
+        case RP_PUSH_DO_DEFER:
+            rc = push_defer(c, id, case_id, from, wait_s);
+            break;
+        case RP_PUSH_DO_CAP:
+            rc = push_cap(c, id, case_id, from, x->max_per_hour);
+            break;
+        case RP_PUSH_DO_SEND:
+            if (!counted)
+                pushed++;
+            send[nsend++] = id;
+            if ((rc = make_job(res, i, &x->jobs[x->njobs])) == SG_OK)
+                x->njobs++;
+            break;
+        }
+        x->handled++;
     }
-    int counted = atoi(PQgetvalue(res, 0, 9)), muted = atoi(PQgetvalue(res, 0, 10));
-    time_t now = (time_t)atoll(PQgetvalue(res, 0, 14));
-    if (!muted && !counted && !rp_quiet_wait_s(now, qp)) {
-        /* The cap is counted under a lock of the user, so two replicas
-         * cannot both push the user's last allowed notification. */
-        PGresult *cnt;
-        if ((rc = sg_pg_exec(c, "SELECT pg_advisory_xact_lock(hashtext('sg_push:' || $1))", 1,
-                             SG_P(PQgetvalue(res, 0, 2)))) != SG_OK)
-            goto cleanup;
-        cnt = sg_pg_rows(c, &rc,
-                         "SELECT count(*) FROM notifications WHERE user_id = $1 "
-                         "AND first_attempt_at > now() - interval '1 hour'",
-                         1, SG_P(PQgetvalue(res, 0, 2)));
-        if (!cnt)
-            goto cleanup;
-        pushed = atol(PQgetvalue(cnt, 0, 0));
-        PQclear(cnt);
+    /* The lease: the rows to send are due again after it, so a crash
+     * mid-call only delays them. */
+    if (rc == SG_OK && nsend > 0) {
+        if (!(ids = sg_pg_text_array(send, (size_t)nsend)))
+            rc = SG_ERR_DB;
+        else
+            rc = sg_pg_exec(c,
+                            "UPDATE notifications SET next_attempt_at = now() + $2::int * interval '1 second', "
+                            "first_attempt_at = coalesce(first_attempt_at, now()) WHERE id = ANY ($1::uuid[])",
+                            2, SG_P(ids, sg_pg_int(b2, x->lease_s)));
     }
-    switch (rp_push_decide(now, muted, qp, counted, pushed, x->max_per_hour, &wait_s)) {
-    case RP_PUSH_DO_MUTE:
-        rc = push_mute(c, j->id, j->case_id, from);
-        x->result = 1;
-        goto cleanup;
-    case RP_PUSH_DO_DEFER:
-        rc = push_defer(c, j->id, j->case_id, from, wait_s);
-        x->result = 1;
-        goto cleanup;
-    case RP_PUSH_DO_CAP:
-        rc = push_cap(c, j->id, j->case_id, from, x->max_per_hour);
-        x->result = 1;
-        goto cleanup;
-    case RP_PUSH_DO_SEND:
-        break;
-    }
-    /* The lease: due again after it, so a crash mid-call only delays. */
-    rc = sg_pg_exec(c,
-                    "UPDATE notifications SET next_attempt_at = now() + $2::int * interval '1 second', "
-                    "first_attempt_at = coalesce(first_attempt_at, now()) WHERE id = $1",
-                    2, SG_P(j->id, sg_pg_int(b, x->lease_s)));
-    if (rc != SG_OK)
-        goto cleanup;
-    data = json_loads(PQgetvalue(res, 0, 6), 0, NULL);
-    rp_push_request e = {j->id, PQgetvalue(res, 0, 2), j->kind, PQgetvalue(res, 0, 4), PQgetvalue(res, 0, 5), data};
-    req = rp_push_request_encode(&e);
-    j->body = req ? json_dumps(req, JSON_COMPACT) : NULL;
-    j->user_id = strdup(PQgetvalue(res, 0, 2));
-    if (!j->body || !j->user_id)
-        rc = SG_ERR_DB;
-    else
-        x->result = 2;
 cleanup:
+    free(ids);
+    free(send);
     PQclear(res);
-    json_decref(data);
-    json_decref(req);
     return rc;
 }
 
-int rp_store_push_claim(sg_pg_pool *p, int lease_s, long max_per_hour, rp_push_job *job)
+int rp_store_push_claim(sg_pg_pool *p, int max_jobs, int lease_s, long max_per_hour, rp_push_job *jobs, int *njobs)
 {
-    claim_ctx x = {lease_s, max_per_hour, job, 0};
-    memset(job, 0, sizeof *job);
+    claim_ctx x = {max_jobs, lease_s, max_per_hour, jobs, 0, 0};
+    memset(jobs, 0, sizeof *jobs * (size_t)max_jobs);
+    *njobs = 0;
     if (sg_pg_tx(p, SG_TX_READ_COMMITTED, claim_tx, &x) != SG_OK) {
-        rp_store_push_job_free(job);
+        for (int i = 0; i < x.njobs; i++)
+            rp_store_push_job_free(&jobs[i]);
         return -1;
     }
-    if (x.result != 2)
-        rp_store_push_job_free(job);
-    return x.result;
+    *njobs = x.njobs;
+    return x.handled;
 }
 
 typedef struct record_ctx {
-    const rp_push_job *job;
-    int http_status;
-    const char *error;
+    const rp_push_job *jobs;
+    const rp_push_result *results;
+    int n;
     int max_attempts;
-    long backoff_s;
+    long max_backoff_s;
 } record_ctx;
 
-static int record_tx(sg_pg *c, void *arg)
+/* One attempt's result: sent, retried or failed (RP_CONFLICT, and nothing
+ * written, when the row was settled meanwhile by another attempt made after
+ * this one's lease ran out). */
+static int record_one(sg_pg *c, const rp_push_job *j, const rp_push_result *r, int max_attempts, long max_backoff_s)
 {
-    record_ctx *x = arg;
-    const rp_push_job *j = x->job;
     char result[300];
     rp_push_status from;
     int rc, attempts;
@@ -671,29 +704,39 @@ static int record_tx(sg_pg *c, void *arg)
     if (PQntuples(res) != 1 || rp_push_status_parse(PQgetvalue(res, 0, 0), &from) != 0 ||
         (from != RP_PUSH_PENDING && from != RP_PUSH_DEFERRED)) {
         PQclear(res);
-        return SG_OK; /* settled meanwhile by another attempt (after our lease ran out) */
+        return RP_CONFLICT;
     }
     attempts = atoi(PQgetvalue(res, 0, 1));
     PQclear(res);
-    if (x->http_status > 0)
-        snprintf(result, sizeof result, "HTTP %d", x->http_status);
+    if (!r->attempted) /* released unattempted: due now, no attempt counted */
+        return sg_pg_exec(c, "UPDATE notifications SET next_attempt_at = now() WHERE id = $1", 1, SG_P(j->id));
+    if (r->http_status > 0)
+        snprintf(result, sizeof result, "HTTP %d", r->http_status);
     else
-        snprintf(result, sizeof result, "%.290s", x->error ? x->error : "no response");
-    if (x->http_status >= 200 && x->http_status < 300)
-        rc = push_sent(c, j->id, j->case_id, from, result);
-    else if (attempts + 1 >= x->max_attempts)
-        rc = push_fail(c, j->id, j->case_id, from, result);
-    else
-        rc = push_retry(c, j->id, j->case_id, from, x->backoff_s, result);
-    if (rc == RP_CONFLICT)
-        rc = SG_OK;
+        snprintf(result, sizeof result, "%.290s", r->error[0] ? r->error : "no response");
+    if (r->http_status >= 200 && r->http_status < 300)
+        return push_sent(c, j->id, j->case_id, from, result);
+    if (attempts + 1 >= max_attempts)
+        return push_fail(c, j->id, j->case_id, from, result);
+    return push_retry(c, j->id, j->case_id, from, rp_push_backoff_s(attempts + 1, max_backoff_s), result);
+}
+
+static int record_tx(sg_pg *c, void *arg)
+{
+    record_ctx *x = arg;
+    int rc = SG_OK;
+    for (int i = 0; rc == SG_OK && i < x->n; i++) {
+        rc = record_one(c, &x->jobs[i], &x->results[i], x->max_attempts, x->max_backoff_s);
+        if (rc == RP_CONFLICT)
+            rc = SG_OK;
+    }
     return rc;
 }
 
-int rp_store_push_record(sg_pg_pool *p, const rp_push_job *job, int http_status, const char *error,
-                         int max_attempts, long backoff_s)
+int rp_store_push_record(sg_pg_pool *p, const rp_push_job *jobs, const rp_push_result *results, int n,
+                         int max_attempts, long max_backoff_s)
 {
-    record_ctx x = {job, http_status, error, max_attempts, backoff_s};
+    record_ctx x = {jobs, results, n, max_attempts, max_backoff_s};
     return sg_pg_tx(p, SG_TX_READ_COMMITTED, record_tx, &x) == SG_OK ? 0 : -1;
 }
 

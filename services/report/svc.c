@@ -32,7 +32,8 @@ void *rp_svc_init(sg_app *app, char *err, size_t errlen)
         sg_env_long("SG_PUSH_MAX_ATTEMPTS", 8, 5, 100, &s->push_max_attempts, err, errlen) ||
         sg_env_long("SG_PUSH_TIMEOUT_MS", 5000, 100, 60000, &s->push_timeout_ms, err, errlen) ||
         sg_env_long("SG_PUSH_CONNECT_TIMEOUT_MS", 2000, 100, 60000, &s->push_connect_timeout_ms, err, errlen) ||
-        sg_env_long("SG_PUSH_MAX_BACKOFF_S", 300, 1, 86400, &s->push_max_backoff_s, err, errlen))
+        sg_env_long("SG_PUSH_MAX_BACKOFF_S", 300, 1, 86400, &s->push_max_backoff_s, err, errlen) ||
+        sg_env_long("SG_PUSH_BATCH", 16, 1, RP_PUSH_MAX_BATCH, &s->push_batch, err, errlen))
         goto fail;
     s->push_url = sg_env_strdup("SG_PUSH_GATEWAY_URL", NULL);
     if (s->push_url && !s->push_url[0]) {

@@ -24,6 +24,7 @@ typedef struct rp_svc {
     long push_timeout_ms;         /* SG_PUSH_TIMEOUT_MS: a whole gateway call */
     long push_connect_timeout_ms; /* SG_PUSH_CONNECT_TIMEOUT_MS */
     long push_max_backoff_s;      /* SG_PUSH_MAX_BACKOFF_S */
+    long push_batch;              /* SG_PUSH_BATCH: notifications one dispatcher claims at once */
     struct rp_push_stats *push_stats; /* mutable, its own lock (push.c) */
 } rp_svc;
 
@@ -46,6 +47,9 @@ void *rp_svc_init(sg_app *app, char *err, size_t errlen);
 void rp_svc_fini(void *svc);
 /* collect.c: appends sg_cases{status=...} gauges. */
 void rp_collect(FILE *out, void *svc);
+
+/* Most notifications one dispatcher pass claims (SG_PUSH_BATCH's bound). */
+#define RP_PUSH_MAX_BATCH 64
 
 /* push.c: the gateway dispatcher's statistics (latency histogram of the
  * gateway calls, notification counts by kind and status refreshed at most
