@@ -1,8 +1,10 @@
 /* The push gateway dispatcher: POSTs due notifications to
  * SG_PUSH_GATEWAY_URL over libcurl, signed like the upstream callbacks
  * (X-SG-Signature: t=...,v1=...; X-SG-Event-Id = the notification id),
- * outside any database transaction (the row is leased while the call runs;
- * see rp_store_push_claim). Also the push metrics. */
+ * outside any database transaction (the rows are leased while the calls
+ * run; see rp_store_push_claim). Also the push metrics: a scrape reads
+ * counts refreshed in the background (rp_push_metrics_tick), never the
+ * database. */
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -21,9 +23,6 @@
 /* The lease outlasts the call (its total timeout) and the recording of its
  * result; a replica that died mid-call leaves the row due after it. */
 #define LEASE_MARGIN_S 5
-/* Notification counts are read from the database at most this often. */
-#define COUNTS_TTL_MS 15000
-
 static const double latency_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 #define NBOUNDS (sizeof latency_bounds / sizeof latency_bounds[0])
 
@@ -33,8 +32,7 @@ struct rp_push_stats {
     unsigned long long count;
     double sum;
     unsigned long long results[3];           /* sent, retried, failed */
-    long counts[RP_NK_COUNT][RP_PUSH_NSTATUS];
-    long long counts_at_ms;                  /* 0: never read */
+    long counts[RP_NK_COUNT][RP_PUSH_NSTATUS]; /* as of the last rp_push_metrics_tick */
 };
 
 struct rp_push_stats *rp_push_stats_new(void)
@@ -68,27 +66,26 @@ static void observe(struct rp_push_stats *st, double seconds, int result)
     pthread_mutex_unlock(&st->lock);
 }
 
+int rp_push_metrics_tick(void *ctx)
+{
+    rp_svc *s = ctx;
+    struct rp_push_stats *st = s->push_stats;
+    long counts[RP_NK_COUNT][RP_PUSH_NSTATUS];
+    if (rp_store_notification_counts(s->app->pg, counts) != 0) {
+        sg_warn("metrics: cannot count notifications");
+        return -1;
+    }
+    pthread_mutex_lock(&st->lock);
+    memcpy(st->counts, counts, sizeof counts);
+    pthread_mutex_unlock(&st->lock);
+    return 0;
+}
+
 void rp_push_collect(FILE *out, rp_svc *s)
 {
     struct rp_push_stats *st = s->push_stats;
-    long counts[RP_NK_COUNT][RP_PUSH_NSTATUS];
     unsigned long long cum = 0;
-    long long now = sg_clock_mono_ms();
-    int fresh = 0;
 
-    pthread_mutex_lock(&st->lock);
-    fresh = st->counts_at_ms && now - st->counts_at_ms < COUNTS_TTL_MS;
-    pthread_mutex_unlock(&st->lock);
-    if (!fresh) {
-        if (rp_store_notification_counts(s->app->pg, counts) == 0) {
-            pthread_mutex_lock(&st->lock);
-            memcpy(st->counts, counts, sizeof counts);
-            st->counts_at_ms = now;
-            pthread_mutex_unlock(&st->lock);
-        } else {
-            sg_warn("metrics: cannot count notifications");
-        }
-    }
     pthread_mutex_lock(&st->lock);
     fprintf(out, "# HELP sg_notifications Notifications by kind and push delivery status.\n"
                  "# TYPE sg_notifications gauge\n");

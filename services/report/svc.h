@@ -52,8 +52,8 @@ void rp_collect(FILE *out, void *svc);
 #define RP_PUSH_MAX_BATCH 64
 
 /* push.c: the gateway dispatcher's statistics (latency histogram of the
- * gateway calls, notification counts by kind and status refreshed at most
- * every 15 s), created by rp_svc_init. */
+ * gateway calls, notification counts by kind and status refreshed in the
+ * background), created by rp_svc_init. */
 struct rp_push_stats *rp_push_stats_new(void);
 void rp_push_stats_free(struct rp_push_stats *st);
 /* Appends the push metrics to out. */
