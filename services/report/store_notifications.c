@@ -317,6 +317,9 @@ typedef struct prefs_ctx {
     json_t *out;
 } prefs_ctx;
 
+/* The muted kinds given ($3), each once, in name order. */
+#define MUTED_SET "(SELECT coalesce(array_agg(DISTINCT k ORDER BY k), '{}') FROM unnest($3::text[]) k)"
+
 static int prefs_tx(sg_pg *c, void *arg)
 {
     prefs_ctx *x = arg;
@@ -325,9 +328,9 @@ static int prefs_tx(sg_pg *c, void *arg)
     x->out = sg_pg_query_json(
         c, &rc,
         "INSERT INTO notification_prefs AS p (user_id, locale, muted_kinds, quiet_start, quiet_end, quiet_offset) "
-        "VALUES ($1, coalesce($2, '" FALLBACK_LOCALE "'), coalesce($3::text[], '{}'), $5::int, $6::int, $7::int) "
+        "VALUES ($1, coalesce($2, '" FALLBACK_LOCALE "'), " MUTED_SET ", $5::int, $6::int, $7::int) "
         "ON CONFLICT (user_id) DO UPDATE SET locale = coalesce($2, p.locale), "
-        "muted_kinds = CASE WHEN $4::int & 1 = 1 THEN $3::text[] ELSE p.muted_kinds END, "
+        "muted_kinds = CASE WHEN $4::int & 1 = 1 THEN " MUTED_SET " ELSE p.muted_kinds END, "
         "quiet_start = CASE WHEN $4::int & 2 = 2 THEN $5::int ELSE p.quiet_start END, "
         "quiet_end = CASE WHEN $4::int & 2 = 2 THEN $6::int ELSE p.quiet_end END, "
         "quiet_offset = CASE WHEN $4::int & 2 = 2 THEN $7::int ELSE p.quiet_offset END, updated_at = now() "
