@@ -91,6 +91,10 @@ static int load_pool(sg_pg_pool *pool, long n)
 
     if (!c)
         return -1;
+    /* Loading a million rows and building their indexes takes longer than
+     * the pool's statement timeout (SG_PG_STATEMENT_TIMEOUT_MS). */
+    if (sg_pg_exec(c, "SET statement_timeout = 0", 0, NULL) != SG_OK)
+        goto cleanup;
     snprintf(num, sizeof(num), "%ld", n);
     defs = sg_pg_query(c,
                        "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()"
@@ -130,6 +134,8 @@ static int load_pool(sg_pg_pool *pool, long n)
         rc = sg_pg_exec(c, "VACUUM ANALYZE users", 0, NULL);
 cleanup:
     PQclear(defs);
+    if (c && sg_pg_exec(c, "RESET statement_timeout", 0, NULL) != SG_OK)
+        rc = SG_ERR_DB;
     sg_pg_release(pool, c);
     return rc == SG_OK ? 0 : -1;
 }

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,12 +27,26 @@ typedef struct app_consumer {
 } app_consumer;
 
 typedef struct app_state {
-    sg_app app;
+    sg_app app;              /* first: sg_app_stop gets back here from it */
     const sg_app_spec *spec;
+    sg_http_server *http;
+    int cfg_loaded;
     app_consumer *consumers; /* every consumer instance, grouped by spec */
     size_t nconsumers;
     sg_worker **workers;
 } app_state;
+
+/* The infrastructure a replica talks to, in the order /readyz names it. */
+enum { DEP_POSTGRES, DEP_KAFKA, DEP_REDIS, DEP_N };
+static const char *const dep_names[DEP_N] = {"postgres", "kafka", "redis"};
+
+/* Pings each dependency; up[i] = 1 when it answered. */
+static void check_deps(app_state *st, int up[DEP_N])
+{
+    up[DEP_POSTGRES] = sg_pg_ping(st->app.pg) == 0;
+    up[DEP_KAFKA] = sg_producer_ping(sg_outbox_relay_producer(st->app.relay), 1000) == 0;
+    up[DEP_REDIS] = sg_redis_ping(st->app.redis) == 0;
+}
 
 static int app_consume(const sg_kafka_msg *m, void *ctx)
 {
@@ -42,23 +57,27 @@ static int app_consume(const sg_kafka_msg *m, void *ctx)
     return rc;
 }
 
-static void append_down(char *down, size_t len, const char *what)
-{
-    size_t used = strlen(down);
-    snprintf(down + used, len - used, "%s%s", used ? ", " : "", what);
-}
-
-static int app_ready(void *ctx, char *down, size_t downlen)
+/* Ready whenever PostgreSQL answers: Kafka (the outbox holds the events)
+ * and Redis (a cache) being away does not take a replica out of service. */
+static int app_ready(void *ctx, json_t *deps)
 {
     app_state *st = ctx;
-    down[0] = '\0';
-    if (sg_pg_ping(st->app.pg) != 0)
-        append_down(down, downlen, "postgres");
-    if (sg_redis_ping(st->app.redis) != 0)
-        append_down(down, downlen, "redis");
-    if (sg_producer_ping(sg_outbox_relay_producer(st->app.relay), 1000) != 0)
-        append_down(down, downlen, "kafka");
-    return down[0] ? -1 : 0;
+    int up[DEP_N];
+    check_deps(st, up);
+    for (int i = 0; i < DEP_N; i++)
+        json_object_set_new(deps, dep_names[i], json_string(up[i] ? "up" : "down"));
+    return up[DEP_POSTGRES] ? 0 : -1;
+}
+
+/* A cached collector: the pings may take a second each. */
+static void app_collect_deps(FILE *out, void *ctx)
+{
+    int up[DEP_N];
+    check_deps(ctx, up);
+    fputs("# HELP sg_dependency_up 1 when the dependency answered at the last metrics refresh.\n"
+          "# TYPE sg_dependency_up gauge\n", out);
+    for (int i = 0; i < DEP_N; i++)
+        fprintf(out, "sg_dependency_up{dependency=\"%s\"} %d\n", dep_names[i], up[i]);
 }
 
 static void app_collect(FILE *out, void *ctx)
@@ -73,9 +92,12 @@ static void app_collect(FILE *out, void *ctx)
             "sg_outbox_published_total %ld\n"
             "# HELP sg_outbox_relay_leader 1 when this process's relay holds the leader lock.\n"
             "# TYPE sg_outbox_relay_leader gauge\n"
-            "sg_outbox_relay_leader %d\n",
+            "sg_outbox_relay_leader %d\n"
+            "# HELP sg_outbox_dead_total Events the broker refused for good, moved to outbox_dead by this process's relay.\n"
+            "# TYPE sg_outbox_dead_total counter\n"
+            "sg_outbox_dead_total %ld\n",
             sg_outbox_relay_backlog(st->app.relay), sg_outbox_relay_published(st->app.relay),
-            sg_outbox_relay_is_leader(st->app.relay));
+            sg_outbox_relay_is_leader(st->app.relay), sg_outbox_relay_dead(st->app.relay));
     if (st->spec->nconsumers == 0)
         return;
     fprintf(out, "# HELP sg_consumer_last_processed_seconds Unix time of the last event handled, per topic.\n"
@@ -88,7 +110,9 @@ static void app_collect(FILE *out, void *ctx)
             double t = ac->spec == c && ac->consumer ? sg_consumer_last_processed(ac->consumer) : 0;
             last = t > last ? t : last;
         }
-        fprintf(out, "sg_consumer_last_processed_seconds{topic=\"%s\"} %.3f\n", c->topic, last);
+        fputs("sg_consumer_last_processed_seconds{topic=\"", out);
+        sg_metrics_put_label(out, c->topic);
+        fprintf(out, "\"} %.3f\n", last);
     }
 }
 
@@ -109,32 +133,79 @@ static int migrate_with_retry(sg_app *app, char *err, size_t errlen)
     }
 }
 
-int sg_app_main(const sg_app_spec *spec)
+/* Stops and frees everything start created, in shutdown order: quiesce
+ * HTTP, stop workers and consumers, stop HTTP (in-flight requests finish),
+ * stop the relay (flushes the producer), service fini, close pools. Each
+ * part may be missing (a start that failed half-way). */
+static void app_teardown(app_state *st)
 {
-    app_state st;
-    sg_app *app = &st.app;
-    sg_http_server *http = NULL;
-    sigset_t sigs;
+    sg_app *app = &st->app;
+    const sg_app_spec *spec = st->spec;
+
+    if (st->http)
+        sg_http_quiesce(st->http);
+    for (size_t i = 0; st->workers && i < spec->nworkers; i++)
+        sg_worker_stop(st->workers[i]);
+    for (size_t i = 0; st->consumers && i < st->nconsumers; i++)
+        sg_consumer_request_stop(st->consumers[i].consumer);
+    for (size_t i = 0; st->consumers && i < st->nconsumers; i++)
+        sg_consumer_stop(st->consumers[i].consumer);
+    if (st->http)
+        sg_http_stop(st->http);
+    /* Its collectors use the relay, the pools and the service context. */
+    if (app->metrics)
+        sg_metrics_stop_refresh(app->metrics);
+    sg_outbox_relay_stop(app->relay);
+    if (app->svc && spec->fini)
+        spec->fini(app->svc);
+    sg_redis_free(app->redis);
+    sg_pg_pool_free(app->pg);
+    if (app->auth)
+        sg_auth_free(app->auth);
+    if (app->metrics)
+        sg_metrics_free(app->metrics);
+    free(st->workers);
+    free(st->consumers);
+    if (st->cfg_loaded)
+        sg_config_free(&app->cfg);
+    free(st);
+}
+
+int sg_app_start(const sg_app_spec *spec, sg_app **out)
+{
+    app_state *st;
+    sg_app *app;
+    sigset_t pipe_only, saved;
     char err[1024];
     int rc = 1;
-    int cfg_loaded = 0;
 
-    memset(&st, 0, sizeof st);
-    st.spec = spec;
-    /* Before any thread exists, so that every thread inherits the mask and
-     * only sigwait below sees these signals. */
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    *out = NULL;
+    st = calloc(1, sizeof *st);
+    if (!st) {
+        fprintf(stderr, "%s: out of memory\n", spec->service);
+        return 1;
+    }
+    app = &st->app;
+    st->spec = spec;
+    /* Every thread started here inherits this mask: a write to a closed
+     * socket must give EPIPE, never kill the process. The caller's own mask
+     * is given back at the end. */
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_only, &saved);
 
     if (sg_config_load(&app->cfg, spec->service, spec->default_port, err, sizeof err) != 0) {
         fprintf(stderr, "%s: %s\n", spec->service, err);
-        return 2;
+        rc = 2;
+        goto cleanup;
     }
-    cfg_loaded = 1;
+    st->cfg_loaded = 1;
     sg_log_init(spec->service, (sg_log_level)app->cfg.log_level);
+    if (app->cfg.kafka_properties[0]) {
+        char keys[512];
+        sg_info("kafka properties set: %s",
+                sg_kafka_properties_keys(app->cfg.kafka_properties, keys, sizeof keys));
+    }
 
     app->auth = sg_auth_create(app->cfg.api_keys, app->cfg.jwt_secret, err, sizeof err);
     if (!app->auth) {
@@ -147,6 +218,16 @@ int sg_app_main(const sg_app_spec *spec)
         sg_error("cannot create metrics");
         goto cleanup;
     }
+    sg_pg_options pgo = {
+        .statement_timeout_ms = app->cfg.pg_statement_timeout_ms,
+        .lock_timeout_ms = app->cfg.pg_lock_timeout_ms,
+        .connect_timeout_s = app->cfg.pg_connect_timeout_s,
+        .keepalives_idle_s = app->cfg.pg_keepalives_idle_s,
+        .keepalives_interval_s = app->cfg.pg_keepalives_interval_s,
+        .keepalives_count = app->cfg.pg_keepalives_count,
+        .tcp_user_timeout_ms = app->cfg.pg_tcp_user_timeout_ms,
+    };
+    sg_pg_set_options(&pgo);
     app->pg = sg_pg_pool_create(app->cfg.pg_dsn, app->cfg.pg_schema, app->cfg.pg_pool_size, err, sizeof err);
     if (!app->pg) {
         sg_error("%s", err);
@@ -180,16 +261,16 @@ int sg_app_main(const sg_app_spec *spec)
      * the partitions, so events of different keys are handled in parallel
      * while one key's events stay in order on one consumer. */
     for (size_t i = 0; i < spec->nconsumers; i++)
-        st.nconsumers += spec->consumers[i].parallel ? (size_t)app->cfg.consumer_threads : 1;
-    if (st.nconsumers) {
-        st.consumers = calloc(st.nconsumers, sizeof *st.consumers);
-        if (!st.consumers)
+        st->nconsumers += spec->consumers[i].parallel ? (size_t)app->cfg.consumer_threads : 1;
+    if (st->nconsumers) {
+        st->consumers = calloc(st->nconsumers, sizeof *st->consumers);
+        if (!st->consumers)
             goto cleanup;
     }
     for (size_t k = 0, i = 0; k < spec->nconsumers; k++) {
         size_t copies = spec->consumers[k].parallel ? (size_t)app->cfg.consumer_threads : 1;
         for (size_t j = 0; j < copies; j++, i++) {
-            app_consumer *ac = &st.consumers[i];
+            app_consumer *ac = &st->consumers[i];
             ac->app = app;
             ac->spec = &spec->consumers[k];
             sg_topic(ac->topic, sizeof ac->topic, app->cfg.topic_prefix, ac->spec->topic);
@@ -204,19 +285,26 @@ int sg_app_main(const sg_app_spec *spec)
         }
     }
     if (spec->nworkers) {
-        st.workers = calloc(spec->nworkers, sizeof *st.workers);
-        if (!st.workers)
+        st->workers = calloc(spec->nworkers, sizeof *st->workers);
+        if (!st->workers)
             goto cleanup;
     }
     for (size_t i = 0; i < spec->nworkers; i++) {
-        st.workers[i] = sg_worker_start(spec->workers[i].name, spec->workers[i].interval_ms, spec->workers[i].fn,
-                                        app->svc);
-        if (!st.workers[i])
+        st->workers[i] = sg_worker_start(spec->workers[i].name, spec->workers[i].interval_ms, spec->workers[i].fn,
+                                         app->svc);
+        if (!st->workers[i])
             goto cleanup;
     }
-    sg_metrics_add_collector(app->metrics, app_collect, &st);
+    /* In-process values at each scrape; whatever pings or queries the
+     * database on the refresh thread, so a scrape never waits for them. */
+    sg_metrics_add_collector(app->metrics, app_collect, st);
+    sg_metrics_add_cached_collector(app->metrics, app_collect_deps, st);
     if (spec->collect)
-        sg_metrics_add_collector(app->metrics, spec->collect, app->svc);
+        sg_metrics_add_cached_collector(app->metrics, spec->collect, app->svc);
+    if (sg_metrics_start_refresh(app->metrics, app->cfg.metrics_refresh_s) != 0) {
+        sg_error("cannot start the metrics refresh thread");
+        goto cleanup;
+    }
     sg_http_opts opts = {
         .bind = app->cfg.http_bind,
         .port = app->cfg.http_port,
@@ -227,15 +315,52 @@ int sg_app_main(const sg_app_spec *spec)
         .auth = app->auth,
         .metrics = app->metrics,
         .ready = app_ready,
-        .ready_ctx = &st,
+        .ready_ctx = st,
     };
-    http = sg_http_start(&opts, err, sizeof err);
-    if (!http) {
+    st->http = sg_http_start(&opts, err, sizeof err);
+    if (!st->http) {
         sg_error("%s", err);
         goto cleanup;
     }
     sg_info("started on %s:%d", app->cfg.http_bind, app->cfg.http_port);
+    *out = app;
+    rc = 0;
+cleanup:
+    if (rc != 0) {
+        int logged = st->cfg_loaded;
+        app_teardown(st);
+        if (logged)
+            sg_info("stopped after a start-up failure");
+    }
+    pthread_sigmask(SIG_SETMASK, &saved, NULL);
+    return rc;
+}
 
+void sg_app_stop(sg_app *app)
+{
+    if (!app)
+        return;
+    /* app is the first member of its app_state (sg_app_start). */
+    app_teardown((app_state *)(void *)app);
+    sg_info("stopped");
+}
+
+int sg_app_main(const sg_app_spec *spec)
+{
+    sg_app *app = NULL;
+    sigset_t sigs;
+
+    /* Before any thread exists, so that every thread inherits the mask and
+     * only sigwait below sees these signals. */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+    int rc = sg_app_start(spec, &app);
+    if (rc != 0)
+        return rc;
     for (;;) {
         int sig = 0;
         if (sigwait(&sigs, &sig) != 0)
@@ -245,31 +370,6 @@ int sg_app_main(const sg_app_spec *spec)
             break;
         }
     }
-    rc = 0;
-cleanup:
-    if (http)
-        sg_http_quiesce(http);
-    for (size_t i = 0; st.workers && i < spec->nworkers; i++)
-        sg_worker_stop(st.workers[i]);
-    for (size_t i = 0; st.consumers && i < st.nconsumers; i++)
-        sg_consumer_request_stop(st.consumers[i].consumer);
-    for (size_t i = 0; st.consumers && i < st.nconsumers; i++)
-        sg_consumer_stop(st.consumers[i].consumer);
-    if (http)
-        sg_http_stop(http);
-    sg_outbox_relay_stop(app->relay);
-    if (app->svc && spec->fini)
-        spec->fini(app->svc);
-    sg_redis_free(app->redis);
-    sg_pg_pool_free(app->pg);
-    if (app->auth)
-        sg_auth_free(app->auth);
-    if (app->metrics)
-        sg_metrics_free(app->metrics);
-    free(st.workers);
-    free(st.consumers);
-    if (cfg_loaded)
-        sg_config_free(&app->cfg);
-    sg_info("%s", rc == 0 ? "stopped" : "stopped after a start-up failure");
-    return rc;
+    sg_app_stop(app);
+    return 0;
 }

@@ -3,11 +3,13 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sg/auth.h"
+#include "sg/kafka.h"
 #include "sg/log.h"
 
 int sg_env_long(const char *name, long def, long min, long max, long *out, char *err, size_t errlen)
@@ -89,6 +91,28 @@ static int load_ints(sg_config *cfg, int default_port, char *err, size_t errlen)
     if (sg_env_long("SG_CONSUMER_THREADS", 4, 1, 32, &v, err, errlen))
         return -1;
     cfg->consumer_threads = (int)v;
+    if (sg_env_long("SG_METRICS_REFRESH_S", 15, 1, 3600, &v, err, errlen))
+        return -1;
+    cfg->metrics_refresh_s = (int)v;
+    /* PostgreSQL connection timeouts and keepalives (sg_pg_options). */
+    static const struct {
+        const char *name;
+        long def, max;
+        size_t off;
+    } pg[] = {
+        {"SG_PG_STATEMENT_TIMEOUT_MS", 10000, 86400000, offsetof(sg_config, pg_statement_timeout_ms)},
+        {"SG_PG_LOCK_TIMEOUT_MS", 5000, 86400000, offsetof(sg_config, pg_lock_timeout_ms)},
+        {"SG_PG_CONNECT_TIMEOUT_S", 5, 300, offsetof(sg_config, pg_connect_timeout_s)},
+        {"SG_PG_KEEPALIVES_IDLE_S", 10, 7200, offsetof(sg_config, pg_keepalives_idle_s)},
+        {"SG_PG_KEEPALIVES_INTERVAL_S", 5, 600, offsetof(sg_config, pg_keepalives_interval_s)},
+        {"SG_PG_KEEPALIVES_COUNT", 3, 100, offsetof(sg_config, pg_keepalives_count)},
+        {"SG_PG_TCP_USER_TIMEOUT_MS", 20000, 3600000, offsetof(sg_config, pg_tcp_user_timeout_ms)},
+    };
+    for (size_t i = 0; i < sizeof pg / sizeof pg[0]; i++) {
+        if (sg_env_long(pg[i].name, pg[i].def, 0, pg[i].max, &v, err, errlen))
+            return -1;
+        *(int *)(void *)((char *)cfg + pg[i].off) = (int)v;
+    }
     return 0;
 }
 
@@ -102,8 +126,9 @@ static int load_strings(sg_config *cfg, const char *service, char *err, size_t e
     cfg->migrations_dir = sg_env_strdup("SG_MIGRATIONS_DIR", dir);
     cfg->topic_prefix = sg_env_strdup("SG_TOPIC_PREFIX", "");
     cfg->api_keys = sg_env_strdup("SG_API_KEYS", "");
+    cfg->kafka_properties = sg_env_strdup("SG_KAFKA_PROPERTIES", "");
     if (!cfg->service || !cfg->http_bind || !cfg->pg_schema || !cfg->migrations_dir || !cfg->topic_prefix ||
-        !cfg->api_keys) {
+        !cfg->api_keys || !cfg->kafka_properties) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -134,6 +159,8 @@ static int check_values(const sg_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "SG_TOPIC_PREFIX may only contain [A-Za-z0-9._-] (max 200)");
         return -1;
     }
+    if (sg_kafka_properties_check(cfg->kafka_properties, err, errlen) != 0)
+        return -1;
     if (strlen(cfg->jwt_secret) < 16) {
         snprintf(err, errlen, "SG_JWT_SECRET must be at least 16 bytes");
         return -1;
@@ -182,5 +209,9 @@ void sg_config_free(sg_config *cfg)
     free(cfg->redis_url);
     free(cfg->jwt_secret);
     free(cfg->api_keys);
+    if (cfg->kafka_properties) {
+        memset(cfg->kafka_properties, 0, strlen(cfg->kafka_properties));
+        free(cfg->kafka_properties);
+    }
     memset(cfg, 0, sizeof *cfg);
 }

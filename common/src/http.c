@@ -26,6 +26,7 @@
 
 #include "sg/json.h"
 #include "sg/log.h"
+#include "sg/pg.h" /* store outcome codes (sg_reply_store_error) */
 #include "sg/router.h"
 
 #define REQ_ID_MAX 128
@@ -319,6 +320,11 @@ const char *sg_req_uuid_param(sg_req *req, const char *name, const char *what)
 
 void sg_reply_store_error(sg_req *req, int rc)
 {
+    if (rc == SG_ERR_TOO_LARGE) {
+        /* Deterministic: a retry would fail the same way. */
+        sg_reply_problem(req, 500, "Internal Server Error", "an event this request causes exceeds 256 KiB");
+        return;
+    }
     if (rc < 0) {
         sg_reply_header(req, "Retry-After", "1");
         sg_reply_problem(req, 503, "Service Unavailable", "the database is unavailable, retry later");
@@ -346,11 +352,33 @@ json_t *sg_req_body_object(sg_req *req, const struct sg_field *fields, size_t n)
 static void serve_readyz(sg_req *req)
 {
     const sg_http_opts *o = &req->srv->opts;
-    char down[256] = "";
-    if (o->ready && o->ready(o->ready_ctx, down, sizeof down) != 0)
-        sg_reply_problem(req, 503, "Service Unavailable", "not ready: %s down", down[0] ? down : "a dependency");
-    else
-        sg_reply_text(req, 200, "{\"status\":\"ready\"}");
+    json_t *deps = json_object();
+    if (!deps) {
+        sg_reply_problem(req, 500, "Internal Server Error", "out of memory");
+        return;
+    }
+    if (!o->ready || o->ready(o->ready_ctx, deps) == 0) {
+        json_object_set_new(deps, "status", json_string("ready"));
+        sg_reply_json(req, 200, deps);
+        return;
+    }
+    char detail[256] = "";
+    const char *k;
+    json_t *v;
+    json_object_foreach(deps, k, v) {
+        if (json_is_string(v) && strcmp(json_string_value(v), "up") != 0 && strlen(detail) + strlen(k) + 3 < sizeof detail)
+            snprintf(detail + strlen(detail), sizeof detail - strlen(detail), "%s%s", detail[0] ? ", " : "", k);
+    }
+    json_t *body = sg_problem_body(503, "Service Unavailable", "");
+    char msg[300];
+    snprintf(msg, sizeof msg, "not ready: %s down", detail[0] ? detail : "a dependency");
+    json_object_set_new(body, "detail", json_string(msg));
+    json_object_update_missing(body, deps);
+    json_decref(deps);
+    char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(body);
+    if (text)
+        queue_reply(req, 503, "application/problem+json", text, strlen(text));
 }
 
 static void serve_metrics(sg_req *req)

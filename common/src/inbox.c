@@ -69,9 +69,13 @@ int sg_inbox_process(sg_pg_pool *p, const sg_kafka_msg *m, sg_inbox_fn fn, void 
             sg_debug("inbox: event %s already handled", t.event_id);
         goto cleanup;
     }
-    if (rc > 0) {
-        sg_error("inbox: dropping event %s (%s) from %s: handler refused it (code %d)", t.event_id,
-                 m->event_type ? m->event_type : "?", m->topic, rc);
+    if (rc > 0 || rc == SG_ERR_TOO_LARGE) {
+        /* SG_ERR_TOO_LARGE: the event it would cause is over 256 KiB, and
+         * would be again at every redelivery: retrying it would hold back
+         * every event behind it on its partition forever. */
+        sg_error("inbox: dropping event %s (%s) from %s: handler refused it (%s %d)", t.event_id,
+                 m->event_type ? m->event_type : "?", m->topic, rc > 0 ? "code" : "an event it causes is too large,",
+                 rc);
         /* Recorded on its own so that redelivery does not retry it. */
         if (sg_pg_tx(p, SG_TX_READ_COMMITTED, record_only_tx, &t) != SG_OK)
             ret = -1;

@@ -64,10 +64,110 @@ static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *e
     return 0;
 }
 
+int sg_kafka_property_secret(const char *key, size_t len)
+{
+    static const char *const words[] = {"password", "secret", "jaas", "token", "credential", "key.pem",
+                                        "certificate.pem", "oauthbearer.config"};
+    char k[128];
+    if (len >= sizeof k)
+        return 1;
+    memcpy(k, key, len);
+    k[len] = '\0';
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (strstr(k, words[i]))
+            return 1;
+    return 0;
+}
+
+/* Calls fn for each key=value item of spec (empty items skipped). Returns 0,
+ * or -1 with a message that never contains a value. */
+typedef int (*prop_fn)(const char *key, size_t klen, const char *val, size_t vlen, void *ctx, char *err,
+                       size_t errlen);
+static int props_each(const char *spec, prop_fn fn, void *ctx, char *err, size_t errlen)
+{
+    size_t n = 0;
+    for (const char *p = spec ? spec : ""; *p;) {
+        size_t len = strcspn(p, ";");
+        const char *eq = memchr(p, '=', len);
+        n++;
+        if (len > 0 && (!eq || eq == p)) {
+            snprintf(err, errlen, "SG_KAFKA_PROPERTIES: item %zu is not key=value", n);
+            return -1;
+        }
+        if (len > 0 && fn && fn(p, (size_t)(eq - p), eq + 1, len - (size_t)(eq - p) - 1, ctx, err, errlen) != 0)
+            return -1;
+        p += len;
+        if (*p == ';')
+            p++;
+    }
+    return 0;
+}
+
+static int prop_set(const char *key, size_t klen, const char *val, size_t vlen, void *ctx, char *err,
+                    size_t errlen)
+{
+    rd_kafka_conf_t *conf = ctx;
+    char *k = strndup(key, klen), *v = strndup(val, vlen);
+    char e[512];
+    int rc = -1;
+    if (!k || !v) {
+        snprintf(err, errlen, "SG_KAFKA_PROPERTIES: out of memory");
+        goto cleanup;
+    }
+    if (rd_kafka_conf_set(conf, k, v, e, sizeof e) != RD_KAFKA_CONF_OK) {
+        /* librdkafka's message may quote the value. */
+        snprintf(err, errlen, "SG_KAFKA_PROPERTIES: %s: %s", k,
+                 sg_kafka_property_secret(key, klen) ? "refused by librdkafka" : e);
+        goto cleanup;
+    }
+    rc = 0;
+cleanup:
+    if (v) {
+        memset(v, 0, vlen);
+        free(v);
+    }
+    free(k);
+    return rc;
+}
+
+int sg_kafka_properties_check(const char *spec, char *err, size_t errlen)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    int rc = props_each(spec, prop_set, conf, err, errlen);
+    rd_kafka_conf_destroy(conf);
+    return rc;
+}
+
+typedef struct keys_buf {
+    char *buf;
+    size_t len;
+} keys_buf;
+
+static int prop_key(const char *key, size_t klen, const char *val, size_t vlen, void *ctx, char *err,
+                    size_t errlen)
+{
+    keys_buf *kb = ctx;
+    size_t used = strlen(kb->buf);
+    (void)val, (void)vlen, (void)err, (void)errlen;
+    snprintf(kb->buf + used, kb->len - used, "%s%.*s", used ? ", " : "", (int)klen, key);
+    return 0;
+}
+
+const char *sg_kafka_properties_keys(const char *spec, char *buf, size_t len)
+{
+    char e[8];
+    keys_buf kb = {buf, len};
+    if (len)
+        buf[0] = '\0';
+    props_each(spec, prop_key, &kb, e, sizeof e);
+    return buf;
+}
+
 static rd_kafka_conf_t *base_conf(const char *brokers, char *err, size_t errlen)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    if (conf_set(conf, "bootstrap.servers", brokers, err, errlen) != 0) {
+    if (conf_set(conf, "bootstrap.servers", brokers, err, errlen) != 0 ||
+        props_each(getenv("SG_KAFKA_PROPERTIES"), prop_set, conf, err, errlen) != 0) {
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
@@ -84,6 +184,24 @@ const char *sg_topic(char *buf, size_t len, const char *prefix, const char *name
 
 /* ---- producer ------------------------------------------------------------------ */
 
+/* Errors that sending the same message again cannot cure. Authorization
+ * and unknown-topic errors are left out on purpose: an operator fixes
+ * those, and the message must then go out. */
+static int refused_for_good(rd_kafka_resp_err_t e)
+{
+    switch (e) {
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+    case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     sg_producer *p = opaque;
@@ -91,7 +209,8 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     if (m->err)
         sg_warn("kafka: delivery to %s failed: %s", rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
     if (p->cb)
-        p->cb(m->_private, m->err == RD_KAFKA_RESP_ERR_NO_ERROR);
+        p->cb(m->_private, m->err == RD_KAFKA_RESP_ERR_NO_ERROR,
+              m->err && refused_for_good(m->err) ? rd_kafka_err2str(m->err) : NULL);
 }
 
 static void *producer_poll_main(void *arg)
@@ -190,7 +309,7 @@ int sg_producer_send(sg_producer *p, const char *topic, const char *key, const c
         /* On failure the headers stay ours. */
         rd_kafka_headers_destroy(h);
         sg_warn("kafka: cannot enqueue to %s: %s", topic, rd_kafka_err2str(e));
-        return -1;
+        return refused_for_good(e) ? -2 : -1;
     }
     return 0;
 }

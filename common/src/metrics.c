@@ -6,9 +6,11 @@
  */
 #include "sg/metrics.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MAX_REQ_SERIES 512
 #define MAX_ROUTES 128
@@ -50,8 +52,20 @@ struct sg_metrics {
     struct {
         sg_metrics_collector fn;
         void *ctx;
-    } collectors[MAX_COLLECTORS];
+    } collectors[MAX_COLLECTORS], cached[MAX_COLLECTORS];
     size_t ncollectors;
+    size_t ncached;
+    /* The cached collectors' last output: replaced whole by each refresh,
+     * copied by each render. */
+    pthread_mutex_t cache_mu;
+    char *cache_text;
+    /* The refresh thread. */
+    pthread_mutex_t run_mu;
+    pthread_cond_t run_cv;
+    pthread_t thread;
+    int thread_started;
+    int stop;
+    int interval_s;
 };
 
 sg_metrics *sg_metrics_create(const char *service)
@@ -60,6 +74,13 @@ sg_metrics *sg_metrics_create(const char *service)
     if (!m)
         return NULL;
     pthread_mutex_init(&m->mu, NULL);
+    pthread_mutex_init(&m->cache_mu, NULL);
+    pthread_mutex_init(&m->run_mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&m->run_cv, &ca);
+    pthread_condattr_destroy(&ca);
     snprintf(m->service, sizeof m->service, "%s", service ? service : "");
     return m;
 }
@@ -68,14 +89,33 @@ void sg_metrics_free(sg_metrics *m)
 {
     if (!m)
         return;
+    sg_metrics_stop_refresh(m);
     pthread_mutex_destroy(&m->mu);
+    pthread_mutex_destroy(&m->cache_mu);
+    pthread_mutex_destroy(&m->run_mu);
+    pthread_cond_destroy(&m->run_cv);
+    free(m->cache_text);
     free(m);
+}
+
+const char *sg_metrics_method_label(const char *method)
+{
+    static const char *const known[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"};
+    for (size_t i = 0; method && i < sizeof known / sizeof known[0]; i++)
+        if (strcmp(method, known[i]) == 0)
+            return known[i];
+    return "other";
 }
 
 void sg_metrics_observe_request(sg_metrics *m, const char *method, const char *route, int status, double seconds)
 {
     if (!m)
         return;
+    /* The method comes from the client: anything but the methods of HTTP
+     * becomes one series, so neither the table nor the label can be abused. */
+    method = sg_metrics_method_label(method);
+    if (!route)
+        route = "unmatched";
     if (seconds < 0)
         seconds = 0;
     pthread_mutex_lock(&m->mu);
@@ -144,24 +184,34 @@ void sg_metrics_count(sg_metrics *m, const char *name, const char *labels, doubl
     pthread_mutex_unlock(&m->mu);
 }
 
-int sg_metrics_add_collector(sg_metrics *m, sg_metrics_collector fn, void *ctx)
+static int add_to(sg_metrics *m, int cached, sg_metrics_collector fn, void *ctx)
 {
     int rc = -1;
     pthread_mutex_lock(&m->mu);
-    if (m->ncollectors < MAX_COLLECTORS) {
-        m->collectors[m->ncollectors].fn = fn;
-        m->collectors[m->ncollectors].ctx = ctx;
-        m->ncollectors++;
+    size_t *n = cached ? &m->ncached : &m->ncollectors;
+    if (*n < MAX_COLLECTORS) {
+        (cached ? m->cached : m->collectors)[*n].fn = fn;
+        (cached ? m->cached : m->collectors)[*n].ctx = ctx;
+        (*n)++;
         rc = 0;
     }
     pthread_mutex_unlock(&m->mu);
     return rc;
 }
 
-/* Writes a label value with the escapes of the text format. */
-static void put_label(FILE *out, const char *v)
+int sg_metrics_add_collector(sg_metrics *m, sg_metrics_collector fn, void *ctx)
 {
-    for (; *v; v++) {
+    return add_to(m, 0, fn, ctx);
+}
+
+int sg_metrics_add_cached_collector(sg_metrics *m, sg_metrics_collector fn, void *ctx)
+{
+    return add_to(m, 1, fn, ctx);
+}
+
+void sg_metrics_put_label(FILE *out, const char *v)
+{
+    for (; v && *v; v++) {
         if (*v == '\\' || *v == '"')
             fprintf(out, "\\%c", *v);
         else if (*v == '\n')
@@ -169,6 +219,78 @@ static void put_label(FILE *out, const char *v)
         else
             fputc(*v, out);
     }
+}
+
+static void put_label(FILE *out, const char *v)
+{
+    sg_metrics_put_label(out, v);
+}
+
+int sg_metrics_refresh(sg_metrics *m)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    if (!out)
+        return -1;
+    pthread_mutex_lock(&m->mu);
+    size_t n = m->ncached;
+    pthread_mutex_unlock(&m->mu);
+    /* The table only grows, so the first n entries are stable. */
+    for (size_t i = 0; i < n; i++)
+        m->cached[i].fn(out, m->cached[i].ctx);
+    if (fclose(out) != 0) {
+        free(buf);
+        return -1;
+    }
+    pthread_mutex_lock(&m->cache_mu);
+    char *old = m->cache_text;
+    m->cache_text = buf;
+    pthread_mutex_unlock(&m->cache_mu);
+    free(old);
+    return 0;
+}
+
+static void *refresh_main(void *arg)
+{
+    sg_metrics *m = arg;
+    pthread_mutex_lock(&m->run_mu);
+    while (!m->stop) {
+        pthread_mutex_unlock(&m->run_mu);
+        sg_metrics_refresh(m);
+        pthread_mutex_lock(&m->run_mu);
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += m->interval_s;
+        while (!m->stop && pthread_cond_timedwait(&m->run_cv, &m->run_mu, &until) != ETIMEDOUT)
+            ;
+    }
+    pthread_mutex_unlock(&m->run_mu);
+    return NULL;
+}
+
+int sg_metrics_start_refresh(sg_metrics *m, int interval_s)
+{
+    if (!m || interval_s < 1 || m->thread_started)
+        return -1;
+    m->interval_s = interval_s;
+    m->stop = 0;
+    if (pthread_create(&m->thread, NULL, refresh_main, m) != 0)
+        return -1;
+    m->thread_started = 1;
+    return 0;
+}
+
+void sg_metrics_stop_refresh(sg_metrics *m)
+{
+    if (!m || !m->thread_started)
+        return;
+    pthread_mutex_lock(&m->run_mu);
+    m->stop = 1;
+    pthread_cond_broadcast(&m->run_cv);
+    pthread_mutex_unlock(&m->run_mu);
+    pthread_join(m->thread, NULL);
+    m->thread_started = 0;
 }
 
 static void render_requests(const sg_metrics *m, FILE *out)
@@ -179,7 +301,9 @@ static void render_requests(const sg_metrics *m, FILE *out)
         const req_series *r = &m->reqs[i];
         fputs("sg_http_requests_total{service=\"", out);
         put_label(out, m->service);
-        fprintf(out, "\",method=\"%s\",route=\"", r->method);
+        fputs("\",method=\"", out);
+        put_label(out, r->method);
+        fputs("\",route=\"", out);
         put_label(out, r->route);
         fprintf(out, "\",status=\"%d\"} %.15g\n", r->status, r->count);
     }
@@ -254,10 +378,15 @@ char *sg_metrics_render(sg_metrics *m)
     render_counters(m, out);
     ncollectors = m->ncollectors;
     pthread_mutex_unlock(&m->mu);
-    /* Collectors may query the database: never call them under the lock.
-     * The table only grows, so the first ncollectors entries are stable. */
+    /* Collectors are not called under the lock. The table only grows, so
+     * the first ncollectors entries are stable. */
     for (size_t i = 0; i < ncollectors; i++)
         m->collectors[i].fn(out, m->collectors[i].ctx);
+    /* The cached collectors' last output, whatever it cost to make. */
+    pthread_mutex_lock(&m->cache_mu);
+    if (m->cache_text)
+        fputs(m->cache_text, out);
+    pthread_mutex_unlock(&m->cache_mu);
     if (fclose(out) != 0) {
         free(buf);
         return NULL;

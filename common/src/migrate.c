@@ -162,8 +162,8 @@ cleanup:
     return ret;
 }
 
-/* The common schema of every service (outbox, inbox and outbox_write),
- * applied before the service's own files. Versions: 0, then from
+/* The common schema of every service (outbox, inbox, outbox_write and
+ * outbox_dead), applied before the service's own files. Versions: 0, then from
  * SG_COMMON_VERSION_BASE, so they never meet a service's NNN. Expand only:
  * a release adds entries, it never edits one. */
 #define SG_COMMON_VERSION_BASE 100000
@@ -206,6 +206,22 @@ static const struct common_migration {
      "    ORDER BY x.o;\n"
      "    SELECT pg_notify(p_channel, '') WHERE coalesce(cardinality(p_topic), 0) > 0;\n"
      "$$;\n"},
+    /* Dead letters: events the broker refused for good (API.md "Events"),
+     * moved here by the relay from the outbox, with the same id and
+     * event_id, so that they no longer hold back the events behind them. */
+    {SG_COMMON_VERSION_BASE + 2, "100002_common_outbox_dead.sql",
+     "CREATE TABLE IF NOT EXISTS outbox_dead (\n"
+     "    id bigint PRIMARY KEY,\n"
+     "    event_id uuid NOT NULL UNIQUE,\n"
+     "    topic text NOT NULL,\n"
+     "    key text,\n"
+     "    event_type text NOT NULL,\n"
+     "    payload jsonb NOT NULL,\n"
+     "    traceparent text,\n"
+     "    created_at timestamptz NOT NULL,\n"
+     "    dead_at timestamptz NOT NULL DEFAULT now(),\n"
+     "    error text NOT NULL\n"
+     ");\n"},
 };
 
 /* Runs one script and records it, in one transaction. Scripts go through
@@ -271,6 +287,7 @@ int sg_migrate(sg_pg_pool *p, const char *dir, char *err, size_t errlen)
     char *sql = NULL;
     char *text = NULL;
     int locked = 0;
+    int timeouts_lifted = 0;
     int rc = -1;
 
     /* A bad directory is a deployment error: refuse before touching the DB. */
@@ -281,6 +298,17 @@ int sg_migrate(sg_pg_pool *p, const char *dir, char *err, size_t errlen)
         snprintf(err, errlen, "migrations: cannot connect to PostgreSQL");
         goto cleanup;
     }
+    /* The migration session waits for another replica's migrations (the
+     * lock below) and may build indexes on big tables: neither the pool's
+     * statement timeout nor its lock timeout applies to it (RESET at the
+     * end gives the connection its configured values back). */
+    res = PQexec(sg_pg_conn(c), "SET statement_timeout = 0; SET lock_timeout = 0");
+    if (!sg_pg_ok(res)) {
+        snprintf(err, errlen, "migrations: cannot lift the timeouts: %s", PQerrorMessage(sg_pg_conn(c)));
+        goto cleanup;
+    }
+    timeouts_lifted = 1;
+    PQclear(res);
     res = sg_pg_query(c, "SELECT pg_advisory_lock(hashtext('sg_migrate:' || $1))", 1, SG_P(schema));
     if (!sg_pg_ok(res)) {
         snprintf(err, errlen, "migrations: advisory lock failed: %s", PQerrorMessage(sg_pg_conn(c)));
@@ -336,6 +364,10 @@ cleanup:
     PQclear(done);
     if (locked) {
         res = sg_pg_query(c, "SELECT pg_advisory_unlock(hashtext('sg_migrate:' || $1))", 1, SG_P(schema));
+        PQclear(res);
+    }
+    if (timeouts_lifted) {
+        res = PQexec(sg_pg_conn(c), "RESET statement_timeout; RESET lock_timeout");
         PQclear(res);
     }
     if (ident)

@@ -18,6 +18,20 @@
 #define BATCH 500
 #define CLEANUP_EVERY_MS 60000
 #define STOP_GRACE_MS 10000
+/* Leadership (see outbox.h): the relay's statements are cut off by the
+ * server after RELAY_STATEMENT_TIMEOUT_MS; the relay gives up on an answer
+ * (and on its connection and leadership) after RELAY_ANSWER_TIMEOUT_MS; a
+ * leader keeps its session busy at least every RELAY_HEARTBEAT_MS; a
+ * candidate ends a leader's session that has been silent for
+ * LEADER_SILENT_S, which is longer than both, so a live leader is never
+ * ended. Takeover: LEADER_SILENT_S plus a poll (1 s) after the freeze. */
+#define RELAY_STATEMENT_TIMEOUT_MS 10000
+#define RELAY_ANSWER_TIMEOUT_MS 15000
+#define RELAY_HEARTBEAT_MS 3000
+#define LEADER_SILENT_S 20
+/* Room for what the relay adds to a payload: "event_id" and "occurred_at"
+ * (about 80 bytes), with margin for jsonb's own number formatting. */
+#define ENVELOPE_MAX 1024
 
 const char *sg_outbox_channel(const char *schema, char buf[SG_OUTBOX_CHANNEL_MAX])
 {
@@ -52,9 +66,18 @@ int sg_outbox_add(sg_pg *c, const char *topic, const char *key, const char *even
         sg_error("outbox: event needs a topic, a type and an object payload");
         goto cleanup;
     }
-    text = json_dumps(payload, JSON_COMPACT);
+    /* Not compact: ", " and ": " as PostgreSQL prints jsonb, which is the
+     * text the relay sends, so the size checked is the size sent (give or
+     * take number formatting, covered by ENVELOPE_MAX). */
+    text = json_dumps(payload, 0);
     if (!text)
         goto cleanup;
+    if (strlen(text) + ENVELOPE_MAX > SG_OUTBOX_EVENT_MAX) {
+        sg_error("outbox: %s event to %s refused: %zu bytes, more than %d", event_type, topic, strlen(text),
+                 SG_OUTBOX_EVENT_MAX - ENVELOPE_MAX);
+        rc = SG_ERR_TOO_LARGE;
+        goto cleanup;
+    }
     if (!traceparent)
         traceparent = sg_log_traceparent();
     sg_outbox_channel(sg_pg_schema(c), channel);
@@ -73,9 +96,13 @@ cleanup:
 
 /* ---- relay ------------------------------------------------------------------- */
 
+enum { S_PENDING = 0, S_DELIVERED, S_FAILED, S_REFUSED, S_TOO_LARGE };
+
 typedef struct slot {
     struct sg_outbox_relay *r;
-    int state; /* 0 pending, 1 delivered, 2 failed */
+    int state;          /* S_*: failed = send again; refused = the broker (or
+                         * the producer) refused it for good */
+    const char *why;    /* refused: a static error text */
 } slot;
 
 struct sg_outbox_relay {
@@ -91,18 +118,22 @@ struct sg_outbox_relay {
     atomic_long published;
     atomic_long backlog;
     atomic_int leader;
+    atomic_long dead;
+    int conn_bad;            /* relay thread only: the connection stopped answering */
+    long long isolate_id;    /* a row the broker refused in a batch: sent alone next */
     pthread_mutex_t mu;      /* guards slots[].state and pending */
     pthread_cond_t cv;
     slot slots[BATCH];
     int pending;
 };
 
-static void on_delivery(void *opaque, int ok)
+static void on_delivery(void *opaque, int ok, const char *refused)
 {
     slot *s = opaque;
     sg_outbox_relay *r = s->r;
     pthread_mutex_lock(&r->mu);
-    s->state = ok ? 1 : 2;
+    s->state = ok ? S_DELIVERED : refused ? S_REFUSED : S_FAILED;
+    s->why = refused;
     r->pending--;
     pthread_cond_broadcast(&r->cv);
     pthread_mutex_unlock(&r->mu);
@@ -147,11 +178,65 @@ static void notice_receiver(void *arg, const PGresult *res)
     sg_debug("outbox relay: postgres: %s", msg ? msg : "notice");
 }
 
+/* Runs sql (params when n > 0, else the simple protocol, which allows
+ * several statements) on the relay's non-blocking connection and returns
+ * the last result (an error one when any failed), waiting at most
+ * RELAY_ANSWER_TIMEOUT_MS (2 s once stopping). A frozen peer (a partition
+ * that still ACKs at TCP level, a stopped proxy) never answers and TCP
+ * timeouts never fire: then, or when the connection broke, the connection
+ * is marked bad and NULL returned; relay_main drops it with the leadership. */
+static PGresult *relay_exec(sg_outbox_relay *r, PGconn *conn, const char *sql, int n, const char *const *params)
+{
+    PGresult *last = NULL;
+    long long start = sg_clock_mono_ms(), deadline = start + RELAY_ANSWER_TIMEOUT_MS;
+
+    if (r->conn_bad)
+        return NULL;
+    if (!(n > 0 ? PQsendQueryParams(conn, sql, n, NULL, params, NULL, NULL, 0) : PQsendQuery(conn, sql)))
+        goto bad;
+    for (;;) {
+        int f = PQflush(conn);
+        if (f < 0)
+            goto bad;
+        if (f == 0 && !PQisBusy(conn)) {
+            PGresult *res = PQgetResult(conn);
+            if (!res)
+                break;
+            ExecStatusType st = PQresultStatus(last);
+            if (last && st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+                PQclear(res); /* keep the first error */
+            } else {
+                PQclear(last);
+                last = res;
+            }
+            continue;
+        }
+        long long now = sg_clock_mono_ms();
+        if (atomic_load(&r->stop) && deadline > now + 2000)
+            deadline = now + 2000;
+        if (now >= deadline) {
+            sg_warn("outbox relay: no answer from PostgreSQL within %lld ms", now - start);
+            goto bad;
+        }
+        struct pollfd pfd = {.fd = PQsocket(conn), .events = (short)(POLLIN | (f == 1 ? POLLOUT : 0))};
+        long long left = deadline - now;
+        if (poll(&pfd, 1, left > 200 ? 200 : (int)left) < 0 && errno != EINTR)
+            goto bad;
+        if ((pfd.revents & (POLLIN | POLLHUP | POLLERR)) && !PQconsumeInput(conn))
+            goto bad;
+    }
+    if (!last && PQstatus(conn) != CONNECTION_OK)
+        goto bad;
+    return last;
+bad:
+    PQclear(last);
+    r->conn_bad = 1;
+    return NULL;
+}
+
 static PGconn *relay_connect(sg_outbox_relay *r)
 {
-    const char *const keys[] = {"connect_timeout", "fallback_application_name", "dbname", NULL};
-    const char *const vals[] = {"5", "socialgov-relay", r->dsn, NULL};
-    PGconn *conn = PQconnectdbParams(keys, vals, 1);
+    PGconn *conn = sg_pg_connect(r->dsn, "socialgov-relay");
     PGresult *res = NULL;
     char *ident = NULL, *chan = NULL;
     char *sql = NULL, channel[SG_OUTBOX_CHANNEL_MAX];
@@ -172,11 +257,18 @@ static PGconn *relay_connect(sg_outbox_relay *r)
      * every one of them in the heap until VACUUM (1.4 ms per scan at 640
      * reports/s, measured). */
     if (!ident || !chan
-        || asprintf(&sql, "SET search_path TO %s; SET enable_bitmapscan = off; LISTEN %s", ident, chan) < 0) {
+        || asprintf(&sql,
+                    "SET search_path TO %s; SET enable_bitmapscan = off; SET statement_timeout = %d; LISTEN %s",
+                    ident, RELAY_STATEMENT_TIMEOUT_MS, chan) < 0) {
         sql = NULL;
         goto cleanup;
     }
-    res = PQexec(conn, sql);
+    /* Non-blocking from here on: every statement waits a bounded time
+     * (relay_exec), and PQfinish never blocks on a frozen socket. */
+    r->conn_bad = 0;
+    if (PQsetnonblocking(conn, 1) != 0)
+        goto cleanup;
+    res = relay_exec(r, conn, sql, 0, NULL);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         sg_warn("outbox relay: %s: %s", sql, PQerrorMessage(conn));
         goto cleanup;
@@ -201,45 +293,114 @@ cleanup:
 static int try_lead(sg_outbox_relay *r, PGconn *conn)
 {
     const char *params[] = {r->schema};
-    PGresult *res = PQexecParams(conn, "SELECT pg_try_advisory_lock(hashtext('sg_outbox:' || $1))", 1, NULL,
-                                 params, NULL, NULL, 0);
+    PGresult *res = relay_exec(r, conn, "SELECT pg_try_advisory_lock(hashtext('sg_outbox:' || $1))", 1, params);
     int rc = -1;
     if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
         rc = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
     else
-        sg_warn("outbox relay: leader election failed: %s", PQerrorMessage(conn));
+        sg_warn("outbox relay: leader election failed: %s", r->conn_bad ? "no answer" : PQerrorMessage(conn));
     PQclear(res);
     return rc;
 }
 
+/* A leader whose session has been silent for LEADER_SILENT_S is cut off
+ * from us (a frozen peer or a partition the server has not noticed: its
+ * backend still holds the lock): end that session, which releases the
+ * lock. A live leader's session is never silent that long (heartbeat,
+ * answer timeout). The old leader, if it comes back, finds its session gone
+ * before it can mark anything: the session is the fence. Returns 1 when a
+ * session was ended. Needs the same role as the leader (or
+ * pg_signal_backend); without it the server's TCP keepalives end the
+ * session eventually. */
+static int end_silent_leader(sg_outbox_relay *r, PGconn *conn)
+{
+    char silent[16];
+    snprintf(silent, sizeof silent, "%d", LEADER_SILENT_S);
+    const char *params[] = {r->schema, silent};
+    PGresult *res = relay_exec(
+        r, conn,
+        "WITH k AS (SELECT hashtext('sg_outbox:' || $1)::bigint AS k)"
+        " SELECT a.pid, round(extract(epoch FROM clock_timestamp() - a.state_change))::int,"
+        "        pg_terminate_backend(a.pid)"
+        " FROM k, pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+        " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1"
+        "   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        "   AND l.classid::bigint = (k.k >> 32) & 4294967295 AND l.objid::bigint = k.k & 4294967295"
+        "   AND a.pid <> pg_backend_pid()"
+        "   AND a.state_change < clock_timestamp() - make_interval(secs => $2::int)",
+        2, params);
+    int ended = 0;
+    if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+        for (int i = 0; i < PQntuples(res); i++) {
+            ended |= PQgetvalue(res, i, 2)[0] == 't';
+            sg_warn("outbox relay: leader session %s of schema %s silent for %s s: %s", PQgetvalue(res, i, 0),
+                    r->schema, PQgetvalue(res, i, 1),
+                    PQgetvalue(res, i, 2)[0] == 't' ? "ended, taking over" : "could not end it");
+        }
+    } else if (!r->conn_bad) {
+        sg_warn("outbox relay: checking the leader's session failed: %s", PQerrorMessage(conn));
+    }
+    PQclear(res);
+    return ended;
+}
+
 /* Marks ids published; ids is a Postgres array literal. */
-static int mark_published(PGconn *conn, const char *ids)
+static int mark_published(sg_outbox_relay *r, PGconn *conn, const char *ids)
 {
     const char *params[] = {ids};
-    PGresult *res = PQexecParams(conn, "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", 1,
-                                 NULL, params, NULL, NULL, 0);
+    PGresult *res =
+        relay_exec(r, conn, "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", 1, params);
     int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
     if (!ok)
-        sg_error("outbox relay: marking published failed: %s", PQerrorMessage(conn));
+        sg_error("outbox relay: marking published failed: %s", r->conn_bad ? "no answer" : PQerrorMessage(conn));
+    PQclear(res);
+    return ok ? 0 : -1;
+}
+
+/* Moves one unpublished row to outbox_dead (see outbox.h). Returns 0 when
+ * moved (or already gone), -1 on a database error. An event already dead
+ * (same event_id) just leaves the outbox; any other conflict fails the
+ * whole statement, so a row is never deleted without its dead copy. */
+static int dead_letter(sg_outbox_relay *r, PGconn *conn, const PGresult *rows, int i, size_t len, const char *why)
+{
+    const char *params[] = {PQgetvalue(rows, i, 0), why};
+    PGresult *res = relay_exec(r, conn,
+                               "WITH moved AS (DELETE FROM outbox WHERE id = $1::bigint AND published_at IS NULL"
+                               " RETURNING *)"
+                               " INSERT INTO outbox_dead (id, event_id, topic, key, event_type, payload,"
+                               "   traceparent, created_at, error)"
+                               " SELECT id, event_id, topic, key, event_type, payload, traceparent, created_at, $2"
+                               " FROM moved ON CONFLICT (event_id) DO NOTHING",
+                               2, params);
+    int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    if (ok) {
+        atomic_fetch_add(&r->dead, 1);
+        /* Never the payload: it may hold personal data. */
+        sg_error("outbox relay: event %s (%s to %s, %zu bytes) refused for good (%s): moved to outbox_dead",
+                 PQgetvalue(rows, i, 1), PQgetvalue(rows, i, 4), PQgetvalue(rows, i, 2), len, why);
+    } else {
+        sg_error("outbox relay: moving event %s to outbox_dead failed: %s", PQgetvalue(rows, i, 1),
+                 PQerrorMessage(conn));
+    }
     PQclear(res);
     return ok ? 0 : -1;
 }
 
 /* Waits for every delivery report of the batch. When stopping, gives up
  * after a grace period; sg_producer_free then purges what is left. */
-static void await_reports(sg_outbox_relay *r)
+static void await_reports(sg_outbox_relay *r, PGconn *conn)
 {
-    long long stop_seen = 0;
+    long long stop_seen = 0, beat = sg_clock_mono_ms();
     pthread_mutex_lock(&r->mu);
     while (r->pending > 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_nsec += 100 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
+        sg_cond_wait_ms(&r->cv, &r->mu, 100);
+        /* A slow broker must not make the leader's session look silent. */
+        if (sg_clock_mono_ms() - beat >= RELAY_HEARTBEAT_MS && !r->conn_bad) {
+            pthread_mutex_unlock(&r->mu);
+            PQclear(relay_exec(r, conn, "SELECT 1", 0, NULL));
+            beat = sg_clock_mono_ms();
+            pthread_mutex_lock(&r->mu);
         }
-        pthread_cond_timedwait(&r->cv, &r->mu, &ts);
         if (atomic_load(&r->stop)) {
             if (!stop_seen)
                 stop_seen = sg_clock_mono_ms();
@@ -258,13 +419,13 @@ static int relay_batch(sg_outbox_relay *r, PGconn *conn)
     char *ids = NULL;
     int rc = -1;
 
-    res = PQexec(conn, "SELECT id, event_id, topic, key, event_type,"
+    res = relay_exec(r, conn, "SELECT id, event_id, topic, key, event_type,"
                        " (payload || jsonb_build_object('event_id', event_id, 'occurred_at',"
                        "   to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')))::text,"
                        " traceparent"
-                       " FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT 500");
+                       " FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT 500", 0, NULL);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        sg_warn("outbox relay: scan failed: %s", PQerrorMessage(conn));
+        sg_warn("outbox relay: scan failed: %s", r->conn_bad ? "no answer" : PQerrorMessage(conn));
         goto cleanup;
     }
     int n = PQntuples(res);
@@ -273,29 +434,54 @@ static int relay_batch(sg_outbox_relay *r, PGconn *conn)
         rc = 0;
         goto cleanup;
     }
+    /* A row the broker refused within a batch goes alone, so that its
+     * verdict is its own (a refused batch fails every message in it). */
+    int isolated = n == 1;
+    if (r->isolate_id && atoll(PQgetvalue(res, 0, 0)) == r->isolate_id) {
+        n = 1;
+        isolated = 1;
+    }
+    r->isolate_id = 0;
     pthread_mutex_lock(&r->mu);
-    for (int i = 0; i < n; i++)
-        r->slots[i].state = 0;
+    for (int i = 0; i < n; i++) {
+        r->slots[i].state = S_PENDING;
+        r->slots[i].why = NULL;
+    }
     r->pending = n;
     pthread_mutex_unlock(&r->mu);
 
-    int sent = 0;
+    int sent = 0, local = S_FAILED;
+    const char *local_why = NULL;
     for (; sent < n; sent++) {
         char topic[512];
         const char *value = PQgetvalue(res, sent, 5);
+        size_t len = strlen(value);
+        if (len > SG_OUTBOX_EVENT_MAX) {
+            local = S_TOO_LARGE;
+            local_why = "larger than 256 KiB";
+            break;
+        }
         sg_topic(topic, sizeof topic, r->prefix, PQgetvalue(res, sent, 2));
         /* Once one send fails, later rows must wait for it: per-key order. */
-        if (sg_producer_send(r->producer, topic, PQgetisnull(res, sent, 3) ? NULL : PQgetvalue(res, sent, 3), value,
-                             strlen(value), PQgetvalue(res, sent, 1), PQgetvalue(res, sent, 4),
-                             PQgetisnull(res, sent, 6) ? NULL : PQgetvalue(res, sent, 6), &r->slots[sent]) != 0)
+        int e = sg_producer_send(r->producer, topic, PQgetisnull(res, sent, 3) ? NULL : PQgetvalue(res, sent, 3),
+                                 value, len, PQgetvalue(res, sent, 1), PQgetvalue(res, sent, 4),
+                                 PQgetisnull(res, sent, 6) ? NULL : PQgetvalue(res, sent, 6), &r->slots[sent]);
+        if (e != 0) {
+            if (e == -2) {
+                local = S_TOO_LARGE; /* the producer's verdict is the message's own */
+                local_why = "refused by the producer";
+            }
             break;
+        }
     }
     pthread_mutex_lock(&r->mu);
-    for (int i = sent; i < n; i++)
-        r->slots[i].state = 2;
+    for (int i = sent; i < n; i++) {
+        r->slots[i].state = i == sent ? local : S_FAILED;
+        r->slots[i].why = i == sent ? local_why : NULL;
+    }
     r->pending -= n - sent;
     pthread_mutex_unlock(&r->mu);
-    await_reports(r);
+    await_reports(r, conn);
 
     if (r->crash_after_send) {
         sg_warn("outbox relay: SG_TEST_RELAY_CRASH_AFTER_SEND set, exiting before marking %d rows", n);
@@ -304,10 +490,15 @@ static int relay_batch(sg_outbox_relay *r, PGconn *conn)
 
     /* Only the delivered prefix: a failed row must go out again before any
      * later row of its key. */
-    int k = 0;
+    int k = 0, head = S_DELIVERED;
+    const char *head_why = NULL;
     pthread_mutex_lock(&r->mu);
-    while (k < n && r->slots[k].state == 1)
+    while (k < n && r->slots[k].state == S_DELIVERED)
         k++;
+    if (k < n) {
+        head = r->slots[k].state;
+        head_why = r->slots[k].why;
+    }
     pthread_mutex_unlock(&r->mu);
     if (k > 0) {
         size_t cap = (size_t)k * 21 + 3, used = 0;
@@ -318,10 +509,25 @@ static int relay_batch(sg_outbox_relay *r, PGconn *conn)
         for (int i = 0; i < k; i++)
             used += (size_t)snprintf(ids + used, cap - used, i ? ",%s" : "%s", PQgetvalue(res, i, 0));
         snprintf(ids + used, cap - used, "}");
-        if (mark_published(conn, ids) != 0)
+        if (mark_published(r, conn, ids) != 0)
             goto cleanup;
         atomic_fetch_add(&r->published, k);
         atomic_store(&r->backlog, n - k);
+    }
+    if (k < n && (head == S_TOO_LARGE || (head == S_REFUSED && isolated))) {
+        /* Refused for good: out of the way, and the rest goes on now. */
+        if (dead_letter(r, conn, res, k, strlen(PQgetvalue(res, k, 5)), head_why ? head_why : "refused") != 0)
+            goto cleanup;
+        atomic_store(&r->backlog, n - k - 1);
+        rc = BATCH; /* "more may be waiting": scan again at once */
+        goto cleanup;
+    }
+    if (k < n && head == S_REFUSED) {
+        r->isolate_id = atoll(PQgetvalue(res, k, 0));
+        sg_warn("outbox relay: event %s refused by the broker (%s) in a batch; sending it alone",
+                PQgetvalue(res, k, 1), head_why ? head_why : "refused");
+        rc = BATCH;
+        goto cleanup;
     }
     if (k < n) {
         sg_warn("outbox relay: %d of %d events not delivered; will retry", n - k, n);
@@ -337,14 +543,14 @@ cleanup:
 /* Housekeeping done by the leader only, so one replica does it. Inbox rows
  * are kept longer than Kafka's default retention (7 days): a redelivery can
  * never outlive the record that makes it a duplicate. */
-static void cleanup_published(PGconn *conn)
+static void cleanup_published(sg_outbox_relay *r, PGconn *conn)
 {
     static const char *const sql[] = {
         "DELETE FROM outbox WHERE published_at < now() - interval '1 hour'",
         "DELETE FROM inbox WHERE handled_at < now() - interval '14 days'",
     };
     for (size_t i = 0; i < sizeof sql / sizeof *sql; i++) {
-        PGresult *res = PQexec(conn, sql[i]);
+        PGresult *res = relay_exec(r, conn, sql[i], 0, NULL);
         if (PQresultStatus(res) != PGRES_COMMAND_OK)
             sg_warn("outbox relay: cleanup failed: %s", PQerrorMessage(conn));
         else if (atoi(PQcmdTuples(res)) > 0)
@@ -360,9 +566,9 @@ static void *relay_main(void *arg)
     long long last_cleanup = 0;
 
     while (!atomic_load(&r->stop)) {
-        if (conn && PQstatus(conn) != CONNECTION_OK) {
+        if (conn && (PQstatus(conn) != CONNECTION_OK || r->conn_bad)) {
             if (atomic_load(&r->leader))
-                sg_warn("outbox relay: connection lost, leadership dropped");
+                sg_warn("outbox relay: connection lost or not answering, leadership dropped");
             PQfinish(conn);
             conn = NULL;
             atomic_store(&r->leader, 0);
@@ -380,6 +586,12 @@ static void *relay_main(void *arg)
                 atomic_store(&r->leader, 1);
                 sg_info("outbox relay: leader for schema %s", r->schema);
             } else {
+                /* Another leader: one whose session went silent is ended,
+                 * and the lock tried again at once. */
+                if (l == 0 && end_silent_leader(r, conn)) {
+                    wait_notify(r, NULL, 100);
+                    continue;
+                }
                 if (wait_notify(r, conn, 1000) < 0 || l < 0) {
                     PQfinish(conn);
                     conn = NULL;
@@ -389,11 +601,11 @@ static void *relay_main(void *arg)
         }
         int n = relay_batch(r, conn);
         if (sg_clock_mono_ms() - last_cleanup > CLEANUP_EVERY_MS) {
-            cleanup_published(conn);
+            cleanup_published(r, conn);
             last_cleanup = sg_clock_mono_ms();
         }
-        if (n == BATCH)
-            continue;
+        if (n == BATCH || r->conn_bad)
+            continue; /* more waiting, or a connection to drop at once */
         /* After a failure, the wait doubles as a retry pause. */
         if (wait_notify(r, conn, 1000) < 0)
             continue; /* connection broken: reconnect and re-elect */
@@ -414,15 +626,12 @@ sg_outbox_relay *sg_outbox_relay_start(const char *dsn, const char *schema, cons
     }
     r->wake[0] = r->wake[1] = -1;
     pthread_mutex_init(&r->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&r->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    sg_cond_init_monotonic(&r->cv);
     atomic_init(&r->stop, 0);
     atomic_init(&r->published, 0);
     atomic_init(&r->backlog, 0);
     atomic_init(&r->leader, 0);
+    atomic_init(&r->dead, 0);
     for (int i = 0; i < BATCH; i++)
         r->slots[i].r = r;
     const char *hook = getenv("SG_TEST_RELAY_CRASH_AFTER_SEND");
@@ -494,4 +703,9 @@ int sg_outbox_relay_is_leader(const sg_outbox_relay *r)
 sg_producer *sg_outbox_relay_producer(sg_outbox_relay *r)
 {
     return r->producer;
+}
+
+long sg_outbox_relay_dead(const sg_outbox_relay *r)
+{
+    return atomic_load(&((sg_outbox_relay *)r)->dead);
 }

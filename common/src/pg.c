@@ -1,6 +1,5 @@
 /* PostgreSQL pool, per-connection prepared statement cache, tx helper. */
 #include "sg/pg.h"
-#include "sg/pgutil.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -16,7 +15,6 @@
 #include "sg/log.h"
 
 #define TX_MAX_ATTEMPTS 8
-#define CONNECT_TIMEOUT_S "5"
 
 struct sg_pg {
     sg_pg_pool *pool;
@@ -159,17 +157,141 @@ static void notice_receiver(void *arg, const PGresult *res)
         sg_debug("postgres: %s: %s", sev ? sev : "NOTICE", msg ? msg : "");
 }
 
-static PGconn *connect_dsn(const char *dsn)
+/* ---- connection parameters (see sg_pg_options in pg.h) ---------------------- */
+
+void sg_pg_options_default(sg_pg_options *o)
 {
-    /* Later keywords override earlier ones, so a connect_timeout in the DSN
-     * wins over this default; without one a black-holed host would block
-     * a worker for the kernel's TCP timeout. */
-    const char *const keys[] = {"connect_timeout", "fallback_application_name", "dbname", NULL};
-    const char *const vals[] = {CONNECT_TIMEOUT_S, "socialgov", dsn, NULL};
-    PGconn *conn = PQconnectdbParams(keys, vals, 1);
+    *o = (sg_pg_options){
+        .statement_timeout_ms = 10000,
+        .lock_timeout_ms = 5000,
+        .connect_timeout_s = 5,
+        .keepalives_idle_s = 10,
+        .keepalives_interval_s = 5,
+        .keepalives_count = 3,
+        .tcp_user_timeout_ms = 20000,
+    };
+}
+
+static pthread_mutex_t options_mu = PTHREAD_MUTEX_INITIALIZER;
+static sg_pg_options options;
+static int options_set;
+
+void sg_pg_set_options(const sg_pg_options *o)
+{
+    pthread_mutex_lock(&options_mu);
+    options = *o;
+    options_set = 1;
+    pthread_mutex_unlock(&options_mu);
+}
+
+static sg_pg_options current_options(void)
+{
+    sg_pg_options o;
+    pthread_mutex_lock(&options_mu);
+    if (!options_set) {
+        sg_pg_options_default(&options);
+        options_set = 1;
+    }
+    o = options;
+    pthread_mutex_unlock(&options_mu);
+    return o;
+}
+
+#define MAX_PARAMS 48
+
+/* The DSN's own keywords as explicit parameters (so both key=value and URI
+ * DSNs work, and we know which ones it sets), then our defaults for those
+ * it does not set. */
+PGconn *sg_pg_connect(const char *dsn, const char *application_name)
+{
+    const char *keys[MAX_PARAMS + 1], *vals[MAX_PARAMS + 1];
+    char num[7][16], *opts = NULL, *perr = NULL;
+    const char *dsn_options = NULL;
+    int n = 0, have_app = 0;
+    int have[7] = {0};
+    static const char *const ours[7] = {"connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval",
+                                        "keepalives_count", "tcp_user_timeout", "options"};
+    sg_pg_options o = current_options();
+    PQconninfoOption *parsed = PQconninfoParse(dsn ? dsn : "", &perr);
+    PGconn *conn = NULL;
+
+    if (!parsed) {
+        /* Let libpq produce the error message on a connection object. */
+        PQfreemem(perr);
+        const char *const k[] = {"dbname", NULL}, *const v[] = {dsn ? dsn : "", NULL};
+        conn = PQconnectdbParams(k, v, 1);
+        goto done;
+    }
+    for (PQconninfoOption *p = parsed; p->keyword && n < MAX_PARAMS - 8; p++) {
+        if (!p->val)
+            continue;
+        for (int i = 0; i < 7; i++)
+            if (strcmp(p->keyword, ours[i]) == 0)
+                have[i] = 1;
+        if (strcmp(p->keyword, "application_name") == 0 || strcmp(p->keyword, "fallback_application_name") == 0)
+            have_app = 1;
+        if (strcmp(p->keyword, "options") == 0) {
+            dsn_options = p->val;
+            continue; /* merged below */
+        }
+        keys[n] = p->keyword;
+        vals[n++] = p->val;
+    }
+    int v[6] = {o.connect_timeout_s, 1, o.keepalives_idle_s, o.keepalives_interval_s, o.keepalives_count,
+                o.tcp_user_timeout_ms};
+    for (int i = 0; i < 6; i++) {
+        if (have[i] || v[i] <= 0)
+            continue;
+        snprintf(num[i], sizeof num[i], "%d", v[i]);
+        keys[n] = ours[i];
+        vals[n++] = num[i];
+    }
+    if (!have_app && application_name) {
+        keys[n] = "fallback_application_name";
+        vals[n++] = application_name;
+    }
+    /* Server side: -c settings; the DSN's options come after ours, so each
+     * of its -c wins over the same one here. */
+    char mine[512];
+    size_t used = 0;
+    mine[0] = '\0';
+#define ADD_C(name, val)                                                                               \
+    do {                                                                                               \
+        if ((val) > 0 && used < sizeof mine)                                                           \
+            used += (size_t)snprintf(mine + used, sizeof mine - used, "%s-c %s=%d", used ? " " : "", name, \
+                                     (val));                                                           \
+    } while (0)
+    ADD_C("statement_timeout", o.statement_timeout_ms);
+    ADD_C("lock_timeout", o.lock_timeout_ms);
+    ADD_C("tcp_keepalives_idle", o.keepalives_idle_s);
+    ADD_C("tcp_keepalives_interval", o.keepalives_interval_s);
+    ADD_C("tcp_keepalives_count", o.keepalives_count);
+    ADD_C("tcp_user_timeout", o.tcp_user_timeout_ms);
+#undef ADD_C
+    if (asprintf(&opts, "%s%s%s", mine, *mine && dsn_options && *dsn_options ? " " : "",
+                 dsn_options ? dsn_options : "") < 0) {
+        opts = NULL;
+        goto done;
+    }
+    if (*opts) {
+        keys[n] = "options";
+        vals[n++] = opts;
+    }
+    keys[n] = NULL;
+    vals[n] = NULL;
+    conn = PQconnectdbParams(keys, vals, 0);
+done:
     if (conn)
         PQsetNoticeReceiver(conn, notice_receiver, NULL);
+    free(opts);
+    if (parsed)
+        PQconninfoFree(parsed);
     return conn;
+}
+
+static PGconn *connect_dsn(const char *dsn)
+{
+    return sg_pg_connect(dsn, "socialgov");
 }
 
 static int pg_connect(sg_pg *c)
@@ -257,11 +379,7 @@ sg_pg_pool *sg_pg_pool_create(const char *dsn, const char *schema, int size, cha
         goto cleanup;
     for (int i = 0; i < size; i++)
         p->conns[i].pool = p;
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&p->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    sg_cond_init_monotonic(&p->cv);
     pthread_mutex_init(&p->mu, NULL);
     atomic_init(&p->last_err_log_ms, 0);
     return p;
@@ -307,16 +425,9 @@ static void slot_return(sg_pg_pool *p, sg_pg *c)
 
 static sg_pg *acquire(sg_pg_pool *p, int timeout_ms, int *why)
 {
-    struct timespec deadline;
+    struct timespec deadline = sg_deadline_ms(timeout_ms);
     sg_pg *c = NULL;
 
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
     pthread_mutex_lock(&p->mu);
     for (;;) {
         sg_pg *idle = NULL;
@@ -336,7 +447,7 @@ static sg_pg *acquire(sg_pg_pool *p, int timeout_ms, int *why)
             c = idle;
         if (c)
             break;
-        if (pthread_cond_timedwait(&p->cv, &p->mu, &deadline) == ETIMEDOUT) {
+        if (sg_cond_wait_until(&p->cv, &p->mu, &deadline) == ETIMEDOUT) {
             pthread_mutex_unlock(&p->mu);
             *why = ACQ_TIMEOUT;
             return NULL;
@@ -556,6 +667,40 @@ int sg_pg_defer(sg_pg *c, const char *sql, int ncols, const char *const *values)
     }
     d->n++; /* even on oom: the row's cells are freed with the others */
     return oom ? SG_ERR_DB : SG_OK;
+}
+
+/* ---- array parameters and deferred rows ------------------------------------ */
+
+char *sg_pg_text_array(const char *const *v, size_t n)
+{
+    size_t len = 3;
+    char *out, *w;
+
+    for (size_t i = 0; i < n; i++)
+        len += (v[i] ? 2 * strlen(v[i]) : 4) + 3;
+    if (!(out = malloc(len)))
+        return NULL;
+    w = out;
+    *w++ = '{';
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            *w++ = ',';
+        if (!v[i]) {
+            memcpy(w, "NULL", 4);
+            w += 4;
+            continue;
+        }
+        *w++ = '"';
+        for (const char *s = v[i]; *s; s++) {
+            if (*s == '"' || *s == '\\')
+                *w++ = '\\';
+            *w++ = *s;
+        }
+        *w++ = '"';
+    }
+    *w++ = '}';
+    *w = '\0';
+    return out;
 }
 
 /* Writes every deferred statement's rows (see sg_pg_defer). */

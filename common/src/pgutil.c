@@ -84,38 +84,6 @@ json_t *sg_pg_page(const PGresult *r, int limit, int keycol, int jsoncol)
     return json_pack("{s:o, s:o*}", "items", items, "next_cursor", next);
 }
 
-char *sg_pg_text_array(const char *const *v, size_t n)
-{
-    size_t len = 3;
-    char *out, *w;
-
-    for (size_t i = 0; i < n; i++)
-        len += (v[i] ? 2 * strlen(v[i]) : 4) + 3;
-    if (!(out = malloc(len)))
-        return NULL;
-    w = out;
-    *w++ = '{';
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            *w++ = ',';
-        if (!v[i]) {
-            memcpy(w, "NULL", 4);
-            w += 4;
-            continue;
-        }
-        *w++ = '"';
-        for (const char *s = v[i]; *s; s++) {
-            if (*s == '"' || *s == '\\')
-                *w++ = '\\';
-            *w++ = *s;
-        }
-        *w++ = '"';
-    }
-    *w++ = '}';
-    *w = '\0';
-    return out;
-}
-
 const char *sg_pg_int(char buf[24], long long v)
 {
     snprintf(buf, 24, "%lld", v);

@@ -21,6 +21,8 @@ typedef struct rslot {
 } rslot;
 
 struct sg_redis {
+    char user[256];     /* ACL user, "" for the default user */
+    char password[512]; /* "" when no AUTH */
     char host[256];
     int port;
     int db;
@@ -43,19 +45,72 @@ static void log_rate_limited(sg_redis *r, const char *fmt, const char *what)
     sg_warn(fmt, what);
 }
 
-/* Parses redis://host:port[/db] (port defaults to 6379, db to 0). */
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Copies [s, s+n) percent-decoded into dst (NUL-terminated). -1 when it does
+ * not fit, has a bad escape or decodes to a NUL. */
+static int pct_decode(char *dst, size_t dstlen, const char *s, size_t n)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        int c = (unsigned char)s[i];
+        if (c == '%') {
+            int hi = i + 2 < n ? hexval(s[i + 1]) : -1;
+            int lo = i + 2 < n ? hexval(s[i + 2]) : -1;
+            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+                return -1;
+            c = hi * 16 + lo;
+            i += 2;
+        }
+        if (o + 1 >= dstlen)
+            return -1;
+        dst[o++] = (char)c;
+    }
+    dst[o] = '\0';
+    return 0;
+}
+
+void sg_redis_redact_url(const char *url, char *buf, size_t len)
+{
+    const char *at = url ? strrchr(url, '@') : NULL;
+    if (!url)
+        snprintf(buf, len, "%s", "");
+    else if (at && strncmp(url, "redis://", 8) == 0)
+        snprintf(buf, len, "redis://***@%s", at + 1);
+    else if (at)
+        snprintf(buf, len, "***@%s", at + 1);
+    else
+        snprintf(buf, len, "%s", url);
+}
+
+/* Parses redis://[[user]:password@]host:port[/db] (port defaults to 6379,
+ * db to 0; user and password percent-decoded). */
 static int parse_url(sg_redis *r, const char *url, char *err, size_t errlen)
 {
     const char *p;
     const char *host_end;
+    const char *at;
     char *end;
     long v;
 
     if (!url || strncmp(url, "redis://", 8) != 0)
         goto bad;
     p = url + 8;
+    /* The last '@': a password may hold an unescaped one, a host never. */
+    at = strrchr(p, '@');
+    if (at) {
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        if (!colon || pct_decode(r->user, sizeof r->user, p, (size_t)(colon - p)) != 0 ||
+            pct_decode(r->password, sizeof r->password, colon + 1, (size_t)(at - colon - 1)) != 0 ||
+            !r->password[0])
+            goto bad;
+        p = at + 1;
+    }
     host_end = p + strcspn(p, ":/");
-    if (host_end == p || (size_t)(host_end - p) >= sizeof r->host || memchr(p, '@', (size_t)(host_end - p)))
+    if (host_end == p || (size_t)(host_end - p) >= sizeof r->host)
         goto bad;
     memcpy(r->host, p, (size_t)(host_end - p));
     r->host[host_end - p] = '\0';
@@ -84,7 +139,11 @@ static int parse_url(sg_redis *r, const char *url, char *err, size_t errlen)
         goto bad;
     return 0;
 bad:
-    snprintf(err, errlen, "SG_REDIS_URL: expected redis://host:port[/db], got \"%s\"", url ? url : "");
+    {
+        char shown[512];
+        sg_redis_redact_url(url, shown, sizeof shown);
+        snprintf(err, errlen, "SG_REDIS_URL: expected redis://[[user]:password@]host:port[/db], got \"%s\"", shown);
+    }
     return -1;
 }
 
@@ -114,11 +173,7 @@ sg_redis *sg_redis_create(const char *url, int timeout_ms, int pool_size, char *
     r->timeout_ms = timeout_ms;
     r->size = pool_size;
     pthread_mutex_init(&r->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&r->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    sg_cond_init_monotonic(&r->cv);
     atomic_init(&r->generation, 0);
     atomic_init(&r->last_err_log_ms, 0);
     return r;
@@ -134,6 +189,7 @@ void sg_redis_free(sg_redis *r)
     pthread_mutex_destroy(&r->mu);
     pthread_cond_destroy(&r->cv);
     free(r->slots);
+    memset(r->password, 0, sizeof r->password);
     free(r);
 }
 
@@ -150,6 +206,22 @@ static int slot_connect(sg_redis *r, rslot *s)
     }
     if (redisSetTimeout(s->ctx, tv) != REDIS_OK)
         goto cleanup;
+    if (r->password[0]) {
+        const char *argv[3] = {"AUTH", r->user, r->password};
+        int argc = 3;
+        if (!r->user[0]) {
+            argv[1] = r->password;
+            argc = 2;
+        }
+        reply = redisCommandArgv(s->ctx, argc, argv, NULL);
+        if (!reply || reply->type == REDIS_REPLY_ERROR) {
+            /* The server's message (WRONGPASS ...) names no secret. */
+            log_rate_limited(r, "redis: AUTH refused: %s", reply ? reply->str : s->ctx->errstr);
+            goto cleanup;
+        }
+        freeReplyObject(reply);
+        reply = NULL;
+    }
     if (r->db != 0) {
         reply = redisCommand(s->ctx, "SELECT %d", r->db);
         if (!reply || reply->type == REDIS_REPLY_ERROR) {
@@ -175,17 +247,9 @@ cleanup:
 
 static rslot *slot_get(sg_redis *r)
 {
-    struct timespec deadline;
     rslot *s = NULL;
-    long wait = (long)r->timeout_ms * 2;
+    struct timespec deadline = sg_deadline_ms((long)r->timeout_ms * 2);
 
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += wait / 1000;
-    deadline.tv_nsec += (wait % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
     pthread_mutex_lock(&r->mu);
     for (;;) {
         for (int i = 0; i < r->size && !s; i++)
@@ -196,7 +260,7 @@ static rslot *slot_get(sg_redis *r)
                 s = &r->slots[i];
         if (s)
             break;
-        if (pthread_cond_timedwait(&r->cv, &r->mu, &deadline) == ETIMEDOUT) {
+        if (sg_cond_wait_until(&r->cv, &r->mu, &deadline) == ETIMEDOUT) {
             pthread_mutex_unlock(&r->mu);
             return NULL;
         }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "sg/clock.h"
 #include "sg/log.h"
 
 struct sg_worker {
@@ -38,18 +39,11 @@ static void *worker_main(void *arg)
         pthread_mutex_lock(&w->mu);
         if (n > 0)
             continue;
-        struct timespec deadline;
-        clock_gettime(CLOCK_MONOTONIC, &deadline);
-        deadline.tv_sec += w->interval_ms / 1000;
-        deadline.tv_nsec += (long)(w->interval_ms % 1000) * 1000000L;
-        if (deadline.tv_nsec >= 1000000000L) {
-            deadline.tv_sec++;
-            deadline.tv_nsec -= 1000000000L;
-        }
+        struct timespec deadline = sg_deadline_ms(w->interval_ms);
         /* A kick during fn counts: the work it announces may have been
          * committed after fn looked. */
         while (!w->stop && !w->kicked)
-            if (pthread_cond_timedwait(&w->cv, &w->mu, &deadline) != 0)
+            if (sg_cond_wait_until(&w->cv, &w->mu, &deadline) != 0)
                 break;
     }
     pthread_mutex_unlock(&w->mu);
@@ -66,11 +60,7 @@ sg_worker *sg_worker_start(const char *name, int interval_ms, sg_worker_fn fn, v
     w->fn = fn;
     w->ctx = ctx;
     pthread_mutex_init(&w->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&w->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    sg_cond_init_monotonic(&w->cv);
     if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
         sg_error("worker %s: cannot start thread", w->name);
         pthread_mutex_destroy(&w->mu);

@@ -10,13 +10,6 @@
 #include "sg/outbox.h"
 #include "sg/timeutil.h"
 
-void rv_ids_free(char **ids, size_t n)
-{
-    for (size_t i = 0; ids && i < n; i++)
-        free(ids[i]);
-    free(ids);
-}
-
 int rv_store_panel_claim(sg_pg *c, const rv_panel_req *r, const char *event_id, rv_fatigue_policy *policy,
                          char ***on_case, size_t *n_on_case)
 {

@@ -55,6 +55,13 @@ int rv_cell_bool(const PGresult *r, int row, int col)
     return !PQgetisnull(r, row, col) && PQgetvalue(r, row, col)[0] == 't';
 }
 
+void rv_ids_free(char **ids, size_t n)
+{
+    for (size_t i = 0; ids && i < n; i++)
+        free(ids[i]);
+    free(ids);
+}
+
 int rv_copy_ids(const PGresult *r, char ***ids, size_t *n)
 {
     size_t rows = (size_t)PQntuples(r), k = 0;

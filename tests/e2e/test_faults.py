@@ -134,11 +134,13 @@ def test_fault_run(stack):
             took = ready_without_restart(stack, stack.pids, 90, f"the {infra} restart")
             mark(f"all services ready again {took:.1f}s after {infra} came back, no restart")
             for n in stack.svc if t1 - t0 > 2 else ():
-                down = [x for x in mon.between(t0, t1, n) if x[2] == 503]
-                if not down:
-                    note(f"{n}: /readyz never answered 503 during the {infra} restart ({t1 - t0:.0f}s)")
-                elif not any(infra in x[3].lower() for x in down):
-                    note(f"{n}: /readyz 503 during the {infra} restart does not name {infra}: {down[0][3]!r}")
+                # Ready on PostgreSQL alone: a Kafka or Redis restart shows in the body only.
+                during = mon.between(t0, t1, n)
+                unready = [x for x in during if x[2] == 503]
+                if unready:
+                    note(f"{n}: /readyz answered 503 during the {infra} restart: {unready[0][3]!r}")
+                if not any(f'"{infra}":"down"' in x[3] for x in during):
+                    note(f"{n}: /readyz never said {infra} down during its restart ({t1 - t0:.0f}s)")
         time.sleep(8)
     finally:
         poster.stop_evt.set()

@@ -626,12 +626,12 @@ def test_sigkill_mid_batch_grants_exactly_once(svc, bus, granted):
 
 
 def test_metrics_report_coins_granted(svc):
-    text = svc.get("/metrics").text
-    values = {line.split(" ")[0]: float(line.split(" ")[1]) for line in text.splitlines()
-              if line.startswith("sg_reward_")}
     with svc.db() as c:
         total = c.execute("SELECT coalesce(sum(amount_paid), 0) FROM grants").fetchone()[0]
         capped = c.execute("SELECT count(*) FROM grants WHERE status = 'capped'").fetchone()[0]
+    text = sgtest.metrics_when(svc, lambda t: f"sg_reward_coins_granted_total {total}\n" in t)
+    values = {line.split(" ")[0]: float(line.split(" ")[1]) for line in text.splitlines()
+              if line.startswith("sg_reward_")}
     assert values["sg_reward_coins_granted_total"] == total > 0
     assert values['sg_reward_grants_total{outcome="capped"}'] == capped
     assert values["sg_reward_coins_in_circulation"] == total

@@ -294,12 +294,13 @@ def test_stock_and_coins_survive_item_replacement(svc, fund):
 
 
 def test_metrics_count_redemptions(svc):
-    text = svc.get("/metrics").text
-    values = {line.split(" ")[0]: float(line.split(" ")[1]) for line in text.splitlines()
-              if line.startswith("sg_reward_")}
     with svc.db() as c:
         n = c.execute("SELECT count(*) FROM redemptions").fetchone()[0]
         refunded = c.execute("SELECT count(*) FROM redemptions WHERE status = 'refunded'").fetchone()[0]
+    text = sgtest.metrics_when(svc, lambda t: f"sg_reward_redemptions_total {n}\n" in t and
+                               f"sg_reward_refunds_total {refunded}\n" in t)
+    values = {line.split(" ")[0]: float(line.split(" ")[1]) for line in text.splitlines()
+              if line.startswith("sg_reward_")}
     assert values["sg_reward_redemptions_total"] == n > 0
     assert values["sg_reward_refunds_total"] == refunded > 0
     assert values["sg_reward_coins_granted_total"] > 0

@@ -96,6 +96,9 @@ class Service:
             "SG_API_KEYS": ",".join(f"{k}:{v}" for k, v in API_KEYS.items()),
             "SG_CALLBACK_SECRET": CALLBACK_SECRET,
             "SG_LOG_LEVEL": "info",
+            # /metrics figures read from the database refresh in the background;
+            # every second here, so that metrics_when waits little.
+            "SG_METRICS_REFRESH_S": "1",
         })
         e.update(self.extra)
         return e
@@ -298,6 +301,19 @@ def wait_for(fn, timeout=20, interval=0.1, what="condition"):
             return last
         time.sleep(interval)
     raise AssertionError(f"{what} not met within {timeout}s (last: {last!r})")
+
+
+def metrics_when(svc, pred, timeout=10):
+    """The /metrics text once pred(text) holds, or the last one after timeout (the
+    caller's assertions then say what is wrong). The figures read from the
+    database are refreshed in the background (SG_METRICS_REFRESH_S), so a change
+    shows up to one refresh later."""
+    deadline = time.time() + timeout
+    while True:
+        text = requests.get(svc.url + "/metrics", timeout=10).text
+        if pred(text) or time.time() >= deadline:
+            return text
+        time.sleep(0.2)
 
 
 def devstack(*args):

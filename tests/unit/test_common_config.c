@@ -3,6 +3,8 @@
 #include <string.h>
 
 #include "sg/config.h"
+#include "sg/kafka.h"
+#include "sg/pg.h"
 #include "sg/log.h" /* SG_LOG_* */
 
 /* Criterion runs every test in its own process, so environment changes do
@@ -11,7 +13,8 @@ static void base_env(void)
 {
     static const char *const all[] = {"SG_HTTP_PORT", "SG_HTTP_BIND", "SG_HTTP_THREADS", "SG_PG_SCHEMA",
                                       "SG_PG_POOL_SIZE", "SG_MIGRATIONS_DIR", "SG_TOPIC_PREFIX",
-                                      "SG_LOG_LEVEL", "SG_API_KEYS"};
+                                      "SG_LOG_LEVEL", "SG_API_KEYS", "SG_KAFKA_PROPERTIES",
+                                      "SG_METRICS_REFRESH_S"};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         unsetenv(all[i]);
     setenv("SG_PG_DSN", "host=127.0.0.1 dbname=sg", 1);
@@ -50,6 +53,8 @@ Test(config, defaults)
     cr_assert_str_eq(cfg.jwt_secret, "0123456789abcdef");
     cr_assert_str_eq(cfg.api_keys, "");
     cr_assert_eq(cfg.log_level, SG_LOG_INFO);
+    cr_assert_str_eq(cfg.kafka_properties, "");
+    cr_assert_eq(cfg.metrics_refresh_s, 15);
     sg_config_free(&cfg);
 }
 
@@ -184,4 +189,88 @@ Test(config, env_strdup)
     s = sg_env_strdup("SG_TEST_S", "def");
     cr_assert_str_eq(s, "val");
     free(s);
+}
+
+Test(config, kafka_properties)
+{
+    setenv("SG_KAFKA_PROPERTIES",
+           "security.protocol=SASL_PLAINTEXT;sasl.mechanism=SCRAM-SHA-512;sasl.username=report;"
+           "sasl.password=s3cr=t;;", 1);
+    setenv("SG_METRICS_REFRESH_S", "2", 1);
+    sg_config cfg;
+    char err[256] = "";
+    cr_assert_eq(sg_config_load(&cfg, "report", 8081, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(cfg.metrics_refresh_s, 2);
+    char keys[256];
+    cr_assert_str_eq(sg_kafka_properties_keys(cfg.kafka_properties, keys, sizeof keys),
+                     "security.protocol, sasl.mechanism, sasl.username, sasl.password");
+    sg_config_free(&cfg);
+}
+
+/* A refused property names the variable and the key, never a secret value. */
+Test(config, kafka_properties_refused_without_values)
+{
+    setenv("SG_KAFKA_PROPERTIES", "sasl.username=u;no-equals-sign", 1);
+    expect_error("SG_KAFKA_PROPERTIES: item 2 is not key=value");
+    setenv("SG_KAFKA_PROPERTIES", "=v", 1);
+    expect_error("SG_KAFKA_PROPERTIES");
+    setenv("SG_KAFKA_PROPERTIES", "no.such.property=hunter2", 1);
+    expect_error("SG_KAFKA_PROPERTIES: no.such.property");
+    sg_config cfg;
+    char err[256] = "";
+    setenv("SG_KAFKA_PROPERTIES", "ssl.key.password.bogus=hunter2", 1);
+    cr_assert_eq(sg_config_load(&cfg, "report", 8081, err, sizeof err), -1);
+    cr_assert_null(strstr(err, "hunter2"), "%s", err);
+    cr_assert(sg_kafka_property_secret("sasl.password", 13));
+    cr_assert(sg_kafka_property_secret("ssl.key.password", 16));
+    cr_assert(sg_kafka_property_secret("sasl.oauthbearer.client.secret", 30));
+    cr_assert(!sg_kafka_property_secret("sasl.username", 13));
+    setenv("SG_KAFKA_PROPERTIES", "", 1);
+    setenv("SG_METRICS_REFRESH_S", "0", 1);
+    expect_error("SG_METRICS_REFRESH_S");
+}
+
+static const char *const pg_vars[] = {"SG_PG_STATEMENT_TIMEOUT_MS", "SG_PG_LOCK_TIMEOUT_MS",
+                                      "SG_PG_CONNECT_TIMEOUT_S",    "SG_PG_KEEPALIVES_IDLE_S",
+                                      "SG_PG_KEEPALIVES_INTERVAL_S", "SG_PG_KEEPALIVES_COUNT",
+                                      "SG_PG_TCP_USER_TIMEOUT_MS"};
+
+Test(config, pg_timeouts_default_to_sg_pg_options_default)
+{
+    for (size_t i = 0; i < sizeof pg_vars / sizeof pg_vars[0]; i++)
+        unsetenv(pg_vars[i]);
+    sg_config cfg;
+    char err[256] = "";
+    cr_assert_eq(sg_config_load(&cfg, "report", 8081, err, sizeof err), 0, "%s", err);
+    sg_pg_options d;
+    sg_pg_options_default(&d);
+    cr_expect_eq(cfg.pg_statement_timeout_ms, d.statement_timeout_ms);
+    cr_expect_eq(cfg.pg_statement_timeout_ms, 10000);
+    cr_expect_eq(cfg.pg_lock_timeout_ms, d.lock_timeout_ms);
+    cr_expect_eq(cfg.pg_connect_timeout_s, d.connect_timeout_s);
+    cr_expect_eq(cfg.pg_keepalives_idle_s, d.keepalives_idle_s);
+    cr_expect_eq(cfg.pg_keepalives_interval_s, d.keepalives_interval_s);
+    cr_expect_eq(cfg.pg_keepalives_count, d.keepalives_count);
+    cr_expect_eq(cfg.pg_tcp_user_timeout_ms, d.tcp_user_timeout_ms);
+    /* A dead peer is noticed within 30 s with the defaults. */
+    cr_expect_leq(d.keepalives_idle_s + d.keepalives_interval_s * d.keepalives_count, 30);
+    cr_expect_leq(d.tcp_user_timeout_ms, 30000);
+    sg_config_free(&cfg);
+}
+
+Test(config, pg_timeouts_overrides_and_errors)
+{
+    setenv("SG_PG_STATEMENT_TIMEOUT_MS", "0", 1);
+    setenv("SG_PG_KEEPALIVES_COUNT", "7", 1);
+    sg_config cfg;
+    char err[256] = "";
+    cr_assert_eq(sg_config_load(&cfg, "report", 8081, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(cfg.pg_statement_timeout_ms, 0);
+    cr_expect_eq(cfg.pg_keepalives_count, 7);
+    sg_config_free(&cfg);
+    setenv("SG_PG_LOCK_TIMEOUT_MS", "soon", 1);
+    expect_error("SG_PG_LOCK_TIMEOUT_MS");
+    unsetenv("SG_PG_LOCK_TIMEOUT_MS");
+    setenv("SG_PG_TCP_USER_TIMEOUT_MS", "-5", 1);
+    expect_error("SG_PG_TCP_USER_TIMEOUT_MS");
 }

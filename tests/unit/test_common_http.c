@@ -20,6 +20,7 @@
 
 typedef struct test_ctx {
     int db_down;
+    int redis_down;
 } test_ctx;
 
 static sg_http_server *srv;
@@ -133,13 +134,13 @@ static const sg_route routes[] = {
     {"GET", "/v1/store-error/{rc}", SG_AUTH_PUBLIC, h_store_error},
 };
 
-static int ready(void *ctx, char *down, size_t downlen)
+static int ready(void *ctx, json_t *deps)
 {
     test_ctx *c = ctx;
-    if (!c->db_down)
-        return 0;
-    snprintf(down, downlen, "postgresql, redis");
-    return -1;
+    json_object_set_new(deps, "postgres", json_string(c->db_down ? "down" : "up"));
+    json_object_set_new(deps, "kafka", json_string("up"));
+    json_object_set_new(deps, "redis", json_string(c->redis_down || c->db_down ? "down" : "up"));
+    return c->db_down ? -1 : 0;
 }
 
 static void start(void)
@@ -344,10 +345,27 @@ Test(http, readyz)
     cr_assert_eq(r->status, 200);
     json_t *j = body_json(r);
     cr_assert_str_eq(sg_json_str(j, "status"), "ready");
+    cr_assert_str_eq(sg_json_str(j, "postgres"), "up");
+    cr_assert_str_eq(sg_json_str(j, "kafka"), "up");
+    cr_assert_str_eq(sg_json_str(j, "redis"), "up");
+    json_decref(j);
+    /* Redis (or Kafka) down: still ready, and the body says so. */
+    tctx.redis_down = 1;
+    r = request("GET", "/readyz", NULL, NULL);
+    cr_assert_eq(r->status, 200);
+    j = body_json(r);
+    cr_assert_str_eq(sg_json_str(j, "redis"), "down");
+    cr_assert_str_eq(sg_json_str(j, "postgres"), "up");
     json_decref(j);
     tctx.db_down = 1;
+    r = request("GET", "/readyz", NULL, NULL);
+    j = body_json(r);
+    cr_assert_str_eq(sg_json_str(j, "postgres"), "down");
+    cr_assert_str_eq(sg_json_str(j, "redis"), "down");
+    json_decref(j);
     const char *detail = expect_problem(request("GET", "/readyz", NULL, NULL), 503);
-    cr_assert(strstr(detail, "postgresql, redis"), "%s", detail);
+    cr_assert(strstr(detail, "postgres, redis"), "%s", detail);
+    tctx.db_down = tctx.redis_down = 0;
 }
 
 Test(http, metrics)
@@ -799,4 +817,28 @@ Test(http, store_error_mapping)
     r = request("GET", "/v1/store-error/7", NULL, NULL);
     expect_problem(r, 500);
     cr_assert_null(header(r, "Retry-After"));
+    /* An over-size event: a retry cannot help, so no 503 / Retry-After. */
+    r = request("GET", "/v1/store-error/-3", NULL, NULL);
+    expect_problem(r, 500);
+    cr_assert_null(header(r, "Retry-After"));
+}
+
+/* The method is client input: unknown ones are folded into one label value,
+ * so a quote in it can never reach the text format. */
+Test(http, metrics_fold_unknown_methods)
+{
+    request("BREW", "/v1/echo/x", API_KEY, NULL);
+    request("X\"Y", "/healthz", NULL, NULL);
+    resp *r;
+    for (int i = 0; i < 50; i++) {
+        r = request("GET", "/metrics", NULL, NULL);
+        if (strstr(r->body, "method=\"other\""))
+            break;
+        usleep(20 * 1000);
+    }
+    cr_assert_eq(r->status, 200);
+    cr_assert(strstr(r->body, "method=\"other\""), "%s", r->body);
+    cr_assert_null(strstr(r->body, "BREW"), "%s", r->body);
+    cr_assert_null(strstr(r->body, "X\"Y"), "%s", r->body);
+    cr_assert_null(strstr(r->body, "X\\\"Y"), "%s", r->body);
 }

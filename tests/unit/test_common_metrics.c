@@ -2,6 +2,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sg/metrics.h"
 
@@ -146,6 +147,83 @@ Test(metrics, full_tables_drop_instead_of_growing)
     cr_assert_null(strstr(t, "route=\"/r999\""));
     HAS(t, "sg_c_total{service=\"x\",k=\"0\"} 1\n");
     cr_assert_null(strstr(t, "k=\"999\""));
+    free(t);
+    sg_metrics_free(m);
+}
+
+Test(metrics, put_label_and_request_labels_escaped)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    sg_metrics_put_label(f, "a\\b\"c\nd");
+    fclose(f);
+    cr_assert_str_eq(buf, "a\\\\b\\\"c\\nd");
+    free(buf);
+
+    sg_metrics *m = sg_metrics_create("s\"v");
+    sg_metrics_observe_request(m, "GET", "/x\"y\\z\nw", 200, 0.01);
+    char *t = sg_metrics_render(m);
+    HAS(t, "sg_http_requests_total{service=\"s\\\"v\",method=\"GET\",route=\"/x\\\"y\\\\z\\nw\",status=\"200\"} 1\n");
+    free(t);
+    sg_metrics_free(m);
+}
+
+Test(metrics, unknown_methods_fold_into_other)
+{
+    cr_assert_str_eq(sg_metrics_method_label("GET"), "GET");
+    cr_assert_str_eq(sg_metrics_method_label("DELETE"), "DELETE");
+    cr_assert_str_eq(sg_metrics_method_label("get"), "other");
+    cr_assert_str_eq(sg_metrics_method_label("G\"ET"), "other");
+    cr_assert_str_eq(sg_metrics_method_label(NULL), "other");
+    sg_metrics *m = sg_metrics_create("s");
+    sg_metrics_observe_request(m, "BR\"EW", "/x", 405, 0.01);
+    sg_metrics_observe_request(m, "PROPFIND", "/x", 405, 0.01);
+    char *t = sg_metrics_render(m);
+    HAS(t, "sg_http_requests_total{service=\"s\",method=\"other\",route=\"/x\",status=\"405\"} 2\n");
+    cr_assert_null(strstr(t, "BR"), "%s", t);
+    free(t);
+    sg_metrics_free(m);
+}
+
+static int slow_calls;
+static void slow_collector(FILE *out, void *ctx)
+{
+    (void)ctx;
+    slow_calls++;
+    fprintf(out, "slow_gauge %d\n", slow_calls);
+}
+
+static void cheap_collector(FILE *out, void *ctx)
+{
+    (void)ctx;
+    fputs("cheap_gauge 1\n", out);
+}
+
+/* Cached collectors run only on refresh; renders serve their last text. */
+Test(metrics, cached_collectors_run_on_refresh_only)
+{
+    sg_metrics *m = sg_metrics_create("s");
+    sg_metrics_add_collector(m, cheap_collector, NULL);
+    sg_metrics_add_cached_collector(m, slow_collector, NULL);
+    char *t = sg_metrics_render(m);
+    HAS(t, "cheap_gauge 1\n");
+    cr_assert_null(strstr(t, "slow_gauge"), "%s", t);
+    free(t);
+    cr_assert_eq(sg_metrics_refresh(m), 0);
+    for (int i = 0; i < 3; i++) {
+        t = sg_metrics_render(m);
+        HAS(t, "slow_gauge 1\n");
+        free(t);
+    }
+    cr_assert_eq(slow_calls, 1);
+    /* The thread refreshes at once on start. */
+    cr_assert_eq(sg_metrics_start_refresh(m, 3600), 0);
+    for (int i = 0; i < 200 && slow_calls < 2; i++)
+        usleep(10 * 1000);
+    sg_metrics_stop_refresh(m);
+    t = sg_metrics_render(m);
+    HAS(t, "slow_gauge 2\n");
     free(t);
     sg_metrics_free(m);
 }

@@ -1,11 +1,12 @@
 /* Service skeleton shared by report, reviewer and reward.
  *
- * sg_app_main: loads config, logging, runs migrations, creates the PostgreSQL
- * pool, Redis client, metrics, auth, the outbox relay, the consumers (each
- * wrapped in the inbox), the workers, and the HTTP server; then waits for
- * SIGTERM/SIGINT and shuts down in order: quiesce HTTP, stop workers and
- * consumers, stop HTTP (in-flight requests finish), stop the relay (flushes
- * the producer), service fini, close pools. Returns the process exit code.
+ * sg_app_start: loads config, logging, runs migrations, creates the
+ * PostgreSQL pool, Redis client, metrics, auth, the outbox relay, the
+ * consumers (each wrapped in the inbox), the workers, and the HTTP server.
+ * sg_app_stop shuts down in order: quiesce HTTP, stop workers and consumers,
+ * stop HTTP (in-flight requests finish), stop the relay (flushes the
+ * producer), service fini, close pools. sg_app_main is start, wait for
+ * SIGTERM/SIGINT, stop.
  */
 #ifndef SG_APP_H
 #define SG_APP_H
@@ -58,6 +59,18 @@ typedef struct sg_app_spec {
     sg_metrics_collector collect;   /* optional, ctx = svc */
 } sg_app_spec;
 
+/* sg_app_start brings a service up as sg_app_main does (configuration from
+ * the environment, migrations, pools, relay, consumers, workers, HTTP) and
+ * returns 0 with *app set, or the exit code of a failed start (2: invalid
+ * configuration, 1: anything else) with nothing left running. SIGPIPE is
+ * blocked in every thread it starts. sg_app_stop shuts that service down in
+ * the order above and frees it (NULL is a no-op). Together they let a test
+ * or an embedding program run a service in-process. */
+int sg_app_start(const sg_app_spec *spec, sg_app **app);
+void sg_app_stop(sg_app *app);
+
+/* sg_app_start, then waits for SIGTERM/SIGINT, then sg_app_stop. Returns
+ * the process exit code. */
 int sg_app_main(const sg_app_spec *spec);
 
 /* Logical topic names of API.md. */

@@ -7,7 +7,12 @@
  *   group, so partitions are handled in parallel), SG_MIGRATIONS_DIR (sql/<service>),
  *   SG_KAFKA_BROKERS (required), SG_TOPIC_PREFIX (""), SG_REDIS_URL (required),
  *   SG_JWT_SECRET (required, >= 16 bytes), SG_API_KEYS ("name:key,..."),
- *   SG_LOG_LEVEL (info).
+ *   SG_LOG_LEVEL (info), SG_KAFKA_PROPERTIES ("": librdkafka properties,
+ *   "key=value;key=value", see sg/kafka.h), SG_METRICS_REFRESH_S (15: period
+ *   of the database-backed metrics, 1..3600), SG_PG_STATEMENT_TIMEOUT_MS (10000),
+ *   SG_PG_LOCK_TIMEOUT_MS (5000), SG_PG_CONNECT_TIMEOUT_S (5),
+ *   SG_PG_KEEPALIVES_IDLE_S (10), SG_PG_KEEPALIVES_INTERVAL_S (5),
+ *   SG_PG_KEEPALIVES_COUNT (3), SG_PG_TCP_USER_TIMEOUT_MS (20000).
  * A bad value makes sg_config_load fail with a message naming the variable.
  */
 #ifndef SG_CONFIG_H
@@ -31,6 +36,19 @@ typedef struct sg_config {
     char *jwt_secret;     /* owned */
     char *api_keys;       /* owned raw spec, parsed by sg_auth_create */
     int log_level;        /* sg_log_level */
+    char *kafka_properties; /* owned, may be ""; validated, never logged */
+    int metrics_refresh_s;  /* period of the cached metrics collectors */
+    /* SG_PG_STATEMENT_TIMEOUT_MS, SG_PG_LOCK_TIMEOUT_MS,
+     * SG_PG_CONNECT_TIMEOUT_S, SG_PG_KEEPALIVES_IDLE_S,
+     * SG_PG_KEEPALIVES_INTERVAL_S, SG_PG_KEEPALIVES_COUNT,
+     * SG_PG_TCP_USER_TIMEOUT_MS: see sg_pg_options (sg/pg.h); 0 = off. */
+    int pg_statement_timeout_ms;
+    int pg_lock_timeout_ms;
+    int pg_connect_timeout_s;
+    int pg_keepalives_idle_s;
+    int pg_keepalives_interval_s;
+    int pg_keepalives_count;
+    int pg_tcp_user_timeout_ms;
 } sg_config;
 
 /* Loads the common variables for `service`. Returns 0, or -1 with a message

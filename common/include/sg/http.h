@@ -33,9 +33,12 @@ typedef struct sg_route {
     sg_handler handler;
 } sg_route;
 
-/* Readiness probe: returns 0 when ready, else -1 with the names of what is
- * down written to `down` (e.g. "redis"). */
-typedef int (*sg_ready_fn)(void *ctx, char *down, size_t downlen);
+/* Readiness probe: sets one member per dependency in `deps` (an empty
+ * object owned by the caller), e.g. "postgres": "up", "redis": "down", and
+ * returns 0 when the replica is ready (GET /readyz answers 200 with those
+ * members and "status": "ready") or -1 when it is not (503 problem+json that
+ * carries the same members; detail names what made it unready). */
+typedef int (*sg_ready_fn)(void *ctx, json_t *deps);
 
 typedef struct sg_http_opts {
     const char *bind;      /* "127.0.0.1" or "0.0.0.0" */

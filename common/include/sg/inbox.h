@@ -14,8 +14,9 @@
 
 /* Handles one event inside the transaction. payload is the parsed value
  * (borrowed). Return SG_OK to commit; SG_ERR_DB/SG_ERR_RETRY to retry later;
- * a positive code to roll back and drop the event as permanently invalid
- * (logged, and recorded in the inbox so it is not retried). */
+ * a positive code (or SG_ERR_TOO_LARGE: an event it adds would exceed
+ * 256 KiB, every time) to roll back and drop the event as permanently
+ * invalid (logged, and recorded in the inbox so it is not retried). */
 typedef int (*sg_inbox_fn)(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, void *ctx);
 
 /* Returns 0 when handled or duplicate (or dropped as invalid), -1 when the

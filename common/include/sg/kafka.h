@@ -6,6 +6,16 @@
  * succeeded (enable.auto.offset.store=false); on handler failure it seeks back
  * to the message and retries with backoff, so nothing is skipped.
  * Topic names get SG_TOPIC_PREFIX prepended by the callers via sg_topic().
+ *
+ * Credentials: every producer and consumer made here applies the
+ * environment's SG_KAFKA_PROPERTIES ("key=value;key=value", e.g.
+ * security.protocol=SASL_SSL;sasl.mechanism=SCRAM-SHA-512;sasl.username=..;
+ * sasl.password=..) to its librdkafka configuration as they are, after
+ * bootstrap.servers and before the settings this glue relies on (idempotence,
+ * acks, offset handling), which therefore cannot be overridden. Read from the
+ * environment here rather than passed down so that every client (the relay's
+ * producer, the consumers, tools and tests) gets them. Values are never
+ * logged nor put into error messages.
  */
 #ifndef SG_KAFKA_H
 #define SG_KAFKA_H
@@ -26,14 +36,20 @@ typedef struct sg_kafka_msg {
 
 typedef struct sg_producer sg_producer;
 
-/* Delivery report: ok=1 when acked by the broker. Runs on the poll thread. */
-typedef void (*sg_delivery_cb)(void *opaque, int ok);
+/* Delivery report: ok=1 when acked by the broker. On a failure, refused is
+ * NULL when sending again may succeed (timeout, broker down, ...) and names
+ * the error when the broker refused the message for good (e.g. larger than
+ * the topic's max.message.bytes, invalid record): sending it again would
+ * fail again. Runs on the poll thread. */
+typedef void (*sg_delivery_cb)(void *opaque, int ok, const char *refused);
 
 sg_producer *sg_producer_create(const char *brokers, sg_delivery_cb cb, char *err, size_t errlen);
 /* Flushes (up to 10 s) and frees. */
 void sg_producer_free(sg_producer *p);
 /* Enqueues one message; headers event_id/event_type/traceparent are added
- * when non-NULL. All strings copied. Returns 0 or -1 (queue full, ...). */
+ * when non-NULL. All strings copied. Returns 0, -1 (queue full, ...: may
+ * succeed later) or -2 (refused for good, e.g. larger than the producer's
+ * message.max.bytes). */
 int sg_producer_send(sg_producer *p, const char *topic, const char *key, const char *value, size_t len,
                      const char *event_id, const char *event_type, const char *traceparent, void *opaque);
 /* Waits until all enqueued messages are delivered or failed. 0 when done. */
@@ -60,6 +76,16 @@ void sg_consumer_request_stop(sg_consumer *c);
 void sg_consumer_stop(sg_consumer *c);
 /* Unix time (s) when the consumer last processed a message, 0 if never. */
 double sg_consumer_last_processed(const sg_consumer *c);
+
+/* Validates an SG_KAFKA_PROPERTIES value: every non-empty ';'-separated item
+ * is key=value and librdkafka accepts it. Returns 0, or -1 with a message
+ * naming the variable and the key (never a value). */
+int sg_kafka_properties_check(const char *spec, char *err, size_t errlen);
+/* Writes the keys of spec, comma-separated, into buf (for logs); returns buf. */
+const char *sg_kafka_properties_keys(const char *spec, char *buf, size_t len);
+/* 1 when a property's value is a secret (its key names a password, secret,
+ * token, JAAS config, private key, ...): such values are never echoed. */
+int sg_kafka_property_secret(const char *key, size_t len);
 
 /* Writes prefix+name into buf; returns buf. */
 const char *sg_topic(char *buf, size_t len, const char *prefix, const char *name);

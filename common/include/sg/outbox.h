@@ -9,6 +9,15 @@
  * loss. Published rows are deleted after an hour, inbox rows after 14 days
  * (longer than Kafka's default 7-day retention).
  *
+ * Dead letters: a row the broker refuses for good (sg_delivery_cb's
+ * `refused`, e.g. larger than the topic's max.message.bytes), or one larger
+ * than SG_OUTBOX_EVENT_MAX, is moved to the schema's outbox_dead table with
+ * the error (one statement: DELETE ... RETURNING into INSERT), logged with
+ * its event_id, type, topic and size but never its payload, and counted
+ * (sg_outbox_relay_dead); the rows behind it go on. A broker refusal of a
+ * row sent in a batch is first confirmed by sending that row alone, so that
+ * a batch-level refusal never dead-letters an innocent neighbour.
+ *
  * Wire format: value = payload object + "event_id" + "occurred_at"; key as
  * given; headers event_id, event_type, traceparent.
  *
@@ -17,6 +26,21 @@
  * locking the key's row (the case, the account, ...) before it adds that
  * key's event, so two transactions never interleave events of one key. Every
  * caller in this repository does.
+ *
+ * Leadership on a hostile network: a leader whose connection goes
+ * half-open (a partition, a frozen peer or proxy that still ACKs at TCP
+ * level, so no keepalive or TCP user timeout ever fires) is replaced within
+ * about 21 s. The relay's own connection runs non-blocking with a server
+ * statement_timeout of 10 s (set by the relay, whatever the DSN says) and
+ * gives up on an answer after 15 s: then it drops the connection and its
+ * leadership. A leader's session is never silent longer than that (it
+ * scans every second and sends a heartbeat while it waits for the broker).
+ * A candidate that finds the lock taken ends the holder's session when
+ * pg_stat_activity shows it silent for 20 s (pg_terminate_backend: same
+ * role or pg_signal_backend needed), which releases the lock, and takes
+ * it. The lock lives in the session, so an old leader that comes back can
+ * mark nothing: its session is gone (at worst a batch it had read is sent
+ * again, which is a re-send, not a loss or a reordering of first copies).
  *
  * Wake-up: each schema has its own NOTIFY channel (sg_outbox_channel), so a
  * commit wakes only the relay of its own service, even when several services
@@ -44,8 +68,15 @@ const char *sg_outbox_channel(const char *schema, char buf[SG_OUTBOX_CHANNEL_MAX
  * topic is the logical name (prefix added by the relay);
  * payload is borrowed (serialized here). traceparent may be NULL: then the
  * thread's log context (sg_log_traceparent) is used, so an event caused by a
- * request or an event carries its trace. Returns SG_OK or
- * SG_ERR_DB/SG_ERR_RETRY. */
+ * request or an event carries its trace. Returns SG_OK,
+ * SG_ERR_DB/SG_ERR_RETRY, or SG_ERR_TOO_LARGE (logged, nothing added) when
+ * the event would exceed SG_OUTBOX_EVENT_MAX: inside sg_pg_tx, returning it
+ * from the body rolls the transaction back and sg_pg_tx returns it. */
+/* Largest event: payload plus envelope (event_id, occurred_at), as the
+ * relay sends it (API.md: every event is at most 256 KiB). */
+#define SG_OUTBOX_EVENT_MAX (256 * 1024)
+/* sg_outbox_add answers SG_ERR_TOO_LARGE (sg/pg.h) for a bigger one. */
+
 int sg_outbox_add(sg_pg *c, const char *topic, const char *key, const char *event_type, const json_t *payload,
                   const char *traceparent);
 
@@ -67,6 +98,8 @@ void sg_outbox_relay_stop(sg_outbox_relay *r);
 long sg_outbox_relay_published(const sg_outbox_relay *r);
 long sg_outbox_relay_backlog(const sg_outbox_relay *r);
 int sg_outbox_relay_is_leader(const sg_outbox_relay *r);
+/* Rows this relay moved to outbox_dead since start (sg_outbox_dead_total). */
+long sg_outbox_relay_dead(const sg_outbox_relay *r);
 /* The relay's producer (borrowed, valid until sg_outbox_relay_stop), e.g.
  * for sg_producer_ping in a readiness probe. */
 sg_producer *sg_outbox_relay_producer(sg_outbox_relay *r);

@@ -20,6 +20,43 @@ typedef struct sg_pg sg_pg; /* one pooled connection, used by one thread at a ti
 #define SG_OK 0
 #define SG_ERR_DB (-1)      /* database error or unreachable */
 #define SG_ERR_RETRY (-2)   /* serialization failure / deadlock: retry the tx */
+#define SG_ERR_TOO_LARGE (-3) /* an event over SG_OUTBOX_EVENT_MAX (sg_outbox_add): retrying
+                               * cannot help; HTTP 500, an inbox handler's event is dropped */
+
+/* Every connection libsg opens (the pool, the outbox relay, the migration
+ * runner, which uses the pool) gets these libpq parameters unless the DSN
+ * sets the same keyword itself (the DSN wins):
+ *   connect_timeout, keepalives=1, keepalives_idle, keepalives_interval,
+ *   keepalives_count, tcp_user_timeout (client side: a peer that stops
+ *   answering is noticed within idle + interval * count, or tcp_user_timeout
+ *   while data is unacknowledged), and
+ *   options="-c statement_timeout=… -c lock_timeout=… -c tcp_keepalives_idle=…
+ *   -c tcp_keepalives_interval=… -c tcp_keepalives_count=…
+ *   -c tcp_user_timeout=…" (server side: the backend drops a dead client the
+ *   same way). A DSN's own options are appended after these, so its -c
+ *   settings win one by one. 0 means "leave the server's/libpq's default"
+ *   for a value. The defaults (sg_pg_options_default) notice a dead peer
+ *   within 25 s: statement 10 s, lock 5 s, connect 5 s, idle 10 s,
+ *   interval 5 s, count 3, user timeout 20 s. */
+typedef struct sg_pg_options {
+    int statement_timeout_ms;
+    int lock_timeout_ms;
+    int connect_timeout_s;
+    int keepalives_idle_s;
+    int keepalives_interval_s;
+    int keepalives_count;
+    int tcp_user_timeout_ms;
+} sg_pg_options;
+
+void sg_pg_options_default(sg_pg_options *o);
+/* Sets the parameters of every connection opened afterwards in this process
+ * (sg_app_start calls it from the SG_PG_* configuration before any pool or
+ * relay exists). */
+void sg_pg_set_options(const sg_pg_options *o);
+/* Opens a connection to dsn with those parameters and application_name
+ * (fallback: a DSN's application_name wins). Never NULL unless out of
+ * memory; check PQstatus. Notices go to the JSON log. */
+PGconn *sg_pg_connect(const char *dsn, const char *application_name);
 
 /* Creates the pool; connects lazily (first acquire), so a database that is
  * down at start is not fatal. dsn and schema are copied. size 1..100. */
@@ -80,6 +117,11 @@ int sg_pg_tx(sg_pg_pool *p, int isolation, sg_pg_tx_fn fn, void *ctx);
 #define SG_PG_DEFER_MAX 4
 int sg_pg_defer(sg_pg *c, const char *sql, int ncols, const char *const *values);
 int sg_pg_in_tx(const sg_pg *c);
+
+/* PostgreSQL array literal of v[0..n), every element double-quoted and
+ * escaped (a NULL element becomes SQL NULL), for one $n::text[] parameter.
+ * malloc'ed (caller frees); NULL when out of memory. */
+char *sg_pg_text_array(const char *const *v, size_t n);
 
 /* Pings the server with a fresh pooled connection; 0 when reachable. */
 int sg_pg_ping(sg_pg_pool *p);

@@ -1,5 +1,6 @@
 /* Store-layer helpers shared by the services: reads on a borrowed pooled
- * connection, JSON built by PostgreSQL, keyset pages, array parameters.
+ * connection, JSON built by PostgreSQL, keyset pages (array parameters:
+ * sg_pg_text_array in sg/pg.h).
  */
 #ifndef SG_PGUTIL_H
 #define SG_PGUTIL_H
@@ -39,11 +40,6 @@ json_t *sg_pg_json(const PGresult *r, int row, int col);
  * key; next_cursor is the key of the last item shown when there were more
  * rows. Returns a new reference, or NULL (out of memory / invalid JSON). */
 json_t *sg_pg_page(const PGresult *r, int limit, int keycol, int jsoncol);
-
-/* PostgreSQL array literal of v[0..n), every element double-quoted and
- * escaped (a NULL element becomes SQL NULL), for one $n::text[] parameter.
- * malloc'ed (caller frees); NULL when out of memory. */
-char *sg_pg_text_array(const char *const *v, size_t n);
 
 /* Decimal text of v in buf (for integer parameters); returns buf. */
 const char *sg_pg_int(char buf[24], long long v);

@@ -11,7 +11,10 @@
 
 typedef struct sg_redis sg_redis;
 
-/* url: redis://host:port[/db]. Connects lazily. Returns NULL on a bad URL. */
+/* url: redis://[[user]:password@]host:port[/db] (user and password
+ * percent-decoded; with a password each connection sends AUTH [user]
+ * password before anything else). Connects lazily. Returns NULL on a bad
+ * URL, with a message that shows the URL without its userinfo. */
 sg_redis *sg_redis_create(const char *url, int timeout_ms, int pool_size, char *err, size_t errlen);
 void sg_redis_free(sg_redis *r);
 
@@ -20,6 +23,9 @@ void sg_redis_free(sg_redis *r);
 redisReply *sg_redis_cmd(sg_redis *r, const char *fmt, ...);
 /* Same with an argument vector (lens may be NULL for C strings). */
 redisReply *sg_redis_cmdargv(sg_redis *r, int argc, const char **argv, const size_t *lens);
+
+/* Writes url into buf with its userinfo replaced by "***" (for logs). */
+void sg_redis_redact_url(const char *url, char *buf, size_t len);
 
 /* 0 when PING answers PONG. */
 int sg_redis_ping(sg_redis *r);

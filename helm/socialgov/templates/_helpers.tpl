@@ -76,6 +76,7 @@ SG_KAFKA_BROKERS: {{ required "config.kafkaBrokers is required" $c.kafkaBrokers 
 SG_TOPIC_PREFIX: {{ $c.topicPrefix | default "" | quote }}
 SG_HTTP_THREADS: {{ $c.httpThreads | toString | quote }}
 SG_PG_POOL_SIZE: {{ $c.pgPoolSize | toString | quote }}
+SG_METRICS_REFRESH_S: {{ $c.metricsRefreshSeconds | default 15 | toString | quote }}
 {{- if not .root.Values.secretKeys.redisUrl }}
 SG_REDIS_URL: {{ required "config.redisUrl is required (or secretKeys.redisUrl)" $c.redisUrl | quote }}
 {{- end }}

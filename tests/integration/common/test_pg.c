@@ -104,9 +104,9 @@ Test(pg, migrate_created_common_tables_and_is_idempotent)
     cr_expect_eq(scalar("SELECT count(*) FROM schema_migrations WHERE version = 0"), 1);
     cr_expect_eq(scalar("SELECT count(*) FROM outbox"), 0);
     cr_expect_eq(scalar("SELECT count(*) FROM inbox"), 0);
-    cr_expect_eq(scalar("SELECT count(*) FROM schema_migrations WHERE version >= 100000"), 1, "outbox_write");
+    cr_expect_eq(scalar("SELECT count(*) FROM schema_migrations WHERE version >= 100000"), 2, "outbox_write, outbox_dead");
     cr_assert_eq(sg_migrate(pool, NULL, err, sizeof err), 0, "%s", err);
-    cr_expect_eq(scalar("SELECT count(*) FROM schema_migrations"), 2);
+    cr_expect_eq(scalar("SELECT count(*) FROM schema_migrations"), 3);
     cr_expect_str_eq(sg_pg_pool_schema(pool), schema);
 }
 
@@ -399,5 +399,95 @@ Test(pg, deferred_rows_written_once_before_commit)
     sg_pg *c = sg_pg_acquire(pool, 5000);
     cr_assert_not_null(c);
     cr_expect_eq(sg_pg_defer(c, defer_b, 1, SG_P("r")), SG_ERR_DB, "outside sg_pg_tx there is no end to defer to");
+    sg_pg_release(pool, c);
+}
+
+static char *show(PGconn *conn, const char *what)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT current_setting('%s')", what);
+    PGresult *res = PQexec(conn, sql);
+    cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK, "%s: %s", sql, PQerrorMessage(conn));
+    char *v = strdup(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return v;
+}
+
+static const char *conninfo(PGconn *conn, const char *kw, char *buf, size_t len)
+{
+    PQconninfoOption *o = PQconninfo(conn);
+    buf[0] = '\0';
+    for (PQconninfoOption *p = o; p && p->keyword; p++)
+        if (strcmp(p->keyword, kw) == 0 && p->val)
+            snprintf(buf, len, "%s", p->val);
+    PQconninfoFree(o);
+    return buf;
+}
+
+/* Issue 12: every connection carries statement and lock timeouts, client
+ * keepalives and user timeout, and server-side keepalives; a DSN's own
+ * values win, one by one. */
+Test(pg, connections_carry_timeouts_and_keepalives)
+{
+    const char *dsn = getenv("SG_PG_DSN");
+    char buf[64];
+    sg_pg_options o;
+    sg_pg_options_default(&o);
+    sg_pg_set_options(&o);
+
+    PGconn *conn = sg_pg_connect(dsn, "it-pg");
+    cr_assert_eq(PQstatus(conn), CONNECTION_OK, "%s", PQerrorMessage(conn));
+    const char *want[][2] = {{"statement_timeout", "10s"},      {"lock_timeout", "5s"},
+                             {"tcp_keepalives_idle", "10"},     {"tcp_keepalives_interval", "5"},
+                             {"tcp_keepalives_count", "3"},     {"tcp_user_timeout", "20000"},
+                             {"application_name", "it-pg"}};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        char *v = show(conn, want[i][0]);
+        cr_expect_str_eq(v, want[i][1], "%s", want[i][0]);
+        free(v);
+    }
+    cr_expect_str_eq(conninfo(conn, "keepalives", buf, sizeof buf), "1");
+    cr_expect_str_eq(conninfo(conn, "keepalives_idle", buf, sizeof buf), "10");
+    cr_expect_str_eq(conninfo(conn, "keepalives_interval", buf, sizeof buf), "5");
+    cr_expect_str_eq(conninfo(conn, "keepalives_count", buf, sizeof buf), "3");
+    cr_expect_str_eq(conninfo(conn, "tcp_user_timeout", buf, sizeof buf), "20000");
+    cr_expect_str_eq(conninfo(conn, "connect_timeout", buf, sizeof buf), "5");
+    PQfinish(conn);
+
+    /* The DSN's values win; ours fill in the rest. */
+    char *own = NULL;
+    cr_assert(asprintf(&own, "%s keepalives_idle=42 application_name=mine options='-c statement_timeout=1234'",
+                       dsn) > 0);
+    conn = sg_pg_connect(own, "it-pg");
+    free(own);
+    cr_assert_eq(PQstatus(conn), CONNECTION_OK, "%s", PQerrorMessage(conn));
+    char *v = show(conn, "statement_timeout");
+    cr_expect_str_eq(v, "1234ms");
+    free(v);
+    v = show(conn, "lock_timeout");
+    cr_expect_str_eq(v, "5s");
+    free(v);
+    v = show(conn, "application_name");
+    cr_expect_str_eq(v, "mine");
+    free(v);
+    cr_expect_str_eq(conninfo(conn, "keepalives_idle", buf, sizeof buf), "42");
+    cr_expect_str_eq(conninfo(conn, "keepalives_count", buf, sizeof buf), "3");
+    PQfinish(conn);
+
+    /* The pool's connections get them too; a migration lifts both timeouts
+     * only while it runs. */
+    sg_pg *c = sg_pg_acquire(pool, 5000);
+    cr_assert_not_null(c);
+    v = show(sg_pg_conn(c), "statement_timeout");
+    cr_expect_str_eq(v, "10s");
+    free(v);
+    char err[256];
+    sg_pg_release(pool, c);
+    cr_assert_eq(sg_migrate(pool, NULL, err, sizeof err), 0, "%s", err);
+    c = sg_pg_acquire(pool, 5000);
+    cr_assert_not_null(c);
+    v = show(sg_pg_conn(c), "lock_timeout");
+    cr_expect_str_eq(v, "5s");
+    free(v);
     sg_pg_release(pool, c);
 }

@@ -1,10 +1,15 @@
-/* Redis client against the devstack, including a Redis stop/start, and the
- * service skeleton's /readyz across that stop. Needs SG_REDIS_URL (and for
- * the app test SG_PG_DSN, SG_KAFKA_BROKERS) from scripts/devstack env. */
+/* Redis client against Redis servers of its own (started here, with
+ * requirepass and an ACL user, so the shared devstack's Redis is never
+ * stopped), and the service skeleton's /readyz and /metrics: ready while
+ * Redis is down or refuses the password, metrics served while the request
+ * pool is exhausted. Needs SG_PG_DSN and SG_KAFKA_BROKERS from
+ * scripts/devstack env. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +23,10 @@
 #include "sg/pg.h"
 #include "sg/redis.h"
 
+/* The password has URL-reserved characters: in URLs it is percent-encoded. */
+#define PASSWORD "it-p@ss:w/rd"
+#define PASSWORD_URL "it-p%40ss%3Aw%2Frd"
+
 static long long now_ms(void)
 {
     struct timespec ts;
@@ -25,35 +34,66 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int devstack(const char *args)
+/* ---- a Redis server of the test's own ---------------------------------------- */
+
+typedef struct own_redis {
+    char dir[64];
+    int port;
+    pid_t pid;
+} own_redis;
+
+static void own_redis_start(own_redis *r)
 {
-    static const char *const cands[] = {"scripts/devstack", "../scripts/devstack", "../../scripts/devstack"};
-    for (size_t i = 0; i < sizeof cands / sizeof cands[0]; i++) {
-        if (access(cands[i], X_OK) == 0) {
-            char cmd[512];
-            snprintf(cmd, sizeof cmd, "%s %s >/dev/null 2>&1", cands[i], args);
-            return system(cmd);
-        }
+    char conf[128];
+    if (!r->dir[0]) {
+        snprintf(r->dir, sizeof r->dir, "/tmp/sg_it_redis_XXXXXX");
+        cr_assert_not_null(mkdtemp(r->dir));
+        r->port = 30000 + (int)(((unsigned)getpid() * 7 + (unsigned)time(NULL)) % 20000);
     }
-    cr_assert_fail("scripts/devstack not found");
-    return -1;
+    snprintf(conf, sizeof conf, "%s/redis.conf", r->dir);
+    FILE *f = fopen(conf, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "bind 127.0.0.1\nport %d\ndir %s\nsave \"\"\nappendonly no\n"
+               "requirepass \"%s\"\nuser alice on >alice-pw ~* &* +@all\n",
+            r->port, r->dir, PASSWORD);
+    fclose(f);
+    r->pid = fork();
+    cr_assert_neq(r->pid, -1);
+    if (r->pid == 0) {
+        if (!freopen("/dev/null", "w", stdout))
+            _exit(126);
+        execlp("redis-server", "redis-server", conf, (char *)NULL);
+        _exit(127);
+    }
+    char url[160], err[256];
+    snprintf(url, sizeof url, "redis://:%s@127.0.0.1:%d", PASSWORD_URL, r->port);
+    sg_redis *c = sg_redis_create(url, 500, 1, err, sizeof err);
+    cr_assert_not_null(c, "%s", err);
+    int ok = -1;
+    for (int i = 0; i < 100 && ok != 0; i++)
+        if ((ok = sg_redis_ping(c)) != 0)
+            usleep(50000);
+    sg_redis_free(c);
+    cr_assert_eq(ok, 0, "own redis-server on %d did not answer", r->port);
 }
 
-static const char *redis_url(void)
+static void own_redis_stop(own_redis *r)
 {
-    const char *u = getenv("SG_REDIS_URL");
-    cr_assert_not_null(u, "SG_REDIS_URL unset: eval \"$(scripts/devstack env)\"");
-    return u;
+    if (r->pid > 0) {
+        kill(r->pid, SIGTERM);
+        waitpid(r->pid, NULL, 0);
+        r->pid = 0;
+    }
 }
 
-/* Leaves Redis running whatever a test did. */
-static void ensure_redis_up(void)
+static void own_redis_remove(own_redis *r)
 {
-    char err[256];
-    sg_redis *r = sg_redis_create(redis_url(), 500, 1, err, sizeof err);
-    if (r && sg_redis_ping(r) != 0)
-        devstack("start redis");
-    sg_redis_free(r);
+    char cmd[128];
+    own_redis_stop(r);
+    if (r->dir[0]) {
+        snprintf(cmd, sizeof cmd, "rm -rf %s", r->dir);
+        cr_expect_eq(system(cmd), 0);
+    }
 }
 
 static void setup(void)
@@ -61,7 +101,7 @@ static void setup(void)
     sg_log_init("it_redis", SG_LOG_ERROR);
 }
 
-TestSuite(redis, .init = setup, .fini = ensure_redis_up, .timeout = 900);
+TestSuite(redis, .init = setup, .timeout = 900);
 
 Test(redis, bad_urls_are_refused)
 {
@@ -76,12 +116,65 @@ Test(redis, bad_urls_are_refused)
     sg_redis *r = sg_redis_create("redis://localhost", 500, 2, err, sizeof err);
     cr_expect_not_null(r, "%s", err);
     sg_redis_free(r);
+    const char *good[] = {"redis://:pw@h:1/2", "redis://alice:pw@h", "redis://u:p%40ss@h:1", "redis://u:p@ss@h:1"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        r = sg_redis_create(good[i], 500, 2, err, sizeof err);
+        cr_expect_not_null(r, "%s: %s", good[i], err);
+        sg_redis_free(r);
+    }
+    /* A refused URL's message never shows the password. */
+    const char *secret[] = {"redis://:hunter2@h:1x", "redis://u:hunter2@:1", "redis://u:hunter2%zz@h:1",
+                            "redis://u:@h:1"};
+    for (size_t i = 0; i < sizeof secret / sizeof secret[0]; i++) {
+        r = sg_redis_create(secret[i], 500, 2, err, sizeof err);
+        cr_expect_null(r, "accepted %s", secret[i]);
+        cr_expect_null(strstr(err, "hunter2"), "%s", err);
+        sg_redis_free(r);
+    }
+    char shown[128];
+    sg_redis_redact_url("redis://alice:hunter2@h:1/0", shown, sizeof shown);
+    cr_expect_str_eq(shown, "redis://***@h:1/0");
+    sg_redis_redact_url("redis://h:1/0", shown, sizeof shown);
+    cr_expect_str_eq(shown, "redis://h:1/0");
 }
+
+/* AUTH with the default user's password or an ACL user's; a wrong or
+ * missing password is "unavailable" (NULL), never a crash or a hang. */
+Test(redis, auth_password_and_acl_user)
+{
+    own_redis own = {0};
+    own_redis_start(&own);
+    char err[256], url[160];
+    struct {
+        const char *userinfo;
+        int ok;
+    } cases[] = {{":" PASSWORD_URL "@", 1}, {"alice:alice-pw@", 1}, {"default:" PASSWORD_URL "@", 1},
+                 {":wrong@", 0}, {"alice:" PASSWORD_URL "@", 0}, {"", 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(url, sizeof url, "redis://%s127.0.0.1:%d/1", cases[i].userinfo, own.port);
+        sg_redis *r = sg_redis_create(url, 500, 2, err, sizeof err);
+        cr_assert_not_null(r, "%s", err);
+        int ping = sg_redis_ping(r);
+        cr_expect_eq(ping == 0, cases[i].ok, "%s: ping %d", cases[i].userinfo, ping);
+        if (cases[i].ok) {
+            redisReply *rep = sg_redis_cmd(r, "SET it:auth:%d v", (int)getpid());
+            cr_expect_not_null(rep);
+            if (rep)
+                freeReplyObject(rep);
+        }
+        sg_redis_free(r);
+    }
+    own_redis_remove(&own);
+}
+
 
 Test(redis, commands_and_lazy_connect)
 {
-    char err[256], key[64];
-    sg_redis *r = sg_redis_create(redis_url(), 500, 2, err, sizeof err);
+    char err[256], key[64], url[160];
+    own_redis own = {0};
+    own_redis_start(&own);
+    snprintf(url, sizeof url, "redis://:%s@127.0.0.1:%d", PASSWORD_URL, own.port);
+    sg_redis *r = sg_redis_create(url, 500, 2, err, sizeof err);
     cr_assert_not_null(r, "%s", err);
     cr_expect_eq(sg_redis_generation(r), 0, "connected before first use");
     cr_assert_eq(sg_redis_ping(r), 0);
@@ -106,17 +199,21 @@ Test(redis, commands_and_lazy_connect)
     freeReplyObject(rep);
     cr_expect_eq(sg_redis_generation(r), 1);
     sg_redis_free(r);
+    own_redis_remove(&own);
 }
 
 Test(redis, stop_fails_fast_and_start_reconnects)
 {
-    char err[256];
-    sg_redis *r = sg_redis_create(redis_url(), 500, 4, err, sizeof err);
+    char err[256], url[160];
+    own_redis own = {0};
+    own_redis_start(&own);
+    snprintf(url, sizeof url, "redis://:%s@127.0.0.1:%d", PASSWORD_URL, own.port);
+    sg_redis *r = sg_redis_create(url, 500, 4, err, sizeof err);
     cr_assert_not_null(r, "%s", err);
     cr_assert_eq(sg_redis_ping(r), 0);
     long gen = sg_redis_generation(r);
 
-    cr_assert_eq(devstack("stop redis"), 0);
+    own_redis_stop(&own);
     for (int i = 0; i < 5; i++) {
         long long t0 = now_ms();
         cr_expect_neq(sg_redis_ping(r), 0, "ping succeeded with Redis stopped");
@@ -125,7 +222,7 @@ Test(redis, stop_fails_fast_and_start_reconnects)
         cr_expect_lt(took, 1200, "ping took %lld ms", took);
     }
 
-    cr_assert_eq(devstack("start redis"), 0);
+    own_redis_start(&own);
     int ok = -1;
     for (int i = 0; i < 100 && ok != 0; i++) {
         ok = sg_redis_ping(r);
@@ -135,32 +232,7 @@ Test(redis, stop_fails_fast_and_start_reconnects)
     cr_expect_eq(ok, 0, "no PONG after Redis came back");
     cr_expect_gt(sg_redis_generation(r), gen);
     sg_redis_free(r);
-}
-
-/* ---- the service skeleton's readiness across a Redis stop ---------------- */
-
-/* Present in sanitizer builds only. */
-extern void __lsan_do_leak_check(void) __attribute__((weak));
-
-static int ticks;
-
-static int tick(void *ctx)
-{
-    (void)ctx;
-    ticks++;
-    return 0;
-}
-
-static void *dummy_init(sg_app *app, char *err, size_t errlen)
-{
-    (void)err;
-    (void)errlen;
-    return app; /* any non-NULL context */
-}
-
-static void dummy_fini(void *svc)
-{
-    (void)svc;
+    own_redis_remove(&own);
 }
 
 /* GET path; returns the status and copies the body into body. */
@@ -175,7 +247,7 @@ static int http_get(int port, const char *path, char *body, size_t len)
         close(fd);
         return -1;
     }
-    char req[256], buf[16384];
+    char req[256], buf[32768];
     int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
     if (write(fd, req, (size_t)n) != n) {
         close(fd);
@@ -195,52 +267,92 @@ static int http_get(int port, const char *path, char *body, size_t len)
     return status;
 }
 
-static int wait_status(int port, int want, char *body, size_t len, int timeout_ms)
+/* ---- the service skeleton: /readyz and /metrics ------------------------------ */
+
+/* Present in sanitizer builds only. */
+extern void __lsan_do_leak_check(void) __attribute__((weak));
+
+static void *dummy_init(sg_app *app, char *err, size_t errlen)
 {
-    long long end = now_ms() + timeout_ms;
-    int st = -1;
-    while (now_ms() < end) {
-        st = http_get(port, "/readyz", body, len);
-        if (st == want)
-            break;
-        usleep(200000);
-    }
-    return st;
+    (void)err;
+    (void)errlen;
+    return app; /* any non-NULL context: the handlers and collector use the app */
 }
 
-Test(redis, readyz_follows_redis)
+static void dummy_fini(void *svc)
 {
-    char dir[] = "/tmp/sg_it_app_XXXXXX";
-    char schema[40], prefix[40], port_s[16], body[16384];
-    cr_assert_not_null(getenv("SG_PG_DSN"));
-    cr_assert_not_null(getenv("SG_KAFKA_BROKERS"));
-    redis_url();
-    cr_assert_not_null(mkdtemp(dir));
-    srand((unsigned)(getpid() ^ time(NULL)));
-    snprintf(schema, sizeof schema, "it_app_%08x", (unsigned)rand());
-    snprintf(prefix, sizeof prefix, "it%08x.", (unsigned)rand());
-    int port = 20000 + rand() % 20000;
-    snprintf(port_s, sizeof port_s, "%d", port);
+    (void)svc;
+}
 
-    pid_t pid = fork();
-    cr_assert_neq(pid, -1);
-    if (pid == 0) {
-        static const sg_app_worker workers[] = {{"tick", 50, tick}};
-        static const sg_app_consumer consumers[] = {{"itapp", "sg.it.nothing", NULL}};
+/* Holds the request pool's one connection for a while. */
+static void h_hold(sg_req *req, void *ctx)
+{
+    sg_app *app = ctx;
+    sg_pg *c = sg_pg_acquire(app->pg, 5000);
+    if (!c) {
+        sg_reply_problem(req, 503, "Service Unavailable", "no connection");
+        return;
+    }
+    sleep(4);
+    sg_pg_release(app->pg, c);
+    sg_reply_text(req, 200, "{}");
+}
+
+/* A collector like the services': SQL through the request pool. */
+static void slow_collect(FILE *out, void *ctx)
+{
+    sg_app *app = ctx;
+    sg_pg *c = sg_pg_acquire(app->pg, 1000);
+    fprintf(out, "# TYPE itapp_collected gauge\nitapp_collected %d\n", c != NULL);
+    if (c)
+        sg_pg_release(app->pg, c);
+}
+
+typedef struct app_run {
+    char dir[40];
+    char schema[40];
+    int port;
+    pid_t pid;
+} app_run;
+
+/* Forks a service skeleton with one SQL collector, the request pool of one
+ * connection and a metrics refresh every second, against redis_url. */
+static void app_start(app_run *a, const char *redis_url)
+{
+    char prefix[40], port_s[16];
+    cr_assert_not_null(getenv("SG_PG_DSN"), "eval \"$(scripts/devstack env)\"");
+    cr_assert_not_null(getenv("SG_KAFKA_BROKERS"));
+    snprintf(a->dir, sizeof a->dir, "/tmp/sg_it_app_XXXXXX");
+    cr_assert_not_null(mkdtemp(a->dir));
+    srand((unsigned)(getpid() ^ time(NULL)));
+    snprintf(a->schema, sizeof a->schema, "it_app_%08x", (unsigned)rand());
+    snprintf(prefix, sizeof prefix, "it%08x.", (unsigned)rand());
+    a->port = 20000 + rand() % 10000;
+    snprintf(port_s, sizeof port_s, "%d", a->port);
+
+    a->pid = fork();
+    cr_assert_neq(a->pid, -1);
+    if (a->pid == 0) {
+        static const sg_route routes[] = {{"GET", "/v1/hold", SG_AUTH_PUBLIC, h_hold}};
+        static const sg_app_consumer consumers[] = {{"itapp", "sg.it.nothing", NULL, 0}};
         sg_app_spec spec = {
             .service = "itapp",
-            .default_port = port,
-            .workers = workers,
-            .nworkers = 1,
+            .default_port = a->port,
+            .routes = routes,
+            .nroutes = 1,
             .consumers = consumers,
             .nconsumers = 1,
             .init = dummy_init,
             .fini = dummy_fini,
+            .collect = slow_collect,
         };
-        setenv("SG_PG_SCHEMA", schema, 1);
+        setenv("SG_PG_SCHEMA", a->schema, 1);
         setenv("SG_TOPIC_PREFIX", prefix, 1);
-        setenv("SG_MIGRATIONS_DIR", dir, 1);
+        setenv("SG_MIGRATIONS_DIR", a->dir, 1);
         setenv("SG_HTTP_PORT", port_s, 1);
+        setenv("SG_REDIS_URL", redis_url, 1);
+        setenv("SG_PG_POOL_SIZE", "1", 1);
+        setenv("SG_METRICS_REFRESH_S", "1", 1);
         setenv("SG_JWT_SECRET", "it-secret-0123456789abcdef", 1);
         setenv("SG_LOG_LEVEL", "error", 1);
         int rc = sg_app_main(&spec);
@@ -250,46 +362,141 @@ Test(redis, readyz_follows_redis)
             __lsan_do_leak_check();
         _exit(rc);
     }
+}
 
-    int st = wait_status(port, 200, body, sizeof body, 90000);
-    cr_expect_eq(st, 200, "never ready: %d %s", st, body);
-    if (st == 200) {
-        cr_assert_eq(devstack("stop redis"), 0);
-        st = wait_status(port, 503, body, sizeof body, 20000);
-        cr_expect_eq(st, 503, "still %d with Redis stopped", st);
-        cr_expect(strstr(body, "redis") != NULL, "body does not name redis: %s", body);
-        cr_expect(strstr(body, "postgres") == NULL && strstr(body, "kafka") == NULL, "%s", body);
-        cr_assert_eq(devstack("start redis"), 0);
-        st = wait_status(port, 200, body, sizeof body, 30000);
-        cr_expect_eq(st, 200, "not ready again after Redis start: %d %s", st, body);
-        cr_expect_eq(http_get(port, "/metrics", body, sizeof body), 200);
-        cr_expect(strstr(body, "sg_outbox_backlog ") != NULL, "metrics: %s", body);
-        cr_expect(strstr(body, "sg_outbox_published_total ") != NULL);
-        cr_expect(strstr(body, "sg_consumer_last_processed_seconds{topic=\"sg.it.nothing\"}") != NULL);
-    }
-
-    kill(pid, SIGTERM);
+static void app_stop(app_run *a)
+{
+    kill(a->pid, SIGTERM);
     int status = 0;
     long long end = now_ms() + 60000;
     pid_t w = 0;
-    while (now_ms() < end && (w = waitpid(pid, &status, WNOHANG)) == 0)
+    while (now_ms() < end && (w = waitpid(a->pid, &status, WNOHANG)) == 0)
         usleep(100000);
     if (w == 0) {
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
+        kill(a->pid, SIGKILL);
+        waitpid(a->pid, &status, 0);
         cr_expect_fail("service did not stop within 60 s of SIGTERM");
     } else {
         cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "exit status %d", status);
     }
-
     /* Drop what the service created. */
     char err[256], sql[128];
     sg_pg_pool *p = sg_pg_pool_create(getenv("SG_PG_DSN"), "public", 1, err, sizeof err);
     sg_pg *c = sg_pg_acquire(p, 5000);
     cr_assert_not_null(c);
-    snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS \"%s\" CASCADE", schema);
+    snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS \"%s\" CASCADE", a->schema);
     cr_expect_eq(sg_pg_exec(c, sql, 0, NULL), SG_OK);
     sg_pg_release(p, c);
     sg_pg_pool_free(p);
-    rmdir(dir);
+    rmdir(a->dir);
+}
+
+/* Polls path until its body contains needle; every answer must have status
+ * `status`. Returns 1 when found. */
+static int wait_body(int port, const char *path, int status, const char *needle, char *body, size_t len,
+                     int timeout_ms)
+{
+    long long end = now_ms() + timeout_ms;
+    while (now_ms() < end) {
+        int st = http_get(port, path, body, len);
+        if (st > 0)
+            cr_expect_eq(st, status, "%s answered %d: %s", path, st, body);
+        if (st == status && strstr(body, needle))
+            return 1;
+        usleep(200000);
+    }
+    return 0;
+}
+
+typedef struct hold_arg {
+    int port;
+    atomic_int done;
+    int status;
+} hold_arg;
+
+static void *hold_main(void *p)
+{
+    hold_arg *h = p;
+    char body[1024];
+    h->status = http_get(h->port, "/v1/hold", body, sizeof body);
+    atomic_store(&h->done, 1);
+    return NULL;
+}
+
+/* Ready on PostgreSQL alone: Redis going away leaves /readyz at 200 with
+ * "redis": "down"; /metrics is served from the last refresh while the
+ * request pool is exhausted. */
+Test(redis, readyz_and_metrics_follow_dependencies)
+{
+    own_redis own = {0};
+    app_run a = {0};
+    char url[160], body[32768];
+    own_redis_start(&own);
+    snprintf(url, sizeof url, "redis://:%s@127.0.0.1:%d/0", PASSWORD_URL, own.port);
+    app_start(&a, url);
+
+    int st = -1;
+    for (long long end = now_ms() + 90000; now_ms() < end && st != 200; usleep(200000))
+        st = http_get(a.port, "/readyz", body, sizeof body);
+    cr_expect_eq(st, 200, "never ready: %d %s", st, body);
+    if (st == 200) {
+        cr_expect(strstr(body, "\"postgres\":\"up\"") && strstr(body, "\"redis\":\"up\""), "%s", body);
+        cr_expect(wait_body(a.port, "/readyz", 200, "\"kafka\":\"up\"", body, sizeof body, 30000), "%s", body);
+        cr_expect(wait_body(a.port, "/metrics", 200, "itapp_collected 1\n", body, sizeof body, 30000), "%s",
+                  body);
+        cr_expect(strstr(body, "sg_dependency_up{dependency=\"postgres\"} 1\n"), "%s", body);
+        cr_expect(strstr(body, "sg_dependency_up{dependency=\"redis\"} 1\n"), "%s", body);
+        cr_expect(strstr(body, "sg_outbox_backlog "), "%s", body);
+        cr_expect(strstr(body, "sg_consumer_last_processed_seconds{topic=\"sg.it.nothing\"}"), "%s", body);
+
+        /* The request pool's one connection is held for 4 s: scrapes are
+         * answered meanwhile (the refresh thread waits, not the scrape). */
+        hold_arg h = {.port = a.port};
+        atomic_init(&h.done, 0);
+        pthread_t t;
+        cr_assert_eq(pthread_create(&t, NULL, hold_main, &h), 0);
+        usleep(500000);
+        for (int i = 0; i < 3; i++) {
+            cr_expect_eq(http_get(a.port, "/metrics", body, sizeof body), 200);
+            cr_expect(strstr(body, "sg_dependency_up{dependency=\"postgres\"}"), "%s", body);
+            cr_expect(strstr(body, "itapp_collected "), "%s", body);
+        }
+        cr_expect_eq(atomic_load(&h.done), 0, "the pool was not held while scraping: the test proves nothing");
+        st = http_get(a.port, "/readyz", body, sizeof body);
+        cr_expect_eq(st, 200, "a busy pool is not a down database: %d %s", st, body);
+        pthread_join(t, NULL);
+        cr_expect_eq(h.status, 200);
+
+        own_redis_stop(&own);
+        cr_expect(wait_body(a.port, "/readyz", 200, "\"redis\":\"down\"", body, sizeof body, 20000),
+                  "Redis stopped: %s", body);
+        cr_expect(strstr(body, "\"postgres\":\"up\""), "%s", body);
+        cr_expect(wait_body(a.port, "/metrics", 200, "sg_dependency_up{dependency=\"redis\"} 0\n", body,
+                            sizeof body, 20000), "%s", body);
+        own_redis_start(&own);
+        cr_expect(wait_body(a.port, "/readyz", 200, "\"redis\":\"up\"", body, sizeof body, 30000),
+                  "Redis back: %s", body);
+    }
+    app_stop(&a);
+    own_redis_remove(&own);
+}
+
+/* A wrong Redis password: the service starts and serves, /readyz says
+ * "redis": "down", and the log never shows the password. */
+Test(redis, wrong_password_is_down_not_unready)
+{
+    own_redis own = {0};
+    app_run a = {0};
+    char url[160], body[32768];
+    own_redis_start(&own);
+    snprintf(url, sizeof url, "redis://alice:not-hunter2@127.0.0.1:%d/0", own.port);
+    app_start(&a, url);
+    int st = -1;
+    for (long long end = now_ms() + 90000; now_ms() < end && st != 200; usleep(200000))
+        st = http_get(a.port, "/readyz", body, sizeof body);
+    cr_expect_eq(st, 200, "never ready: %d %s", st, body);
+    cr_expect(strstr(body, "\"redis\":\"down\"") && strstr(body, "\"postgres\":\"up\""), "%s", body);
+    cr_expect_eq(http_get(a.port, "/healthz", body, sizeof body), 200);
+    app_stop(&a);
+    own_redis_remove(&own);
 }
