@@ -48,7 +48,6 @@ int main(void)
         {"callbacks-2", (int)timer_ms, rp_callbacks_tick},
         {"push-1", (int)timer_ms, rp_push_tick},
         {"push-2", (int)timer_ms, rp_push_tick},
-        {"push-metrics", 15000, rp_push_metrics_tick},
         {"housekeeping", 60000, rp_housekeeping_tick},
     };
     const sg_app_spec spec = {

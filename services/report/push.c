@@ -2,9 +2,9 @@
  * SG_PUSH_GATEWAY_URL over libcurl, signed like the upstream callbacks
  * (X-SG-Signature: t=...,v1=...; X-SG-Event-Id = the notification id),
  * outside any database transaction (the rows are leased while the calls
- * run; see rp_store_push_claim). Also the push metrics: a scrape reads
- * counts refreshed in the background (rp_push_metrics_tick), never the
- * database. */
+ * run; see rp_store_push_claim). Also the push metrics: the calls'
+ * latency and results, in-process at each scrape, and the notification
+ * counts, on the metrics refresh thread (rp_collect). */
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -32,7 +32,6 @@ struct rp_push_stats {
     unsigned long long count;
     double sum;
     unsigned long long results[3];           /* sent, retried, failed */
-    long counts[RP_NK_COUNT][RP_PUSH_NSTATUS]; /* as of the last rp_push_metrics_tick */
 };
 
 struct rp_push_stats *rp_push_stats_new(void)
@@ -66,33 +65,27 @@ static void observe(struct rp_push_stats *st, double seconds, int result)
     pthread_mutex_unlock(&st->lock);
 }
 
-int rp_push_metrics_tick(void *ctx)
+void rp_push_collect_counts(FILE *out, rp_svc *s)
 {
-    rp_svc *s = ctx;
-    struct rp_push_stats *st = s->push_stats;
     long counts[RP_NK_COUNT][RP_PUSH_NSTATUS];
     if (rp_store_notification_counts(s->app->pg, counts) != 0) {
         sg_warn("metrics: cannot count notifications");
-        return -1;
+        return;
     }
-    pthread_mutex_lock(&st->lock);
-    memcpy(st->counts, counts, sizeof counts);
-    pthread_mutex_unlock(&st->lock);
-    return 0;
-}
-
-void rp_push_collect(FILE *out, rp_svc *s)
-{
-    struct rp_push_stats *st = s->push_stats;
-    unsigned long long cum = 0;
-
-    pthread_mutex_lock(&st->lock);
     fprintf(out, "# HELP sg_notifications Notifications by kind and push delivery status.\n"
                  "# TYPE sg_notifications gauge\n");
     for (int k = 0; k < RP_NK_COUNT; k++)
         for (int i = 0; i < RP_PUSH_NSTATUS; i++)
             fprintf(out, "sg_notifications{kind=\"%s\",status=\"%s\"} %ld\n", rp_notify_kind_name((rp_notify_kind)k),
-                    rp_push_status_name((rp_push_status)i), st->counts[k][i]);
+                    rp_push_status_name((rp_push_status)i), counts[k][i]);
+}
+
+void rp_push_collect_live(FILE *out, void *svc)
+{
+    struct rp_push_stats *st = ((rp_svc *)svc)->push_stats;
+    unsigned long long cum = 0;
+
+    pthread_mutex_lock(&st->lock);
     fprintf(out, "# HELP sg_push_attempts_total Push gateway calls by result.\n"
                  "# TYPE sg_push_attempts_total counter\n"
                  "sg_push_attempts_total{result=\"sent\"} %llu\n"

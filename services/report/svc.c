@@ -49,7 +49,7 @@ void *rp_svc_init(sg_app *app, char *err, size_t errlen)
         snprintf(err, errlen, "SG_PUSH_SECRET must be at least 16 characters");
         goto fail;
     }
-    if (!(s->push_stats = rp_push_stats_new())) {
+    if (!(s->push_stats = rp_push_stats_new()) || sg_metrics_add_collector(app->metrics, rp_push_collect_live, s)) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }

@@ -51,12 +51,14 @@ void rp_collect(FILE *out, void *svc);
 /* Most notifications one dispatcher pass claims (SG_PUSH_BATCH's bound). */
 #define RP_PUSH_MAX_BATCH 64
 
-/* push.c: the gateway dispatcher's statistics (latency histogram of the
- * gateway calls, notification counts by kind and status refreshed in the
- * background), created by rp_svc_init. */
+/* push.c: the gateway dispatcher's statistics (latency histogram and
+ * results of the gateway calls), created by rp_svc_init. */
 struct rp_push_stats *rp_push_stats_new(void);
 void rp_push_stats_free(struct rp_push_stats *st);
-/* Appends the push metrics to out. */
-void rp_push_collect(FILE *out, rp_svc *s);
+/* A plain metrics collector (in-process values only; ctx = the rp_svc). */
+void rp_push_collect_live(FILE *out, void *svc);
+/* Appends sg_notifications{kind,status} (a query: called from rp_collect,
+ * on the metrics refresh thread). */
+void rp_push_collect_counts(FILE *out, rp_svc *s);
 
 #endif

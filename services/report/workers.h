@@ -25,7 +25,5 @@ int rp_callbacks_tick(void *ctx);
  * deferral, cap or mute decided without one): returns 1 when one was
  * handled, 0 when none is due or no gateway is configured. */
 int rp_push_tick(void *ctx);
-/* push.c: refreshes the notification counts /metrics shows (every 15 s). */
-int rp_push_metrics_tick(void *ctx);
 
 #endif
