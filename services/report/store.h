@@ -156,14 +156,15 @@ int rp_store_inbox(sg_pg_pool *p, const char *user, int unread_only, int limit, 
 int rp_store_inbox_mark_read(sg_pg_pool *p, const char *user, const json_t *ids, long *marked);
 /* The user's preferences (defaults when never set). */
 int rp_store_prefs_get(sg_pg_pool *p, const char *user, json_t **out);
-/* Replaces the user's preferences: locale (NULL: unchanged, "en" at
+/* Updates the user's preferences: locale (NULL: unchanged, "en" at
  * first), muted_kinds (array of kind names, checked by the caller; NULL:
  * unchanged), quiet hours (NULL with clear_quiet 1: none; NULL with 0:
  * unchanged). *out = the stored preferences. */
 int rp_store_prefs_put(sg_pg_pool *p, const char *user, const char *locale, const json_t *muted_kinds,
                        const rp_quiet_hours *quiet, int clear_quiet, json_t **out);
-/* The template in force of every (kind, locale), by kind and locale,
- * paginated (cursor = seq of the last item's row). */
+/* The template in force of every (kind, locale), in the order the pairs
+ * were first stored, paginated (cursor = the seq of the last item's first
+ * version). */
 int rp_store_templates_list(sg_pg_pool *p, int limit, long long cursor, json_t **out);
 /* Stores (title, body), checked by the caller, as the next version of
  * (kind, locale); *out = the stored template. */
