@@ -23,4 +23,9 @@ int rp_housekeeping_tick(void *ctx);
 /* Delivers one due callback, if any: returns 1 when one was attempted. */
 int rp_callbacks_tick(void *ctx);
 
+/* push.c: handles one due notification, if any (a gateway call, or a
+ * deferral, cap or mute decided without one): returns 1 when one was
+ * handled, 0 when none is due or no gateway is configured. */
+int rp_push_tick(void *ctx);
+
 #endif
