@@ -385,6 +385,14 @@ fail:
     return NULL;
 }
 
+json_t *rv_status_changed_encode(const char *user_id, rv_status status, const char *reason)
+{
+    const char *name = rv_status_name(status);
+    if (!name)
+        return NULL;
+    return json_pack("{s:s, s:s, s:s}", "user_id", user_id, "status", name, "reason", reason ? reason : "");
+}
+
 const char *rv_event_id(const json_t *payload)
 {
     return json_string_value(json_object_get(payload, "event_id"));

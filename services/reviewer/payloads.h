@@ -1,7 +1,8 @@
 /* Validation of the reviewer service's inputs that are not policies: the
  * profile and activity batches (HTTP) and the consumed events' payloads
- * (sg.panel.requested, sg.ballot.closed, sg.case.decided, sg.user.activity),
- * and the encoding of the one event it produces (sg.panel.assigned): every
+ * (sg.panel.requested, sg.ballot.closed, sg.case.decided, sg.case.finalized,
+ * sg.user.activity), and the encoding of the events it produces
+ * (sg.panel.assigned, sg.reviewer.status_changed): every
  * event JSON of the service is read or written here and nowhere else.
  * Pure: parse into structs whose strings are borrowed from the JSON (keep it
  * alive), arrays owned by the struct (free with the matching _free).
@@ -18,6 +19,7 @@
 
 #include "policy.h"
 #include "quality.h"
+#include "reviewer.h"
 
 #define RV_BATCH_MAX 1000
 /* Activity more than this far in the future is refused (clock skew slack). */
@@ -75,6 +77,10 @@ const char *rv_event_id(const json_t *payload);
 /* sg.panel.assigned: {case_id, round, reviewer_ids (in draw order),
  * shortfall}. New reference, or NULL when out of memory. */
 json_t *rv_panel_assigned_encode(const char *case_id, int round, size_t n, const char *const *ids, int shortfall);
+
+/* sg.reviewer.status_changed: {user_id, status, reason} (key = user_id).
+ * New reference, or NULL when out of memory or status is out of range. */
+json_t *rv_status_changed_encode(const char *user_id, rv_status status, const char *reason);
 
 /* sg.ballot.closed */
 typedef struct rv_ballot_closed {

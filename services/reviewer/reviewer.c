@@ -66,6 +66,13 @@ int rv_status_transition(rv_status from, rv_status to, rv_actor by)
     return ALLOWED[from][to] & by ? 0 : -1;
 }
 
+int rv_status_announced(rv_status from, rv_status to)
+{
+    if (from == to)
+        return 0;
+    return to == RV_SUSPENDED || to == RV_RETIRED || from == RV_SUSPENDED || from == RV_RETIRED;
+}
+
 int rv_availability_next(rv_status cur, int paused, rv_status *next)
 {
     rv_status to = paused ? RV_PAUSED : RV_ACTIVE;

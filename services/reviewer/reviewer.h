@@ -51,6 +51,13 @@ int rv_status_parse(const char *name, rv_status *out);
  * allowed no-op for the actors that may ask for it), -1 otherwise. */
 int rv_status_transition(rv_status from, rv_status to, rv_actor by);
 
+/* 1 when the change from -> to is announced to the report service on
+ * sg.reviewer.status_changed (it cancels a suspended or retired juror's
+ * open ballots): every change into or out of suspended or retired;
+ * pausing and resuming are not announced (a paused reviewer keeps the
+ * ballots they have). 0 for no change. */
+int rv_status_announced(rv_status from, rv_status to);
+
 /* Self-service pause/unpause: sets *next (may equal cur: a no-op) and
  * returns 0, or -1 when not allowed (a suspended or retired reviewer cannot
  * change their availability). */

@@ -84,6 +84,12 @@ int rv_store_set_availability(sg_pg_pool *p, const char *user_id, int paused, do
  * activate). */
 int rv_store_set_status(sg_pg_pool *p, const char *user_id, rv_status status, const char *reason,
                         const char *actor, double now, rv_reviewer *out, char *why, size_t whylen);
+/* Announces a status change (rv_status_announced) in the caller's
+ * transaction: an sg.reviewer.status_changed outbox row keyed by user_id
+ * (payload from rv_status_changed_encode). Nothing when the change is not
+ * announced. The caller holds the user's row lock, so one reviewer's events
+ * leave in the order of their changes. */
+int rv_store_status_announce(sg_pg *c, const char *user_id, rv_status from, rv_status to, const char *reason);
 /* Reviewers per status: counts[i] for active, paused, suspended, retired
  * (own connection, waiting at most timeout_ms for it; one statement). */
 int rv_store_status_counts(sg_pg_pool *p, int timeout_ms, long counts[4]);

@@ -2,6 +2,8 @@
  * reviewer_status_history row per change in the same statement. The rule's
  * bounds come from rv_pool_cutoffs_of and its reasons from rv_elig_reason,
  * so SQL and the pure eligibility check (eligibility.h) say the same thing.
+ * Every change into or out of suspended or retired is announced on
+ * sg.reviewer.status_changed in the same transaction (rv_store_status_announce).
  * The statuses each statement moves from and to are the RV_BY_POOL
  * transitions of reviewer.h's table (retire: active, paused, ended
  * suspension → retired; reinstate: ended suspension → active; add: not a
@@ -23,6 +25,18 @@
 
 #define ACTOR "'pool-adjustment'"
 #define NOW RV_AT("$1")
+
+/* Wraps a statement's history INSERT (written last, without its closing
+ * quote) so that it returns its number of changes in column 0 of the first
+ * row and, in the columns after it, the changes of reviewers who had a status
+ * before (user_id, from, to, reason): the candidates for an
+ * sg.reviewer.status_changed (rv_status_announced decides). Never the
+ * first admissions, which a first pool build makes by the million. */
+#define ANNOUNCE                                                                                                     \
+    " RETURNING user_id, from_status, to_status, reason)"                                                            \
+    " SELECT n.total, h.user_id, h.from_status, h.to_status, h.reason FROM (SELECT count(*) AS total FROM h) n"      \
+    " LEFT JOIN h ON h.from_status IS NOT NULL"
+#define HISTORY " h AS (INSERT INTO reviewer_status_history (user_id, from_status, to_status, reason, actor, changed_at)"
 
 #define ELIGIBLE                                                                                                     \
     "(NOT (u.tags && $5::text[])"                                                                                    \
@@ -46,8 +60,8 @@ static const char retire_sql[] =
     "   AND NOT " ELIGIBLE " FOR UPDATE),"
     " x AS (UPDATE users u SET status = 'retired', reason = c.why, status_changed_at = " NOW ", suspended_until = NULL"
     "   FROM c WHERE u.user_id = c.user_id RETURNING u.user_id, c.old, c.why)"
-    " INSERT INTO reviewer_status_history (user_id, from_status, to_status, reason, actor, changed_at)"
-    " SELECT user_id, old, 'retired', why, " ACTOR ", " NOW " FROM x";
+    "," HISTORY
+    " SELECT user_id, old, 'retired', why, " ACTOR ", " NOW " FROM x" ANNOUNCE;
 
 /* Reinstate suspended reviewers whose suspension ended and who are still
  * eligible; their quality counters start again from zero. */
@@ -57,8 +71,8 @@ static const char reinstate_sql[] =
     " x AS (UPDATE users u SET status = 'active', reason = 'suspension ended', status_changed_at = " NOW ","
     "   suspended_until = NULL, q_voted = 0, q_expired = 0, q_decided = 0, q_with_majority = 0, sample_key = random()"
     "   FROM c WHERE u.user_id = c.user_id RETURNING u.user_id)"
-    " INSERT INTO reviewer_status_history (user_id, from_status, to_status, reason, actor, changed_at)"
-    " SELECT user_id, 'suspended', 'active', 'suspension ended', " ACTOR ", " NOW " FROM x";
+    "," HISTORY
+    " SELECT user_id, 'suspended', 'active', 'suspension ended', " ACTOR ", " NOW " FROM x" ANNOUNCE;
 
 /* Admit eligible users who are not reviewers yet, or were retired. */
 static const char add_sql[] =
@@ -66,8 +80,8 @@ static const char add_sql[] =
     " WHERE (u.status IS NULL OR u.status = 'retired') AND " ELIGIBLE " FOR UPDATE),"
     " x AS (UPDATE users u SET status = 'active', reason = 'eligible', status_changed_at = " NOW ","
     "   sample_key = random() FROM c WHERE u.user_id = c.user_id RETURNING u.user_id, c.old)"
-    " INSERT INTO reviewer_status_history (user_id, from_status, to_status, reason, actor, changed_at)"
-    " SELECT user_id, old, 'active', 'eligible', " ACTOR ", " NOW " FROM x";
+    "," HISTORY
+    " SELECT user_id, old, 'active', 'eligible', " ACTOR ", " NOW " FROM x" ANNOUNCE;
 
 /* Quality policy (quality.h), on the counters since the last reinstatement.
  * $1 now  $2 min_decided_votes  $3 min_accuracy  $4 max_no_show_rate
@@ -85,8 +99,8 @@ static const char suspend_sql[] =
     " x AS (UPDATE users u SET status = 'suspended', reason = c.why, status_changed_at = " NOW ","
     "   suspended_until = " NOW " + $5::int * interval '1 day'"
     "   FROM c WHERE u.user_id = c.user_id RETURNING u.user_id, c.old, c.why)"
-    " INSERT INTO reviewer_status_history (user_id, from_status, to_status, reason, actor, changed_at)"
-    " SELECT user_id, old, 'suspended', why, " ACTOR ", " NOW " FROM x";
+    "," HISTORY
+    " SELECT user_id, old, 'suspended', why, " ACTOR ", " NOW " FROM x" ANNOUNCE;
 
 typedef struct adjust_ctx {
     int wait;
@@ -102,6 +116,30 @@ static int exec_count(sg_pg *c, const char *sql, int n, const char *const *param
         rc = sg_pg_err(c);
     else if (count)
         *count = atol(PQcmdTuples(r));
+    PQclear(r);
+    return rc;
+}
+
+/* Runs one of the statements above (wrapped by ANNOUNCE): *count = its
+ * changes, each announced one written to the outbox. */
+static int exec_announce(sg_pg *c, const char *sql, int n, const char *const *params, long *count)
+{
+    PGresult *r = sg_pg_query(c, sql, n, params);
+    int rc = SG_OK;
+
+    if (!sg_pg_ok(r) || PQntuples(r) < 1) {
+        rc = sg_pg_err(c);
+        goto cleanup;
+    }
+    *count = atol(PQgetvalue(r, 0, 0));
+    for (int i = 0; rc == SG_OK && i < PQntuples(r); i++) {
+        rv_status from, to;
+        if (PQgetisnull(r, i, 1) || rv_status_parse(rv_cell_str(r, i, 2), &from)
+            || rv_status_parse(rv_cell_str(r, i, 3), &to))
+            continue;
+        rc = rv_store_status_announce(c, PQgetvalue(r, i, 1), from, to, rv_cell_str(r, i, 4));
+    }
+cleanup:
     PQclear(r);
     return rc;
 }
@@ -149,16 +187,16 @@ static int adjust_tx(sg_pg *c, void *arg)
                                      rv_elig_reason(RV_ELIG_EXCLUDED_TAG), rv_elig_reason(RV_ELIG_NO_INCLUDED_TAG),
                                      rv_elig_reason(RV_ELIG_CREDIT), rv_elig_reason(RV_ELIG_ACCOUNT_AGE),
                                      rv_elig_reason(RV_ELIG_INACTIVE)};
-    if ((rc = exec_count(c, retire_sql, 13, retire_params, &x->out->retired)) != SG_OK
-        || (rc = exec_count(c, reinstate_sql, 8, base, &x->out->reinstated)) != SG_OK
-        || (rc = exec_count(c, add_sql, 8, base, &x->out->added)) != SG_OK)
+    if ((rc = exec_announce(c, retire_sql, 13, retire_params, &x->out->retired)) != SG_OK
+        || (rc = exec_announce(c, reinstate_sql, 8, base, &x->out->reinstated)) != SG_OK
+        || (rc = exec_announce(c, add_sql, 8, base, &x->out->added)) != SG_OK)
         return rc;
 
     snprintf(mind, sizeof(mind), "%d", q.min_decided_votes);
     snprintf(acc, sizeof(acc), "%.17g", q.min_accuracy);
     snprintf(noshow, sizeof(noshow), "%.17g", q.max_no_show_rate);
     snprintf(days, sizeof(days), "%d", q.suspend_days);
-    if ((rc = exec_count(c, suspend_sql, 5, SG_P(now, mind, acc, noshow, days), &x->out->suspended)) != SG_OK)
+    if ((rc = exec_announce(c, suspend_sql, 5, SG_P(now, mind, acc, noshow, days), &x->out->suspended)) != SG_OK)
         return rc;
 
     /* Activity older than the longest rule (52 weeks) can never count again. */

@@ -5,6 +5,9 @@
 #include <string.h>
 
 #include "eligibility.h"
+#include "payloads.h"
+#include "sg/app.h"
+#include "sg/outbox.h"
 #include "store.h"
 #include "store_util.h"
 
@@ -267,6 +270,8 @@ static int status_tx(sg_pg *c, void *arg)
     }
     if (rc == SG_OK)
         rc = write_history(c, x->user_id, cur, x->status, x->reason, x->actor, now);
+    if (rc == SG_OK)
+        rc = rv_store_status_announce(c, x->user_id, cur, x->status, x->reason);
     if (rc != SG_OK)
         return rc;
     return reviewer_read(c, x->user_id, x->out);
@@ -279,6 +284,20 @@ int rv_store_set_status(sg_pg_pool *p, const char *user_id, rv_status status, co
     if (whylen)
         why[0] = '\0';
     return sg_pg_tx(p, SG_TX_READ_COMMITTED, status_tx, &x);
+}
+
+int rv_store_status_announce(sg_pg *c, const char *user_id, rv_status from, rv_status to, const char *reason)
+{
+    json_t *payload;
+    int rc;
+
+    if (!rv_status_announced(from, to))
+        return SG_OK;
+    if (!(payload = rv_status_changed_encode(user_id, to, reason)))
+        return SG_ERR_DB;
+    rc = sg_outbox_add(c, SG_T_REVIEWER_STATUS, user_id, SG_T_REVIEWER_STATUS, payload, NULL);
+    json_decref(payload);
+    return rc;
 }
 
 static int counts_on(sg_pg *c, void *arg)

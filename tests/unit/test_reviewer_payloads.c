@@ -199,6 +199,16 @@ Test(payloads, panel_assigned_encoded)
     json_decref(j);
 }
 
+Test(payloads, status_changed_encoded)
+{
+    json_t *j = rv_status_changed_encode("u-7", RV_SUSPENDED, "accuracy 0.4 below 0.6");
+    char *text = json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT);
+    cr_assert_str_eq(text, "{\"reason\":\"accuracy 0.4 below 0.6\",\"status\":\"suspended\",\"user_id\":\"u-7\"}");
+    free(text);
+    json_decref(j);
+    cr_assert_null(rv_status_changed_encode("u", (rv_status)RV_NSTATUS, "x"));
+}
+
 Test(payloads, case_decided)
 {
     rv_case_decided d;

@@ -68,5 +68,7 @@ int sg_app_main(const sg_app_spec *spec);
 #define SG_T_NOTIFICATION "sg.notification.requested"
 #define SG_T_REWARD_GRANTED "sg.reward.granted"
 #define SG_T_USER_ACTIVITY "sg.user.activity"
+#define SG_T_CASE_FINALIZED "sg.case.finalized"
+#define SG_T_REVIEWER_STATUS "sg.reviewer.status_changed"
 
 #endif
