@@ -38,6 +38,7 @@ int main(void)
         {"reviewer-panel", SG_T_PANEL_REQUESTED, rv_on_panel_requested, 1},
         {"reviewer-ballot", SG_T_BALLOT_CLOSED, rv_on_ballot_closed, 1},
         {"reviewer-decided", SG_T_CASE_DECIDED, rv_on_case_decided},
+        {"reviewer-finalized", SG_T_CASE_FINALIZED, rv_on_case_finalized},
         {"reviewer-activity", SG_T_USER_ACTIVITY, rv_on_user_activity},
     };
     static const sg_app_worker workers[] = {

@@ -95,13 +95,29 @@ int rv_ballot_closed_parse(const json_t *payload, rv_ballot_closed *out, char *e
  * that were not voted, or for every ballot when the verdict is null. */
 typedef struct rv_case_decided {
     const char *case_id;
+    rv_decision verdict;          /* RV_DEC_NONE when null */
     size_t n;
     const char **reviewer_ids;    /* owned array */
     rv_outcome *outcomes;
     int *with_majority;
+    rv_decision *decisions;       /* RV_DEC_NONE unless voted with a decision */
 } rv_case_decided;
 
 int rv_case_decided_parse(const json_t *payload, rv_case_decided *out, char *err, size_t errlen);
 void rv_case_decided_free(rv_case_decided *d);
+
+/* sg.case.finalized: {case_id, final_verdict, finalized_by, appeal_case_id}
+ * and, for an audit case, audit: true with expected_verdict (required
+ * then). final_verdict may be null (nothing to measure against). */
+typedef struct rv_case_finalized {
+    const char *case_id;
+    rv_decision final_verdict;
+    const char *finalized_by;     /* may be NULL */
+    const char *appeal_case_id;   /* may be NULL */
+    int audit;
+    rv_decision expected_verdict; /* RV_DEC_NONE unless audit */
+} rv_case_finalized;
+
+int rv_case_finalized_parse(const json_t *payload, rv_case_finalized *out, char *err, size_t errlen);
 
 #endif

@@ -141,14 +141,47 @@ int rv_store_panel_assign(sg_pg *c, const rv_panel_req *r, size_t n, const char 
 int rv_store_panel_assigned_emit(sg_pg *c, const char *case_id, const json_t *payload, const char *traceparent);
 
 /* --- outcomes (store_outcomes.c), inside the consumer's transaction --- */
-/* Closes the ballots of the given reviewers on case_id and records their
- * outcomes (RV_OUT_NONE keeps the recorded one) and with_majority (-1 keeps
- * it): counters move by the deltas of rv_outcome_delta, each open ballot is
- * released once, a newly expired ballot starts the cooldown. Reviewers not
- * assigned to the case are ignored. *changed = reviewers whose fatigue
- * state changed (may be NULL). */
-int rv_store_record_outcomes(sg_pg *c, const char *case_id, size_t n, const char *const *ids,
-                             const rv_outcome *outcomes, const int *with_majority, double now, long *changed);
+/* What one report (sg.ballot.closed, sg.case.decided, sg.case.finalized)
+ * says about one assignment. Each field's "unknown" keeps the recorded
+ * value: RV_OUT_NONE, with_majority -1, RV_DEC_NONE, RV_GOLD_NONE. */
+typedef struct rv_ballot_report {
+    const char *reviewer_id;
+    rv_outcome outcome;
+    int with_majority;
+    rv_decision decision;
+    int gold;
+} rv_ballot_report;
+
+/* Closes the ballots of the reported reviewers on case_id and merges the
+ * reports into their recorded states (rv_ballot_merge, rv_ballot_set_gold;
+ * several reports about one reviewer apply in order): counters move by the
+ * deltas of rv_outcome_delta, each open ballot is released once, a newly
+ * expired ballot starts the cooldown. Reviewers not assigned to the case
+ * are ignored. *changed = reviewers whose fatigue state changed (may be
+ * NULL). */
+int rv_store_record_outcomes(sg_pg *c, const char *case_id, size_t n, const rv_ballot_report *reports, double now,
+                             long *changed);
+
+/* The case's verdicts as this service knows them (case_verdicts). */
+typedef struct rv_case_verdict {
+    rv_decision verdict;          /* sg.case.decided; RV_DEC_NONE until then */
+    rv_decision final_verdict;    /* sg.case.finalized; RV_DEC_NONE until then */
+    int audit;
+    rv_decision expected_verdict;
+} rv_case_verdict;
+
+/* Records the decided verdict (sg.case.decided) and returns the row, locked
+ * for the rest of the transaction (so sg.case.finalized of the same case
+ * waits, and vice versa). */
+int rv_store_case_decided_mark(sg_pg *c, const char *case_id, rv_decision verdict, double now, rv_case_verdict *out);
+/* Records the finalization (sg.case.finalized) and returns the row, locked
+ * likewise. */
+int rv_store_case_finalized_mark(sg_pg *c, const rv_case_finalized *f, double now, rv_case_verdict *out);
+/* The voted ballots of the case with their recorded decisions (those
+ * sg.case.decided reported): reports[i] has reviewer_id (strings owned by
+ * *rows, free with rv_rows_free), outcome RV_OUT_VOTED, decision, and the
+ * unknowns elsewhere. *reports malloc'ed (free), *n set. */
+int rv_store_case_decisions(sg_pg *c, const char *case_id, rv_rows **rows, rv_ballot_report **reports, size_t *n);
 /* Closes every ballot of the case still open (a decided case has no open
  * ballots left: they were cancelled), through rv_store_record_outcomes.
  * The reviewers concerned are returned in ids (free with rv_ids_free). */

@@ -209,6 +209,52 @@ Test(payloads, status_changed_encoded)
     cr_assert_null(rv_status_changed_encode("u", (rv_status)RV_NSTATUS, "x"));
 }
 
+Test(payloads, case_finalized)
+{
+    rv_case_finalized f;
+    char err[256];
+    json_t *j = parse("{\"case_id\":\"c\",\"final_verdict\":\"no_violation\",\"finalized_by\":\"appeal\","
+                      "\"appeal_case_id\":\"c2\"}");
+    cr_assert_eq(rv_case_finalized_parse(j, &f, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(f.final_verdict, RV_DEC_NO_VIOLATION);
+    cr_assert_str_eq(f.appeal_case_id, "c2");
+    cr_assert_eq(f.audit, 0);
+    cr_assert_eq(f.expected_verdict, RV_DEC_NONE);
+    json_decref(j);
+    j = parse("{\"case_id\":\"c\",\"final_verdict\":\"violation\",\"finalized_by\":\"window\","
+              "\"appeal_case_id\":null,\"audit\":true,\"expected_verdict\":\"violation\"}");
+    cr_assert_eq(rv_case_finalized_parse(j, &f, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(f.audit, 1);
+    cr_assert_eq(f.expected_verdict, RV_DEC_VIOLATION);
+    cr_assert_null(f.appeal_case_id);
+    json_decref(j);
+    j = parse("{\"case_id\":\"c\",\"final_verdict\":\"violation\",\"audit\":true}");
+    cr_assert_neq(rv_case_finalized_parse(j, &f, err, sizeof(err)), 0, "audit needs expected_verdict");
+    json_decref(j);
+    j = parse("{\"case_id\":\"c\",\"final_verdict\":\"maybe\"}");
+    cr_assert_neq(rv_case_finalized_parse(j, &f, err, sizeof(err)), 0);
+    json_decref(j);
+}
+
+Test(payloads, case_decided_decisions)
+{
+    rv_case_decided d;
+    char err[256];
+    json_t *j = parse("{\"case_id\":\"c\",\"verdict\":\"no_violation\",\"ballots\":["
+                      "{\"reviewer_id\":\"a\",\"outcome\":\"voted\",\"decision\":\"violation\",\"with_majority\":false},"
+                      "{\"reviewer_id\":\"c\",\"outcome\":\"expired\",\"decision\":\"violation\"}]}");
+    cr_assert_eq(rv_case_decided_parse(j, &d, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(d.verdict, RV_DEC_NO_VIOLATION);
+    cr_assert_eq(d.decisions[0], RV_DEC_VIOLATION);
+    cr_assert_eq(d.decisions[1], RV_DEC_NONE, "only a vote has a decision");
+    rv_case_decided_free(&d);
+    json_decref(j);
+    j = parse("{\"case_id\":\"c\",\"verdict\":\"violation\",\"ballots\":["
+              "{\"reviewer_id\":\"a\",\"outcome\":\"voted\",\"decision\":\"yes\"}]}");
+    cr_assert_neq(rv_case_decided_parse(j, &d, err, sizeof(err)), 0);
+    json_decref(j);
+}
+
 Test(payloads, case_decided)
 {
     rv_case_decided d;
