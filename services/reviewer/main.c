@@ -32,6 +32,7 @@ int main(void)
         {"GET", "/v1/reviewers", SG_AUTH_OPS, rv_h_reviewers_list},
         {"GET", "/v1/reviewers/{user_id}", SG_AUTH_PERSON, rv_h_reviewer_get},
         {"PUT", "/v1/reviewers/{user_id}/status", SG_AUTH_OPS, rv_h_reviewer_status},
+        {"GET", "/v1/reviewers/{user_id}/history", SG_AUTH_OPS, rv_h_reviewer_history},
         {"PUT", "/v1/me/availability", SG_AUTH_PERSON, rv_h_availability},
     };
     static const sg_app_consumer consumers[] = {

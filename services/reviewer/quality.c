@@ -22,6 +22,9 @@ rv_quality rv_quality_check(const rv_quality_policy *p, const rv_quality_counts 
     if (c->decided >= p->min_decided_votes && c->decided > 0
         && (double)c->with_majority / (double)c->decided < p->min_accuracy)
         return RV_Q_ACCURACY;
+    if (c->gold_votes >= p->min_gold_votes && c->gold_votes > 0
+        && (double)c->gold_hits / (double)c->gold_votes < p->min_gold_accuracy)
+        return RV_Q_GOLD;
     if (shown >= p->min_decided_votes && shown > 0 && (double)c->expired / (double)shown > p->max_no_show_rate)
         return RV_Q_NO_SHOW;
     return RV_Q_OK;

@@ -12,8 +12,12 @@
  * The quality policy suspends a reviewer when, counting only ballots since the
  * last reinstatement:
  *   decided >= min_decided_votes and accuracy < min_accuracy, or
- *   voted + expired >= min_decided_votes and no-show rate > max_no_show_rate.
- * The pool adjustment applies the same test in SQL.
+ *   voted + expired >= min_decided_votes and no-show rate > max_no_show_rate,
+ *   or gold_votes >= min_gold_votes and gold accuracy < min_gold_accuracy
+ *   (gold accuracy = gold_hits / gold_votes, from audit cases: votes that
+ *   matched the expected verdict).
+ * The pool adjustment applies the same test in SQL. The n-th such
+ * suspension lasts rv_suspend_days(policy, n) (policy.h).
  */
 #ifndef RV_QUALITY_H
 #define RV_QUALITY_H
@@ -27,9 +31,11 @@ int rv_accuracy(int decided, int with_majority, double *out);
 
 typedef struct rv_quality_counts {
     int voted, expired, decided, with_majority;
+    int gold_votes, gold_hits;
 } rv_quality_counts;
 
-typedef enum { RV_Q_OK = 0, RV_Q_ACCURACY, RV_Q_NO_SHOW } rv_quality;
+/* In the order the test checks them (the first that applies is the reason). */
+typedef enum { RV_Q_OK = 0, RV_Q_ACCURACY, RV_Q_GOLD, RV_Q_NO_SHOW } rv_quality;
 
 rv_quality rv_quality_check(const rv_quality_policy *p, const rv_quality_counts *c);
 

@@ -27,6 +27,25 @@ json_t *rv_reviewer_to_json(const rv_reviewer *r)
                      str_or_null(r->cooldown_until));
 }
 
+json_t *rv_reviewer_to_json_ops(const rv_reviewer *r)
+{
+    json_t *o = rv_reviewer_to_json(r);
+    if (o) {
+        json_object_set_new(o, "gold_votes", json_integer(r->gold_votes));
+        json_object_set_new(o, "gold_accuracy",
+                            r->gold_votes > 0 ? json_real((double)r->gold_hits / r->gold_votes) : json_null());
+    }
+    return o;
+}
+
+json_t *rv_status_change_to_json(const rv_status_change *c)
+{
+    return json_pack("{s:o, s:s, s:s, s:s, s:s, s:o, s:o}", "from_status", str_or_null(c->from_status), "to_status",
+                     c->to_status, "reason", c->reason, "actor", c->actor, "changed_at", c->changed_at,
+                     "suspend_days", c->suspend_days > 0 ? json_integer(c->suspend_days) : json_null(),
+                     "suspended_until", str_or_null(c->suspended_until));
+}
+
 static const char *const NAMES[RV_NSTATUS] = {"active", "paused", "suspended", "retired"};
 
 #define SELF RV_BY_SELF

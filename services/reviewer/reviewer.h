@@ -73,6 +73,7 @@ typedef struct rv_reviewer {
     int open_ballots;
     char last_assigned_at[32];  /* "" = never */
     char cooldown_until[32];    /* "" = none */
+    int gold_votes, gold_hits;  /* audit ballots: ops only */
 } rv_reviewer;
 
 /* The API representation (built here, in C, for every reviewer response):
@@ -82,5 +83,25 @@ typedef struct rv_reviewer {
  *  selection weight), no_show_rate (null until a ballot closed voted or
  *  expired), open_ballots, last_assigned_at, cooldown_until}. */
 json_t *rv_reviewer_to_json(const rv_reviewer *r);
+/* The ops representation: rv_reviewer_to_json plus gold_votes and
+ * gold_accuracy (gold hits / gold_votes, null until a gold vote), which a
+ * reviewer never sees about themselves (audit cases stay blind). */
+json_t *rv_reviewer_to_json_ops(const rv_reviewer *r);
+
+/* One row of a reviewer's status history. */
+typedef struct rv_status_change {
+    long long id;               /* the cursor */
+    char from_status[16];       /* "" = was not a reviewer */
+    char to_status[16];
+    char reason[RV_REASON_MAX * 4 + 1];
+    char actor[129];
+    char changed_at[32];
+    int suspend_days;           /* timed suspensions: their length; 0 = none */
+    char suspended_until[32];   /* "" = none */
+} rv_status_change;
+
+/* {from_status, to_status, reason, actor, changed_at, suspend_days,
+ *  suspended_until} (nulls where none). */
+json_t *rv_status_change_to_json(const rv_status_change *c);
 
 #endif

@@ -90,6 +90,10 @@ int rv_store_set_status(sg_pg_pool *p, const char *user_id, rv_status status, co
  * announced. The caller holds the user's row lock, so one reviewer's events
  * leave in the order of their changes. */
 int rv_store_status_announce(sg_pg *c, const char *user_id, rv_status from, rv_status to, const char *reason);
+/* A reviewer's status changes with id > after, oldest first; items has
+ * room for limit; *n set. RV_NOT_FOUND when the user is not a reviewer
+ * (own connection, one statement). */
+int rv_store_history(sg_pg_pool *p, const char *user_id, long long after, int limit, rv_status_change *items, int *n);
 /* Reviewers per status: counts[i] for active, paused, suspended, retired
  * (own connection, waiting at most timeout_ms for it; one statement). */
 int rv_store_status_counts(sg_pg_pool *p, int timeout_ms, long counts[4]);

@@ -38,7 +38,7 @@ int rv_store_panel_claim(sg_pg *c, const rv_panel_req *r, const char *event_id, 
                       "   reviewer_tags, deadline) VALUES ($1, $2::int, $3, $4, $5::int, $6::text[], $7::timestamptz)"
                       "   ON CONFLICT (case_id, round) DO NOTHING RETURNING 1)"
                       " SELECT (SELECT count(*) FROM ins), f.version, f.max_open_ballots, f.max_per_day, f.max_per_week,"
-                      " f.min_interval_s, f.cooldown_after_expiry_s,"
+                      " f.min_interval_s, f.cooldown_after_expiry_s, f.max_pair_cases_30d,"
                       " (SELECT coalesce(json_agg(a.reviewer_id), '[]'::json) FROM assignments a WHERE a.case_id = $1)"
                       " FROM fatigue_policies f ORDER BY f.version DESC LIMIT 1",
                       7, SG_P(r->case_id, round, event_id, r->report_type, seats,
@@ -59,7 +59,8 @@ int rv_store_panel_claim(sg_pg *c, const rv_panel_req *r, const char *event_id, 
     policy->max_per_week = rv_cell_int(res, 0, 4);
     policy->min_interval_s = rv_cell_int(res, 0, 5);
     policy->cooldown_after_expiry_s = rv_cell_int(res, 0, 6);
-    arr = json_loads(PQgetvalue(res, 0, 7), JSON_DECODE_ANY, NULL);
+    policy->max_pair_cases_30d = rv_cell_int(res, 0, 7);
+    arr = json_loads(PQgetvalue(res, 0, 8), JSON_DECODE_ANY, NULL);
     if (!json_is_array(arr))
         goto cleanup;
     if (json_array_size(arr) > 0 && !(*on_case = calloc(json_array_size(arr), sizeof(**on_case))))

@@ -69,7 +69,8 @@ static const char reinstate_sql[] =
     "WITH c AS (SELECT u.user_id FROM users u"
     " WHERE u.status = 'suspended' AND u.suspended_until <= " NOW " AND " ELIGIBLE " FOR UPDATE),"
     " x AS (UPDATE users u SET status = 'active', reason = 'suspension ended', status_changed_at = " NOW ","
-    "   suspended_until = NULL, q_voted = 0, q_expired = 0, q_decided = 0, q_with_majority = 0, sample_key = random()"
+    "   suspended_until = NULL, q_voted = 0, q_expired = 0, q_decided = 0, q_with_majority = 0,"
+    "   q_gold_votes = 0, q_gold_hits = 0, sample_key = random()"
     "   FROM c WHERE u.user_id = c.user_id RETURNING u.user_id)"
     "," HISTORY
     " SELECT user_id, 'suspended', 'active', 'suspension ended', " ACTOR ", " NOW " FROM x" ANNOUNCE;
@@ -83,24 +84,33 @@ static const char add_sql[] =
     "," HISTORY
     " SELECT user_id, old, 'active', 'eligible', " ACTOR ", " NOW " FROM x" ANNOUNCE;
 
-/* Quality policy (quality.h), on the counters since the last reinstatement.
+/* Quality policy (quality.h: rv_quality_check), on the counters since the
+ * last reinstatement; the n-th suspension lasts the n-th step of
+ * suspend_days (rv_suspend_days: the last step repeats).
  * $1 now  $2 min_decided_votes  $3 min_accuracy  $4 max_no_show_rate
- * $5 suspend_days. */
+ * $5 suspend_days steps (int[], one element for the integer form)
+ * $6 min_gold_votes  $7 min_gold_accuracy. */
 #define LOW_ACCURACY "(u.q_decided >= $2::int AND u.q_decided > 0 AND u.q_with_majority::float8 / u.q_decided < $3::float8)"
+#define LOW_GOLD                                                                                                     \
+    "(u.q_gold_votes >= $6::int AND u.q_gold_votes > 0 AND u.q_gold_hits::float8 / u.q_gold_votes < $7::float8)"
 #define NO_SHOWS                                                                                                     \
     "(u.q_voted + u.q_expired >= $2::int AND u.q_voted + u.q_expired > 0"                                            \
     " AND u.q_expired::float8 / (u.q_voted + u.q_expired) > $4::float8)"
 static const char suspend_sql[] =
     "WITH c AS (SELECT u.user_id, u.status AS old,"
     "   CASE WHEN " LOW_ACCURACY " THEN format('accuracy %s below %s', round(u.q_with_majority::numeric / u.q_decided, 3), $3::float8)"
+    "        WHEN " LOW_GOLD " THEN format('gold accuracy %s below %s', round(u.q_gold_hits::numeric / u.q_gold_votes, 3), $7::float8)"
     "        ELSE format('no-show rate %s above %s', round(u.q_expired::numeric / (u.q_voted + u.q_expired), 3), $4::float8)"
-    "   END AS why"
-    " FROM users u WHERE u.status IN ('active', 'paused') AND (" LOW_ACCURACY " OR " NO_SHOWS ") FOR UPDATE),"
+    "   END AS why,"
+    "   ($5::int[])[least(u.suspensions + 1, cardinality($5::int[]))] AS days"
+    " FROM users u WHERE u.status IN ('active', 'paused') AND (" LOW_ACCURACY " OR " LOW_GOLD " OR " NO_SHOWS ")"
+    " FOR UPDATE),"
     " x AS (UPDATE users u SET status = 'suspended', reason = c.why, status_changed_at = " NOW ","
-    "   suspended_until = " NOW " + $5::int * interval '1 day'"
-    "   FROM c WHERE u.user_id = c.user_id RETURNING u.user_id, c.old, c.why)"
-    "," HISTORY
-    " SELECT user_id, old, 'suspended', why, " ACTOR ", " NOW " FROM x" ANNOUNCE;
+    "   suspended_until = " NOW " + c.days * interval '1 day', suspensions = u.suspensions + 1"
+    "   FROM c WHERE u.user_id = c.user_id RETURNING u.user_id, c.old, c.why, c.days, u.suspended_until),"
+    " h AS (INSERT INTO reviewer_status_history (user_id, from_status, to_status, reason, actor, changed_at,"
+    "   suspend_days, suspended_until)"
+    " SELECT user_id, old, 'suspended', why, " ACTOR ", " NOW ", days, suspended_until FROM x" ANNOUNCE;
 
 typedef struct adjust_ctx {
     int wait;
@@ -152,7 +162,8 @@ static int adjust_tx(sg_pg *c, void *arg)
     rv_pool_cutoffs cut;
     char now[32], credit[16], before[32], inc[RV_TAGS_TEXT_MAX], exc[RV_TAGS_TEXT_MAX], w1[16], w2[16], nweeks[16],
         oldest[16];
-    char mind[16], acc[32], noshow[32], days[16];
+    char mind[16], acc[32], noshow[32], days[RV_SUSPEND_STEPS_MAX * 6 + 3], gmin[16], gacc[32];
+    size_t off = 0;
     int rc;
     PGresult *r;
 
@@ -195,8 +206,14 @@ static int adjust_tx(sg_pg *c, void *arg)
     snprintf(mind, sizeof(mind), "%d", q.min_decided_votes);
     snprintf(acc, sizeof(acc), "%.17g", q.min_accuracy);
     snprintf(noshow, sizeof(noshow), "%.17g", q.max_no_show_rate);
-    snprintf(days, sizeof(days), "%d", q.suspend_days);
-    if ((rc = exec_announce(c, suspend_sql, 5, SG_P(now, mind, acc, noshow, days), &x->out->suspended)) != SG_OK)
+    snprintf(gmin, sizeof(gmin), "%d", q.min_gold_votes);
+    snprintf(gacc, sizeof(gacc), "%.17g", q.min_gold_accuracy);
+    /* The steps as an array literal; the integer form is a list of one. */
+    for (int i = 0; i < (q.nsteps > 0 ? q.nsteps : 1); i++)
+        off += (size_t)snprintf(days + off, sizeof(days) - off, "%s%d", i ? "," : "{", rv_suspend_days(&q, i + 1));
+    snprintf(days + off, sizeof(days) - off, "}");
+    if ((rc = exec_announce(c, suspend_sql, 7, SG_P(now, mind, acc, noshow, days, gmin, gacc), &x->out->suspended))
+        != SG_OK)
         return rc;
 
     /* Activity older than the longest rule (52 weeks) can never count again. */

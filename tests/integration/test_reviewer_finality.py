@@ -93,8 +93,9 @@ def test_overturned_cases_move_the_marks_in_any_order(svc):
     bus.produce("sg.case.decided", upheld, decided(upheld))
     bus.produce("sg.case.finalized", upheld, finalized(upheld, "violation", by="window"))
     with svc.db() as c:
-        sgtest.wait_for(lambda: c.execute("SELECT finalized_at FROM case_verdicts WHERE case_id = %s",
-                                          (upheld,)).fetchone()[0], timeout=30, what="upheld case final")
+        sgtest.wait_for(lambda: c.execute("SELECT 1 FROM case_verdicts WHERE case_id = %s AND finalized_at IS NOT NULL"
+                                          " AND verdict IS NOT NULL", (upheld,)).fetchone(),
+                        timeout=30, what="upheld case decided and final")
 
     # Redeliveries under new event ids change nothing.
     bus.produce("sg.case.finalized", first_decided, finalized(first_decided, "no_violation"))

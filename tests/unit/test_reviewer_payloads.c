@@ -150,6 +150,64 @@ Test(payloads, fatigue_and_quality_policies)
     json_decref(j);
 }
 
+/* v2: optional gold and pair fields with their defaults; suspend_days as a
+ * list; the representation gives back the form that was put. */
+Test(payloads, quality_policy_v2)
+{
+    rv_quality_policy q;
+    rv_fatigue_policy f;
+    char err[256], *text;
+    json_t *j = parse("{\"min_decided_votes\":20,\"min_accuracy\":0.6,\"max_no_show_rate\":0.5,\"suspend_days\":30}");
+    cr_assert_eq(rv_quality_policy_from_json(j, &q, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(q.min_gold_votes, 5);
+    cr_assert_float_eq(q.min_gold_accuracy, 0.7, 1e-12);
+    cr_assert_float_eq(q.pair_flag_margin, 0.25, 1e-12);
+    cr_assert_eq(q.nsteps, 0);
+    cr_assert_eq(rv_suspend_days(&q, 1), 30);
+    cr_assert_eq(rv_suspend_days(&q, 5), 30);
+    json_object_set_new(j, "suspend_days", json_pack("[i,i,i]", 2, 7, 30));
+    json_object_set_new(j, "min_gold_votes", json_integer(3));
+    json_object_set_new(j, "min_gold_accuracy", json_real(0.8));
+    json_object_set_new(j, "pair_flag_margin", json_real(0.1));
+    cr_assert_eq(rv_quality_policy_from_json(j, &q, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(q.nsteps, 3);
+    cr_assert_eq(rv_suspend_days(&q, 1), 2);
+    cr_assert_eq(rv_suspend_days(&q, 2), 7);
+    cr_assert_eq(rv_suspend_days(&q, 3), 30);
+    cr_assert_eq(rv_suspend_days(&q, 9), 30, "the last one repeats");
+    cr_assert_eq(q.min_gold_votes, 3);
+    json_t *out = rv_quality_policy_to_json(&q);
+    text = json_dumps(json_object_get(out, "suspend_days"), JSON_COMPACT);
+    cr_assert_str_eq(text, "[2,7,30]");
+    free(text);
+    json_decref(out);
+    json_object_set_new(j, "suspend_days", json_pack("[]"));
+    cr_assert_neq(rv_quality_policy_from_json(j, &q, err, sizeof(err)), 0, "an empty list");
+    json_object_set_new(j, "suspend_days", json_pack("[i,i]", 2, 0));
+    cr_assert_neq(rv_quality_policy_from_json(j, &q, err, sizeof(err)), 0, "a zero step");
+    json_object_set_new(j, "suspend_days", json_pack("[i,s]", 2, "7"));
+    cr_assert_neq(rv_quality_policy_from_json(j, &q, err, sizeof(err)), 0, "a string step");
+    json_object_del(j, "suspend_days");
+    cr_assert_neq(rv_quality_policy_from_json(j, &q, err, sizeof(err)), 0, "suspend_days is required");
+    json_object_set_new(j, "suspend_days", json_integer(3));
+    json_object_set_new(j, "min_gold_accuracy", json_real(1.2));
+    cr_assert_neq(rv_quality_policy_from_json(j, &q, err, sizeof(err)), 0);
+    json_object_set_new(j, "min_gold_accuracy", json_real(0.7));
+    json_object_set_new(j, "bogus", json_integer(1));
+    cr_assert_neq(rv_quality_policy_from_json(j, &q, err, sizeof(err)), 0, "unknown fields refused");
+    json_decref(j);
+    j = parse("{\"max_open_ballots\":3,\"max_per_day\":20,\"max_per_week\":100,\"min_interval_s\":60,"
+              "\"cooldown_after_expiry_s\":86400}");
+    cr_assert_eq(rv_fatigue_policy_from_json(j, &f, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(f.max_pair_cases_30d, 0, "no pair limit by default");
+    json_object_set_new(j, "max_pair_cases_30d", json_integer(3));
+    cr_assert_eq(rv_fatigue_policy_from_json(j, &f, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(f.max_pair_cases_30d, 3);
+    json_object_set_new(j, "max_pair_cases_30d", json_integer(-1));
+    cr_assert_neq(rv_fatigue_policy_from_json(j, &f, err, sizeof(err)), 0);
+    json_decref(j);
+}
+
 Test(payloads, policy_version_representation)
 {
     rv_quality_policy q = {.version = 3, .min_decided_votes = 20, .min_accuracy = 0.6, .max_no_show_rate = 0.5,

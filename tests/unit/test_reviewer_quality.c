@@ -196,3 +196,16 @@ Test(quality, gold_marks_count_once_and_only_for_voted_ballots)
     rv_ballot_set_gold(&n, RV_GOLD_HIT);
     cr_assert_eq(n.gold, RV_GOLD_NONE, "no gold without a vote");
 }
+
+Test(quality, gold_accuracy_below_minimum_after_enough_gold_votes)
+{
+    rv_quality_policy p = policy();
+    rv_quality_counts c = {10, 0, 10, 10, 5, 3}; /* 0.6 < 0.7 */
+    p.min_gold_votes = 5;
+    p.min_gold_accuracy = 0.7;
+    cr_assert_eq(rv_quality_check(&p, &c), RV_Q_GOLD);
+    c.gold_hits = 4; /* 0.8 */
+    cr_assert_eq(rv_quality_check(&p, &c), RV_Q_OK);
+    c = (rv_quality_counts){4, 0, 4, 4, 4, 0}; /* all wrong but too few */
+    cr_assert_eq(rv_quality_check(&p, &c), RV_Q_OK);
+}
