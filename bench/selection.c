@@ -8,10 +8,11 @@
  *   build/bench/selection [--sizes 10000,100000,1000000] [--count 2000]
  *                         [--seats 5] [--tag lang:zh]
  *
- * Prints one line per size:
+ * Prints two lines per size:
  *   selection n=1000000 p50=0.8ms p95=1.2ms p99=1.9ms
- * (--tag adds a second line per size for panels requiring that tag, which
- * 10% of the pool holds.) Environment: SG_PG_DSN, SG_REDIS_URL (devstack
+ *   selection-pairs n=1000000 ...   (the fatigue policy's max_pair_cases_30d = 3)
+ * (--tag adds a line per size for panels requiring that tag, which 10% of
+ * the pool holds.) Environment: SG_PG_DSN, SG_REDIS_URL (devstack
  * defaults), SG_MIGRATIONS_DIR (sql/reviewer), and the reviewer's own
  * SG_SELECTION_* variables.
  */
@@ -160,7 +161,7 @@ static int measure(rv_svc *svc, sg_pg_pool *pool, const char *label, long n, int
                    const char *tag, rv_rng *rng, int *case_seq)
 {
     double *lat = malloc((size_t)count * sizeof(*lat)), *work = malloc((size_t)count * sizeof(*work));
-    long shortfall = 0, rejected = 0, windows = 0;
+    long shortfall = 0, rejected = 0, windows = 0, paired = 0;
     int rc = -1;
 
     if (!lat || !work)
@@ -195,6 +196,7 @@ static int measure(rv_svc *svc, sg_pg_pool *pool, const char *label, long n, int
             work[i] = (b.done - t0) * 1000.0;
             shortfall += b.res.shortfall;
             rejected += b.res.rejected;
+            paired += b.res.paired;
             windows += b.res.windows;
         }
         rv_panel_result_free(&b.res);
@@ -205,10 +207,10 @@ static int measure(rv_svc *svc, sg_pg_pool *pool, const char *label, long n, int
      * COMMIT (one WAL flush), as the consumer pays them; "before-commit"
      * is the selection work alone. */
     printf("%s n=%ld p50=%.2fms p95=%.2fms p99=%.2fms max=%.2fms | before-commit p50=%.2fms p95=%.2fms p99=%.2fms"
-           " | selections=%d seats=%d windows/selection=%.2f shortfall=%ld rechecks_refused=%ld\n",
+           " | selections=%d seats=%d windows/selection=%.2f shortfall=%ld rechecks_refused=%ld pair_refused=%ld\n",
            label, n, pct(lat, count, 0.50), pct(lat, count, 0.95), pct(lat, count, 0.99), lat[count - 1],
            pct(work, count, 0.50), pct(work, count, 0.95), pct(work, count, 0.99), count, seats,
-           (double)windows / count, shortfall, rejected);
+           (double)windows / count, shortfall, rejected, paired);
     fflush(stdout);
     rc = 0;
 cleanup:
@@ -251,6 +253,15 @@ static int run_size(const char *dsn, sg_redis *redis, const char *migrations, lo
     if (measure(svc, pool, "selection", n, count, seats, NULL, &rng, case_seq))
         goto cleanup;
     if (tag && measure(svc, pool, "selection-tagged", n, count, seats, tag, &rng, case_seq))
+        goto cleanup;
+    /* The same with a pair limit (API.md suggests 3 in production): every
+     * pick is also checked against the reviewers already seated, one
+     * pair_days statement per confirm batch. pair_days already holds the
+     * pairs of the selections above. */
+    if (exec_sql(pool, "INSERT INTO fatigue_policies (version, max_open_ballots, max_per_day, max_per_week,"
+                       " min_interval_s, cooldown_after_expiry_s, created_by, max_pair_cases_30d)"
+                       " SELECT max(version) + 1, 3, 20, 100, 0, 86400, 'bench', 3 FROM fatigue_policies")
+        || measure(svc, pool, "selection-pairs", n, count, seats, NULL, &rng, case_seq))
         goto cleanup;
     rc = 0;
 cleanup:

@@ -135,9 +135,18 @@ typedef enum {
  * n); *found set. */
 int rv_store_reviewers_truth(sg_pg *c, size_t n, const char *const *ids, rv_lock_mode lock, rv_rows **res,
                              rv_candidate *cands, int *found);
+/* The pair limit's check: of the pairs (as[i], bs[i]) (either order,
+ * repeats fine), those seated together on at least max cases in the 30 UTC
+ * days up to now's (pair_days, by primary key: one index probe per pair,
+ * whatever the pool size). full has room for n; strings point into *rows
+ * (free with rv_rows_free); *nfull set. */
+int rv_store_pairs_full(sg_pg *c, size_t n, const char *const *as, const char *const *bs, int max, double now,
+                        rv_rows **rows, rv_pair *full, size_t *nfull);
 /* Records the assignment: per reviewer one more open ballot and the day/week
  * counters, a fresh sample_key, an assignments row each, and the answer on
- * the panel request. */
+ * the panel request; every new pair of reviewers on the case (a new one
+ * with anyone seated before, in any round, or with another new one) counts
+ * one more case today in pair_days. */
 int rv_store_panel_assign(sg_pg *c, const rv_panel_req *r, size_t n, const char *const *ids, int shortfall,
                           double now);
 /* Adds the sg.panel.assigned outbox row (payload from

@@ -211,6 +211,44 @@ int rv_store_reviewers_truth(sg_pg *c, size_t n, const char *const *ids, rv_lock
 #undef TRUTH_COLS
 }
 
+int rv_store_pairs_full(sg_pg *c, size_t n, const char *const *as, const char *const *bs, int max, double now,
+                        rv_rows **rows, rv_pair *full, size_t *nfull)
+{
+    char *aa = NULL, *bb = NULL, since[16], lim[16];
+    PGresult *r = NULL;
+    int rc = SG_ERR_DB;
+
+    *rows = NULL;
+    *nfull = 0;
+    if (n == 0)
+        return SG_OK;
+    if (!(aa = sg_pg_text_array(as, n)) || !(bb = sg_pg_text_array(bs, n)))
+        goto cleanup;
+    sg_day_format(sg_day_of(now) - 29, since, sizeof(since));
+    snprintf(lim, sizeof(lim), "%d", max);
+    /* Canonical (a < b in the database's collation) and distinct, then one
+     * primary-key range per pair: the last 30 days of that pair only. */
+    r = sg_pg_query(c,
+                    "SELECT x.a, x.b FROM (SELECT DISTINCT least(u.a, u.b) AS a, greatest(u.a, u.b) AS b"
+                    "   FROM unnest($1::text[], $2::text[]) AS u(a, b) WHERE u.a <> u.b) x"
+                    " JOIN pair_days p ON p.a = x.a AND p.b = x.b AND p.day >= $3::date"
+                    " GROUP BY x.a, x.b HAVING sum(p.n) >= $4::int",
+                    4, SG_P(aa, bb, since, lim));
+    if (!sg_pg_ok(r)) {
+        rc = sg_pg_err(c);
+        PQclear(r);
+        goto cleanup;
+    }
+    for (int i = 0; i < PQntuples(r) && (size_t)i < n; i++)
+        full[(*nfull)++] = (rv_pair){PQgetvalue(r, i, 0), PQgetvalue(r, i, 1)};
+    *rows = r;
+    rc = SG_OK;
+cleanup:
+    free(aa);
+    free(bb);
+    return rc;
+}
+
 int rv_store_panel_assign(sg_pg *c, const rv_panel_req *r, size_t n, const char *const *ids, int shortfall,
                           double now)
 {
@@ -235,7 +273,16 @@ int rv_store_panel_assign(sg_pg *c, const rv_panel_req *r, size_t n, const char 
                     "   sample_key = random()"
                     "   WHERE user_id = ANY($3::text[]) RETURNING user_id),"
                     " a AS (INSERT INTO assignments (case_id, reviewer_id, round, assigned_at)"
-                    "   SELECT $1, user_id, $2::int, " RV_AT("$4") " FROM u)"
+                    "   SELECT $1, user_id, $2::int, " RV_AT("$4") " FROM u),"
+                    /* The statement's snapshot holds the earlier rounds only;
+                     * rows in (a, b) order so that two selections touching
+                     * the same pairs wait for each other, never deadlock. */
+                    " p AS (INSERT INTO pair_days AS d (a, b, day, n)"
+                    "   SELECT q.a, q.b, $5::date, 1 FROM (SELECT DISTINCT least(x, y) AS a, greatest(x, y) AS b"
+                    "     FROM unnest($3::text[]) AS x,"
+                    "     (SELECT reviewer_id FROM assignments WHERE case_id = $1 UNION SELECT unnest($3::text[])) AS o(y)"
+                    "     WHERE x <> y) q ORDER BY q.a, q.b"
+                    "   ON CONFLICT (a, b, day) DO UPDATE SET n = d.n + 1)"
                     " UPDATE panel_requests SET reviewer_ids = $3::text[], shortfall = $7::int"
                     " WHERE case_id = $1 AND round = $2::int",
                     7, SG_P(r->case_id, round, arr, at, day, week, sf));

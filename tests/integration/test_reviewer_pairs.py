@@ -1,0 +1,74 @@
+"""Pairs of jurors (API.md v2, issue 17): the fatigue policy's
+max_pair_cases_30d limit in selection, and pair agreement for ops."""
+import itertools
+import uuid
+
+import pytest
+import sgtest
+
+OPS = sgtest.ops_auth()
+CLIENT = sgtest.client_auth()
+
+
+@pytest.fixture(scope="module")
+def svc():
+    s = sgtest.Service("reviewer", sgtest.run_id(), env={"SG_POOL_ADJUST_INTERVAL_S": "3600"}, redis_db=9)
+    s.start()
+    yield s
+    rc = s.stop()
+    s.drop_schema()
+    assert rc == 0, "graceful shutdown"
+
+
+def setup_pool(svc, tag, ids):
+    assert svc.put("/v1/pool-rule", {"include_tags_any": ["p", "a"], "exclude_tags": [], "min_credit_score": 0,
+                                     "min_account_age_days": 0, "active_weeks_required": 0},
+                   headers=OPS).status_code == 200
+    profiles = [{"user_id": u, "tags": [tag], "credit_score": 700, "registered_at": "2024-01-01T00:00:00Z"}
+                for u in ids]
+    assert svc.post("/v1/profiles:batch", profiles, headers=CLIENT).status_code == 200
+    svc.post("/v1/pool:rebuild", headers=OPS)  # (the start-up adjustment may have added them already)
+    for u in ids:
+        assert svc.get(f"/v1/reviewers/{u}", headers=OPS).json()["status"] == "active"
+
+
+def test_pair_limit_never_seats_a_pair_twice(svc):
+    pool = [f"p-{i:02d}" for i in range(30)]
+    setup_pool(svc, "p", pool)
+    r = svc.put("/v1/fatigue-policy", {"max_open_ballots": 50, "max_per_day": 100, "max_per_week": 100,
+                                       "min_interval_s": 0, "cooldown_after_expiry_s": 0, "max_pair_cases_30d": 1},
+                headers=OPS)
+    assert r.status_code == 200 and r.json()["max_pair_cases_30d"] == 1, r.text
+    bus = sgtest.Bus(svc.prefix)
+    reader = bus.consumer("sg.panel.assigned")
+    cases = [f"pc-{uuid.uuid4().hex[:8]}" for _ in range(50)]
+    for c in cases:
+        bus.produce("sg.panel.requested", c, {"case_id": c, "round": 0, "seats": 3, "report_type": "comment",
+                                              "reviewer_tags": ["p"], "exclude_user_ids": [],
+                                              "deadline": "2030-01-01T00:00:00Z"})
+    seen = reader.poll_until(lambda s: len({e["case_id"] for e in s}) == 50, timeout=60)
+    # A substitute round of the first case: the newcomer must not have sat
+    # with either remaining juror before.
+    first = next(e for e in seen if e["case_id"] == cases[0])
+    bus.produce("sg.panel.requested", cases[0], {"case_id": cases[0], "round": 1, "seats": 1, "report_type": "comment",
+                                                 "reviewer_tags": ["p"], "exclude_user_ids": [],
+                                                 "deadline": "2030-01-01T00:00:00Z"})
+    seen = reader.poll_until(lambda s: len({(e["case_id"], e["round"]) for e in s}) == 51, timeout=60)
+    reader.close()
+    # (A replayed answer, e.g. after a database restart, repeats the first.)
+    answers = {(e["case_id"], e["round"]): e for e in seen}
+    panels = {}
+    for e in answers.values():
+        panels.setdefault(e["case_id"], []).extend(e["reviewer_ids"])
+    assert sum(e["shortfall"] for e in answers.values()) == 0, [e for e in seen if e["shortfall"]]
+    together = {}
+    for c, ids in panels.items():
+        assert len(ids) == len(set(ids)), ids
+        for a, b in itertools.combinations(sorted(ids), 2):
+            together[(a, b)] = together.get((a, b), 0) + 1
+    assert max(together.values()) == 1, [p for p, n in together.items() if n > 1]
+    assert len(panels[cases[0]]) == 4 and set(first["reviewer_ids"]) < set(panels[cases[0]])
+    # pair_days holds exactly those pairs, once each.
+    with svc.db() as c:
+        rows = c.execute("SELECT a, b, sum(n) FROM pair_days GROUP BY a, b").fetchall()
+    assert {(a, b): n for a, b, n in rows} == together
