@@ -33,6 +33,8 @@ int main(void)
         {"GET", "/v1/reviewers/{user_id}", SG_AUTH_PERSON, rv_h_reviewer_get},
         {"PUT", "/v1/reviewers/{user_id}/status", SG_AUTH_OPS, rv_h_reviewer_status},
         {"GET", "/v1/reviewers/{user_id}/history", SG_AUTH_OPS, rv_h_reviewer_history},
+        {"GET", "/v1/reviewers/{user_id}/pairs", SG_AUTH_OPS, rv_h_reviewer_pairs},
+        {"GET", "/v1/reviewer-pairs", SG_AUTH_OPS, rv_h_reviewer_pairs_list},
         {"PUT", "/v1/me/availability", SG_AUTH_PERSON, rv_h_availability},
     };
     static const sg_app_consumer consumers[] = {

@@ -30,6 +30,23 @@ rv_quality rv_quality_check(const rv_quality_policy *p, const rv_quality_counts 
     return RV_Q_OK;
 }
 
+double rv_majority_rate(int decided, int with_majority)
+{
+    return decided > 0 ? (double)with_majority / (double)decided : 0.5;
+}
+
+double rv_pair_baseline(double p_a, double p_b)
+{
+    return p_a * p_b + (1.0 - p_a) * (1.0 - p_b);
+}
+
+int rv_pair_flagged(int cases, int agreed, double baseline, double margin)
+{
+    /* The tolerance keeps "exactly at the margin" flagged despite rounding
+     * (0.75 - 0.5 is 0.25 in decimal, not always in binary). */
+    return cases >= RV_PAIR_MIN_CASES && cases > 0 && (double)agreed / cases - baseline >= margin - 1e-9;
+}
+
 static const char *const decision_names[] = {NULL, "violation", "no_violation"};
 
 int rv_decision_parse(const char *s, rv_decision *out)

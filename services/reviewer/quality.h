@@ -55,6 +55,19 @@ const char *rv_decision_name(rv_decision d);
  * A ballot without a known decision keeps the reported mark. */
 int rv_final_mark(rv_decision decision, rv_decision verdict, rv_decision final_verdict, int reported);
 
+/* Pair agreement (API.md v2): how often two jurors who sat together voted
+ * the same way, against what their majority rates alone would give.
+ *   majority rate  accuracy (with_majority / decided), 0.5 while decided = 0
+ *   baseline       p_a*p_b + (1-p_a)*(1-p_b): two independent jurors agree
+ *                  when both vote with the majority or both against it
+ *   flagged        at least RV_PAIR_MIN_CASES cases together and
+ *                  agreed/cases - baseline >= margin (additive)
+ * The flagged listing applies the same test in SQL (store_pairs.c). */
+#define RV_PAIR_MIN_CASES 5
+double rv_majority_rate(int decided, int with_majority);
+double rv_pair_baseline(double p_a, double p_b);
+int rv_pair_flagged(int cases, int agreed, double baseline, double margin);
+
 /* Ballot outcomes as carried by sg.ballot.closed / sg.case.decided. */
 typedef enum { RV_OUT_NONE = 0, RV_OUT_VOTED, RV_OUT_EXPIRED, RV_OUT_DECLINED, RV_OUT_CANCELLED } rv_outcome;
 

@@ -30,6 +30,8 @@ int rv_results_decided(sg_pg *c, rv_svc *s, const rv_case_decided *d, double now
     }
     rc = rv_store_record_outcomes(c, d->case_id, d->n, reps, now, NULL);
     if (rc == SG_OK)
+        rc = rv_store_pair_cases_add(c, d->case_id, d->n, d->reviewer_ids, d->decisions, now);
+    if (rc == SG_OK)
         rc = rv_store_close_case(c, d->case_id, now, &closed, &nclosed);
     if (rc == SG_OK) {
         rv_fcache_forget(s->fcache, d->n, d->reviewer_ids);

@@ -13,6 +13,11 @@
  *    counters move by the difference (rv_ballot_merge: a corrected mark
  *    replaces the recorded one, so with_majority, accuracy, reliability and
  *    the quality policy follow).
+ * Pair agreement: sg.case.decided also records, for every two voters,
+ * whether they voted the same way (rv_store_pair_cases_add). That does not
+ * depend on the verdict, so finality has nothing to correct there; what
+ * finality corrects is each one's majority rate, from which the pair's
+ * baseline is computed when it is read.
  * Audit cases (finalized with audit: true) give each voted ballot a gold mark
  * (rv_gold_mark) the same way, whichever order. Everything is a merge of
  * recorded states, so a redelivered event (under a new event id) changes

@@ -46,6 +46,26 @@ json_t *rv_status_change_to_json(const rv_status_change *c)
                      "suspended_until", str_or_null(c->suspended_until));
 }
 
+static double pair_baseline(const rv_pair_stat *s)
+{
+    return rv_pair_baseline(rv_majority_rate(s->decided_a, s->with_majority_a),
+                            rv_majority_rate(s->decided_b, s->with_majority_b));
+}
+
+json_t *rv_pair_stat_to_json(const rv_pair_stat *s)
+{
+    return json_pack("{s:s, s:i, s:i, s:f, s:f}", "user_id", s->b, "cases", s->cases, "agreed", s->agreed,
+                     "agreement", s->cases > 0 ? (double)s->agreed / s->cases : 0.0, "baseline", pair_baseline(s));
+}
+
+json_t *rv_pair_listing_to_json(const rv_pair_stat *s, double margin)
+{
+    double baseline = pair_baseline(s);
+    return json_pack("{s:[s, s], s:i, s:i, s:f, s:f, s:b}", "user_ids", s->a, s->b, "cases", s->cases, "agreed",
+                     s->agreed, "agreement", s->cases > 0 ? (double)s->agreed / s->cases : 0.0, "baseline", baseline,
+                     "flagged", rv_pair_flagged(s->cases, s->agreed, baseline, margin));
+}
+
 static const char *const NAMES[RV_NSTATUS] = {"active", "paused", "suspended", "retired"};
 
 #define SELF RV_BY_SELF

@@ -104,4 +104,20 @@ typedef struct rv_status_change {
  *  suspended_until} (nulls where none). */
 json_t *rv_status_change_to_json(const rv_status_change *c);
 
+/* Two reviewers who sat together in the last 90 days (pair_cases): a is
+ * the reviewer asked about (or the first of the pair in the listing), b the
+ * other; each one's lifetime decided / with_majority for the baseline. */
+typedef struct rv_pair_stat {
+    char a[129], b[129];
+    int cases, agreed;
+    int decided_a, with_majority_a, decided_b, with_majority_b;
+} rv_pair_stat;
+
+/* GET /v1/reviewers/{a}/pairs item: {user_id (b), cases, agreed, agreement,
+ * baseline} (quality.h: rv_majority_rate, rv_pair_baseline). */
+json_t *rv_pair_stat_to_json(const rv_pair_stat *s);
+/* GET /v1/reviewer-pairs item: {user_ids: [a, b], cases, agreed, agreement,
+ * baseline, flagged} (rv_pair_flagged with the policy's margin). */
+json_t *rv_pair_listing_to_json(const rv_pair_stat *s, double margin);
+
 #endif

@@ -200,4 +200,23 @@ int rv_store_case_decisions(sg_pg *c, const char *case_id, rv_rows **rows, rv_ba
  * The reviewers concerned are returned in ids (free with rv_ids_free). */
 int rv_store_close_case(sg_pg *c, const char *case_id, double now, char ***ids, size_t *n);
 
+/* --- pairs (store_pairs.c) --- */
+/* Records, for every two of the case's voters with a decision (ids[i],
+ * decs[i]), whether they voted the same way (pair_cases; a pair and case
+ * once, so a redelivery adds nothing). Inside the caller's transaction. */
+int rv_store_pair_cases_add(sg_pg *c, const char *case_id, size_t n, const char *const *ids,
+                            const rv_decision *decs, double now);
+/* The reviewers user_id sat with most in the 90 days before now (most
+ * cases first), at most limit; items has room for limit, *n set.
+ * RV_NOT_FOUND when user_id is not a reviewer (own connection, one
+ * statement). */
+int rv_store_reviewer_pairs(sg_pg_pool *p, const char *user_id, double now, int limit, rv_pair_stat *items, int *n);
+/* Pairs with at least RV_PAIR_MIN_CASES cases together in the 90 days
+ * before now, ordered by (a, b), from offset on, at most limit; only the
+ * flagged ones (quality.h: rv_pair_flagged, with the current policy's
+ * pair_flag_margin) when flagged. *margin = that margin (own connection,
+ * one statement). */
+int rv_store_pairs_list(sg_pg_pool *p, int flagged, double now, long long offset, int limit, rv_pair_stat *items,
+                        int *n, double *margin);
+
 #endif

@@ -161,7 +161,7 @@ static int adjust_tx(sg_pg *c, void *arg)
     rv_quality_policy q;
     rv_pool_cutoffs cut;
     char now[32], credit[16], before[32], inc[RV_TAGS_TEXT_MAX], exc[RV_TAGS_TEXT_MAX], w1[16], w2[16], nweeks[16],
-        oldest[16];
+        oldest[32];
     char mind[16], acc[32], noshow[32], days[RV_SUSPEND_STEPS_MAX * 6 + 3], gmin[16], gacc[32];
     size_t off = 0;
     int rc;
@@ -216,6 +216,14 @@ static int adjust_tx(sg_pg *c, void *arg)
         != SG_OK)
         return rc;
 
+    /* Pair counts older than the pair limit's 30 days, and pair agreement
+     * older than its 90 days, are never read again. */
+    rv_pg_epoch(x->now - 91.0 * 86400.0, oldest, sizeof(oldest));
+    if ((rc = exec_count(c, "DELETE FROM pair_cases WHERE decided_at < " RV_AT("$1"), 1, SG_P(oldest), NULL)) != SG_OK)
+        return rc;
+    sg_day_format(sg_day_of(x->now) - 31, oldest, sizeof(oldest));
+    if ((rc = exec_count(c, "DELETE FROM pair_days WHERE day < $1::date", 1, SG_P(oldest), NULL)) != SG_OK)
+        return rc;
     /* Activity older than the longest rule (52 weeks) can never count again. */
     sg_day_format(sg_week_of_day(sg_day_of(x->now)) - 7L * 53, oldest, sizeof(oldest));
     return exec_count(c, "DELETE FROM activity_weeks WHERE week_start < $1::date", 1, SG_P(oldest), NULL);

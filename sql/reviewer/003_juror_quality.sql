@@ -36,6 +36,8 @@ CREATE TABLE pair_days (
     PRIMARY KEY (a, b, day),
     CHECK (a < b)
 );
+-- The pool adjustment drops days older than 30.
+CREATE INDEX pair_days_day ON pair_days (day);
 
 -- Per pair and decided case: did the two vote the same way (a < b)? Written
 -- from sg.case.decided's ballots; kept 90 days.

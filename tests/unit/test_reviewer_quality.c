@@ -209,3 +209,19 @@ Test(quality, gold_accuracy_below_minimum_after_enough_gold_votes)
     c = (rv_quality_counts){4, 0, 4, 4, 4, 0}; /* all wrong but too few */
     cr_assert_eq(rv_quality_check(&p, &c), RV_Q_OK);
 }
+
+Test(quality, pair_baseline_and_flag)
+{
+    cr_assert_float_eq(rv_majority_rate(0, 0), 0.5, 1e-12, "unknown: a coin");
+    cr_assert_float_eq(rv_majority_rate(8, 4), 0.5, 1e-12);
+    cr_assert_float_eq(rv_pair_baseline(1.0, 1.0), 1.0, 1e-12, "two always-right jurors always agree");
+    cr_assert_float_eq(rv_pair_baseline(0.5, 0.5), 0.5, 1e-12);
+    cr_assert_float_eq(rv_pair_baseline(0.9, 0.8), 0.9 * 0.8 + 0.1 * 0.2, 1e-12);
+    cr_assert_float_eq(rv_pair_baseline(1.0, 0.0), 0.0, 1e-12);
+    /* Always agreeing at a 0.5 baseline: flagged; at their baseline: not. */
+    cr_assert_eq(rv_pair_flagged(8, 8, 0.5, 0.25), 1);
+    cr_assert_eq(rv_pair_flagged(8, 4, 0.5, 0.25), 0);
+    cr_assert_eq(rv_pair_flagged(8, 6, 0.5, 0.25), 1, "exactly at the margin");
+    cr_assert_eq(rv_pair_flagged(4, 4, 0.0, 0.25), 0, "fewer than 5 cases");
+    cr_assert_eq(rv_pair_flagged(20, 20, 1.0, 0.25), 0, "agreeing like their majority rates predict");
+}
