@@ -32,6 +32,7 @@ typedef struct sel {
      * windows read, and whether the pool is used up. */
     double start, lo, hi, last;
     int k, wrapped, whole_pool, reread, exhausted;
+    int seated_locked;    /* on_case rows held FOR SHARE (pair limit) */
 } sel;
 
 static uint64_t seed_of_os(void)
@@ -232,6 +233,16 @@ static int confirm(sel *x, int seats, const size_t *order, size_t nord, int may_
         rv_rows *pres = NULL;
         rv_pair *full = NULL;
         size_t nfull = 0;
+        /* The seated reviewers' rows once, before the first pair check
+         * (store.h: rv_store_lock_shared). A rare deadlock with another
+         * selection doing the same is retried by the consumer. */
+        if (x->f.policy->max_pair_cases_30d > 0 && x->non_case > 0 && !x->seated_locked) {
+            if ((rc = rv_store_lock_shared(x->c, x->non_case, x->on_case)) != SG_OK) {
+                rv_rows_free(res);
+                goto cleanup;
+            }
+            x->seated_locked = 1;
+        }
         if (x->f.policy->max_pair_cases_30d > 0
             && (rc = pairs_full(x, ids, batch, accepted, *nacc, &pres, &full, &nfull)) != SG_OK) {
             free(full);

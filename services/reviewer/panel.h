@@ -30,7 +30,9 @@
  *     picks accepted before it): one statement per batch sums pair_days
  *     over the last 30 days for exactly the pairs (pick, seated) — index
  *     probes, O(batch x seated), never the pool — and rv_pair_allowed
- *     refuses a pick that would sit with someone once too often; a
+ *     refuses a pick that would sit with someone once too often (the
+ *     seated reviewers' rows are held FOR SHARE first, so two selections
+ *     adding a case to the same pair serialize); a
  *     reviewer that fails (cache miss or stale, or a concurrent selection
  *     just took the last slot) is skipped, its truth is written to the
  *     cache, and the next in the order is tried (in growing batches). Hence

@@ -135,6 +135,12 @@ typedef enum {
  * n); *found set. */
 int rv_store_reviewers_truth(sg_pg *c, size_t n, const char *const *ids, rv_lock_mode lock, rv_rows **res,
                              rv_candidate *cands, int *found);
+/* Share-locks the users rows of ids (user_id order), waiting: the pair
+ * limit's guard. A pick is locked FOR UPDATE by its selection; holding the
+ * already seated reviewers FOR SHARE as well means two selections that
+ * would each add one case to the same pair always conflict on one of its
+ * two rows, so the second checks the pair after the first committed. */
+int rv_store_lock_shared(sg_pg *c, size_t n, const char *const *ids);
 /* The pair limit's check: of the pairs (as[i], bs[i]) (either order,
  * repeats fine), those seated together on at least max cases in the 30 UTC
  * days up to now's (pair_days, by primary key: one index probe per pair,

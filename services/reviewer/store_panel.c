@@ -211,6 +211,19 @@ int rv_store_reviewers_truth(sg_pg *c, size_t n, const char *const *ids, rv_lock
 #undef TRUTH_COLS
 }
 
+int rv_store_lock_shared(sg_pg *c, size_t n, const char *const *ids)
+{
+    char *arr;
+    int rc;
+    if (n == 0)
+        return SG_OK;
+    if (!(arr = sg_pg_text_array(ids, n)))
+        return SG_ERR_DB;
+    rc = sg_pg_exec(c, "SELECT 1 FROM users WHERE user_id = ANY($1::text[]) ORDER BY user_id FOR SHARE", 1, SG_P(arr));
+    free(arr);
+    return rc;
+}
+
 int rv_store_pairs_full(sg_pg *c, size_t n, const char *const *as, const char *const *bs, int max, double now,
                         rv_rows **rows, rv_pair *full, size_t *nfull)
 {
