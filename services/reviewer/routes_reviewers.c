@@ -107,7 +107,7 @@ void rv_h_reviewer_pairs(sg_req *req, void *ctx)
         sg_reply_store_error(req, SG_ERR_DB);
         return;
     }
-    rc = rv_store_reviewer_pairs(s->pg, id, sg_time_now(), limit, items, &n);
+    rc = rv_store_reviewer_pairs(s->pg, id, limit, items, &n);
     if (rc == RV_NOT_FOUND) {
         sg_reply_problem(req, 404, "Not Found", "%s is not a reviewer", id);
         goto cleanup;
@@ -147,7 +147,7 @@ void rv_h_reviewer_pairs_list(sg_req *req, void *ctx)
     }
     /* One more than asked tells whether another page follows; the cursor
      * is the offset of the next page. */
-    rc = rv_store_pairs_list(s->pg, only_flagged, sg_time_now(), offset, limit + 1, items, &n, &margin);
+    rc = rv_store_pairs_list(s->pg, only_flagged, offset, limit + 1, items, &n, &margin);
     if (rc != SG_OK) {
         sg_reply_store_error(req, rc);
         goto cleanup;

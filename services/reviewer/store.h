@@ -212,17 +212,18 @@ int rv_store_close_case(sg_pg *c, const char *case_id, double now, char ***ids, 
  * once, so a redelivery adds nothing). Inside the caller's transaction. */
 int rv_store_pair_cases_add(sg_pg *c, const char *case_id, size_t n, const char *const *ids,
                             const rv_decision *decs, double now);
-/* The reviewers user_id sat with most in the 90 days before now (most
- * cases first), at most limit; items has room for limit, *n set.
- * RV_NOT_FOUND when user_id is not a reviewer (own connection, one
- * statement). */
-int rv_store_reviewer_pairs(sg_pg_pool *p, const char *user_id, double now, int limit, rv_pair_stat *items, int *n);
-/* Pairs with at least RV_PAIR_MIN_CASES cases together in the 90 days
- * before now, ordered by (a, b), from offset on, at most limit; only the
- * flagged ones (quality.h: rv_pair_flagged, with the current policy's
- * pair_flag_margin) when flagged. *margin = that margin (own connection,
- * one statement). */
-int rv_store_pairs_list(sg_pg_pool *p, int flagged, double now, long long offset, int limit, rv_pair_stat *items,
-                        int *n, double *margin);
+/* Both read pair_totals, the sums of the 90 days pair_cases keeps (the
+ * pool adjustment drops older rows and takes them off the sums, so the
+ * window moves in steps of SG_POOL_ADJUST_INTERVAL_S).
+ * The reviewers user_id sat with most (most cases first), at most limit;
+ * items has room for limit, *n set. RV_NOT_FOUND when user_id is not a
+ * reviewer (own connection, one statement). */
+int rv_store_reviewer_pairs(sg_pg_pool *p, const char *user_id, int limit, rv_pair_stat *items, int *n);
+/* Pairs with at least RV_PAIR_MIN_CASES cases together, ordered by (a, b),
+ * from offset on, at most limit; only the flagged ones (quality.h:
+ * rv_pair_flagged, with the current policy's pair_flag_margin) when
+ * flagged. *margin = that margin (own connection, one statement). */
+int rv_store_pairs_list(sg_pg_pool *p, int flagged, long long offset, int limit, rv_pair_stat *items, int *n,
+                        double *margin);
 
 #endif

@@ -1,5 +1,6 @@
 /* Pair agreement: which two jurors voted the same way on which case
- * (pair_cases), per reviewer and flagged for ops. The pair limit's counts
+ * (pair_cases, 90 days) and its sums per pair (pair_totals), per reviewer
+ * and flagged for ops. The pair limit's counts
  * (pair_days) are written and read with the selection (store_panel.c). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,8 +8,6 @@
 
 #include "store.h"
 #include "store_util.h"
-
-#define PAIR_WINDOW_S (90.0 * 86400.0)
 
 int rv_store_pair_cases_add(sg_pg *c, const char *case_id, size_t n, const char *const *ids,
                             const rv_decision *decs, double now)
@@ -35,12 +34,17 @@ int rv_store_pair_cases_add(sg_pg *c, const char *case_id, size_t n, const char 
     if (!(ia = sg_pg_text_array(voters, k)) || !(da = sg_pg_text_array(dtext, k)))
         goto cleanup;
     rv_pg_epoch(now, at, sizeof(at));
-    /* x.id < y.id: each pair once, already in (a < b) order. */
+    /* x.id < y.id: each pair once, already in (a < b) order. Only the
+     * rows new here reach the totals, in pair order (two decisions
+     * touching the same pairs wait for each other, never deadlock). */
     rc = sg_pg_exec(c,
-                    "INSERT INTO pair_cases (a, b, case_id, agreed, decided_at)"
-                    " SELECT x.id, y.id, $1, x.d = y.d, " RV_AT("$4")
-                    " FROM unnest($2::text[], $3::text[]) AS x(id, d) JOIN unnest($2::text[], $3::text[]) AS y(id, d)"
-                    " ON x.id < y.id ON CONFLICT DO NOTHING",
+                    "WITH n AS (INSERT INTO pair_cases (a, b, case_id, agreed, decided_at)"
+                    "   SELECT x.id, y.id, $1, x.d = y.d, " RV_AT("$4")
+                    "   FROM unnest($2::text[], $3::text[]) AS x(id, d) JOIN unnest($2::text[], $3::text[]) AS y(id, d)"
+                    "   ON x.id < y.id ON CONFLICT DO NOTHING RETURNING a, b, agreed)"
+                    " INSERT INTO pair_totals AS t (a, b, cases, agreed)"
+                    " SELECT a, b, 1, agreed::int FROM n ORDER BY a, b"
+                    " ON CONFLICT (a, b) DO UPDATE SET cases = t.cases + 1, agreed = t.agreed + EXCLUDED.agreed",
                     4, SG_P(case_id, ia, da, at));
 cleanup:
     free(voters);
@@ -65,7 +69,6 @@ static void read_stat(const PGresult *r, int row, rv_pair_stat *s)
 typedef struct pairs_ctx {
     const char *user_id;
     int flagged;
-    double now;
     long long offset;
     int limit;
     rv_pair_stat *items;
@@ -76,24 +79,22 @@ typedef struct pairs_ctx {
 static int reviewer_pairs_on(sg_pg *c, void *arg)
 {
     pairs_ctx *x = arg;
-    char since[32], lim[16];
+    char lim[16];
     int rc = SG_OK;
     PGresult *r;
 
-    rv_pg_epoch(x->now - PAIR_WINDOW_S, since, sizeof(since));
     snprintf(lim, sizeof(lim), "%d", x->limit);
     /* The first row says whether the user is a reviewer; the pairs come
-     * from the primary key (a = user) and pair_cases_b (b = user). */
+     * from the primary key (a = user) and pair_totals_b (b = user). */
     r = sg_pg_query(c,
-                    "WITH p AS (SELECT CASE WHEN pc.a = $1 THEN pc.b ELSE pc.a END AS other, count(*) AS cases,"
-                    "   count(*) FILTER (WHERE pc.agreed) AS agreed FROM pair_cases pc"
-                    "   WHERE (pc.a = $1 OR pc.b = $1) AND pc.decided_at > " RV_AT("$2")
-                    "   GROUP BY 1 ORDER BY cases DESC, agreed DESC, other LIMIT $3::int)"
+                    "WITH p AS (SELECT CASE WHEN t.a = $1 THEN t.b ELSE t.a END AS other, t.cases, t.agreed"
+                    "   FROM pair_totals t WHERE (t.a = $1 OR t.b = $1) AND t.cases > 0"
+                    "   ORDER BY t.cases DESC, t.agreed DESC, other LIMIT $2::int)"
                     " SELECT $1, p.other, p.cases, p.agreed, me.decided, me.with_majority, u.decided, u.with_majority"
                     " FROM (SELECT decided, with_majority FROM users WHERE user_id = $1 AND status IS NOT NULL) me"
                     " LEFT JOIN p ON true LEFT JOIN users u ON u.user_id = p.other"
                     " ORDER BY p.cases DESC, p.agreed DESC, p.other",
-                    3, SG_P(x->user_id, since, lim));
+                    2, SG_P(x->user_id, lim));
     *x->n = 0;
     if (!sg_pg_ok(r)) {
         rc = sg_pg_err(c);
@@ -111,9 +112,9 @@ cleanup:
     return rc;
 }
 
-int rv_store_reviewer_pairs(sg_pg_pool *p, const char *user_id, double now, int limit, rv_pair_stat *items, int *n)
+int rv_store_reviewer_pairs(sg_pg_pool *p, const char *user_id, int limit, rv_pair_stat *items, int *n)
 {
-    pairs_ctx x = {.user_id = user_id, .now = now, .limit = limit, .items = items, .n = n};
+    pairs_ctx x = {.user_id = user_id, .limit = limit, .items = items, .n = n};
     return rv_on_conn(p, 2000, reviewer_pairs_on, &x);
 }
 
@@ -123,11 +124,10 @@ int rv_store_reviewer_pairs(sg_pg_pool *p, const char *user_id, double now, int 
 static int pairs_list_on(sg_pg *c, void *arg)
 {
     pairs_ctx *x = arg;
-    char since[32], lim[16], off[24], mincases[8];
+    char lim[16], off[24], mincases[8];
     int rc = SG_OK;
     PGresult *r;
 
-    rv_pg_epoch(x->now - PAIR_WINDOW_S, since, sizeof(since));
     snprintf(lim, sizeof(lim), "%d", x->limit);
     snprintf(off, sizeof(off), "%lld", x->offset);
     snprintf(mincases, sizeof(mincases), "%d", RV_PAIR_MIN_CASES);
@@ -135,8 +135,8 @@ static int pairs_list_on(sg_pg *c, void *arg)
      * response's figures are computed again in C from the same counts. */
     r = sg_pg_query(c,
                     "WITH m AS (SELECT pair_flag_margin FROM quality_policies ORDER BY version DESC LIMIT 1),"
-                    " p AS (SELECT a, b, count(*) AS cases, count(*) FILTER (WHERE agreed) AS agreed FROM pair_cases"
-                    "   WHERE decided_at > " RV_AT("$1") " GROUP BY a, b HAVING count(*) >= $5::int)"
+                    /* the partial index pair_totals_judged, in (a, b) order */
+                    " p AS (SELECT a, b, cases, agreed FROM pair_totals WHERE cases >= 5 AND cases >= $1::int)"
                     " SELECT p.a, p.b, p.cases, p.agreed, ua.decided, ua.with_majority, ub.decided, ub.with_majority,"
                     " m.pair_flag_margin"
                     " FROM m LEFT JOIN (p JOIN users ua ON ua.user_id = p.a JOIN users ub ON ub.user_id = p.b"
@@ -144,7 +144,7 @@ static int pairs_list_on(sg_pg *c, void *arg)
                     "   - (" RATE("ua") " * " RATE("ub") " + (1 - " RATE("ua") ") * (1 - " RATE("ub") "))"
                     "   >= m.pair_flag_margin - 1e-9"
                     " ORDER BY p.a, p.b OFFSET $3::bigint LIMIT $4::int",
-                    5, SG_P(since, x->flagged ? "t" : "f", off, lim, mincases));
+                    4, SG_P(mincases, x->flagged ? "t" : "f", off, lim));
     *x->n = 0;
     if (!sg_pg_ok(r)) {
         rc = sg_pg_err(c);
@@ -159,10 +159,10 @@ cleanup:
     return rc;
 }
 
-int rv_store_pairs_list(sg_pg_pool *p, int flagged, double now, long long offset, int limit, rv_pair_stat *items,
-                        int *n, double *margin)
+int rv_store_pairs_list(sg_pg_pool *p, int flagged, long long offset, int limit, rv_pair_stat *items, int *n,
+                        double *margin)
 {
-    pairs_ctx x = {.flagged = flagged, .now = now, .offset = offset, .limit = limit, .items = items, .n = n,
+    pairs_ctx x = {.flagged = flagged, .offset = offset, .limit = limit, .items = items, .n = n,
                    .margin = margin};
     return rv_on_conn(p, 2000, pairs_list_on, &x);
 }

@@ -218,8 +218,14 @@ static int adjust_tx(sg_pg *c, void *arg)
 
     /* Pair counts older than the pair limit's 30 days, and pair agreement
      * older than its 90 days, are never read again. */
-    rv_pg_epoch(x->now - 91.0 * 86400.0, oldest, sizeof(oldest));
-    if ((rc = exec_count(c, "DELETE FROM pair_cases WHERE decided_at < " RV_AT("$1"), 1, SG_P(oldest), NULL)) != SG_OK)
+    rv_pg_epoch(x->now - 90.0 * 86400.0, oldest, sizeof(oldest));
+    if ((rc = exec_count(c,
+                         "WITH d AS (DELETE FROM pair_cases WHERE decided_at < " RV_AT("$1") " RETURNING a, b, agreed),"
+                         " s AS (SELECT a, b, count(*) AS n, count(*) FILTER (WHERE agreed) AS g FROM d GROUP BY a, b)"
+                         " UPDATE pair_totals t SET cases = t.cases - s.n, agreed = t.agreed - s.g FROM s"
+                         " WHERE t.a = s.a AND t.b = s.b",
+                         1, SG_P(oldest), NULL)) != SG_OK
+        || (rc = exec_count(c, "DELETE FROM pair_totals WHERE cases = 0", 0, NULL, NULL)) != SG_OK)
         return rc;
     sg_day_format(sg_day_of(x->now) - 31, oldest, sizeof(oldest));
     if ((rc = exec_count(c, "DELETE FROM pair_days WHERE day < $1::date", 1, SG_P(oldest), NULL)) != SG_OK)

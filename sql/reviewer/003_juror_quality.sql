@@ -50,5 +50,21 @@ CREATE TABLE pair_cases (
     PRIMARY KEY (a, b, case_id),
     CHECK (a < b)
 );
-CREATE INDEX pair_cases_b ON pair_cases (b, a);
 CREATE INDEX pair_cases_decided_at ON pair_cases (decided_at);
+
+-- The sums of pair_cases per pair, kept with it (added with each new row,
+-- taken off when the pool adjustment drops rows past 90 days), so that ops
+-- reads never aggregate the 90 days: a reviewer's pairs are an index range,
+-- and the judged pairs (>= 5 cases: rv_pair_flagged's RV_PAIR_MIN_CASES) a
+-- partial index of their own.
+CREATE TABLE pair_totals (
+    a      text NOT NULL,
+    b      text NOT NULL,
+    cases  integer NOT NULL CHECK (cases >= 0),
+    agreed integer NOT NULL CHECK (agreed >= 0 AND agreed <= cases),
+    PRIMARY KEY (a, b),
+    CHECK (a < b)
+);
+CREATE INDEX pair_totals_b ON pair_totals (b, a);
+CREATE INDEX pair_totals_judged ON pair_totals (a, b) WHERE cases >= 5;
+CREATE INDEX pair_totals_empty ON pair_totals (a, b) WHERE cases = 0;

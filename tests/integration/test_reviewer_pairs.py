@@ -138,3 +138,12 @@ def test_pair_agreement_flags_pairs_above_their_baseline(svc):
     sgtest.problem_ok(svc.get("/v1/reviewer-pairs", headers=sgtest.user_auth("a-A")), 403)
     sgtest.problem_ok(svc.get("/v1/reviewers/a-A/pairs", headers=sgtest.user_auth("a-A")), 403)
     sgtest.problem_ok(svc.get("/v1/reviewers/nobody/pairs", headers=OPS), 404)
+
+    # Past 90 days a case no longer counts: the adjustment drops it from the sums.
+    with svc.db() as c:
+        c.execute("UPDATE pair_cases SET decided_at = now() - interval '91 days' WHERE case_id = %s", (cases[0],))
+    svc.post("/v1/pool:rebuild", headers=OPS)
+    pairs = {p["user_id"]: p for p in svc.get("/v1/reviewers/a-A/pairs", headers=OPS).json()["items"]}
+    assert pairs["a-B"]["cases"] == 7 and pairs["a-B"]["agreed"] == 7, pairs["a-B"]
+    with svc.db() as c:
+        assert c.execute("SELECT count(*) FROM pair_cases WHERE case_id = %s", (cases[0],)).fetchone()[0] == 0
