@@ -266,7 +266,7 @@ static int confirm(sel *x, int seats, const size_t *order, size_t nord, int may_
                     rv_fatigue_assign(&st[*nacc], now);
                     (*nacc)++;
                 }
-            } else if (j < 0 && round > 0) {
+            } else if (j < 0 && (round > 0 || !may_wait)) {
                 (*skipped)++;
             } else {
                 (*rejected)++;
