@@ -183,11 +183,15 @@ cleanup:
     return rc;
 }
 
-/* Walks the weighted order, locking and re-checking against PostgreSQL,
- * until `seats` reviewers are accepted or the order is exhausted. The
- * accepted reviewers' states after this assignment go to st (for the cache);
- * refused picks' truth goes to the cache at once. Picks whose row another
- * transaction holds in a later round count in *skipped, not *rejected. */
+/* Walks the weighted order, locking and re-checking against PostgreSQL
+ * (and the pair limit), until `seats` reviewers are accepted in all (*nacc
+ * goes on from its value: a later pass adds to an earlier one's) or the
+ * order is exhausted. Only the first round of a call with may_wait waits
+ * for row locks. The accepted reviewers' states after this assignment go to
+ * st (for the cache); refused picks' truth goes to the cache at once. Picks
+ * whose row another transaction holds in a skipping round count in
+ * *skipped, not *rejected; picks refused by the pair limit in *paired and
+ * *rejected. */
 static int confirm(sel *x, int seats, const size_t *order, size_t nord, int may_wait, double now,
                    const char **accepted, rv_fatigue_state *st, size_t *nacc, int *rejected, int *skipped,
                    int *paired)
