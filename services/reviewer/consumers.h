@@ -10,8 +10,12 @@
 int rv_on_panel_requested(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, void *ctx);
 /* sg.ballot.closed → releases the open ballot, records the outcome */
 int rv_on_ballot_closed(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, void *ctx);
-/* sg.case.decided → records every panelist's outcome and with_majority */
+/* sg.case.decided → records every panelist's outcome, decision and
+ * with_majority (against the final verdict when that came first) */
 int rv_on_case_decided(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, void *ctx);
+/* sg.case.finalized → marks measured against the final verdict; gold marks
+ * of audit cases (results.h) */
+int rv_on_case_finalized(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, void *ctx);
 /* sg.user.activity → one visit */
 int rv_on_user_activity(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, void *ctx);
 

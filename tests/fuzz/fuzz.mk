@@ -30,7 +30,8 @@ FUZZ_ENV      := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:allocator_may_retu
 FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS  := $(FUZZ_NAMES:%=$(FUZZ_B)/fuzz_%)
 
-RV_PURE := services/reviewer/payloads.c services/reviewer/policy.c services/reviewer/quality.c
+RV_PURE := services/reviewer/payloads.c services/reviewer/policy.c services/reviewer/quality.c \
+           services/reviewer/reviewer.c
 FUZZ_SRC_router :=
 FUZZ_SRC_auth   :=
 FUZZ_SRC_body   := services/report/intake.c services/report/rule.c $(RV_PURE) \
