@@ -5,7 +5,6 @@
 #include "routes.h"
 #include "sg/app.h"
 #include "sg/config.h"
-#include "workers.h"
 
 /* Names of the callback delivery workers (SG_CALLBACK_WORKERS of them). */
 static char callback_worker_names[RP_CALLBACK_WORKERS_MAX][32];

@@ -18,7 +18,6 @@
 #include "sg/log.h"
 #include "sg/urlpolicy.h"
 #include "store.h"
-#include "workers.h"
 
 /* The lease outlasts the call (its total timeout) and the recording of its
  * result; a replica that died mid-call leaves the row due after it. */

@@ -6,8 +6,10 @@
 #define RP_SVC_H
 
 #include <pthread.h>
+#include <jansson.h>
 #include <stdio.h>
 #include "sg/app.h"
+#include "sg/inbox.h"
 #include "sg/urlpolicy.h"
 
 /* SG_CALLBACK_WORKERS: delivery threads (main.c starts them). */
@@ -80,5 +82,27 @@ void rp_push_collect_live(FILE *out, void *svc);
 /* Appends sg_notifications{kind,status} (a query: called from rp_collect,
  * on the metrics refresh thread). */
 void rp_push_collect_counts(FILE *out, rp_svc *s);
+
+/* ---- entry points main.c wires (ctx = the rp_svc) ----
+ * The Kafka consumers (consumers.c), the timer scanners (timers.c), the
+ * upstream callback sender (callbacks.c) and the push dispatcher (push.c). */
+/* sg.panel.assigned (inbox handler). */
+int rp_on_panel_assigned(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, void *ctx);
+/* sg.reviewer.status_changed (inbox handler). */
+int rp_on_reviewer_status(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, void *ctx);
+
+/* One pass of every case timer: deadlines, ballot expiry, reminders,
+ * shortfall retries, finality. Returns the items handled (> 0 makes the worker drain). */
+int rp_timers_tick(void *ctx);
+/* Old idempotency keys. */
+int rp_housekeeping_tick(void *ctx);
+
+/* Delivers one due callback, if any: returns 1 when one was attempted. */
+int rp_callbacks_tick(void *ctx);
+
+/* push.c: handles one due notification, if any (a gateway call, or a
+ * deferral, cap or mute decided without one): returns 1 when one was
+ * handled, 0 when none is due or no gateway is configured. */
+int rp_push_tick(void *ctx);
 
 #endif

@@ -1,10 +1,9 @@
 /* See consumers.h. */
-#include "consumers.h"
+#include "svc.h"
 
 #include "panel.h"
 #include "payloads.h"
 #include "results.h"
-#include "svc.h"
 #include "sg/log.h"
 #include "store.h"
 #include "sg/timeutil.h"

@@ -1,8 +1,6 @@
 /* sg-reviewer: reviewer pool, selection with fatigue control, quality. */
-#include "consumers.h"
-#include "routes.h"
 #include "svc.h"
-#include "timers.h"
+#include "routes.h"
 
 static void *init(sg_app *app, char *err, size_t errlen)
 {
