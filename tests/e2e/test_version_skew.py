@@ -1,0 +1,265 @@
+"""Two versions side by side (issue 15, item 4): the previous release's binaries
+against the schemas the new release migrated.
+
+scripts/build-previous builds the previous release (SG_PREV_RELEASE, default
+9773189, the last landed release) once into .cache/prev-<commit>/ (bin/ and that
+release's sql/). Then, on one run's schemas and topics:
+
+1. the NEW services start once, so the new migrations apply, and stop;
+2. the OLD binaries, each with its own release's migrations directory (what its
+   image carries), start on those schemas — a binary that refused a schema with
+   newer migrations would fail here — and carry the main path: report (with a
+   callback URL) → panel → votes → decision → signed callback → coins →
+   redemption;
+3. mixed: new report + reviewer with an old reward, then old report + reviewer
+   with a new reward, each over the main path;
+4. an appeal across versions: the appealed case's grants made by one reward
+   version, the appeal's by the other; the reporter is paid once (a reporter
+   grant is keyed by the reported case, not by the appeal);
+5. all new again, on data the old binaries wrote.
+
+Set SG_PREV_DIR to use binaries built elsewhere (a directory with bin/ and sql/).
+"""
+import collections
+import os
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from e2elib import (REWARD_RULE, SERVICES, SUMMARY, BinService, CallbackReceiver, EventCollector, Stack, call,
+                    expected_grants, note, ok, poll, voting_rule)
+from sgtest import LOGDIR, ROOT, problem_ok
+
+PREV = os.environ.get("SG_PREV_RELEASE", "9773189")
+RTYPE = "e2e_skew"
+RULES = {RTYPE: voting_rule(appeal_window_s=600, appeal_panel_size=5, appeal_votes_to_decide=3)}
+V, M, RP = REWARD_RULE["vote_reward"], REWARD_RULE["majority_bonus"], REWARD_RULE["reporter_reward"]
+ITEM_COST = 15
+
+
+def build_previous():
+    if os.environ.get("SG_PREV_DIR"):
+        return os.environ["SG_PREV_DIR"]
+    t0 = time.time()
+    r = subprocess.run([os.path.join(ROOT, "scripts", "build-previous"), PREV], capture_output=True, text=True,
+                       cwd=ROOT)
+    assert r.returncode == 0, f"scripts/build-previous {PREV} failed:\n{r.stderr[-3000:]}"
+    SUMMARY.append(f"version skew: previous release {PREV} binaries ready in {time.time() - t0:.1f}s "
+                   f"({r.stderr.strip().splitlines()[-1] if r.stderr.strip() else ''})")
+    return r.stdout.strip().splitlines()[-1]
+
+
+class Skew:
+    """One run's schemas and topics; each service runs in the version asked for."""
+
+    def __init__(self, prev):
+        self.prev = prev
+        self.stack = Stack(RULES, n_jurors=40, redis_db=9, tag="s",
+                           env={"SG_CALLBACK_ALLOW_HOSTS": "127.0.0.1,localhost"})
+        self.env = dict(self.stack.svc["report"].extra)
+        self.version = {n: None for n in SERVICES}
+        self.started = collections.Counter()
+        self.receiver = CallbackReceiver()
+        self.item = None
+
+    def service(self, name, version):
+        self.started[(name, version)] += 1
+        label = f"{version}{self.started[(name, version)]}"
+        if version == "old":
+            return BinService(name, self.stack.run, binary=os.path.join(self.prev, "bin", f"sg-{name}"),
+                              migrations=os.path.join(self.prev, "sql", name), label=label, env=self.env,
+                              redis_db=9)
+        return BinService(name, self.stack.run, label=label, env=self.env, redis_db=9)
+
+    def use(self, **versions):
+        """Runs each named service in the given version ('old' | 'new'), restarting
+        only those whose version changes; returns {name: version} in force."""
+        starting = []
+        for n, v in versions.items():
+            if self.version[n] == v:
+                continue
+            cur = self.stack.svc[n]
+            if cur.proc is not None and cur.proc.poll() is None:
+                rc = cur.stop()
+                assert rc == 0, f"{n} ({self.version[n]}) exited with {rc} on SIGTERM; log {cur.logpath}"
+            s = self.service(n, v)
+            s.start(wait=False)
+            starting.append(s)
+            self.stack.svc[n] = s
+            self.version[n] = v
+        for s in starting:
+            s.wait_ready()
+        self.stack.report, self.stack.reviewer, self.stack.reward = (self.stack.svc[n] for n in SERVICES)
+        return dict(self.version)
+
+    def stop(self):
+        codes = {}
+        for n, s in self.stack.svc.items():
+            if s.proc is not None and s.proc.poll() is None:
+                codes[n] = s.stop()
+        return codes
+
+
+@pytest.fixture(scope="module")
+def skew():
+    prev = build_previous()
+    sk = Skew(prev)
+    st = sk.stack
+    codes = {}
+    try:
+        st.create_topics()
+        st.events = EventCollector(st.prefix)
+        yield sk
+    finally:
+        codes = sk.stop()
+        if st.events:
+            st.events.close()
+        sk.receiver.close()
+        st.drop()
+    bad = {n: c for n, c in codes.items() if c != 0}
+    assert not bad, f"services did not exit 0 on SIGTERM: {bad} (logs in {LOGDIR}, run {st.run})"
+
+
+def migrations(st):
+    out = {}
+    for n in SERVICES:
+        out[n] = [v for (v,) in st.sql(n, "SELECT version FROM schema_migrations ORDER BY version")]
+    return out
+
+
+def ledger_of_case(st, user, case_id):
+    return sum(e["amount"] for e in st.ledger(user) if e.get("kind") == "grant" and e.get("case_id") == case_id)
+
+
+def main_path(sk, label, appeal_of=None):
+    """report → panel → votes → decision → callback → coins → redemption on the
+    services as they run now. Returns (case, reporter, owner, panel)."""
+    st, run = sk.stack, sk.stack.run
+    t0 = time.time()
+    owner, rep = f"{run}-{label}-owner", f"{run}-{label}-rep"
+    cb_path = f"/cb/{label}"
+    r = st.post_report(RTYPE, f"listing:{run}-{label}", owner, rep, callback_url=sk.receiver.url(cb_path),
+                       evidence={"truth": "violation"})
+    first = ok(r, 201)
+    cid = first["case_id"]
+    case = st.wait_panel(cid, RULES[RTYPE]["panel_size"], timeout=30)
+    panel = [b["reviewer_id"] for b in case["ballots"] if b["status"] == "open"]
+    ok(st.vote(cid, panel[0], "violation"), 201)
+    ok(st.vote(cid, panel[1], "no_violation"), 201)
+    ok(st.vote(cid, panel[2], "violation"), 201)
+    ok(st.vote(cid, panel[3], "violation"), 201)                        # decides
+    problem_ok(st.vote(cid, panel[4], "violation"), 409)
+    c = st.wait_case(cid, ("decided",), timeout=15)
+    assert (c["verdict"], c["decided_by"]) == ("violation", "panel"), c
+
+    dec = st.events.wait("sg.case.decided", case_id=cid, timeout=20, what=f"{label}: sg.case.decided")
+    assert len({e["event_id"] for e in dec}) == 1, dec
+
+    def delivered():
+        return [d for d in sk.receiver.deliveries if d[1] == cb_path and d[3].get("case_id") == cid]
+    cbs = poll(delivered, 20, what=f"{label}: callback of case {cid}")
+    assert len(cbs) == 1, f"{label}: callback delivered {len(cbs)} times"
+    body, headers = cbs[0][3], cbs[0][2]
+    assert CallbackReceiver.kind(body) == "decided" and body.get("verdict") == "violation", body
+    assert headers.get("X-SG-Signature"), f"{label}: unsigned callback {headers}"
+
+    want = {panel[0]: V + M, panel[1]: V, panel[2]: V + M, panel[3]: V + M, panel[4]: 0, rep: RP, owner: 0}
+    exp = expected_grants(c, [rep])
+    poll(lambda: {(cid, u, k): a for u, k, a in st.sql("reward", "SELECT user_id, kind, amount_paid FROM grants "
+                                                                 "WHERE case_id = %s", cid)} == exp,
+         20, what=f"{label}: grants of case {cid}")
+    got = {u: ledger_of_case(st, u, cid) for u in want}
+    assert got == want, f"{label}: ledger of case {cid} {got}, want {want}"
+
+    if sk.item is None or not sk.item.get("_ok"):
+        ops = st.ops()
+        item = ok(call("POST", f"{st.reward.url}/v1/catalog/items",
+                       {"name": f"skew mug {run}", "cost": ITEM_COST, "stock": 100, "active": True}, ops), 200, 201)
+        sk.item = dict(item, _ok=True)
+    before = st.balance(rep)
+    red = ok(call("POST", f"{st.reward.url}/v1/redemptions", {"item_id": sk.item["item_id"], "quantity": 1},
+                  {**st.tok(rep), "Idempotency-Key": uuid.uuid4().hex}), 201)
+    assert red.get("balance") == before - ITEM_COST, f"{label}: redemption {red}, balance before {before}"
+    assert st.balance(rep) == before - ITEM_COST
+    return c, rep, owner, panel, time.time() - t0
+
+
+def test_new_release_migrates_then_previous_starts_on_it(skew):
+    st = skew.stack
+    t0 = time.time()
+    skew.use(report="new", reviewer="new", reward="new")
+    new_m = migrations(st)
+    old_files = {n: sorted(int(f.split("_", 1)[0]) for f in os.listdir(os.path.join(skew.prev, "sql", n))
+                           if f.endswith(".sql")) for n in SERVICES}
+    newer = {n: [v for v in new_m[n] if v and v not in old_files[n]] for n in SERVICES}
+    skew.use(report="old", reviewer="old", reward="old")
+    after = migrations(st)
+    assert after == new_m, f"the previous release changed schema_migrations: {new_m} -> {after}"
+    for n in SERVICES:
+        applied = [ln for ln in open(st.svc[n].logpath, errors="replace") if "migrations: applied" in ln]
+        assert not applied, f"{n} (previous release) applied migrations on the new schema: {applied}"
+    SUMMARY.append(f"version skew: previous release started on the new schemas, which hold migrations it does not "
+                   f"know {newer} (it applies the files it has that are missing and ignores the rest: "
+                   f"common/src/migrate.c compares version numbers only); {time.time() - t0:.1f}s")
+
+
+def test_previous_release_main_path(skew):
+    assert set(skew.version.values()) == {"old"}
+    skew.stack.configure()
+    *_, took = main_path(skew, "old")
+    SUMMARY.append(f"version skew: previous release x3 on the new schemas: report -> panel -> votes -> decision -> "
+                   f"callback -> coins -> redemption ok ({took:.1f}s)")
+
+
+def test_mixed_old_reward(skew):
+    skew.use(report="new", reviewer="new", reward="old")
+    *_, took = main_path(skew, "mixA")
+    SUMMARY.append(f"version skew: new report+reviewer, previous reward: main path ok ({took:.1f}s)")
+
+
+def test_mixed_new_reward(skew):
+    skew.use(report="old", reviewer="old", reward="new")
+    *_, took = main_path(skew, "mixB")
+    SUMMARY.append(f"version skew: previous report+reviewer, new reward: main path ok ({took:.1f}s)")
+
+
+@pytest.mark.parametrize("first,second", [("new", "old"), ("old", "new")])
+def test_appeal_reporter_paid_once_across_versions(skew, first, second):
+    """The appealed case's grants by one reward version, the appeal's by the other:
+    the reporter's reward for the reported case is paid once."""
+    st = skew.stack
+    skew.use(report="new", reviewer="new", reward=first)
+    c, rep, owner, panel, _ = main_path(skew, f"ap{first}")
+    cid = c["case_id"] if "case_id" in c else c["id"]
+    paid_before = sum(e["amount"] for e in st.ledger(rep) if e.get("kind") == "grant")
+    skew.use(reward=second)
+    r = call("POST", f"{st.report.url}/v1/cases/{cid}/appeals", {"reason": "skew"}, st.tok(owner))
+    if r.status_code == 400:
+        r = call("POST", f"{st.report.url}/v1/cases/{cid}/appeals", {}, st.tok(owner))
+    aid = ok(r, 201)["case_id"]
+    ac = st.wait_panel(aid, RULES[RTYPE]["appeal_panel_size"], timeout=30)
+    apanel = [b["reviewer_id"] for b in ac["ballots"] if b["status"] == "open"]
+    for j in apanel[:RULES[RTYPE]["appeal_votes_to_decide"]]:
+        ok(st.vote(aid, j, "violation"), 201)
+    a = st.wait_case(aid, ("decided",), timeout=15)
+    assert a["verdict"] == "violation", a
+    poll(lambda: all(ledger_of_case(st, j, aid) == V + M for j in apanel[:3]), 20,
+         what=f"appeal {aid}: jurors paid by the {second} reward")
+    time.sleep(1.0)
+    rows = st.sql("reward", "SELECT case_id, kind, amount_paid FROM grants WHERE user_id = %s", rep)
+    paid_after = sum(e["amount"] for e in st.ledger(rep) if e.get("kind") == "grant")
+    reporter_grants = [x for x in rows if x[1] == "reporter"]
+    assert len(reporter_grants) == 1 and paid_after == paid_before == RP, \
+        (f"reward: reporter {rep} paid {paid_after} (before the appeal {paid_before}), reporter grants "
+         f"{reporter_grants}: paid again for the appeal {aid} of case {cid} (first reward {first}, appeal's {second})")
+    SUMMARY.append(f"version skew: appeal with the appealed case's grants by the {first} reward and the appeal's by "
+                   f"the {second}: reporter paid once ({reporter_grants})")
+
+
+def test_new_again_on_data_the_previous_wrote(skew):
+    skew.use(report="new", reviewer="new", reward="new")
+    *_, took = main_path(skew, "new")
+    SUMMARY.append(f"version skew: new x3 after the previous release wrote to its schemas: main path ok ({took:.1f}s)")
+    note(f"version skew: processes run {dict(skew.started)}")
