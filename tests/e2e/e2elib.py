@@ -786,7 +786,7 @@ def log_lines(svc, needle):
 
 class CallbackReceiver:
     """An upstream's callback endpoint on 127.0.0.1: answers 200 to every POST and
-    keeps each delivery (time, path, headers, parsed body). Counts per
+    keeps each delivery (time, path, headers, parsed body, raw body). Counts per
     (case_id, path, outcome kind): outcome kind is the body's 'kind' (v2) or, failing
     that, its 'status'."""
 
@@ -807,7 +807,7 @@ class CallbackReceiver:
                 except ValueError:
                     body = {"_raw": raw.decode(errors="replace")}
                 with recv.lock:
-                    recv.deliveries.append((time.time(), self.path, dict(self.headers), body))
+                    recv.deliveries.append((time.time(), self.path, dict(self.headers), body, raw))
                 self.send_response(200)
                 self.send_header("Content-Length", "2")
                 self.end_headers()

@@ -21,6 +21,8 @@ release's sql/). Then, on one run's schemas and topics:
 Set SG_PREV_DIR to use binaries built elsewhere (a directory with bin/ and sql/).
 """
 import collections
+import hashlib
+import hmac
 import os
 import subprocess
 import time
@@ -28,9 +30,9 @@ import uuid
 
 import pytest
 
-from e2elib import (REWARD_RULE, SERVICES, SUMMARY, BinService, CallbackReceiver, EventCollector, Stack, call,
-                    expected_grants, note, ok, poll, voting_rule)
-from sgtest import LOGDIR, ROOT, problem_ok
+from e2elib import (REWARD_RULE, SERVICES, SUMMARY, BinService, CallbackReceiver, EventCollector, RoundRobin, Stack,
+                    advisory_holder, call, expected_grants, note, ok, poll, voting_rule)
+from sgtest import CALLBACK_SECRET, LOGDIR, ROOT, problem_ok
 
 PREV = os.environ.get("SG_PREV_RELEASE", "9773189")
 RTYPE = "e2e_skew"
@@ -80,11 +82,8 @@ class Skew:
         for n, v in versions.items():
             if self.version[n] == v:
                 continue
-            cur = self.stack.svc[n]
-            if cur.proc is not None and cur.proc.poll() is None:
-                rc = cur.stop()
-                assert rc == 0, f"{n} ({self.version[n]}) exited with {rc} on SIGTERM; log {cur.logpath}"
-            s = self.service(n, v)
+            self._stop(n)
+            s = RoundRobin([self.service(n, "old"), self.service(n, "new")]) if v == "rolling" else self.service(n, v)
             s.start(wait=False)
             starting.append(s)
             self.stack.svc[n] = s
@@ -94,10 +93,22 @@ class Skew:
         self.stack.report, self.stack.reviewer, self.stack.reward = (self.stack.svc[n] for n in SERVICES)
         return dict(self.version)
 
+    def _stop(self, n):
+        """SIGTERM to what runs of service n; each process must exit 0."""
+        cur = self.stack.svc[n]
+        if isinstance(cur, RoundRobin):
+            codes = cur.stop()
+            assert set(codes.values()) <= {0}, f"{n} ({self.version[n]}) exit codes on SIGTERM {codes}"
+        elif cur.proc is not None and cur.proc.poll() is None:
+            rc = cur.stop()
+            assert rc == 0, f"{n} ({self.version[n]}) exited with {rc} on SIGTERM; log {cur.logpath}"
+
     def stop(self):
         codes = {}
         for n, s in self.stack.svc.items():
-            if s.proc is not None and s.proc.poll() is None:
+            if isinstance(s, RoundRobin):
+                codes.update({f"{n}-{k}": v for k, v in s.stop().items()})
+            elif s.proc is not None and s.proc.poll() is None:
                 codes[n] = s.stop()
         return codes
 
@@ -133,6 +144,22 @@ def ledger_of_case(st, user, case_id):
     return sum(e["amount"] for e in st.ledger(user) if e.get("kind") == "grant" and e.get("case_id") == case_id)
 
 
+def signature_ok(header, raw, body):
+    """X-SG-Signature in either of the formats the releases use: 'sha256=<hex HMAC of
+    the body>' (v1) or 't=<unix>,v1=<hex HMAC of "<t>.<body>">' (v2)."""
+    if not header:
+        return False
+    raw = raw if raw is not None else None
+    key = CALLBACK_SECRET.encode()
+    if header.startswith("sha256="):
+        return raw is not None and hmac.compare_digest(header[7:], hmac.new(key, raw, hashlib.sha256).hexdigest())
+    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
+    if "t" in parts and "v1" in parts and raw is not None:
+        return hmac.compare_digest(parts["v1"], hmac.new(key, parts["t"].encode() + b"." + raw,
+                                                        hashlib.sha256).hexdigest())
+    return False
+
+
 def main_path(sk, label, appeal_of=None):
     """report → panel → votes → decision → callback → coins → redemption on the
     services as they run now. Returns (case, reporter, owner, panel)."""
@@ -163,7 +190,8 @@ def main_path(sk, label, appeal_of=None):
     assert len(cbs) == 1, f"{label}: callback delivered {len(cbs)} times"
     body, headers = cbs[0][3], cbs[0][2]
     assert CallbackReceiver.kind(body) == "decided" and body.get("verdict") == "violation", body
-    assert headers.get("X-SG-Signature"), f"{label}: unsigned callback {headers}"
+    assert signature_ok(headers.get("X-SG-Signature"), cbs[0][4] if len(cbs[0]) > 4 else None, body), \
+        f"{label}: callback signature {headers.get('X-SG-Signature')!r} does not verify"
 
     want = {panel[0]: V + M, panel[1]: V, panel[2]: V + M, panel[3]: V + M, panel[4]: 0, rep: RP, owner: 0}
     exp = expected_grants(c, [rep])
@@ -256,6 +284,28 @@ def test_appeal_reporter_paid_once_across_versions(skew, first, second):
          f"{reporter_grants}: paid again for the appeal {aid} of case {cid} (first reward {first}, appeal's {second})")
     SUMMARY.append(f"version skew: appeal with the appealed case's grants by the {first} reward and the appeal's by "
                    f"the {second}: reporter paid once ({reporter_grants})")
+
+
+def test_rolling_deploy_old_and_new_replicas_together(skew):
+    """A rolling deploy's middle: one previous-release and one new replica of every
+    service at once (one schema, one consumer group, one relay leader among them,
+    requests round-robin), then the old ones stop (SIGTERM) and the new carry on."""
+    st = skew.stack
+    skew.use(report="rolling", reviewer="rolling", reward="rolling")
+    leaders = {n: getattr(advisory_holder(st.svc[n].replicas, f"sg_outbox:{st.svc[n].schema}"), "label", None)
+               for n in SERVICES}
+    t0 = time.time()
+    for i in range(3):
+        main_path(skew, f"roll{i}")
+    for n in SERVICES:
+        rr = st.svc[n]
+        old = rr.replicas[0]
+        rr.down(old)
+        assert old.stop() == 0, f"{n}: previous-release replica exit code on SIGTERM; log {old.logpath}"
+    main_path(skew, "rolled")
+    SUMMARY.append(f"version skew: rolling deploy, old + new replica of every service together (relay leaders "
+                   f"{leaders}): 3 cases over the main path, then the old replicas stopped and one more: ok "
+                   f"({time.time() - t0:.1f}s)")
 
 
 def test_new_again_on_data_the_previous_wrote(skew):
