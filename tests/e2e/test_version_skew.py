@@ -34,7 +34,7 @@ from e2elib import (REWARD_RULE, SERVICES, SUMMARY, BinService, CallbackReceiver
                     advisory_holder, call, expected_grants, note, ok, poll, voting_rule)
 from sgtest import CALLBACK_SECRET, LOGDIR, ROOT, problem_ok
 
-PREV = os.environ.get("SG_PREV_RELEASE", "9773189")
+PREV = os.environ.get("SG_PREV_RELEASE", "9773189ffcd5705523c3ce15c4b299dbd29b78b5")
 RTYPE = "e2e_skew"
 RULES = {RTYPE: voting_rule(appeal_window_s=600, appeal_panel_size=5, appeal_votes_to_decide=3)}
 V, M, RP = REWARD_RULE["vote_reward"], REWARD_RULE["majority_bonus"], REWARD_RULE["reporter_reward"]
