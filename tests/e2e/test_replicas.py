@@ -198,6 +198,11 @@ def audit_checks(stack, full):
                              "ORDER BY case_id, id", ids)
     ballots = stack.sql("report", "SELECT id::text, case_id::text, status, reminder_at, reminded_at, assigned_at, "
                                   "closed_at FROM ballots WHERE case_id = ANY(%s::uuid[])", ids)
+    # Lateness of the timers that fired (API.md: within 2 s of the due time).
+    late = stack.sql("report", """
+        SELECT coalesce(max(extract(epoch FROM reminded_at - reminder_at)), 0)::float,
+               coalesce(max(extract(epoch FROM closed_at - deadline)) FILTER (WHERE status = 'expired'), 0)::float
+        FROM ballots WHERE case_id = ANY(%s::uuid[])""", ids)[0]
     trail = collections.defaultdict(list)
     for cid, kind, data in ev:
         trail[cid].append((kind, data or {}))
@@ -289,6 +294,8 @@ def audit_checks(stack, full):
         if full[cid].get("final") and status == "decided" and "finalized" not in kinds:
             problems.append(f"case {cid}: final without a 'finalized' entry")
     counts["finalized"] = finalized
+    counts["max reminder lateness ms"] = int(late[0] * 1000)
+    counts["max expiry lateness ms"] = int(late[1] * 1000)
     return counts, problems
 
 
@@ -453,7 +460,10 @@ def test_two_replicas_each_kill9_one(stack, receiver):
                    f"took {time.time() - t_start:.0f}s; cases {dict(collections.Counter(c['status'] for c in full.values()))}; "
                    f"votes 201={sum(1 for v in sim.votes if v[5] == 201)}; juror errors={dict(sim.errors)}; "
                    f"coins expected={led['coins_expected']} users={led['coins_users']} ledger={led['coins_ledger']}; "
-                   f"assignments ignored={tcounts['assignments ignored']}")
+                   f"assignments ignored={tcounts['assignments ignored']}; timer lateness max reminder "
+                   f"{tcounts['max reminder lateness ms']} ms, expiry {tcounts['max expiry lateness ms']} ms")
+    if max(tcounts["max reminder lateness ms"], tcounts["max expiry lateness ms"]) > 2000:
+        note(f"replicas: a timer fired more than 2 s late (API.md promises 2 s): {dict(tcounts)}")
     for x in cexplained:
         note(f"replicas: callback re-sent after a kill (lease expired, at least once): {x}")
 
