@@ -690,6 +690,12 @@ class RoundRobin:
             self.live = [r for r in self.live if r is not replica]
             assert self.live, f"{self.name}: no replica left"
 
+    def up(self, replica):
+        """Puts a (re)started replica back into the rotation."""
+        with self._lock:
+            if replica not in self.live:
+                self.live.append(replica)
+
     def db(self):
         return self.replicas[0].db()
 
@@ -775,6 +781,16 @@ def advisory_holder(replicas, key):
     return None
 
 
+def process_of_connection(replicas, local_port, remote_port):
+    """The replica (of `replicas`) whose process owns the TCP connection from
+    127.0.0.1:local_port to remote_port (e.g. an HTTP client seen by a test server)."""
+    inode = _socket_inode(local_port, remote_port)
+    for r in replicas:
+        if inode and r.proc is not None and r.proc.poll() is None and _owns_socket(r.proc.pid, inode):
+            return r
+    return None
+
+
 def log_lines(svc, needle):
     """Lines of a service's log that contain needle."""
     try:
@@ -794,6 +810,8 @@ class CallbackReceiver:
         import http.server
         recv = self
         self.deliveries = []
+        self.arrivals = []                     # (time, path, client port), logged before any hold
+        self.hold = {}                         # path -> seconds to wait before answering
         self.lock = threading.Lock()
 
         class H(http.server.BaseHTTPRequestHandler):
@@ -806,6 +824,11 @@ class CallbackReceiver:
                     body = json.loads(raw)
                 except ValueError:
                     body = {"_raw": raw.decode(errors="replace")}
+                with recv.lock:
+                    recv.arrivals.append((time.time(), self.path, self.client_address[1]))
+                hold = recv.hold.get(self.path)
+                if hold:
+                    time.sleep(hold)
                 with recv.lock:
                     recv.deliveries.append((time.time(), self.path, dict(self.headers), body, raw))
                 self.send_response(200)
