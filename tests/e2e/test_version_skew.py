@@ -114,8 +114,21 @@ class Skew:
 
 
 @pytest.fixture(scope="module")
-def skew():
-    prev = build_previous()
+def prev():
+    return build_previous()
+
+
+@pytest.fixture(scope="module")
+def skew(prev):
+    yield from skew_run(prev)
+
+
+@pytest.fixture(scope="module")
+def upgrade(prev):
+    yield from skew_run(prev)
+
+
+def skew_run(prev):
     sk = Skew(prev)
     st = sk.stack
     codes = {}
@@ -313,3 +326,25 @@ def test_new_again_on_data_the_previous_wrote(skew):
     *_, took = main_path(skew, "new")
     SUMMARY.append(f"version skew: new x3 after the previous release wrote to its schemas: main path ok ({took:.1f}s)")
     note(f"version skew: processes run {dict(skew.started)}")
+
+
+def test_upgrade_from_the_previous_release_schema(upgrade):
+    """The order of a real deploy: the previous release created the schemas and wrote
+    to them; the new release migrates them (on top of its data) and carries the
+    main path; a previous-release reward then runs again (a rollback, or the old
+    half of a rolling deploy) on the upgraded schema."""
+    st = upgrade.stack
+    t0 = time.time()
+    upgrade.use(report="old", reviewer="old", reward="old")
+    before = migrations(st)
+    st.configure()
+    main_path(upgrade, "up-old")
+    upgrade.use(report="new", reviewer="new", reward="new")
+    after = migrations(st)
+    added = {n: sorted(set(after[n]) - set(before[n])) for n in SERVICES}
+    main_path(upgrade, "up-new")
+    upgrade.use(reward="old")
+    main_path(upgrade, "up-rollback")
+    SUMMARY.append(f"version skew: upgrade — previous release created the schemas, the new one migrated them "
+                   f"(applied {added}), main path ok on each side and again with a previous-release reward "
+                   f"({time.time() - t0:.1f}s)")
