@@ -11,6 +11,7 @@ import json
 import os
 import random
 import shlex
+import shutil
 import subprocess
 import threading
 import time
@@ -656,6 +657,10 @@ class BinService(Service):
     def start(self, wait=True):
         log = open(self.logpath, "ab")
         wrap = shlex.split(os.environ.get("SG_TEST_WRAP", ""))
+        # Should the test runner die without its teardown, the service gets SIGTERM
+        # (parent-death signal, kept across exec) instead of running on unowned.
+        if shutil.which("setpriv"):
+            wrap = ["setpriv", "--pdeathsig", "TERM", "--"] + wrap
         self.proc = subprocess.Popen(wrap + [self.binary], env=self.env(), cwd=sgtest.ROOT,
                                      stdout=log, stderr=subprocess.STDOUT)
         log.close()
