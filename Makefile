@@ -156,6 +156,20 @@ e2e: $(BINS) venv
 
 integration: it-common it-services
 
+# Issue 15: several replicas and two versions side by side (both also run in `make e2e`).
+# replica-test: two replicas of each service, kill -9 of each relay leader under load.
+# skew-test: the previous release's binaries (scripts/build-previous SG_PREV_RELEASE,
+# default 9773189, built once into .cache/prev-<commit>) on the schemas the new
+# release migrated, then mixed with the new ones, over the main e2e path.
+.PHONY: replica-test skew-test
+replica-test: $(BINS) venv
+	scripts/devstack up
+	eval "$$(scripts/devstack env)"; SG_BUILD_DIR=$(B) $(VENV)/bin/python -m pytest -q tests/e2e/test_replicas.py
+
+skew-test: $(BINS) venv
+	scripts/devstack up
+	eval "$$(scripts/devstack env)"; SG_BUILD_DIR=$(B) $(VENV)/bin/python -m pytest -q tests/e2e/test_version_skew.py
+
 check-deploy:
 	scripts/check-deploy
 

@@ -10,6 +10,9 @@ import datetime as dt
 import json
 import os
 import random
+import shlex
+import shutil
+import subprocess
 import threading
 import time
 import uuid
@@ -656,3 +659,281 @@ def stack_fixture(rules, **kw):
         st.drop()
     bad = {n: c for n, c in codes.items() if c != 0}
     assert not bad, f"services did not exit 0 on SIGTERM: {bad} (logs in {sgtest.LOGDIR}, run {st.run})"
+
+
+# ---------------------------------------------------------------- several replicas, other binaries
+# (test_replicas.py, test_version_skew.py)
+
+class BinService(Service):
+    """A Service run from another binary (a previous release's, scripts/build-previous),
+    optionally with its own migrations directory and its own log file name. Same schema
+    and topic prefix as any other Service of the run with the same name."""
+
+    def __init__(self, name, run, binary=None, migrations=None, label=None, **kw):
+        super().__init__(name, run, **kw)
+        self.binary = binary or os.path.join(sgtest.BUILD, f"sg-{name}")
+        if migrations:
+            self.extra["SG_MIGRATIONS_DIR"] = migrations
+        if label:
+            self.label = label
+            self.logpath = os.path.join(sgtest.LOGDIR, f"{name}-{run}-{label}.log")
+        else:
+            self.label = name
+
+    def start(self, wait=True):
+        log = open(self.logpath, "ab")
+        wrap = shlex.split(os.environ.get("SG_TEST_WRAP", ""))
+        # Should the test runner die without its teardown, the service gets SIGTERM
+        # (parent-death signal, kept across exec) instead of running on unowned.
+        if shutil.which("setpriv"):
+            wrap = ["setpriv", "--pdeathsig", "TERM", "--"] + wrap
+        self.proc = subprocess.Popen(wrap + [self.binary], env=self.env(), cwd=sgtest.ROOT,
+                                     stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        if wait:
+            self.wait_ready()
+        return self
+
+
+class RoundRobin:
+    """Several replicas of one service (same schema, same topic prefix, own ports)
+    behind the simplest client-side balancer: every read of .url names the next
+    live replica. A replica is taken out (down()) before the test kills it, as a
+    load balancer's health check would some time after; requests in flight to it
+    fail and the callers retry (Idempotency-Key), which then reach a survivor."""
+
+    def __init__(self, replicas):
+        self.replicas = list(replicas)
+        self.live = list(self.replicas)
+        self._n = 0
+        self._lock = threading.Lock()
+        first = self.replicas[0]
+        self.name, self.schema, self.prefix, self.run = first.name, first.schema, first.prefix, first.run
+
+    @property
+    def url(self):
+        with self._lock:
+            self._n += 1
+            return self.live[self._n % len(self.live)].url
+
+    def down(self, replica):
+        with self._lock:
+            self.live = [r for r in self.live if r is not replica]
+            assert self.live, f"{self.name}: no replica left"
+
+    def up(self, replica):
+        """Puts a (re)started replica back into the rotation."""
+        with self._lock:
+            if replica not in self.live:
+                self.live.append(replica)
+
+    def db(self):
+        return self.replicas[0].db()
+
+    def drop_schema(self, topics=True):
+        return self.replicas[0].drop_schema(topics)
+
+    def start(self, wait=True):
+        for r in self.replicas:
+            r.start(wait=False)
+        if wait:
+            for r in self.replicas:
+                r.wait_ready()
+        return self
+
+    def wait_ready(self, timeout=60):
+        for r in self.live:
+            r.wait_ready(timeout)
+
+    def stop(self, sig=None):
+        """SIGTERM to every replica still running; returns the live replicas' exit codes
+        ({label: code}); killed ones are not asked again."""
+        out = {}
+        for r in self.replicas:
+            if r.proc is not None and r.proc.poll() is None:
+                out[r.label] = r.stop() if sig is None else r.stop(sig)
+        return out
+
+    def tail(self, n=40):
+        return "\n".join(f"--- {r.label}\n{r.tail(n)}" for r in self.replicas)
+
+
+def _socket_inode(local_port, remote_port):
+    """inode of the TCP socket 127.0.0.1:local_port <-> :remote_port (from /proc/net/tcp*)."""
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(path) as f:
+                next(f)
+                for line in f:
+                    p = line.split()
+                    lp = int(p[1].rsplit(":", 1)[1], 16)
+                    rp = int(p[2].rsplit(":", 1)[1], 16)
+                    if lp == local_port and rp == remote_port:
+                        return p[9]
+        except OSError:
+            continue
+    return None
+
+
+def _owns_socket(pid, inode):
+    want = f"socket:[{inode}]"
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{fd}") == want:
+                    return True
+            except OSError:
+                continue
+    except OSError:
+        pass
+    return False
+
+
+def advisory_holder(replicas, key):
+    """The replica (of `replicas`) whose process holds the session advisory lock
+    pg_try_advisory_lock(hashtext(key)) — e.g. key 'sg_outbox:<schema>', the outbox
+    relay's leader lock (common/src/outbox.c) — found from pg_locks and the
+    holder's client port, mapped to a process through /proc. None when nobody of
+    `replicas` holds it."""
+    with sgtest.psycopg.connect(sgtest.PG_DSN, autocommit=True) as c:
+        rows = c.execute(
+            """SELECT a.client_port, a.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+               WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+                 AND l.classid = ((hashtext(%s)::bigint >> 32) & 4294967295)::oid
+                 AND l.objid = (hashtext(%s)::bigint & 4294967295)::oid""", (key, key)).fetchall()
+    pg_port = int(dict(x.split("=", 1) for x in sgtest.PG_DSN.split() if "=" in x).get("port", 5432))
+    for client_port, _ in rows:
+        if client_port is None or client_port < 0:
+            continue
+        inode = _socket_inode(client_port, pg_port)
+        for r in replicas:
+            if inode and r.proc is not None and r.proc.poll() is None and _owns_socket(r.proc.pid, inode):
+                return r
+    return None
+
+
+def process_of_connection(replicas, local_port, remote_port):
+    """The replica (of `replicas`) whose process owns the TCP connection from
+    127.0.0.1:local_port to remote_port (e.g. an HTTP client seen by a test server)."""
+    inode = _socket_inode(local_port, remote_port)
+    for r in replicas:
+        if inode and r.proc is not None and r.proc.poll() is None and _owns_socket(r.proc.pid, inode):
+            return r
+    return None
+
+
+def log_lines(svc, needle):
+    """Lines of a service's log that contain needle."""
+    try:
+        with open(svc.logpath, "rb") as f:
+            return [ln.decode(errors="replace") for ln in f if needle.encode() in ln]
+    except OSError:
+        return []
+
+
+class CallbackReceiver:
+    """An upstream's callback endpoint on 127.0.0.1: answers 200 to every POST and
+    keeps each delivery (time, path, headers, parsed body, raw body). Counts per
+    (case_id, path, outcome kind): outcome kind is the body's 'kind' (v2) or, failing
+    that, its 'status'."""
+
+    def __init__(self):
+        import http.server
+        recv = self
+        self.deliveries = []
+        self.arrivals = []                     # (time, path, client port), logged before any hold
+        self.hold = {}                         # path -> seconds to wait before answering
+        self.lock = threading.Lock()
+
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(n)
+                try:
+                    body = json.loads(raw)
+                except ValueError:
+                    body = {"_raw": raw.decode(errors="replace")}
+                with recv.lock:
+                    recv.arrivals.append((time.time(), self.path, self.client_address[1]))
+                hold = recv.hold.get(self.path)
+                if hold:
+                    time.sleep(hold)
+                with recv.lock:
+                    recv.deliveries.append((time.time(), self.path, dict(self.headers), body, raw))
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *a):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.t = threading.Thread(target=self.server.serve_forever, daemon=True, name="callback-receiver")
+        self.t.start()
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    @staticmethod
+    def kind(body):
+        return body.get("kind") or body.get("status")
+
+    def counts(self):
+        """{(case_id, path, kind): [delivery, ...]}"""
+        out = collections.defaultdict(list)
+        with self.lock:
+            ds = list(self.deliveries)
+        for d in ds:
+            body = d[3]
+            out[(body.get("case_id") or d[2].get("X-SG-Case-Id"), d[1], self.kind(body))].append(d)
+        return out
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def ledger_check(stack, full, reporters):
+    """The fault run's ledger check (test_faults.py) as a function: the reward grants
+    of every decided case of `full` ({case_id: GET /v1/cases/{id} as ops}) equal the
+    rule's (expected_grants, with `reporters` {case_id: set of reporter ids}), once
+    each. Waits up to 60 s for the grants to settle; returns a dict with expected,
+    found, duplicates (grant rows twice, ledger entries twice, unexpected or wrong
+    amounts), lost (expected grants missing or wrong) and examples."""
+    expected = {}
+    for cid, c in full.items():
+        expected.update(expected_grants(c, sorted(reporters.get(cid, ()))))
+    ids = list(full)
+
+    def rows():
+        return stack.sql("reward", "SELECT case_id, user_id, kind, amount_paid FROM grants WHERE case_id = ANY(%s)",
+                         ids)
+    try:
+        poll(lambda: {(c, u, k): a for c, u, k, a in rows()} == expected, 60, interval=1.0,
+             what="reward grants equal to the decided cases' rule")
+    except AssertionError:
+        pass                                                                  # counted below
+    found, dup_rows = {}, 0
+    for c, u, k, a in rows():
+        dup_rows += (c, u, k) in found
+        found[(c, u, k)] = a
+    ledger_dups = stack.sql("reward", """
+        SELECT t.case_id, e.account_id, t.grant_kind, count(*) FROM journal_tx t
+        JOIN ledger_entries e ON e.tx_id = t.id
+        WHERE t.kind = 'grant' AND t.case_id = ANY(%s) AND e.account_id NOT LIKE 'platform treasury%%'
+        GROUP BY 1, 2, 3 HAVING count(*) > 1""", ids)
+    extra = {k: v for k, v in found.items() if k not in expected or expected[k] != v}
+    lost = {k: v for k, v in expected.items() if found.get(k) != v}
+    coins_users = stack.sql("reward", "SELECT coalesce(sum(balance), 0) FROM accounts WHERE kind = 'user'")[0][0]
+    coins_ledger = stack.sql("reward", "SELECT coalesce(sum(amount), 0) FROM ledger_entries "
+                                       "WHERE account_id NOT LIKE 'platform treasury%%'")[0][0]
+    return {"expected": len(expected), "found": len(found), "coins_expected": sum(expected.values()),
+            "coins_users": coins_users, "coins_ledger": coins_ledger,
+            "duplicates": dup_rows + len(ledger_dups) + len(extra), "lost": len(lost),
+            "examples": {"ledger_dups": ledger_dups[:5], "extra": list(extra.items())[:5],
+                         "lost": list(lost.items())[:5]}}
