@@ -66,16 +66,17 @@ int rp_store_idempotency_lookup(sg_pg_pool *p, rp_intake *io)
  * escalated, or the appeal running on its decided case; the unique index
  * cases_one_open_per_target allows one), else its last decided case while
  * inside that case's re_report_cooldown_s (the last decision counts). Columns: id, appeal_of ('' when
- * none). A live case that closes while we wait for its lock no longer
+ * none). Audit cases are the platform's own and take no report. A live case that closes while we wait for its lock no longer
  * matches (no row: look again); one that got decided meanwhile is joined
  * as decided. */
 static const char join_sql[] =
     "SELECT id, coalesce(appeal_of::text, '') FROM cases WHERE id = (SELECT x.id FROM ("
     "  (SELECT id, 0 AS k FROM cases WHERE report_type = $1 AND target_id = $2 "
-    "     AND status IN ('assigning', 'voting', 'escalated') LIMIT 1) "
+    "     AND status IN ('assigning', 'voting', 'escalated') AND NOT audit LIMIT 1) "
     "  UNION ALL "
     "  (SELECT d.id, 1 FROM (SELECT id, decided_at, report_type, rule_version FROM cases "
-    "     WHERE report_type = $1 AND target_id = $2 AND status = 'decided' ORDER BY decided_at DESC LIMIT 1) d "
+    "     WHERE report_type = $1 AND target_id = $2 AND status = 'decided' AND NOT audit "
+    "     ORDER BY decided_at DESC LIMIT 1) d "
     "   JOIN voting_rules v ON v.report_type = d.report_type AND v.version = d.rule_version "
     "   WHERE d.decided_at + v.re_report_cooldown_s * interval '1 second' >= now())) x ORDER BY x.k LIMIT 1) "
     "AND status IN ('assigning', 'voting', 'escalated', 'decided') FOR UPDATE";
@@ -109,7 +110,7 @@ static int open_or_join(sg_pg *c, const rp_intake *io, const char *rule_version,
             "deadline, traceparent) SELECT r.report_type, $2, $3, r.version, r.panel_size, r.votes_to_decide, "
             "now() + r.case_deadline_s * interval '1 second', $5 FROM voting_rules r "
             "WHERE r.report_type = $1 AND r.version = $4::int "
-            "ON CONFLICT (report_type, target_id) WHERE status IN ('assigning', 'voting', 'escalated') "
+            "ON CONFLICT (report_type, target_id) WHERE status IN ('assigning', 'voting', 'escalated') AND NOT audit "
             "DO NOTHING RETURNING id",
             5, SG_P(in->report_type, in->target_id, in->target_owner_id, rule_version, io->traceparent));
         if (!res)

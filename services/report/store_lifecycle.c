@@ -25,7 +25,7 @@
     "EXISTS (SELECT 1 FROM cases a WHERE a.appeal_of = c.id)::int, coalesce(c.traceparent, ''), "             \
     "CASE WHEN c.appeal_of IS NULL THEN r.min_votes_at_deadline ELSE r.appeal_votes_to_decide END, "           \
     "c.substitute_rounds, c.shortfall_seats, c.shortfall_retries, (c.finalized_at IS NOT NULL)::int, "         \
-    "r.appeal_window_s, coalesce(c.verdict, '') "                                                              \
+    "r.appeal_window_s, coalesce(c.verdict, ''), c.audit::int, coalesce(c.expected_verdict, '') "              \
     "FROM cases c JOIN voting_rules r ON r.report_type = c.report_type AND r.version = c.rule_version "         \
     "WHERE c.id = $1 " lock
 
@@ -69,6 +69,8 @@ int rp_case_lock(sg_pg *c, const char *case_id, int skip_locked, rp_case_row *ou
         *more[i] = atoi(PQgetvalue(res, 0, 18 + i));
     out->appeal_window_s = atol(PQgetvalue(res, 0, 23));
     out->verdict = rp_verdict_parse(PQgetvalue(res, 0, 24));
+    out->audit = atoi(PQgetvalue(res, 0, 25));
+    out->expected_verdict = rp_verdict_parse(PQgetvalue(res, 0, 26));
     PQclear(res);
     return SG_OK;
 }
@@ -492,6 +494,10 @@ static json_t *outcome_payload(sg_pg *c, const rp_case_row *r, int *rc)
     if (PQntuples(res) != 1 || !(reporters = json_col(res, 0, 6)) || !(ballots = json_col(res, 0, 7)) ||
         !(bs = calloc(json_array_size(ballots) + 1, sizeof *bs)))
         goto cleanup;
+    /* An audit case's report is the platform's own: nobody earns a
+     * reporter reward from it. Same keys, an empty list. */
+    if (r->audit)
+        json_array_clear(reporters);
     json_array_foreach(ballots, i, b) {
         bs[i].reviewer_id = json_string_value(json_array_get(b, 0));
         bs[i].outcome = json_string_value(json_array_get(b, 1));
@@ -572,6 +578,10 @@ int rp_case_outcome(sg_pg *c, const rp_case_row *r, const char *kind, const char
     PGresult *res = NULL, *rx = NULL;
     int rc;
 
+    /* An audit case never leaves the platform: no sg.case.outcome, no
+     * callback (its report has no callback URL anyway). */
+    if (r->audit)
+        return SG_OK;
     tp = rp_case_tp(r, tp);
     if (!(res = sg_pg_rows(c, &rc, outcome_sql, 1, SG_P(r->id))))
         return rc;
@@ -639,7 +649,7 @@ int rp_case_finalize(sg_pg *c, rp_case_row *r, rp_verdict final_verdict, const c
     if (rc != SG_OK)
         return rc;
     r->final = 1;
-    rp_case_finalized e = {r->id, final_verdict, finalized_by, appeal_case_id};
+    rp_case_finalized e = {r->id, final_verdict, finalized_by, appeal_case_id, r->audit, r->expected_verdict};
     if (!(payload = rp_case_finalized_encode(&e)))
         return SG_ERR_DB;
     rc = sg_outbox_add(c, SG_T_CASE_FINALIZED, r->id, SG_T_CASE_FINALIZED, payload, tp);
@@ -714,8 +724,11 @@ static int decide(sg_pg *c, rp_case_row *r, rp_verdict v, const char *decided_by
     r->verdict = v;
     if (!(payload = outcome_payload(c, r, &rc)))
         return rc;
+    /* An audit case's owner and reporter are no parties (ops named the
+     * owner, the report is the platform's own): they are not told. Its
+     * jurors are told what a real case's jurors are. */
     if ((rc = sg_outbox_add(c, SG_T_CASE_DECIDED, r->id, SG_T_CASE_DECIDED, payload, tp)) != SG_OK ||
-        (rc = notify_parties(c, r, tp)) != SG_OK || (rc = rp_case_outcome(c, r, kind, tp)) != SG_OK)
+        (!r->audit && (rc = notify_parties(c, r, tp)) != SG_OK) || (rc = rp_case_outcome(c, r, kind, tp)) != SG_OK)
         goto cleanup;
     rc = rp_audit_add(c, r->id, kind, actor,
                 json_pack("{s:s, s:s, s:{s:i, s:i}, s:o}", "verdict", rp_verdict_name(v), "decided_by", decided_by,
@@ -725,6 +738,9 @@ static int decide(sg_pg *c, rp_case_row *r, rp_verdict v, const char *decided_by
         sg_info("case %s decided %s by %s (%d:%d)", r->id, rp_verdict_name(v), decided_by, nv, nnv);
     if (rc == SG_OK && r->appeal_of[0])
         rc = finalize_appeal(c, r, v, decided_by, tp);
+    /* Nobody appeals an audit case: it is final at its decision. */
+    if (rc == SG_OK && r->audit)
+        rc = rp_case_finalize(c, r, v, strcmp(decided_by, "ops") == 0 ? "ops" : "decision", NULL, tp);
 cleanup:
     json_decref(payload);
     return rc;
