@@ -39,6 +39,8 @@ int main(void)
         {"GET", "/v1/callbacks", SG_AUTH_OPS, rp_h_callbacks_list},
         {"POST", "/v1/callbacks/{id}/retry", SG_AUTH_OPS, rp_h_callback_retry},
         {"GET", "/v1/me/cases", SG_AUTH_PERSON, rp_h_my_cases},
+        {"POST", "/v1/audit-cases", SG_AUTH_OPS, rp_h_audit_case_post},
+        {"GET", "/v1/audit-cases", SG_AUTH_OPS, rp_h_audit_cases_list},
     };
     const sg_app_consumer consumers[] = {
         {"report", SG_T_PANEL_ASSIGNED, rp_on_panel_assigned, 1},

@@ -38,6 +38,10 @@ void rp_h_callback_retry(sg_req *req, void *ctx);
 /* routes_me.c */
 void rp_h_my_cases(sg_req *req, void *ctx);
 
+/* routes_audit.c (ops, v2) */
+void rp_h_audit_case_post(sg_req *req, void *ctx);
+void rp_h_audit_cases_list(sg_req *req, void *ctx);
+
 /* routes_util.c: shared by the handlers. */
 
 /* Replies with the problem matching a store outcome: 404 (`what` names the
