@@ -8,10 +8,12 @@
  *   build/bench/selection [--sizes 10000,100000,1000000] [--count 2000]
  *                         [--seats 5] [--tag lang:zh]
  *
- * Prints one line per size:
+ * Prints two lines per size:
  *   selection n=1000000 p50=0.8ms p95=1.2ms p99=1.9ms
- * (--tag adds a second line per size for panels requiring that tag, which
- * 10% of the pool holds.) Environment: SG_PG_DSN, SG_REDIS_URL (devstack
+ *   selection-pairs n=1000000 ...   (the fatigue policy's max_pair_cases_30d = 3)
+ * the two series interleaved in blocks, so that both see the same load.
+ * (--tag adds a line per size for panels requiring that tag, which 10% of
+ * the pool holds.) Environment: SG_PG_DSN, SG_REDIS_URL (devstack
  * defaults), SG_MIGRATIONS_DIR (sql/reviewer), and the reviewer's own
  * SG_SELECTION_* variables.
  */
@@ -161,17 +163,34 @@ static void drop_redis_keys(sg_redis *r, const char *schema)
     } while (strcmp(cursor, "0") != 0);
 }
 
-/* Runs count selections (after WARMUP unmeasured ones); prints a line. */
-static int measure(rv_svc *svc, sg_pg_pool *pool, const char *label, long n, int count, int seats,
-                   const char *tag, rv_rng *rng, int *case_seq)
-{
-    double *lat = malloc((size_t)count * sizeof(*lat)), *work = malloc((size_t)count * sizeof(*work));
-    long shortfall = 0, rejected = 0, windows = 0;
-    int rc = -1;
+/* Latencies and counters of one series of measured selections. */
+typedef struct series {
+    const char *label;
+    double *lat, *work;   /* ms, room for count */
+    int n;
+    long shortfall, rejected, windows, paired;
+} series;
 
-    if (!lat || !work)
-        goto cleanup;
-    for (int i = -WARMUP; i < count; i++) {
+static int series_init(series *x, const char *label, int count)
+{
+    memset(x, 0, sizeof(*x));
+    x->label = label;
+    x->lat = malloc((size_t)count * sizeof(*x->lat));
+    x->work = malloc((size_t)count * sizeof(*x->work));
+    return x->lat && x->work ? 0 : -1;
+}
+
+static void series_free(series *x)
+{
+    free(x->lat);
+    free(x->work);
+}
+
+/* Runs k selections; measured ones (into x) unless x is NULL (warm-up). */
+static int run_batch(rv_svc *svc, sg_pg_pool *pool, long n, int k, int seats, const char *tag, rv_rng *rng,
+                     int *case_seq, series *x)
+{
+    for (int i = 0; i < k; i++) {
         char case_id[64], ex1[32], ex2[32];
         const char *exclude[2] = {ex1, ex2};
         rv_panel_req req;
@@ -189,37 +208,94 @@ static int measure(rv_svc *svc, sg_pg_pool *pool, const char *label, long n, int
         req.exclude = exclude;
         req.nexclude = 2;
         if (tag && rv_tags_from_csv(tag, &req.tags))
-            goto cleanup;
+            return -1;
         t0 = mono();
         if (sg_pg_tx(pool, SG_TX_READ_COMMITTED, select_tx, &b) != SG_OK) {
             fprintf(stderr, "selection failed\n");
             rv_panel_result_free(&b.res);
-            goto cleanup;
+            return -1;
         }
-        if (i >= 0) {
-            lat[i] = (mono() - t0) * 1000.0;
-            work[i] = (b.done - t0) * 1000.0;
-            shortfall += b.res.shortfall;
-            rejected += b.res.rejected;
-            windows += b.res.windows;
+        if (x) {
+            x->lat[x->n] = (mono() - t0) * 1000.0;
+            x->work[x->n] = (b.done - t0) * 1000.0;
+            x->n++;
+            x->shortfall += b.res.shortfall;
+            x->rejected += b.res.rejected;
+            x->paired += b.res.paired;
+            x->windows += b.res.windows;
         }
         rv_panel_result_free(&b.res);
     }
-    qsort(lat, (size_t)count, sizeof(*lat), cmp_double);
-    qsort(work, (size_t)count, sizeof(*work), cmp_double);
+    return 0;
+}
+
+static void report(series *x, long n, int seats)
+{
+    int count = x->n;
+    if (count == 0)
+        return;
+    qsort(x->lat, (size_t)count, sizeof(*x->lat), cmp_double);
+    qsort(x->work, (size_t)count, sizeof(*x->work), cmp_double);
     /* The first figures are whole transactions including the durable
      * COMMIT (one WAL flush), as the consumer pays them; "before-commit"
      * is the selection work alone. */
     printf("%s n=%ld p50=%.2fms p95=%.2fms p99=%.2fms max=%.2fms | before-commit p50=%.2fms p95=%.2fms p99=%.2fms"
-           " | selections=%d seats=%d windows/selection=%.2f shortfall=%ld rechecks_refused=%ld\n",
-           label, n, pct(lat, count, 0.50), pct(lat, count, 0.95), pct(lat, count, 0.99), lat[count - 1],
-           pct(work, count, 0.50), pct(work, count, 0.95), pct(work, count, 0.99), count, seats,
-           (double)windows / count, shortfall, rejected);
+           " | selections=%d seats=%d windows/selection=%.2f shortfall=%ld rechecks_refused=%ld pair_refused=%ld\n",
+           x->label, n, pct(x->lat, count, 0.50), pct(x->lat, count, 0.95), pct(x->lat, count, 0.99),
+           x->lat[count - 1], pct(x->work, count, 0.50), pct(x->work, count, 0.95), pct(x->work, count, 0.99), count,
+           seats, (double)x->windows / count, x->shortfall, x->rejected, x->paired);
     fflush(stdout);
+}
+
+/* Sets the fatigue policy (API.md's, without min_interval_s, see
+ * load_pool) with the given pair limit, as a new version. */
+static int set_pair_limit(sg_pg_pool *pool, int max_pairs)
+{
+    char sql[400];
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO fatigue_policies (version, max_open_ballots, max_per_day, max_per_week, min_interval_s,"
+             " cooldown_after_expiry_s, created_by, max_pair_cases_30d)"
+             " SELECT max(version) + 1, 3, 20, 100, 0, 86400, 'bench', %d FROM fatigue_policies",
+             max_pairs);
+    return exec_sql(pool, sql);
+}
+
+/* The number of alternating blocks of the plain / pair-limited runs. */
+#define BLOCKS 10
+
+/* After WARMUP unmeasured selections, `count` selections without a pair
+ * limit and `count` with max_pair_cases_30d = 3 (API.md's suggestion),
+ * interleaved in BLOCKS blocks each so that both see the same load on a
+ * shared machine; one line each. With tag, `count` more requiring it. */
+static int measure(rv_svc *svc, sg_pg_pool *pool, long n, int count, int seats, const char *tag, rv_rng *rng,
+                   int *case_seq)
+{
+    series plain, pairs, tagged;
+    int rc = -1;
+
+    if (series_init(&plain, "selection", count) || series_init(&pairs, "selection-pairs", count)
+        || series_init(&tagged, "selection-tagged", count))
+        goto cleanup;
+    if (run_batch(svc, pool, n, WARMUP, seats, NULL, rng, case_seq, NULL))
+        goto cleanup;
+    for (int b = 0; b < 2 * BLOCKS; b++) {
+        series *x = b % 2 ? &pairs : &plain;
+        int k = count / BLOCKS + (b / 2 < count % BLOCKS);
+        if (set_pair_limit(pool, b % 2 ? 3 : 0) || run_batch(svc, pool, n, k, seats, NULL, rng, case_seq, x))
+            goto cleanup;
+    }
+    report(&plain, n, seats);
+    report(&pairs, n, seats);
+    if (tag) {
+        if (set_pair_limit(pool, 0) || run_batch(svc, pool, n, count, seats, tag, rng, case_seq, &tagged))
+            goto cleanup;
+        report(&tagged, n, seats);
+    }
     rc = 0;
 cleanup:
-    free(lat);
-    free(work);
+    series_free(&plain);
+    series_free(&pairs);
+    series_free(&tagged);
     return rc;
 }
 
@@ -254,9 +330,7 @@ static int run_size(const char *dsn, sg_redis *redis, const char *migrations, lo
         fprintf(stderr, "%s\n", err);
         goto cleanup;
     }
-    if (measure(svc, pool, "selection", n, count, seats, NULL, &rng, case_seq))
-        goto cleanup;
-    if (tag && measure(svc, pool, "selection-tagged", n, count, seats, tag, &rng, case_seq))
+    if (measure(svc, pool, n, count, seats, tag, &rng, case_seq))
         goto cleanup;
     rc = 0;
 cleanup:

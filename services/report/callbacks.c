@@ -27,7 +27,6 @@
 #include "sg/log.h"
 #include "sg/urlpolicy.h"
 #include "store.h"
-#include "workers.h"
 
 /* The lease must outlast the call and the recording of its result. */
 #define LEASE_MARGIN_S 30

@@ -16,4 +16,5 @@ void rp_collect(FILE *out, void *svc)
     fprintf(out, "# HELP sg_cases Cases by status.\n# TYPE sg_cases gauge\n");
     for (int i = 0; i < RP_CASE_NSTATUS; i++)
         fprintf(out, "sg_cases{status=\"%s\"} %ld\n", rp_case_status_name((rp_case_status)i), counts[i]);
+    rp_push_collect_counts(out, s);
 }

@@ -4,7 +4,6 @@
 #include "sg/log.h"
 #include "store.h"
 #include "svc.h"
-#include "workers.h"
 
 int rp_on_panel_assigned(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, void *ctx)
 {

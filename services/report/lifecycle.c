@@ -76,3 +76,36 @@ int rp_case_status_open(rp_case_status s)
 {
     return s == RP_CASE_ASSIGNING || s == RP_CASE_VOTING;
 }
+
+/* ---- notification delivery ---- */
+
+static const char *const push_names[RP_PUSH_NSTATUS] = {"pending", "sent", "failed", "muted", "capped", "deferred"};
+
+static const unsigned char push_next[RP_PUSH_NSTATUS][RP_PUSH_NSTATUS] = {
+    /*                  pending sent failed muted capped deferred */
+    [RP_PUSH_PENDING] = {0, 1, 1, 1, 1, 1},
+    [RP_PUSH_SENT] = {0, 0, 0, 0, 0, 0},
+    [RP_PUSH_FAILED] = {0, 0, 0, 0, 0, 0},
+    [RP_PUSH_MUTED] = {0, 0, 0, 0, 0, 0},
+    [RP_PUSH_CAPPED] = {0, 0, 0, 0, 0, 0},
+    [RP_PUSH_DEFERRED] = {1, 1, 1, 1, 1, 0},
+};
+
+const char *rp_push_status_name(rp_push_status s)
+{
+    return (unsigned)s < RP_PUSH_NSTATUS ? push_names[s] : NULL;
+}
+
+int rp_push_status_parse(const char *name, rp_push_status *out)
+{
+    int i = find(push_names, RP_PUSH_NSTATUS, name);
+    if (i < 0)
+        return -1;
+    *out = (rp_push_status)i;
+    return 0;
+}
+
+int rp_push_transition_ok(rp_push_status from, rp_push_status to)
+{
+    return (unsigned)from < RP_PUSH_NSTATUS && (unsigned)to < RP_PUSH_NSTATUS && push_next[from][to];
+}

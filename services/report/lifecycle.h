@@ -52,4 +52,30 @@ int rp_ballot_transition_ok(rp_ballot_status from, rp_ballot_status to);
 /* 1 while the case takes votes (assigning or voting). */
 int rp_case_status_open(rp_case_status s);
 
+/* The delivery of a notification to the push gateway (its row is the inbox
+ * entry whatever this status):
+ *
+ *   pending  -> sent | failed | muted | capped | deferred
+ *   deferred -> sent | failed | muted | capped | pending (retry after a
+ *               failed attempt)
+ *   muted, capped, sent, failed: final
+ *
+ * A notification is created pending (muted when its kind is muted). A retry
+ * of a pending one stays pending, and a deferred one found in quiet hours
+ * again stays deferred: its due time moves, its status does not. */
+typedef enum {
+    RP_PUSH_PENDING = 0,
+    RP_PUSH_SENT,
+    RP_PUSH_FAILED,
+    RP_PUSH_MUTED,
+    RP_PUSH_CAPPED,
+    RP_PUSH_DEFERRED,
+} rp_push_status;
+#define RP_PUSH_NSTATUS 6
+
+const char *rp_push_status_name(rp_push_status s);
+int rp_push_status_parse(const char *name, rp_push_status *out);
+/* 1 when a notification's delivery may go from `from` to `to`. */
+int rp_push_transition_ok(rp_push_status from, rp_push_status to);
+
 #endif

@@ -5,7 +5,6 @@
 #include "routes.h"
 #include "sg/app.h"
 #include "sg/config.h"
-#include "workers.h"
 
 /* Names of the callback delivery workers (SG_CALLBACK_WORKERS of them). */
 static char callback_worker_names[RP_CALLBACK_WORKERS_MAX][32];
@@ -39,6 +38,13 @@ int main(void)
         {"GET", "/v1/callbacks", SG_AUTH_OPS, rp_h_callbacks_list},
         {"POST", "/v1/callbacks/{id}/retry", SG_AUTH_OPS, rp_h_callback_retry},
         {"GET", "/v1/me/cases", SG_AUTH_PERSON, rp_h_my_cases},
+        {"GET", "/v1/me/notifications", SG_AUTH_PERSON, rp_h_my_notifications},
+        {"POST", "/v1/me/notifications/read", SG_AUTH_PERSON, rp_h_my_notifications_read},
+        {"GET", "/v1/me/notification-preferences", SG_AUTH_PERSON, rp_h_my_prefs_get},
+        {"PUT", "/v1/me/notification-preferences", SG_AUTH_PERSON, rp_h_my_prefs_put},
+        {"GET", "/v1/notification-templates", SG_AUTH_OPS, rp_h_templates_list},
+        {"PUT", "/v1/notification-templates/{kind}/{locale}", SG_AUTH_OPS, rp_h_template_put},
+        {"GET", "/v1/notifications", SG_AUTH_OPS, rp_h_notifications_list},
         {"POST", "/v1/audit-cases", SG_AUTH_OPS, rp_h_audit_case_post},
         {"GET", "/v1/audit-cases", SG_AUTH_OPS, rp_h_audit_cases_list},
     };
@@ -46,11 +52,13 @@ int main(void)
         {"report", SG_T_PANEL_ASSIGNED, rp_on_panel_assigned, 1},
         {"report-reviewer-status", SG_T_REVIEWER_STATUS, rp_on_reviewer_status, 0},
     };
-    sg_app_worker workers[2 + RP_CALLBACK_WORKERS_MAX] = {
+    sg_app_worker workers[4 + RP_CALLBACK_WORKERS_MAX] = {
         {"timers", (int)timer_ms, rp_timers_tick},
+        {"push-1", (int)timer_ms, rp_push_tick},
+        {"push-2", (int)timer_ms, rp_push_tick},
         {"housekeeping", 60000, rp_housekeeping_tick},
     };
-    size_t nworkers = 2;
+    size_t nworkers = 4;
     for (long i = 0; i < ncallback; i++) {
         snprintf(callback_worker_names[i], sizeof callback_worker_names[i], "callbacks-%d", (int)(i + 1));
         workers[nworkers++] = (sg_app_worker){callback_worker_names[i], (int)timer_ms, rp_callbacks_tick};

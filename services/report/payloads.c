@@ -33,8 +33,16 @@ json_t *rp_ballot_closed_encode(const rp_ballot_closed *e)
 
 json_t *rp_notification_encode(const rp_notification *e)
 {
-    return json_pack("{s:s, s:s, s:s, s:o}", "user_id", e->user_id, "kind", e->kind, "case_id", e->case_id,
-                     "ballot_id", str_or_null(e->ballot_id));
+    return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o}", "notification_id", e->notification_id, "user_id",
+                     e->user_id, "kind", e->kind, "case_id", e->case_id, "ballot_id", str_or_null(e->ballot_id),
+                     "title", str_or_null(e->title), "body", str_or_null(e->body));
+}
+
+json_t *rp_push_request_encode(const rp_push_request *e)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "notification_id", e->notification_id, "user_id", e->user_id,
+                     "kind", e->kind, "title", e->title, "body", e->body, "data",
+                     e->data ? json_deep_copy(e->data) : json_object());
 }
 
 json_t *rp_case_decided_encode(const rp_case_decided *e)

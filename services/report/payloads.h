@@ -6,7 +6,8 @@
  *
  * Produced: sg.panel.requested, sg.ballot.closed, sg.case.decided,
  * sg.case.outcome (also the body of upstream callbacks), sg.case.finalized,
- * sg.notification.requested. Consumed: sg.panel.assigned,
+ * sg.notification.requested (and the push gateway's request body). Consumed:
+ * sg.panel.assigned,
  * sg.reviewer.status_changed.
  *
  * Size: every event is at most 256 KiB (API.md "Events") by construction,
@@ -77,15 +78,32 @@ typedef struct rp_ballot_closed {
 } rp_ballot_closed;
 json_t *rp_ballot_closed_encode(const rp_ballot_closed *e);
 
-/* sg.notification.requested (report -> push systems), key = user_id.
- * ballot_id may be NULL (null on the wire). */
+/* sg.notification.requested (report -> push systems), key = user_id: every
+ * notification as rendered at its creation. ballot_id may be NULL (null on
+ * the wire). */
 typedef struct rp_notification {
     const char *user_id;
     const char *kind;
     const char *case_id;
     const char *ballot_id;
+    const char *notification_id;
+    const char *title;
+    const char *body;
 } rp_notification;
 json_t *rp_notification_encode(const rp_notification *e);
+
+/* The body POSTed to the push gateway (not an event; the same wire rules):
+ * {"notification_id", "user_id", "kind", "title", "body", "data"}. data is
+ * copied (NULL: {}). */
+typedef struct rp_push_request {
+    const char *notification_id;
+    const char *user_id;
+    const char *kind;
+    const char *title;
+    const char *body;
+    const json_t *data;
+} rp_push_request;
+json_t *rp_push_request_encode(const rp_push_request *e);
 
 /* One ballot of a decided (or cancelled) case. */
 typedef struct rp_decided_ballot {

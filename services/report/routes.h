@@ -37,6 +37,14 @@ void rp_h_callbacks_list(sg_req *req, void *ctx);
 void rp_h_callback_retry(sg_req *req, void *ctx);
 /* routes_me.c */
 void rp_h_my_cases(sg_req *req, void *ctx);
+/* routes_notifications.c */
+void rp_h_my_notifications(sg_req *req, void *ctx);
+void rp_h_my_notifications_read(sg_req *req, void *ctx);
+void rp_h_my_prefs_get(sg_req *req, void *ctx);
+void rp_h_my_prefs_put(sg_req *req, void *ctx);
+void rp_h_templates_list(sg_req *req, void *ctx);
+void rp_h_template_put(sg_req *req, void *ctx);
+void rp_h_notifications_list(sg_req *req, void *ctx);
 
 /* routes_audit.c (ops, v2) */
 void rp_h_audit_case_post(sg_req *req, void *ctx);

@@ -22,6 +22,7 @@
 #include "decision.h"
 #include "intake.h"
 #include "lifecycle.h"
+#include "notify.h"
 #include "payloads.h"
 #include "rule.h"
 #include "svc.h"
@@ -203,6 +204,72 @@ int rp_store_callbacks_list(sg_pg_pool *p, const char *status, const char *case_
  * and its event id kept (audit "callback_retry" by actor); *out = the
  * item as the list shows it. RP_NOT_FOUND; RP_CONFLICT when not failed. */
 int rp_store_callback_retry(sg_pg_pool *p, const char *id, const char *actor, json_t **out, rp_detail *d);
+
+/* ---- notifications (store_notifications.c) ---- */
+
+/* The user's inbox, newest first (unread_only: read_at null). */
+int rp_store_inbox(sg_pg_pool *p, const char *user, int unread_only, int limit, long long cursor, json_t **out);
+/* Marks the user's unread notifications read: those of ids (a JSON array
+ * of UUID strings; others' ids are ignored) or all of them (ids NULL).
+ * *marked gets how many changed. */
+int rp_store_inbox_mark_read(sg_pg_pool *p, const char *user, const json_t *ids, long *marked);
+/* The user's preferences (defaults when never set). */
+int rp_store_prefs_get(sg_pg_pool *p, const char *user, json_t **out);
+/* Updates the user's preferences: locale (NULL: unchanged, "en" at
+ * first), muted_kinds (array of kind names, checked by the caller; NULL:
+ * unchanged), quiet hours (NULL with clear_quiet 1: none; NULL with 0:
+ * unchanged). *out = the stored preferences. */
+int rp_store_prefs_put(sg_pg_pool *p, const char *user, const char *locale, const json_t *muted_kinds,
+                       const rp_quiet_hours *quiet, int clear_quiet, json_t **out);
+/* The template in force of every (kind, locale), in the order the pairs
+ * were first stored, paginated (cursor = the seq of the last item's first
+ * version). */
+int rp_store_templates_list(sg_pg_pool *p, int limit, long long cursor, json_t **out);
+/* Stores (title, body), checked by the caller, as the next version of
+ * (kind, locale); *out = the stored template. */
+int rp_store_template_put(sg_pg_pool *p, const char *kind, const char *locale, const char *title, const char *body,
+                          const char *actor, json_t **out);
+/* Ops listing: delivery state of each notification, newest first;
+ * user_id / status may be NULL (no filter). */
+int rp_store_notifications_list(sg_pg_pool *p, const char *user_id, const char *status, int limit, long long cursor,
+                                json_t **out);
+
+/* ---- push gateway queue (store_notifications.c) ---- */
+
+/* A notification claimed for one gateway call. */
+typedef struct rp_push_job {
+    char id[37];
+    char case_id[37];       /* "" when none */
+    char *body;             /* malloc'ed: the gateway request (payloads.c) */
+    char *user_id;          /* malloc'ed */
+    char kind[32];
+    int attempts;           /* made before this one */
+} rp_push_job;
+
+/* The result of one gateway call. */
+typedef struct rp_push_result {
+    int attempted;          /* 0: not made (released, due again at once, no attempt counted) */
+    int http_status;        /* 0 when there was no response */
+    char error[256];        /* why, when there was no response */
+} rp_push_result;
+
+/* Claims up to max_jobs due notifications (pending, or deferred whose quiet
+ * hours are over) with SKIP LOCKED and decides each under a lock of its
+ * user: muted, deferred past quiet hours and over the hourly cap
+ * (max_per_hour) are settled here; those to send are leased for lease_s
+ * seconds, committed (the calls happen outside any transaction, a crash
+ * only delays them) and returned in jobs[0..*njobs) (free each with
+ * rp_store_push_job_free). Returns the number handled (settled + to send),
+ * 0 when nothing is due, -1 on error. */
+int rp_store_push_claim(sg_pg_pool *p, int max_jobs, int lease_s, long max_per_hour, rp_push_job *jobs, int *njobs);
+/* Records the results of jobs[0..n) in one transaction: sent on 2xx, else
+ * retried after rp_push_backoff_s (pending) or failed at max_attempts; a
+ * job not attempted is due again at once. 0 or -1. */
+int rp_store_push_record(sg_pg_pool *p, const rp_push_job *jobs, const rp_push_result *results, int n,
+                         int max_attempts, long max_backoff_s);
+void rp_store_push_job_free(rp_push_job *job);
+/* Counts notifications by kind and delivery status. 0 or -1. */
+int rp_store_notification_counts(sg_pg_pool *p, long counts[RP_NK_COUNT][RP_PUSH_NSTATUS]);
 
 /* ---- metrics ---- */
 

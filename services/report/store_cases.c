@@ -6,6 +6,7 @@
 #include "store_lifecycle.h"
 #include "sg/log.h"
 #include "store.h"
+#include "store_notify.h"
 #include "store_util.h"
 
 
@@ -265,6 +266,8 @@ static int appeal_tx(sg_pg *c, void *arg)
         (rc = rp_case_lock(c, x->new_id, 0, &a)) != SG_OK)
         return rc > 0 ? SG_ERR_DB : rc;
     rc = rp_case_request_panel(c, &a, 1, a.panel_size, "panel_requested", x->tp);
+    if (rc == SG_OK)
+        rc = rp_notify_appeal_opened(c, x->new_id, r.id, r.owner, rp_case_tp(&a, x->tp));
     if (rc == SG_OK)
         sg_info("case %s appealed by %s: appeal case %s", r.id, x->user, x->new_id);
     return rc;

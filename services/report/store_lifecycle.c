@@ -9,6 +9,7 @@
 #include "sg/outbox.h"
 #include "sg/urlpolicy.h"
 #include "payloads.h"
+#include "store_notify.h"
 #include "store_util.h"
 #include "svc.h"
 
@@ -102,8 +103,12 @@ static int publish(sg_pg *c, const char *topic, const char *key, json_t *payload
 int rp_emit_notification(sg_pg *c, const char *user_id, const char *kind, const char *case_id,
                          const char *ballot_id, const char *tp)
 {
-    rp_notification e = {user_id, kind, case_id, ballot_id};
-    return publish(c, SG_T_NOTIFICATION, user_id, rp_notification_encode(&e), tp);
+    rp_notify_kind k;
+    if (rp_notify_kind_parse(kind, &k) != 0) {
+        sg_error("case %s: unknown notification kind %s", case_id, kind ? kind : "(null)");
+        return SG_ERR_DB;
+    }
+    return rp_notification_create(c, user_id, k, case_id, ballot_id, tp);
 }
 
 /* A JSON array read from a text column (new reference; NULL when it is not
@@ -349,8 +354,28 @@ static const char close_sql[] =
     "   WHERE $3 = 'voted' AND o.case_id = $1 AND o.status = 'voted') t ON true "
     "ORDER BY b.seq";
 
+/* Tells the reviewers of the ballots in res (column 1) that their ballot
+ * was cancelled or expired, in one batch. */
+static int notify_closed(sg_pg *c, const rp_case_row *r, const PGresult *res, rp_ballot_status outcome,
+                         const char *tp)
+{
+    int n = PQntuples(res), rc;
+    const char **users;
+    if (n == 0)
+        return SG_OK;
+    if (!(users = calloc((size_t)n, sizeof *users)))
+        return SG_ERR_DB;
+    for (int i = 0; i < n; i++)
+        users[i] = PQgetvalue(res, i, 1);
+    rc = rp_notifications_create(c, users, (size_t)n,
+                                 outcome == RP_BALLOT_EXPIRED ? RP_NK_BALLOT_EXPIRED : RP_NK_BALLOT_CANCELLED, r->id,
+                                 n == 1 ? PQgetvalue(res, 0, 0) : NULL, tp);
+    free(users);
+    return rc;
+}
+
 /* Runs close_sql and, per closed ballot, sg.ballot.closed and the audit
- * entry. *n gets the number closed. */
+ * entry; then the reviewers' notifications. *n gets the number closed. */
 static int close_ballots(sg_pg *c, const rp_case_row *r, const char *ballot_id, rp_ballot_status outcome,
                          int due_only, const char *actor, const char *reason, rp_ballot_vote *vote, const char *tp,
                          int *n)
@@ -394,6 +419,8 @@ static int close_ballots(sg_pg *c, const rp_case_row *r, const char *ballot_id, 
         rc = rp_audit_add(c, r->id, kind, actor, data);
         (*n)++;
     }
+    if (rc == SG_OK && (outcome == RP_BALLOT_CANCELLED || outcome == RP_BALLOT_EXPIRED))
+        rc = notify_closed(c, r, res, outcome, tp);
     PQclear(res);
     return rc;
 }
@@ -610,19 +637,11 @@ cleanup:
     return rc;
 }
 
+/* The outcome notices: case_outcome to the jurors who voted,
+ * report_outcome to the reporters, content_outcome to the owner. */
 static int notify_parties(sg_pg *c, const rp_case_row *r, const char *tp)
 {
-    int rc;
-    PGresult *res = sg_pg_rows(c, &rc,
-                           "SELECT DISTINCT u FROM (SELECT reporter_id AS u FROM reports WHERE case_id = $1 "
-                           "UNION SELECT $2::text) x ORDER BY u",
-                           2, SG_P(root_id(r), r->owner));
-    if (!res)
-        return rc;
-    for (int i = 0; i < PQntuples(res) && rc == SG_OK; i++)
-        rc = rp_emit_notification(c, PQgetvalue(res, i, 0), "case_decided", r->id, NULL, tp);
-    PQclear(res);
-    return rc;
+    return rp_notify_outcome(c, r->id, root_id(r), r->owner, tp);
 }
 
 int rp_case_finalize(sg_pg *c, rp_case_row *r, rp_verdict final_verdict, const char *finalized_by,

@@ -128,7 +128,10 @@ int rp_case_panel_full(sg_pg *c, rp_case_row *r);
  * once the case is closed or past its deadline. */
 int rp_case_retry_shortfall(sg_pg *c, rp_case_row *r, const char *tp);
 
-/* Publishes sg.notification.requested (key = user_id); ballot_id may be
+/* Notifies user_id: a notification of kind (a name of notify.h) about the
+ * case, rendered from the user's locale template, stored for the inbox and
+ * the push gateway, published as sg.notification.requested (key = user_id)
+ * and entered in the case's audit trail (store_notify.h). ballot_id may be
  * NULL. */
 int rp_emit_notification(sg_pg *c, const char *user_id, const char *kind, const char *case_id,
                          const char *ballot_id, const char *tp);
@@ -172,8 +175,9 @@ int rp_ballots_close_open(sg_pg *c, const rp_case_row *r, rp_ballot_status outco
 int rp_case_start_voting(sg_pg *c, rp_case_row *r);
 
 /* assigning|voting -> decided: open ballots cancelled, verdict and tally
- * stored, sg.case.decided, case_decided notifications to reporters and
- * owner, the outcome (rp_case_outcome, kind decided), audit "decided".
+ * stored, sg.case.decided, outcome notifications (case_outcome to the
+ * jurors who voted, report_outcome to reporters, content_outcome to the
+ * owner), the outcome (rp_case_outcome, kind decided), audit "decided".
  * decided_by: panel, appeal or deadline. A case that can be appealed gets
  * its appeal-window timer (finalize_at); an appeal case is final at its
  * decision, and makes the case it appeals final (rp_case_finalize on both).

@@ -6,6 +6,7 @@
 #include "store_lifecycle.h"
 #include "sg/log.h"
 #include "store.h"
+#include "store_notify.h"
 #include "store_util.h"
 
 /* Screens the offered reviewers, in the offered order, in one statement:
@@ -63,15 +64,23 @@ static int add_ballots(sg_pg *c, const rp_case_row *r, const char *const *chosen
     free(arr);
     if (!res)
         return rc;
+    const char **told = calloc(n + 1, sizeof *told);
+    size_t ntold = 0;
+    if (!told)
+        rc = SG_ERR_DB;
     for (size_t i = 0; rc == SG_OK && i < n; i++) {
         for (int k = 0; k < PQntuples(res); k++) {
             if (strcmp(PQgetvalue(res, k, 0), chosen[i]) != 0)
                 continue;
             json_array_append_new(assigned, json_string(chosen[i]));
-            rc = rp_emit_notification(c, chosen[i], "ballot_assigned", r->id, PQgetvalue(res, k, 1), tp);
+            told[ntold++] = chosen[i];
             break;
         }
     }
+    /* One batch of ballot_assigned notifications, in the chosen order. */
+    if (rc == SG_OK)
+        rc = rp_notifications_create(c, told, ntold, RP_NK_BALLOT_ASSIGNED, r->id, NULL, tp);
+    free(told);
     PQclear(res);
     return rc;
 }

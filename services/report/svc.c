@@ -6,6 +6,7 @@
 #include <string.h>
 #include "svc.h"
 #include "sg/config.h"
+#include "sg/json.h"
 #include "sg/log.h"
 #include "store.h"
 
@@ -46,6 +47,31 @@ void *rp_svc_init(sg_app *app, char *err, size_t errlen)
         snprintf(err, errlen, "SG_CALLBACK_SECRET is required and must be at least 16 characters");
         goto fail;
     }
+    if (sg_env_long("SG_PUSH_MAX_PER_HOUR", 20, 1, 100000, &s->push_max_per_hour, err, errlen) ||
+        sg_env_long("SG_PUSH_MAX_ATTEMPTS", 8, 5, 100, &s->push_max_attempts, err, errlen) ||
+        sg_env_long("SG_PUSH_TIMEOUT_MS", 5000, 100, 60000, &s->push_timeout_ms, err, errlen) ||
+        sg_env_long("SG_PUSH_CONNECT_TIMEOUT_MS", 2000, 100, 60000, &s->push_connect_timeout_ms, err, errlen) ||
+        sg_env_long("SG_PUSH_MAX_BACKOFF_S", 300, 1, 86400, &s->push_max_backoff_s, err, errlen) ||
+        sg_env_long("SG_PUSH_BATCH", 16, 1, RP_PUSH_MAX_BATCH, &s->push_batch, err, errlen))
+        goto fail;
+    s->push_url = sg_env_strdup("SG_PUSH_GATEWAY_URL", NULL);
+    if (s->push_url && !s->push_url[0]) {
+        free(s->push_url);
+        s->push_url = NULL;
+    }
+    if (s->push_url && !sg_is_http_url(s->push_url)) {
+        snprintf(err, errlen, "SG_PUSH_GATEWAY_URL must be an http:// or https:// URL");
+        goto fail;
+    }
+    s->push_secret = sg_env_strdup("SG_PUSH_SECRET", s->callback_secret);
+    if (!s->push_secret || strlen(s->push_secret) < 16) {
+        snprintf(err, errlen, "SG_PUSH_SECRET must be at least 16 characters");
+        goto fail;
+    }
+    if (!(s->push_stats = rp_push_stats_new()) || sg_metrics_add_collector(app->metrics, rp_push_collect_live, s)) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     snprintf(s->rate_prefix, sizeof s->rate_prefix, "sg:%s:", app->cfg.pg_schema);
     /* Before any worker thread exists: curl_global_init is not thread-safe. */
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
@@ -56,6 +82,9 @@ void *rp_svc_init(sg_app *app, char *err, size_t errlen)
 fail:
     sg_allowlist_free(s->callback_allow);
     free(s->cb_hosts);
+    rp_push_stats_free(s->push_stats);
+    free(s->push_url);
+    free(s->push_secret);
     free(s->callback_secret);
     free(s);
     return NULL;
@@ -72,6 +101,9 @@ void rp_svc_fini(void *svc)
     free(s->cb_hosts);
     pthread_mutex_destroy(&s->cb_lock);
     sg_allowlist_free(s->callback_allow);
+    rp_push_stats_free(s->push_stats);
+    free(s->push_url);
+    free(s->push_secret);
     free(s->callback_secret);
     free(s);
 }

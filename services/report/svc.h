@@ -6,8 +6,10 @@
 #define RP_SVC_H
 
 #include <pthread.h>
+#include <jansson.h>
 #include <stdio.h>
 #include "sg/app.h"
+#include "sg/inbox.h"
 #include "sg/urlpolicy.h"
 
 /* SG_CALLBACK_WORKERS: delivery threads (main.c starts them). */
@@ -36,6 +38,16 @@ typedef struct rp_svc {
     rp_host_slot *cb_hosts;       /* callback_workers slots, owned */
     long shortfall_retry_base_s;  /* SG_SHORTFALL_RETRY_BASE_S: first pause of the shortfall retries */
     char rate_prefix[96];         /* Redis key prefix: one namespace per schema */
+    /* Push gateway (push.c); push_url NULL: no gateway, inbox only. */
+    char *push_url;               /* SG_PUSH_GATEWAY_URL, owned */
+    char *push_secret;            /* SG_PUSH_SECRET (default SG_CALLBACK_SECRET), owned */
+    long push_max_per_hour;       /* SG_PUSH_MAX_PER_HOUR */
+    long push_max_attempts;       /* SG_PUSH_MAX_ATTEMPTS */
+    long push_timeout_ms;         /* SG_PUSH_TIMEOUT_MS: a whole gateway call */
+    long push_connect_timeout_ms; /* SG_PUSH_CONNECT_TIMEOUT_MS */
+    long push_max_backoff_s;      /* SG_PUSH_MAX_BACKOFF_S */
+    long push_batch;              /* SG_PUSH_BATCH: notifications one dispatcher claims at once */
+    struct rp_push_stats *push_stats; /* mutable, its own lock (push.c) */
 } rp_svc;
 
 /* Outcomes of a store operation besides SG_OK and SG_ERR_*: the
@@ -57,5 +69,40 @@ void *rp_svc_init(sg_app *app, char *err, size_t errlen);
 void rp_svc_fini(void *svc);
 /* collect.c: appends sg_cases{status=...} gauges. */
 void rp_collect(FILE *out, void *svc);
+
+/* Most notifications one dispatcher pass claims (SG_PUSH_BATCH's bound). */
+#define RP_PUSH_MAX_BATCH 64
+
+/* push.c: the gateway dispatcher's statistics (latency histogram and
+ * results of the gateway calls), created by rp_svc_init. */
+struct rp_push_stats *rp_push_stats_new(void);
+void rp_push_stats_free(struct rp_push_stats *st);
+/* A plain metrics collector (in-process values only; ctx = the rp_svc). */
+void rp_push_collect_live(FILE *out, void *svc);
+/* Appends sg_notifications{kind,status} (a query: called from rp_collect,
+ * on the metrics refresh thread). */
+void rp_push_collect_counts(FILE *out, rp_svc *s);
+
+/* ---- entry points main.c wires (ctx = the rp_svc) ----
+ * The Kafka consumers (consumers.c), the timer scanners (timers.c), the
+ * upstream callback sender (callbacks.c) and the push dispatcher (push.c). */
+/* sg.panel.assigned (inbox handler). */
+int rp_on_panel_assigned(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, void *ctx);
+/* sg.reviewer.status_changed (inbox handler). */
+int rp_on_reviewer_status(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, void *ctx);
+
+/* One pass of every case timer: deadlines, ballot expiry, reminders,
+ * shortfall retries, finality. Returns the items handled (> 0 makes the worker drain). */
+int rp_timers_tick(void *ctx);
+/* Old idempotency keys. */
+int rp_housekeeping_tick(void *ctx);
+
+/* Delivers one due callback, if any: returns 1 when one was attempted. */
+int rp_callbacks_tick(void *ctx);
+
+/* push.c: handles one due notification, if any (a gateway call, or a
+ * deferral, cap or mute decided without one): returns 1 when one was
+ * handled, 0 when none is due or no gateway is configured. */
+int rp_push_tick(void *ctx);
 
 #endif

@@ -1,7 +1,6 @@
 /* Timer scanners (see store_timers.c for the claiming). */
 #include "svc.h"
 #include "store.h"
-#include "workers.h"
 
 int rp_timers_tick(void *ctx)
 {

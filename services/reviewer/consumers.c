@@ -1,9 +1,9 @@
 /* See consumers.h. */
-#include "consumers.h"
+#include "svc.h"
 
 #include "panel.h"
 #include "payloads.h"
-#include "svc.h"
+#include "results.h"
 #include "sg/log.h"
 #include "store.h"
 #include "sg/timeutil.h"
@@ -47,7 +47,8 @@ int rv_on_ballot_closed(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, 
         sg_error("dropping invalid %s event %s: %s", SG_T_BALLOT_CLOSED, event_id_of(m, payload), err);
         return RV_DROP;
     }
-    rc = rv_store_record_outcomes(c, b.case_id, 1, &b.reviewer_id, &b.outcome, NULL, sg_time_now(), NULL);
+    rv_ballot_report rep = {b.reviewer_id, b.outcome, -1, RV_DEC_NONE, RV_GOLD_NONE};
+    rc = rv_store_record_outcomes(c, b.case_id, 1, &rep, sg_time_now(), NULL);
     if (rc == SG_OK)
         rv_fcache_forget(s->fcache, 1, &b.reviewer_id);
     return rc;
@@ -57,25 +58,29 @@ int rv_on_case_decided(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, v
 {
     rv_svc *s = ctx;
     rv_case_decided d;
-    char err[256], **closed = NULL;
-    size_t nclosed = 0;
-    double now = sg_time_now();
+    char err[256];
     int rc;
 
     if (rv_case_decided_parse(payload, &d, err, sizeof(err))) {
         sg_error("dropping invalid %s event %s: %s", SG_T_CASE_DECIDED, event_id_of(m, payload), err);
         return RV_DROP;
     }
-    rc = rv_store_record_outcomes(c, d.case_id, d.n, d.reviewer_ids, d.outcomes, d.with_majority, now, NULL);
-    if (rc == SG_OK)
-        rc = rv_store_close_case(c, d.case_id, now, &closed, &nclosed);
-    if (rc == SG_OK) {
-        rv_fcache_forget(s->fcache, d.n, d.reviewer_ids);
-        rv_fcache_forget(s->fcache, nclosed, (const char *const *)closed);
-    }
-    rv_ids_free(closed, nclosed);
+    rc = rv_results_decided(c, s, &d, sg_time_now());
     rv_case_decided_free(&d);
     return rc;
+}
+
+int rv_on_case_finalized(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, void *ctx)
+{
+    rv_svc *s = ctx;
+    rv_case_finalized f;
+    char err[256];
+
+    if (rv_case_finalized_parse(payload, &f, err, sizeof(err))) {
+        sg_error("dropping invalid %s event %s: %s", SG_T_CASE_FINALIZED, event_id_of(m, payload), err);
+        return RV_DROP;
+    }
+    return rv_results_finalized(c, s, &f, sg_time_now());
 }
 
 int rv_on_user_activity(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, void *ctx)

@@ -1,8 +1,6 @@
 /* sg-reviewer: reviewer pool, selection with fatigue control, quality. */
-#include "consumers.h"
-#include "routes.h"
 #include "svc.h"
-#include "timers.h"
+#include "routes.h"
 
 static void *init(sg_app *app, char *err, size_t errlen)
 {
@@ -32,12 +30,16 @@ int main(void)
         {"GET", "/v1/reviewers", SG_AUTH_OPS, rv_h_reviewers_list},
         {"GET", "/v1/reviewers/{user_id}", SG_AUTH_PERSON, rv_h_reviewer_get},
         {"PUT", "/v1/reviewers/{user_id}/status", SG_AUTH_OPS, rv_h_reviewer_status},
+        {"GET", "/v1/reviewers/{user_id}/history", SG_AUTH_OPS, rv_h_reviewer_history},
+        {"GET", "/v1/reviewers/{user_id}/pairs", SG_AUTH_OPS, rv_h_reviewer_pairs},
+        {"GET", "/v1/reviewer-pairs", SG_AUTH_OPS, rv_h_reviewer_pairs_list},
         {"PUT", "/v1/me/availability", SG_AUTH_PERSON, rv_h_availability},
     };
     static const sg_app_consumer consumers[] = {
         {"reviewer-panel", SG_T_PANEL_REQUESTED, rv_on_panel_requested, 1},
         {"reviewer-ballot", SG_T_BALLOT_CLOSED, rv_on_ballot_closed, 1},
         {"reviewer-decided", SG_T_CASE_DECIDED, rv_on_case_decided},
+        {"reviewer-finalized", SG_T_CASE_FINALIZED, rv_on_case_finalized},
         {"reviewer-activity", SG_T_USER_ACTIVITY, rv_on_user_activity},
     };
     static const sg_app_worker workers[] = {

@@ -26,6 +26,13 @@ typedef struct sel {
     size_t ncands;
     size_t *surv;         /* indices into cands */
     size_t nsurv;
+    const char *const *on_case; /* reviewers seated in earlier rounds */
+    size_t non_case;
+    /* Where gather goes on: the random start, the range left to read, the
+     * windows read, and whether the pool is used up. */
+    double start, lo, hi, last;
+    int k, wrapped, whole_pool, reread, exhausted;
+    int seated_locked;    /* on_case rows held FOR SHARE (pair limit) */
 } sel;
 
 static uint64_t seed_of_os(void)
@@ -107,27 +114,30 @@ static int read_window(sel *x, double lo, double hi, int w, const rv_tags *requi
     return SG_OK;
 }
 
-/* Reads windows until enough candidates survive the pre-filter. */
-static int gather(sel *x, int seats, rv_rng *rng, const rv_tags *required)
+/* Reads further windows, from where the last call stopped, until `want`
+ * candidates survived the pre-filter in all or the windows are used up
+ * (x->exhausted). */
+static int gather(sel *x, size_t want, const rv_tags *required)
 {
-    double start = rv_rng_unit(rng), lo = start, hi = 2.0, last = 0;
-    int wrapped = 0, whole_pool = 0, got = 0, rc;
-    int w = (int)x->s->window;
+    int w = (int)x->s->window, got = 0, rc;
 
-    for (int k = 0; k < x->s->max_windows; k++) {
-        if ((rc = read_window(x, lo, hi, w, required, &got, &last)) != SG_OK)
+    while (!x->exhausted && x->nsurv < want) {
+        if (x->k >= x->s->max_windows) {
+            x->exhausted = 1;
+            break;
+        }
+        if ((rc = read_window(x, x->lo, x->hi, w, required, &got, &x->last)) != SG_OK)
             return rc;
-        if (x->nsurv >= (size_t)seats)
-            break;
+        x->k++;
         if (got == w) {
-            lo = nextafter(last, 3.0);
-        } else if (!wrapped) {
-            wrapped = 1;
-            lo = 0.0;
-            hi = start;
+            x->lo = nextafter(x->last, 3.0);
+        } else if (!x->wrapped) {
+            x->wrapped = 1;
+            x->lo = 0.0;
+            x->hi = x->start;
         } else {
-            whole_pool = 1;
-            break;
+            x->whole_pool = 1;
+            x->exhausted = 1;
         }
     }
     /* The windows are separate statements: a reviewer that a concurrent
@@ -137,36 +147,76 @@ static int gather(sel *x, int seats, rv_rng *rng, const rv_tags *required)
      * is never short for that reason. (A large pool has other candidates.)
      * It can still be short when confirm passes over reviewers that another
      * selection is assigning at that moment; the refill covers those seats. */
-    if (whole_pool && x->nsurv < (size_t)seats && x->nwindows > 1 && x->ncands < (size_t)w)
-        return read_window(x, 0.0, 2.0, w, required, &got, &last);
+    if (x->whole_pool && !x->reread && x->nsurv < want && x->nwindows > 1 && x->ncands < (size_t)w) {
+        x->reread = 1;
+        return read_window(x, 0.0, 2.0, w, required, &got, &x->last);
+    }
     return SG_OK;
 }
 
-/* Walks the weighted order, locking and re-checking against PostgreSQL,
- * until `seats` reviewers are accepted or the order is exhausted. The
- * accepted reviewers' states after this assignment go to st (for the cache);
- * refused picks' truth goes to the cache at once. Picks whose row another
- * transaction holds in a later round count in *skipped, not *rejected. */
-static int confirm(sel *x, int seats, const size_t *order, size_t nord, double now, const char **accepted,
-                   rv_fatigue_state *st, size_t *nacc, int *rejected, int *skipped)
+/* The pairs at their limit among (batch pick, seated or another pick):
+ * seated = the earlier rounds' reviewers and the picks accepted so far. */
+static int pairs_full(sel *x, const char *const *ids, size_t batch, const char *const *accepted, size_t nacc,
+                      rv_rows **rows, rv_pair **full, size_t *nfull)
+{
+    size_t nothers = x->non_case + nacc + batch, n = 0;
+    const char **as = malloc((batch * nothers + 1) * sizeof(*as));
+    const char **bs = malloc((batch * nothers + 1) * sizeof(*bs));
+    int rc = SG_ERR_DB;
+
+    *rows = NULL;
+    *nfull = 0;
+    if (!as || !bs || !(*full = malloc((batch * nothers + 1) * sizeof(**full))))
+        goto cleanup;
+    for (size_t i = 0; i < batch; i++) {
+        for (size_t j = 0; j < x->non_case; j++, n++)
+            as[n] = ids[i], bs[n] = x->on_case[j];
+        for (size_t j = 0; j < nacc; j++, n++)
+            as[n] = ids[i], bs[n] = accepted[j];
+        for (size_t j = i + 1; j < batch; j++, n++)
+            as[n] = ids[i], bs[n] = ids[j];
+    }
+    rc = rv_store_pairs_full(x->c, n, as, bs, x->f.policy->max_pair_cases_30d, x->f.now, rows, *full, nfull);
+cleanup:
+    free(as);
+    free(bs);
+    return rc;
+}
+
+/* Walks the weighted order, locking and re-checking against PostgreSQL
+ * (and the pair limit), until `seats` reviewers are accepted in all (*nacc
+ * goes on from its value: a later pass adds to an earlier one's) or the
+ * order is exhausted. Only the first round of a call with may_wait waits
+ * for row locks. The accepted reviewers' states after this assignment go to
+ * st (for the cache); refused picks' truth goes to the cache at once. Picks
+ * whose row another transaction holds in a skipping round count in
+ * *skipped, not *rejected; picks refused by the pair limit in *paired and
+ * *rejected. */
+static int confirm(sel *x, int seats, const size_t *order, size_t nord, int may_wait, double now,
+                   const char **accepted, rv_fatigue_state *st, size_t *nacc, int *rejected, int *skipped,
+                   int *paired)
 {
     size_t cap = (size_t)seats > CONFIRM_BATCH_MAX ? (size_t)seats : CONFIRM_BATCH_MAX;
     const char **ids = malloc(cap * sizeof(*ids));
+    const char **seated = malloc((x->non_case + (size_t)seats + 1) * sizeof(*seated));
     rv_candidate *truth = malloc(cap * sizeof(*truth));
     const char **bad = malloc(cap * sizeof(*bad));
     rv_fatigue_state *badst = malloc(cap * sizeof(*badst));
     size_t pos = 0;
     int rc = SG_ERR_DB;
 
-    *nacc = 0;
-    if (!ids || !truth || !bad || !badst)
+    if (!ids || !seated || !truth || !bad || !badst)
         goto cleanup;
+    for (size_t i = 0; i < x->non_case; i++)
+        seated[i] = x->on_case[i];
+    for (size_t i = 0; i < *nacc; i++)
+        seated[x->non_case + i] = accepted[i];
     rc = SG_OK;
     for (int round = 0; *nacc < (size_t)seats && pos < nord; round++) {
         size_t need = (size_t)seats - *nacc, batch = need, nbad = 0;
         rv_rows *res = NULL;
         int nt = 0;
-        if (round > 0 && *rejected + *skipped > 0)
+        if ((round > 0 || !may_wait) && *rejected + *skipped > 0)
             batch = need << (round < 6 ? round : 6);
         if (batch > cap)
             batch = cap;
@@ -179,19 +229,48 @@ static int confirm(sel *x, int seats, const size_t *order, size_t nord, double n
          * deadlock with another doing the same (each round is sorted, the
          * rounds together are not). A reviewer another selection is
          * assigning right now is skipped, like one the re-check refuses. */
-        rc = rv_store_reviewers_truth(x->c, batch, ids, round == 0 ? RV_LOCK_WAIT : RV_LOCK_SKIP, &res, truth, &nt);
+        rc = rv_store_reviewers_truth(x->c, batch, ids, round == 0 && may_wait ? RV_LOCK_WAIT : RV_LOCK_SKIP, &res, truth, &nt);
         if (rc != SG_OK)
             goto cleanup;
+        /* After the locks: a selection that seated one of these picks
+         * moments ago has committed its pair counts by now. */
+        rv_rows *pres = NULL;
+        rv_pair *full = NULL;
+        size_t nfull = 0;
+        /* The seated reviewers' rows once, before the first pair check
+         * (store.h: rv_store_lock_shared). A rare deadlock with another
+         * selection doing the same is retried by the consumer. */
+        if (x->f.policy->max_pair_cases_30d > 0 && x->non_case > 0 && !x->seated_locked) {
+            if ((rc = rv_store_lock_shared(x->c, x->non_case, x->on_case)) != SG_OK) {
+                rv_rows_free(res);
+                goto cleanup;
+            }
+            x->seated_locked = 1;
+        }
+        if (x->f.policy->max_pair_cases_30d > 0
+            && (rc = pairs_full(x, ids, batch, accepted, *nacc, &pres, &full, &nfull)) != SG_OK) {
+            free(full);
+            rv_rows_free(res);
+            goto cleanup;
+        }
         for (size_t i = 0; i < batch; i++) {
             long j = find_cand(truth, 0, (size_t)nt, ids[i]);
-            if (j >= 0 && rv_candidate_check(&x->f, &truth[j]) == RV_CAND_OK) {
+            int ok = j >= 0 && rv_candidate_check(&x->f, &truth[j]) == RV_CAND_OK;
+            if (ok && nfull > 0 && !rv_pair_allowed(ids[i], seated, x->non_case + *nacc, full, nfull)) {
+                /* Its fatigue state is fine: nothing for the cache. */
+                (*paired)++;
+                (*rejected)++;
+                continue;
+            }
+            if (ok) {
                 if (*nacc < (size_t)seats) {
                     accepted[*nacc] = ids[i];
+                    seated[x->non_case + *nacc] = ids[i];
                     st[*nacc] = truth[j].fatigue;
                     rv_fatigue_assign(&st[*nacc], now);
                     (*nacc)++;
                 }
-            } else if (j < 0 && round > 0) {
+            } else if (j < 0 && (round > 0 || !may_wait)) {
                 (*skipped)++;
             } else {
                 (*rejected)++;
@@ -204,10 +283,13 @@ static int confirm(sel *x, int seats, const size_t *order, size_t nord, double n
         /* The cache said yes (or did not know) and the truth said no. */
         rv_fcache_put(x->s->fcache, nbad, bad, badst);
         rv_rows_free(res);
+        rv_rows_free(pres);
+        free(full);
         pos += batch;
     }
 cleanup:
     free(ids);
+    free(seated);
     free(truth);
     free(bad);
     free(badst);
@@ -282,23 +364,42 @@ int rv_panel_select(sg_pg *c, rv_svc *s, const rv_panel_req *req, const char *ev
         excluded[req->nexclude + i] = on_case[i];
     rv_ids_sort(excluded, req->nexclude + non_case);
     x.f = (rv_select_filter){excluded, req->nexclude + non_case, &req->tags, &policy, now};
+    x.on_case = (const char *const *)on_case;
+    x.non_case = non_case;
 
     rv_rng_seed(&rng, seed_of_os());
-    if ((rc = gather(&x, req->seats, &rng, &req->tags)) != SG_OK)
-        goto cleanup;
-    rc = SG_ERR_DB;
-    weights = malloc((x.nsurv ? x.nsurv : 1) * sizeof(*weights));
-    order = malloc((x.nsurv ? x.nsurv : 1) * sizeof(*order));
+    x.start = rv_rng_unit(&rng);
+    x.lo = x.start;
+    x.hi = 2.0;
+    weights = malloc((cap + (size_t)s->window) * sizeof(*weights));
+    order = malloc((cap + (size_t)s->window) * sizeof(*order));
     if (!weights || !order)
         goto cleanup;
-    for (size_t i = 0; i < x.nsurv; i++)
-        weights[i] = rv_reliability(x.cands[x.surv[i]].decided, x.cands[x.surv[i]].with_majority);
-    nord = rv_draw_weighted(weights, x.nsurv, x.nsurv, &rng, order);
-    if (nord < x.nsurv)
-        goto cleanup; /* out of memory */
-    rc = confirm(&x, req->seats, order, nord, now, accepted, accepted_st, &nacc, &out->rejected, &out->skipped);
-    if (rc != SG_OK)
-        goto cleanup;
+    /* Usually one pass: a window, its weighted order, the seats confirmed.
+     * When confirm refuses enough picks (stale cache, busy reviewers, the
+     * pair limit) to run out of survivors, the next windows are read and
+     * their survivors confirmed in turn, until the seats are filled or the
+     * windows are used up. Only the first pass waits for row locks (see
+     * confirm). */
+    for (size_t tried = 0, pass = 0; nacc < (size_t)req->seats; pass++) {
+        if ((rc = gather(&x, tried + (size_t)req->seats - nacc, &req->tags)) != SG_OK)
+            goto cleanup;
+        if (x.nsurv == tried)
+            break;
+        for (size_t i = tried; i < x.nsurv; i++)
+            weights[i - tried] = rv_reliability(x.cands[x.surv[i]].decided, x.cands[x.surv[i]].with_majority);
+        nord = rv_draw_weighted(weights, x.nsurv - tried, x.nsurv - tried, &rng, order);
+        rc = SG_ERR_DB;
+        if (nord < x.nsurv - tried)
+            goto cleanup; /* out of memory */
+        for (size_t i = 0; i < nord; i++)
+            order[i] += tried;
+        rc = confirm(&x, req->seats, order, nord, pass == 0, now, accepted, accepted_st, &nacc, &out->rejected,
+                     &out->skipped, &out->paired);
+        if (rc != SG_OK)
+            goto cleanup;
+        tried = x.nsurv;
+    }
 
     out->shortfall = req->seats - (int)nacc;
     out->windows = x.nwindows;
@@ -315,6 +416,8 @@ int rv_panel_select(sg_pg *c, rv_svc *s, const rv_panel_req *req, const char *ev
         rv_count(s, "sg_reviewer_recheck_rejections_total", NULL, out->rejected);
     if (out->skipped > 0)
         rv_count(s, "sg_reviewer_lock_skips_total", NULL, out->skipped);
+    if (out->paired > 0)
+        rv_count(s, "sg_reviewer_pair_limit_refusals_total", NULL, out->paired);
 cleanup:
     for (int i = 0; x.windows && i < x.nwindows; i++)
         rv_rows_free(x.windows[i]);

@@ -24,7 +24,15 @@
  *     dropping ineligible entries from it leaves a weighted order of the
  *     eligible ones.
  *  4. The first `seats` are locked (SELECT ... FOR UPDATE, user_id order)
- *     and re-checked with the same filter against the PostgreSQL truth; a
+ *     and re-checked with the same filter against the PostgreSQL truth and,
+ *     when the fatigue policy limits pairs (max_pair_cases_30d > 0), against
+ *     the reviewers already seated on the case (earlier rounds, and the
+ *     picks accepted before it): one statement per batch sums pair_days
+ *     over the last 30 days for exactly the pairs (pick, seated) — index
+ *     probes, O(batch x seated), never the pool — and rv_pair_allowed
+ *     refuses a pick that would sit with someone once too often (the
+ *     seated reviewers' rows are held FOR SHARE first, so two selections
+ *     adding a case to the same pair serialize); a
  *     reviewer that fails (cache miss or stale, or a concurrent selection
  *     just took the last slot) is skipped, its truth is written to the
  *     cache, and the next in the order is tried (in growing batches). Hence
@@ -34,7 +42,9 @@
  *     panel_requests, and an sg.panel.assigned outbox row — one transaction;
  *     their new fatigue state is written to the cache. A shortfall is
  *     reported when fewer than `seats` passed.
- * Cost per selection: about 6 PostgreSQL round trips (claim+context, window,
+ * Every assignment counts its new pairs in pair_days (one upsert per pair,
+ * in the assignment statement).
+ * Cost per selection: about 6 PostgreSQL round trips (7 with a pair limit) (claim+context, window,
  * lock, assign, outbox, plus BEGIN/COMMIT) and 2 Redis round trips,
  * independent of the pool size.
  * Idempotency: the inbox stops a redelivered event; a new event for an
@@ -55,6 +65,7 @@ typedef struct rv_panel_result {
     int windows;     /* windows read */
     int rejected;    /* picks refused by the locked re-check */
     int skipped;     /* picks passed over: another selection held their row */
+    int paired;      /* picks refused by the pair limit (counted in rejected too) */
 } rv_panel_result;
 
 /* Selects, records and emits. Returns SG_OK or SG_ERR_DB / SG_ERR_RETRY

@@ -305,6 +305,7 @@ void rv_case_decided_free(rv_case_decided *d)
     free(d->reviewer_ids);
     free(d->outcomes);
     free(d->with_majority);
+    free(d->decisions);
     memset(d, 0, sizeof(*d));
 }
 
@@ -320,8 +321,9 @@ int rv_case_decided_parse(const json_t *p, rv_case_decided *out, char *err, size
         snprintf(err, errlen, "case_id missing or invalid");
         return -1;
     }
-    if (verdict && !json_is_null(verdict) && !has_verdict) {
-        snprintf(err, errlen, "verdict must be a string or null");
+    if ((verdict && !json_is_null(verdict) && !has_verdict)
+        || rv_decision_parse(json_string_value(verdict), &out->verdict)) {
+        snprintf(err, errlen, "verdict must be violation, no_violation or null");
         return -1;
     }
     if (!ballots || json_is_null(ballots))
@@ -336,7 +338,8 @@ int rv_case_decided_parse(const json_t *p, rv_case_decided *out, char *err, size
     out->reviewer_ids = calloc(out->n, sizeof(*out->reviewer_ids));
     out->outcomes = calloc(out->n, sizeof(*out->outcomes));
     out->with_majority = calloc(out->n, sizeof(*out->with_majority));
-    if (!out->reviewer_ids || !out->outcomes || !out->with_majority) {
+    out->decisions = calloc(out->n, sizeof(*out->decisions));
+    if (!out->reviewer_ids || !out->outcomes || !out->with_majority || !out->decisions) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -363,11 +366,74 @@ int rv_case_decided_parse(const json_t *p, rv_case_decided *out, char *err, size
         }
         out->with_majority[i] = has_verdict && out->outcomes[i] == RV_OUT_VOTED && json_is_boolean(wm)
                                     ? json_is_true(wm) : -1;
+        json_t *dec = json_object_get(b, "decision");
+        if ((dec && !json_is_null(dec) && !json_is_string(dec))
+            || rv_decision_parse(json_string_value(dec), &out->decisions[i])) {
+            snprintf(err, errlen, "ballots[%zu].decision must be violation, no_violation or null", i);
+            goto fail;
+        }
+        if (out->outcomes[i] != RV_OUT_VOTED)
+            out->decisions[i] = RV_DEC_NONE;
     }
     return 0;
 fail:
     rv_case_decided_free(out);
     return -1;
+}
+
+/* An optional opaque id field: absent or null → NULL; 0, or -1. */
+static int optional_id(const json_t *p, const char *field, const char **out, char *err, size_t errlen)
+{
+    json_t *v = json_object_get(p, field);
+    *out = NULL;
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_string(v) || !sg_is_opaque_id(json_string_value(v))) {
+        snprintf(err, errlen, "%s must be an id or null", field);
+        return -1;
+    }
+    *out = json_string_value(v);
+    return 0;
+}
+
+int rv_case_finalized_parse(const json_t *p, rv_case_finalized *out, char *err, size_t errlen)
+{
+    json_t *fv = json_object_get(p, "final_verdict"), *audit = json_object_get(p, "audit"),
+           *ev = json_object_get(p, "expected_verdict"), *by = json_object_get(p, "finalized_by");
+
+    memset(out, 0, sizeof(*out));
+    out->case_id = sg_json_str(p, "case_id");
+    if (!out->case_id || !sg_is_opaque_id(out->case_id)) {
+        snprintf(err, errlen, "case_id missing or invalid");
+        return -1;
+    }
+    if ((fv && !json_is_null(fv) && !json_is_string(fv)) || rv_decision_parse(json_string_value(fv), &out->final_verdict)) {
+        snprintf(err, errlen, "final_verdict must be violation, no_violation or null");
+        return -1;
+    }
+    if (by && !json_is_null(by) && (!json_is_string(by) || strlen(json_string_value(by)) > 32)) {
+        snprintf(err, errlen, "finalized_by must be a short string");
+        return -1;
+    }
+    out->finalized_by = json_string_value(by);
+    if (optional_id(p, "appeal_case_id", &out->appeal_case_id, err, errlen))
+        return -1;
+    if (audit && !json_is_null(audit) && !json_is_boolean(audit)) {
+        snprintf(err, errlen, "audit must be a boolean");
+        return -1;
+    }
+    out->audit = json_is_true(audit);
+    if ((ev && !json_is_null(ev) && !json_is_string(ev)) || rv_decision_parse(json_string_value(ev), &out->expected_verdict)) {
+        snprintf(err, errlen, "expected_verdict must be violation, no_violation or null");
+        return -1;
+    }
+    if (out->audit && out->expected_verdict == RV_DEC_NONE) {
+        snprintf(err, errlen, "an audit case's finalization needs expected_verdict");
+        return -1;
+    }
+    if (!out->audit)
+        out->expected_verdict = RV_DEC_NONE;
+    return 0;
 }
 
 json_t *rv_panel_assigned_encode(const char *case_id, int round, size_t n, const char *const *ids, int shortfall)
@@ -383,6 +449,14 @@ json_t *rv_panel_assigned_encode(const char *case_id, int round, size_t n, const
 fail:
     json_decref(arr);
     return NULL;
+}
+
+json_t *rv_status_changed_encode(const char *user_id, rv_status status, const char *reason)
+{
+    const char *name = rv_status_name(status);
+    if (!name)
+        return NULL;
+    return json_pack("{s:s, s:s, s:s}", "user_id", user_id, "status", name, "reason", reason ? reason : "");
 }
 
 const char *rv_event_id(const json_t *payload)

@@ -1,7 +1,8 @@
 /* Validation of the reviewer service's inputs that are not policies: the
  * profile and activity batches (HTTP) and the consumed events' payloads
- * (sg.panel.requested, sg.ballot.closed, sg.case.decided, sg.user.activity),
- * and the encoding of the one event it produces (sg.panel.assigned): every
+ * (sg.panel.requested, sg.ballot.closed, sg.case.decided, sg.case.finalized,
+ * sg.user.activity), and the encoding of the events it produces
+ * (sg.panel.assigned, sg.reviewer.status_changed): every
  * event JSON of the service is read or written here and nowhere else.
  * Pure: parse into structs whose strings are borrowed from the JSON (keep it
  * alive), arrays owned by the struct (free with the matching _free).
@@ -18,6 +19,7 @@
 
 #include "policy.h"
 #include "quality.h"
+#include "reviewer.h"
 
 #define RV_BATCH_MAX 1000
 /* Activity more than this far in the future is refused (clock skew slack). */
@@ -76,6 +78,10 @@ const char *rv_event_id(const json_t *payload);
  * shortfall}. New reference, or NULL when out of memory. */
 json_t *rv_panel_assigned_encode(const char *case_id, int round, size_t n, const char *const *ids, int shortfall);
 
+/* sg.reviewer.status_changed: {user_id, status, reason} (key = user_id).
+ * New reference, or NULL when out of memory or status is out of range. */
+json_t *rv_status_changed_encode(const char *user_id, rv_status status, const char *reason);
+
 /* sg.ballot.closed */
 typedef struct rv_ballot_closed {
     const char *case_id;
@@ -89,13 +95,29 @@ int rv_ballot_closed_parse(const json_t *payload, rv_ballot_closed *out, char *e
  * that were not voted, or for every ballot when the verdict is null. */
 typedef struct rv_case_decided {
     const char *case_id;
+    rv_decision verdict;          /* RV_DEC_NONE when null */
     size_t n;
     const char **reviewer_ids;    /* owned array */
     rv_outcome *outcomes;
     int *with_majority;
+    rv_decision *decisions;       /* RV_DEC_NONE unless voted with a decision */
 } rv_case_decided;
 
 int rv_case_decided_parse(const json_t *payload, rv_case_decided *out, char *err, size_t errlen);
 void rv_case_decided_free(rv_case_decided *d);
+
+/* sg.case.finalized: {case_id, final_verdict, finalized_by, appeal_case_id}
+ * and, for an audit case, audit: true with expected_verdict (required
+ * then). final_verdict may be null (nothing to measure against). */
+typedef struct rv_case_finalized {
+    const char *case_id;
+    rv_decision final_verdict;
+    const char *finalized_by;     /* may be NULL */
+    const char *appeal_case_id;   /* may be NULL */
+    int audit;
+    rv_decision expected_verdict; /* RV_DEC_NONE unless audit */
+} rv_case_finalized;
+
+int rv_case_finalized_parse(const json_t *payload, rv_case_finalized *out, char *err, size_t errlen);
 
 #endif

@@ -138,6 +138,7 @@ int rv_fatigue_policy_from_json(const json_t *body, rv_fatigue_policy *out, char
         {"max_per_week", SG_JT_INT, 1, 1, 1000000, 0, 0},
         {"min_interval_s", SG_JT_INT, 1, 0, 604800, 0, 0},
         {"cooldown_after_expiry_s", SG_JT_INT, 1, 0, 31536000, 0, 0},
+        {"max_pair_cases_30d", SG_JT_INT, 0, 0, 1000, 0, 0},
     };
     memset(out, 0, sizeof(*out));
     if (sg_json_validate(body, f, NFIELDS(f), err, errlen))
@@ -147,11 +148,39 @@ int rv_fatigue_policy_from_json(const json_t *body, rv_fatigue_policy *out, char
     out->max_per_week = (int)sg_json_int(body, "max_per_week", 0);
     out->min_interval_s = (int)sg_json_int(body, "min_interval_s", 0);
     out->cooldown_after_expiry_s = (int)sg_json_int(body, "cooldown_after_expiry_s", 0);
+    out->max_pair_cases_30d = (int)sg_json_int(body, "max_pair_cases_30d", 0);
     if (out->max_per_week < out->max_per_day) {
         snprintf(err, errlen, "max_per_week must be at least max_per_day");
         return -1;
     }
     return 0;
+}
+
+/* suspend_days: an integer 1..3650, or a list of 1..RV_SUSPEND_STEPS_MAX
+ * of them. */
+static int suspend_days_from_json(const json_t *v, rv_quality_policy *out, char *err, size_t errlen)
+{
+    size_t i;
+    json_t *e;
+
+    if (json_is_integer(v) && json_integer_value(v) >= 1 && json_integer_value(v) <= 3650) {
+        out->suspend_days = (int)json_integer_value(v);
+        out->nsteps = 0;
+        return 0;
+    }
+    if (!json_is_array(v) || json_array_size(v) < 1 || json_array_size(v) > RV_SUSPEND_STEPS_MAX)
+        goto bad;
+    json_array_foreach(v, i, e) {
+        if (!json_is_integer(e) || json_integer_value(e) < 1 || json_integer_value(e) > 3650)
+            goto bad;
+        out->steps[i] = (int)json_integer_value(e);
+    }
+    out->nsteps = (int)json_array_size(v);
+    out->suspend_days = out->steps[0];
+    return 0;
+bad:
+    snprintf(err, errlen, "suspend_days must be an integer 1..3650 or a list of 1..%d of them", RV_SUSPEND_STEPS_MAX);
+    return -1;
 }
 
 int rv_quality_policy_from_json(const json_t *body, rv_quality_policy *out, char *err, size_t errlen)
@@ -160,21 +189,62 @@ int rv_quality_policy_from_json(const json_t *body, rv_quality_policy *out, char
         {"min_decided_votes", SG_JT_INT, 1, 1, 1000000, 0, 0},
         {"min_accuracy", SG_JT_NUMBER, 1, 0, 1, 0, 0},
         {"max_no_show_rate", SG_JT_NUMBER, 1, 0, 1, 0, 0},
-        {"suspend_days", SG_JT_INT, 1, 1, 3650, 0, 0},
+        {"min_gold_votes", SG_JT_INT, 0, 1, 1000000, 0, 0},
+        {"min_gold_accuracy", SG_JT_NUMBER, 0, 0, 1, 0, 0},
+        {"pair_flag_margin", SG_JT_NUMBER, 0, 0, 1, 0, 0},
     };
+    json_t *rest = NULL, *days;
+    int rc = -1;
+
     memset(out, 0, sizeof(*out));
-    if (sg_json_validate(body, f, NFIELDS(f), err, errlen))
+    if (!json_is_object(body)) {
+        snprintf(err, errlen, "body must be a JSON object");
         return -1;
+    }
+    /* suspend_days has two forms, which the field table cannot say: it is
+     * checked on its own and the rest against the table. */
+    days = json_object_get(body, "suspend_days");
+    if (!days) {
+        snprintf(err, errlen, "suspend_days is required");
+        return -1;
+    }
+    if (!(rest = json_copy((json_t *)body))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    json_object_del(rest, "suspend_days");
+    if (sg_json_validate(rest, f, NFIELDS(f), err, errlen) || suspend_days_from_json(days, out, err, errlen))
+        goto cleanup;
     out->min_decided_votes = (int)sg_json_int(body, "min_decided_votes", 0);
     out->min_accuracy = json_number_value(json_object_get(body, "min_accuracy"));
     out->max_no_show_rate = json_number_value(json_object_get(body, "max_no_show_rate"));
-    out->suspend_days = (int)sg_json_int(body, "suspend_days", 0);
+    out->min_gold_votes = (int)sg_json_int(body, "min_gold_votes", RV_DEFAULT_MIN_GOLD_VOTES);
+    out->min_gold_accuracy = json_object_get(body, "min_gold_accuracy")
+                                 ? json_number_value(json_object_get(body, "min_gold_accuracy"))
+                                 : RV_DEFAULT_MIN_GOLD_ACCURACY;
+    out->pair_flag_margin = json_object_get(body, "pair_flag_margin")
+                                ? json_number_value(json_object_get(body, "pair_flag_margin"))
+                                : RV_DEFAULT_PAIR_FLAG_MARGIN;
     /* Belt and braces: the table's bounds are integers. */
-    if (!(out->min_accuracy >= 0 && out->min_accuracy <= 1) || !(out->max_no_show_rate >= 0 && out->max_no_show_rate <= 1)) {
-        snprintf(err, errlen, "min_accuracy and max_no_show_rate must be between 0 and 1");
-        return -1;
+    if (!(out->min_accuracy >= 0 && out->min_accuracy <= 1) || !(out->max_no_show_rate >= 0 && out->max_no_show_rate <= 1)
+        || !(out->min_gold_accuracy >= 0 && out->min_gold_accuracy <= 1)
+        || !(out->pair_flag_margin >= 0 && out->pair_flag_margin <= 1)) {
+        snprintf(err, errlen, "accuracies, rates and margins must be between 0 and 1");
+        goto cleanup;
     }
-    return 0;
+    rc = 0;
+cleanup:
+    json_decref(rest);
+    return rc;
+}
+
+int rv_suspend_days(const rv_quality_policy *p, int n)
+{
+    if (p->nsteps <= 0)
+        return p->suspend_days;
+    if (n < 1)
+        n = 1;
+    return p->steps[(n < p->nsteps ? n : p->nsteps) - 1];
 }
 
 json_t *rv_pool_rule_to_json(const rv_pool_rule *r)
@@ -187,16 +257,26 @@ json_t *rv_pool_rule_to_json(const rv_pool_rule *r)
 
 json_t *rv_fatigue_policy_to_json(const rv_fatigue_policy *p)
 {
-    return json_pack("{s:i, s:i, s:i, s:i, s:i, s:i}", "version", p->version, "max_open_ballots",
+    return json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i}", "version", p->version, "max_open_ballots",
                      p->max_open_ballots, "max_per_day", p->max_per_day, "max_per_week", p->max_per_week,
-                     "min_interval_s", p->min_interval_s, "cooldown_after_expiry_s", p->cooldown_after_expiry_s);
+                     "min_interval_s", p->min_interval_s, "cooldown_after_expiry_s", p->cooldown_after_expiry_s,
+                     "max_pair_cases_30d", p->max_pair_cases_30d);
 }
 
 json_t *rv_quality_policy_to_json(const rv_quality_policy *p)
 {
-    return json_pack("{s:i, s:i, s:f, s:f, s:i}", "version", p->version, "min_decided_votes", p->min_decided_votes,
-                     "min_accuracy", p->min_accuracy, "max_no_show_rate", p->max_no_show_rate, "suspend_days",
-                     p->suspend_days);
+    json_t *days;
+    if (p->nsteps > 0) {
+        days = json_array();
+        for (int i = 0; days && i < p->nsteps; i++)
+            json_array_append_new(days, json_integer(p->steps[i]));
+    } else {
+        days = json_integer(p->suspend_days);
+    }
+    return json_pack("{s:i, s:i, s:f, s:f, s:o, s:i, s:f, s:f}", "version", p->version, "min_decided_votes",
+                     p->min_decided_votes, "min_accuracy", p->min_accuracy, "max_no_show_rate", p->max_no_show_rate,
+                     "suspend_days", days, "min_gold_votes", p->min_gold_votes, "min_gold_accuracy",
+                     p->min_gold_accuracy, "pair_flag_margin", p->pair_flag_margin);
 }
 
 json_t *rv_policy_versioned(json_t *o, const rv_version_meta *m)

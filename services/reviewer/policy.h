@@ -42,7 +42,14 @@ typedef struct rv_fatigue_policy {
     int max_per_week;            /* 1..1000000, per ISO week (UTC) */
     int min_interval_s;          /* 0..604800 between two assignments */
     int cooldown_after_expiry_s; /* 0..31536000 after a ballot expired */
+    int max_pair_cases_30d;      /* 0..1000; 0 = no limit (optional, default 0) */
 } rv_fatigue_policy;
+
+#define RV_SUSPEND_STEPS_MAX 16
+/* Defaults of the optional quality fields (API.md v2). */
+#define RV_DEFAULT_MIN_GOLD_VOTES 5
+#define RV_DEFAULT_MIN_GOLD_ACCURACY 0.7
+#define RV_DEFAULT_PAIR_FLAG_MARGIN 0.25
 
 /* When a reviewer is suspended (see quality.h). */
 typedef struct rv_quality_policy {
@@ -50,8 +57,17 @@ typedef struct rv_quality_policy {
     int min_decided_votes;   /* 1..1000000: sample size before judging */
     double min_accuracy;     /* 0..1 */
     double max_no_show_rate; /* 0..1 */
-    int suspend_days;        /* 1..3650 */
+    int suspend_days;        /* 1..3650: the integer form, or the first step */
+    int min_gold_votes;      /* 1..1000000 (optional, default 5) */
+    double min_gold_accuracy;/* 0..1 (optional, default 0.7) */
+    double pair_flag_margin; /* 0..1 (optional, default 0.25), additive */
+    int nsteps;              /* 0: suspend_days was an integer; else the list */
+    int steps[RV_SUSPEND_STEPS_MAX]; /* suspend_days as a list, each 1..3650 */
 } rv_quality_policy;
+
+/* Length in days of a reviewer's n-th timed suspension (n >= 1): the n-th
+ * step, the last one repeating; the integer form for every n. */
+int rv_suspend_days(const rv_quality_policy *p, int n);
 
 
 /* Fills out from a JSON array of tags (NULL → empty). Refuses non-strings,

@@ -24,6 +24,9 @@ void rv_h_pool_rebuild(sg_req *req, void *ctx);      /* ops */
 void rv_h_reviewers_list(sg_req *req, void *ctx);    /* ops */
 void rv_h_reviewer_get(sg_req *req, void *ctx);      /* ops or self */
 void rv_h_reviewer_status(sg_req *req, void *ctx);   /* ops */
+void rv_h_reviewer_history(sg_req *req, void *ctx);  /* ops */
+void rv_h_reviewer_pairs(sg_req *req, void *ctx);    /* ops */
+void rv_h_reviewer_pairs_list(sg_req *req, void *ctx); /* ops: GET /v1/reviewer-pairs */
 void rv_h_availability(sg_req *req, void *ctx);      /* the reviewer (JWT) */
 
 #endif

@@ -1,4 +1,6 @@
-/* POST /v1/profiles:batch and POST /v1/activity:batch. */
+/* POST /v1/profiles:batch and POST /v1/activity:batch (upstream clients,
+ * scopes "profiles" and "activity": out of scope is 403 before the body is
+ * even looked at, so nothing is written). */
 #include "payloads.h"
 #include "routes.h"
 #include "svc.h"
@@ -12,6 +14,10 @@ void rv_h_profiles_batch(sg_req *req, void *ctx)
     char err[512];
     int rc;
 
+    if (!sg_principal_may(sg_req_principal(req), "profiles")) {
+        sg_reply_problem(req, 403, "Forbidden", "this API key lacks the scope profiles");
+        return;
+    }
     if (rv_profiles_parse(sg_req_json(req), &b, err, sizeof(err))) {
         sg_reply_problem(req, 400, "Bad Request", "%s", err);
         return;
@@ -32,6 +38,10 @@ void rv_h_activity_batch(sg_req *req, void *ctx)
     long added = 0;
     int rc;
 
+    if (!sg_principal_may(sg_req_principal(req), "activity")) {
+        sg_reply_problem(req, 403, "Forbidden", "this API key lacks the scope activity");
+        return;
+    }
     if (rv_activity_parse(sg_req_json(req), sg_time_now(), &b, err, sizeof(err))) {
         sg_reply_problem(req, 400, "Bad Request", "%s", err);
         return;

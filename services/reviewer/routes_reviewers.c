@@ -61,7 +61,7 @@ void rv_h_reviewers_list(sg_req *req, void *ctx)
     }
     arr = json_array();
     for (int i = 0; i < n && i < limit; i++)
-        json_array_append_new(arr, rv_reviewer_to_json(&items[i]));
+        json_array_append_new(arr, rv_reviewer_to_json_ops(&items[i]));
     sg_reply_json(req, 200, json_pack("{s:o, s:o}", "items", arr, "next_cursor",
                                       n > limit ? json_string(items[limit - 1].user_id) : json_null()));
 cleanup:
@@ -86,7 +86,112 @@ void rv_h_reviewer_get(sg_req *req, void *ctx)
     else if (rc != SG_OK)
         sg_reply_store_error(req, rc);
     else
-        sg_reply_json(req, 200, rv_reviewer_to_json(&r));
+        sg_reply_json(req, 200, who->kind == SG_AUTH_OPS ? rv_reviewer_to_json_ops(&r) : rv_reviewer_to_json(&r));
+}
+
+void rv_h_reviewer_pairs(sg_req *req, void *ctx)
+{
+    rv_svc *s = ctx;
+    const char *id = sg_req_param(req, "user_id"), *cursor;
+    rv_pair_stat *items = NULL;
+    int limit, n = 0, rc;
+    json_t *arr;
+
+    if (sg_req_page(req, &limit, &cursor))
+        return;
+    if (cursor && *cursor) {
+        sg_reply_problem(req, 400, "Bad Request", "this list has one page: use limit");
+        return;
+    }
+    if (!(items = calloc((size_t)limit, sizeof(*items)))) {
+        sg_reply_store_error(req, SG_ERR_DB);
+        return;
+    }
+    rc = rv_store_reviewer_pairs(s->pg, id, limit, items, &n);
+    if (rc == RV_NOT_FOUND) {
+        sg_reply_problem(req, 404, "Not Found", "%s is not a reviewer", id);
+        goto cleanup;
+    }
+    if (rc != SG_OK) {
+        sg_reply_store_error(req, rc);
+        goto cleanup;
+    }
+    arr = json_array();
+    for (int i = 0; i < n; i++)
+        json_array_append_new(arr, rv_pair_stat_to_json(&items[i]));
+    sg_reply_json(req, 200, json_pack("{s:s, s:o}", "user_id", id, "items", arr));
+cleanup:
+    free(items);
+}
+
+void rv_h_reviewer_pairs_list(sg_req *req, void *ctx)
+{
+    rv_svc *s = ctx;
+    const char *flagged = sg_req_query(req, "flagged");
+    rv_pair_stat *items = NULL;
+    long long offset;
+    double margin = 0;
+    int limit, n = 0, rc, only_flagged;
+    json_t *arr;
+
+    if (sg_req_page_seq(req, &limit, &offset))
+        return;
+    if (flagged && *flagged && strcmp(flagged, "true") && strcmp(flagged, "false")) {
+        sg_reply_problem(req, 400, "Bad Request", "flagged must be true or false");
+        return;
+    }
+    only_flagged = flagged && !strcmp(flagged, "true");
+    if (!(items = calloc((size_t)limit + 1, sizeof(*items)))) {
+        sg_reply_store_error(req, SG_ERR_DB);
+        return;
+    }
+    /* One more than asked tells whether another page follows; the cursor
+     * is the offset of the next page. */
+    rc = rv_store_pairs_list(s->pg, only_flagged, offset, limit + 1, items, &n, &margin);
+    if (rc != SG_OK) {
+        sg_reply_store_error(req, rc);
+        goto cleanup;
+    }
+    arr = json_array();
+    for (int i = 0; i < n && i < limit; i++)
+        json_array_append_new(arr, rv_pair_listing_to_json(&items[i], margin));
+    sg_reply_json(req, 200, json_pack("{s:o, s:o}", "items", arr, "next_cursor",
+                                      n > limit ? json_sprintf("%lld", offset + limit) : json_null()));
+cleanup:
+    free(items);
+}
+
+void rv_h_reviewer_history(sg_req *req, void *ctx)
+{
+    rv_svc *s = ctx;
+    const char *id = sg_req_param(req, "user_id");
+    rv_status_change *items = NULL;
+    long long after;
+    int limit, n = 0, rc;
+    json_t *arr;
+
+    if (sg_req_page_seq(req, &limit, &after))
+        return;
+    if (!(items = calloc((size_t)limit + 1, sizeof(*items)))) {
+        sg_reply_store_error(req, SG_ERR_DB);
+        return;
+    }
+    rc = rv_store_history(s->pg, id, after, limit + 1, items, &n);
+    if (rc == RV_NOT_FOUND) {
+        sg_reply_problem(req, 404, "Not Found", "%s is not a reviewer", id);
+        goto cleanup;
+    }
+    if (rc != SG_OK) {
+        sg_reply_store_error(req, rc);
+        goto cleanup;
+    }
+    arr = json_array();
+    for (int i = 0; i < n && i < limit; i++)
+        json_array_append_new(arr, rv_status_change_to_json(&items[i]));
+    sg_reply_json(req, 200, json_pack("{s:o, s:o}", "items", arr, "next_cursor",
+                                      n > limit ? json_sprintf("%lld", items[limit - 1].id) : json_null()));
+cleanup:
+    free(items);
 }
 
 void rv_h_reviewer_status(sg_req *req, void *ctx)

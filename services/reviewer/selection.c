@@ -95,6 +95,25 @@ rv_cand rv_candidate_check(const rv_select_filter *f, const rv_candidate *c)
     return RV_CAND_OK;
 }
 
+static int seated_has(const char *const *seated, size_t n, const char *id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(seated[i], id) == 0)
+            return 1;
+    return 0;
+}
+
+int rv_pair_allowed(const char *cand, const char *const *seated, size_t nseated, const rv_pair *full, size_t nfull)
+{
+    for (size_t i = 0; i < nfull; i++) {
+        if (strcmp(full[i].a, cand) == 0 && seated_has(seated, nseated, full[i].b))
+            return 0;
+        if (strcmp(full[i].b, cand) == 0 && seated_has(seated, nseated, full[i].a))
+            return 0;
+    }
+    return 1;
+}
+
 typedef struct keyed {
     double key;
     size_t idx;

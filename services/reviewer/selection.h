@@ -58,6 +58,17 @@ int rv_ids_contains(const char *const *sorted, size_t n, const char *id);
 /* 1 when the ','-joined tag list holds every tag of required. */
 int rv_tags_csv_has_all(const char *csv, const rv_tags *required);
 
+/* Pair limit (fatigue policy max_pair_cases_30d). A pair of reviewer ids,
+ * in either order (the store returns them in the database's order). */
+typedef struct rv_pair {
+    const char *a, *b;
+} rv_pair;
+
+/* 1 when cand may join the reviewers already seated on the case: no pair
+ * (cand, s) with s in seated[0..nseated) is among full[0..nfull) (the pairs
+ * at their limit). Pure; O(nfull * nseated). */
+int rv_pair_allowed(const char *cand, const char *const *seated, size_t nseated, const rv_pair *full, size_t nfull);
+
 /* Draws min(k, n) distinct indices of w[0..n) at random, each draw weighted
  * by w (Efraimidis–Spirakis: the k largest keys u^(1/w_i), computed as
  * log(u)/w_i). Weights must be > 0. Writes the indices to out (room for

@@ -84,6 +84,16 @@ int rv_store_set_availability(sg_pg_pool *p, const char *user_id, int paused, do
  * activate). */
 int rv_store_set_status(sg_pg_pool *p, const char *user_id, rv_status status, const char *reason,
                         const char *actor, double now, rv_reviewer *out, char *why, size_t whylen);
+/* Announces a status change (rv_status_announced) in the caller's
+ * transaction: an sg.reviewer.status_changed outbox row keyed by user_id
+ * (payload from rv_status_changed_encode). Nothing when the change is not
+ * announced. The caller holds the user's row lock, so one reviewer's events
+ * leave in the order of their changes. */
+int rv_store_status_announce(sg_pg *c, const char *user_id, rv_status from, rv_status to, const char *reason);
+/* A reviewer's status changes with id > after, oldest first; items has
+ * room for limit; *n set. RV_NOT_FOUND when the user is not a reviewer
+ * (own connection, one statement). */
+int rv_store_history(sg_pg_pool *p, const char *user_id, long long after, int limit, rv_status_change *items, int *n);
 /* Reviewers per status: counts[i] for active, paused, suspended, retired
  * (own connection, waiting at most timeout_ms for it; one statement). */
 int rv_store_status_counts(sg_pg_pool *p, int timeout_ms, long counts[4]);
@@ -125,9 +135,24 @@ typedef enum {
  * n); *found set. */
 int rv_store_reviewers_truth(sg_pg *c, size_t n, const char *const *ids, rv_lock_mode lock, rv_rows **res,
                              rv_candidate *cands, int *found);
+/* Share-locks the users rows of ids (user_id order), waiting: the pair
+ * limit's guard. A pick is locked FOR UPDATE by its selection; holding the
+ * already seated reviewers FOR SHARE as well means two selections that
+ * would each add one case to the same pair always conflict on one of its
+ * two rows, so the second checks the pair after the first committed. */
+int rv_store_lock_shared(sg_pg *c, size_t n, const char *const *ids);
+/* The pair limit's check: of the pairs (as[i], bs[i]) (either order,
+ * repeats fine), those seated together on at least max cases in the 30 UTC
+ * days up to now's (pair_days, by primary key: one index probe per pair,
+ * whatever the pool size). full has room for n; strings point into *rows
+ * (free with rv_rows_free); *nfull set. */
+int rv_store_pairs_full(sg_pg *c, size_t n, const char *const *as, const char *const *bs, int max, double now,
+                        rv_rows **rows, rv_pair *full, size_t *nfull);
 /* Records the assignment: per reviewer one more open ballot and the day/week
  * counters, a fresh sample_key, an assignments row each, and the answer on
- * the panel request. */
+ * the panel request; every new pair of reviewers on the case (a new one
+ * with anyone seated before, in any round, or with another new one) counts
+ * one more case today in pair_days. */
 int rv_store_panel_assign(sg_pg *c, const rv_panel_req *r, size_t n, const char *const *ids, int shortfall,
                           double now);
 /* Adds the sg.panel.assigned outbox row (payload from
@@ -135,17 +160,70 @@ int rv_store_panel_assign(sg_pg *c, const rv_panel_req *r, size_t n, const char 
 int rv_store_panel_assigned_emit(sg_pg *c, const char *case_id, const json_t *payload, const char *traceparent);
 
 /* --- outcomes (store_outcomes.c), inside the consumer's transaction --- */
-/* Closes the ballots of the given reviewers on case_id and records their
- * outcomes (RV_OUT_NONE keeps the recorded one) and with_majority (-1 keeps
- * it): counters move by the deltas of rv_outcome_delta, each open ballot is
- * released once, a newly expired ballot starts the cooldown. Reviewers not
- * assigned to the case are ignored. *changed = reviewers whose fatigue
- * state changed (may be NULL). */
-int rv_store_record_outcomes(sg_pg *c, const char *case_id, size_t n, const char *const *ids,
-                             const rv_outcome *outcomes, const int *with_majority, double now, long *changed);
+/* What one report (sg.ballot.closed, sg.case.decided, sg.case.finalized)
+ * says about one assignment. Each field's "unknown" keeps the recorded
+ * value: RV_OUT_NONE, with_majority -1, RV_DEC_NONE, RV_GOLD_NONE. */
+typedef struct rv_ballot_report {
+    const char *reviewer_id;
+    rv_outcome outcome;
+    int with_majority;
+    rv_decision decision;
+    int gold;
+} rv_ballot_report;
+
+/* Closes the ballots of the reported reviewers on case_id and merges the
+ * reports into their recorded states (rv_ballot_merge, rv_ballot_set_gold;
+ * several reports about one reviewer apply in order): counters move by the
+ * deltas of rv_outcome_delta, each open ballot is released once, a newly
+ * expired ballot starts the cooldown. Reviewers not assigned to the case
+ * are ignored. *changed = reviewers whose fatigue state changed (may be
+ * NULL). */
+int rv_store_record_outcomes(sg_pg *c, const char *case_id, size_t n, const rv_ballot_report *reports, double now,
+                             long *changed);
+
+/* The case's verdicts as this service knows them (case_verdicts). */
+typedef struct rv_case_verdict {
+    rv_decision verdict;          /* sg.case.decided; RV_DEC_NONE until then */
+    rv_decision final_verdict;    /* sg.case.finalized; RV_DEC_NONE until then */
+    int audit;
+    rv_decision expected_verdict;
+} rv_case_verdict;
+
+/* Records the decided verdict (sg.case.decided) and returns the row, locked
+ * for the rest of the transaction (so sg.case.finalized of the same case
+ * waits, and vice versa). */
+int rv_store_case_decided_mark(sg_pg *c, const char *case_id, rv_decision verdict, double now, rv_case_verdict *out);
+/* Records the finalization (sg.case.finalized) and returns the row, locked
+ * likewise. */
+int rv_store_case_finalized_mark(sg_pg *c, const rv_case_finalized *f, double now, rv_case_verdict *out);
+/* The voted ballots of the case with their recorded decisions (those
+ * sg.case.decided reported): reports[i] has reviewer_id (strings owned by
+ * *rows, free with rv_rows_free), outcome RV_OUT_VOTED, decision, and the
+ * unknowns elsewhere. *reports malloc'ed (free), *n set. */
+int rv_store_case_decisions(sg_pg *c, const char *case_id, rv_rows **rows, rv_ballot_report **reports, size_t *n);
 /* Closes every ballot of the case still open (a decided case has no open
  * ballots left: they were cancelled), through rv_store_record_outcomes.
  * The reviewers concerned are returned in ids (free with rv_ids_free). */
 int rv_store_close_case(sg_pg *c, const char *case_id, double now, char ***ids, size_t *n);
+
+/* --- pairs (store_pairs.c) --- */
+/* Records, for every two of the case's voters with a decision (ids[i],
+ * decs[i]), whether they voted the same way (pair_cases; a pair and case
+ * once, so a redelivery adds nothing). Inside the caller's transaction. */
+int rv_store_pair_cases_add(sg_pg *c, const char *case_id, size_t n, const char *const *ids,
+                            const rv_decision *decs, double now);
+/* Both read pair_totals, the sums of the 90 days pair_cases keeps (the
+ * pool adjustment drops older rows and takes them off the sums, so the
+ * window moves in steps of SG_POOL_ADJUST_INTERVAL_S).
+ * The reviewers user_id sat with most (most cases first), at most limit;
+ * items has room for limit, *n set. RV_NOT_FOUND when user_id is not a
+ * reviewer (own connection, one statement). */
+int rv_store_reviewer_pairs(sg_pg_pool *p, const char *user_id, int limit, rv_pair_stat *items, int *n);
+/* Pairs with at least RV_PAIR_MIN_CASES cases together, ordered by (a, b),
+ * from offset on, at most limit; only the flagged ones (quality.h:
+ * rv_pair_flagged, with the current policy's pair_flag_margin) when
+ * flagged. *margin = that margin (own connection, one statement). */
+int rv_store_pairs_list(sg_pg_pool *p, int flagged, long long offset, int limit, rv_pair_stat *items, int *n,
+                        double *margin);
 
 #endif

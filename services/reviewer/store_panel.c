@@ -31,7 +31,7 @@ int rv_store_panel_claim(sg_pg *c, const rv_panel_req *r, const char *event_id, 
                       "   reviewer_tags, deadline) VALUES ($1, $2::int, $3, $4, $5::int, $6::text[], $7::timestamptz)"
                       "   ON CONFLICT (case_id, round) DO NOTHING RETURNING 1)"
                       " SELECT (SELECT count(*) FROM ins), f.version, f.max_open_ballots, f.max_per_day, f.max_per_week,"
-                      " f.min_interval_s, f.cooldown_after_expiry_s,"
+                      " f.min_interval_s, f.cooldown_after_expiry_s, f.max_pair_cases_30d,"
                       " (SELECT coalesce(json_agg(a.reviewer_id), '[]'::json) FROM assignments a WHERE a.case_id = $1)"
                       " FROM fatigue_policies f ORDER BY f.version DESC LIMIT 1",
                       7, SG_P(r->case_id, round, event_id, r->report_type, seats,
@@ -52,7 +52,8 @@ int rv_store_panel_claim(sg_pg *c, const rv_panel_req *r, const char *event_id, 
     policy->max_per_week = rv_cell_int(res, 0, 4);
     policy->min_interval_s = rv_cell_int(res, 0, 5);
     policy->cooldown_after_expiry_s = rv_cell_int(res, 0, 6);
-    arr = json_loads(PQgetvalue(res, 0, 7), JSON_DECODE_ANY, NULL);
+    policy->max_pair_cases_30d = rv_cell_int(res, 0, 7);
+    arr = json_loads(PQgetvalue(res, 0, 8), JSON_DECODE_ANY, NULL);
     if (!json_is_array(arr))
         goto cleanup;
     if (json_array_size(arr) > 0 && !(*on_case = calloc(json_array_size(arr), sizeof(**on_case))))
@@ -203,6 +204,61 @@ int rv_store_reviewers_truth(sg_pg *c, size_t n, const char *const *ids, rv_lock
 #undef TRUTH_COLS
 }
 
+int rv_store_lock_shared(sg_pg *c, size_t n, const char *const *ids)
+{
+    char *arr;
+    int rc;
+    if (n == 0)
+        return SG_OK;
+    if (!(arr = sg_pg_text_array(ids, n)))
+        return SG_ERR_DB;
+    rc = sg_pg_exec(c, "SELECT 1 FROM users WHERE user_id = ANY($1::text[]) ORDER BY user_id FOR SHARE", 1, SG_P(arr));
+    free(arr);
+    return rc;
+}
+
+int rv_store_pairs_full(sg_pg *c, size_t n, const char *const *as, const char *const *bs, int max, double now,
+                        rv_rows **rows, rv_pair *full, size_t *nfull)
+{
+    char *aa = NULL, *bb = NULL, since[16], lim[16];
+    PGresult *r = NULL;
+    int rc = SG_ERR_DB;
+
+    *rows = NULL;
+    *nfull = 0;
+    if (n == 0)
+        return SG_OK;
+    if (!(aa = sg_pg_text_array(as, n)) || !(bb = sg_pg_text_array(bs, n)))
+        goto cleanup;
+    sg_day_format(sg_day_of(now) - 29, since, sizeof(since));
+    snprintf(lim, sizeof(lim), "%d", max);
+    /* Canonical (a < b in the database's collation) and distinct, then one
+     * primary-key range per pair: the last 30 days of that pair only. The
+     * per-pair LATERAL aggregate keeps that shape in the cached generic
+     * plan too (measured: a plain join's generic plan cost ~1 ms here
+     * against 0.2 ms). */
+    r = sg_pg_query(c,
+                    "SELECT x.a, x.b FROM (SELECT DISTINCT least(u.a, u.b) AS a, greatest(u.a, u.b) AS b"
+                    "   FROM unnest($1::text[], $2::text[]) AS u(a, b) WHERE u.a <> u.b) x,"
+                    " LATERAL (SELECT sum(p.n) AS n FROM pair_days p"
+                    "   WHERE p.a = x.a AND p.b = x.b AND p.day >= $3::date) t"
+                    " WHERE t.n >= $4::int",
+                    4, SG_P(aa, bb, since, lim));
+    if (!sg_pg_ok(r)) {
+        rc = sg_pg_err(c);
+        PQclear(r);
+        goto cleanup;
+    }
+    for (int i = 0; i < PQntuples(r) && (size_t)i < n; i++)
+        full[(*nfull)++] = (rv_pair){PQgetvalue(r, i, 0), PQgetvalue(r, i, 1)};
+    *rows = r;
+    rc = SG_OK;
+cleanup:
+    free(aa);
+    free(bb);
+    return rc;
+}
+
 int rv_store_panel_assign(sg_pg *c, const rv_panel_req *r, size_t n, const char *const *ids, int shortfall,
                           double now)
 {
@@ -227,7 +283,16 @@ int rv_store_panel_assign(sg_pg *c, const rv_panel_req *r, size_t n, const char 
                     "   sample_key = random()"
                     "   WHERE user_id = ANY($3::text[]) RETURNING user_id),"
                     " a AS (INSERT INTO assignments (case_id, reviewer_id, round, assigned_at)"
-                    "   SELECT $1, user_id, $2::int, " RV_AT("$4") " FROM u)"
+                    "   SELECT $1, user_id, $2::int, " RV_AT("$4") " FROM u),"
+                    /* The statement's snapshot holds the earlier rounds only;
+                     * rows in (a, b) order so that two selections touching
+                     * the same pairs wait for each other, never deadlock. */
+                    " p AS (INSERT INTO pair_days AS d (a, b, day, n)"
+                    "   SELECT q.a, q.b, $5::date, 1 FROM (SELECT DISTINCT least(x, y) AS a, greatest(x, y) AS b"
+                    "     FROM unnest($3::text[]) AS x,"
+                    "     (SELECT reviewer_id FROM assignments WHERE case_id = $1 UNION SELECT unnest($3::text[])) AS o(y)"
+                    "     WHERE x <> y) q ORDER BY q.a, q.b"
+                    "   ON CONFLICT (a, b, day) DO UPDATE SET n = d.n + 1)"
                     " UPDATE panel_requests SET reviewer_ids = $3::text[], shortfall = $7::int"
                     " WHERE case_id = $1 AND round = $2::int",
                     7, SG_P(r->case_id, round, arr, at, day, week, sf));

@@ -1,5 +1,6 @@
 /* Versioned policies: pool rule, fatigue policy, quality policy. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "store.h"
@@ -62,7 +63,7 @@ int rv_store_fatigue_policy_current(sg_pg *c, rv_fatigue_policy *out, rv_version
     int found = latest_row(c,
                            "SELECT version, max_open_ballots, max_per_day, max_per_week, min_interval_s,"
                            " cooldown_after_expiry_s, " SG_SQL_TS("created_at")
-                           ", created_by FROM fatigue_policies ORDER BY version DESC LIMIT 1",
+                           ", created_by, max_pair_cases_30d FROM fatigue_policies ORDER BY version DESC LIMIT 1",
                            &r);
     if (found != SG_OK) {
         rc = found;
@@ -74,6 +75,7 @@ int rv_store_fatigue_policy_current(sg_pg *c, rv_fatigue_policy *out, rv_version
     out->max_per_week = rv_cell_int(r, 0, 3);
     out->min_interval_s = rv_cell_int(r, 0, 4);
     out->cooldown_after_expiry_s = rv_cell_int(r, 0, 5);
+    out->max_pair_cases_30d = rv_cell_int(r, 0, 8);
     read_meta(r, 6, meta);
     rc = SG_OK;
 cleanup:
@@ -87,7 +89,9 @@ int rv_store_quality_policy_current(sg_pg *c, rv_quality_policy *out, rv_version
     PGresult *r = NULL;
     int found = latest_row(c,
                            "SELECT version, min_decided_votes, min_accuracy, max_no_show_rate, suspend_days, "
-                           SG_SQL_TS("created_at") ", created_by FROM quality_policies ORDER BY version DESC LIMIT 1",
+                           SG_SQL_TS("created_at") ", created_by, min_gold_votes, min_gold_accuracy, pair_flag_margin,"
+                           " array_to_string(suspend_days_steps, ',')"
+                           " FROM quality_policies ORDER BY version DESC LIMIT 1",
                            &r);
     if (found != SG_OK) {
         rc = found;
@@ -98,6 +102,19 @@ int rv_store_quality_policy_current(sg_pg *c, rv_quality_policy *out, rv_version
     out->min_accuracy = rv_cell_double(r, 0, 2);
     out->max_no_show_rate = rv_cell_double(r, 0, 3);
     out->suspend_days = rv_cell_int(r, 0, 4);
+    out->min_gold_votes = rv_cell_int(r, 0, 7);
+    out->min_gold_accuracy = rv_cell_double(r, 0, 8);
+    out->pair_flag_margin = rv_cell_double(r, 0, 9);
+    out->nsteps = 0;
+    /* The column's CHECK bounds the list; the text is "7,30,90" or "". */
+    for (const char *p = rv_cell_str(r, 0, 10); *p && out->nsteps < RV_SUSPEND_STEPS_MAX;) {
+        char *end;
+        long d = strtol(p, &end, 10);
+        if (end == p)
+            break;
+        out->steps[out->nsteps++] = (int)d;
+        p = *end == ',' ? end + 1 : end;
+    }
     read_meta(r, 5, meta);
     rc = SG_OK;
 cleanup:
@@ -196,20 +213,21 @@ int rv_store_pool_rule_put(sg_pg_pool *p, rv_pool_rule *rule, const char *actor,
 
 int rv_store_fatigue_policy_put(sg_pg_pool *p, rv_fatigue_policy *f, const char *actor, rv_version_meta *meta)
 {
-    char a[16], b[16], c[16], d[16], e[16];
+    char a[16], b[16], c[16], d[16], e[16], g[16];
     snprintf(a, sizeof(a), "%d", f->max_open_ballots);
     snprintf(b, sizeof(b), "%d", f->max_per_day);
     snprintf(c, sizeof(c), "%d", f->max_per_week);
     snprintf(d, sizeof(d), "%d", f->min_interval_s);
     snprintf(e, sizeof(e), "%d", f->cooldown_after_expiry_s);
+    snprintf(g, sizeof(g), "%d", f->max_pair_cases_30d);
     put_ctx x = {
         "LOCK TABLE fatigue_policies IN EXCLUSIVE MODE",
         "INSERT INTO fatigue_policies (version, max_open_ballots, max_per_day, max_per_week, min_interval_s,"
-        " cooldown_after_expiry_s, created_by)"
-        " SELECT coalesce(max(version), 0) + 1, $1::int, $2::int, $3::int, $4::int, $5::int, $6 FROM fatigue_policies"
-        " RETURNING version, " SG_SQL_TS("created_at") ", created_by",
-        6,
-        SG_P(a, b, c, d, e, actor),
+        " cooldown_after_expiry_s, created_by, max_pair_cases_30d)"
+        " SELECT coalesce(max(version), 0) + 1, $1::int, $2::int, $3::int, $4::int, $5::int, $6, $7::int"
+        " FROM fatigue_policies RETURNING version, " SG_SQL_TS("created_at") ", created_by",
+        7,
+        SG_P(a, b, c, d, e, actor, g),
         &f->version,
         meta,
     };
@@ -218,19 +236,29 @@ int rv_store_fatigue_policy_put(sg_pg_pool *p, rv_fatigue_policy *f, const char 
 
 int rv_store_quality_policy_put(sg_pg_pool *p, rv_quality_policy *q, const char *actor, rv_version_meta *meta)
 {
-    char a[16], b[32], c[32], d[16];
+    char a[16], b[32], c[32], d[16], g[16], h[32], m[32], steps[RV_SUSPEND_STEPS_MAX * 6 + 3];
+    size_t off = 0;
     snprintf(a, sizeof(a), "%d", q->min_decided_votes);
     snprintf(b, sizeof(b), "%.17g", q->min_accuracy);
     snprintf(c, sizeof(c), "%.17g", q->max_no_show_rate);
     snprintf(d, sizeof(d), "%d", q->suspend_days);
+    snprintf(g, sizeof(g), "%d", q->min_gold_votes);
+    snprintf(h, sizeof(h), "%.17g", q->min_gold_accuracy);
+    snprintf(m, sizeof(m), "%.17g", q->pair_flag_margin);
+    steps[0] = '\0';
+    for (int i = 0; i < q->nsteps && i < RV_SUSPEND_STEPS_MAX; i++)
+        off += (size_t)snprintf(steps + off, sizeof(steps) - off, "%s%d", i ? "," : "{", q->steps[i]);
+    if (q->nsteps > 0)
+        snprintf(steps + off, sizeof(steps) - off, "}");
     put_ctx x = {
         "LOCK TABLE quality_policies IN EXCLUSIVE MODE",
         "INSERT INTO quality_policies (version, min_decided_votes, min_accuracy, max_no_show_rate, suspend_days,"
-        " created_by)"
-        " SELECT coalesce(max(version), 0) + 1, $1::int, $2::float8, $3::float8, $4::int, $5 FROM quality_policies"
+        " created_by, min_gold_votes, min_gold_accuracy, pair_flag_margin, suspend_days_steps)"
+        " SELECT coalesce(max(version), 0) + 1, $1::int, $2::float8, $3::float8, $4::int, $5, $6::int, $7::float8,"
+        " $8::float8, NULLIF($9, '')::int[] FROM quality_policies"
         " RETURNING version, " SG_SQL_TS("created_at") ", created_by",
-        5,
-        SG_P(a, b, c, d, actor),
+        9,
+        SG_P(a, b, c, d, actor, g, h, m, steps),
         &q->version,
         meta,
     };

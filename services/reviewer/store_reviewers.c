@@ -5,13 +5,16 @@
 #include <string.h>
 
 #include "eligibility.h"
+#include "payloads.h"
+#include "sg/app.h"
+#include "sg/outbox.h"
 #include "store.h"
 #include "store_util.h"
 
 #define REVIEWER_COLS                                                                                                \
     "user_id, status, reason, " SG_SQL_TS("status_changed_at") ", " SG_SQL_TS("suspended_until")                             \
     ", assigned, voted, expired, declined, decided, with_majority, open_ballots, " SG_SQL_TS("last_assigned_at") ", "    \
-    SG_SQL_TS("cooldown_until")
+    SG_SQL_TS("cooldown_until") ", gold_votes, gold_hits"
 
 static void read_reviewer(const PGresult *r, int row, rv_reviewer *out)
 {
@@ -31,6 +34,67 @@ static void read_reviewer(const PGresult *r, int row, rv_reviewer *out)
     out->open_ballots = rv_cell_int(r, row, 11);
     rv_copy(out->last_assigned_at, sizeof(out->last_assigned_at), rv_cell_str(r, row, 12));
     rv_copy(out->cooldown_until, sizeof(out->cooldown_until), rv_cell_str(r, row, 13));
+    out->gold_votes = rv_cell_int(r, row, 14);
+    out->gold_hits = rv_cell_int(r, row, 15);
+}
+
+typedef struct history_ctx {
+    const char *user_id;
+    long long after;
+    int limit;
+    rv_status_change *items;
+    int *n;
+} history_ctx;
+
+static int history_on(sg_pg *c, void *arg)
+{
+    history_ctx *x = arg;
+    char after[24], lim[16];
+    int rc = SG_OK;
+    PGresult *r;
+
+    snprintf(after, sizeof(after), "%lld", x->after);
+    snprintf(lim, sizeof(lim), "%d", x->limit);
+    /* The first row says whether the user is a reviewer at all. */
+    r = sg_pg_query(c,
+                    "SELECT (SELECT status IS NOT NULL FROM users WHERE user_id = $1), h.id, h.from_status,"
+                    " h.to_status, h.reason, h.actor, " SG_SQL_TS("h.changed_at") ", h.suspend_days, "
+                    SG_SQL_TS("h.suspended_until") " FROM (SELECT 1) one LEFT JOIN LATERAL"
+                    " (SELECT * FROM reviewer_status_history WHERE user_id = $1 AND id > $2::bigint ORDER BY id"
+                    "  LIMIT $3::int) h ON true",
+                    3, SG_P(x->user_id, after, lim));
+    *x->n = 0;
+    if (!sg_pg_ok(r) || PQntuples(r) < 1) {
+        rc = sg_pg_err(c);
+        goto cleanup;
+    }
+    if (!rv_cell_bool(r, 0, 0)) {
+        rc = RV_NOT_FOUND;
+        goto cleanup;
+    }
+    for (int i = 0; i < PQntuples(r) && *x->n < x->limit; i++) {
+        rv_status_change *h = &x->items[*x->n];
+        if (PQgetisnull(r, i, 1))
+            continue;
+        h->id = atoll(PQgetvalue(r, i, 1));
+        rv_copy(h->from_status, sizeof(h->from_status), rv_cell_str(r, i, 2));
+        rv_copy(h->to_status, sizeof(h->to_status), rv_cell_str(r, i, 3));
+        rv_copy(h->reason, sizeof(h->reason), rv_cell_str(r, i, 4));
+        rv_copy(h->actor, sizeof(h->actor), rv_cell_str(r, i, 5));
+        rv_copy(h->changed_at, sizeof(h->changed_at), rv_cell_str(r, i, 6));
+        h->suspend_days = rv_cell_int(r, i, 7);
+        rv_copy(h->suspended_until, sizeof(h->suspended_until), rv_cell_str(r, i, 8));
+        (*x->n)++;
+    }
+cleanup:
+    PQclear(r);
+    return rc;
+}
+
+int rv_store_history(sg_pg_pool *p, const char *user_id, long long after, int limit, rv_status_change *items, int *n)
+{
+    history_ctx x = {user_id, after, limit, items, n};
+    return rv_on_conn(p, 2000, history_on, &x);
 }
 
 static int reviewer_read(sg_pg *c, const char *user_id, rv_reviewer *out)
@@ -256,7 +320,9 @@ static int status_tx(sg_pg *c, void *arg)
                         " q_voted = CASE WHEN status = 'suspended' THEN 0 ELSE q_voted END,"
                         " q_expired = CASE WHEN status = 'suspended' THEN 0 ELSE q_expired END,"
                         " q_decided = CASE WHEN status = 'suspended' THEN 0 ELSE q_decided END,"
-                        " q_with_majority = CASE WHEN status = 'suspended' THEN 0 ELSE q_with_majority END"
+                        " q_with_majority = CASE WHEN status = 'suspended' THEN 0 ELSE q_with_majority END,"
+                        " q_gold_votes = CASE WHEN status = 'suspended' THEN 0 ELSE q_gold_votes END,"
+                        " q_gold_hits = CASE WHEN status = 'suspended' THEN 0 ELSE q_gold_hits END"
                         " WHERE user_id = $1",
                         3, SG_P(x->user_id, x->reason, now));
     } else {
@@ -267,6 +333,8 @@ static int status_tx(sg_pg *c, void *arg)
     }
     if (rc == SG_OK)
         rc = write_history(c, x->user_id, cur, x->status, x->reason, x->actor, now);
+    if (rc == SG_OK)
+        rc = rv_store_status_announce(c, x->user_id, cur, x->status, x->reason);
     if (rc != SG_OK)
         return rc;
     return reviewer_read(c, x->user_id, x->out);
@@ -279,6 +347,20 @@ int rv_store_set_status(sg_pg_pool *p, const char *user_id, rv_status status, co
     if (whylen)
         why[0] = '\0';
     return sg_pg_tx(p, SG_TX_READ_COMMITTED, status_tx, &x);
+}
+
+int rv_store_status_announce(sg_pg *c, const char *user_id, rv_status from, rv_status to, const char *reason)
+{
+    json_t *payload;
+    int rc;
+
+    if (!rv_status_announced(from, to))
+        return SG_OK;
+    if (!(payload = rv_status_changed_encode(user_id, to, reason)))
+        return SG_ERR_DB;
+    rc = sg_outbox_add(c, SG_T_REVIEWER_STATUS, user_id, SG_T_REVIEWER_STATUS, payload, NULL);
+    json_decref(payload);
+    return rc;
 }
 
 static int counts_on(sg_pg *c, void *arg)

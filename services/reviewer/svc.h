@@ -19,6 +19,7 @@
 
 #include "fcache.h"
 #include "sg/app.h"
+#include "sg/inbox.h"
 #include "sg/metrics.h"
 #include "sg/pg.h"
 #include "sg/redis.h"
@@ -58,5 +59,28 @@ void rv_count(rv_svc *s, const char *name, const char *labels, double v);
 /* The metrics collector (collect.c; sg_metrics_collector, ctx = rv_svc):
  * sg_reviewers{status=...} gauges and the fatigue cache's resets. */
 void rv_collect(FILE *out, void *ctx);
+
+/* ---- entry points main.c wires (ctx = the rv_svc) ----
+ * Kafka consumers (consumers.c; sg_inbox_fn: each runs inside the inbox
+ * transaction). A payload that can never be handled returns a positive
+ * code: the event is logged and dropped. */
+/* sg.panel.requested → selection → sg.panel.assigned */
+int rv_on_panel_requested(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, void *ctx);
+/* sg.ballot.closed → releases the open ballot, records the outcome */
+int rv_on_ballot_closed(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, void *ctx);
+/* sg.case.decided → records every panelist's outcome, decision and
+ * with_majority (against the final verdict when that came first) */
+int rv_on_case_decided(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, void *ctx);
+/* sg.case.finalized → marks measured against the final verdict; gold marks
+ * of audit cases (results.h) */
+int rv_on_case_finalized(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, void *ctx);
+/* sg.user.activity → one visit */
+int rv_on_user_activity(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, void *ctx);
+
+/* Timers (timers.c; sg_worker_fn). */
+/* Polled every second; runs the pool adjustment every
+ * SG_POOL_ADJUST_INTERVAL_S (first run at start-up). When another replica
+ * holds the adjustment lock it skips this turn. */
+int rv_pool_adjust_worker(void *ctx);
 
 #endif

@@ -1,7 +1,6 @@
 /* See timers.h. */
-#include "timers.h"
-
 #include "svc.h"
+
 #include "sg/log.h"
 #include "store.h"
 #include "sg/timeutil.h"

@@ -30,7 +30,8 @@ FUZZ_ENV      := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:allocator_may_retu
 FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS  := $(FUZZ_NAMES:%=$(FUZZ_B)/fuzz_%)
 
-RV_PURE := services/reviewer/payloads.c services/reviewer/policy.c services/reviewer/quality.c
+RV_PURE := services/reviewer/payloads.c services/reviewer/policy.c services/reviewer/quality.c \
+           services/reviewer/reviewer.c
 FUZZ_SRC_router :=
 FUZZ_SRC_auth   :=
 FUZZ_SRC_body   := services/report/intake.c services/report/rule.c services/report/decision.c $(RV_PURE) \
@@ -39,6 +40,7 @@ FUZZ_SRC_events := $(RV_PURE) services/reward/payloads.c services/reward/rule.c 
                    services/report/payloads.c services/report/decision.c services/report/lifecycle.c
 FUZZ_SRC_values := services/report/intake.c services/report/rule.c services/report/decision.c \
                    services/reward/catalog.c
+FUZZ_SRC_template := services/report/notify.c
 
 # Extra libFuzzer flags per target. Bodies may be 64 KiB and some limits
 # (evidence 16384 bytes serialized, description 2000 code points, batches of

@@ -4,6 +4,7 @@
  * the way the consumers free:
  *   reviewer: rv_panel_req_parse (sg.panel.requested), rv_ballot_closed_parse
  *   (sg.ballot.closed), rv_case_decided_parse (sg.case.decided),
+ *   rv_case_finalized_parse (sg.case.finalized),
  *   rv_activity_item_parse non-strict (sg.user.activity), and the
  *   sg.panel.assigned an accepted panel request would be answered with
  *   (rv_panel_assigned_encode, its exclusions standing in for the panel);
@@ -83,8 +84,18 @@ static void fuzz_reviewer(const json_t *p)
             FZ_CHECK(outcome_ok(cd.outcomes[i]), "ballot %zu outcome %d", i, (int)cd.outcomes[i]);
             FZ_CHECK(cd.with_majority[i] >= -1 && cd.with_majority[i] <= 1, "ballot %zu with_majority", i);
             FZ_CHECK(cd.with_majority[i] == -1 || cd.outcomes[i] == RV_OUT_VOTED, "unvoted ballot %zu counted", i);
+            FZ_CHECK(cd.decisions[i] == RV_DEC_NONE || cd.outcomes[i] == RV_OUT_VOTED, "unvoted ballot %zu decided", i);
+            FZ_CHECK(rv_decision_name(cd.decisions[i]) || cd.decisions[i] == RV_DEC_NONE, "ballot %zu decision", i);
         }
         rv_case_decided_free(&cd);
+    }
+
+    rv_case_finalized cf;
+    if (rv_case_finalized_parse(p, &cf, err, sizeof err) == 0) {
+        FZ_CHECK(sg_is_opaque_id(cf.case_id), "finalized case_id");
+        FZ_CHECK(!cf.audit || cf.expected_verdict != RV_DEC_NONE, "audit without expected_verdict");
+        FZ_CHECK(cf.audit || cf.expected_verdict == RV_DEC_NONE, "expected_verdict outside an audit");
+        FZ_CHECK(!cf.appeal_case_id || sg_is_opaque_id(cf.appeal_case_id), "appeal_case_id");
     }
 
     const char *user_id;

@@ -78,6 +78,11 @@ SEEDS = {
                       "cooldown_after_expiry_s": 86400}),
         "quality": j({"min_decided_votes": 20, "min_accuracy": 0.6, "max_no_show_rate": 1,
                       "suspend_days": 30}),
+        "quality_v2": j({"min_decided_votes": 20, "min_accuracy": 0.6, "max_no_show_rate": 1,
+                         "suspend_days": [2, 7, 30], "min_gold_votes": 5, "min_gold_accuracy": 0.7,
+                         "pair_flag_margin": 0.25}),
+        "fatigue_pairs": j({"max_open_ballots": 3, "max_per_day": 5, "max_per_week": 20, "min_interval_s": 600,
+                            "cooldown_after_expiry_s": 86400, "max_pair_cases_30d": 3}),
         "reward_rule": j({"vote_reward": 10, "majority_bonus": 5, "reporter_reward": 20,
                           "daily_cap_per_user": 1000}),
         "item": j({"name": "Mug \u00e9", "cost": 100, "stock": 0, "active": True}),
@@ -116,6 +121,8 @@ SEEDS = {
                              "final_verdict": "no_violation", "finalized_by": "appeal", "appeal_case_id": "c-2"}),
         "case_finalized_audit": j({"case_id": UUID, "final_verdict": "violation", "finalized_by": "window",
                                    "appeal_case_id": None, "audit": True, "expected_verdict": "no_violation"}),
+        "case_finalized_bad": j({"case_id": UUID, "final_verdict": "violation", "audit": True,
+                                 "expected_verdict": None}),
         "activity": j({"event_id": UUID, "user_id": "u-1", "at": "2025-05-31T23:59:60+00:00"}),
         "activity_future": j({"user_id": "u-1", "at": "2025-06-02T00:00:00Z"}),
         "reviewer_status": j({"event_id": UUID, "user_id": "u-1", "status": "suspended", "reason": "low accuracy"}),
@@ -179,10 +186,11 @@ panel_size votes_to_decide ballot_timeout_s reminder_before_s max_substitute_rou
 reviewer_tags appeal_window_s appeal_panel_size appeal_votes_to_decide user_id tags credit_score registered_at at
 include_tags_any exclude_tags min_credit_score min_account_age_days active_weeks_required max_open_ballots
 max_per_day max_per_week min_interval_s cooldown_after_expiry_s min_decided_votes min_accuracy max_no_show_rate
-suspend_days vote_reward majority_bonus reporter_reward daily_cap_per_user name cost stock active item_id quantity
+suspend_days min_gold_votes min_gold_accuracy pair_flag_margin max_pair_cases_30d vote_reward majority_bonus reporter_reward daily_cap_per_user name cost stock active item_id quantity
 decision comment verdict note status paused s t i n b o a sa expected_verdict""".split()
 EVENT_KEYS = """event_id occurred_at case_id round seats report_type reviewer_tags exclude_user_ids deadline reviewer_id
-outcome ballots verdict with_majority decision reporter_ids decided_by user_id at status reason""".split()
+outcome ballots verdict with_majority decision reporter_ids decided_by user_id at status reason final_verdict
+finalized_by appeal_case_id audit expected_verdict""".split()
 JSON_TOKENS = ["{", "}", "[", "]", ":", ",", "null", "true", "false", "-0", "1e308", "9223372036854775807",
                "-9223372036854775808", "0.5", "\\u0000", "\\u001f", "\\u0085", "\\ud83d\\ude00", "\u0085",
                "2025-05-31T23:59:59Z", "+01:00", ".123456789", "https://", "http://[::1]:", "@", UUID]

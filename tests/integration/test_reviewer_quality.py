@@ -30,6 +30,7 @@ def reviewer(svc, uid):
 def test_accuracy_and_no_shows_suspend_then_reinstate(svc):
     bus = sgtest.Bus(svc.prefix)
     reader = bus.consumer("sg.panel.assigned")
+    status_reader = bus.consumer("sg.reviewer.status_changed")
     assert svc.put("/v1/pool-rule", {"include_tags_any": ["q"], "exclude_tags": [], "min_credit_score": 0,
                                      "min_account_age_days": 0, "active_weeks_required": 0},
                    headers=OPS).status_code == 200
@@ -105,4 +106,45 @@ def test_accuracy_and_no_shows_suspend_then_reinstate(svc):
         hist = c.execute("SELECT from_status, to_status FROM reviewer_status_history WHERE user_id = %s ORDER BY id",
                          (WRONG,)).fetchall()
     assert hist == [(None, "active"), ("active", "suspended"), ("suspended", "active")]
+    reader.close()
+
+    # Each suspension and the reinstatement reached the report service, keyed
+    # by user id; the first admissions did not.
+    seen = status_reader.poll_until(lambda s: len(s) >= 3, timeout=30)
+    got = sorted((e["_key"], e["user_id"], e["status"]) for e in seen)
+    assert got == sorted([(WRONG, WRONG, "suspended"), (ABSENT, ABSENT, "suspended"), (WRONG, WRONG, "active")]), got
+    assert [e["status"] for e in seen if e["user_id"] == WRONG] == ["suspended", "active"]
+    assert next(e for e in seen if e["user_id"] == WRONG and e["status"] == "suspended")["reason"].startswith("accuracy")
+    assert all(e["_headers"]["event_type"] == "sg.reviewer.status_changed" for e in seen)
+    status_reader.close()
+
+
+def test_status_changes_by_ops_and_the_rule_are_announced(svc):
+    """Ops suspension and reinstatement, and retirement by the pool rule,
+    write sg.reviewer.status_changed; pausing does not."""
+    bus = sgtest.Bus(svc.prefix)
+    reader = bus.consumer("sg.reviewer.status_changed")
+    reader.poll_until(lambda s: len(s) >= 3, timeout=30)  # the first test's events
+    start = len(reader.seen)
+    uid = "q-ops"
+    assert svc.post("/v1/profiles:batch", [{"user_id": uid, "tags": ["q"], "credit_score": 700,
+                                            "registered_at": "2024-01-01T00:00:00Z"}],
+                    headers=CLIENT).status_code == 200
+    assert svc.post("/v1/pool:rebuild", headers=OPS).json()["added"] == 1
+    assert svc.put("/v1/me/availability", {"paused": True}, headers=sgtest.user_auth(uid)).status_code == 200
+    assert svc.put("/v1/me/availability", {"paused": False}, headers=sgtest.user_auth(uid)).status_code == 200
+    r = svc.put(f"/v1/reviewers/{uid}/status", {"status": "suspended", "reason": "abusive comments"}, headers=OPS)
+    assert r.status_code == 200, r.text
+    r = svc.put(f"/v1/reviewers/{uid}/status", {"status": "active", "reason": "appeal granted"}, headers=OPS)
+    assert r.status_code == 200, r.text
+    # The rule stops admitting the user: retired at the next adjustment.
+    assert svc.post("/v1/profiles:batch", [{"user_id": uid, "tags": ["other"], "credit_score": 700,
+                                            "registered_at": "2024-01-01T00:00:00Z"}],
+                    headers=CLIENT).status_code == 200
+    assert svc.post("/v1/pool:rebuild", headers=OPS).json()["retired"] == 1
+    seen = reader.poll_until(lambda s: len([e for e in s[start:] if e["user_id"] == uid]) >= 3, timeout=30)
+    mine = [(e["_key"], e["status"], e["reason"]) for e in seen[start:] if e["user_id"] == uid]
+    assert mine == [(uid, "suspended", "abusive comments"), (uid, "active", "appeal granted"),
+                    (uid, "retired", mine[2][2])], mine
+    assert mine[2][2], mine
     reader.close()

@@ -46,11 +46,27 @@ Test(payloads, ballot_closed_every_outcome)
 
 Test(payloads, notification)
 {
-    rp_notification a = {"u1", "ballot_assigned", CID, "b1"}, b = {"u2", "case_decided", CID, NULL};
+    rp_notification a = {"u1", "ballot_assigned", CID, "b1", "n1", "T", "B"},
+                    b = {"u2", "report_outcome", CID, NULL, "n2", "T2", "B2"};
     expect_text(rp_notification_encode(&a),
-                "{\"user_id\":\"u1\",\"kind\":\"ballot_assigned\",\"case_id\":\"" CID "\",\"ballot_id\":\"b1\"}");
+                "{\"notification_id\":\"n1\",\"user_id\":\"u1\",\"kind\":\"ballot_assigned\",\"case_id\":\"" CID
+                "\",\"ballot_id\":\"b1\",\"title\":\"T\",\"body\":\"B\"}");
     expect_text(rp_notification_encode(&b),
-                "{\"user_id\":\"u2\",\"kind\":\"case_decided\",\"case_id\":\"" CID "\",\"ballot_id\":null}");
+                "{\"notification_id\":\"n2\",\"user_id\":\"u2\",\"kind\":\"report_outcome\",\"case_id\":\"" CID
+                "\",\"ballot_id\":null,\"title\":\"T2\",\"body\":\"B2\"}");
+}
+
+Test(payloads, push_request)
+{
+    json_t *data = json_pack("{s:s}", "case_id", CID);
+    rp_push_request a = {"n1", "u1", "case_outcome", "T", "B", data}, b = {"n2", "u2", "ballot_expired", "T", "B", NULL};
+    expect_text(rp_push_request_encode(&a),
+                "{\"notification_id\":\"n1\",\"user_id\":\"u1\",\"kind\":\"case_outcome\",\"title\":\"T\","
+                "\"body\":\"B\",\"data\":{\"case_id\":\"" CID "\"}}");
+    expect_text(rp_push_request_encode(&b),
+                "{\"notification_id\":\"n2\",\"user_id\":\"u2\",\"kind\":\"ballot_expired\",\"title\":\"T\","
+                "\"body\":\"B\",\"data\":{}}");
+    json_decref(data);
 }
 
 Test(payloads, case_decided_with_majority)

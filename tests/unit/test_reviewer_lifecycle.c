@@ -75,3 +75,18 @@ Test(lifecycle, ops_changes)
     cr_assert_neq(rv_status_transition(RV_ACTIVE, RV_PAUSED, RV_BY_OPS), 0);
     cr_assert_neq(rv_status_transition(RV_ACTIVE, RV_RETIRED, RV_BY_OPS), 0);
 }
+
+/* sg.reviewer.status_changed: every change into or out of suspended or
+ * retired reaches the report service; pausing does not. */
+Test(lifecycle, announced_changes)
+{
+    for (int from = 0; from < RV_NSTATUS; from++)
+        for (int to = 0; to < RV_NSTATUS; to++) {
+            int want = from != to && (from == RV_SUSPENDED || from == RV_RETIRED || to == RV_SUSPENDED
+                                      || to == RV_RETIRED);
+            cr_expect_eq(rv_status_announced((rv_status)from, (rv_status)to), want, "%s -> %s",
+                         rv_status_name((rv_status)from), rv_status_name((rv_status)to));
+        }
+    cr_assert_eq(rv_status_announced(RV_ACTIVE, RV_PAUSED), 0);
+    cr_assert_eq(rv_status_announced(RV_SUSPENDED, RV_ACTIVE), 1, "reinstatement");
+}

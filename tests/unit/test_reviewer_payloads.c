@@ -150,6 +150,64 @@ Test(payloads, fatigue_and_quality_policies)
     json_decref(j);
 }
 
+/* v2: optional gold and pair fields with their defaults; suspend_days as a
+ * list; the representation gives back the form that was put. */
+Test(payloads, quality_policy_v2)
+{
+    rv_quality_policy q;
+    rv_fatigue_policy f;
+    char err[256], *text;
+    json_t *j = parse("{\"min_decided_votes\":20,\"min_accuracy\":0.6,\"max_no_show_rate\":0.5,\"suspend_days\":30}");
+    cr_assert_eq(rv_quality_policy_from_json(j, &q, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(q.min_gold_votes, 5);
+    cr_assert_float_eq(q.min_gold_accuracy, 0.7, 1e-12);
+    cr_assert_float_eq(q.pair_flag_margin, 0.25, 1e-12);
+    cr_assert_eq(q.nsteps, 0);
+    cr_assert_eq(rv_suspend_days(&q, 1), 30);
+    cr_assert_eq(rv_suspend_days(&q, 5), 30);
+    json_object_set_new(j, "suspend_days", json_pack("[i,i,i]", 2, 7, 30));
+    json_object_set_new(j, "min_gold_votes", json_integer(3));
+    json_object_set_new(j, "min_gold_accuracy", json_real(0.8));
+    json_object_set_new(j, "pair_flag_margin", json_real(0.1));
+    cr_assert_eq(rv_quality_policy_from_json(j, &q, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(q.nsteps, 3);
+    cr_assert_eq(rv_suspend_days(&q, 1), 2);
+    cr_assert_eq(rv_suspend_days(&q, 2), 7);
+    cr_assert_eq(rv_suspend_days(&q, 3), 30);
+    cr_assert_eq(rv_suspend_days(&q, 9), 30, "the last one repeats");
+    cr_assert_eq(q.min_gold_votes, 3);
+    json_t *out = rv_quality_policy_to_json(&q);
+    text = json_dumps(json_object_get(out, "suspend_days"), JSON_COMPACT);
+    cr_assert_str_eq(text, "[2,7,30]");
+    free(text);
+    json_decref(out);
+    json_object_set_new(j, "suspend_days", json_pack("[]"));
+    cr_assert_neq(rv_quality_policy_from_json(j, &q, err, sizeof(err)), 0, "an empty list");
+    json_object_set_new(j, "suspend_days", json_pack("[i,i]", 2, 0));
+    cr_assert_neq(rv_quality_policy_from_json(j, &q, err, sizeof(err)), 0, "a zero step");
+    json_object_set_new(j, "suspend_days", json_pack("[i,s]", 2, "7"));
+    cr_assert_neq(rv_quality_policy_from_json(j, &q, err, sizeof(err)), 0, "a string step");
+    json_object_del(j, "suspend_days");
+    cr_assert_neq(rv_quality_policy_from_json(j, &q, err, sizeof(err)), 0, "suspend_days is required");
+    json_object_set_new(j, "suspend_days", json_integer(3));
+    json_object_set_new(j, "min_gold_accuracy", json_real(1.2));
+    cr_assert_neq(rv_quality_policy_from_json(j, &q, err, sizeof(err)), 0);
+    json_object_set_new(j, "min_gold_accuracy", json_real(0.7));
+    json_object_set_new(j, "bogus", json_integer(1));
+    cr_assert_neq(rv_quality_policy_from_json(j, &q, err, sizeof(err)), 0, "unknown fields refused");
+    json_decref(j);
+    j = parse("{\"max_open_ballots\":3,\"max_per_day\":20,\"max_per_week\":100,\"min_interval_s\":60,"
+              "\"cooldown_after_expiry_s\":86400}");
+    cr_assert_eq(rv_fatigue_policy_from_json(j, &f, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(f.max_pair_cases_30d, 0, "no pair limit by default");
+    json_object_set_new(j, "max_pair_cases_30d", json_integer(3));
+    cr_assert_eq(rv_fatigue_policy_from_json(j, &f, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(f.max_pair_cases_30d, 3);
+    json_object_set_new(j, "max_pair_cases_30d", json_integer(-1));
+    cr_assert_neq(rv_fatigue_policy_from_json(j, &f, err, sizeof(err)), 0);
+    json_decref(j);
+}
+
 Test(payloads, policy_version_representation)
 {
     rv_quality_policy q = {.version = 3, .min_decided_votes = 20, .min_accuracy = 0.6, .max_no_show_rate = 0.5,
@@ -196,6 +254,62 @@ Test(payloads, panel_assigned_encoded)
     json_decref(j);
     j = rv_panel_assigned_encode("c2", 0, 0, NULL, 5);
     cr_assert_eq(json_array_size(json_object_get(j, "reviewer_ids")), 0);
+    json_decref(j);
+}
+
+Test(payloads, status_changed_encoded)
+{
+    json_t *j = rv_status_changed_encode("u-7", RV_SUSPENDED, "accuracy 0.4 below 0.6");
+    char *text = json_dumps(j, JSON_SORT_KEYS | JSON_COMPACT);
+    cr_assert_str_eq(text, "{\"reason\":\"accuracy 0.4 below 0.6\",\"status\":\"suspended\",\"user_id\":\"u-7\"}");
+    free(text);
+    json_decref(j);
+    cr_assert_null(rv_status_changed_encode("u", (rv_status)RV_NSTATUS, "x"));
+}
+
+Test(payloads, case_finalized)
+{
+    rv_case_finalized f;
+    char err[256];
+    json_t *j = parse("{\"case_id\":\"c\",\"final_verdict\":\"no_violation\",\"finalized_by\":\"appeal\","
+                      "\"appeal_case_id\":\"c2\"}");
+    cr_assert_eq(rv_case_finalized_parse(j, &f, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(f.final_verdict, RV_DEC_NO_VIOLATION);
+    cr_assert_str_eq(f.appeal_case_id, "c2");
+    cr_assert_eq(f.audit, 0);
+    cr_assert_eq(f.expected_verdict, RV_DEC_NONE);
+    json_decref(j);
+    j = parse("{\"case_id\":\"c\",\"final_verdict\":\"violation\",\"finalized_by\":\"window\","
+              "\"appeal_case_id\":null,\"audit\":true,\"expected_verdict\":\"violation\"}");
+    cr_assert_eq(rv_case_finalized_parse(j, &f, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(f.audit, 1);
+    cr_assert_eq(f.expected_verdict, RV_DEC_VIOLATION);
+    cr_assert_null(f.appeal_case_id);
+    json_decref(j);
+    j = parse("{\"case_id\":\"c\",\"final_verdict\":\"violation\",\"audit\":true}");
+    cr_assert_neq(rv_case_finalized_parse(j, &f, err, sizeof(err)), 0, "audit needs expected_verdict");
+    json_decref(j);
+    j = parse("{\"case_id\":\"c\",\"final_verdict\":\"maybe\"}");
+    cr_assert_neq(rv_case_finalized_parse(j, &f, err, sizeof(err)), 0);
+    json_decref(j);
+}
+
+Test(payloads, case_decided_decisions)
+{
+    rv_case_decided d;
+    char err[256];
+    json_t *j = parse("{\"case_id\":\"c\",\"verdict\":\"no_violation\",\"ballots\":["
+                      "{\"reviewer_id\":\"a\",\"outcome\":\"voted\",\"decision\":\"violation\",\"with_majority\":false},"
+                      "{\"reviewer_id\":\"c\",\"outcome\":\"expired\",\"decision\":\"violation\"}]}");
+    cr_assert_eq(rv_case_decided_parse(j, &d, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(d.verdict, RV_DEC_NO_VIOLATION);
+    cr_assert_eq(d.decisions[0], RV_DEC_VIOLATION);
+    cr_assert_eq(d.decisions[1], RV_DEC_NONE, "only a vote has a decision");
+    rv_case_decided_free(&d);
+    json_decref(j);
+    j = parse("{\"case_id\":\"c\",\"verdict\":\"violation\",\"ballots\":["
+              "{\"reviewer_id\":\"a\",\"outcome\":\"voted\",\"decision\":\"yes\"}]}");
+    cr_assert_neq(rv_case_decided_parse(j, &d, err, sizeof(err)), 0);
     json_decref(j);
 }
 

@@ -149,3 +149,17 @@ Test(selection, ids_sorted_lookup)
     cr_assert(!rv_ids_contains(ids, 3, "d"));
     cr_assert(!rv_ids_contains(ids, 0, "a"));
 }
+
+Test(selection, pair_allowed)
+{
+    const char *seated[] = {"u1", "u2", "u3"};
+    rv_pair full[] = {{"u2", "u9"}, {"u4", "u7"}};
+    cr_assert_eq(rv_pair_allowed("u9", seated, 3, full, 2), 0, "u9 sat with u2 too often");
+    cr_assert_eq(rv_pair_allowed("u7", seated, 3, full, 2), 1, "u7's full pair is with u4, not seated");
+    cr_assert_eq(rv_pair_allowed("u4", seated, 3, full, 2), 1);
+    cr_assert_eq(rv_pair_allowed("u9", seated, 1, full, 2), 1, "u2 not seated yet");
+    rv_pair reversed[] = {{"u9", "u3"}};
+    cr_assert_eq(rv_pair_allowed("u9", seated, 3, reversed, 1), 0, "either order");
+    cr_assert_eq(rv_pair_allowed("u9", seated, 3, NULL, 0), 1, "no full pairs");
+    cr_assert_eq(rv_pair_allowed("u9", NULL, 0, full, 2), 1, "nobody seated");
+}
