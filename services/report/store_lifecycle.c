@@ -638,9 +638,13 @@ cleanup:
 }
 
 /* The outcome notices: case_outcome to the jurors who voted,
- * report_outcome to the reporters, content_outcome to the owner. */
+ * report_outcome to the reporters, content_outcome to the owner. An audit
+ * case's owner and reporter are nobody to tell (ops named the owner, the
+ * report is the platform's own); its jurors are told as a real case's are. */
 static int notify_parties(sg_pg *c, const rp_case_row *r, const char *tp)
 {
+    if (r->audit)
+        return rp_notify_jurors_outcome(c, r->id, r->owner, tp);
     return rp_notify_outcome(c, r->id, root_id(r), r->owner, tp);
 }
 
@@ -743,11 +747,8 @@ static int decide(sg_pg *c, rp_case_row *r, rp_verdict v, const char *decided_by
     r->verdict = v;
     if (!(payload = outcome_payload(c, r, &rc)))
         return rc;
-    /* An audit case's owner and reporter are no parties (ops named the
-     * owner, the report is the platform's own): they are not told. Its
-     * jurors are told what a real case's jurors are. */
     if ((rc = sg_outbox_add(c, SG_T_CASE_DECIDED, r->id, SG_T_CASE_DECIDED, payload, tp)) != SG_OK ||
-        (!r->audit && (rc = notify_parties(c, r, tp)) != SG_OK) || (rc = rp_case_outcome(c, r, kind, tp)) != SG_OK)
+        (rc = notify_parties(c, r, tp)) != SG_OK || (rc = rp_case_outcome(c, r, kind, tp)) != SG_OK)
         goto cleanup;
     rc = rp_audit_add(c, r->id, kind, actor,
                 json_pack("{s:s, s:s, s:{s:i, s:i}, s:o}", "verdict", rp_verdict_name(v), "decided_by", decided_by,

@@ -145,9 +145,26 @@ def test_audit_case_is_decided_by_its_panel_like_a_real_case_and_never_leaves(w)
         assert trail[0] == "opened" and "decided" in trail and trail[-1] == "finalized"
         assert not [k for k in trail if k.startswith("callback")]
 
-        # Nothing else told the jurors anything the real case's jurors were not told.
+        # Nothing else told the jurors anything the real case's jurors were not told:
+        # the same kinds on sg.notification.requested (with the same keys) and in the
+        # inbox, whose rows have the same keys and the same data keys.
+        for j in jurors[:2]:
+            for cid in (rid, aid):
+                w.wait_events("sg.notification.requested", cid,
+                              pred=lambda e, j=j: e["user_id"] == j and e["kind"] == "case_outcome", timeout=10)
         for j in jurors:
-            assert sorted(e["kind"] for e in notes(w, aid, j)) == sorted(e["kind"] for e in notes(w, rid, j))
+            ra, aa = notes(w, rid, j), notes(w, aid, j)
+            assert sorted(e["kind"] for e in aa) == sorted(e["kind"] for e in ra)
+            assert {tuple(shape(e)) for e in aa} == {tuple(shape(e)) for e in ra}
+            inbox = w.svc.get("/v1/me/notifications?limit=200", headers=sgtest.user_auth(j)).json()["items"]
+
+            def rows(cid):
+                return sorted((n["kind"], tuple(sorted(n)), tuple(sorted(n["data"] or {})))
+                              for n in inbox if n["case_id"] == cid)
+            assert rows(aid) == rows(rid)
+            assert {k for k, _, _ in rows(aid)} >= ({"ballot_assigned", "case_outcome"} if j in jurors[:2]
+                                                     else {"ballot_assigned"})
+            assert "audit" not in str([n for n in inbox if n["case_id"] == aid]).lower()
         # Its owner and its reporter are nobody: not told.
         assert not notes(w, aid, audit["target_owner_id"]) and not notes(w, aid, AUDIT_REPORTER)
         assert notes(w, rid, real["target_owner_id"])
