@@ -441,6 +441,11 @@ def test_audit_case_pays_the_bonus_by_the_expected_verdict(stack):
     # Final at its decision: the bonus is credited, not held pending.
     poll(lambda: ledger_by_case(stack.ledger(panel[0])).get(aid) == V + M, 15,
          what=f"the bonus of audit case {aid} credited")
+    # The reviewer service counts gold votes from sg.case.finalized (ops only).
+    poll(lambda: all(reviewer_view(stack, j).get("gold_votes") == 1 for j in panel[:4]), 15,
+         what="gold votes of the audit case's voters")
+    assert [reviewer_view(stack, j)["gold_accuracy"] for j in panel[:4]] == [1.0, 0.0, 0.0, 0.0]
+    assert reviewer_view(stack, panel[4]).get("gold_votes") == 0
     listed = [i for i in paginate(f"{stack.report.url}/v1/audit-cases", stack.ops()) if i["case_id"] == aid]
     assert [(i["matched"], i["votes_matching"]) for i in listed] == [(False, 1)], listed
 
