@@ -34,6 +34,17 @@ static int check_report(const json_t *body, rp_report_input *in, char *err, size
     return 0;
 }
 
+/* The keys of audit cases are no item's: a report of one would neither
+ * join it nor open a case (and would tell a caller that it exists). 0 or
+ * 422. */
+static int check_target(const rp_report_input *in, char *err, size_t errlen)
+{
+    if (strncmp(in->target_id, RP_AUDIT_KEY_PREFIX, strlen(RP_AUDIT_KEY_PREFIX)) != 0)
+        return 0;
+    snprintf(err, errlen, "target_ids starting with '%s' are reserved", RP_AUDIT_KEY_PREFIX);
+    return 422;
+}
+
 int rp_intake_validate(const json_t *body, rp_report_input *out, char *err, size_t errlen)
 {
     static const sg_field fields[] = {
@@ -64,6 +75,8 @@ int rp_intake_validate(const json_t *body, rp_report_input *out, char *err, size
         snprintf(err, errlen, "reporter_id must differ from target_owner_id");
         return 422;
     }
+    if ((rc = check_target(&in, err, errlen)) != 0)
+        return rc;
     *out = in;
     return 0;
 }
@@ -97,6 +110,8 @@ int rp_audit_validate(const json_t *body, rp_audit_input *out, char *err, size_t
         snprintf(err, errlen, "target_owner_id '%s' is reserved", RP_AUDIT_REPORTER);
         return 422;
     }
+    if ((rc = check_target(&in.report, err, errlen)) != 0)
+        return rc;
     *out = in;
     return 0;
 }

@@ -38,14 +38,17 @@ static int create_tx(sg_pg *c, void *arg)
     snprintf(rule_version, sizeof rule_version, "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
     /* The columns a report's case gets (store_intake.c), plus the audit
-     * ones; its one report is counted in. */
+     * ones; its one report is counted in. Its target_id is a key of its own
+     * (migration 005: cases_audit_key), so it neither joins nor blocks the
+     * case of the item, which its report names. */
     res = sg_pg_rows(c, &rc,
-                     "INSERT INTO cases (report_type, target_id, target_owner_id, rule_version, panel_size, "
+                     "INSERT INTO cases (id, report_type, target_id, target_owner_id, rule_version, panel_size, "
                      "votes_to_decide, deadline, traceparent, audit, expected_verdict, report_count) "
-                     "SELECT r.report_type, $2, $3, r.version, r.panel_size, r.votes_to_decide, "
-                     "now() + r.case_deadline_s * interval '1 second', $5, true, $6, 1 FROM voting_rules r "
-                     "WHERE r.report_type = $1 AND r.version = $4::int RETURNING id",
-                     6, SG_P(in->report_type, in->target_id, in->target_owner_id, rule_version, x->tp,
+                     "SELECT g.id, r.report_type, '" RP_AUDIT_KEY_PREFIX "' || g.id::text, $2, r.version, "
+                     "r.panel_size, r.votes_to_decide, now() + r.case_deadline_s * interval '1 second', $4, true, $5, "
+                     "1 FROM voting_rules r, (SELECT gen_random_uuid() AS id) g "
+                     "WHERE r.report_type = $1 AND r.version = $3::int RETURNING id",
+                     5, SG_P(in->report_type, in->target_owner_id, rule_version, x->tp,
                              rp_verdict_name(x->in->expected)));
     if (!res)
         goto cleanup;
@@ -96,7 +99,7 @@ int rp_store_audit_case_create(sg_pg_pool *p, const rp_audit_input *in, const ch
 }
 
 #define AUDIT_CASE_JSON                                                                                           \
-    "json_build_object('case_id', c.id, 'report_type', c.report_type, 'target_id', c.target_id, "                \
+    "json_build_object('case_id', c.id, 'report_type', c.report_type, 'target_id', f.target_id, "                \
     "'target_owner_id', c.target_owner_id, 'status', c.status, 'verdict', c.verdict, "                           \
     "'expected_verdict', c.expected_verdict, "                                                                    \
     "'matched', CASE WHEN c.status = 'decided' THEN c.verdict = c.expected_verdict END, "                        \
@@ -113,7 +116,9 @@ int rp_store_audit_cases_list(sg_pg_pool *p, const char *status, int limit, long
 {
     char b1[24], b2[24];
     return rp_store_read(p,
-                         "SELECT " AUDIT_CASE_JSON ", c.seq FROM cases c WHERE c.audit "
+                         "SELECT " AUDIT_CASE_JSON ", c.seq FROM cases c "
+                         "LEFT JOIN LATERAL (SELECT p.target_id FROM reports p WHERE p.case_id = c.id "
+                         "   ORDER BY p.seq LIMIT 1) f ON true WHERE c.audit "
                          "AND ($1::text IS NULL OR c.status = $1) AND ($2::bigint = 0 OR c.seq < $2::bigint) "
                          "ORDER BY c.seq DESC LIMIT $3::int + 1",
                          3, SG_P(status, sg_pg_int(b1, cursor), sg_pg_int(b2, limit)), limit, out);

@@ -66,7 +66,8 @@ int rp_store_idempotency_lookup(sg_pg_pool *p, rp_intake *io)
  * escalated, or the appeal running on its decided case; the unique index
  * cases_one_open_per_target allows one), else its last decided case while
  * inside that case's re_report_cooldown_s (the last decision counts). Columns: id, appeal_of ('' when
- * none). Audit cases are the platform's own and take no report. A live case that closes while we wait for its lock no longer
+ * none). Audit cases are the platform's own and take no report (their
+ * target_id is a key of their own already: store_audit.c). A live case that closes while we wait for its lock no longer
  * matches (no row: look again); one that got decided meanwhile is joined
  * as decided. */
 static const char join_sql[] =
@@ -110,7 +111,7 @@ static int open_or_join(sg_pg *c, const rp_intake *io, const char *rule_version,
             "deadline, traceparent) SELECT r.report_type, $2, $3, r.version, r.panel_size, r.votes_to_decide, "
             "now() + r.case_deadline_s * interval '1 second', $5 FROM voting_rules r "
             "WHERE r.report_type = $1 AND r.version = $4::int "
-            "ON CONFLICT (report_type, target_id) WHERE status IN ('assigning', 'voting', 'escalated') AND NOT audit "
+            "ON CONFLICT (report_type, target_id) WHERE status IN ('assigning', 'voting', 'escalated') "
             "DO NOTHING RETURNING id",
             5, SG_P(in->report_type, in->target_id, in->target_owner_id, rule_version, io->traceparent));
         if (!res)

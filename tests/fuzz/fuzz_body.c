@@ -170,6 +170,7 @@ static void fuzz_intake(const json_t *body)
     FZ_CHECK(sg_is_opaque_id(in.target_id) && sg_is_opaque_id(in.target_owner_id) &&
                  sg_is_opaque_id(in.reporter_id), "ids");
     FZ_CHECK(strcmp(in.reporter_id, in.target_owner_id) != 0, "self-report accepted");
+    FZ_CHECK(strncmp(in.target_id, RP_AUDIT_KEY_PREFIX, strlen(RP_AUDIT_KEY_PREFIX)) != 0, "audit key accepted");
     FZ_CHECK(in.reason && sg_utf8_len(in.reason) >= 1 && sg_utf8_len(in.reason) <= RP_INTAKE_MAX_REASON, "reason");
     FZ_CHECK(!in.description || sg_utf8_len(in.description) <= RP_INTAKE_MAX_DESCRIPTION, "description");
     FZ_CHECK(!in.callback_url || (sg_is_http_url(in.callback_url) &&
@@ -196,6 +197,8 @@ static void fuzz_audit(const json_t *body)
     FZ_CHECK(sg_is_report_type(in.report.report_type), "report_type");
     FZ_CHECK(sg_is_opaque_id(in.report.target_id) && sg_is_opaque_id(in.report.target_owner_id), "ids");
     FZ_CHECK(strcmp(in.report.target_owner_id, RP_AUDIT_REPORTER) != 0, "reserved owner accepted");
+    FZ_CHECK(strncmp(in.report.target_id, RP_AUDIT_KEY_PREFIX, strlen(RP_AUDIT_KEY_PREFIX)) != 0,
+             "audit key accepted");
     FZ_CHECK(in.report.reason && sg_utf8_len(in.report.reason) >= 1 &&
                  sg_utf8_len(in.report.reason) <= RP_INTAKE_MAX_REASON, "reason");
     FZ_CHECK(!in.report.description || sg_utf8_len(in.report.description) <= RP_INTAKE_MAX_DESCRIPTION,

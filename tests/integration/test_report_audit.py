@@ -81,7 +81,8 @@ def test_audit_case_is_decided_by_its_panel_like_a_real_case_and_never_leaves(w)
     with CallbackReceiver() as rx:
         real = w.report(rt, reason="spam", description="too good to be true", evidence=EVIDENCE,
                         callback_url=rx.url("/real"))
-        audit = audit_case(w, rt, "violation")
+        # Ops may audit an item that upstream reported: the two cases run side by side.
+        audit = audit_case(w, rt, "violation", target_id=real["target_id"])
         rid, aid = real["case_id"], audit["case_id"]
         # The same rule, the same panel request.
         preq, areq = w.panel_request(rid, 1), w.panel_request(aid, 1)
@@ -98,7 +99,7 @@ def test_audit_case_is_decided_by_its_panel_like_a_real_case_and_never_leaves(w)
             assert sorted(ab) == sorted(rb)
             for k in ("report_type", "reason", "description", "evidence", "status", "round", "appeal"):
                 assert ab[k] == rb[k], k
-            assert "audit" not in str(ab).lower() and ab["target_id"] == audit["target_id"]
+            assert "audit" not in str(ab).lower() and ab["target_id"] == rb["target_id"] == audit["target_id"]
         # Their notifications: the same keys, kinds and recipients.
         rn = w.wait_events("sg.notification.requested", rid, 3, lambda e: e["kind"] == "ballot_assigned")
         an = w.wait_events("sg.notification.requested", aid, 3, lambda e: e["kind"] == "ballot_assigned")
@@ -176,7 +177,9 @@ def test_audit_case_is_decided_by_its_panel_like_a_real_case_and_never_leaves(w)
             "decided", "violation", "violation", True, True)
         assert it["tally"] == {"violation": 2, "no_violation": 0} and it["votes_matching"] == 2
         assert it["decided_at"] == a["decided_at"] and it["decided_by"] == "panel"
-        assert rid not in {i["case_id"] for i in items}
+        assert rid not in {i["case_id"] for i in items} and it["target_id"] == audit["target_id"]
+        # The case's own key (ops view) is not the item's: it neither takes nor blocks its reports.
+        assert a["target_id"] == f"sg:audit:{aid}" and r["target_id"] == real["target_id"]
 
 
 def test_audit_case_decided_against_its_expected_verdict(w):
@@ -242,6 +245,11 @@ def test_audit_case_is_invisible_to_clients_owners_reporters_and_not_appealable(
     joined = w.report(rt, target=audit["target_id"], owner=owner)
     assert joined["case_id"] != aid and joined["status"] == "assigning"
     assert w.case(aid)["report_ids"] == [report_id]
+    # Its key is no item: a report naming it is refused, whether the case exists or not.
+    for key in (f"sg:audit:{aid}", f"sg:audit:{rid}"):
+        r = w.svc.post("/v1/reports", {"report_type": rt, "target_id": key, "target_owner_id": owner,
+                                       "reporter_id": uid("rep"), "reason": "abuse"}, headers=sgtest.client_auth())
+        sgtest.problem_ok(r, 422)
 
     assert w.vote(aid, juror, "violation").status_code == 201
     assert w.vote(rid, rj, "violation").status_code == 201

@@ -150,6 +150,15 @@ Test(intake, reporter_is_owner_is_422)
     cr_assert_eq(validate_with("reporter_id", json_string("u-42")), 422);
 }
 
+/* (v2) The keys of audit cases name no item. */
+Test(intake, audit_key_prefix_is_reserved)
+{
+    cr_assert_eq(validate_with("target_id", json_string(RP_AUDIT_KEY_PREFIX "3f2b8c1e-9a4d-4e5f-8a6b-0c1d2e3f4a5b")),
+                 422);
+    cr_assert_eq(validate_with("target_id", json_string("sg:audit")), 0);
+    cr_assert_eq(validate_with("target_id", json_string("listing:sg:audit:1")), 0);
+}
+
 /* (v2) An audit case: a report's fields without reporter and callback,
  * plus the expected verdict; the same checks and codes as a report. */
 static json_t *valid_audit(void)
@@ -208,6 +217,7 @@ Test(audit, refusals)
     cr_assert_eq(audit_with("reporter_id", json_string("u-7")), 400);
     cr_assert_eq(audit_with("callback_url", json_string("https://forum.example/cb")), 400);
     cr_assert_eq(audit_with("target_owner_id", json_string(RP_AUDIT_REPORTER)), 422);
+    cr_assert_eq(audit_with("target_id", json_string(RP_AUDIT_KEY_PREFIX "x")), 422);
 }
 
 Test(ratelimit, retry_after_is_the_rest_of_the_minute)
