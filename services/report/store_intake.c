@@ -66,10 +66,10 @@ int rp_store_idempotency_lookup(sg_pg_pool *p, rp_intake *io)
  * escalated, or the appeal running on its decided case; the unique index
  * cases_one_open_per_target allows one), else its last decided case while
  * inside that case's re_report_cooldown_s (the last decision counts). Columns: id, appeal_of ('' when
- * none). Audit cases are the platform's own and take no report (their
- * target_id is a key of their own already: store_audit.c). A live case that closes while we wait for its lock no longer
+ * none). A live case that closes while we wait for its lock no longer
  * matches (no row: look again); one that got decided meanwhile is joined
- * as decided. */
+ * as decided. Audit cases are the platform's own and take no report (their
+ * target_id is a key of their own already, intake.h RP_AUDIT_KEY_PREFIX). */
 static const char join_sql[] =
     "SELECT id, coalesce(appeal_of::text, '') FROM cases WHERE id = (SELECT x.id FROM ("
     "  (SELECT id, 0 AS k FROM cases WHERE report_type = $1 AND target_id = $2 "
