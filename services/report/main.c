@@ -45,6 +45,8 @@ int main(void)
         {"GET", "/v1/notification-templates", SG_AUTH_OPS, rp_h_templates_list},
         {"PUT", "/v1/notification-templates/{kind}/{locale}", SG_AUTH_OPS, rp_h_template_put},
         {"GET", "/v1/notifications", SG_AUTH_OPS, rp_h_notifications_list},
+        {"POST", "/v1/audit-cases", SG_AUTH_OPS, rp_h_audit_case_post},
+        {"GET", "/v1/audit-cases", SG_AUTH_OPS, rp_h_audit_cases_list},
     };
     const sg_app_consumer consumers[] = {
         {"report", SG_T_PANEL_ASSIGNED, rp_on_panel_assigned, 1},

@@ -87,10 +87,12 @@ json_t *rp_case_outcome_encode(const rp_case_outcome_ev *e)
 json_t *rp_case_finalized_encode(const rp_case_finalized *e)
 {
     const char *v = rp_verdict_name(e->final_verdict);
-    if (!v || !e->finalized_by)
+    const char *expected = e->audit ? rp_verdict_name(e->expected_verdict) : NULL;
+    if (!v || !e->finalized_by || (e->audit && !expected))
         return NULL;
-    return json_pack("{s:s, s:s, s:s, s:o}", "case_id", e->case_id, "final_verdict", v, "finalized_by",
-                     e->finalized_by, "appeal_case_id", str_or_null(e->appeal_case_id));
+    return json_pack("{s:s, s:s, s:s, s:o, s:b, s:o}", "case_id", e->case_id, "final_verdict", v, "finalized_by",
+                     e->finalized_by, "appeal_case_id", str_or_null(e->appeal_case_id), "audit", e->audit ? 1 : 0,
+                     "expected_verdict", str_or_null(expected));
 }
 
 int rp_reviewer_status_decode(const json_t *p, rp_reviewer_status_changed *out, char *err, size_t errlen)

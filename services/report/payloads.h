@@ -157,13 +157,20 @@ json_t *rp_case_outcome_encode(const rp_case_outcome_ev *e);
 /* sg.case.finalized (report -> reviewer, reward), key = case_id: no appeal
  * can change the case any more. finalized_by: "window" (the appeal window
  * closed unappealed), "appeal" (its appeal was decided; also the appeal case
- * itself), "ops" (its appeal was resolved by ops). appeal_case_id: the
- * appeal that made it final, NULL (null) for "window". */
+ * itself), "ops" (its appeal was resolved by ops, or an escalated audit
+ * case was), "decision" (an audit case, final at its decision).
+ * appeal_case_id: the appeal that made it final, NULL (null) for "window"
+ * and "decision". (v2) Every payload has audit (false on a case from
+ * upstream) and expected_verdict (null unless audit): the reviewer service
+ * measures gold accuracy, and the reward service pays the majority bonus,
+ * against an audit case's expected verdict. */
 typedef struct rp_case_finalized {
     const char *case_id;
     rp_verdict final_verdict;
     const char *finalized_by;
     const char *appeal_case_id;
+    int audit;
+    rp_verdict expected_verdict;     /* required (not NONE) when audit; ignored otherwise */
 } rp_case_finalized;
 json_t *rp_case_finalized_encode(const rp_case_finalized *e);
 

@@ -46,6 +46,10 @@ void rp_h_templates_list(sg_req *req, void *ctx);
 void rp_h_template_put(sg_req *req, void *ctx);
 void rp_h_notifications_list(sg_req *req, void *ctx);
 
+/* routes_audit.c (ops, v2) */
+void rp_h_audit_case_post(sg_req *req, void *ctx);
+void rp_h_audit_cases_list(sg_req *req, void *ctx);
+
 /* routes_util.c: shared by the handlers. */
 
 /* Replies with the problem matching a store outcome: 404 (`what` names the

@@ -107,6 +107,12 @@ void rp_h_report_get(sg_req *req, void *ctx)
         rp_reply_store_error(req, rc, NULL, "report");
         return;
     }
+    /* The report of an audit case is the platform's own: ops only. */
+    if (who->kind != SG_AUTH_OPS && strcmp(json_string_value(json_object_get(out, "source")), RP_AUDIT_SOURCE) == 0) {
+        json_decref(out);
+        rp_reply_store_error(req, RP_NOT_FOUND, NULL, "report");
+        return;
+    }
     allowed = who->kind == SG_AUTH_OPS ||
               (who->kind == SG_AUTH_CLIENT && strcmp(who->id, json_string_value(json_object_get(out, "source"))) == 0) ||
               (who->kind == SG_AUTH_USER &&

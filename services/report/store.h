@@ -108,6 +108,25 @@ int rp_store_case_appeal(sg_pg_pool *p, const char *case_id, const char *user, c
  * can_appeal; never a juror. */
 int rp_store_my_cases(sg_pg_pool *p, const char *user, int owner, int limit, long long cursor, json_t **out);
 
+/* ---- audit cases (v2, ops) ---- */
+
+/* Opens an audit case (API.md "Audit cases"): a case of in->report's
+ * report type under its current rule, with audit and expected_verdict
+ * stored, its report filed by RP_AUDIT_SOURCE / RP_AUDIT_REPORTER (see
+ * intake.h), audit "opened" by actor, and its first panel requested as for
+ * any case. It joins no case of its target and no report ever joins it.
+ * case_id (37 bytes) gets its id. RP_UNPROCESSABLE: no rule for the report
+ * type. */
+int rp_store_audit_case_create(sg_pg_pool *p, const rp_audit_input *in, const char *actor, const char *tp,
+                               char case_id[37], rp_detail *d);
+/* The audit cases, newest first, paginated; status may be NULL (no
+ * filter). Items: case_id, report_type, target_id, target_owner_id, status,
+ * verdict, expected_verdict, matched (verdict = expected_verdict; null until
+ * decided), decided_by, decided_at, final, tally (null until decided),
+ * votes_matching (voted ballots whose decision is the expected verdict),
+ * rule_version, opened_at, deadline. */
+int rp_store_audit_cases_list(sg_pg_pool *p, const char *status, int limit, long long cursor, json_t **out);
+
 /* ---- ballots ---- */
 
 /* Records the reviewer's vote and decides the case when a side reaches

@@ -169,15 +169,16 @@ int rp_store_my_ballots(sg_pg_pool *p, const char *reviewer, int open, int limit
 {
     char b1[24], b2[24], b3[24];
     /* What the reviewer judges: the case's first report (of the appealed case
-     * for an appeal). */
+     * for an appeal), which names the item (the case's target_id is its key:
+     * an audit case's is its own, see intake.h). */
     return rp_store_read(
         p,
         "SELECT json_build_object('ballot_id', b.id, 'case_id', b.case_id, 'report_type', c.report_type, "
-        "'target_id', c.target_id, 'reason', f.reason, 'description', f.description, 'evidence', f.evidence, "
+        "'target_id', coalesce(f.target_id, c.target_id), 'reason', f.reason, 'description', f.description, 'evidence', f.evidence, "
         "'deadline', " SG_SQL_TS("b.deadline") ", 'status', b.status, 'round', b.round, 'decision', b.decision, "
         "'appeal', c.appeal_of IS NOT NULL)::text, b.seq "
         "FROM ballots b JOIN cases c ON c.id = b.case_id "
-        "LEFT JOIN LATERAL (SELECT p.reason, p.description, p.evidence FROM reports p "
+        "LEFT JOIN LATERAL (SELECT p.target_id, p.reason, p.description, p.evidence FROM reports p "
         "   WHERE p.case_id = coalesce(c.appeal_of, c.id) ORDER BY p.seq LIMIT 1) f ON true "
         "WHERE b.reviewer_id = $1 AND ($2::int < 0 OR (b.status = 'open') = ($2::int = 1)) "
         "AND ($3::bigint = 0 OR b.seq < $3::bigint) ORDER BY b.seq DESC LIMIT $4::int + 1",

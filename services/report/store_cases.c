@@ -21,7 +21,7 @@
     "'decided_at', " SG_SQL_TS("c.decided_at") ", 'cancel_reason', c.cancel_reason, "                                \
     "'resolve_note', c.resolve_note, "                                                                            \
     "'final', c.finalized_at IS NOT NULL, 'finalized_at', " SG_SQL_TS("c.finalized_at") ", "                      \
-    "'finalized_by', c.finalized_by, "                                                                            \
+    "'finalized_by', c.finalized_by, 'audit', c.audit, 'expected_verdict', c.expected_verdict, "                \
     "'report_ids', (SELECT coalesce(json_agg(p.id ORDER BY p.seq), '[]'::json) FROM reports p "                   \
     "   WHERE p.case_id = coalesce(c.appeal_of, c.id)), "                                                         \
     "'ballots', (SELECT coalesce(json_agg(json_build_object('ballot_id', b.id, 'reviewer_id', b.reviewer_id, "    \
@@ -51,15 +51,17 @@
     "   'no_violation', c.tally_no_violation) END)::text"
 
 /* 1 when client filed a report of case c (or of the case c appeals): its
- * tenancy. */
-#define CASE_OF_CLIENT "EXISTS (SELECT 1 FROM reports p WHERE p.case_id IN (c.id, c.appeal_of) AND p.source = $2)"
+ * tenancy. An audit case is no client's (its report's source is no client
+ * name either). */
+#define CASE_OF_CLIENT                                                                                            \
+    "NOT c.audit AND EXISTS (SELECT 1 FROM reports p WHERE p.case_id IN (c.id, c.appeal_of) AND p.source = $2)"
 
 #define CASE_SUMMARY_JSON                                                                                         \
     "json_build_object('case_id', c.id, 'report_type', c.report_type, 'target_id', c.target_id, "                \
     "'target_owner_id', c.target_owner_id, 'status', c.status, 'verdict', c.verdict, 'decided_by', c.decided_by, " \
     "'rule_version', c.rule_version, 'appeal_of', c.appeal_of, 'opened_at', " SG_SQL_TS("c.opened_at") ", "          \
     "'deadline', " SG_SQL_TS("c.deadline") ", 'decided_at', " SG_SQL_TS("c.decided_at") ", "                      \
-    "'final', c.finalized_at IS NOT NULL)::text"
+    "'final', c.finalized_at IS NOT NULL, 'audit', c.audit)::text"
 
 int rp_store_case_get(sg_pg_pool *p, const char *case_id, json_t **out)
 {
@@ -216,7 +218,9 @@ static int appeal_tx(sg_pg *c, void *arg)
         snprintf(x->d->text, sizeof x->d->text, "the case was already appealed");
         return RP_CONFLICT;
     }
-    if (!r.in_appeal_window) {
+    /* An audit case is final at its decision, so its window is closed as
+     * for any final case: its "owner" hears what a real owner would. */
+    if (!r.in_appeal_window || r.audit) {
         snprintf(x->d->text, sizeof x->d->text, "the appeal window has closed");
         return RP_CONFLICT;
     }
@@ -224,7 +228,7 @@ static int appeal_tx(sg_pg *c, void *arg)
      * re-report cooldown) is judging it now. */
     res = sg_pg_rows(c, &rc,
                      "SELECT EXISTS (SELECT 1 FROM cases WHERE report_type = $1 AND target_id = $2 "
-                     "AND status IN ('assigning', 'voting', 'escalated'))::int",
+                     "AND status IN ('assigning', 'voting', 'escalated') AND NOT audit)::int",
                      2, SG_P(r.report_type, r.target_id));
     if (!res)
         return rc;

@@ -68,14 +68,16 @@ int rp_store_idempotency_lookup(sg_pg_pool *p, rp_intake *io)
  * inside that case's re_report_cooldown_s (the last decision counts). Columns: id, appeal_of ('' when
  * none). A live case that closes while we wait for its lock no longer
  * matches (no row: look again); one that got decided meanwhile is joined
- * as decided. */
+ * as decided. Audit cases are the platform's own and take no report (their
+ * target_id is a key of their own already, intake.h RP_AUDIT_KEY_PREFIX). */
 static const char join_sql[] =
     "SELECT id, coalesce(appeal_of::text, '') FROM cases WHERE id = (SELECT x.id FROM ("
     "  (SELECT id, 0 AS k FROM cases WHERE report_type = $1 AND target_id = $2 "
-    "     AND status IN ('assigning', 'voting', 'escalated') LIMIT 1) "
+    "     AND status IN ('assigning', 'voting', 'escalated') AND NOT audit LIMIT 1) "
     "  UNION ALL "
     "  (SELECT d.id, 1 FROM (SELECT id, decided_at, report_type, rule_version FROM cases "
-    "     WHERE report_type = $1 AND target_id = $2 AND status = 'decided' ORDER BY decided_at DESC LIMIT 1) d "
+    "     WHERE report_type = $1 AND target_id = $2 AND status = 'decided' AND NOT audit "
+    "     ORDER BY decided_at DESC LIMIT 1) d "
     "   JOIN voting_rules v ON v.report_type = d.report_type AND v.version = d.rule_version "
     "   WHERE d.decided_at + v.re_report_cooldown_s * interval '1 second' >= now())) x ORDER BY x.k LIMIT 1) "
     "AND status IN ('assigning', 'voting', 'escalated', 'decided') FOR UPDATE";

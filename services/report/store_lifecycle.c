@@ -26,7 +26,7 @@
     "EXISTS (SELECT 1 FROM cases a WHERE a.appeal_of = c.id)::int, coalesce(c.traceparent, ''), "             \
     "CASE WHEN c.appeal_of IS NULL THEN r.min_votes_at_deadline ELSE r.appeal_votes_to_decide END, "           \
     "c.substitute_rounds, c.shortfall_seats, c.shortfall_retries, (c.finalized_at IS NOT NULL)::int, "         \
-    "r.appeal_window_s, coalesce(c.verdict, '') "                                                              \
+    "r.appeal_window_s, coalesce(c.verdict, ''), c.audit::int, coalesce(c.expected_verdict, '') "              \
     "FROM cases c JOIN voting_rules r ON r.report_type = c.report_type AND r.version = c.rule_version "         \
     "WHERE c.id = $1 " lock
 
@@ -70,6 +70,8 @@ int rp_case_lock(sg_pg *c, const char *case_id, int skip_locked, rp_case_row *ou
         *more[i] = atoi(PQgetvalue(res, 0, 18 + i));
     out->appeal_window_s = atol(PQgetvalue(res, 0, 23));
     out->verdict = rp_verdict_parse(PQgetvalue(res, 0, 24));
+    out->audit = atoi(PQgetvalue(res, 0, 25));
+    out->expected_verdict = rp_verdict_parse(PQgetvalue(res, 0, 26));
     PQclear(res);
     return SG_OK;
 }
@@ -519,6 +521,10 @@ static json_t *outcome_payload(sg_pg *c, const rp_case_row *r, int *rc)
     if (PQntuples(res) != 1 || !(reporters = json_col(res, 0, 6)) || !(ballots = json_col(res, 0, 7)) ||
         !(bs = calloc(json_array_size(ballots) + 1, sizeof *bs)))
         goto cleanup;
+    /* An audit case's report is the platform's own: nobody earns a
+     * reporter reward from it. Same keys, an empty list. */
+    if (r->audit)
+        json_array_clear(reporters);
     json_array_foreach(ballots, i, b) {
         bs[i].reviewer_id = json_string_value(json_array_get(b, 0));
         bs[i].outcome = json_string_value(json_array_get(b, 1));
@@ -599,6 +605,10 @@ int rp_case_outcome(sg_pg *c, const rp_case_row *r, const char *kind, const char
     PGresult *res = NULL, *rx = NULL;
     int rc;
 
+    /* An audit case never leaves the platform: no sg.case.outcome, no
+     * callback (its report has no callback URL anyway). */
+    if (r->audit)
+        return SG_OK;
     tp = rp_case_tp(r, tp);
     if (!(res = sg_pg_rows(c, &rc, outcome_sql, 1, SG_P(r->id))))
         return rc;
@@ -628,9 +638,13 @@ cleanup:
 }
 
 /* The outcome notices: case_outcome to the jurors who voted,
- * report_outcome to the reporters, content_outcome to the owner. */
+ * report_outcome to the reporters, content_outcome to the owner. An audit
+ * case's owner and reporter are nobody to tell (ops named the owner, the
+ * report is the platform's own); its jurors are told as a real case's are. */
 static int notify_parties(sg_pg *c, const rp_case_row *r, const char *tp)
 {
+    if (r->audit)
+        return rp_notify_jurors_outcome(c, r->id, r->owner, tp);
     return rp_notify_outcome(c, r->id, root_id(r), r->owner, tp);
 }
 
@@ -658,7 +672,7 @@ int rp_case_finalize(sg_pg *c, rp_case_row *r, rp_verdict final_verdict, const c
     if (rc != SG_OK)
         return rc;
     r->final = 1;
-    rp_case_finalized e = {r->id, final_verdict, finalized_by, appeal_case_id};
+    rp_case_finalized e = {r->id, final_verdict, finalized_by, appeal_case_id, r->audit, r->expected_verdict};
     if (!(payload = rp_case_finalized_encode(&e)))
         return SG_ERR_DB;
     rc = sg_outbox_add(c, SG_T_CASE_FINALIZED, r->id, SG_T_CASE_FINALIZED, payload, tp);
@@ -744,6 +758,9 @@ static int decide(sg_pg *c, rp_case_row *r, rp_verdict v, const char *decided_by
         sg_info("case %s decided %s by %s (%d:%d)", r->id, rp_verdict_name(v), decided_by, nv, nnv);
     if (rc == SG_OK && r->appeal_of[0])
         rc = finalize_appeal(c, r, v, decided_by, tp);
+    /* Nobody appeals an audit case: it is final at its decision. */
+    if (rc == SG_OK && r->audit)
+        rc = rp_case_finalize(c, r, v, strcmp(decided_by, "ops") == 0 ? "ops" : "decision", NULL, tp);
 cleanup:
     json_decref(payload);
     return rc;

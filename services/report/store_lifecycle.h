@@ -43,6 +43,13 @@ typedef struct rp_case_row {
     int final;                /* decided and final (finalized_at set) */
     long appeal_window_s;
     rp_verdict verdict;       /* RP_VERDICT_NONE unless decided */
+    /* (v2) An audit case (store_audit.c): the platform's own, with a known
+     * answer. It runs like any case and its jurors see nothing different;
+     * it never reaches upstream (rp_case_outcome does nothing), its owner
+     * and reporter are not told, nobody appeals it, and it is final at its
+     * decision (rp_case_decide). */
+    int audit;
+    rp_verdict expected_verdict; /* RP_VERDICT_NONE unless audit */
 } rp_case_row;
 
 /* Locks the case row (FOR UPDATE, or FOR UPDATE SKIP LOCKED when
@@ -96,7 +103,8 @@ int rp_case_refill(sg_pg *c, rp_case_row *r, const char *tp, int *requested);
  * after the case row changed: publishes sg.case.outcome (the tally, never a
  * juror id; report_ids bounded, see payloads.h) and queues one signed
  * callback per (client, callback URL) of the case's reports, each with that
- * client's own report_ids only. */
+ * client's own report_ids only. Nothing for an audit case: it never leaves
+ * the platform. */
 int rp_case_outcome(sg_pg *c, const rp_case_row *r, const char *kind, const char *tp);
 
 /* Replaces reviewers who left for a reason of their own (suspended,
@@ -172,7 +180,9 @@ int rp_case_start_voting(sg_pg *c, rp_case_row *r);
  * owner), the outcome (rp_case_outcome, kind decided), audit "decided".
  * decided_by: panel, appeal or deadline. A case that can be appealed gets
  * its appeal-window timer (finalize_at); an appeal case is final at its
- * decision, and makes the case it appeals final (rp_case_finalize on both). */
+ * decision, and makes the case it appeals final (rp_case_finalize on both).
+ * An audit case is final at its decision too (finalized_by "decision", or
+ * "ops" when resolved), and only its jurors hear of it. */
 int rp_case_decide(sg_pg *c, rp_case_row *r, rp_verdict v, const char *decided_by, const char *tp);
 
 /* escalated -> decided by ops: as rp_case_decide with decided_by "ops",
@@ -182,8 +192,9 @@ int rp_case_resolve(sg_pg *c, rp_case_row *r, rp_verdict v, const char *note, co
 
 /* Finality, a one-way fact of a decided case (not a status; see
  * lifecycle.h): finalized_at and finalized_by set once, sg.case.finalized
- * with final_verdict, finalized_by (window, appeal, ops) and appeal_case_id
- * (NULL for window), the outcome of kind finalized (rp_case_outcome) for an
+ * with final_verdict, finalized_by (window, appeal, ops; decision for an
+ * audit case), appeal_case_id (NULL for window and decision), audit and
+ * expected_verdict, the outcome of kind finalized (rp_case_outcome) for an
  * appealable case, audit "finalized". RP_CONFLICT when the case is not
  * decided or already final. */
 int rp_case_finalize(sg_pg *c, rp_case_row *r, rp_verdict final_verdict, const char *finalized_by,

@@ -25,13 +25,15 @@ int rp_store_my_cases(sg_pg_pool *p, const char *user, int owner, int limit, lon
 {
     char b1[24], b2[24];
     /* A reporter's cases: those holding their reports, and the appeals of
-     * those (an appeal judges the reports of the case it appeals). */
-    static const char owner_sql[] = "SELECT " MY_CASE_JSON "WHERE c.target_owner_id = $1 "
+     * those (an appeal judges the reports of the case it appeals). An audit
+     * case is nobody's: its owner is named by ops, its report is the
+     * platform's own. */
+    static const char owner_sql[] = "SELECT " MY_CASE_JSON "WHERE c.target_owner_id = $1 AND NOT c.audit "
                                     "AND ($2::bigint = 0 OR c.seq < $2::bigint) ORDER BY c.seq DESC LIMIT $3::int + 1";
     static const char reporter_sql[] =
         "SELECT " MY_CASE_JSON "WHERE c.id IN (SELECT r.case_id FROM reports r WHERE r.reporter_id = $1 "
         "   UNION SELECT a.id FROM reports r JOIN cases a ON a.appeal_of = r.case_id WHERE r.reporter_id = $1) "
-        "AND ($2::bigint = 0 OR c.seq < $2::bigint) ORDER BY c.seq DESC LIMIT $3::int + 1";
+        "AND NOT c.audit AND ($2::bigint = 0 OR c.seq < $2::bigint) ORDER BY c.seq DESC LIMIT $3::int + 1";
     return rp_store_read(p, owner ? owner_sql : reporter_sql, 3,
                          SG_P(user, sg_pg_int(b1, cursor), sg_pg_int(b2, limit)), limit, out);
 }

@@ -206,12 +206,17 @@ static int notify_each(sg_pg *c, const char *sql, const char *p1, const char *p2
 static const char reporters_sql[] =
     "SELECT DISTINCT reporter_id FROM reports WHERE case_id = $1 AND reporter_id <> $2 ORDER BY 1";
 
+int rp_notify_jurors_outcome(sg_pg *c, const char *case_id, const char *owner, const char *tp)
+{
+    return notify_each(c,
+                       "SELECT reviewer_id FROM ballots WHERE case_id = $1 AND status = 'voted' "
+                       "AND reviewer_id <> $2 ORDER BY seq",
+                       case_id, owner, RP_NK_CASE_OUTCOME, case_id, tp);
+}
+
 int rp_notify_outcome(sg_pg *c, const char *case_id, const char *root_id, const char *owner, const char *tp)
 {
-    int rc = notify_each(c,
-                         "SELECT reviewer_id FROM ballots WHERE case_id = $1 AND status = 'voted' "
-                         "AND reviewer_id <> $2 ORDER BY seq",
-                         case_id, owner, RP_NK_CASE_OUTCOME, case_id, tp);
+    int rc = rp_notify_jurors_outcome(c, case_id, owner, tp);
     if (rc == SG_OK)
         rc = notify_each(c, reporters_sql, root_id, owner, RP_NK_REPORT_OUTCOME, case_id, tp);
     if (rc == SG_OK)

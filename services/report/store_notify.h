@@ -27,6 +27,10 @@ int rp_notifications_create(sg_pg *c, const char *const *users, size_t n, rp_not
  * case_id who voted, report_outcome to each reporter (of root_id, the
  * appealed case for an appeal), content_outcome to the owner. */
 int rp_notify_outcome(sg_pg *c, const char *case_id, const char *root_id, const char *owner, const char *tp);
+/* The jurors' part of rp_notify_outcome alone: case_outcome to each juror
+ * of case_id who voted (owner, never a juror, excluded as there). For an
+ * audit case, whose owner and reporter are nobody to tell. */
+int rp_notify_jurors_outcome(sg_pg *c, const char *case_id, const char *owner, const char *tp);
 
 /* appeal_opened to the owner and each reporter of root_id, about the appeal
  * case appeal_id. */

@@ -412,6 +412,44 @@ def test_escalate_at_deadline_then_ops_resolve(stack):
     assert case_grants_sql(stack, cid) == expected_grants(c, [rep])
 
 
+# ---------------------------------------------------------------- audit cases (issue 17)
+
+def test_audit_case_pays_the_bonus_by_the_expected_verdict(stack):
+    """An audit case is seated by the reviewer service like any case; every
+    voter earns vote_reward at the decision, the majority bonus goes to the
+    jurors who voted the expected verdict (here the minority), at once: the
+    case is final at its decision. Its owner and reporter earn nothing."""
+    run, ev = stack.run, stack.events
+    owner = f"{run}-g-owner"
+    body = {"report_type": "e2e_full", "target_id": f"listing:{run}-g", "target_owner_id": owner,
+            "reason": "counterfeit", "evidence": {"photo": "https://img.example/g.png"},
+            "expected_verdict": "no_violation"}
+    aid = ok(call("POST", f"{stack.report.url}/v1/audit-cases", body, stack.ops()), 201)["case_id"]
+    panel = open_jurors(stack.wait_panel(aid, 5))
+    assert owner not in panel
+    mine = wait_my_ballot(stack, panel[0], aid)
+    assert (mine["reason"], mine["evidence"]) == ("counterfeit", body["evidence"]) and "audit" not in mine
+    ok(stack.vote(aid, panel[0], "no_violation"), 201)
+    for j in panel[1:4]:
+        ok(stack.vote(aid, j, "violation"), 201)
+    c = stack.wait_case(aid, ("decided",), timeout=10)
+    assert (c["verdict"], c["decided_by"], c["final"]) == ("violation", "panel", True), c
+    d = ev.wait("sg.case.decided", case_id=aid)[0]
+    assert d["reporter_ids"] == [], d
+    wait_case_coins(stack, aid, {panel[0]: V + M, **{j: V for j in panel[1:4]}, panel[4]: 0, owner: 0,
+                                 "sg:audit": 0})
+    # Final at its decision: the bonus is credited, not held pending.
+    poll(lambda: ledger_by_case(stack.ledger(panel[0])).get(aid) == V + M, 15,
+         what=f"the bonus of audit case {aid} credited")
+    # The reviewer service counts gold votes from sg.case.finalized (ops only).
+    poll(lambda: all(reviewer_view(stack, j).get("gold_votes") == 1 for j in panel[:4]), 15,
+         what="gold votes of the audit case's voters")
+    assert [reviewer_view(stack, j)["gold_accuracy"] for j in panel[:4]] == [1.0, 0.0, 0.0, 0.0]
+    assert reviewer_view(stack, panel[4]).get("gold_votes") == 0
+    listed = [i for i in paginate(f"{stack.report.url}/v1/audit-cases", stack.ops()) if i["case_id"] == aid]
+    assert [(i["matched"], i["votes_matching"]) for i in listed] == [(False, 1)], listed
+
+
 # ---------------------------------------------------------------- (d) load
 
 def reporter_ballot_problems(stack, case_id, ballot):

@@ -34,11 +34,12 @@ RV_PURE := services/reviewer/payloads.c services/reviewer/policy.c services/revi
            services/reviewer/reviewer.c
 FUZZ_SRC_router :=
 FUZZ_SRC_auth   :=
-FUZZ_SRC_body   := services/report/intake.c services/report/rule.c $(RV_PURE) \
+FUZZ_SRC_body   := services/report/intake.c services/report/rule.c services/report/decision.c $(RV_PURE) \
                    services/reward/rule.c services/reward/catalog.c
 FUZZ_SRC_events := $(RV_PURE) services/reward/payloads.c services/reward/rule.c services/reward/grant.c \
                    services/report/payloads.c services/report/decision.c services/report/lifecycle.c
-FUZZ_SRC_values := services/report/intake.c services/report/rule.c services/reward/catalog.c
+FUZZ_SRC_values := services/report/intake.c services/report/rule.c services/report/decision.c \
+                   services/reward/catalog.c
 FUZZ_SRC_template := services/report/notify.c
 
 # Extra libFuzzer flags per target. Bodies may be 64 KiB and some limits

@@ -4,7 +4,8 @@
  * body validator, as any route may receive any parsed body:
  *   - sg_json_validate with the field tables of the report/reviewer routes
  *     and a table using every field type (with its post-conditions checked);
- *   - report: rp_intake_validate (POST /v1/reports), rp_rule_parse (PUT
+ *   - report: rp_intake_validate (POST /v1/reports), rp_audit_validate
+ *     (POST /v1/audit-cases), rp_rule_parse (PUT
  *     /v1/voting-rules/{t}), parsed twice to the same rule;
  *   - reviewer: profile and activity batches, the three policies (round trip
  *     through *_to_json);
@@ -169,11 +170,40 @@ static void fuzz_intake(const json_t *body)
     FZ_CHECK(sg_is_opaque_id(in.target_id) && sg_is_opaque_id(in.target_owner_id) &&
                  sg_is_opaque_id(in.reporter_id), "ids");
     FZ_CHECK(strcmp(in.reporter_id, in.target_owner_id) != 0, "self-report accepted");
+    FZ_CHECK(strncmp(in.target_id, RP_AUDIT_KEY_PREFIX, strlen(RP_AUDIT_KEY_PREFIX)) != 0, "audit key accepted");
     FZ_CHECK(in.reason && sg_utf8_len(in.reason) >= 1 && sg_utf8_len(in.reason) <= RP_INTAKE_MAX_REASON, "reason");
     FZ_CHECK(!in.description || sg_utf8_len(in.description) <= RP_INTAKE_MAX_DESCRIPTION, "description");
     FZ_CHECK(!in.callback_url || (sg_is_http_url(in.callback_url) &&
                                   strlen(in.callback_url) <= RP_INTAKE_MAX_CALLBACK_URL), "callback_url");
     FZ_CHECK(!in.evidence || json_is_object(in.evidence), "evidence");
+}
+
+/* An audit case: a report's checks, never a reporter or a callback of
+ * the caller's, always an expected verdict. */
+static void fuzz_audit(const json_t *body)
+{
+    rp_audit_input in;
+    char err[256] = "";
+    int rc = rp_audit_validate(body, &in, err, sizeof err);
+    FZ_CHECK(rc == 0 || rc == 400 || rc == 422, "rc=%d", rc);
+    if (rc) {
+        FZ_CHECK(err[0] != '\0', "rc=%d without a message", rc);
+        return;
+    }
+    FZ_CHECK(!json_object_get(body, "reporter_id") && !json_object_get(body, "callback_url"),
+             "an audit case took a reporter or a callback");
+    FZ_CHECK(strcmp(in.report.reporter_id, RP_AUDIT_REPORTER) == 0 && !in.report.callback_url, "audit reporter");
+    FZ_CHECK(in.expected == RP_VERDICT_VIOLATION || in.expected == RP_VERDICT_NO_VIOLATION, "expected_verdict");
+    FZ_CHECK(sg_is_report_type(in.report.report_type), "report_type");
+    FZ_CHECK(sg_is_opaque_id(in.report.target_id) && sg_is_opaque_id(in.report.target_owner_id), "ids");
+    FZ_CHECK(strcmp(in.report.target_owner_id, RP_AUDIT_REPORTER) != 0, "reserved owner accepted");
+    FZ_CHECK(strncmp(in.report.target_id, RP_AUDIT_KEY_PREFIX, strlen(RP_AUDIT_KEY_PREFIX)) != 0,
+             "audit key accepted");
+    FZ_CHECK(in.report.reason && sg_utf8_len(in.report.reason) >= 1 &&
+                 sg_utf8_len(in.report.reason) <= RP_INTAKE_MAX_REASON, "reason");
+    FZ_CHECK(!in.report.description || sg_utf8_len(in.report.description) <= RP_INTAKE_MAX_DESCRIPTION,
+             "description");
+    FZ_CHECK(!in.report.evidence || json_is_object(in.report.evidence), "evidence");
 }
 
 static void rule_same(const rp_rule *a, const rp_rule *b)
@@ -319,6 +349,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     fuzz_tables(body);
     fuzz_intake(body);
+    fuzz_audit(body);
     fuzz_rule(body);
     fuzz_reviewer_batches(body);
     fuzz_reviewer_policies(body);

@@ -54,6 +54,9 @@ SEEDS = {
                           "reporter_id": "u-1", "reason": "r"}),
         "intake_bad_url": j({"report_type": "spam", "target_id": "p", "target_owner_id": "o",
                              "reporter_id": "u", "reason": "r", "callback_url": "ftp://x"}),
+        "audit_ok": j({"report_type": "spam", "target_id": "post:1", "target_owner_id": "u-2", "reason": "spam",
+                       "description": "buy now", "evidence": {"urls": ["https://x.example/1"]},
+                       "expected_verdict": "no_violation"}),
         "rule_ok": j({"panel_size": 5, "votes_to_decide": 3, "ballot_timeout_s": 3600,
                       "reminder_before_s": 600, "max_substitute_rounds": 2, "case_deadline_s": 86400,
                       "on_deadline": "escalate", "reviewer_tags": ["lang:en", "senior"],
@@ -184,7 +187,7 @@ reviewer_tags appeal_window_s appeal_panel_size appeal_votes_to_decide user_id t
 include_tags_any exclude_tags min_credit_score min_account_age_days active_weeks_required max_open_ballots
 max_per_day max_per_week min_interval_s cooldown_after_expiry_s min_decided_votes min_accuracy max_no_show_rate
 suspend_days min_gold_votes min_gold_accuracy pair_flag_margin max_pair_cases_30d vote_reward majority_bonus reporter_reward daily_cap_per_user name cost stock active item_id quantity
-decision comment verdict note status paused s t i n b o a sa""".split()
+decision comment verdict note status paused s t i n b o a sa expected_verdict""".split()
 EVENT_KEYS = """event_id occurred_at case_id round seats report_type reviewer_tags exclude_user_ids deadline reviewer_id
 outcome ballots verdict with_majority decision reporter_ids decided_by user_id at status reason final_verdict
 finalized_by appeal_case_id audit expected_verdict""".split()

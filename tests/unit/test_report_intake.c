@@ -150,6 +150,76 @@ Test(intake, reporter_is_owner_is_422)
     cr_assert_eq(validate_with("reporter_id", json_string("u-42")), 422);
 }
 
+/* (v2) The keys of audit cases name no item. */
+Test(intake, audit_key_prefix_is_reserved)
+{
+    cr_assert_eq(validate_with("target_id", json_string(RP_AUDIT_KEY_PREFIX "3f2b8c1e-9a4d-4e5f-8a6b-0c1d2e3f4a5b")),
+                 422);
+    cr_assert_eq(validate_with("target_id", json_string("sg:audit")), 0);
+    cr_assert_eq(validate_with("target_id", json_string("listing:sg:audit:1")), 0);
+}
+
+/* (v2) An audit case: a report's fields without reporter and callback,
+ * plus the expected verdict; the same checks and codes as a report. */
+static json_t *valid_audit(void)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:s}, s:s}", "report_type", "comment", "target_id",
+                     "comment:9911", "target_owner_id", "u-42", "reason", "abuse", "description", "rude", "evidence",
+                     "screenshot", "https://img/1", "expected_verdict", "violation");
+}
+
+static int audit_with(const char *field, json_t *value)
+{
+    json_t *b = valid_audit();
+    rp_audit_input in;
+    char err[256] = "";
+    if (value)
+        json_object_set_new(b, field, value);
+    else
+        json_object_del(b, field);
+    int rc = rp_audit_validate(b, &in, err, sizeof err);
+    if (rc)
+        cr_assert(err[0], "a refusal says why");
+    json_decref(b);
+    return rc;
+}
+
+Test(audit, valid_audit_case)
+{
+    json_t *b = valid_audit();
+    rp_audit_input in;
+    char err[256];
+    cr_assert_eq(rp_audit_validate(b, &in, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(in.expected, RP_VERDICT_VIOLATION);
+    cr_assert_str_eq(in.report.reporter_id, RP_AUDIT_REPORTER);
+    cr_assert_null(in.report.callback_url);
+    cr_assert_str_eq(in.report.target_owner_id, "u-42");
+    cr_assert_str_eq(in.report.reason, "abuse");
+    cr_assert_not_null(in.report.evidence);
+    json_decref(b);
+    cr_assert_eq(audit_with("expected_verdict", json_string("no_violation")), 0);
+    cr_assert_eq(audit_with("description", NULL), 0);
+    cr_assert_eq(audit_with("evidence", NULL), 0);
+}
+
+Test(audit, refusals)
+{
+    const char *req[] = {"report_type", "target_id", "target_owner_id", "reason", "expected_verdict"};
+    for (size_t i = 0; i < 5; i++)
+        cr_assert_eq(audit_with(req[i], NULL), 400, "%s", req[i]);
+    cr_assert_eq(audit_with("expected_verdict", json_string("maybe")), 400);
+    cr_assert_eq(audit_with("expected_verdict", json_null()), 400);
+    cr_assert_eq(audit_with("report_type", json_string("Comment")), 400);
+    cr_assert_eq(audit_with("target_owner_id", json_string("has space")), 400);
+    cr_assert_eq(audit_with("reason", str_of('r', 65)), 400);
+    cr_assert_eq(audit_with("evidence", json_string("x")), 400);
+    /* Nobody reports an audit case and it never calls back. */
+    cr_assert_eq(audit_with("reporter_id", json_string("u-7")), 400);
+    cr_assert_eq(audit_with("callback_url", json_string("https://forum.example/cb")), 400);
+    cr_assert_eq(audit_with("target_owner_id", json_string(RP_AUDIT_REPORTER)), 422);
+    cr_assert_eq(audit_with("target_id", json_string(RP_AUDIT_KEY_PREFIX "x")), 422);
+}
+
 Test(ratelimit, retry_after_is_the_rest_of_the_minute)
 {
     cr_assert_eq(rp_ratelimit_retry_after(120), 60);

@@ -167,19 +167,43 @@ Test(payloads, case_outcome_decided_and_escalated)
     json_decref(ids);
 }
 
-/* (v2) sg.case.finalized: the final verdict, who made it final, and the
- * appeal that did (null when the window closed). */
+/* (v2) sg.case.finalized: the final verdict, who made it final, the
+ * appeal that did (null when the window closed), and whether it is an
+ * audit case with its expected verdict (false and null otherwise). */
 Test(payloads, case_finalized)
 {
     rp_case_finalized w = {CID, RP_VERDICT_VIOLATION, "window", NULL};
     expect_text(rp_case_finalized_encode(&w), "{\"case_id\":\"" CID "\",\"final_verdict\":\"violation\","
-                                              "\"finalized_by\":\"window\",\"appeal_case_id\":null}");
+                                              "\"finalized_by\":\"window\",\"appeal_case_id\":null,"
+                                              "\"audit\":false,\"expected_verdict\":null}");
     rp_case_finalized a = {CID, RP_VERDICT_NO_VIOLATION, "appeal", "1b7e6a2c-1d2f-4a51-9c3e-5f6a7b8c9d0e"};
     expect_text(rp_case_finalized_encode(&a), "{\"case_id\":\"" CID "\",\"final_verdict\":\"no_violation\","
                                               "\"finalized_by\":\"appeal\","
-                                              "\"appeal_case_id\":\"1b7e6a2c-1d2f-4a51-9c3e-5f6a7b8c9d0e\"}");
+                                              "\"appeal_case_id\":\"1b7e6a2c-1d2f-4a51-9c3e-5f6a7b8c9d0e\","
+                                              "\"audit\":false,\"expected_verdict\":null}");
     rp_case_finalized none = {CID, RP_VERDICT_NONE, "window", NULL};
     cr_assert_null(rp_case_finalized_encode(&none), "a final case has a verdict");
+    /* A case from upstream never names an expected verdict. */
+    rp_case_finalized stray = {CID, RP_VERDICT_VIOLATION, "window", NULL, 0, RP_VERDICT_NO_VIOLATION};
+    expect_text(rp_case_finalized_encode(&stray), "{\"case_id\":\"" CID "\",\"final_verdict\":\"violation\","
+                                                  "\"finalized_by\":\"window\",\"appeal_case_id\":null,"
+                                                  "\"audit\":false,\"expected_verdict\":null}");
+}
+
+/* (v2) An audit case is final at its decision: audit true and the expected
+ * verdict, which need not be the final one; without one it is refused. */
+Test(payloads, case_finalized_audit)
+{
+    rp_case_finalized d = {CID, RP_VERDICT_NO_VIOLATION, "decision", NULL, 1, RP_VERDICT_VIOLATION};
+    expect_text(rp_case_finalized_encode(&d), "{\"case_id\":\"" CID "\",\"final_verdict\":\"no_violation\","
+                                              "\"finalized_by\":\"decision\",\"appeal_case_id\":null,"
+                                              "\"audit\":true,\"expected_verdict\":\"violation\"}");
+    rp_case_finalized o = {CID, RP_VERDICT_VIOLATION, "ops", NULL, 1, RP_VERDICT_VIOLATION};
+    expect_text(rp_case_finalized_encode(&o), "{\"case_id\":\"" CID "\",\"final_verdict\":\"violation\","
+                                              "\"finalized_by\":\"ops\",\"appeal_case_id\":null,"
+                                              "\"audit\":true,\"expected_verdict\":\"violation\"}");
+    rp_case_finalized bad = {CID, RP_VERDICT_VIOLATION, "decision", NULL, 1, RP_VERDICT_NONE};
+    cr_assert_null(rp_case_finalized_encode(&bad), "an audit case has an expected verdict");
 }
 
 static int decode_status(const char *text, rp_reviewer_status_changed *out, json_t **keep)
