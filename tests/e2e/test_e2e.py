@@ -321,9 +321,11 @@ def test_appeal_overturns(stack):
         note(f"report: sg.case.decided of the appeal case has reporter_ids={app_reporters}: the reporter of "
              "the overturned case gets no reporter_reward although the final verdict is violation")
 
-    # Reporters are rewarded once per reported case, under that case: the
-    # appeal found the violation the first panel did not, so it pays them now.
-    wait_case_coins(stack, cid, {**{j: V + M for j in panel[:3]}, panel[3]: 0, panel[4]: 0,
+    # Settlement follows the final verdict (API.md v2): the first panel's
+    # three jurors keep their vote reward but none voted with the final
+    # verdict, so no bonus; reporters are rewarded once per reported case,
+    # under that case, because the final verdict is a violation.
+    wait_case_coins(stack, cid, {**{j: V for j in panel[:3]}, panel[3]: 0, panel[4]: 0,
                                  **{u: RP for u in app_reporters}})
     want_a = {**{j: V + M for j in apanel[:4]}, **{j: 0 for j in apanel[4:]}, **{u: 0 for u in app_reporters}}
     wait_case_coins(stack, aid, want_a)
