@@ -569,6 +569,35 @@ static const char receivers_sql[] =
     "FROM (SELECT DISTINCT p.source, p.callback_url FROM reports p "
     "   WHERE p.case_id IN ($1::uuid, $2::uuid) AND p.callback_url IS NOT NULL) u ORDER BY 1, 2";
 
+/* The per-delivery key stored in callbacks.url: the receiver's URL with its
+ * fragment replaced by "#sg=<kind>.<client>" (client percent-encoded; kind
+ * has no '.'). callbacks_case_id_url_key, UNIQUE (case_id, url), is then one
+ * delivery per (case, kind, client, URL) and stays the key the previous
+ * release's ON CONFLICT (case_id, url) names (expand-only, see
+ * sql/report/002). The first '#' of a URL starts its fragment; libcurl never
+ * sends a fragment and sg_url_redact drops it. Returns a malloc'ed string. */
+static char *delivery_key(const char *url, const char *kind, const char *client)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t ulen = strcspn(url, "#"), clen = strlen(client);
+    char *out = malloc(ulen + strlen(kind) + 3 * clen + 6), *p;
+    if (!out)
+        return NULL;
+    p = out + snprintf(out, ulen + strlen(kind) + 6, "%.*s#sg=%s.", (int)ulen, url, kind);
+    for (const unsigned char *q = (const unsigned char *)client; *q; q++) {
+        if ((*q >= 'A' && *q <= 'Z') || (*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9') || *q == '-' ||
+            *q == '.' || *q == '_' || *q == '~') {
+            *p++ = (char)*q;
+        } else {
+            *p++ = '%';
+            *p++ = hex[*q >> 4];
+            *p++ = hex[*q & 15];
+        }
+    }
+    *p = '\0';
+    return out;
+}
+
 /* Queues the callback of one receiver: body = the outcome with its report
  * ids; host and redacted URL parsed here, by libcurl, as delivery will. */
 static int queue_callback(sg_pg *c, const rp_case_row *r, const char *kind, const char *client, const char *url,
@@ -576,9 +605,10 @@ static int queue_callback(sg_pg *c, const rp_case_row *r, const char *kind, cons
 {
     json_t *ids = json_col(res, row, 2), *payload = NULL;
     char *body = NULL, *host = sg_url_host(url), *redacted = sg_url_redact(url);
+    char *key = delivery_key(url, kind, client);
     int rc = SG_ERR_DB;
 
-    if (!ids || !host || !redacted) {
+    if (!ids || !host || !redacted || !key) {
         sg_error("case %s: callback of %s not queued (unparseable URL or out of memory)", r->id, client);
         goto cleanup;
     }
@@ -588,9 +618,10 @@ static int queue_callback(sg_pg *c, const rp_case_row *r, const char *kind, cons
         goto cleanup;
     rc = sg_pg_exec(c,
                     "INSERT INTO callbacks (case_id, kind, client, url, url_redacted, host, body) "
-                    "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (case_id, kind, client, url) DO NOTHING",
-                    7, SG_P(r->id, kind, client, url, redacted, host, body));
+                    "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (case_id, url) DO NOTHING",
+                    7, SG_P(r->id, kind, client, key, redacted, host, body));
 cleanup:
+    free(key);
     free(body);
     free(host);
     free(redacted);

@@ -7,6 +7,16 @@
 -- and how long after a decision a new report joins the decided case.
 ALTER TABLE voting_rules ADD COLUMN IF NOT EXISTS min_votes_at_deadline integer;
 UPDATE voting_rules SET min_votes_at_deadline = votes_to_decide WHERE min_votes_at_deadline IS NULL;
+-- Expand-only: the previous release's rule update inserts a version without
+-- this column, so its default (votes_to_decide, which a DEFAULT cannot name)
+-- is filled by a trigger; NOT NULL is checked after BEFORE triggers.
+CREATE FUNCTION voting_rules_min_votes_default() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.min_votes_at_deadline := NEW.votes_to_decide;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER voting_rules_min_votes_default BEFORE INSERT ON voting_rules
+    FOR EACH ROW WHEN (NEW.min_votes_at_deadline IS NULL) EXECUTE FUNCTION voting_rules_min_votes_default();
 ALTER TABLE voting_rules ALTER COLUMN min_votes_at_deadline SET NOT NULL;
 ALTER TABLE voting_rules ADD CONSTRAINT voting_rules_min_votes_at_deadline
     CHECK (min_votes_at_deadline BETWEEN 1 AND panel_size);

@@ -282,3 +282,41 @@ def test_a_hung_receiver_delays_no_other_host(svc):
         # The hung host never held more than its share at once.
         assert len([r for r in hung.received() if r["at"] < fast.received()[0]["at"]]) <= WORKERS // 2
         assert fast.received()[0]["signature"] == "ok"
+
+
+# ---------------------------------------------------------------- expand-only (issue 15)
+
+def test_the_previous_release_queue_statement_still_works_and_is_delivered_once(svc):
+    """sql/report/002 is expand-only: the previous release's INSERT ... ON CONFLICT
+    (case_id, url) still plans and runs on the new schema; callbacks_fill_legacy
+    fills host, redacted URL and kind; this release's dispatcher delivers the row
+    once, with an event id. This release's own rows key (case_id, url) by the URL
+    with '#sg=<kind>.<client>' (never sent), so they never collide with it."""
+    with CallbackReceiver() as rx:
+        def got(path):  # the receiver sees the query, never the fragment
+            return [r for r in rx.received() if r["path"].split("?")[0] == path and "#" not in r["path"]]
+        rt = rule(svc)
+        rep = report(svc, rt, callback_url=rx.url("/new") + "?token=s3cret")
+        cid = rep["case_id"]
+        cancel(svc, rep)
+        sgtest.wait_for(lambda: got("/new"), timeout=20, what="this release's callback")
+        legacy_url = rx.url("/legacy").replace("127.0.0.1", "user:pw@127.0.0.1") + "?token=s3cret"
+        old = ("INSERT INTO callbacks (case_id, url, body) SELECT DISTINCT %s::uuid, %s, %s FROM reports p "
+               "WHERE p.case_id = %s::uuid ON CONFLICT (case_id, url) DO NOTHING")
+        body = json.dumps({"case_id": cid, "status": "cancelled"})
+        with svc.db() as c:
+            c.execute(old, (cid, legacy_url, body, cid))
+            c.execute(old, (cid, legacy_url, body, cid))      # the same again: DO NOTHING
+            rows = c.execute("SELECT url, kind, client, host, url_redacted, event_id IS NOT NULL FROM callbacks "
+                             "WHERE case_id = %s ORDER BY seq", (cid,)).fetchall()
+        assert len(rows) == 2, rows
+        new, leg = rows
+        assert new[0] == rx.url("/new") + "?token=s3cret#sg=cancelled.product", new
+        assert new[1:] == ("cancelled", "product", "127.0.0.1", rx.url("/new"), True), new
+        assert leg[1:] == ("cancelled", "", "127.0.0.1", rx.url("/legacy"), True), leg
+        sgtest.wait_for(lambda: got("/legacy"), timeout=20, what="the previous release's row delivered")
+        time.sleep(1.5)
+        assert len(got("/legacy")) == 1 and len(got("/new")) == 1
+        assert got("/legacy")[0]["event_id"] and got("/legacy")[0]["signature"] == "ok"
+        listed = {x["url"] for x in callbacks(svc, case_id=cid)["items"]}
+        assert listed == {rx.url("/new"), rx.url("/legacy")}, listed
