@@ -41,9 +41,16 @@ RTYPE = "e2e_replicas"
 # Short timers so that reminders (3 s after the seat is taken), expiries (6 s),
 # substitutes and deadlines (30 s) all happen within the run; a 5 s appeal window
 # makes a build with finality finalize within it too.
+# No re-report cooldown: a report after the decision opens a new case, so every
+# reporter of a case is one its decision pays (a report that joins a decided
+# case in the cooldown is not in that decision's reporter_ids; the load and
+# fault runs do the same).
 RULE = voting_rule(ballot_timeout_s=6, reminder_before_s=3, case_deadline_s=30, max_substitute_rounds=2,
-                   appeal_window_s=5)
-RULES = {RTYPE: RULE}
+                   appeal_window_s=5, re_report_cooldown_s=0)
+# The in-flight callback test watches one outcome of one case: its rule keeps
+# the appeal window open past the test, so no 'finalized' callback joins it.
+RTYPE_CB = "e2e_replicas_cb"
+RULES = {RTYPE: RULE, RTYPE_CB: {**RULE, "appeal_window_s": 600}}
 LOAD_S = 42            # seconds of reports
 PACE_S = 0.2           # one report every 0.2 s: 5 reports/s
 KILL_AT = (12, 16, 20)  # seconds into the load: report, reviewer, reward leader
@@ -500,7 +507,7 @@ def test_callback_in_flight_when_its_replica_is_killed(stack, receiver):
     path = f"/cb/inflight-{run}"
     receiver.hold[path] = 1.5
     owner, rep = f"{run}-inflight-owner", f"{run}-inflight-rep"
-    cid = ok(stack.post_report(RTYPE, f"post:{run}-inflight", owner, rep, callback_url=receiver.url(path),
+    cid = ok(stack.post_report(RTYPE_CB, f"post:{run}-inflight", owner, rep, callback_url=receiver.url(path),
                                evidence={"truth": "violation"}), 201)["case_id"]
     panel = [b["reviewer_id"] for b in stack.wait_panel(cid, RULE["panel_size"], timeout=20)["ballots"]
              if b["status"] == "open"]
