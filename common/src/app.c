@@ -60,13 +60,20 @@ static void check_deps(app_state *st, int up[DEP_N])
     up[DEP_REDIS] = sg_redis_ping(st->app.redis) == 0;
 }
 
-static int app_consume(const sg_kafka_msg *m, void *ctx)
+/* The service's handler, with the event's id and trace in its log lines. */
+static int app_handle(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, void *ctx)
 {
     app_consumer *ac = ctx;
     sg_log_set_context(m->event_id, m->traceparent);
-    int rc = sg_inbox_process(ac->app->pg, m, ac->spec->fn, ac->app->svc);
+    int rc = ac->spec->fn(c, m, payload, ac->app->svc);
     sg_log_set_context(NULL, NULL);
     return rc;
+}
+
+static size_t app_consume(const sg_kafka_msg *msgs, size_t n, void *ctx)
+{
+    app_consumer *ac = ctx;
+    return sg_inbox_process_batch(ac->app->pg, msgs, n, app_handle, ac);
 }
 
 /* Ready whenever PostgreSQL answers: Kafka (the outbox holds the events)
@@ -317,8 +324,8 @@ int sg_app_start(const sg_app_spec *spec, sg_app **out)
             sg_topic(ac->topic, sizeof ac->topic, app->cfg.topic_prefix, ac->spec->topic);
             snprintf(ac->group, sizeof ac->group, "%ssg-%s", app->cfg.topic_prefix, ac->spec->group);
             const char *topics[] = {ac->topic};
-            ac->consumer = sg_consumer_start(app->cfg.kafka_brokers, ac->group, topics, 1, app_consume, ac, err,
-                                             sizeof err);
+            ac->consumer = sg_consumer_start_batch(app->cfg.kafka_brokers, ac->group, topics, 1,
+                                                   app->cfg.consumer_batch, app_consume, ac, err, sizeof err);
             if (!ac->consumer) {
                 sg_error("%s", err);
                 goto cleanup;

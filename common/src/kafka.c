@@ -25,8 +25,13 @@ struct sg_producer {
 
 struct sg_consumer {
     rd_kafka_t *rk;
-    sg_consume_fn fn;
+    sg_consume_fn fn;             /* one message at a time, or */
+    sg_consume_batch_fn batch_fn; /* up to max_batch */
     void *ctx;
+    int max_batch;
+    rd_kafka_message_t **held;    /* [max_batch]: the batch in hand */
+    sg_kafka_msg *msgs;           /* [max_batch]: their views */
+    char (*hdr)[3][HEADER_MAX];   /* [max_batch]: their headers */
     pthread_t thread;
     int thread_started;
     atomic_int stop;
@@ -346,32 +351,53 @@ static const char *header(rd_kafka_headers_t *hdrs, const char *name, char *buf,
     return buf;
 }
 
-static void seek_back(sg_consumer *c, const rd_kafka_message_t *msg)
+/* Adds (topic, partition) to tp unless there; returns its entry. */
+static rd_kafka_topic_partition_t *tp_entry(rd_kafka_topic_partition_list_t *tp, const rd_kafka_message_t *msg,
+                                            int *added)
 {
-    rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(tp, rd_kafka_topic_name(msg->rkt), msg->partition)->offset = msg->offset;
+    rd_kafka_topic_partition_t *e = rd_kafka_topic_partition_list_find(tp, rd_kafka_topic_name(msg->rkt),
+                                                                       msg->partition);
+    *added = e == NULL;
+    return e ? e : rd_kafka_topic_partition_list_add(tp, rd_kafka_topic_name(msg->rkt), msg->partition);
+}
+
+/* Goes back, on each partition of held[from..n), to its first message
+ * there, so that it is fetched again. */
+static void seek_back(sg_consumer *c, size_t from, size_t n)
+{
+    rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new((int)(n - from));
+    for (size_t i = from; i < n; i++) {
+        int added;
+        rd_kafka_topic_partition_t *e = tp_entry(tp, c->held[i], &added);
+        if (added)
+            e->offset = c->held[i]->offset; /* a partition's messages come in offset order */
+    }
     rd_kafka_error_t *e = rd_kafka_seek_partitions(c->rk, tp, 2000);
     if (e) {
-        sg_warn("kafka: seek back to %s[%d]@%lld failed: %s", rd_kafka_topic_name(msg->rkt), (int)msg->partition,
-                (long long)msg->offset, rd_kafka_error_string(e));
+        sg_warn("kafka: seek back on %d partition(s) failed: %s", tp->cnt, rd_kafka_error_string(e));
         rd_kafka_error_destroy(e);
-    } else if (tp->elems[0].err) {
-        sg_warn("kafka: seek back to %s[%d]@%lld failed: %s", rd_kafka_topic_name(msg->rkt), (int)msg->partition,
-                (long long)msg->offset, rd_kafka_err2str(tp->elems[0].err));
+    } else {
+        for (int i = 0; i < tp->cnt; i++)
+            if (tp->elems[i].err)
+                sg_warn("kafka: seek back to %s[%d]@%lld failed: %s", tp->elems[i].topic, (int)tp->elems[i].partition,
+                        (long long)tp->elems[i].offset, rd_kafka_err2str(tp->elems[i].err));
     }
     rd_kafka_topic_partition_list_destroy(tp);
 }
 
-static void store_offset(sg_consumer *c, const rd_kafka_message_t *msg)
+/* Stores, for each partition of held[0..n), the offset after its last one. */
+static void store_offsets(sg_consumer *c, size_t n)
 {
-    rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new(1);
-    /* The committed offset is the next one to read. */
-    rd_kafka_topic_partition_list_add(tp, rd_kafka_topic_name(msg->rkt), msg->partition)->offset = msg->offset + 1;
+    rd_kafka_topic_partition_list_t *tp = rd_kafka_topic_partition_list_new((int)n);
+    for (size_t i = 0; i < n; i++) {
+        int added;
+        /* The committed offset is the next one to read. */
+        tp_entry(tp, c->held[i], &added)->offset = c->held[i]->offset + 1;
+    }
     rd_kafka_resp_err_t e = rd_kafka_offsets_store(c->rk, tp);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
         /* Partition revoked meanwhile: its new owner re-reads, inbox dedups. */
-        sg_debug("kafka: offset store for %s[%d] failed: %s", rd_kafka_topic_name(msg->rkt), (int)msg->partition,
-                 rd_kafka_err2str(e));
+        sg_debug("kafka: offset store on %d partition(s) failed: %s", tp->cnt, rd_kafka_err2str(e));
     rd_kafka_topic_partition_list_destroy(tp);
 }
 
@@ -429,58 +455,98 @@ done:
         rd_kafka_queue_destroy(q);
 }
 
-static void *consumer_main(void *arg)
+/* Fills c->held[0..) with what the consumer has: waits up to 100 ms for
+ * the first message, then takes only those already fetched. Error events are
+ * logged and skipped. Returns how many. */
+static size_t take_batch(sg_consumer *c)
 {
-    sg_consumer *c = arg;
-    long backoff_ms = 100;
-
-    while (!atomic_load(&c->stop)) {
-        rd_kafka_message_t *msg = rd_kafka_consumer_poll(c->rk, 100);
+    size_t n = 0;
+    while (n < (size_t)c->max_batch && !atomic_load(&c->stop)) {
+        rd_kafka_message_t *msg = rd_kafka_consumer_poll(c->rk, n == 0 ? 100 : 0);
         if (!msg)
-            continue;
+            break;
         if (msg->err) {
             if (msg->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
                 sg_debug("kafka: consumer: %s", rd_kafka_message_errstr(msg));
             else
                 sg_warn("kafka: consumer: %s", rd_kafka_message_errstr(msg));
             rd_kafka_message_destroy(msg);
+            if (n == 0)
+                break;
             continue;
         }
-        char id[HEADER_MAX], type[HEADER_MAX], tp[HEADER_MAX];
         rd_kafka_headers_t *hdrs = NULL;
         if (rd_kafka_message_headers(msg, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR)
             hdrs = NULL;
-        sg_kafka_msg m = {
+        c->msgs[n] = (sg_kafka_msg){
             .topic = rd_kafka_topic_name(msg->rkt),
             .key = msg->key,
             .key_len = msg->key_len,
             .value = msg->payload ? msg->payload : "",
             .len = msg->len,
-            .event_id = header(hdrs, "event_id", id, sizeof id),
-            .event_type = header(hdrs, "event_type", type, sizeof type),
-            .traceparent = header(hdrs, "traceparent", tp, sizeof tp),
+            .event_id = header(hdrs, "event_id", c->hdr[n][0], HEADER_MAX),
+            .event_type = header(hdrs, "event_type", c->hdr[n][1], HEADER_MAX),
+            .traceparent = header(hdrs, "traceparent", c->hdr[n][2], HEADER_MAX),
             .partition = msg->partition,
             .offset = msg->offset,
         };
-        if (c->fn(&m, c->ctx) == 0) {
-            store_offset(c, msg);
+        c->held[n++] = msg;
+    }
+    return n;
+}
+
+static void consumer_free(sg_consumer *c)
+{
+    if (!c)
+        return;
+    free(c->held);
+    free(c->msgs);
+    free(c->hdr);
+    free(c);
+}
+
+static void *consumer_main(void *arg)
+{
+    sg_consumer *c = arg;
+    long backoff_ms = 100;
+
+    while (!atomic_load(&c->stop)) {
+        size_t n = take_batch(c);
+        if (n == 0)
+            continue;
+        size_t done;
+        if (c->batch_fn)
+            done = c->batch_fn(c->msgs, n, c->ctx);
+        else
+            done = c->fn(&c->msgs[0], c->ctx) == 0; /* max_batch is 1 */
+        if (done > n)
+            done = n;
+        if (done > 0) {
+            store_offsets(c, done);
             atomic_store(&c->last_processed_ms, sg_clock_wall_ms());
-            backoff_ms = 100;
-        } else {
-            sg_warn("kafka: handling %s[%d]@%lld failed; retrying in %ld ms", m.topic, (int)m.partition,
-                    (long long)m.offset, backoff_ms);
-            seek_back(c, msg);
+        }
+        if (done < n) {
+            const sg_kafka_msg *m = &c->msgs[done];
+            sg_warn("kafka: handling %s[%d]@%lld failed; retrying in %ld ms", m->topic, (int)m->partition,
+                    (long long)m->offset, backoff_ms);
+            seek_back(c, done, n);
+            for (size_t i = 0; i < n; i++)
+                rd_kafka_message_destroy(c->held[i]);
             nap(c, backoff_ms);
             backoff_ms = backoff_ms * 2 > 2000 ? 2000 : backoff_ms * 2;
+            continue;
         }
-        rd_kafka_message_destroy(msg);
+        backoff_ms = 100;
+        for (size_t i = 0; i < n; i++)
+            rd_kafka_message_destroy(c->held[i]);
     }
     close_consumer(c);
     return NULL;
 }
 
-sg_consumer *sg_consumer_start(const char *brokers, const char *group, const char *const *topics, size_t ntopics,
-                               sg_consume_fn fn, void *ctx, char *err, size_t errlen)
+static sg_consumer *consumer_start(const char *brokers, const char *group, const char *const *topics, size_t ntopics,
+                                   int max_batch, sg_consume_fn fn, sg_consume_batch_fn batch_fn, void *ctx,
+                                   char *err, size_t errlen)
 {
     static const char *const settings[][2] = {
         {"enable.auto.commit", "true"},
@@ -506,7 +572,16 @@ sg_consumer *sg_consumer_start(const char *brokers, const char *group, const cha
         goto cleanup;
     }
     c->fn = fn;
+    c->batch_fn = batch_fn;
     c->ctx = ctx;
+    c->max_batch = max_batch;
+    c->held = calloc((size_t)max_batch, sizeof *c->held);
+    c->msgs = calloc((size_t)max_batch, sizeof *c->msgs);
+    c->hdr = calloc((size_t)max_batch, sizeof *c->hdr);
+    if (!c->held || !c->msgs || !c->hdr) {
+        snprintf(err, errlen, "kafka: out of memory");
+        goto cleanup;
+    }
     atomic_init(&c->stop, 0);
     atomic_init(&c->last_processed_ms, 0);
     conf = base_conf(brokers, err, errlen);
@@ -547,8 +622,25 @@ cleanup:
         rd_kafka_consumer_close(c->rk);
         rd_kafka_destroy(c->rk);
     }
-    free(c);
+    consumer_free(c);
     return NULL;
+}
+
+sg_consumer *sg_consumer_start(const char *brokers, const char *group, const char *const *topics, size_t ntopics,
+                               sg_consume_fn fn, void *ctx, char *err, size_t errlen)
+{
+    return consumer_start(brokers, group, topics, ntopics, 1, fn, NULL, ctx, err, errlen);
+}
+
+sg_consumer *sg_consumer_start_batch(const char *brokers, const char *group, const char *const *topics,
+                                     size_t ntopics, int max_batch, sg_consume_batch_fn fn, void *ctx, char *err,
+                                     size_t errlen)
+{
+    if (max_batch < 1 || max_batch > 1024) {
+        snprintf(err, errlen, "kafka: batch size %d outside 1..1024", max_batch);
+        return NULL;
+    }
+    return consumer_start(brokers, group, topics, ntopics, max_batch, NULL, fn, ctx, err, errlen);
 }
 
 void sg_consumer_request_stop(sg_consumer *c)
@@ -567,7 +659,7 @@ void sg_consumer_stop(sg_consumer *c)
     else
         close_consumer(c);
     rd_kafka_destroy_flags(c->rk, c->close_abandoned ? RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE : 0);
-    free(c);
+    consumer_free(c);
 }
 
 double sg_consumer_last_processed(const sg_consumer *c)

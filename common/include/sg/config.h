@@ -4,7 +4,8 @@
  *   SG_HTTP_PORT (default per service), SG_HTTP_BIND (127.0.0.1),
  *   SG_HTTP_THREADS (8), SG_PG_DSN (required), SG_PG_SCHEMA (service name),
  *   SG_PG_POOL_SIZE (8), SG_CONSUMER_THREADS (4: consumers per topic in one
- *   group, so partitions are handled in parallel), SG_MIGRATIONS_DIR (sql/<service>),
+ *   group, so partitions are handled in parallel), SG_CONSUMER_BATCH (64: most
+ *   events a consumer handles in one transaction), SG_MIGRATIONS_DIR (sql/<service>),
  *   SG_KAFKA_BROKERS (required), SG_TOPIC_PREFIX (""), SG_REDIS_URL (required),
  *   SG_JWT_SECRET (required, >= 16 bytes), SG_API_KEYS ("name:key,..."),
  *   SG_LOG_LEVEL (info), SG_KAFKA_PROPERTIES ("": librdkafka properties,
@@ -29,6 +30,7 @@ typedef struct sg_config {
     char *pg_schema;      /* owned; [a-z_][a-z0-9_]{0,62} */
     int pg_pool_size;
     int consumer_threads; /* consumer instances per subscribed topic */
+    int consumer_batch;   /* most events per consumer transaction */
     char *migrations_dir; /* owned */
     char *kafka_brokers;  /* owned */
     char *topic_prefix;   /* owned, may be "" */

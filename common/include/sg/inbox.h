@@ -24,4 +24,16 @@ typedef int (*sg_inbox_fn)(sg_pg *c, const sg_kafka_msg *m, const json_t *payloa
  * or with a non-JSON value are dropped with an error log. */
 int sg_inbox_process(sg_pg_pool *p, const sg_kafka_msg *m, sg_inbox_fn fn, void *ctx);
 
+/* Handles msgs[0..n) in one transaction: one statement records every event
+ * id, and fn runs for each new event in order, all committed together (one
+ * commit, and locks taken in the order of the batch). Duplicates and
+ * malformed messages are skipped as sg_inbox_process skips them. When fn
+ * fails for any event the whole transaction is rolled back and the batch is
+ * handled again one event per transaction (sg_inbox_process), which isolates
+ * an event to drop from its neighbours. Returns how many events, from the
+ * first, are done (handled, duplicate or dropped): n, or fewer when the one
+ * after them must be retried. fn must not keep state outside the
+ * transaction that a rollback would leave wrong. */
+size_t sg_inbox_process_batch(sg_pg_pool *p, const sg_kafka_msg *msgs, size_t n, sg_inbox_fn fn, void *ctx);
+
 #endif

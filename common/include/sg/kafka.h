@@ -61,12 +61,25 @@ int sg_producer_ping(sg_producer *p, int timeout_ms);
  * (message is retried). Runs on the consumer thread. */
 typedef int (*sg_consume_fn)(const sg_kafka_msg *m, void *ctx);
 
+/* Batch handler: msgs[0..n) in the order they were consumed (n >= 1; their
+ * strings live until it returns). Returns how many of them, from the first,
+ * were processed: their offsets are stored. The consumer goes back to the
+ * first one not processed on each partition and retries after a back-off.
+ * Runs on the consumer thread. */
+typedef size_t (*sg_consume_batch_fn)(const sg_kafka_msg *msgs, size_t n, void *ctx);
+
 typedef struct sg_consumer sg_consumer;
 
 /* Subscribes group `group` to topics (copied). auto.offset.reset=earliest so
  * a new group misses nothing. Starts its thread. */
 sg_consumer *sg_consumer_start(const char *brokers, const char *group, const char *const *topics, size_t ntopics,
                                sg_consume_fn fn, void *ctx, char *err, size_t errlen);
+/* As sg_consumer_start, but hands the handler every message already
+ * fetched, up to max_batch (1..1024) at a time: one when the topic is quiet
+ * (nothing waits for a batch to fill), more under a backlog. */
+sg_consumer *sg_consumer_start_batch(const char *brokers, const char *group, const char *const *topics,
+                                     size_t ntopics, int max_batch, sg_consume_batch_fn fn, void *ctx, char *err,
+                                     size_t errlen);
 /* Asks the thread to finish the event in hand, commit the stored offsets
  * and leave the group, without waiting. Calling it on every consumer of a
  * service before sg_consumer_stop lets them leave concurrently. */

@@ -455,3 +455,179 @@ Test(outbox, relay_reconnects_and_reelects_after_postgres_restart, .timeout = 90
     cr_expect(sg_outbox_relay_is_leader(r));
     sg_outbox_relay_stop(r);
 }
+
+/* ---- batches: many events, one transaction -------------------------------------- */
+
+/* Records the event and the transaction that handled it; refuses (42) the
+ * event whose id is in bad_refuse, fails for a moment (SG_ERR_RETRY) on
+ * bad_retry while retries_left > 0. */
+typedef struct batch_ctx {
+    atomic_int calls;
+    const char *bad_refuse;
+    const char *bad_retry;
+    atomic_int retries_left;
+    atomic_int seen;      /* the Kafka test: events done */
+    atomic_int batches;   /* the Kafka test: calls with more than one message */
+} batch_ctx;
+
+static int record_tx(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, void *arg)
+{
+    batch_ctx *b = arg;
+    const char *id = m->event_id ? m->event_id : json_string_value(json_object_get(payload, "event_id"));
+    char seq[16];
+    atomic_fetch_add(&b->calls, 1);
+    snprintf(seq, sizeof seq, "%lld", json_integer_value(json_object_get(payload, "seq")));
+    int rc = sg_pg_exec(c,
+                        "INSERT INTO handled_tx (event_id, key, seq, txid) VALUES ($1::uuid, $2, $3::int, "
+                        "txid_current())",
+                        3, SG_P(id, json_string_value(json_object_get(payload, "key")), seq));
+    if (rc != SG_OK)
+        return rc;
+    if (b->bad_refuse && strcmp(id, b->bad_refuse) == 0)
+        return 42;
+    if (b->bad_retry && strcmp(id, b->bad_retry) == 0 && atomic_fetch_sub(&b->retries_left, 1) > 0)
+        return SG_ERR_RETRY;
+    return SG_OK;
+}
+
+#define BATCH_IDS 6
+static const char *const batch_ids[BATCH_IDS] = {
+    "a0000000-0000-4000-8000-000000000001", "a0000000-0000-4000-8000-000000000002",
+    "a0000000-0000-4000-8000-000000000003", "a0000000-0000-4000-8000-000000000004",
+    "a0000000-0000-4000-8000-000000000005", "a0000000-0000-4000-8000-000000000006",
+};
+
+/* Messages for batch_ids[0..n), values in vals (kept alive by the caller). */
+static void batch_msgs(sg_kafka_msg *out, char vals[][96], size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        snprintf(vals[i], 96, "{\"event_id\":\"%s\",\"key\":\"k\",\"seq\":%zu}", batch_ids[i], i);
+        out[i] = msg(vals[i], batch_ids[i]);
+    }
+}
+
+static void batch_setup_table(void)
+{
+    exec_ok("CREATE TABLE IF NOT EXISTS handled_tx (n bigserial, event_id uuid NOT NULL, key text, seq int, txid bigint)");
+    exec_ok("TRUNCATE handled_tx");
+}
+
+Test(outbox, inbox_batch_is_one_transaction_and_skips_duplicates)
+{
+    batch_ctx b = {0};
+    sg_kafka_msg m[8];
+    char vals[BATCH_IDS][96];
+    batch_setup_table();
+    batch_msgs(m, vals, 5);
+    /* Event 1 was handled before; event 3 comes twice in the batch
+     * (redelivery); one malformed message sits in the middle. */
+    cr_assert_eq(sg_inbox_process(pool, &m[1], record_tx, &b), 0);
+    atomic_store(&b.calls, 0);
+    sg_kafka_msg in[7] = {m[0], m[1], m[2], msg("not json", batch_ids[5]), m[3], m[3], m[4]};
+    cr_expect_eq(sg_inbox_process_batch(pool, in, 7, record_tx, &b), 7);
+    cr_expect_eq(atomic_load(&b.calls), 4, "events 0, 2, 3, 4 once each");
+    cr_expect_eq(scalar("SELECT count(*) FROM handled_tx"), 5);
+    cr_expect_eq(scalar("SELECT count(DISTINCT event_id) FROM handled_tx"), 5);
+    cr_expect_eq(scalar("SELECT count(DISTINCT txid) FROM handled_tx WHERE seq <> 1"), 1,
+                 "the batch's events should share one transaction");
+    /* In order: the events of the batch were handled as they came. */
+    cr_expect_eq(scalar("SELECT count(*) FROM (SELECT seq, lag(seq) OVER (ORDER BY n) AS prev FROM handled_tx "
+                        "WHERE seq <> 1) s WHERE prev > seq"),
+                 0);
+    /* Again, whole: every event is a duplicate now. */
+    atomic_store(&b.calls, 0);
+    cr_expect_eq(sg_inbox_process_batch(pool, in, 7, record_tx, &b), 7);
+    cr_expect_eq(atomic_load(&b.calls), 0);
+}
+
+Test(outbox, inbox_batch_isolates_a_refused_event)
+{
+    batch_ctx b = {.bad_refuse = batch_ids[2]};
+    sg_kafka_msg m[BATCH_IDS];
+    char vals[BATCH_IDS][96];
+    batch_setup_table();
+    batch_msgs(m, vals, 5);
+    cr_expect_eq(sg_inbox_process_batch(pool, m, 5, record_tx, &b), 5);
+    /* The batch rolled back at event 2, then each event went alone: the
+     * refused one left only its inbox row, the others are in once. */
+    cr_expect_eq(scalar("SELECT count(*) FROM handled_tx"), 4);
+    cr_expect_eq(scalar("SELECT count(DISTINCT event_id) FROM handled_tx"), 4);
+    cr_expect_eq(scalar("SELECT count(*) FROM handled_tx WHERE seq = 2"), 0);
+    cr_expect_eq(scalar("SELECT count(*) FROM inbox WHERE event_id::text LIKE 'a0000000-%'"), 5);
+    cr_expect_eq(scalar("SELECT count(DISTINCT txid) FROM handled_tx"), 4, "one transaction each after the fall-back");
+}
+
+Test(outbox, inbox_batch_stops_before_an_event_to_retry)
+{
+    batch_ctx b = {.bad_retry = batch_ids[3]};
+    atomic_init(&b.retries_left, 1000);
+    sg_kafka_msg m[BATCH_IDS];
+    char vals[BATCH_IDS][96];
+    batch_setup_table();
+    batch_msgs(m, vals, 6);
+    /* Events 0..2 are done; 3 must be retried, and so must 4 and 5 after it
+     * (order per partition). */
+    cr_expect_eq(sg_inbox_process_batch(pool, m, 6, record_tx, &b), 3);
+    cr_expect_eq(scalar("SELECT count(*) FROM handled_tx"), 3);
+    cr_expect_eq(scalar("SELECT count(*) FROM inbox WHERE event_id::text LIKE 'a0000000-%'"), 3);
+    atomic_store(&b.retries_left, 0);
+    cr_expect_eq(sg_inbox_process_batch(pool, m + 3, 3, record_tx, &b), 3);
+    cr_expect_eq(scalar("SELECT count(DISTINCT event_id) FROM handled_tx"), 6);
+    cr_expect_eq(scalar("SELECT count(*) FROM handled_tx"), 6);
+}
+
+static size_t consume_batch(const sg_kafka_msg *msgs, size_t n, void *arg)
+{
+    batch_ctx *b = arg;
+    if (n > 1)
+        atomic_fetch_add(&b->batches, 1);
+    size_t done = sg_inbox_process_batch(pool, msgs, n, record_tx, b);
+    atomic_fetch_add(&b->seen, (int)done);
+    return done;
+}
+
+/* Through Kafka: a backlog is taken in batches; an event that fails for a
+ * while makes the consumer go back to it (and to what followed it on its
+ * partition) and nothing is lost, doubled or reordered per key. */
+Test(outbox, batch_consumer_handles_a_backlog_exactly_once_in_order)
+{
+    char err[512], topic[128], group[64], tenth[40] = "";
+    batch_setup_table();
+    write_all();
+    sg_outbox_relay *r = sg_outbox_relay_start(dsn, schema, brokers, prefix, err, sizeof err);
+    cr_assert_not_null(r, "%s", err);
+    long long end = now_ms() + 60000;
+    while (now_ms() < end && sg_outbox_relay_published(r) < N)
+        usleep(50000);
+    cr_assert_eq(sg_outbox_relay_published(r), N);
+    sg_pg *c = sg_pg_acquire(pool, 5000);
+    cr_assert_not_null(c);
+    PGresult *res = sg_pg_query(c, "SELECT event_id::text FROM outbox ORDER BY id OFFSET 10 LIMIT 1", 0, NULL);
+    cr_assert(sg_pg_ok(res) && PQntuples(res) == 1);
+    snprintf(tenth, sizeof tenth, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    sg_pg_release(pool, c);
+
+    batch_ctx b = {.bad_retry = tenth};
+    atomic_init(&b.retries_left, 40); /* > sg_pg_tx's own attempts: the consumer must go back */
+    sg_topic(topic, sizeof topic, prefix, TOPIC);
+    snprintf(group, sizeof group, "%sbatch", prefix);
+    const char *topics[] = {topic};
+    sg_consumer *k = sg_consumer_start_batch(brokers, group, topics, 1, 32, consume_batch, &b, err, sizeof err);
+    cr_assert_not_null(k, "%s", err);
+    end = now_ms() + 90000;
+    while (now_ms() < end && scalar("SELECT count(DISTINCT event_id) FROM handled_tx h JOIN inbox USING (event_id)") < N)
+        usleep(100000);
+    sg_consumer_stop(k);
+    sg_outbox_relay_stop(r);
+
+    cr_expect_leq(atomic_load(&b.retries_left), 0, "the failing event was not offered again and again");
+    cr_expect_gt(atomic_load(&b.batches), 0, "a backlog should come in batches");
+    /* Rolled-back attempts leave no rows: each event's row is there once. */
+    cr_expect_eq(scalar("SELECT count(*) FROM handled_tx"), N);
+    cr_expect_eq(scalar("SELECT count(DISTINCT event_id) FROM handled_tx"), N);
+    cr_expect_lt(scalar("SELECT count(DISTINCT txid) FROM handled_tx"), N, "some events should share a transaction");
+    cr_expect_eq(scalar("SELECT count(*) FROM (SELECT seq, row_number() OVER (PARTITION BY key ORDER BY n) - 1 AS pos"
+                        " FROM handled_tx) s WHERE seq <> pos"),
+                 0, "events of one key were handled out of order");
+}
