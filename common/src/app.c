@@ -325,7 +325,8 @@ int sg_app_start(const sg_app_spec *spec, sg_app **out)
             snprintf(ac->group, sizeof ac->group, "%ssg-%s", app->cfg.topic_prefix, ac->spec->group);
             const char *topics[] = {ac->topic};
             ac->consumer = sg_consumer_start_batch(app->cfg.kafka_brokers, ac->group, topics, 1,
-                                                   app->cfg.consumer_batch, app_consume, ac, err, sizeof err);
+                                                   ac->spec->batch ? app->cfg.consumer_batch : 1, app_consume, ac,
+                                                   err, sizeof err);
             if (!ac->consumer) {
                 sg_error("%s", err);
                 goto cleanup;

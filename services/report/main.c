@@ -49,7 +49,8 @@ int main(void)
         {"GET", "/v1/audit-cases", SG_AUTH_OPS, rp_h_audit_cases_list},
     };
     const sg_app_consumer consumers[] = {
-        {"report", SG_T_PANEL_ASSIGNED, rp_on_panel_assigned, 1},
+        /* Batched: an answer locks its case's rows only. */
+        {"report", SG_T_PANEL_ASSIGNED, rp_on_panel_assigned, 1, 1},
         {"report-reviewer-status", SG_T_REVIEWER_STATUS, rp_on_reviewer_status, 0},
     };
     sg_app_worker workers[4 + RP_CALLBACK_WORKERS_MAX] = {

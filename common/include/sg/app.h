@@ -50,6 +50,14 @@ typedef struct sg_app_consumer {
     int parallel;               /* nonzero: SG_CONSUMER_THREADS consumers in the
                                  * group (fn must be safe to run concurrently for
                                  * different keys); 0: one */
+    int batch;                  /* nonzero: up to SG_CONSUMER_BATCH events per
+                                 * transaction (sg_inbox_process_batch): only
+                                 * for a fn whose locks are its event's own
+                                 * (rows of one key), since a batch holds every
+                                 * lock its events take until its commit, and
+                                 * rows shared between keys would then be held
+                                 * for the whole batch (lock waits, deadlocks
+                                 * between consumers); 0: one per transaction */
 } sg_app_consumer;
 
 typedef struct sg_app_worker {
