@@ -15,6 +15,7 @@
 enum item_state { ITEM_QUEUED, ITEM_RUNNING, ITEM_DONE };
 
 struct item {
+    const char *lock_key;
     sg_pg_tx_fn fn;
     void *ctx;
     int rc;
@@ -104,6 +105,27 @@ static int group_body(sg_pg *c, void *arg)
     return SG_OK;
 }
 
+static int key_before(const struct item *a, const struct item *b)
+{
+    return b->lock_key && (!a->lock_key || strcmp(a->lock_key, b->lock_key) < 0);
+}
+
+/* The batch's items in lock key order (stable: an insertion sort, at most
+ * 64 items). */
+static struct item *sort_by_key(struct item *batch)
+{
+    struct item *sorted = NULL, *next;
+    for (struct item *it = batch; it; it = next) {
+        struct item **at = &sorted;
+        next = it->next;
+        while (*at && !key_before(it, *at))
+            at = &(*at)->next;
+        it->next = *at;
+        *at = it;
+    }
+    return sorted;
+}
+
 /* Runs the n items of batch in one transaction and sets each item's rc. */
 static void run_group(sg_pg_group *g, struct item *batch, int n)
 {
@@ -167,6 +189,7 @@ static void lead(sg_pg_group *g)
     kick(g); /* more queued than one group takes: another leader */
     pthread_mutex_unlock(&g->mu);
 
+    batch = sort_by_key(batch); /* without mu: the batch is the leader's alone */
     run_group(g, batch, n);
 
     pthread_mutex_lock(&g->mu);
@@ -180,9 +203,9 @@ static void lead(sg_pg_group *g)
     kick(g);
 }
 
-int sg_pg_group_tx(sg_pg_group *g, sg_pg_tx_fn fn, void *ctx)
+int sg_pg_group_tx(sg_pg_group *g, const char *lock_key, sg_pg_tx_fn fn, void *ctx)
 {
-    struct item me = {.fn = fn, .ctx = ctx, .rc = SG_ERR_DB, .state = ITEM_QUEUED};
+    struct item me = {.lock_key = lock_key, .fn = fn, .ctx = ctx, .rc = SG_ERR_DB, .state = ITEM_QUEUED};
     int rc;
 
     if (g->max_items == 1) {

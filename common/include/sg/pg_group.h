@@ -21,6 +21,13 @@
  * before its COMMIT happened (deferred rows refused, COMMIT refused, the
  * connection lost before COMMIT). A body sees the writes of the bodies
  * before it in its group, as it would once they were committed.
+ *
+ * A group holds the row locks of its first bodies while its later ones run,
+ * so two groups locking the same rows in opposite orders would deadlock
+ * (PostgreSQL breaks it after deadlock_timeout; the victim body reruns
+ * alone). The bodies of a group therefore run in the order of their callers'
+ * lock keys (the key of the row a body locks first), queue order among equal
+ * keys.
  */
 #ifndef SG_PG_GROUP_H
 #define SG_PG_GROUP_H
@@ -46,11 +53,12 @@ void sg_pg_group_free(sg_pg_group *g);
 
 /* Runs fn(c, ctx) as sg_pg_tx(p, SG_TX_READ_COMMITTED, fn, ctx) would, in
  * a transaction it may share with concurrent callers (see above); blocks
- * until that transaction ended. Returns fn's positive code (its writes
+ * until that transaction ended. lock_key (borrowed, may be NULL: before
+ * every key) orders the bodies of a group. Returns fn's positive code (its writes
  * rolled back), SG_OK once committed, SG_ERR_RETRY or SG_ERR_DB. fn may run
  * on another caller's thread (the leader's), with this caller's log context
  * (sg_log_set_context) set around it. */
-int sg_pg_group_tx(sg_pg_group *g, sg_pg_tx_fn fn, void *ctx);
+int sg_pg_group_tx(sg_pg_group *g, const char *lock_key, sg_pg_tx_fn fn, void *ctx);
 
 void sg_pg_group_stats_get(sg_pg_group *g, sg_pg_group_stats *out);
 

@@ -76,10 +76,11 @@ enum { OK_BODY, REFUSE, IGNORED_FAILURE, RETRY_ONCE, BAD_DEFERRED_ROW, BLOCKER }
 
 typedef struct job {
     int id, mode;
+    const char *key;      /* lock key */
     sg_pg_group *g;
     atomic_int *started;  /* BLOCKER: set when its body runs */
     /* out */
-    int attempts, rc;
+    int attempts, rc, order;
     long long first_tx;   /* txid of its first attempt */
     long seen_outside;    /* rows of its transaction another connection saw before COMMIT */
     long visible_after;   /* its row seen by another connection once answered */
@@ -103,12 +104,15 @@ static long outside_count(const char *sql, const char *arg)
     return v;
 }
 
+static atomic_int run_seq;
+
 static int body(sg_pg *c, void *arg)
 {
     job *j = arg;
     char id[16], tx[24];
     snprintf(id, sizeof id, "%d", j->id);
-    j->attempts++;
+    if (j->attempts++ == 0)
+        j->order = atomic_fetch_add(&run_seq, 1);
     PGresult *res = sg_pg_query(c, "INSERT INTO g (id, tx) VALUES ($1::int, txid_current()) RETURNING tx", 1,
                                 SG_P(id));
     if (!sg_pg_ok(res)) {
@@ -147,7 +151,7 @@ static void *submit(void *arg)
 {
     job *j = arg;
     char id[16];
-    j->rc = sg_pg_group_tx(j->g, body, j);
+    j->rc = sg_pg_group_tx(j->g, j->key, body, j);
     snprintf(id, sizeof id, "%d", j->id);
     j->visible_after = outside_count("SELECT count(*) FROM g WHERE id = $1::int", id);
     return NULL;
@@ -264,5 +268,25 @@ Test(pg_group, one_item_per_group_is_one_transaction_per_body)
     cr_expect_eq(st.items, 7);
     cr_expect_null(sg_pg_group_create(pool, 65, 1));
     cr_expect_null(sg_pg_group_create(pool, 8, 0));
+    sg_pg_group_free(g);
+}
+
+Test(pg_group, bodies_of_a_group_run_in_lock_key_order)
+{
+    static const char *const keys[] = {"e", "b", NULL, "d", "a", "c"};
+    sg_pg_group *g = sg_pg_group_create(pool, 8, 1);
+    job jobs[6];
+    cr_assert_not_null(g);
+    for (int i = 0; i < 6; i++)
+        jobs[i] = (job){.id = 400 + i, .key = keys[i]};
+    run_round(g, jobs, 6, 499);
+    /* NULL first, then a..e */
+    static const int want[] = {5, 2, 0, 4, 1, 3};
+    for (int i = 0; i < 6; i++) {
+        cr_expect_eq(jobs[i].rc, SG_OK);
+        cr_expect_eq(jobs[i].first_tx, jobs[0].first_tx, "one group");
+        cr_expect_eq(jobs[i].order - jobs[2].order, want[i] - want[2], "key %s ran at %d", keys[i] ? keys[i] : "NULL",
+                     jobs[i].order - jobs[2].order);
+    }
     sg_pg_group_free(g);
 }
