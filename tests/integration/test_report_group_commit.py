@@ -106,6 +106,8 @@ def test_concurrent_reports_each_with_its_own_outcome(svc):
         assert dict(panels) == {cid: 1 for cid in cases}, "one panel request per case, none doubled"
 
     groups, items = intake_counters(svc)
+    print(f"SG_INTAKE_GROUP={svc.extra['SG_INTAKE_GROUP']}: {items - items0} reports in {groups - groups0} "
+          "transactions")
     assert items - items0 >= 43, "every intake went through the group committer"
     if svc.extra["SG_INTAKE_GROUP"] == "1":
         assert groups - groups0 == items - items0, "SG_INTAKE_GROUP=1: one transaction per report"
