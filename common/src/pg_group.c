@@ -130,8 +130,8 @@ static struct item *sort_by_key(struct item *batch)
 static void run_group(sg_pg_group *g, struct item *batch, int n)
 {
     char rid[SG_LOG_CTX_MAX], tp[SG_LOG_CTX_MAX];
-    int rc = SG_ERR_DB, unknown = 0;
-    sg_pg *c = NULL;
+    int rc, unknown = 0;
+    sg_pg *c;
 
     snprintf(rid, sizeof rid, "%s", sg_log_request_id() ? sg_log_request_id() : "");
     snprintf(tp, sizeof tp, "%s", sg_log_traceparent() ? sg_log_traceparent() : "");
@@ -141,10 +141,14 @@ static void run_group(sg_pg_group *g, struct item *batch, int n)
         sg_log_set_context(rid[0] ? rid : NULL, tp[0] ? tp : NULL);
         return;
     }
-    if ((c = sg_pg_acquire(g->pool, 5000)) != NULL) {
-        rc = sg_pg_tx_once(c, "BEGIN", group_body, batch, &unknown);
-        sg_pg_release(g->pool, c); /* rolls back a transaction that failed */
+    if (!(c = sg_pg_acquire(g->pool, 5000))) {
+        /* As sg_pg_tx: no connection, no retry (each alone would wait again). */
+        for (struct item *it = batch; it; it = it->next)
+            it->rc = SG_ERR_DB;
+        return;
     }
+    rc = sg_pg_tx_once(c, "BEGIN", group_body, batch, &unknown);
+    sg_pg_release(g->pool, c); /* rolls back a transaction that failed */
     sg_log_set_context(rid[0] ? rid : NULL, tp[0] ? tp : NULL);
     if (rc != SG_OK)
         sg_warn("postgres: group of %d transactions %s; %s", n,

@@ -84,6 +84,7 @@ typedef struct job {
     long long first_tx;   /* txid of its first attempt */
     long seen_outside;    /* rows of its transaction another connection saw before COMMIT */
     long visible_after;   /* its row seen by another connection once answered */
+    int foreign_context;  /* its body ran with another caller's log context */
 } job;
 
 /* Cast to int when written: "bad" makes the whole statement fail. */
@@ -113,6 +114,10 @@ static int body(sg_pg *c, void *arg)
     snprintf(id, sizeof id, "%d", j->id);
     if (j->attempts++ == 0)
         j->order = atomic_fetch_add(&run_seq, 1);
+    /* Wherever it runs, a body logs (and stamps its events) as its caller. */
+    char rid[32];
+    snprintf(rid, sizeof rid, "req-%d", j->id);
+    j->foreign_context += !sg_log_request_id() || strcmp(sg_log_request_id(), rid) != 0;
     PGresult *res = sg_pg_query(c, "INSERT INTO g (id, tx) VALUES ($1::int, txid_current()) RETURNING tx", 1,
                                 SG_P(id));
     if (!sg_pg_ok(res)) {
@@ -150,8 +155,12 @@ static int body(sg_pg *c, void *arg)
 static void *submit(void *arg)
 {
     job *j = arg;
-    char id[16];
+    char id[16], rid[32];
+    snprintf(rid, sizeof rid, "req-%d", j->id);
+    sg_log_set_context(rid, NULL);
     j->rc = sg_pg_group_tx(j->g, j->key, body, j);
+    if (!sg_log_request_id() || strcmp(sg_log_request_id(), rid) != 0)
+        j->foreign_context++; /* a leader got its own context back */
     snprintf(id, sizeof id, "%d", j->id);
     j->visible_after = outside_count("SELECT count(*) FROM g WHERE id = $1::int", id);
     return NULL;
@@ -206,6 +215,7 @@ Test(pg_group, concurrent_bodies_share_transactions_with_their_own_outcomes)
         cr_expect_eq(count_id("g", j->id), kept, "job %d: its row", j->id);
         cr_expect_eq(count_id("gd", j->id), kept, "job %d: its deferred row", j->id);
         cr_expect_eq(j->seen_outside, 0, "job %d: rows visible before COMMIT", j->id);
+        cr_expect_eq(j->foreign_context, 0, "job %d: ran or returned with another caller's log context", j->id);
         if (kept)
             cr_expect_eq(j->visible_after, 1, "job %d answered before its row was visible", j->id);
     }
