@@ -11,7 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SG_LOG_CTX_MAX 129
 #define SG_LOG_MSG_MAX 2048
 #define SG_LOG_LINE_MAX 4096
 
@@ -50,6 +49,11 @@ void sg_log_set_context(const char *request_id, const char *traceparent)
 const char *sg_log_traceparent(void)
 {
     return t_traceparent[0] ? t_traceparent : NULL;
+}
+
+const char *sg_log_request_id(void)
+{
+    return t_request_id[0] ? t_request_id : NULL;
 }
 
 /* A JSON string for s; bytes that are not valid UTF-8 (e.g. a client's path

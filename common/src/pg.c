@@ -13,6 +13,7 @@
 
 #include "sg/clock.h"
 #include "sg/log.h"
+#include "pg_internal.h"
 
 #define TX_MAX_ATTEMPTS 8
 
@@ -594,7 +595,7 @@ PGconn *sg_pg_conn(sg_pg *c)
 }
 
 /* Transaction control goes through the simple protocol: nothing to prepare. */
-static int simple_exec(sg_pg *c, const char *sql)
+int sg_pg_simple_exec(sg_pg *c, const char *sql)
 {
     c->sqlstate[0] = '\0';
     if (!c->conn || c->broken) {
@@ -611,9 +612,14 @@ static int simple_exec(sg_pg *c, const char *sql)
     return sg_pg_err(c);
 }
 
-static int conn_lost(const sg_pg *c)
+int sg_pg_conn_lost(const sg_pg *c)
 {
     return !c->conn || c->broken || PQstatus(c->conn) != CONNECTION_OK;
+}
+
+int sg_pg_tx_failed(const sg_pg *c)
+{
+    return !sg_pg_conn_lost(c) && PQtransactionStatus(c->conn) == PQTRANS_INERROR;
 }
 
 static void backoff(int attempt)
@@ -743,6 +749,60 @@ static void tx_end(sg_pg *c)
     c->in_tx = 0;
 }
 
+void sg_pg_defer_mark(const sg_pg *c, sg_pg_defer_pos *pos)
+{
+    pos->ndeferred = c->ndeferred;
+    for (int i = 0; i < SG_PG_DEFER_MAX; i++)
+        pos->n[i] = i < c->ndeferred ? c->deferred[i].n : 0;
+}
+
+void sg_pg_defer_rollback(sg_pg *c, const sg_pg_defer_pos *pos)
+{
+    for (int i = 0; i < c->ndeferred; i++) {
+        struct deferred *d = &c->deferred[i];
+        size_t keep = i < pos->ndeferred ? pos->n[i] : 0;
+        for (size_t k = keep * (size_t)d->ncols; k < d->n * (size_t)d->ncols; k++)
+            free(d->cells[k]);
+        d->n = keep;
+        if (i >= pos->ndeferred) {
+            free(d->cells);
+            *d = (struct deferred){0};
+        }
+    }
+    if (pos->ndeferred < c->ndeferred)
+        c->ndeferred = pos->ndeferred;
+}
+
+int sg_pg_tx_once(sg_pg *c, const char *begin_sql, sg_pg_tx_fn fn, void *ctx, int *commit_unknown)
+{
+    int rc = sg_pg_simple_exec(c, begin_sql);
+
+    *commit_unknown = 0;
+    if (rc == SG_OK) {
+        c->in_tx = 1;
+        rc = fn(c, ctx);
+        if (rc == SG_OK)
+            rc = flush_deferred(c);
+        if (rc == SG_OK && sg_pg_tx_failed(c)) {
+            /* fn ignored a failed statement: COMMIT would roll back. */
+            sg_warn("postgres: transaction body returned OK after a failed statement (%s)", c->sqlstate);
+            rc = sg_pg_err(c);
+        }
+    }
+    tx_end(c);
+    if (rc != SG_OK)
+        return rc;
+    if (sg_pg_conn_lost(c))
+        return SG_ERR_DB; /* COMMIT not sent: the transaction did not happen */
+    rc = sg_pg_simple_exec(c, "COMMIT");
+    if (rc != SG_OK && sg_pg_conn_lost(c)) {
+        /* COMMIT was sent: it may or may not have happened. */
+        sg_error("postgres: connection lost during COMMIT, outcome unknown");
+        *commit_unknown = 1;
+    }
+    return rc;
+}
+
 int sg_pg_tx(sg_pg_pool *p, int isolation, sg_pg_tx_fn fn, void *ctx)
 {
     static const char *const begin[] = {"BEGIN", "BEGIN ISOLATION LEVEL REPEATABLE READ",
@@ -751,38 +811,18 @@ int sg_pg_tx(sg_pg_pool *p, int isolation, sg_pg_tx_fn fn, void *ctx)
     int rc = SG_ERR_DB;
 
     for (int attempt = 0; attempt < TX_MAX_ATTEMPTS; attempt++) {
+        int unknown;
         sg_pg *c = sg_pg_acquire(p, 5000);
         if (!c)
             return SG_ERR_DB;
-        rc = simple_exec(c, begin_sql);
-        if (rc == SG_OK) {
-            c->in_tx = 1;
-            rc = fn(c, ctx);
-            if (rc == SG_OK)
-                rc = flush_deferred(c);
-            if (rc == SG_OK && !conn_lost(c) && PQtransactionStatus(c->conn) == PQTRANS_INERROR) {
-                /* fn ignored a failed statement: COMMIT would roll back. */
-                sg_warn("postgres: transaction body returned OK after a failed statement (%s)", c->sqlstate);
-                rc = sg_pg_err(c);
-            }
-        }
-        tx_end(c);
-        if (rc == SG_OK && !conn_lost(c)) {
-            rc = simple_exec(c, "COMMIT");
-            if (rc == SG_OK) {
-                sg_pg_release(p, c);
-                return SG_OK;
-            }
-            if (conn_lost(c)) {
-                /* COMMIT was sent: it may or may not have happened. */
-                sg_error("postgres: connection lost during COMMIT, outcome unknown");
-                sg_pg_release(p, c);
-                return SG_ERR_DB;
-            }
+        rc = sg_pg_tx_once(c, begin_sql, fn, ctx, &unknown);
+        if (rc == SG_OK || unknown) {
+            sg_pg_release(p, c);
+            return rc == SG_OK ? SG_OK : SG_ERR_DB;
         }
         /* Everything below failed before COMMIT was sent, or COMMIT itself
          * reported a serialization failure: the tx did not happen. */
-        int lost = conn_lost(c);
+        int lost = sg_pg_conn_lost(c);
         sg_pg_release(p, c); /* rolls back an open transaction */
         if (rc > 0)
             return rc;
@@ -812,7 +852,7 @@ int sg_pg_ping(sg_pg_pool *p)
         }
         return -1;
     }
-    if (simple_exec(c, "SELECT 1") == SG_OK)
+    if (sg_pg_simple_exec(c, "SELECT 1") == SG_OK)
         rc = 0;
     sg_pg_release(p, c);
     return rc;

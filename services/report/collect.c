@@ -1,4 +1,5 @@
-/* The report service's metrics collector: cases by status. */
+/* The report service's metrics collectors: cases by status (cached), the
+ * intake's group commit (live). */
 #include <stdio.h>
 #include "lifecycle.h"
 #include "sg/log.h"
@@ -17,4 +18,20 @@ void rp_collect(FILE *out, void *svc)
     for (int i = 0; i < RP_CASE_NSTATUS; i++)
         fprintf(out, "sg_cases{status=\"%s\"} %ld\n", rp_case_status_name((rp_case_status)i), counts[i]);
     rp_push_collect_counts(out, s);
+}
+
+void rp_intake_collect_live(FILE *out, void *svc)
+{
+    rp_svc *s = svc;
+    sg_pg_group_stats st;
+    sg_pg_group_stats_get(s->intake, &st);
+    fprintf(out,
+            "# HELP sg_intake_groups_total Intake transactions, each committing one or more reports "
+            "(SG_INTAKE_GROUP).\n# TYPE sg_intake_groups_total counter\nsg_intake_groups_total %llu\n"
+            "# HELP sg_intake_reports_total Report intakes run in those transactions (reports per "
+            "transaction: this / sg_intake_groups_total).\n# TYPE sg_intake_reports_total counter\n"
+            "sg_intake_reports_total %llu\n"
+            "# HELP sg_intake_alone_total Report intakes run again in a transaction of their own (a retry, "
+            "or a group that could not commit).\n# TYPE sg_intake_alone_total counter\nsg_intake_alone_total %llu\n",
+            st.groups, st.items, st.alone);
 }

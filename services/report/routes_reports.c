@@ -80,7 +80,7 @@ void rp_h_report_post(sg_req *req, void *ctx)
                          s->rate_per_min);
         goto cleanup;
     }
-    rc = rp_store_report_create(s->app->pg, &io);
+    rc = rp_store_report_create(s->intake, &io);
     /* Only a report filed counts: refused ones (409, 422, errors) and
      * replays are taken back. */
     if (rc != SG_OK || io.replay)

@@ -28,6 +28,7 @@
 #include "svc.h"
 #include "sg/kafka.h"
 #include "sg/pg.h"
+#include "sg/pg_group.h"
 
 
 /* ---- voting rules ---- */
@@ -61,14 +62,15 @@ typedef struct rp_intake {
  * with io->replay and io->response set when found with the same body,
  * RP_CONFLICT when found with another body, SG_OK with replay 0 otherwise. */
 int rp_store_idempotency_lookup(sg_pg_pool *p, rp_intake *io);
-/* Files the report: joins the open case of (report_type, target_id) or opens
+/* Files the report, in a transaction the group committer g may share with
+ * concurrent intakes (sg/pg_group.h; answered after that COMMIT): joins the open case of (report_type, target_id) or opens
  * one (and requests its panel). A reporter's open ballot on the case is
  * cancelled and its seat refilled. RP_UNPROCESSABLE: no rule, or the case
  * it would join has another target_owner_id; RP_CONFLICT: reporter already
  * on the case, reporter voted on it as a panelist, the case holds
  * max_reports_per_case reports already, or key reused with another body. A replay found inside the transaction is SG_OK
  * with io->replay = 1. Caller frees io->response. */
-int rp_store_report_create(sg_pg_pool *p, rp_intake *io);
+int rp_store_report_create(sg_pg_group *g, rp_intake *io);
 /* The report with its case's status and verdict, plus "source" and
  * "reporter_id" for the caller's access check. */
 int rp_store_report_get(sg_pg_pool *p, const char *report_id, json_t **out);

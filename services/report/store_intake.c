@@ -305,9 +305,14 @@ cleanup:
     return rc;
 }
 
-int rp_store_report_create(sg_pg_pool *p, rp_intake *io)
+int rp_store_report_create(sg_pg_group *g, rp_intake *io)
 {
-    int rc = sg_pg_tx(p, SG_TX_READ_COMMITTED, create_tx, io);
+    /* The case row of (report_type, target_id) is what intakes lock (and
+     * wait for): in that order within a group (sg/pg_group.h). Both are
+     * short identifiers (intake.c); a truncated key still orders. */
+    char key[320];
+    snprintf(key, sizeof key, "%s/%s", io->in->report_type, io->in->target_id);
+    int rc = sg_pg_group_tx(g, key, create_tx, io);
     if (rc != SG_OK) {
         free(io->response);
         io->response = NULL;

@@ -25,8 +25,23 @@ void *rp_svc_init(sg_app *app, char *err, size_t errlen)
         sg_env_long("SG_CALLBACK_WORKERS", RP_CALLBACK_WORKERS_DEFAULT, RP_CALLBACK_WORKERS_MIN,
                     RP_CALLBACK_WORKERS_MAX, &s->callback_workers, err, errlen) ||
 
-        sg_env_long("SG_SHORTFALL_RETRY_BASE_S", 30, 1, 600, &s->shortfall_retry_base_s, err, errlen))
+        sg_env_long("SG_SHORTFALL_RETRY_BASE_S", 30, 1, 600, &s->shortfall_retry_base_s, err, errlen) ||
+        sg_env_long("SG_INTAKE_GROUP", RP_INTAKE_GROUP_DEFAULT, 1, RP_INTAKE_GROUP_MAX, &s->intake_group, err,
+                    errlen))
         goto fail;
+    /* Two groups in flight: one runs its statements while the other waits
+     * for its COMMIT to be flushed, so the server is never idle between
+     * groups; more would split the queued reports into smaller groups (more
+     * commits for the same reports) and take connections the consumers and
+     * timers share with intake (the pool holds SG_PG_POOL_SIZE, 8 by
+     * default). A group that must rerun its reports alone needs connections
+     * beyond these. */
+    int max_groups = app->cfg.pg_pool_size < 2 ? 1 : 2;
+    if (!(s->intake = sg_pg_group_create(app->pg, (int)s->intake_group, max_groups)) ||
+        sg_metrics_add_collector(app->metrics, rp_intake_collect_live, s)) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     {
         char *allow = sg_env_strdup("SG_CALLBACK_ALLOW_HOSTS", "");
         char aerr[200];
@@ -80,6 +95,7 @@ void *rp_svc_init(sg_app *app, char *err, size_t errlen)
     }
     return s;
 fail:
+    sg_pg_group_free(s->intake);
     sg_allowlist_free(s->callback_allow);
     free(s->cb_hosts);
     rp_push_stats_free(s->push_stats);
@@ -102,6 +118,7 @@ void rp_svc_fini(void *svc)
     pthread_mutex_destroy(&s->cb_lock);
     sg_allowlist_free(s->callback_allow);
     rp_push_stats_free(s->push_stats);
+    sg_pg_group_free(s->intake);
     free(s->push_url);
     free(s->push_secret);
     free(s->callback_secret);

@@ -10,12 +10,17 @@
 #include <stdio.h>
 #include "sg/app.h"
 #include "sg/inbox.h"
+#include "sg/pg_group.h"
 #include "sg/urlpolicy.h"
 
 /* SG_CALLBACK_WORKERS: delivery threads (main.c starts them). */
 #define RP_CALLBACK_WORKERS_DEFAULT 8
 #define RP_CALLBACK_WORKERS_MIN 2
 #define RP_CALLBACK_WORKERS_MAX 64
+
+/* SG_INTAKE_GROUP: most reports one intake transaction commits together. */
+#define RP_INTAKE_GROUP_DEFAULT 8
+#define RP_INTAKE_GROUP_MAX 64
 
 /* A host with deliveries in flight (callbacks.c). */
 typedef struct rp_host_slot {
@@ -48,6 +53,8 @@ typedef struct rp_svc {
     long push_max_backoff_s;      /* SG_PUSH_MAX_BACKOFF_S */
     long push_batch;              /* SG_PUSH_BATCH: notifications one dispatcher claims at once */
     struct rp_push_stats *push_stats; /* mutable, its own lock (push.c) */
+    long intake_group;            /* SG_INTAKE_GROUP */
+    sg_pg_group *intake;          /* owned: group commit of report intake (mutable, its own lock) */
 } rp_svc;
 
 /* Outcomes of a store operation besides SG_OK and SG_ERR_*: the
@@ -69,6 +76,9 @@ void *rp_svc_init(sg_app *app, char *err, size_t errlen);
 void rp_svc_fini(void *svc);
 /* collect.c: appends sg_cases{status=...} gauges. */
 void rp_collect(FILE *out, void *svc);
+/* collect.c: a plain collector (in-process values; ctx = the rp_svc): the
+ * intake's group-commit counters. */
+void rp_intake_collect_live(FILE *out, void *svc);
 
 /* Most notifications one dispatcher pass claims (SG_PUSH_BATCH's bound). */
 #define RP_PUSH_MAX_BATCH 64

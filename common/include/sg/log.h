@@ -24,6 +24,11 @@ void sg_log_set_context(const char *request_id, const char *traceparent);
 /* This thread's current traceparent or NULL. Borrowed, valid until the next
  * sg_log_set_context on this thread. */
 const char *sg_log_traceparent(void);
+/* The same for the request id (code that runs another thread's work, e.g.
+ * a group commit's leader, carries the context over). */
+const char *sg_log_request_id(void);
+/* Room for one context string with its NUL (longer ones are truncated). */
+#define SG_LOG_CTX_MAX 129
 
 void sg_log(sg_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
