@@ -19,7 +19,7 @@
 #define RP_CALLBACK_WORKERS_MAX 64
 
 /* SG_INTAKE_GROUP: most reports one intake transaction commits together. */
-#define RP_INTAKE_GROUP_DEFAULT 8
+#define RP_INTAKE_GROUP_DEFAULT 1
 #define RP_INTAKE_GROUP_MAX 64
 
 /* A host with deliveries in flight (callbacks.c). */
