@@ -70,10 +70,16 @@ static int app_handle(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, vo
     return rc;
 }
 
+static int app_lock(sg_pg *c, const json_t *const *payloads, size_t n, void *ctx)
+{
+    app_consumer *ac = ctx;
+    return ac->spec->lock(c, payloads, n, ac->app->svc);
+}
+
 static size_t app_consume(const sg_kafka_msg *msgs, size_t n, void *ctx)
 {
     app_consumer *ac = ctx;
-    return sg_inbox_process_batch(ac->app->pg, msgs, n, app_handle, ac);
+    return sg_inbox_process_batch(ac->app->pg, msgs, n, app_handle, ac->spec->lock ? app_lock : NULL, ac);
 }
 
 /* Ready whenever PostgreSQL answers: Kafka (the outbox holds the events)

@@ -115,6 +115,7 @@ typedef struct batch_tx {
     batch_item *items;
     size_t n;
     sg_inbox_fn fn;
+    sg_inbox_lock_fn lock;
     void *ctx;
 } batch_tx;
 
@@ -176,6 +177,17 @@ static int batch_tx_fn(sg_pg *c, void *ctx)
 {
     batch_tx *b = ctx;
     int rc = batch_record(c, b);
+    if (rc == SG_OK && b->lock) {
+        const json_t **fresh = calloc(b->n, sizeof *fresh);
+        size_t k = 0;
+        if (!fresh)
+            return SG_ERR_DB;
+        for (size_t i = 0; i < b->n; i++)
+            if (b->items[i].fresh)
+                fresh[k++] = b->items[i].payload;
+        rc = k ? b->lock(c, (const json_t *const *)fresh, k, b->ctx) : SG_OK;
+        free(fresh);
+    }
     for (size_t i = 0; rc == SG_OK && i < b->n; i++)
         if (b->items[i].fresh)
             rc = b->fn(c, b->items[i].m, b->items[i].payload, b->ctx);
@@ -184,13 +196,14 @@ static int batch_tx_fn(sg_pg *c, void *ctx)
     return rc;
 }
 
-size_t sg_inbox_process_batch(sg_pg_pool *p, const sg_kafka_msg *msgs, size_t n, sg_inbox_fn fn, void *ctx)
+size_t sg_inbox_process_batch(sg_pg_pool *p, const sg_kafka_msg *msgs, size_t n, sg_inbox_fn fn,
+                              sg_inbox_lock_fn lock, void *ctx)
 {
     if (n == 0)
         return 0;
     if (n == 1)
         return sg_inbox_process(p, &msgs[0], fn, ctx) == 0;
-    batch_tx b = {.items = calloc(n, sizeof(batch_item)), .n = n, .fn = fn, .ctx = ctx};
+    batch_tx b = {.items = calloc(n, sizeof(batch_item)), .n = n, .fn = fn, .lock = lock, .ctx = ctx};
     size_t done = 0;
     if (b.items) {
         for (size_t i = 0; i < n; i++) {

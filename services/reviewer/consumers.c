@@ -54,6 +54,30 @@ int rv_on_ballot_closed(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, 
     return rc;
 }
 
+int rv_lock_ballots_closed(sg_pg *c, const json_t *const *payloads, size_t n, void *ctx)
+{
+    const char **cases = calloc(n, sizeof *cases), **reviewers = calloc(n, sizeof *reviewers);
+    size_t k = 0;
+    int rc = SG_ERR_DB;
+    (void)ctx;
+    if (!cases || !reviewers)
+        goto cleanup;
+    for (size_t i = 0; i < n; i++) {
+        rv_ballot_closed b;
+        char err[256];
+        /* A malformed one is refused by its handler, which undoes the batch. */
+        if (rv_ballot_closed_parse(payloads[i], &b, err, sizeof(err)) == 0) {
+            cases[k] = b.case_id;
+            reviewers[k++] = b.reviewer_id;
+        }
+    }
+    rc = k ? rv_store_lock_outcomes(c, k, cases, reviewers) : SG_OK;
+cleanup:
+    free(cases);
+    free(reviewers);
+    return rc;
+}
+
 int rv_on_case_decided(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, void *ctx)
 {
     rv_svc *s = ctx;

@@ -171,6 +171,10 @@ typedef struct rv_ballot_report {
     int gold;
 } rv_ballot_report;
 
+/* Locks the assignments (case_ids[i], reviewer_ids[i]) of a batch of
+ * outcome events, sorted by case and reviewer, then the reviewers' users
+ * rows, sorted: the order rv_store_record_outcomes takes them in. */
+int rv_store_lock_outcomes(sg_pg *c, size_t n, const char *const *case_ids, const char *const *reviewer_ids);
 /* Closes the ballots of the reported reviewers on case_id and merges the
  * reports into their recorded states (rv_ballot_merge, rv_ballot_set_gold;
  * several reports about one reviewer apply in order): counters move by the

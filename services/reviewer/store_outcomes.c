@@ -120,6 +120,31 @@ cleanup:
     return rc;
 }
 
+/* Every writer of outcomes locks the case's assignments, then the
+ * reviewers' users rows, each sorted: batches (rv_store_lock_outcomes), the
+ * decision and finality handlers (rv_store_record_outcomes) and selection
+ * (users sorted, then new assignment rows) wait for each other and never
+ * deadlock. */
+#define LOCK_USERS_SQL "SELECT 1 FROM users WHERE user_id = ANY($1::text[]) ORDER BY user_id FOR UPDATE"
+
+int rv_store_lock_outcomes(sg_pg *c, size_t n, const char *const *case_ids, const char *const *reviewer_ids)
+{
+    char *acases = sg_pg_text_array(case_ids, n), *arevs = sg_pg_text_array(reviewer_ids, n);
+    int rc = SG_ERR_DB;
+    if (!acases || !arevs)
+        goto cleanup;
+    rc = sg_pg_exec(c,
+                    "SELECT 1 FROM assignments a JOIN unnest($1::text[], $2::text[]) AS x(c, r)"
+                    " ON a.case_id = x.c AND a.reviewer_id = x.r ORDER BY a.case_id, a.reviewer_id FOR UPDATE OF a",
+                    2, SG_P(acases, arevs));
+    if (rc == SG_OK)
+        rc = sg_pg_exec(c, LOCK_USERS_SQL, 1, SG_P(arevs));
+cleanup:
+    free(acases);
+    free(arevs);
+    return rc;
+}
+
 int rv_store_record_outcomes(sg_pg *c, const char *case_id, size_t n, const rv_ballot_report *reports, double now,
                              long *changed)
 {
@@ -146,6 +171,11 @@ int rv_store_record_outcomes(sg_pg *c, const char *case_id, size_t n, const rv_b
         rc = sg_pg_err(c);
         goto cleanup;
     }
+    /* The reviewers' rows in the global order (rv_store_lock_outcomes):
+     * the UPDATE below locks them in its plan's order. */
+    if (n > 1 && (rc = sg_pg_exec(c, LOCK_USERS_SQL, 1, SG_P(arr))) != SG_OK)
+        goto cleanup;
+    rc = SG_ERR_DB;
     nrows = (size_t)PQntuples(r);
     if (!(rows = calloc(nrows ? nrows : 1, sizeof(*rows))))
         goto cleanup;

@@ -57,7 +57,10 @@ typedef struct sg_app_consumer {
                                  * lock its events take until its commit, and
                                  * rows shared between keys would then be held
                                  * for the whole batch (lock waits, deadlocks
-                                 * between consumers); 0: one per transaction */
+                                 * between consumers) — unless lock takes the
+                                 * shared rows first, in one global order;
+                                 * 0: one per transaction */
+    sg_inbox_lock_fn lock;      /* batches only, may be NULL; ctx = svc */
 } sg_app_consumer;
 
 typedef struct sg_app_worker {

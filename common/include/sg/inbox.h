@@ -24,9 +24,18 @@ typedef int (*sg_inbox_fn)(sg_pg *c, const sg_kafka_msg *m, const json_t *payloa
  * or with a non-JSON value are dropped with an error log. */
 int sg_inbox_process(sg_pg_pool *p, const sg_kafka_msg *m, sg_inbox_fn fn, void *ctx);
 
+/* Takes, at the start of a batch's transaction, the row locks its events'
+ * handlers will take, in one global order (the same order every other
+ * writer of those rows uses), so that batches running on parallel consumers
+ * and other transactions wait for each other instead of deadlocking: a batch
+ * otherwise takes its locks event by event, in no order. payloads[0..n) are
+ * the batch's new events (borrowed). Returns SG_OK or an sg_pg error. */
+typedef int (*sg_inbox_lock_fn)(sg_pg *c, const json_t *const *payloads, size_t n, void *ctx);
+
 /* Handles msgs[0..n) in one transaction: one statement records every event
  * id, and fn runs for each new event in order, all committed together (one
- * commit, and locks taken in the order of the batch). Duplicates and
+ * commit; lock, when not NULL, runs first, with every new event's payload).
+ * Duplicates and
  * malformed messages are skipped as sg_inbox_process skips them. When fn
  * fails for any event the whole transaction is rolled back and the batch is
  * handled again one event per transaction (sg_inbox_process), which isolates
@@ -34,6 +43,7 @@ int sg_inbox_process(sg_pg_pool *p, const sg_kafka_msg *m, sg_inbox_fn fn, void 
  * first, are done (handled, duplicate or dropped): n, or fewer when the one
  * after them must be retried. fn must not keep state outside the
  * transaction that a rollback would leave wrong. */
-size_t sg_inbox_process_batch(sg_pg_pool *p, const sg_kafka_msg *msgs, size_t n, sg_inbox_fn fn, void *ctx);
+size_t sg_inbox_process_batch(sg_pg_pool *p, const sg_kafka_msg *msgs, size_t n, sg_inbox_fn fn,
+                              sg_inbox_lock_fn lock, void *ctx);
 
 #endif
