@@ -316,7 +316,13 @@ def test_redelivered_decision_applied_once(stack):
     try:
         assert s.stop() == 0
         s.start()
-        assert stack.vote(cid, panel[2], "violation").status_code == 201     # decides; the relay then dies
+        # Decides; the relay then dies. The relay sends only committed rows,
+        # but it may kill the process before the vote's 201 is written back:
+        # the decision is checked below either way.
+        try:
+            assert stack.vote(cid, panel[2], "violation").status_code == 201
+        except requests.ConnectionError:
+            pass
         poll(lambda: s.proc.poll() is not None, 15, what="report relay crash after sending")
         assert s.proc.returncode == 137, s.proc.returncode
     finally:
