@@ -837,6 +837,28 @@ int sg_pg_tx(sg_pg_pool *p, int isolation, sg_pg_tx_fn fn, void *ctx)
     return rc;
 }
 
+int sg_pg_run(sg_pg_pool *p, sg_pg_tx_fn fn, void *ctx)
+{
+    int rc = SG_ERR_DB;
+
+    for (int attempt = 0; attempt < TX_MAX_ATTEMPTS; attempt++) {
+        sg_pg *c = sg_pg_acquire(p, 5000);
+        if (!c)
+            return SG_ERR_DB;
+        rc = fn(c, ctx);
+        int lost = sg_pg_conn_lost(c);
+        sg_pg_release(p, c);
+        if (rc == SG_OK || rc > 0)
+            return rc;
+        if (lost)
+            continue; /* the next acquire reconnects */
+        if (rc != SG_ERR_RETRY)
+            return rc;
+        backoff(attempt);
+    }
+    return rc;
+}
+
 int sg_pg_ping(sg_pg_pool *p)
 {
     int why;

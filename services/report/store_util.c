@@ -61,7 +61,7 @@ static int read_tx(sg_pg *c, void *arg)
 int rp_store_read(sg_pg_pool *p, const char *sql, int n, const char *const *params, int limit, json_t **out)
 {
     read_ctx x = {sql, n, params, limit, NULL};
-    int rc = sg_pg_tx(p, SG_TX_READ_COMMITTED, read_tx, &x);
+    int rc = sg_pg_run(p, read_tx, &x); /* one statement: no BEGIN/COMMIT round trips */
     if (rc != SG_OK) {
         json_decref(x.out);
         x.out = NULL;

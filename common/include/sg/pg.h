@@ -103,6 +103,13 @@ enum { SG_TX_READ_COMMITTED = 0, SG_TX_REPEATABLE_READ, SG_TX_SERIALIZABLE };
  * code, SG_OK after a successful commit, or SG_ERR_DB. */
 int sg_pg_tx(sg_pg_pool *p, int isolation, sg_pg_tx_fn fn, void *ctx);
 
+/* Runs fn on a pooled connection outside any explicit transaction: each of
+ * its statements commits on its own. For a body of ONE read-only statement
+ * (a statement sees one snapshot), where BEGIN and COMMIT would be two more
+ * round trips; sg_pg_defer fails there. Retried as sg_pg_tx retries (a lost
+ * connection, a serialization failure). Returns fn's code. */
+int sg_pg_run(sg_pg_pool *p, sg_pg_tx_fn fn, void *ctx);
+
 /* Rows written at the end of the transaction, several in one statement.
  * Inside an sg_pg_tx body, sg_pg_defer keeps one row, values[0..ncols)
  * (copied; NULL allowed), with the connection; after the body succeeded and
