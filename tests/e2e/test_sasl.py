@@ -9,6 +9,8 @@ so the services run with an empty SG_TOPIC_PREFIX against it (it is this
 module's broker; PostgreSQL schemas are still per run)."""
 import json
 import os
+import random
+import socket
 import subprocess
 import time
 import uuid
@@ -23,10 +25,26 @@ RULES = {"sasl_case": voting_rule(panel_size=3, votes_to_decide=2)}
 V = REWARD_RULE["vote_reward"]
 
 
-def devstack(*args, capture=False):
+def devstack(*args, capture=False, env=None):
     r = subprocess.run([os.path.join(sgtest.ROOT, "scripts", "devstack"), *args], cwd=sgtest.ROOT,
-                       capture_output=capture, text=True)
+                       capture_output=capture, text=True, env=env)
     return r
+
+
+def free_port_pair():
+    """Two free consecutive ports below the kernel's ephemeral range (32768 and
+    up on Linux): the devstack's default 59192 lies inside it, so a busy suite's
+    own client connections can hold it when the broker starts mid-run."""
+    for _ in range(200):
+        p = random.randrange(20000, 32000)
+        try:
+            with socket.socket() as a, socket.socket() as b:
+                a.bind(("127.0.0.1", p))
+                b.bind(("127.0.0.1", p + 1))
+            return p
+        except OSError:
+            continue
+    raise AssertionError("no free port pair below 32000")
 
 
 def parse_exports(text):
@@ -48,19 +66,23 @@ def client_conf(props, **extra):
 
 @pytest.fixture(scope="module")
 def sasl():
+    denv = None
     started = devstack("sasl-status", capture=True).returncode != 0
     if started:
+        # A broker of its own on ports no client connection can be holding.
+        port = free_port_pair()
+        denv = dict(os.environ, SG_DEV_SASL_KAFKA_PORT=str(port), SG_DEV_SASL_KAFKA_CONTROLLER_PORT=str(port + 1))
         t0 = time.time()
-        assert devstack("sasl-up").returncode == 0, "scripts/devstack sasl-up failed"
+        assert devstack("sasl-up", env=denv).returncode == 0, "scripts/devstack sasl-up failed"
         SUMMARY.append(f"sasl: broker started with topics and ACLs in {time.time() - t0:.1f}s")
-    env = devstack("sasl-env", capture=True)
+    env = devstack("sasl-env", capture=True, env=denv)
     assert env.returncode == 0, env.stderr
     creds = parse_exports(env.stdout)
     try:
         yield creds
     finally:
         if started:
-            devstack("sasl-down")
+            devstack("sasl-down", env=denv)
 
 
 class SaslStack(Stack):
