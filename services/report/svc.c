@@ -32,7 +32,7 @@ void *rp_svc_init(sg_app *app, char *err, size_t errlen)
     /* Off by default (SG_INTAKE_GROUP=1): on the bench machine a group's
      * reports run one after another on one connection while a commit costs
      * little (local disk), so groups lost more parallelism than they saved
-     * in commits (bench/README.md, "Group commit"). It pays where a commit
+     * in commits (bench/README.md, "Group commit of intake"). It pays where a commit
      * waits for a slow flush or a synchronous standby. SG_INTAKE_GROUPS
      * groups in flight at once; each takes a pool connection the consumers
      * and timers share with intake. */
