@@ -68,7 +68,9 @@ int rp_store_idempotency_lookup(sg_pg_pool *p, rp_intake *io)
  * inside that case's re_report_cooldown_s (the last decision counts). Columns: id, appeal_of ('' when
  * none). A live case that closes while we wait for its lock no longer
  * matches (no row: look again); one that got decided meanwhile is joined
- * as decided. Audit cases are the platform's own and take no report (their
+ * as decided only inside its cooldown (clock_timestamp(): the wait may
+ * have outlasted it; with a cooldown of 0 the report then opens a new
+ * case, as it would have a moment later). Audit cases are the platform's own and take no report (their
  * target_id is a key of their own already, intake.h RP_AUDIT_KEY_PREFIX). */
 static const char join_sql[] =
     "SELECT id, coalesce(appeal_of::text, '') FROM cases WHERE id = (SELECT x.id FROM ("
@@ -79,8 +81,11 @@ static const char join_sql[] =
     "     WHERE report_type = $1 AND target_id = $2 AND status = 'decided' AND NOT audit "
     "     ORDER BY decided_at DESC LIMIT 1) d "
     "   JOIN voting_rules v ON v.report_type = d.report_type AND v.version = d.rule_version "
-    "   WHERE d.decided_at + v.re_report_cooldown_s * interval '1 second' >= now())) x ORDER BY x.k LIMIT 1) "
-    "AND status IN ('assigning', 'voting', 'escalated', 'decided') FOR UPDATE";
+    "   WHERE d.decided_at + v.re_report_cooldown_s * interval '1 second' >= clock_timestamp())) x "
+    "   ORDER BY x.k LIMIT 1) "
+    "AND (status IN ('assigning', 'voting', 'escalated') OR (status = 'decided' AND decided_at + "
+    "  (SELECT v.re_report_cooldown_s FROM voting_rules v WHERE v.report_type = cases.report_type "
+    "   AND v.version = cases.rule_version) * interval '1 second' >= clock_timestamp())) FOR UPDATE";
 
 /* Finds the case that judges the report (joined, see join_sql) or opens
  * one. Sets judge_id (the case that judges it and that the response names)
