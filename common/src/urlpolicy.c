@@ -241,6 +241,19 @@ int sg_addr_allowed(const sg_allowlist *a, const char *host, const struct sockad
     return 0;
 }
 
+/* libcurl percent-decodes a host ("https://a%7fb/" has the host "a\x7fb")
+ * and writes it back raw, so a host must be checked after parsing: a
+ * control character, a space or a delimiter can be no host's name, and a URL
+ * with one would not parse again once redacted (sg_url_redact). Bytes of
+ * 0x80 and above are an international name's UTF-8. */
+static int host_chars_ok(const char *host)
+{
+    for (const unsigned char *p = (const unsigned char *)host; *p; p++)
+        if (*p < 0x80 && !isalnum(*p) && !strchr("-._:[]%", *p))
+            return 0;
+    return 1;
+}
+
 int sg_callback_url_check(const sg_allowlist *a, const char *url, char *err, size_t errlen)
 {
     CURLU *u = curl_url();
@@ -256,6 +269,10 @@ int sg_callback_url_check(const sg_allowlist *a, const char *url, char *err, siz
         curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !host[0]) {
         snprintf(err, errlen, "callback_url is not an absolute http(s) URL");
+        goto cleanup;
+    }
+    if (!host_chars_ok(host)) {
+        snprintf(err, errlen, "callback_url host has a character no host name can have");
         goto cleanup;
     }
     int https = strcasecmp(scheme, "https") == 0;

@@ -173,6 +173,7 @@ SEEDS = {
         "url_https_token": "https://u:p@hooks.example.com:8443/cb?token=t#frag",
         "url_numeric_ip": "https://2130706433/x",
         "url_v6_mapped": "https://[::ffff:10.0.0.1]/",
+        "url_host_decodes_to_del": "https://42614128620000d0-060-10%7f/",
         "cursor": "9223372036854775807",
         "cursor_overflow": "9223372036854775808",
         "key": "idem-key-\x7e~",

@@ -66,6 +66,9 @@ Test(urlpolicy, intake_policy_without_allow_list)
         "https://10.0.0.1/", "https://192.168.0.10:8443/", "https://100.64.1.1/",
         "https://[::1]/", "https://[fc00::1]/", "https://[fe80::1]/", "https://[::ffff:127.0.0.1]/",
         "https://224.0.0.1/", "https://0.0.0.0/", "ftp://example.com/", "not a url", "https://", "",
+        /* hosts that decode to a control character or a delimiter (fuzz_values) */
+        "https://42614128620000d0-060-10%7f/", "https://%7f4261412862/", "https://a%01b.example/",
+        "https://a%20b.example/", "https://a%2fb.example/",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = '\0';
