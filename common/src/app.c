@@ -76,10 +76,23 @@ static int app_lock(sg_pg *c, const json_t *const *payloads, size_t n, void *ctx
     return ac->spec->lock(c, payloads, n, ac->app->svc);
 }
 
+/* Batches (n > 1) are counted per topic: committed as one transaction, or
+ * handled one by one after a failure (sg_inbox_process_batch). */
 static size_t app_consume(const sg_kafka_msg *msgs, size_t n, void *ctx)
 {
     app_consumer *ac = ctx;
-    return sg_inbox_process_batch(ac->app->pg, msgs, n, app_handle, ac->spec->lock ? app_lock : NULL, ac);
+    int one_tx = 0;
+    size_t done = sg_inbox_process_batch(ac->app->pg, msgs, n, app_handle, ac->spec->lock ? app_lock : NULL, ac,
+                                         &one_tx);
+    if (n > 1) {
+        char labels[160];
+        snprintf(labels, sizeof labels, "topic=\"%s\"", ac->spec->topic);
+        sg_metrics_count(ac->app->metrics, one_tx ? "sg_consumer_batches_total" : "sg_consumer_batch_fallbacks_total",
+                         labels, 1);
+        if (one_tx)
+            sg_metrics_count(ac->app->metrics, "sg_consumer_batched_events_total", labels, (double)n);
+    }
+    return done;
 }
 
 /* Ready whenever PostgreSQL answers: Kafka (the outbox holds the events)

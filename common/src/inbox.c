@@ -197,8 +197,10 @@ static int batch_tx_fn(sg_pg *c, void *ctx)
 }
 
 size_t sg_inbox_process_batch(sg_pg_pool *p, const sg_kafka_msg *msgs, size_t n, sg_inbox_fn fn,
-                              sg_inbox_lock_fn lock, void *ctx)
+                              sg_inbox_lock_fn lock, void *ctx, int *one_tx)
 {
+    if (one_tx)
+        *one_tx = 0;
     if (n == 0)
         return 0;
     if (n == 1)
@@ -211,9 +213,11 @@ size_t sg_inbox_process_batch(sg_pg_pool *p, const sg_kafka_msg *msgs, size_t n,
             b.items[i].payload = parse_event(&msgs[i], &b.items[i].event_id);
         }
         int rc = sg_pg_tx(p, SG_TX_READ_COMMITTED, batch_tx_fn, &b);
-        if (rc == SG_OK)
+        if (rc == SG_OK) {
             done = n;
-        else
+            if (one_tx)
+                *one_tx = 1;
+        } else
             sg_info("inbox: a batch of %zu events from %s failed (%d); handling them one by one", n, msgs[0].topic,
                     rc);
         for (size_t i = 0; i < n; i++)

@@ -10,6 +10,7 @@ test the ledger must be consistent: each balance equals the sum of its
 entries, the journal sums to zero, no user balance is negative.
 """
 import json
+import re
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -691,6 +692,60 @@ def test_sigkill_mid_batch_grants_exactly_once(svc, bus, granted):
             "SELECT e.id FROM grants g JOIN ledger_entries e ON e.tx_id = g.tx_id AND e.account_id = g.user_id "
             "WHERE g.case_id = ANY(%s)", (cases,))}
     assert mine(granted.seen) == entry_ids
+
+
+def batch_counts(text, topic):
+    """(batches committed whole, batches handled one by one) of topic in a /metrics text."""
+    def value(name):
+        m = re.search(r'^%s\{[^}]*topic="%s"[^}]*\} ([0-9.e+]+)$' % (name, re.escape(topic)), text, re.M)
+        return float(m.group(1)) if m else 0.0
+    return value("sg_consumer_batches_total"), value("sg_consumer_batch_fallbacks_total")
+
+
+def test_burst_of_decisions_commits_in_batches_exactly_once(svc, bus, granted):
+    # 200 decisions of 30 overlapping jurors, each followed by its
+    # finalization (the other consumer, which locks the same accounts and
+    # platform shards): the decided consumer takes them in batches whose
+    # lock hook takes the shared rows first, in the order every grant takes
+    # them, so no batch deadlocks and none falls back to one by one; every
+    # grant is paid once and every balance adds up (ledger_consistent).
+    r = svc.put("/v1/reward-rules/burst", {"vote_reward": 3, "majority_bonus": 2, "reporter_reward": 7,
+                                            "daily_cap_per_user": 1000000000}, headers=OPS)
+    assert r.status_code == 200, r.text
+    before = batch_counts(sgtest.metrics_when(svc, lambda t: True), "sg.case.decided")
+    pool = [uid("burst") for _ in range(30)]
+    events, expected = [], {}
+    for i in range(200):
+        case = new_case()
+        panel = [pool[(7 * i + k) % len(pool)] for k in range(5)]
+        rep = pool[(7 * i + 11) % len(pool)] if i % 2 else f"burstrep-{i}"
+        ballots = [voted(panel[0]), voted(panel[1]), voted(panel[2]), voted(panel[3], "no_violation", False),
+                   not_voted(panel[4], "expired")]
+        events.append((str(uuid.uuid4()), decided(case, "violation", ballots, [rep], report_type="burst"), None))
+        for u in panel[:3]:
+            expected[(case, u, "vote")] = 3
+            expected[(case, u, "majority_bonus")] = 2
+        expected[(case, panel[3], "vote")] = 3
+        expected[(case, rep, "reporter")] = 7
+    cases = [e[1]["case_id"] for e in events]
+    wait_handled(svc, produce_many(bus, events), timeout=120)
+    with svc.db() as c:
+        rows = c.execute("SELECT case_id, user_id, kind, amount_paid, status FROM grants WHERE case_id = ANY(%s)",
+                         (cases,)).fetchall()
+        per_user = dict(c.execute("SELECT user_id, balance FROM accounts WHERE user_id = ANY(%s)",
+                                  (pool,)).fetchall())
+    assert {(c, u, k): p for c, u, k, p, _ in rows} == expected
+    assert all(st == "paid" for *_, st in rows)
+    want = {u: 0 for u in pool}
+    for (_, u, _), amount in expected.items():
+        if u in want:
+            want[u] += amount
+    assert per_user == want
+    text = sgtest.metrics_when(svc, lambda t: True)
+    after = batch_counts(text, "sg.case.decided")
+    assert after[0] > before[0], "the burst was never handled as a batch: " + "\n".join(
+        ln for ln in text.splitlines() if "consumer" in ln)
+    assert after[1] == before[1], "a batch fell back to one event per transaction (deadlock or lock timeout?)"
 
 
 def test_metrics_report_coins_granted(svc):

@@ -42,8 +42,10 @@ typedef int (*sg_inbox_lock_fn)(sg_pg *c, const json_t *const *payloads, size_t 
  * an event to drop from its neighbours. Returns how many events, from the
  * first, are done (handled, duplicate or dropped): n, or fewer when the one
  * after them must be retried. fn must not keep state outside the
- * transaction that a rollback would leave wrong. */
+ * transaction that a rollback would leave wrong. *one_tx (may be NULL) is
+ * set nonzero when n > 1 and the batch committed as one transaction, zero
+ * when it was handled one by one. */
 size_t sg_inbox_process_batch(sg_pg_pool *p, const sg_kafka_msg *msgs, size_t n, sg_inbox_fn fn,
-                              sg_inbox_lock_fn lock, void *ctx);
+                              sg_inbox_lock_fn lock, void *ctx, int *one_tx);
 
 #endif
