@@ -78,12 +78,18 @@ static int app_lock(sg_pg *c, const json_t *const *payloads, size_t n, void *ctx
 
 /* Batches (n > 1) are counted per topic: committed as one transaction, or
  * handled one by one after a failure (sg_inbox_process_batch). */
+static int app_apply(sg_pg *c, const json_t *const *payloads, size_t n, void *ctx)
+{
+    app_consumer *ac = ctx;
+    return ac->spec->apply(c, payloads, n, ac->app->svc);
+}
+
 static size_t app_consume(const sg_kafka_msg *msgs, size_t n, void *ctx)
 {
     app_consumer *ac = ctx;
     int one_tx = 0;
-    size_t done = sg_inbox_process_batch(ac->app->pg, msgs, n, app_handle, ac->spec->lock ? app_lock : NULL, ac,
-                                         &one_tx);
+    size_t done = sg_inbox_process_batch(ac->app->pg, msgs, n, app_handle, ac->spec->lock ? app_lock : NULL,
+                                         ac->spec->apply ? app_apply : NULL, ac, &one_tx);
     if (n > 1) {
         char labels[160];
         snprintf(labels, sizeof labels, "topic=\"%s\"", ac->spec->topic);

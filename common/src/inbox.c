@@ -116,6 +116,7 @@ typedef struct batch_tx {
     size_t n;
     sg_inbox_fn fn;
     sg_inbox_lock_fn lock;
+    sg_inbox_apply_fn apply;
     void *ctx;
 } batch_tx;
 
@@ -177,7 +178,7 @@ static int batch_tx_fn(sg_pg *c, void *ctx)
 {
     batch_tx *b = ctx;
     int rc = batch_record(c, b);
-    if (rc == SG_OK && b->lock) {
+    if (rc == SG_OK && (b->lock || b->apply)) {
         const json_t **fresh = calloc(b->n, sizeof *fresh);
         size_t k = 0;
         if (!fresh)
@@ -185,8 +186,13 @@ static int batch_tx_fn(sg_pg *c, void *ctx)
         for (size_t i = 0; i < b->n; i++)
             if (b->items[i].fresh)
                 fresh[k++] = b->items[i].payload;
-        rc = k ? b->lock(c, (const json_t *const *)fresh, k, b->ctx) : SG_OK;
+        if (k && b->lock)
+            rc = b->lock(c, (const json_t *const *)fresh, k, b->ctx);
+        if (rc == SG_OK && k && b->apply)
+            rc = b->apply(c, (const json_t *const *)fresh, k, b->ctx);
         free(fresh);
+        if (b->apply)
+            return rc;
     }
     for (size_t i = 0; rc == SG_OK && i < b->n; i++)
         if (b->items[i].fresh)
@@ -197,7 +203,7 @@ static int batch_tx_fn(sg_pg *c, void *ctx)
 }
 
 size_t sg_inbox_process_batch(sg_pg_pool *p, const sg_kafka_msg *msgs, size_t n, sg_inbox_fn fn,
-                              sg_inbox_lock_fn lock, void *ctx, int *one_tx)
+                              sg_inbox_lock_fn lock, sg_inbox_apply_fn apply, void *ctx, int *one_tx)
 {
     if (one_tx)
         *one_tx = 0;
@@ -205,7 +211,7 @@ size_t sg_inbox_process_batch(sg_pg_pool *p, const sg_kafka_msg *msgs, size_t n,
         return 0;
     if (n == 1)
         return sg_inbox_process(p, &msgs[0], fn, ctx) == 0;
-    batch_tx b = {.items = calloc(n, sizeof(batch_item)), .n = n, .fn = fn, .lock = lock, .ctx = ctx};
+    batch_tx b = {.items = calloc(n, sizeof(batch_item)), .n = n, .fn = fn, .lock = lock, .apply = apply, .ctx = ctx};
     size_t done = 0;
     if (b.items) {
         for (size_t i = 0; i < n; i++) {

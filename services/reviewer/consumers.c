@@ -54,27 +54,31 @@ int rv_on_ballot_closed(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, 
     return rc;
 }
 
-int rv_lock_ballots_closed(sg_pg *c, const json_t *const *payloads, size_t n, void *ctx)
+int rv_apply_ballots_closed(sg_pg *c, const json_t *const *payloads, size_t n, void *ctx)
 {
+    rv_svc *s = ctx;
     const char **cases = calloc(n, sizeof *cases), **reviewers = calloc(n, sizeof *reviewers);
-    size_t k = 0;
+    rv_ballot_report *reps = calloc(n, sizeof *reps);
     int rc = SG_ERR_DB;
-    (void)ctx;
-    if (!cases || !reviewers)
+    if (!cases || !reviewers || !reps)
         goto cleanup;
     for (size_t i = 0; i < n; i++) {
         rv_ballot_closed b;
         char err[256];
-        /* A malformed one is refused by its handler, which undoes the batch. */
-        if (rv_ballot_closed_parse(payloads[i], &b, err, sizeof(err)) == 0) {
-            cases[k] = b.case_id;
-            reviewers[k++] = b.reviewer_id;
-        }
+        /* A malformed one is dropped by the one-by-one path. */
+        if (rv_ballot_closed_parse(payloads[i], &b, err, sizeof(err)) != 0)
+            goto cleanup;
+        cases[i] = b.case_id;
+        reviewers[i] = b.reviewer_id;
+        reps[i] = (rv_ballot_report){b.reviewer_id, b.outcome, -1, RV_DEC_NONE, RV_GOLD_NONE};
     }
-    rc = k ? rv_store_lock_outcomes(c, k, cases, reviewers) : SG_OK;
+    rc = rv_store_record_outcomes_batch(c, n, cases, reps, sg_time_now());
+    if (rc == SG_OK)
+        rv_fcache_forget(s->fcache, n, reviewers);
 cleanup:
     free(cases);
     free(reviewers);
+    free(reps);
     return rc;
 }
 

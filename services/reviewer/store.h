@@ -171,10 +171,6 @@ typedef struct rv_ballot_report {
     int gold;
 } rv_ballot_report;
 
-/* Locks the assignments (case_ids[i], reviewer_ids[i]) of a batch of
- * outcome events, sorted by case and reviewer, then the reviewers' users
- * rows, sorted: the order rv_store_record_outcomes takes them in. */
-int rv_store_lock_outcomes(sg_pg *c, size_t n, const char *const *case_ids, const char *const *reviewer_ids);
 /* Closes the ballots of the reported reviewers on case_id and merges the
  * reports into their recorded states (rv_ballot_merge, rv_ballot_set_gold;
  * several reports about one reviewer apply in order): counters move by the
@@ -184,6 +180,12 @@ int rv_store_lock_outcomes(sg_pg *c, size_t n, const char *const *case_ids, cons
  * NULL). */
 int rv_store_record_outcomes(sg_pg *c, const char *case_id, size_t n, const rv_ballot_report *reports, double now,
                              long *changed);
+/* The same for a batch of reports about assignments of several cases:
+ * reports[i] is about (case_ids[i], reports[i].reviewer_id). Every lock in
+ * one order (assignments by case and reviewer, then users by id) and every
+ * change in one statement, whatever the number of cases. */
+int rv_store_record_outcomes_batch(sg_pg *c, size_t n, const char *const *case_ids, const rv_ballot_report *reports,
+                                   double now);
 
 /* The case's verdicts as this service knows them (case_verdicts). */
 typedef struct rv_case_verdict {

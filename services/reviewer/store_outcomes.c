@@ -12,7 +12,8 @@
 #include "store_util.h"
 
 typedef struct row_state {
-    const char *id;        /* borrowed from the locked result */
+    const char *case_id;   /* borrowed from the locked result */
+    const char *id;        /* the reviewer; borrowed from the locked result */
     rv_ballot_state old, neu;
     rv_decision decision;  /* RV_DEC_NONE keeps the recorded one */
 } row_state;
@@ -28,11 +29,14 @@ static const char *gold_text(int gold)
     return gold == RV_GOLD_HIT ? "t" : gold == RV_GOLD_MISS ? "f" : "";
 }
 
-#define NTEXT 5  /* id, outcome, with_majority, decision, gold_hit */
+#define NTEXT 6  /* case_id, id, outcome, with_majority, decision, gold_hit */
 #define NNUM 9   /* the deltas */
 #define NCOLS (NTEXT + NNUM)
 
-static int apply_changes(sg_pg *c, const char *case_id, row_state *rows, size_t n, double now, long *changed)
+/* Writes the changed rows (of any cases) in one statement: their
+ * assignments, and each reviewer's counters by the sum of its rows'
+ * deltas. */
+static int apply_changes(sg_pg *c, row_state *rows, size_t n, double now, long *changed)
 {
     int rc = SG_ERR_DB, any_expired = 0;
     size_t k = 0;
@@ -59,11 +63,12 @@ static int apply_changes(sg_pg *c, const char *case_id, row_state *rows, size_t 
             continue;
         int v[NNUM] = {d.voted, d.expired, d.declined, d.decided, d.with_majority, d.release, d.newly_expired,
                        d.gold_votes, d.gold_hits};
-        cols[0][k] = rows[i].id;
-        cols[1][k] = rv_outcome_name(rows[i].neu.outcome) ? rv_outcome_name(rows[i].neu.outcome) : "";
-        cols[2][k] = wm_text(rows[i].neu.with_majority);
-        cols[3][k] = rv_decision_name(rows[i].decision) ? rv_decision_name(rows[i].decision) : "";
-        cols[4][k] = gold_text(rows[i].neu.gold);
+        cols[0][k] = rows[i].case_id;
+        cols[1][k] = rows[i].id;
+        cols[2][k] = rv_outcome_name(rows[i].neu.outcome) ? rv_outcome_name(rows[i].neu.outcome) : "";
+        cols[3][k] = wm_text(rows[i].neu.with_majority);
+        cols[4][k] = rv_decision_name(rows[i].decision) ? rv_decision_name(rows[i].decision) : "";
+        cols[5][k] = gold_text(rows[i].neu.gold);
         for (int j = 0; j < NNUM; j++) {
             snprintf(nums[k][j], sizeof(nums[k][j]), "%d", v[j]);
             cols[NTEXT + j][k] = nums[k][j];
@@ -93,8 +98,9 @@ static int apply_changes(sg_pg *c, const char *case_id, row_state *rows, size_t 
                     "   with_majority = NULLIF(x.w, '')::boolean, open = false,"
                     "   decision = coalesce(NULLIF(x.d, ''), a.decision), gold_hit = NULLIF(x.g, '')::boolean,"
                     "   closed_at = coalesce(a.closed_at, " RV_AT("$7") ")"
-                    "   FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS x(id, o, w, d, g)"
-                    "   WHERE a.case_id = $1 AND a.reviewer_id = x.id)"
+                    "   FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])"
+                    "     AS x(c, id, o, w, d, g)"
+                    "   WHERE a.case_id = x.c AND a.reviewer_id = x.id)"
                     " UPDATE users u SET voted = u.voted + x.dv, expired = u.expired + x.de, declined = u.declined + x.dd,"
                     " decided = u.decided + x.ddec, with_majority = u.with_majority + x.dwm,"
                     " gold_votes = u.gold_votes + x.dgv, gold_hits = u.gold_hits + x.dgh,"
@@ -106,11 +112,16 @@ static int apply_changes(sg_pg *c, const char *case_id, row_state *rows, size_t 
                     " open_ballots = greatest(u.open_ballots - x.rel, 0),"
                     " cooldown_until = CASE WHEN x.exp = 1 THEN greatest(coalesce(u.cooldown_until, '-infinity'),"
                     "   " RV_AT("$7") " + $17::int * interval '1 second') ELSE u.cooldown_until END"
-                    " FROM unnest($2::text[], $8::int[], $9::int[], $10::int[], $11::int[], $12::int[], $13::int[],"
-                    "   $14::int[], $15::int[], $16::int[]) AS x(id, dv, de, dd, ddec, dwm, rel, exp, dgv, dgh)"
+                    /* One row per reviewer: an UPDATE applies one joined row. */
+                    " FROM (SELECT y.id, sum(y.dv)::int AS dv, sum(y.de)::int AS de, sum(y.dd)::int AS dd,"
+                    "   sum(y.ddec)::int AS ddec, sum(y.dwm)::int AS dwm, sum(y.rel)::int AS rel, max(y.exp) AS exp,"
+                    "   sum(y.dgv)::int AS dgv, sum(y.dgh)::int AS dgh"
+                    "   FROM unnest($2::text[], $8::int[], $9::int[], $10::int[], $11::int[], $12::int[], $13::int[],"
+                    "     $14::int[], $15::int[], $16::int[]) AS y(id, dv, de, dd, ddec, dwm, rel, exp, dgv, dgh)"
+                    "   GROUP BY y.id) x"
                     " WHERE u.user_id = x.id",
-                    17, SG_P(case_id, arrs[0], arrs[1], arrs[2], arrs[3], arrs[4], at, arrs[5], arrs[6], arrs[7],
-                             arrs[8], arrs[9], arrs[10], arrs[11], arrs[12], arrs[13], cool));
+                    17, SG_P(arrs[0], arrs[1], arrs[2], arrs[3], arrs[4], arrs[5], at, arrs[6], arrs[7], arrs[8],
+                             arrs[9], arrs[10], arrs[11], arrs[12], arrs[13], arrs[14], cool));
 cleanup:
     for (int j = 0; j < NCOLS; j++) {
         free(cols[j]);
@@ -120,36 +131,22 @@ cleanup:
     return rc;
 }
 
-/* Every writer of outcomes locks the case's assignments, then the
- * reviewers' users rows, each sorted: batches (rv_store_lock_outcomes), the
- * decision and finality handlers (rv_store_record_outcomes) and selection
- * (users sorted, then new assignment rows) wait for each other and never
- * deadlock. */
+/* Every writer of outcomes locks the assignments by case and reviewer,
+ * then the reviewers' users rows by id: batches of ballot closures
+ * (rv_store_record_outcomes_batch), the decision and finality handlers
+ * (rv_store_record_outcomes) and selection (users sorted, then new
+ * assignment rows) wait for each other and never deadlock. */
 #define LOCK_USERS_SQL "SELECT 1 FROM users WHERE user_id = ANY($1::text[]) ORDER BY user_id FOR UPDATE"
 
-int rv_store_lock_outcomes(sg_pg *c, size_t n, const char *const *case_ids, const char *const *reviewer_ids)
+/* Records reports[i] about the assignment (case_ids[i],
+ * reports[i].reviewer_id), for any number of cases: locks the assignments
+ * by case and reviewer and the reviewers' users rows by id, merges, and
+ * writes every change in one statement. */
+static int record_outcomes(sg_pg *c, size_t n, const char *const *case_ids, const rv_ballot_report *reports,
+                           double now, long *changed)
 {
-    char *acases = sg_pg_text_array(case_ids, n), *arevs = sg_pg_text_array(reviewer_ids, n);
-    int rc = SG_ERR_DB;
-    if (!acases || !arevs)
-        goto cleanup;
-    rc = sg_pg_exec(c,
-                    "SELECT 1 FROM assignments a JOIN unnest($1::text[], $2::text[]) AS x(c, r)"
-                    " ON a.case_id = x.c AND a.reviewer_id = x.r ORDER BY a.case_id, a.reviewer_id FOR UPDATE OF a",
-                    2, SG_P(acases, arevs));
-    if (rc == SG_OK)
-        rc = sg_pg_exec(c, LOCK_USERS_SQL, 1, SG_P(arevs));
-cleanup:
-    free(acases);
-    free(arevs);
-    return rc;
-}
-
-int rv_store_record_outcomes(sg_pg *c, const char *case_id, size_t n, const rv_ballot_report *reports, double now,
-                             long *changed)
-{
-    char *arr = NULL;
-    const char **ids = NULL;
+    char *acases = NULL, *arevs = NULL;
+    const char **revs = NULL;
     PGresult *r = NULL;
     row_state *rows = NULL;
     size_t nrows;
@@ -157,41 +154,43 @@ int rv_store_record_outcomes(sg_pg *c, const char *case_id, size_t n, const rv_b
 
     if (n == 0)
         return SG_OK;
-    if (!(ids = malloc(n * sizeof(*ids))))
+    if (!(revs = malloc(n * sizeof(*revs))))
         goto cleanup;
     for (size_t i = 0; i < n; i++)
-        ids[i] = reports[i].reviewer_id;
-    if (!(arr = sg_pg_text_array(ids, n)))
+        revs[i] = reports[i].reviewer_id;
+    if (!(acases = sg_pg_text_array(case_ids, n)) || !(arevs = sg_pg_text_array(revs, n)))
         goto cleanup;
     r = sg_pg_query(c,
-                    "SELECT reviewer_id, coalesce(outcome, ''), with_majority, open, gold_hit FROM assignments"
-                    " WHERE case_id = $1 AND reviewer_id = ANY($2::text[]) ORDER BY reviewer_id FOR UPDATE",
-                    2, SG_P(case_id, arr));
+                    "SELECT a.case_id, a.reviewer_id, coalesce(a.outcome, ''), a.with_majority, a.open, a.gold_hit"
+                    " FROM assignments a JOIN (SELECT DISTINCT x.c, x.r FROM unnest($1::text[], $2::text[]) AS x(c, r)) x"
+                    " ON a.case_id = x.c AND a.reviewer_id = x.r ORDER BY a.case_id, a.reviewer_id FOR UPDATE OF a",
+                    2, SG_P(acases, arevs));
     if (!sg_pg_ok(r)) {
         rc = sg_pg_err(c);
         goto cleanup;
     }
-    /* The reviewers' rows in the global order (rv_store_lock_outcomes):
-     * the UPDATE below locks them in its plan's order. */
-    if (n > 1 && (rc = sg_pg_exec(c, LOCK_USERS_SQL, 1, SG_P(arr))) != SG_OK)
+    /* The reviewers' rows in the global order: the UPDATE of
+     * apply_changes would lock them in its plan's order. */
+    if (n > 1 && (rc = sg_pg_exec(c, LOCK_USERS_SQL, 1, SG_P(arevs))) != SG_OK)
         goto cleanup;
     rc = SG_ERR_DB;
     nrows = (size_t)PQntuples(r);
     if (!(rows = calloc(nrows ? nrows : 1, sizeof(*rows))))
         goto cleanup;
     for (size_t i = 0; i < nrows; i++) {
-        rows[i].id = PQgetvalue(r, (int)i, 0);
+        rows[i].case_id = PQgetvalue(r, (int)i, 0);
+        rows[i].id = PQgetvalue(r, (int)i, 1);
         rows[i].old.outcome = RV_OUT_NONE;
-        rv_outcome_parse(PQgetvalue(r, (int)i, 1), &rows[i].old.outcome);
-        rows[i].old.with_majority = PQgetisnull(r, (int)i, 2) ? -1 : rv_cell_bool(r, (int)i, 2);
-        rows[i].old.open = rv_cell_bool(r, (int)i, 3);
-        rows[i].old.gold = PQgetisnull(r, (int)i, 4) ? RV_GOLD_NONE
-                           : rv_cell_bool(r, (int)i, 4) ? RV_GOLD_HIT : RV_GOLD_MISS;
+        rv_outcome_parse(PQgetvalue(r, (int)i, 2), &rows[i].old.outcome);
+        rows[i].old.with_majority = PQgetisnull(r, (int)i, 3) ? -1 : rv_cell_bool(r, (int)i, 3);
+        rows[i].old.open = rv_cell_bool(r, (int)i, 4);
+        rows[i].old.gold = PQgetisnull(r, (int)i, 5) ? RV_GOLD_NONE
+                           : rv_cell_bool(r, (int)i, 5) ? RV_GOLD_HIT : RV_GOLD_MISS;
         rows[i].neu = rows[i].old;
         rows[i].decision = RV_DEC_NONE;
-        /* Reports about one reviewer apply in order; the last one wins. */
+        /* Reports about one assignment apply in order; the last one wins. */
         for (size_t j = 0; j < n; j++) {
-            if (strcmp(reports[j].reviewer_id, rows[i].id) == 0) {
+            if (strcmp(reports[j].reviewer_id, rows[i].id) == 0 && strcmp(case_ids[j], rows[i].case_id) == 0) {
                 rv_ballot_state merged;
                 rv_ballot_merge(&rows[i].neu, reports[j].outcome, reports[j].with_majority, &merged);
                 rv_ballot_set_gold(&merged, reports[j].gold);
@@ -201,13 +200,33 @@ int rv_store_record_outcomes(sg_pg *c, const char *case_id, size_t n, const rv_b
             }
         }
     }
-    rc = apply_changes(c, case_id, rows, nrows, now, changed);
+    rc = apply_changes(c, rows, nrows, now, changed);
 cleanup:
-    free(ids);
-    free(arr);
+    free(revs);
+    free(acases);
+    free(arevs);
     free(rows);
     PQclear(r);
     return rc;
+}
+
+int rv_store_record_outcomes(sg_pg *c, const char *case_id, size_t n, const rv_ballot_report *reports, double now,
+                             long *changed)
+{
+    const char **cases = malloc((n ? n : 1) * sizeof(*cases));
+    if (!cases)
+        return SG_ERR_DB;
+    for (size_t i = 0; i < n; i++)
+        cases[i] = case_id;
+    int rc = record_outcomes(c, n, cases, reports, now, changed);
+    free(cases);
+    return rc;
+}
+
+int rv_store_record_outcomes_batch(sg_pg *c, size_t n, const char *const *case_ids, const rv_ballot_report *reports,
+                                   double now)
+{
+    return record_outcomes(c, n, case_ids, reports, now, NULL);
 }
 
 int rv_store_close_case(sg_pg *c, const char *case_id, double now, char ***ids, size_t *n)

@@ -68,8 +68,9 @@ void rv_collect(FILE *out, void *ctx);
 int rv_on_panel_requested(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, void *ctx);
 /* sg.ballot.closed → releases the open ballot, records the outcome */
 int rv_on_ballot_closed(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, void *ctx);
-/* Lock hook of the batched sg.ballot.closed consumer (sg_inbox_lock_fn). */
-int rv_lock_ballots_closed(sg_pg *c, const json_t *const *payloads, size_t n, void *ctx);
+/* The batched sg.ballot.closed consumer's whole batch at once
+ * (sg_inbox_apply_fn): rv_store_record_outcomes_batch. */
+int rv_apply_ballots_closed(sg_pg *c, const json_t *const *payloads, size_t n, void *ctx);
 /* sg.case.decided → records every panelist's outcome, decision and
  * with_majority (against the final verdict when that came first) */
 int rv_on_case_decided(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, void *ctx);

@@ -284,48 +284,6 @@ cleanup:
     return rc;
 }
 
-int rw_lock_cases_decided(sg_pg *c, const json_t *const *payloads, size_t n, void *ctx)
-{
-    (void)ctx;
-    const char **cases = NULL, **users = NULL;
-    size_t ncases = 0, nusers = 0, cap = 0;
-    int rc = SG_ERR_DB;
-
-    if (!(cases = calloc(2 * n, sizeof *cases)))
-        goto cleanup;
-    for (size_t i = 0; i < n; i++) {
-        rw_decision d;
-        char err[256];
-        /* A malformed one is refused by its handler, which undoes the batch. */
-        if (rw_decision_parse(payloads[i], &d, err, sizeof err) != 0)
-            continue;
-        size_t need = nusers + d.nballots + d.nreporters;
-        if (need > cap) {
-            const char **grown = realloc(users, (need + 64) * sizeof *users);
-            if (!grown) {
-                rw_decision_free(&d);
-                goto cleanup;
-            }
-            users = grown;
-            cap = need + 64;
-        }
-        /* The strings stay the payload's. */
-        for (size_t j = 0; j < d.nballots; j++)
-            users[nusers++] = d.ballots[j].reviewer_id;
-        for (size_t j = 0; j < d.nreporters; j++)
-            users[nusers++] = d.reporter_ids[j];
-        cases[ncases++] = d.case_id;
-        if (d.appeal_of)
-            cases[ncases++] = d.appeal_of;
-        rw_decision_free(&d);
-    }
-    rc = ncases ? rw_store_grant_lock_batch(c, cases, ncases, users, nusers) : SG_OK;
-cleanup:
-    free(cases);
-    free(users);
-    return rc;
-}
-
 int rw_on_case_finalized(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, void *ctx)
 {
     (void)ctx;

@@ -22,7 +22,7 @@ static const sg_route routes[] = {
 };
 
 static const sg_app_consumer consumers[] = {
-    {"reward", SG_T_CASE_DECIDED, rw_on_case_decided, 1, 1, rw_lock_cases_decided},
+    {"reward", SG_T_CASE_DECIDED, rw_on_case_decided, 1},
     {"reward-finalized", SG_T_CASE_FINALIZED, rw_on_case_finalized, 1},
 };
 

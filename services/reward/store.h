@@ -114,16 +114,6 @@ int rw_store_ledger_page(sg_pg_pool *p, const char *user_id, long long before_se
  * event ids) is handled once after the other. Take it before any other lock. */
 int rw_store_case_lock(sg_pg *c, const char *case_id);
 
-/* For a batch of decisions in one transaction (rw_lock_cases_decided),
- * before any of them is handled: the case locks of cases[0..ncases) in
- * their order (each decision's own, then its reported case's, as the
- * handler takes them), then the rows that grants of different cases share,
- * in the order each grant takes them: the existing accounts of
- * users[0..nusers), sorted, then per platform shard of the cases, in shard
- * order, its platform account and its grant totals (grant_lock_rows). */
-int rw_store_grant_lock_batch(sg_pg *c, const char *const *cases, size_t ncases, const char *const *users,
-                              size_t nusers);
-
 /* Locks the rows of users[0..n) (distinct) that a grant transaction
  * writes: first their accounts (created at balance 0 when new), then their
  * daily counters for the UTC day of `at` (RFC 3339; NULL: now; created at 0),

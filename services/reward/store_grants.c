@@ -14,26 +14,6 @@ int rw_store_case_lock(sg_pg *c, const char *case_id)
     return sg_pg_exec(c, "SELECT pg_advisory_xact_lock(" RW_LOCK_CASE ", hashtext($1))", 1, SG_P(case_id));
 }
 
-int rw_store_grant_lock_batch(sg_pg *c, const char *const *cases, size_t ncases, const char *const *users,
-                              size_t nusers)
-{
-    char *acases = sg_pg_text_array(cases, ncases), *ausers = sg_pg_text_array(users, nusers);
-    int rc = SG_ERR_DB;
-    if (!acases || !ausers)
-        goto cleanup;
-    /* unnest keeps the array's order, and each row's lock is taken as it
-     * comes. */
-    rc = sg_pg_exec(c,
-                    "SELECT count(pg_advisory_xact_lock(" RW_LOCK_CASE ", hashtext(x.c))) FROM unnest($1::text[]) AS x(c)",
-                    1, SG_P(acases));
-    if (rc == SG_OK)
-        rc = sg_pg_exec(c, "SELECT grant_lock_rows($1::text[], $2::text[])", 2, SG_P(ausers, acases));
-cleanup:
-    free(acases);
-    free(ausers);
-    return rc;
-}
-
 int rw_store_grant_lock_users(sg_pg *c, const char *const *users, size_t n, const char *at, char day[11],
                            long long *paid)
 {

@@ -65,13 +65,6 @@ void rw_collect(FILE *out, void *svc);
  * announced on sg.reward.granted (key user_id) in the same transaction. */
 int rw_on_case_decided(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, void *ctx);
 
-/* sg.case.decided is applied in batches (sg_app_consumer.lock): before any
- * event of a batch, takes the locks its events' grants share with other
- * cases' grants and with redemptions, in the one order each of them takes
- * them (rw_store_grant_lock_batch), so that a batch neither deadlocks with
- * nor stalls the other writers while it holds what it has taken. */
-int rw_lock_cases_decided(sg_pg *c, const json_t *const *payloads, size_t n, void *ctx);
-
 /* sg.case.finalized (v2): settles the case — its majority bonus and
  * reporter rewards by the final verdict, under the rule recorded at
  * decision (grant.h) — once; a finalization that comes before its decision

@@ -197,3 +197,65 @@ def test_two_hundred_requests_respect_fatigue_exclusions_and_tags(svc, bus, assi
     keys = subprocess.run(["redis-cli", "-p", port, "-n", str(REDIS_DB), "--scan", "--pattern",
                            f"sg:{svc.schema}:rvf:*"], check=True, capture_output=True, text=True).stdout.split()
     assert keys, "fatigue entries rebuilt after the flush"
+
+
+def consumer_batches(text, topic):
+    """(batches committed whole, batches handled one by one) of topic in a /metrics text."""
+    def value(name):
+        for line in text.splitlines():
+            if line.startswith(name + "{") and f'topic="{topic}"' in line:
+                return float(line.split()[-1])
+        return 0.0
+    return value("sg_consumer_batches_total"), value("sg_consumer_batch_fallbacks_total")
+
+
+def test_burst_of_ballot_closures_applies_in_batches_exactly_once(svc, bus, assigned):
+    # 40 panels over the 40-reviewer pool, then every ballot closed in one
+    # burst, some closures twice (a new event id, as a retried producer
+    # sends): the consumer applies them a batch at a time (one statement
+    # for all the batch's assignments and reviewers), and each reviewer's
+    # counters move once per ballot.
+    policy = {"max_open_ballots": 1000, "max_per_day": 100000, "max_per_week": 100000, "min_interval_s": 0,
+              "cooldown_after_expiry_s": 0}
+    assert svc.put("/v1/fatigue-policy", policy, headers=OPS).status_code == 200
+    run = uuid.uuid4().hex[:6]
+    cases = [f"case-burst-{run}-{i:02d}" for i in range(40)]
+    for c in cases:
+        request(bus, c)
+    assigned.poll_until(lambda _: all(answers(assigned, c) for c in cases), timeout=60)
+    with svc.db() as c:
+        before = {r[0]: r[1:] for r in c.execute("SELECT user_id, voted, expired, declined, open_ballots FROM users")}
+    rnd = random.Random(5)
+    want = collections.defaultdict(lambda: [0, 0, 0, 0])
+    outcomes = {}
+    m0 = consumer_batches(sgtest.metrics_when(svc, lambda t: True), "sg.ballot.closed")
+    for case in cases:
+        for r in answers(assigned, case)[0]["reviewer_ids"]:
+            outcome = rnd.choice(["voted", "voted", "expired", "declined", "cancelled"])
+            outcomes[(case, r)] = outcome
+            k = {"voted": 0, "expired": 1, "declined": 2}.get(outcome)
+            if k is not None:
+                want[r][k] += 1
+            want[r][3] -= 1
+            closure = {"case_id": case, "reviewer_id": r, "outcome": outcome}
+            bus.produce("sg.ballot.closed", case, closure, flush=False)
+            if rnd.random() < 0.2:
+                bus.produce("sg.ballot.closed", case, closure, flush=False)
+    bus.producer.flush(30)
+
+    def closed():
+        with svc.db() as c:
+            return c.execute("SELECT count(*) FROM assignments WHERE open AND case_id = ANY(%s)",
+                             (cases,)).fetchone()[0] == 0
+    sgtest.wait_for(closed, timeout=60, what="the burst's ballots closed")
+    with svc.db() as c:
+        after = {r[0]: r[1:] for r in c.execute("SELECT user_id, voted, expired, declined, open_ballots FROM users")}
+        got = {(r[0], r[1]): r[2] for r in c.execute(
+            "SELECT case_id, reviewer_id, outcome FROM assignments WHERE case_id = ANY(%s)", (cases,))}
+    assert got == outcomes
+    for u in before:
+        moved = [a - b for a, b in zip(after[u], before[u])]
+        assert moved == want.get(u, [0, 0, 0, 0]), (u, moved, want.get(u))
+    m1 = consumer_batches(sgtest.metrics_when(svc, lambda t: True), "sg.ballot.closed")
+    assert m1[0] > m0[0], "the burst was never applied as a batch"
+    assert m1[1] == m0[1], "a batch fell back to one event per transaction"

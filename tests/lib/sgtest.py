@@ -242,7 +242,9 @@ class Bus:
         self.prefix = prefix
         self.producer = Producer({"bootstrap.servers": BROKERS, "enable.idempotence": True})
 
-    def produce(self, topic, key, payload, event_type=None, event_id=None):
+    def produce(self, topic, key, payload, event_type=None, event_id=None, flush=True):
+        """Sends one event (flush=False: queued, sent by a later flush or
+        produce, so that a burst reaches the broker at once)."""
         event_id = event_id or str(uuid.uuid4())
         body = dict(payload)
         body.setdefault("event_id", event_id)
@@ -250,7 +252,8 @@ class Bus:
         headers = [("event_id", event_id.encode()), ("event_type", (event_type or topic).encode())]
         self.producer.produce(self.prefix + topic, key=key.encode(), value=json.dumps(body).encode(),
                               headers=headers)
-        self.producer.flush(10)
+        if flush:
+            self.producer.flush(10)
         return event_id
 
     def consumer(self, *topics):

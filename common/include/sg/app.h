@@ -61,6 +61,10 @@ typedef struct sg_app_consumer {
                                  * shared rows first, in one global order;
                                  * 0: one per transaction */
     sg_inbox_lock_fn lock;      /* batches only, may be NULL; ctx = svc */
+    sg_inbox_apply_fn apply;    /* batches only, may be NULL: the whole batch
+                                 * at once instead of fn per event (fn still
+                                 * handles it one by one after a failure);
+                                 * ctx = svc */
 } sg_app_consumer;
 
 typedef struct sg_app_worker {

@@ -32,6 +32,14 @@ int sg_inbox_process(sg_pg_pool *p, const sg_kafka_msg *m, sg_inbox_fn fn, void 
  * the batch's new events (borrowed). Returns SG_OK or an sg_pg error. */
 typedef int (*sg_inbox_lock_fn)(sg_pg *c, const json_t *const *payloads, size_t n, void *ctx);
 
+/* Applies a batch's new events all at once, in place of running the
+ * per-event handler for each: payloads[0..n) as for sg_inbox_lock_fn, in
+ * their order. It takes its locks in the global order itself and should
+ * write with set-based statements, so that the batch holds them briefly.
+ * Any error rolls the batch back and hands it to the per-event handler one
+ * event per transaction (which also drops a malformed event). */
+typedef int (*sg_inbox_apply_fn)(sg_pg *c, const json_t *const *payloads, size_t n, void *ctx);
+
 /* Handles msgs[0..n) in one transaction: one statement records every event
  * id, and fn runs for each new event in order, all committed together (one
  * commit; lock, when not NULL, runs first, with every new event's payload).
@@ -46,6 +54,6 @@ typedef int (*sg_inbox_lock_fn)(sg_pg *c, const json_t *const *payloads, size_t 
  * set nonzero when n > 1 and the batch committed as one transaction, zero
  * when it was handled one by one. */
 size_t sg_inbox_process_batch(sg_pg_pool *p, const sg_kafka_msg *msgs, size_t n, sg_inbox_fn fn,
-                              sg_inbox_lock_fn lock, void *ctx, int *one_tx);
+                              sg_inbox_lock_fn lock, sg_inbox_apply_fn apply, void *ctx, int *one_tx);
 
 #endif
