@@ -70,14 +70,6 @@ static int app_handle(sg_pg *c, const sg_kafka_msg *m, const json_t *payload, vo
     return rc;
 }
 
-static int app_lock(sg_pg *c, const json_t *const *payloads, size_t n, void *ctx)
-{
-    app_consumer *ac = ctx;
-    return ac->spec->lock(c, payloads, n, ac->app->svc);
-}
-
-/* Batches (n > 1) are counted per topic: committed as one transaction, or
- * handled one by one after a failure (sg_inbox_process_batch). */
 static int app_apply(sg_pg *c, const json_t *const *payloads, size_t n, void *ctx)
 {
     app_consumer *ac = ctx;
@@ -88,7 +80,7 @@ static size_t app_consume(const sg_kafka_msg *msgs, size_t n, void *ctx)
 {
     app_consumer *ac = ctx;
     int one_tx = 0;
-    size_t done = sg_inbox_process_batch(ac->app->pg, msgs, n, app_handle, ac->spec->lock ? app_lock : NULL,
+    size_t done = sg_inbox_process_batch(ac->app->pg, msgs, n, app_handle,
                                          ac->spec->apply ? app_apply : NULL, ac, &one_tx);
     if (n > 1) {
         char labels[160];

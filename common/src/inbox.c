@@ -115,7 +115,6 @@ typedef struct batch_tx {
     batch_item *items;
     size_t n;
     sg_inbox_fn fn;
-    sg_inbox_lock_fn lock;
     sg_inbox_apply_fn apply;
     void *ctx;
 } batch_tx;
@@ -178,7 +177,7 @@ static int batch_tx_fn(sg_pg *c, void *ctx)
 {
     batch_tx *b = ctx;
     int rc = batch_record(c, b);
-    if (rc == SG_OK && (b->lock || b->apply)) {
+    if (rc == SG_OK && b->apply) {
         const json_t **fresh = calloc(b->n, sizeof *fresh);
         size_t k = 0;
         if (!fresh)
@@ -186,13 +185,9 @@ static int batch_tx_fn(sg_pg *c, void *ctx)
         for (size_t i = 0; i < b->n; i++)
             if (b->items[i].fresh)
                 fresh[k++] = b->items[i].payload;
-        if (k && b->lock)
-            rc = b->lock(c, (const json_t *const *)fresh, k, b->ctx);
-        if (rc == SG_OK && k && b->apply)
-            rc = b->apply(c, (const json_t *const *)fresh, k, b->ctx);
+        rc = k ? b->apply(c, (const json_t *const *)fresh, k, b->ctx) : SG_OK;
         free(fresh);
-        if (b->apply)
-            return rc;
+        return rc;
     }
     for (size_t i = 0; rc == SG_OK && i < b->n; i++)
         if (b->items[i].fresh)
@@ -203,7 +198,7 @@ static int batch_tx_fn(sg_pg *c, void *ctx)
 }
 
 size_t sg_inbox_process_batch(sg_pg_pool *p, const sg_kafka_msg *msgs, size_t n, sg_inbox_fn fn,
-                              sg_inbox_lock_fn lock, sg_inbox_apply_fn apply, void *ctx, int *one_tx)
+                              sg_inbox_apply_fn apply, void *ctx, int *one_tx)
 {
     if (one_tx)
         *one_tx = 0;
@@ -211,7 +206,7 @@ size_t sg_inbox_process_batch(sg_pg_pool *p, const sg_kafka_msg *msgs, size_t n,
         return 0;
     if (n == 1)
         return sg_inbox_process(p, &msgs[0], fn, ctx) == 0;
-    batch_tx b = {.items = calloc(n, sizeof(batch_item)), .n = n, .fn = fn, .lock = lock, .apply = apply, .ctx = ctx};
+    batch_tx b = {.items = calloc(n, sizeof(batch_item)), .n = n, .fn = fn, .apply = apply, .ctx = ctx};
     size_t done = 0;
     if (b.items) {
         for (size_t i = 0; i < n; i++) {

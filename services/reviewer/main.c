@@ -39,7 +39,7 @@ int main(void)
         {"reviewer-panel", SG_T_PANEL_REQUESTED, rv_on_panel_requested, 1},
         /* Batched: five of these per case; the lock hook takes the rows
          * they share with other consumers in the global order first. */
-        {"reviewer-ballot", SG_T_BALLOT_CLOSED, rv_on_ballot_closed, 1, 1, NULL, rv_apply_ballots_closed},
+        {"reviewer-ballot", SG_T_BALLOT_CLOSED, rv_on_ballot_closed, 1, 1, rv_apply_ballots_closed},
         {"reviewer-decided", SG_T_CASE_DECIDED, rv_on_case_decided},
         {"reviewer-finalized", SG_T_CASE_FINALIZED, rv_on_case_finalized},
         {"reviewer-activity", SG_T_USER_ACTIVITY, rv_on_user_activity},

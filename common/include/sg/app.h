@@ -57,10 +57,9 @@ typedef struct sg_app_consumer {
                                  * lock its events take until its commit, and
                                  * rows shared between keys would then be held
                                  * for the whole batch (lock waits, deadlocks
-                                 * between consumers) — unless lock takes the
-                                 * shared rows first, in one global order;
-                                 * 0: one per transaction */
-    sg_inbox_lock_fn lock;      /* batches only, may be NULL; ctx = svc */
+                                 * between consumers) — unless apply handles
+                                 * the batch, taking the shared rows in one
+                                 * global order; 0: one per transaction */
     sg_inbox_apply_fn apply;    /* batches only, may be NULL: the whole batch
                                  * at once instead of fn per event (fn still
                                  * handles it one by one after a failure);

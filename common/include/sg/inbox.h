@@ -24,20 +24,15 @@ typedef int (*sg_inbox_fn)(sg_pg *c, const sg_kafka_msg *m, const json_t *payloa
  * or with a non-JSON value are dropped with an error log. */
 int sg_inbox_process(sg_pg_pool *p, const sg_kafka_msg *m, sg_inbox_fn fn, void *ctx);
 
-/* Takes, at the start of a batch's transaction, the row locks its events'
- * handlers will take, in one global order (the same order every other
- * writer of those rows uses), so that batches running on parallel consumers
- * and other transactions wait for each other instead of deadlocking: a batch
- * otherwise takes its locks event by event, in no order. payloads[0..n) are
- * the batch's new events (borrowed). Returns SG_OK or an sg_pg error. */
-typedef int (*sg_inbox_lock_fn)(sg_pg *c, const json_t *const *payloads, size_t n, void *ctx);
-
 /* Applies a batch's new events all at once, in place of running the
- * per-event handler for each: payloads[0..n) as for sg_inbox_lock_fn, in
- * their order. It takes its locks in the global order itself and should
- * write with set-based statements, so that the batch holds them briefly.
- * Any error rolls the batch back and hands it to the per-event handler one
- * event per transaction (which also drops a malformed event). */
+ * per-event handler for each: payloads[0..n) are their payloads
+ * (borrowed), in order. A batch holds every lock it takes until its
+ * commit, so apply takes the rows it shares with other writers in the one
+ * global order they all use (else batches on parallel consumers and other
+ * transactions would deadlock) and writes with set-based statements, so
+ * that it holds them for a few statements. Any error rolls the batch back
+ * and hands it to the per-event handler one event per transaction (which
+ * also drops a malformed event). */
 typedef int (*sg_inbox_apply_fn)(sg_pg *c, const json_t *const *payloads, size_t n, void *ctx);
 
 /* Handles msgs[0..n) in one transaction: one statement records every event
@@ -54,6 +49,6 @@ typedef int (*sg_inbox_apply_fn)(sg_pg *c, const json_t *const *payloads, size_t
  * set nonzero when n > 1 and the batch committed as one transaction, zero
  * when it was handled one by one. */
 size_t sg_inbox_process_batch(sg_pg_pool *p, const sg_kafka_msg *msgs, size_t n, sg_inbox_fn fn,
-                              sg_inbox_lock_fn lock, sg_inbox_apply_fn apply, void *ctx, int *one_tx);
+                              sg_inbox_apply_fn apply, void *ctx, int *one_tx);
 
 #endif

@@ -526,7 +526,7 @@ Test(outbox, inbox_batch_is_one_transaction_and_skips_duplicates)
     atomic_store(&b.calls, 0);
     sg_kafka_msg in[7] = {m[0], m[1], m[2], msg("not json", batch_ids[5]), m[3], m[3], m[4]};
     int one_tx = 0;
-    cr_expect_eq(sg_inbox_process_batch(pool, in, 7, record_tx, NULL, NULL, &b, &one_tx), 7);
+    cr_expect_eq(sg_inbox_process_batch(pool, in, 7, record_tx, NULL, &b, &one_tx), 7);
     cr_expect(one_tx, "the batch should say it committed as one transaction");
     cr_expect_eq(atomic_load(&b.calls), 4, "events 0, 2, 3, 4 once each");
     cr_expect_eq(scalar("SELECT count(*) FROM handled_tx"), 5);
@@ -539,7 +539,7 @@ Test(outbox, inbox_batch_is_one_transaction_and_skips_duplicates)
                  0);
     /* Again, whole: every event is a duplicate now. */
     atomic_store(&b.calls, 0);
-    cr_expect_eq(sg_inbox_process_batch(pool, in, 7, record_tx, NULL, NULL, &b, NULL), 7);
+    cr_expect_eq(sg_inbox_process_batch(pool, in, 7, record_tx, NULL, &b, NULL), 7);
     cr_expect_eq(atomic_load(&b.calls), 0);
 }
 
@@ -551,7 +551,7 @@ Test(outbox, inbox_batch_isolates_a_refused_event)
     batch_setup_table();
     batch_msgs(m, vals, 5);
     int one_tx = 1;
-    cr_expect_eq(sg_inbox_process_batch(pool, m, 5, record_tx, NULL, NULL, &b, &one_tx), 5);
+    cr_expect_eq(sg_inbox_process_batch(pool, m, 5, record_tx, NULL, &b, &one_tx), 5);
     cr_expect(!one_tx, "a batch handled one by one should say so");
     /* The batch rolled back at event 2, then each event went alone: the
      * refused one left only its inbox row, the others are in once. */
@@ -572,11 +572,11 @@ Test(outbox, inbox_batch_stops_before_an_event_to_retry)
     batch_msgs(m, vals, 6);
     /* Events 0..2 are done; 3 must be retried, and so must 4 and 5 after it
      * (order per partition). */
-    cr_expect_eq(sg_inbox_process_batch(pool, m, 6, record_tx, NULL, NULL, &b, NULL), 3);
+    cr_expect_eq(sg_inbox_process_batch(pool, m, 6, record_tx, NULL, &b, NULL), 3);
     cr_expect_eq(scalar("SELECT count(*) FROM handled_tx"), 3);
     cr_expect_eq(scalar("SELECT count(*) FROM inbox WHERE event_id::text LIKE 'a0000000-%'"), 3);
     atomic_store(&b.retries_left, 0);
-    cr_expect_eq(sg_inbox_process_batch(pool, m + 3, 3, record_tx, NULL, NULL, &b, NULL), 3);
+    cr_expect_eq(sg_inbox_process_batch(pool, m + 3, 3, record_tx, NULL, &b, NULL), 3);
     cr_expect_eq(scalar("SELECT count(DISTINCT event_id) FROM handled_tx"), 6);
     cr_expect_eq(scalar("SELECT count(*) FROM handled_tx"), 6);
 }
@@ -586,7 +586,7 @@ static size_t consume_batch(const sg_kafka_msg *msgs, size_t n, void *arg)
     batch_ctx *b = arg;
     if (n > 1)
         atomic_fetch_add(&b->batches, 1);
-    size_t done = sg_inbox_process_batch(pool, msgs, n, record_tx, NULL, NULL, b, NULL);
+    size_t done = sg_inbox_process_batch(pool, msgs, n, record_tx, NULL, b, NULL);
     atomic_fetch_add(&b->seen, (int)done);
     return done;
 }
@@ -637,37 +637,6 @@ Test(outbox, batch_consumer_handles_a_backlog_exactly_once_in_order)
                  0, "events of one key were handled out of order");
 }
 
-/* The lock hook runs once, first, with the new events only. */
-static int lock_first(sg_pg *c, const json_t *const *payloads, size_t n, void *arg)
-{
-    (void)arg;
-    char count[16];
-    snprintf(count, sizeof count, "%zu", n);
-    for (size_t i = 0; i < n; i++)
-        if (!json_is_object(payloads[i]))
-            return SG_ERR_DB;
-    return sg_pg_exec(c,
-                      "INSERT INTO handled_tx (event_id, key, seq, txid) VALUES (gen_random_uuid(), 'lock', "
-                      "$1::int, txid_current())",
-                      1, SG_P(count));
-}
-
-Test(outbox, inbox_batch_lock_hook_runs_first_with_the_new_events)
-{
-    batch_ctx b = {0};
-    sg_kafka_msg m[BATCH_IDS];
-    char vals[BATCH_IDS][96];
-    batch_setup_table();
-    batch_msgs(m, vals, 5);
-    cr_assert_eq(sg_inbox_process(pool, &m[0], record_tx, &b), 0); /* a duplicate in the batch */
-    cr_expect_eq(sg_inbox_process_batch(pool, m, 5, record_tx, lock_first, NULL, &b, NULL), 5);
-    cr_expect_eq(scalar("SELECT count(*) FROM handled_tx WHERE key = 'lock'"), 1);
-    cr_expect_eq(scalar("SELECT seq FROM handled_tx WHERE key = 'lock'"), 4);
-    cr_expect_eq(scalar("SELECT count(*) FROM handled_tx h, handled_tx l WHERE l.key = 'lock' AND h.key <> 'lock' "
-                        "AND h.seq <> 0 AND (h.n < l.n OR h.txid <> l.txid)"),
-                 0, "the hook ran first, in the batch's transaction");
-}
-
 /* The apply hook records the new events with one statement; with
  * bad_refuse set it fails, as a batch with an event to drop would. */
 static int apply_all(sg_pg *c, const json_t *const *payloads, size_t n, void *arg)
@@ -697,7 +666,7 @@ Test(outbox, inbox_batch_apply_hook_replaces_the_handler)
     batch_msgs(m, vals, 5);
     cr_assert_eq(sg_inbox_process(pool, &m[1], record_tx, &b), 0); /* a duplicate in the batch */
     atomic_store(&b.calls, 0);
-    cr_expect_eq(sg_inbox_process_batch(pool, m, 5, record_tx, NULL, apply_all, &b, &one_tx), 5);
+    cr_expect_eq(sg_inbox_process_batch(pool, m, 5, record_tx, apply_all, &b, &one_tx), 5);
     cr_expect(one_tx);
     cr_expect_eq(atomic_load(&b.calls), 0, "the per-event handler ran beside the apply hook");
     cr_expect_eq(scalar("SELECT count(*) FROM handled_tx WHERE key = 'apply'"), 4, "the new events, once each");
@@ -709,7 +678,7 @@ Test(outbox, inbox_batch_apply_hook_replaces_the_handler)
     exec_ok("DELETE FROM inbox WHERE event_id::text LIKE 'a0000000-%'");
     b.bad_refuse = "none";
     one_tx = 1;
-    cr_expect_eq(sg_inbox_process_batch(pool, m, 5, record_tx, NULL, apply_all, &b, &one_tx), 5);
+    cr_expect_eq(sg_inbox_process_batch(pool, m, 5, record_tx, apply_all, &b, &one_tx), 5);
     cr_expect(!one_tx);
     cr_expect_eq(scalar("SELECT count(*) FROM handled_tx WHERE key = 'apply'"), 0);
     cr_expect_eq(scalar("SELECT count(*) FROM handled_tx WHERE key = 'k'"), 5);
