@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,13 +43,35 @@ typedef struct own_redis {
     pid_t pid;
 } own_redis;
 
+/* A port below the ephemeral range (32768 and up on Linux), free now: the
+ * server keeps it across restarts, and a client connection of the suite's
+ * own cannot have taken it meanwhile (a random port in 30000..49999 was
+ * taken once in a fresh container: "did not answer"). */
+static int free_low_port(void)
+{
+    unsigned seed = (unsigned)getpid() * 7u + (unsigned)time(NULL);
+    for (int attempt = 0; attempt < 200; attempt++) {
+        int port = 20000 + (int)((seed + (unsigned)attempt * 7919u) % 12000u);
+        int s = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+        int ok = s >= 0 && bind(s, (struct sockaddr *)&a, sizeof a) == 0;
+        if (s >= 0)
+            close(s);
+        if (ok)
+            return port;
+    }
+    cr_assert_fail("no free port in 20000..31999");
+    return -1;
+}
+
 static void own_redis_start(own_redis *r)
 {
     char conf[128];
     if (!r->dir[0]) {
         snprintf(r->dir, sizeof r->dir, "/tmp/sg_it_redis_XXXXXX");
         cr_assert_not_null(mkdtemp(r->dir));
-        r->port = 30000 + (int)(((unsigned)getpid() * 7 + (unsigned)time(NULL)) % 20000);
+        r->port = free_low_port();
     }
     snprintf(conf, sizeof conf, "%s/redis.conf", r->dir);
     FILE *f = fopen(conf, "w");
@@ -70,11 +93,11 @@ static void own_redis_start(own_redis *r)
     sg_redis *c = sg_redis_create(url, 500, 1, err, sizeof err);
     cr_assert_not_null(c, "%s", err);
     int ok = -1;
-    for (int i = 0; i < 100 && ok != 0; i++)
+    for (int i = 0; i < 200 && ok != 0; i++)
         if ((ok = sg_redis_ping(c)) != 0)
             usleep(50000);
     sg_redis_free(c);
-    cr_assert_eq(ok, 0, "own redis-server on %d did not answer", r->port);
+    cr_assert_eq(ok, 0, "own redis-server on %d did not answer in 10 s", r->port);
 }
 
 static void own_redis_stop(own_redis *r)
