@@ -37,8 +37,9 @@ int main(void)
     };
     static const sg_app_consumer consumers[] = {
         {"reviewer-panel", SG_T_PANEL_REQUESTED, rv_on_panel_requested, 1},
-        /* Batched: five of these per case; the lock hook takes the rows
-         * they share with other consumers in the global order first. */
+        /* Batched: five of these per case; a batch is applied whole
+         * (rv_apply_ballots_closed), its shared rows locked in the global
+         * order. */
         {"reviewer-ballot", SG_T_BALLOT_CLOSED, rv_on_ballot_closed, 1, 1, rv_apply_ballots_closed},
         {"reviewer-decided", SG_T_CASE_DECIDED, rv_on_case_decided},
         {"reviewer-finalized", SG_T_CASE_FINALIZED, rv_on_case_finalized},

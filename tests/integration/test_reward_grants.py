@@ -635,24 +635,51 @@ def test_invalid_event_is_dropped_and_does_not_block(svc, bus):
     assert balance(svc, a) == 15
 
 
-def test_sigkill_mid_batch_grants_exactly_once(svc, bus, granted):
-    r = svc.put("/v1/reward-rules/bulk", {"vote_reward": 3, "majority_bonus": 2, "reporter_reward": 7,
-                                           "daily_cap_per_user": 1000000000}, headers=OPS)
+def bulk_decisions(svc, report_type, pool, n, stride, reporter):
+    """n decisions under a rule of report_type (vote 3, bonus 2, reporter 7,
+    no cap), each with five jurors of pool from position stride * i: three
+    with the majority, one against, one expired, and reporter(i). Returns
+    the events for produce_many and the grants they owe, {(case, user,
+    kind): coins}."""
+    r = svc.put(f"/v1/reward-rules/{report_type}", {"vote_reward": 3, "majority_bonus": 2, "reporter_reward": 7,
+                                                    "daily_cap_per_user": 1000000000}, headers=OPS)
     assert r.status_code == 200, r.text
-    pool = [uid("bulk") for _ in range(25)]
     events, expected = [], {}
-    for i in range(300):
+    for i in range(n):
         case = new_case()
-        panel = [pool[(i + k) % len(pool)] for k in range(5)]
-        rep = f"bulkrep-{i}"
+        panel = [pool[(stride * i + k) % len(pool)] for k in range(5)]
+        rep = reporter(i)
         ballots = [voted(panel[0]), voted(panel[1]), voted(panel[2]), voted(panel[3], "no_violation", False),
                    not_voted(panel[4], "expired")]
-        events.append((str(uuid.uuid4()), decided(case, "violation", ballots, [rep], report_type="bulk"), None))
+        events.append((str(uuid.uuid4()), decided(case, "violation", ballots, [rep], report_type=report_type), None))
         for u in panel[:3]:
             expected[(case, u, "vote")] = 3
             expected[(case, u, "majority_bonus")] = 2
         expected[(case, panel[3], "vote")] = 3
         expected[(case, rep, "reporter")] = 7
+    return events, expected
+
+
+def assert_paid_once(svc, cases, pool, expected):
+    """Every grant of cases is there once, paid, and the pool's balances are
+    what the grants owe them."""
+    with svc.db() as c:
+        rows = c.execute("SELECT case_id, user_id, kind, amount_paid, status FROM grants WHERE case_id = ANY(%s)",
+                         (cases,)).fetchall()
+        per_user = dict(c.execute("SELECT user_id, balance FROM accounts WHERE user_id = ANY(%s)",
+                                  (pool,)).fetchall())
+    assert {(c, u, k): p for c, u, k, p, _ in rows} == expected
+    assert all(st == "paid" for *_, st in rows)
+    want = {u: 0 for u in pool}
+    for (_, u, _), amount in expected.items():
+        if u in want:
+            want[u] += amount
+    assert per_user == want
+
+
+def test_sigkill_mid_batch_grants_exactly_once(svc, bus, granted):
+    pool = [uid("bulk") for _ in range(25)]
+    events, expected = bulk_decisions(svc, "bulk", pool, 300, 1, lambda i: f"bulkrep-{i}")
     cases = [e[1]["case_id"] for e in events]
 
     def grant_count():
@@ -670,18 +697,7 @@ def test_sigkill_mid_batch_grants_exactly_once(svc, bus, granted):
     svc.start()
     wait_handled(svc, ids, timeout=90)
     sgtest.wait_for(lambda: grant_count() == len(expected), timeout=30, what="all grants")
-    with svc.db() as c:
-        rows = c.execute("SELECT case_id, user_id, kind, amount_paid, status FROM grants WHERE case_id = ANY(%s)",
-                         (cases,)).fetchall()
-        per_user = dict(c.execute("SELECT user_id, balance FROM accounts WHERE user_id = ANY(%s)",
-                                  (pool,)).fetchall())
-    assert {(c, u, k): p for c, u, k, p, _ in rows} == expected
-    assert all(st == "paid" for *_, st in rows)
-    want = {u: 0 for u in pool}
-    for (_, u, _), amount in expected.items():
-        if u in want:
-            want[u] += amount
-    assert per_user == want
+    assert_paid_once(svc, cases, pool, expected)
     # Every paid grant is announced; a crash may re-send an announcement but never loses one.
     mine = lambda evs: {e["entry_id"] for e in evs if e.get("case_id") in case_set}  # noqa: E731
     case_set = set(cases)
@@ -698,37 +714,12 @@ def test_burst_of_decisions_and_finalizations_pays_exactly_once(svc, bus, grante
     # finalization (the other consumer, which locks the same accounts and
     # platform shards), handled by the parallel consumers of both topics:
     # every grant is paid once and every balance adds up (ledger_consistent).
-    r = svc.put("/v1/reward-rules/burst", {"vote_reward": 3, "majority_bonus": 2, "reporter_reward": 7,
-                                            "daily_cap_per_user": 1000000000}, headers=OPS)
-    assert r.status_code == 200, r.text
     pool = [uid("burst") for _ in range(30)]
-    events, expected = [], {}
-    for i in range(200):
-        case = new_case()
-        panel = [pool[(7 * i + k) % len(pool)] for k in range(5)]
-        rep = pool[(7 * i + 11) % len(pool)] if i % 2 else f"burstrep-{i}"
-        ballots = [voted(panel[0]), voted(panel[1]), voted(panel[2]), voted(panel[3], "no_violation", False),
-                   not_voted(panel[4], "expired")]
-        events.append((str(uuid.uuid4()), decided(case, "violation", ballots, [rep], report_type="burst"), None))
-        for u in panel[:3]:
-            expected[(case, u, "vote")] = 3
-            expected[(case, u, "majority_bonus")] = 2
-        expected[(case, panel[3], "vote")] = 3
-        expected[(case, rep, "reporter")] = 7
+    events, expected = bulk_decisions(svc, "burst", pool, 200, 7,
+                                      lambda i: pool[(7 * i + 11) % len(pool)] if i % 2 else f"burstrep-{i}")
     cases = [e[1]["case_id"] for e in events]
     wait_handled(svc, produce_many(bus, events), timeout=120)
-    with svc.db() as c:
-        rows = c.execute("SELECT case_id, user_id, kind, amount_paid, status FROM grants WHERE case_id = ANY(%s)",
-                         (cases,)).fetchall()
-        per_user = dict(c.execute("SELECT user_id, balance FROM accounts WHERE user_id = ANY(%s)",
-                                  (pool,)).fetchall())
-    assert {(c, u, k): p for c, u, k, p, _ in rows} == expected
-    assert all(st == "paid" for *_, st in rows)
-    want = {u: 0 for u in pool}
-    for (_, u, _), amount in expected.items():
-        if u in want:
-            want[u] += amount
-    assert per_user == want
+    assert_paid_once(svc, cases, pool, expected)
 
 
 def test_metrics_report_coins_granted(svc):
