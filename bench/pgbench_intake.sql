@@ -12,7 +12,8 @@
 --   SELECT case status (for the 201 body)
 --   then, at the end of the transaction (sg_pg_defer), one INSERT of the
 --   case events 'opened' and 'panel_requested', and one INSERT of the
---   outbox row with pg_notify on the schema's channel (sg_outbox_channel)
+--   outbox row, without pg_notify: the service's own relay leads and is
+--   woken in-process after COMMIT (sg_outbox_notify_channel gives NULL)
 --
 -- Run by bench/run as
 --   PGOPTIONS='-c search_path=<schema>' pgbench -n -M prepared -f bench/pgbench_intake.sql -c C -j 2 -T 20
@@ -79,10 +80,9 @@ FROM unnest(ARRAY[:case_id::text, :case_id::text], ARRAY['opened', 'panel_reques
                   jsonb_build_object('round', 1, 'seats', :panel_size::int,
                                      'exclude_user_ids', (:payload::jsonb) -> 'exclude_user_ids')::text])
      WITH ORDINALITY AS x(c, k, a, d, o) ORDER BY x.o;
-WITH ins AS (INSERT INTO outbox (topic, key, event_type, payload, traceparent)
-             SELECT x.t, x.k, x.e, x.p::jsonb, x.tp
-             FROM unnest(ARRAY['sg.panel.requested'], ARRAY[:case_id::text], ARRAY['sg.panel.requested'],
-                         ARRAY[:payload::text], ARRAY[NULL::text])
-                  WITH ORDINALITY AS x(t, k, e, p, tp, o) ORDER BY x.o RETURNING 1)
-SELECT pg_notify((ARRAY['sgo_bench_pgbench'])[1], '') FROM (SELECT 1 FROM ins LIMIT 1) y;
+INSERT INTO outbox (topic, key, event_type, payload, traceparent)
+     SELECT x.t, x.k, x.e, x.p::jsonb, x.tp
+     FROM unnest(ARRAY['sg.panel.requested'], ARRAY[:case_id::text], ARRAY['sg.panel.requested'],
+                 ARRAY[:payload::text], ARRAY[NULL::text])
+          WITH ORDINALITY AS x(t, k, e, p, tp, o) ORDER BY x.o;
 COMMIT;

@@ -241,6 +241,27 @@ static const struct common_migration {
      "    ORDER BY x.o;\n"
      "    PERFORM pg_notify(p_channel, '');\n"
      "END $$;\n"},
+    /* NOTIFY only when a channel is given: a writer whose own process's
+     * relay is the leader wakes it in-process after COMMIT and passes NULL
+     * (sg_outbox_notify_channel), because a notifying transaction holds a
+     * database-wide lock through its commit. A release that always passes
+     * the channel still gets its NOTIFY. Same signature. */
+    {SG_COMMON_VERSION_BASE + 4, "100004_common_outbox_write_notify_optional.sql",
+     "CREATE OR REPLACE FUNCTION outbox_write(p_topic text[], p_key text[], p_event_type text[],\n"
+     "                                        p_payload jsonb[], p_traceparent text[], p_channel text)\n"
+     "RETURNS void LANGUAGE plpgsql SET search_path FROM CURRENT AS $$\n"
+     "BEGIN\n"
+     "    IF coalesce(cardinality(p_topic), 0) = 0 THEN\n"
+     "        RETURN;\n"
+     "    END IF;\n"
+     "    INSERT INTO outbox (topic, key, event_type, payload, traceparent)\n"
+     "    SELECT x.t, x.k, x.e, x.p, x.tp\n"
+     "    FROM unnest(p_topic, p_key, p_event_type, p_payload, p_traceparent) WITH ORDINALITY AS x(t, k, e, p, tp, o)\n"
+     "    ORDER BY x.o;\n"
+     "    IF p_channel IS NOT NULL THEN\n"
+     "        PERFORM pg_notify(p_channel, '');\n"
+     "    END IF;\n"
+     "END $$;\n"},
 };
 
 /* Runs one script and records it, in one transaction. Scripts go through

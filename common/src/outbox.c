@@ -47,6 +47,14 @@ const char *sg_outbox_channel(const char *schema, char buf[SG_OUTBOX_CHANNEL_MAX
     return buf;
 }
 
+const char *sg_outbox_notify_channel(sg_pg *c, char buf[SG_OUTBOX_CHANNEL_MAX])
+{
+    int local = sg_pg_wake_is_local(c);
+    if (sg_pg_in_tx(c))
+        sg_pg_wake_after_commit(c);
+    return local ? NULL : sg_outbox_channel(sg_pg_schema(c), buf);
+}
+
 /* Every outbox row is written by the schema's outbox_write function (the
  * common migrations, migrate.c), which SQL functions that add events call
  * too. Inside sg_pg_tx a transaction's events go in one call before COMMIT
@@ -80,15 +88,18 @@ int sg_outbox_add(sg_pg *c, const char *topic, const char *key, const char *even
     }
     if (!traceparent)
         traceparent = sg_log_traceparent();
-    sg_outbox_channel(sg_pg_schema(c), channel);
+    /* NULL channel: outbox_write sends no NOTIFY (see sg_outbox_notify_channel). */
+    const char *chan = sg_outbox_notify_channel(c, channel);
     if (sg_pg_in_tx(c)) {
-        rc = sg_pg_defer(c, deferred_insert_sql, 6, SG_P(topic, key, event_type, text, traceparent, channel));
+        rc = sg_pg_defer(c, deferred_insert_sql, 6, SG_P(topic, key, event_type, text, traceparent, chan));
         goto cleanup;
     }
-    /* Outside sg_pg_tx (autocommit): one round trip; the notification is
-     * delivered on commit. */
+    /* Outside sg_pg_tx (autocommit): one round trip, committed when it
+     * returns; then the in-process wake (a NOTIFY is delivered on commit). */
     rc = sg_pg_exec(c, "SELECT outbox_write(ARRAY[$1], ARRAY[$2], ARRAY[$3], ARRAY[$4::jsonb], ARRAY[$5], $6)", 6,
-                    SG_P(topic, key, event_type, text, traceparent, channel));
+                    SG_P(topic, key, event_type, text, traceparent, chan));
+    if (rc == SG_OK)
+        sg_pg_wake_after_commit(c);
 cleanup:
     free(text);
     return rc;
@@ -112,7 +123,9 @@ struct sg_outbox_relay {
     sg_producer *producer;
     pthread_t thread;
     int thread_started;
-    int wake[2];             /* self-pipe: stop wakes the relay's select */
+    int wake[2];             /* self-pipe: stop and commits (sg_outbox_relay_attach) wake the relay's poll */
+    atomic_int woken;        /* a wake byte is in the pipe and not yet drained */
+    sg_pg_pool *attached;    /* the pool whose commits wake this relay */
     int crash_after_send;    /* test hook, see outbox.h */
     atomic_int stop;
     atomic_long published;
@@ -162,6 +175,16 @@ static int wait_notify(sg_outbox_relay *r, PGconn *conn, int ms)
     struct pollfd pfd[2] = {{.fd = r->wake[0], .events = POLLIN}, {.fd = sock, .events = POLLIN}};
     if (poll(pfd, sock >= 0 ? 2 : 1, ms) < 0)
         return 0;
+    if (pfd[0].revents & POLLIN) {
+        /* Drained, then cleared, then the next scan: a commit before the
+         * clear is seen by that scan; one after it writes a byte again.
+         * (Cleared before draining, a byte written in between would be
+         * drained with the flag left set, and no commit would write again.) */
+        char buf[64];
+        while (read(r->wake[0], buf, sizeof buf) > 0) {
+        }
+        atomic_store(&r->woken, 0);
+    }
     if (conn && sock >= 0 && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))) {
         if (!PQconsumeInput(conn))
             return -1;
@@ -236,7 +259,9 @@ bad:
 
 static PGconn *relay_connect(sg_outbox_relay *r)
 {
-    PGconn *conn = sg_pg_connect(r->dsn, "socialgov-relay");
+    char app[64];
+    snprintf(app, sizeof app, "socialgov-relay/%s", r->schema);
+    PGconn *conn = sg_pg_connect(r->dsn, app);
     PGresult *res = NULL;
     char *ident = NULL, *chan = NULL;
     char *sql = NULL, channel[SG_OUTBOX_CHANNEL_MAX];
@@ -632,6 +657,7 @@ sg_outbox_relay *sg_outbox_relay_start(const char *dsn, const char *schema, cons
     atomic_init(&r->backlog, 0);
     atomic_init(&r->leader, 0);
     atomic_init(&r->dead, 0);
+    atomic_init(&r->woken, 0);
     for (int i = 0; i < BATCH; i++)
         r->slots[i].r = r;
     const char *hook = getenv("SG_TEST_RELAY_CRASH_AFTER_SEND");
@@ -661,10 +687,35 @@ cleanup:
     return NULL;
 }
 
+static void relay_wake(void *ctx)
+{
+    sg_outbox_relay *r = ctx;
+    if (!atomic_exchange(&r->woken, 1) && write(r->wake[1], "w", 1) < 0) {
+        /* Full pipe: a wake is pending anyway. */
+    }
+}
+
+static int relay_local(void *ctx)
+{
+    return atomic_load(&((sg_outbox_relay *)ctx)->leader);
+}
+
+void sg_outbox_relay_attach(sg_outbox_relay *r, sg_pg_pool *p)
+{
+    sg_pg_waker w = {relay_wake, relay_local, r};
+    if (r->attached)
+        sg_pg_pool_set_waker(r->attached, NULL);
+    r->attached = p;
+    if (p)
+        sg_pg_pool_set_waker(p, &w);
+}
+
 void sg_outbox_relay_stop(sg_outbox_relay *r)
 {
     if (!r)
         return;
+    /* First: after this no commit touches r. */
+    sg_outbox_relay_attach(r, NULL);
     atomic_store(&r->stop, 1);
     if (r->wake[1] >= 0 && write(r->wake[1], "x", 1) < 0) {
         /* The relay still notices within its 1 s poll. */

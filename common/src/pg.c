@@ -29,6 +29,7 @@ struct sg_pg {
     int has_zero;
     char sqlstate[6];
     int in_tx;                /* inside an sg_pg_tx body */
+    int wake_after_commit;    /* sg_pg_wake_after_commit was called in this attempt */
     struct deferred {         /* sg_pg_defer: rows per statement */
         const char *sql;
         int ncols;
@@ -46,6 +47,8 @@ struct sg_pg_pool {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     atomic_llong last_err_log_ms; /* rate-limits "cannot connect" lines */
+    pthread_rwlock_t waker_lock;  /* guards waker: set and cleared while in use */
+    sg_pg_waker waker;            /* sg_pg_pool_set_waker; wake NULL = none */
 };
 
 static uint64_t fnv1a(const char *s)
@@ -290,9 +293,14 @@ done:
     return conn;
 }
 
-static PGconn *connect_dsn(const char *dsn)
+/* The fallback application_name names the schema ("socialgov/report"), so that
+ * pg_stat_activity and the server's log tell the services apart; a DSN that
+ * sets application_name wins. */
+static PGconn *connect_dsn(const char *dsn, const char *schema)
 {
-    return sg_pg_connect(dsn, "socialgov");
+    char app[64];
+    snprintf(app, sizeof app, "socialgov/%s", schema);
+    return sg_pg_connect(dsn, app);
 }
 
 static int pg_connect(sg_pg *c)
@@ -307,7 +315,7 @@ static int pg_connect(sg_pg *c)
         PQfinish(c->conn);
     names_clear(c);
     c->broken = 0;
-    c->conn = connect_dsn(p->dsn);
+    c->conn = connect_dsn(p->dsn, p->schema);
     if (!c->conn || PQstatus(c->conn) != CONNECTION_OK) {
         log_connect_error(p, c->conn ? PQerrorMessage(c->conn) : NULL);
         goto cleanup;
@@ -382,6 +390,7 @@ sg_pg_pool *sg_pg_pool_create(const char *dsn, const char *schema, int size, cha
         p->conns[i].pool = p;
     sg_cond_init_monotonic(&p->cv);
     pthread_mutex_init(&p->mu, NULL);
+    pthread_rwlock_init(&p->waker_lock, NULL);
     atomic_init(&p->last_err_log_ms, 0);
     return p;
 cleanup:
@@ -408,6 +417,7 @@ void sg_pg_pool_free(sg_pg_pool *p)
     }
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
+    pthread_rwlock_destroy(&p->waker_lock);
     free(p->conns);
     free(p->dsn);
     free(p->schema);
@@ -773,11 +783,48 @@ void sg_pg_defer_rollback(sg_pg *c, const sg_pg_defer_pos *pos)
         c->ndeferred = pos->ndeferred;
 }
 
+/* ---- after-commit wake-up (sg_pg_pool_set_waker) ---------------------------- */
+
+void sg_pg_pool_set_waker(sg_pg_pool *p, const sg_pg_waker *w)
+{
+    pthread_rwlock_wrlock(&p->waker_lock);
+    p->waker = w && w->wake ? *w : (sg_pg_waker){0};
+    pthread_rwlock_unlock(&p->waker_lock);
+}
+
+static void pool_wake(sg_pg_pool *p)
+{
+    pthread_rwlock_rdlock(&p->waker_lock);
+    if (p->waker.wake)
+        p->waker.wake(p->waker.ctx);
+    pthread_rwlock_unlock(&p->waker_lock);
+}
+
+int sg_pg_wake_is_local(sg_pg *c)
+{
+    sg_pg_pool *p = c->pool;
+    int local = 0;
+    pthread_rwlock_rdlock(&p->waker_lock);
+    if (p->waker.wake)
+        local = !p->waker.local || p->waker.local(p->waker.ctx);
+    pthread_rwlock_unlock(&p->waker_lock);
+    return local;
+}
+
+void sg_pg_wake_after_commit(sg_pg *c)
+{
+    if (c->in_tx)
+        c->wake_after_commit = 1;
+    else
+        pool_wake(c->pool);
+}
+
 int sg_pg_tx_once(sg_pg *c, const char *begin_sql, sg_pg_tx_fn fn, void *ctx, int *commit_unknown)
 {
     int rc = sg_pg_simple_exec(c, begin_sql);
 
     *commit_unknown = 0;
+    c->wake_after_commit = 0;
     if (rc == SG_OK) {
         c->in_tx = 1;
         rc = fn(c, ctx);
@@ -800,6 +847,9 @@ int sg_pg_tx_once(sg_pg *c, const char *begin_sql, sg_pg_tx_fn fn, void *ctx, in
         sg_error("postgres: connection lost during COMMIT, outcome unknown");
         *commit_unknown = 1;
     }
+    if (c->wake_after_commit && (rc == SG_OK || *commit_unknown))
+        pool_wake(c->pool);
+    c->wake_after_commit = 0;
     return rc;
 }
 

@@ -143,7 +143,7 @@ int rw_store_grant_batch_record(sg_pg *c, const rw_store_grant_batch *b)
                       13,
                       SG_P(b->case_id, b->report_type, b->rule_type, sg_pg_int(ver, b->rule_version), b->day,
                            b->event_id, users, kinds, due, paid, SG_T_REWARD_GRANTED, b->traceparent,
-                           sg_outbox_channel(sg_pg_schema(c), channel)));
+                           sg_outbox_notify_channel(c, channel)));
     if (!sg_pg_ok(r)) {
         rc = strcmp(sg_pg_sqlstate(c), "23505") == 0 ? RW_DUPLICATE : sg_pg_err(c);
         goto cleanup;

@@ -42,9 +42,17 @@
  * mark nothing: its session is gone (at worst a batch it had read is sent
  * again, which is a re-send, not a loss or a reordering of first copies).
  *
- * Wake-up: each schema has its own NOTIFY channel (sg_outbox_channel), so a
- * commit wakes only the relay of its own service, even when several services
- * share one database.
+ * Wake-up: the relay attached to the service's pool
+ * (sg_outbox_relay_attach) is woken in-process right after a transaction
+ * that added rows commits, without NOTIFY, while it is the leader. A
+ * transaction that NOTIFYs takes a database-wide lock at commit and holds
+ * it through its WAL flush, so notifying transactions cannot share a flush
+ * (group commit) and commit one at a time across all services: in a bench
+ * profile that lock was the most-waited-for thing in the database. Only
+ * when this process's relay is not the leader (another replica's is) does
+ * outbox_write still NOTIFY, on the schema's own channel
+ * (sg_outbox_channel), so a commit wakes only the relay of its own service,
+ * even when several services share one database; the leader LISTENs.
  */
 #ifndef SG_OUTBOX_H
 #define SG_OUTBOX_H
@@ -60,6 +68,13 @@
  * limit, a prefix of the schema plus a hash of the whole name. SQL that adds
  * outbox rows itself must pg_notify this channel. */
 const char *sg_outbox_channel(const char *schema, char buf[SG_OUTBOX_CHANNEL_MAX]);
+
+/* For SQL that writes outbox rows itself (through outbox_write, whose last
+ * argument is the channel to NOTIFY, or NULL for none): asks for the
+ * in-process wake after c's transaction commits and returns NULL when that
+ * wake reaches the leader, else the schema's channel written into buf. Call
+ * it inside the sg_pg_tx body that runs the SQL. */
+const char *sg_outbox_notify_channel(sg_pg *c, char buf[SG_OUTBOX_CHANNEL_MAX]);
 
 /* Adds one event. Inside an sg_pg_tx body the row is written just before
  * COMMIT, in one INSERT with the transaction's other events and in the order
@@ -92,6 +107,10 @@ typedef struct sg_outbox_relay sg_outbox_relay;
  * Never set it in production. */
 sg_outbox_relay *sg_outbox_relay_start(const char *dsn, const char *schema, const char *brokers,
                                        const char *topic_prefix, char *err, size_t errlen);
+/* Makes commits on p that add outbox rows wake r in-process (and NOTIFY
+ * only while r is not the leader); NULL detaches. At most one pool per
+ * relay and one relay per pool; stop detaches first. */
+void sg_outbox_relay_attach(sg_outbox_relay *r, sg_pg_pool *p);
 /* Stops the thread after the batch in flight, flushes and frees. */
 void sg_outbox_relay_stop(sg_outbox_relay *r);
 /* Events published since start, and rows seen unpublished at the last scan. */

@@ -130,6 +130,31 @@ int sg_pg_in_tx(const sg_pg *c);
  * malloc'ed (caller frees); NULL when out of memory. */
 char *sg_pg_text_array(const char *const *v, size_t n);
 
+/* After-commit wake-up. The service's outbox relay registers here
+ * (sg_outbox_relay_attach) so that a transaction that added outbox rows
+ * wakes it in-process right after its COMMIT, instead of by NOTIFY: a
+ * transaction that notifies takes one database-wide lock at commit and
+ * holds it through its WAL flush, so every notifying transaction commits
+ * alone, one after the other (bench/README.md, "NOTIFY serialises
+ * commits"). wake(ctx) must be quick and never block; local(ctx) (NULL:
+ * always) returns 1 when that wake reaches the process that publishes (this
+ * process's relay is the leader), 0 when SQL must still NOTIFY. The waker is
+ * copied; NULL, or one whose wake is NULL, removes it. Setting waits for a
+ * wake in progress, so after set_waker(NULL) returns, ctx is no longer
+ * used. */
+typedef struct sg_pg_waker {
+    void (*wake)(void *ctx);
+    int (*local)(void *ctx);
+    void *ctx;
+} sg_pg_waker;
+void sg_pg_pool_set_waker(sg_pg_pool *p, const sg_pg_waker *w);
+/* 1 when c's pool has a waker and its wake reaches the publisher. */
+int sg_pg_wake_is_local(sg_pg *c);
+/* Inside an sg_pg_tx body: wake the pool's waker once this transaction
+ * commits (on every attempt that commits; not after a rollback). Outside
+ * one (autocommit, the statement already ran): wake it now. */
+void sg_pg_wake_after_commit(sg_pg *c);
+
 /* Pings the server with a fresh pooled connection; 0 when reachable. */
 int sg_pg_ping(sg_pg_pool *p);
 

@@ -430,6 +430,87 @@ Test(outbox, tx_events_written_in_order_at_commit_only)
     sg_pg_release(pool, c);
 }
 
+/* Notifications on the schema's channel that reached listener by now. */
+static int notifications(PGconn *listener)
+{
+    int n = 0;
+    PGnotify *x;
+    cr_assert(PQconsumeInput(listener), "%s", PQerrorMessage(listener));
+    while ((x = PQnotifies(listener)) != NULL) {
+        n++;
+        PQfreemem(x);
+    }
+    return n;
+}
+
+static int add_one(sg_pg *c, void *arg)
+{
+    (void)arg;
+    json_t *p = json_pack("{s:s}", "case_id", "c-autocommit");
+    int rc = sg_outbox_add(c, TOPIC, "k", "t", p, NULL);
+    json_decref(p);
+    return rc;
+}
+
+/* A relay attached to the pool is woken in-process by the commits of its
+ * own process and no NOTIFY is sent (it would serialise commits) while it
+ * leads; a process whose relay follows still NOTIFYs, so the leader
+ * elsewhere hears of its commits. */
+Test(outbox, commits_wake_the_attached_leader_without_notify)
+{
+    char err[512], channel[SG_OUTBOX_CHANNEL_MAX], sql[128];
+    PGconn *listener = PQconnectdb(dsn);
+    cr_assert_eq(PQstatus(listener), CONNECTION_OK, "%s", PQerrorMessage(listener));
+    snprintf(sql, sizeof sql, "LISTEN %s", sg_outbox_channel(schema, channel));
+    PGresult *res = PQexec(listener, sql);
+    cr_assert_eq(PQresultStatus(res), PGRES_COMMAND_OK);
+    PQclear(res);
+
+    sg_outbox_relay *a = sg_outbox_relay_start(dsn, schema, brokers, prefix, err, sizeof err);
+    cr_assert_not_null(a, "%s", err);
+    long long end = now_ms() + 10000;
+    while (now_ms() < end && !sg_outbox_relay_is_leader(a))
+        usleep(20000);
+    cr_assert(sg_outbox_relay_is_leader(a));
+    sg_outbox_relay_attach(a, pool);
+
+    /* In a transaction and in autocommit: published, and not one NOTIFY. */
+    write_ctx w = {0, 3};
+    cr_assert_eq(sg_pg_tx(pool, SG_TX_READ_COMMITTED, write_events, &w), SG_OK);
+    cr_assert_eq(sg_pg_run(pool, add_one, NULL), SG_OK);
+    end = now_ms() + 10000;
+    while (now_ms() < end && sg_outbox_relay_published(a) < 4)
+        usleep(20000);
+    cr_expect_eq(sg_outbox_relay_published(a), 4);
+    cr_expect_eq(notifications(listener), 0, "a commit woken in-process must not NOTIFY");
+    /* A rolled-back transaction neither writes nor wakes anything. */
+    int fail = 42;
+    cr_assert_eq(sg_pg_tx(pool, SG_TX_READ_COMMITTED, add_three_then, &fail), 42);
+
+    /* This process's relay now follows (the leader is "another replica"):
+     * its commits NOTIFY, and the leader publishes them. */
+    sg_outbox_relay *b = sg_outbox_relay_start(dsn, schema, brokers, prefix, err, sizeof err);
+    cr_assert_not_null(b, "%s", err);
+    sg_outbox_relay_attach(a, NULL);
+    sg_outbox_relay_attach(b, pool);
+    cr_expect(!sg_outbox_relay_is_leader(b));
+    write_ctx w2 = {3, 3};
+    cr_assert_eq(sg_pg_tx(pool, SG_TX_READ_COMMITTED, write_events, &w2), SG_OK);
+    int heard = 0;
+    end = now_ms() + 10000;
+    while (now_ms() < end && (!heard || sg_outbox_relay_published(a) < 7)) {
+        heard += notifications(listener);
+        usleep(20000);
+    }
+    cr_expect_gt(heard, 0, "a follower's commit must NOTIFY the leader");
+    cr_expect_eq(sg_outbox_relay_published(a), 7);
+    cr_expect_eq(sg_outbox_relay_published(b), 0);
+    cr_expect_eq(scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL"), 0);
+    sg_outbox_relay_stop(b);
+    sg_outbox_relay_stop(a);
+    PQfinish(listener);
+}
+
 Test(outbox, relay_reconnects_and_reelects_after_postgres_restart, .timeout = 900)
 {
     char err[512];
