@@ -322,6 +322,7 @@ int sg_app_start(const sg_app_spec *spec, sg_app **out)
         sg_error("%s", err);
         goto cleanup;
     }
+    sg_outbox_relay_set_linger(app->relay, app->cfg.outbox_linger_ms);
     sg_outbox_relay_attach(app->relay, app->pg);
     /* Several consumers per topic in one group: Kafka gives each a share of
      * the partitions, so events of different keys are handled in parallel

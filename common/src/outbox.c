@@ -125,6 +125,7 @@ struct sg_outbox_relay {
     int thread_started;
     int wake[2];             /* self-pipe: stop and commits (sg_outbox_relay_attach) wake the relay's poll */
     atomic_int woken;        /* a wake byte is in the pipe and not yet drained */
+    atomic_int linger_ms;    /* sg_outbox_relay_set_linger */
     sg_pg_pool *attached;    /* the pool whose commits wake this relay */
     int crash_after_send;    /* test hook, see outbox.h */
     atomic_int stop;
@@ -631,6 +632,9 @@ static void *relay_main(void *arg)
         }
         if (n == BATCH || r->conn_bad)
             continue; /* more waiting, or a connection to drop at once */
+        int linger = atomic_load(&r->linger_ms);
+        if (n > 0 && linger > 0 && !atomic_load(&r->stop))
+            sg_sleep_ms(linger); /* see sg_outbox_relay_set_linger */
         /* After a failure, the wait doubles as a retry pause. */
         if (wait_notify(r, conn, 1000) < 0)
             continue; /* connection broken: reconnect and re-elect */
@@ -658,6 +662,7 @@ sg_outbox_relay *sg_outbox_relay_start(const char *dsn, const char *schema, cons
     atomic_init(&r->leader, 0);
     atomic_init(&r->dead, 0);
     atomic_init(&r->woken, 0);
+    atomic_init(&r->linger_ms, 0);
     for (int i = 0; i < BATCH; i++)
         r->slots[i].r = r;
     const char *hook = getenv("SG_TEST_RELAY_CRASH_AFTER_SEND");
@@ -685,6 +690,11 @@ sg_outbox_relay *sg_outbox_relay_start(const char *dsn, const char *schema, cons
 cleanup:
     sg_outbox_relay_stop(r);
     return NULL;
+}
+
+void sg_outbox_relay_set_linger(sg_outbox_relay *r, int ms)
+{
+    atomic_store(&r->linger_ms, ms < 0 ? 0 : ms > 1000 ? 1000 : ms);
 }
 
 static void relay_wake(void *ctx)

@@ -165,7 +165,8 @@ int rw_store_grant_shard_order(sg_pg *c, const char *a, const char *b, int *a_fi
  * platform shard's entries, the balances, running totals and daily counters
  * (locked by rw_store_grant_lock_users) add up the payments, and each is
  * announced on sg.reward.granted (key user_id) through the outbox, with the
- * columns, payload and NOTIFY channel sg_outbox_add would use. Returns
+ * columns, payload and NOTIFY channel (none while this process's relay
+ * leads: sg_outbox_notify_channel) sg_outbox_add would use. Returns
  * SG_OK, RW_DUPLICATE when a grant exists after all (the transaction is
  * aborted: retry it), or an error. */
 int rw_store_grant_batch_record(sg_pg *c, const rw_store_grant_batch *b);

@@ -4,7 +4,8 @@
  * (one leader per schema, via a session advisory lock on its own connection)
  * publishes unpublished rows in id order with the idempotent producer and
  * marks a row published only after its delivery report. It is woken by
- * LISTEN/NOTIFY on commit, and polls every second as a fallback. A crash
+ * its own process's commits (in-process) or by LISTEN/NOTIFY (see Wake-up),
+ * and polls every second as a fallback. A crash
  * between send and mark causes a re-send (consumers are idempotent), never a
  * loss. Published rows are deleted after an hour, inbox rows after 14 days
  * (longer than Kafka's default 7-day retention).
@@ -107,6 +108,14 @@ typedef struct sg_outbox_relay sg_outbox_relay;
  * Never set it in production. */
 sg_outbox_relay *sg_outbox_relay_start(const char *dsn, const char *schema, const char *brokers,
                                        const char *topic_prefix, char *err, size_t errlen);
+/* Linger: after a scan that found rows the relay waits ms (0..1000)
+ * before it scans again, however soon a commit wakes it, so that under load
+ * one scan, one Kafka produce round and one mark cover the commits of those
+ * ms, and the consumers downstream get batches, not single events, to apply
+ * in one transaction each. A scan that found nothing lingers not: the first
+ * commit after a quiet spell goes out at once. Default 0 here; services
+ * take SG_OUTBOX_LINGER_MS. */
+void sg_outbox_relay_set_linger(sg_outbox_relay *r, int ms);
 /* Makes commits on p that add outbox rows wake r in-process (and NOTIFY
  * only while r is not the leader); NULL detaches. At most one pool per
  * relay and one relay per pool; stop detaches first. */

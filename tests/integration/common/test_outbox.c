@@ -473,6 +473,7 @@ Test(outbox, commits_wake_the_attached_leader_without_notify)
         usleep(20000);
     cr_assert(sg_outbox_relay_is_leader(a));
     sg_outbox_relay_attach(a, pool);
+    sg_outbox_relay_set_linger(a, 50); /* lingering loses nothing */
 
     /* In a transaction and in autocommit: published, and not one NOTIFY. */
     write_ctx w = {0, 3};
