@@ -16,7 +16,7 @@
 --   woken in-process after COMMIT (sg_outbox_notify_channel gives NULL)
 --
 -- Run by bench/run as
---   PGOPTIONS='-c search_path=<schema>' pgbench -n -M prepared -f bench/pgbench_intake.sql -c C -j 2 -T 20
+--   PGOPTIONS='-c search_path=<schema> -c plan_cache_mode=force_generic_plan' pgbench -n -M prepared -f bench/pgbench_intake.sql -c C -j 2 -T 20
 -- against a schema migrated by the report service itself, with a voting rule
 -- for 'comment' put through the API. Keep it in step with store_intake.c
 -- (last synced: case events and outbox rows written at the end by sg_pg_defer;

@@ -855,8 +855,9 @@ int sg_pg_tx_once(sg_pg *c, const char *begin_sql, sg_pg_tx_fn fn, void *ctx, in
 
 int sg_pg_tx(sg_pg_pool *p, int isolation, sg_pg_tx_fn fn, void *ctx)
 {
-    static const char *const begin[] = {"BEGIN", "BEGIN ISOLATION LEVEL REPEATABLE READ",
-                                        "BEGIN ISOLATION LEVEL SERIALIZABLE"};
+    static const char *const begin[] = {"BEGIN; " SG_PG_GENERIC_PLANS,
+                                        "BEGIN ISOLATION LEVEL REPEATABLE READ; " SG_PG_GENERIC_PLANS,
+                                        "BEGIN ISOLATION LEVEL SERIALIZABLE; " SG_PG_GENERIC_PLANS};
     const char *begin_sql = begin[isolation >= 0 && isolation <= SG_TX_SERIALIZABLE ? isolation : 0];
     int rc = SG_ERR_DB;
 

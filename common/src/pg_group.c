@@ -147,7 +147,7 @@ static void run_group(sg_pg_group *g, struct item *batch, int n)
             it->rc = SG_ERR_DB;
         return;
     }
-    rc = sg_pg_tx_once(c, "BEGIN", group_body, batch, &unknown);
+    rc = sg_pg_tx_once(c, "BEGIN; " SG_PG_GENERIC_PLANS, group_body, batch, &unknown);
     sg_pg_release(g->pool, c); /* rolls back a transaction that failed */
     sg_log_set_context(rid[0] ? rid : NULL, tp[0] ? tp : NULL);
     if (rc != SG_OK)

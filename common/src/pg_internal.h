@@ -15,6 +15,22 @@ typedef struct sg_pg_defer_pos {
     size_t n[SG_PG_DEFER_MAX];
 } sg_pg_defer_pos;
 
+/* Sent with every BEGIN of sg_pg_tx and of a group (one round trip): the
+ * transaction's prepared statements run their generic plan. Left to choose,
+ * PostgreSQL plans a prepared statement again on every execution while its
+ * custom plan looks cheaper than the generic one, which a batch statement
+ * over unnest($n::text[]) always does (the generic plan guesses 10
+ * elements); that planning is CPU that execution time never shows. In a
+ * bench profile (pg_stat_statements.track_planning) it was a quarter of the
+ * database time, and the notifications' context query spent 1 ms planning
+ * for 0.3 ms running, on every call. The statements in transactions are
+ * written for their index (literals where a partial index needs them), so
+ * the generic plan is their plan. Reads outside a transaction (sg_pg_run:
+ * the API's listings with optional filters, "$1 IS NULL OR status = $1")
+ * keep PostgreSQL's choice, where a custom plan picks the index the filter
+ * needs. */
+#define SG_PG_GENERIC_PLANS "SET LOCAL plan_cache_mode = force_generic_plan"
+
 /* Records the deferred rows c holds now. */
 void sg_pg_defer_mark(const sg_pg *c, sg_pg_defer_pos *pos);
 /* Drops (and frees) every row deferred on c since pos was recorded; a

@@ -265,6 +265,34 @@ static void *many_increments(void *arg)
     return NULL;
 }
 
+static int read_plan_mode(sg_pg *c, void *ctx)
+{
+    PGresult *res = sg_pg_query(c, "SELECT current_setting('plan_cache_mode')", 0, NULL);
+    if (!sg_pg_ok(res)) {
+        PQclear(res);
+        return SG_ERR_DB;
+    }
+    snprintf(ctx, 32, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return SG_OK;
+}
+
+/* Statements in transactions run their generic plan (planned once per
+ * connection, pg_internal.h); autocommit reads keep PostgreSQL's choice,
+ * and the transaction's setting ends with it. */
+Test(pg, transactions_run_generic_plans)
+{
+    char mode[32] = "";
+    cr_assert_eq(sg_pg_tx(pool, SG_TX_READ_COMMITTED, read_plan_mode, mode), SG_OK);
+    cr_expect_str_eq(mode, "force_generic_plan");
+    cr_assert_eq(sg_pg_tx(pool, SG_TX_SERIALIZABLE, read_plan_mode, mode), SG_OK);
+    cr_expect_str_eq(mode, "force_generic_plan");
+    for (int i = 0; i < 3; i++) { /* whichever connection the pool hands out */
+        cr_assert_eq(sg_pg_run(pool, read_plan_mode, mode), SG_OK);
+        cr_expect_str_eq(mode, "auto");
+    }
+}
+
 Test(pg, concurrent_transactions_share_the_pool)
 {
     pthread_t th[8];
