@@ -67,7 +67,8 @@
 /* Writes the NOTIFY channel of schema's outbox into buf and returns buf:
  * "sgo_<schema>", or, when that would exceed PostgreSQL's 63-byte identifier
  * limit, a prefix of the schema plus a hash of the whole name. SQL that adds
- * outbox rows itself must pg_notify this channel. */
+ * outbox rows itself goes through outbox_write with the channel
+ * sg_outbox_notify_channel gives. */
 const char *sg_outbox_channel(const char *schema, char buf[SG_OUTBOX_CHANNEL_MAX]);
 
 /* For SQL that writes outbox rows itself (through outbox_write, whose last

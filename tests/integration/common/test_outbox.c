@@ -337,15 +337,24 @@ Test(outbox, inbox_drops_invalid_and_retries_transient)
     cr_expect_eq(scalar("SELECT count(*) FROM handled"), 1);
 }
 
+/* A relay of the test's schema, once it leads (asserted). */
+static sg_outbox_relay *start_leader(void)
+{
+    char err[512];
+    sg_outbox_relay *r = sg_outbox_relay_start(dsn, schema, brokers, prefix, err, sizeof err);
+    cr_assert_not_null(r, "%s", err);
+    long long end = now_ms() + 10000;
+    while (now_ms() < end && !sg_outbox_relay_is_leader(r))
+        usleep(20000);
+    cr_assert(sg_outbox_relay_is_leader(r));
+    return r;
+}
+
 Test(outbox, one_leader_per_schema)
 {
     char err[512];
-    sg_outbox_relay *a = sg_outbox_relay_start(dsn, schema, brokers, prefix, err, sizeof err);
-    cr_assert_not_null(a, "%s", err);
-    long long end = now_ms() + 10000;
-    while (now_ms() < end && !sg_outbox_relay_is_leader(a))
-        usleep(20000);
-    cr_assert(sg_outbox_relay_is_leader(a));
+    sg_outbox_relay *a = start_leader();
+    long long end;
     sg_outbox_relay *b = sg_outbox_relay_start(dsn, schema, brokers, prefix, err, sizeof err);
     cr_assert_not_null(b, "%s", err);
     usleep(1500000);
@@ -466,12 +475,8 @@ Test(outbox, commits_wake_the_attached_leader_without_notify)
     cr_assert_eq(PQresultStatus(res), PGRES_COMMAND_OK);
     PQclear(res);
 
-    sg_outbox_relay *a = sg_outbox_relay_start(dsn, schema, brokers, prefix, err, sizeof err);
-    cr_assert_not_null(a, "%s", err);
-    long long end = now_ms() + 10000;
-    while (now_ms() < end && !sg_outbox_relay_is_leader(a))
-        usleep(20000);
-    cr_assert(sg_outbox_relay_is_leader(a));
+    sg_outbox_relay *a = start_leader();
+    long long end;
     sg_outbox_relay_attach(a, pool);
     sg_outbox_relay_set_linger(a, 50); /* lingering loses nothing */
 
@@ -514,13 +519,8 @@ Test(outbox, commits_wake_the_attached_leader_without_notify)
 
 Test(outbox, relay_reconnects_and_reelects_after_postgres_restart, .timeout = 900)
 {
-    char err[512];
-    sg_outbox_relay *r = sg_outbox_relay_start(dsn, schema, brokers, prefix, err, sizeof err);
-    cr_assert_not_null(r, "%s", err);
-    long long end = now_ms() + 10000;
-    while (now_ms() < end && !sg_outbox_relay_is_leader(r))
-        usleep(20000);
-    cr_assert(sg_outbox_relay_is_leader(r));
+    sg_outbox_relay *r = start_leader();
+    long long end;
 
     cr_assert_eq(devstack("restart postgres"), 0, "scripts/devstack restart postgres failed");
 
