@@ -374,6 +374,11 @@ def put_rule(svc, report_type, vote, bonus, reporter, cap):
                                                       "reporter_reward": reporter, "daily_cap_per_user": cap},
                 headers=OPS)
     assert r.status_code == 200, r.text
+    # The tests date their events by this process's clock, and the service
+    # pays by the rule in force at that time by the database's clock: wait
+    # until this clock's second is no earlier than the rule's.
+    sgtest.wait_for(lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()) >= r.json()["created_at"],
+                    timeout=10, what="this clock at the rule's second")
 
 
 def test_one_case_several_grants_per_user_near_the_cap(svc, bus, granted):

@@ -4,6 +4,7 @@ Users get their coins from sg.case.decided events (the real path), never from
 SQL. After every test the ledger must be consistent: each balance equals the
 sum of its entries, the journal sums to zero, no user balance is negative.
 """
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -79,7 +80,7 @@ def bus(svc):
 def fund(svc, bus):
     """fund({user: coins, ...}): grants each user exactly `coins` through one
     decided case per distinct amount (rule type fundN: vote_reward N)."""
-    rules = set()
+    rules = {}  # rule type -> its created_at (whole seconds, UTC, the service's format)
 
     def give(amounts):
         events = []
@@ -90,11 +91,16 @@ def fund(svc, bus):
                                                           "reporter_reward": 0, "daily_cap_per_user": 1000000000},
                             headers=OPS)
                 assert r.status_code == 200, r.text
-                rules.add(rtype)
+                rules[rtype] = r.json()["created_at"]
             case = str(uuid.uuid4())
             users = [u for u, a in amounts.items() if a == amount]
-            events.append(bus.produce("sg.case.decided", case,
-                                      decided(case, "violation", [voted(u) for u in users], report_type=rtype)))
+            # The service pays by the rule in force at the event's time, and
+            # the rule's time is the database's clock: the event is dated no
+            # earlier than its rule, whatever this process's clock says.
+            now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            payload = dict(decided(case, "violation", [voted(u) for u in users], report_type=rtype),
+                           occurred_at=max(now, rules[rtype]))
+            events.append(bus.produce("sg.case.decided", case, payload))
 
         def done():
             with svc.db() as c:
