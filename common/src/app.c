@@ -147,6 +147,17 @@ static void app_collect(FILE *out, void *ctx)
             "sg_outbox_dead_total %ld\n",
             sg_outbox_relay_backlog(st->app.relay), sg_outbox_relay_published(st->app.relay),
             sg_outbox_relay_is_leader(st->app.relay), sg_outbox_relay_dead(st->app.relay));
+    fprintf(out, "# HELP sg_outbox_relay_batches_total Relay scans that found rows to publish.\n"
+                 "# TYPE sg_outbox_relay_batches_total counter\n"
+                 "sg_outbox_relay_batches_total %ld\n"
+                 "# HELP sg_outbox_relay_seconds_total Time those batches spent per stage: scan (read the rows), "
+                 "deliver (produce and wait for every delivery report), mark (record them published), linger "
+                 "(SG_OUTBOX_LINGER_MS).\n"
+                 "# TYPE sg_outbox_relay_seconds_total counter\n",
+            sg_outbox_relay_batches(st->app.relay));
+    for (int s = 0; s < SG_RELAY_STAGES; s++)
+        fprintf(out, "sg_outbox_relay_seconds_total{stage=\"%s\"} %.6f\n", sg_outbox_relay_stage_name(s),
+                (double)sg_outbox_relay_stage_us(st->app.relay, s) / 1e6);
     if (st->spec->nconsumers == 0)
         return;
     fprintf(out, "# HELP sg_consumer_last_processed_seconds Unix time of the last event handled, per topic.\n"

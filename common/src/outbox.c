@@ -133,6 +133,8 @@ struct sg_outbox_relay {
     atomic_long backlog;
     atomic_int leader;
     atomic_long dead;
+    atomic_long batches;                      /* batches that found rows */
+    _Atomic long long stage_us[SG_RELAY_STAGES]; /* their time per stage (sg_outbox_relay_stage_us) */
     int conn_bad;            /* relay thread only: the connection stopped answering */
     long long isolate_id;    /* a row the broker refused in a batch: sent alone next */
     pthread_mutex_t mu;      /* guards slots[].state and pending */
@@ -453,6 +455,7 @@ static int relay_batch(sg_outbox_relay *r, PGconn *conn)
     PGresult *res = NULL;
     char *ids = NULL;
     int rc = -1;
+    long long t0 = sg_clock_mono_us(), t1;
 
     res = relay_exec(r, conn, "SELECT id, event_id, topic, key, event_type,"
                        " (payload || jsonb_build_object('event_id', event_id, 'occurred_at',"
@@ -469,6 +472,9 @@ static int relay_batch(sg_outbox_relay *r, PGconn *conn)
         rc = 0;
         goto cleanup;
     }
+    atomic_fetch_add(&r->batches, 1);
+    t1 = sg_clock_mono_us();
+    atomic_fetch_add(&r->stage_us[SG_RELAY_SCAN], t1 - t0);
     /* A row the broker refused within a batch goes alone, so that its
      * verdict is its own (a refused batch fails every message in it). */
     int isolated = n == 1;
@@ -517,6 +523,8 @@ static int relay_batch(sg_outbox_relay *r, PGconn *conn)
     r->pending -= n - sent;
     pthread_mutex_unlock(&r->mu);
     await_reports(r, conn);
+    t0 = sg_clock_mono_us();
+    atomic_fetch_add(&r->stage_us[SG_RELAY_DELIVER], t0 - t1);
 
     if (r->crash_after_send) {
         sg_warn("outbox relay: SG_TEST_RELAY_CRASH_AFTER_SEND set, exiting before marking %d rows", n);
@@ -546,6 +554,7 @@ static int relay_batch(sg_outbox_relay *r, PGconn *conn)
         snprintf(ids + used, cap - used, "}");
         if (mark_published(r, conn, ids) != 0)
             goto cleanup;
+        atomic_fetch_add(&r->stage_us[SG_RELAY_MARK], sg_clock_mono_us() - t0);
         atomic_fetch_add(&r->published, k);
         atomic_store(&r->backlog, n - k);
     }
@@ -642,8 +651,11 @@ static void *relay_main(void *arg)
         if (n == BATCH || r->conn_bad)
             continue; /* more waiting, or a connection to drop at once */
         int linger = atomic_load(&r->linger_ms);
-        if (n > 0 && linger > 0 && !atomic_load(&r->stop))
+        if (n > 0 && linger > 0 && !atomic_load(&r->stop)) {
+            long long t = sg_clock_mono_us();
             sg_sleep_ms(linger); /* see sg_outbox_relay_set_linger */
+            atomic_fetch_add(&r->stage_us[SG_RELAY_LINGER], sg_clock_mono_us() - t);
+        }
         /* After a failure, the wait doubles as a retry pause. */
         if (wait_notify(r, conn, 1000) < 0)
             continue; /* connection broken: reconnect and re-elect */
@@ -670,6 +682,9 @@ sg_outbox_relay *sg_outbox_relay_start(const char *dsn, const char *schema, cons
     atomic_init(&r->backlog, 0);
     atomic_init(&r->leader, 0);
     atomic_init(&r->dead, 0);
+    atomic_init(&r->batches, 0);
+    for (int i = 0; i < SG_RELAY_STAGES; i++)
+        atomic_init(&r->stage_us[i], 0);
     atomic_init(&r->woken, 0);
     atomic_init(&r->linger_ms, 0);
     for (int i = 0; i < BATCH; i++)
@@ -778,4 +793,20 @@ sg_producer *sg_outbox_relay_producer(sg_outbox_relay *r)
 long sg_outbox_relay_dead(const sg_outbox_relay *r)
 {
     return atomic_load(&((sg_outbox_relay *)r)->dead);
+}
+
+const char *sg_outbox_relay_stage_name(sg_relay_stage s)
+{
+    static const char *const names[SG_RELAY_STAGES] = {"scan", "deliver", "mark", "linger"};
+    return s >= 0 && s < SG_RELAY_STAGES ? names[s] : "unknown";
+}
+
+long sg_outbox_relay_batches(const sg_outbox_relay *r)
+{
+    return atomic_load(&((sg_outbox_relay *)r)->batches);
+}
+
+long long sg_outbox_relay_stage_us(const sg_outbox_relay *r, sg_relay_stage s)
+{
+    return s >= 0 && s < SG_RELAY_STAGES ? atomic_load(&((sg_outbox_relay *)r)->stage_us[s]) : 0;
 }

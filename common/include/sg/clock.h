@@ -13,6 +13,8 @@
 /* Milliseconds of CLOCK_MONOTONIC (arbitrary origin, never decreases).
  * Only differences between two readings are meaningful. */
 long long sg_clock_mono_ms(void);
+/* The same clock in microseconds, for timing short stages. */
+long long sg_clock_mono_us(void);
 
 /* Milliseconds since the Unix epoch (CLOCK_REALTIME, may jump). */
 long long sg_clock_wall_ms(void);

@@ -129,6 +129,15 @@ long sg_outbox_relay_backlog(const sg_outbox_relay *r);
 int sg_outbox_relay_is_leader(const sg_outbox_relay *r);
 /* Rows this relay moved to outbox_dead since start (sg_outbox_dead_total). */
 long sg_outbox_relay_dead(const sg_outbox_relay *r);
+/* Where this relay's time went since start, for sg_outbox_relay_* metrics:
+ * batches that found rows, and the microseconds those spent in each stage
+ * (scan: reading the rows; deliver: producing them and waiting for every
+ * delivery report; mark: recording them published; linger: the pause after
+ * the batch, sg_outbox_relay_set_linger). */
+typedef enum { SG_RELAY_SCAN, SG_RELAY_DELIVER, SG_RELAY_MARK, SG_RELAY_LINGER, SG_RELAY_STAGES } sg_relay_stage;
+const char *sg_outbox_relay_stage_name(sg_relay_stage s);
+long sg_outbox_relay_batches(const sg_outbox_relay *r);
+long long sg_outbox_relay_stage_us(const sg_outbox_relay *r, sg_relay_stage s);
 /* The relay's producer (borrowed, valid until sg_outbox_relay_stop), e.g.
  * for sg_producer_ping in a readiness probe. */
 sg_producer *sg_outbox_relay_producer(sg_outbox_relay *r);

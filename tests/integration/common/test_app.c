@@ -164,6 +164,9 @@ Test(app, start_and_stop_in_process_twice)
         static char metrics[65536];
         cr_expect_eq(http_get_body(p, "/metrics", metrics, sizeof metrics), 200);
         cr_expect(strstr(metrics, "\nsg_outbox_dead_total 0\n") != NULL, "no sg_outbox_dead_total in /metrics");
+        cr_expect(strstr(metrics, "\nsg_outbox_relay_batches_total ") != NULL, "no sg_outbox_relay_batches_total");
+        cr_expect(strstr(metrics, "\nsg_outbox_relay_seconds_total{stage=\"deliver\"} ") != NULL,
+                  "no sg_outbox_relay_seconds_total{stage=\"deliver\"} in /metrics");
         cr_expect(strstr(metrics, "\nsg_build_info{service=\"itapp\",version=\"it-1.2.3\"} 1\n") != NULL,
                   "no sg_build_info with SG_VERSION in /metrics");
         cr_expect(strstr(metrics, "\nsg_draining 0\n") != NULL, "no sg_draining 0 in /metrics");

@@ -489,6 +489,17 @@ Test(outbox, commits_wake_the_attached_leader_without_notify)
         usleep(20000);
     cr_expect_eq(sg_outbox_relay_published(a), 4);
     cr_expect_eq(notifications(listener), 0, "a commit woken in-process must not NOTIFY");
+    /* Its time per stage (the sg_outbox_relay_* metrics): each batch that
+     * found rows was read, delivered and marked, and lingered 50 ms after. */
+    long batches = sg_outbox_relay_batches(a);
+    cr_expect(batches >= 1 && batches <= 4, "%ld batches for 4 events", batches);
+    for (int s = SG_RELAY_SCAN; s <= SG_RELAY_MARK; s++)
+        cr_expect_gt(sg_outbox_relay_stage_us(a, s), 0, "no time in stage %s", sg_outbox_relay_stage_name(s));
+    end = now_ms() + 2000;
+    while (now_ms() < end && sg_outbox_relay_stage_us(a, SG_RELAY_LINGER) < 50000)
+        usleep(20000);
+    cr_expect_geq(sg_outbox_relay_stage_us(a, SG_RELAY_LINGER), 50000, "the linger after a batch is counted");
+    cr_expect_str_eq(sg_outbox_relay_stage_name(SG_RELAY_DELIVER), "deliver");
     /* A rolled-back transaction neither writes nor wakes anything. */
     int fail = 42;
     cr_assert_eq(sg_pg_tx(pool, SG_TX_READ_COMMITTED, add_three_then, &fail), 42);
