@@ -2,13 +2,14 @@
  *
  * sg_outbox_add inserts an event row in the caller's transaction; the relay
  * (one leader per schema, via a session advisory lock on its own connection)
- * publishes unpublished rows in id order with the idempotent producer and
- * marks a row published only after its delivery report. It is woken by
+ * publishes the rows in id order with the idempotent producer and deletes a
+ * row (marks it published) only after its delivery report. It is woken by
  * its own process's commits (in-process) or by LISTEN/NOTIFY (see Wake-up),
  * and polls every second as a fallback. A crash
  * between send and mark causes a re-send (consumers are idempotent), never a
- * loss. Published rows are deleted after an hour, inbox rows after 14 days
- * (longer than Kafka's default 7-day retention).
+ * loss. Rows an older release marked published (published_at set, kept
+ * then) are deleted after an hour, inbox rows after 14 days (longer than
+ * Kafka's default 7-day retention).
  *
  * Dead letters: a row the broker refuses for good (sg_delivery_cb's
  * `refused`, e.g. larger than the topic's max.message.bytes), or one larger
