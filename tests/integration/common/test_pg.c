@@ -431,6 +431,90 @@ Test(pg, deferred_rows_written_once_before_commit)
     sg_pg_release(pool, c);
 }
 
+/* ---- one round trip for BEGIN + first statement, and for deferred rows + COMMIT ---- */
+
+static int tx_nothing(sg_pg *c, void *ctx)
+{
+    (void)c;
+    (void)ctx;
+    return SG_OK;
+}
+
+static int forget_statements(sg_pg *c, void *ctx)
+{
+    (void)ctx;
+    PGresult *r = PQexec(sg_pg_conn(c), "DEALLOCATE ALL");
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    return ok ? SG_OK : SG_ERR_DB;
+}
+
+/* First attempt: the server forgets its prepared statements inside the
+ * body, behind the connection's cache; then a deferred statement. */
+static int tx_forget_then_defer(sg_pg *c, void *ctx)
+{
+    int *calls = ctx;
+    if (++*calls == 1 && forget_statements(c, NULL) != SG_OK)
+        return SG_ERR_DB;
+    return sg_pg_defer(c, defer_b, 1, SG_P("r"));
+}
+
+static int tx_defer_bad(sg_pg *c, void *ctx)
+{
+    (void)ctx;
+    int rc = tx_increment(c, NULL);
+    return rc == SG_OK ? sg_pg_defer(c, defer_a, 2, SG_P("not a number", "x")) : rc;
+}
+
+static int tx_defer_only(sg_pg *c, void *ctx)
+{
+    (void)ctx;
+    return sg_pg_defer(c, defer_a, 2, SG_P("7", "only"));
+}
+
+Test(pg, pipelined_begin_and_commit_recover_and_fail_cleanly)
+{
+    char err[512];
+    exec_ok("CREATE TABLE IF NOT EXISTS d (id bigserial PRIMARY KEY, seq int NOT NULL, tag text)");
+    /* One connection: what one transaction leaves behind, the next meets. */
+    sg_pg_pool *one = sg_pg_pool_create(getenv("SG_PG_DSN"), schema, 1, err, sizeof err);
+    cr_assert_not_null(one, "%s", err);
+
+    cr_expect_eq(sg_pg_tx(one, SG_TX_READ_COMMITTED, tx_nothing, NULL), SG_OK, "a body that runs nothing");
+    long v = scalar("SELECT v FROM t WHERE id = 1");
+    cr_assert_eq(sg_pg_tx(one, SG_TX_READ_COMMITTED, tx_increment, NULL), SG_OK);
+    /* The server forgets the statement the connection prepared: the first
+     * statement, sent with BEGIN, is refused (26000); the transaction is
+     * begun again and the statement prepared again, and runs once. */
+    cr_assert_eq(sg_pg_run(one, forget_statements, NULL), SG_OK);
+    cr_expect_eq(sg_pg_tx(one, SG_TX_READ_COMMITTED, tx_increment, NULL), SG_OK);
+    cr_expect_eq(scalar("SELECT v FROM t WHERE id = 1"), v + 2);
+
+    /* Forgotten between the body and its deferred rows: the round trip of
+     * COMMIT fails, nothing is committed, and sg_pg_tx runs the body again. */
+    int calls = 1; /* first, without forgetting: the connection prepares defer_b */
+    cr_assert_eq(sg_pg_tx(one, SG_TX_READ_COMMITTED, tx_forget_then_defer, &calls), SG_OK);
+    v = scalar("SELECT v FROM t WHERE id = 1");
+    calls = 0;
+    cr_assert_eq(sg_pg_tx(one, SG_TX_READ_COMMITTED, tx_forget_then_defer, &calls), SG_OK);
+    cr_expect_eq(calls, 2);
+    cr_expect_eq(scalar("SELECT v FROM t WHERE id = 1"), v * 10 + 1, "applied once");
+    v = v * 10 + 1;
+
+    /* A deferred statement that fails: no COMMIT, the body's own statement
+     * rolled back with it, and the connection serves the next one. */
+    long rows = scalar("SELECT count(*) FROM d");
+    cr_expect_eq(sg_pg_tx(one, SG_TX_READ_COMMITTED, tx_defer_bad, NULL), SG_ERR_DB);
+    cr_expect_eq(scalar("SELECT v FROM t WHERE id = 1"), v);
+    cr_expect_eq(scalar("SELECT count(*) FROM d"), rows);
+    /* Deferred rows alone: BEGIN, the rows and COMMIT in one round trip. */
+    cr_expect_eq(sg_pg_tx(one, SG_TX_SERIALIZABLE, tx_defer_only, NULL), SG_OK);
+    cr_expect_eq(scalar("SELECT count(*) FROM d WHERE tag = 'only'"), 1);
+    cr_expect_eq(sg_pg_tx(one, SG_TX_READ_COMMITTED, tx_increment, NULL), SG_OK);
+    cr_expect_eq(scalar("SELECT v FROM t WHERE id = 1"), v + 1);
+    sg_pg_pool_free(one);
+}
+
 static char *show(PGconn *conn, const char *what)
 {
     char sql[128];
