@@ -101,8 +101,9 @@ def test_concurrent_reports_each_with_its_own_outcome(svc):
         joined = c.execute("SELECT count(*) FROM case_events WHERE case_id = %s::uuid AND kind = 'report_joined'",
                            (filed[30]["case_id"],)).fetchone()[0]
         assert joined == 10, "the refused twin's audit entry was rolled back with it"
-        panels = c.execute("SELECT payload->>'case_id', count(*) FROM outbox WHERE topic LIKE '%%sg.panel.requested' "
-                           "AND payload->>'case_id' = ANY(%s) GROUP BY 1", (cases,)).fetchall()
+        # Written with its sg.panel.requested event (rp_case_request_panel); the relay deletes what it published.
+        panels = c.execute("SELECT case_id::text, count(*) FROM panel_requests WHERE case_id = ANY(%s::uuid[]) "
+                           "GROUP BY 1", (cases,)).fetchall()
         assert dict(panels) == {cid: 1 for cid in cases}, "one panel request per case, none doubled"
 
     groups, items = intake_counters(svc)
