@@ -55,7 +55,7 @@ Test(config, defaults)
     cr_assert_eq(cfg.log_level, SG_LOG_INFO);
     cr_assert_str_eq(cfg.kafka_properties, "");
     cr_assert_eq(cfg.metrics_refresh_s, 15);
-    cr_assert_eq(cfg.outbox_linger_ms, 10);
+    cr_assert_eq(cfg.outbox_linger_ms, 40);
     sg_config_free(&cfg);
 }
 
