@@ -151,7 +151,7 @@ static void app_collect(FILE *out, void *ctx)
                  "# TYPE sg_outbox_relay_batches_total counter\n"
                  "sg_outbox_relay_batches_total %ld\n"
                  "# HELP sg_outbox_relay_seconds_total Time those batches spent per stage: scan (read the rows), "
-                 "deliver (produce and wait for every delivery report), mark (record them published), linger "
+                 "deliver (produce and wait for every delivery report), mark (delete them: published), linger "
                  "(SG_OUTBOX_LINGER_MS).\n"
                  "# TYPE sg_outbox_relay_seconds_total counter\n",
             sg_outbox_relay_batches(st->app.relay));

@@ -381,13 +381,12 @@ static int end_silent_leader(sg_outbox_relay *r, PGconn *conn)
     return ended;
 }
 
-/* Marks ids (a Postgres array literal) published. A delivered row is
- * deleted, not updated: an UPDATE of published_at
- * copies the whole row (payload included) and, since the column is in
- * outbox_unpublished's predicate, inserts entries into both of the other
- * indexes; a DELETE writes one small WAL record per row. Measured in the
- * bench: the mark was 12 % of the WAL written under load. Rows published by
- * an older release (published_at set) are still removed an hour after by
+/* Marks ids (a Postgres array literal) published by deleting them. An
+ * UPDATE of published_at copies the whole row (payload included) and, since
+ * the column is in outbox_unpublished's predicate, inserts entries into both
+ * other indexes; a DELETE writes one small WAL record per row (the UPDATE
+ * was 12 % of the WAL written under load in a bench profile). Rows an older
+ * release marked (published_at set) are removed an hour after by
  * cleanup_published. */
 static int mark_published(sg_outbox_relay *r, PGconn *conn, const char *ids)
 {

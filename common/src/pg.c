@@ -534,6 +534,14 @@ static PGresult *failed(sg_pg *c, const char *quiet, const char *sql, PGresult *
     return res;
 }
 
+/* The name a statement is prepared under on every connection: its hash. */
+static uint64_t stmt_name(const char *sql, char name[24])
+{
+    uint64_t h = fnv1a(sql);
+    snprintf(name, 24, "s%016llx", (unsigned long long)h);
+    return h;
+}
+
 /* ---- one round trip for several statements (libpq pipeline mode) ---------- */
 
 /* A statement of a pipeline: sql run as is (name NULL: transaction control,
@@ -687,25 +695,21 @@ static PGresult *query_with_begin(sg_pg *c, const char *quiet, const char *sql, 
 PGresult *sg_pg_query_q(sg_pg *c, const char *quiet, const char *sql, int nparams, const char *const *params)
 {
     char name[24];
-    uint64_t h = fnv1a(sql);
+    uint64_t h = stmt_name(sql, name);
 
     c->sqlstate[0] = '\0';
     if (!c->conn || c->broken) {
         snprintf(c->sqlstate, sizeof c->sqlstate, "08003");
         return NULL;
     }
-    snprintf(name, sizeof name, "s%016llx", (unsigned long long)h);
     if (c->begin_pending)
         return query_with_begin(c, quiet, sql, nparams, params, name, h);
     for (int attempt = 0;; attempt++) {
         if (!names_has(c, h)) {
             PGresult *pr = PQprepare(c->conn, name, sql, nparams, NULL);
-            if (PQresultStatus(pr) != PGRES_COMMAND_OK) {
-                const char *st = pr ? PQresultErrorField(pr, PG_DIAG_SQLSTATE) : NULL;
-                /* 42P05: already prepared though our cache lost track of it. */
-                if (!st || strcmp(st, "42P05") != 0)
-                    return failed(c, quiet, sql, pr);
-            }
+            /* 42P05: already prepared though our cache lost track of it. */
+            if (PQresultStatus(pr) != PGRES_COMMAND_OK && !result_is(pr, "42P05"))
+                return failed(c, quiet, sql, pr);
             PQclear(pr);
             if (names_add(c, h) != 0)
                 sg_warn("postgres: out of memory caching statement %s", name);
@@ -713,9 +717,8 @@ PGresult *sg_pg_query_q(sg_pg *c, const char *quiet, const char *sql, int nparam
         PGresult *res = PQexecPrepared(c->conn, name, nparams, params, NULL, NULL, 0);
         if (sg_pg_ok(res))
             return res;
-        const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
         /* 26000: the server forgot the statement (DISCARD ALL, a pooler). */
-        if (attempt == 0 && st && strcmp(st, "26000") == 0 && PQstatus(c->conn) == CONNECTION_OK) {
+        if (attempt == 0 && result_is(res, "26000") && PQstatus(c->conn) == CONNECTION_OK) {
             names_del(c, h);
             PQclear(res);
             continue;
@@ -758,8 +761,11 @@ int sg_pg_exec(sg_pg *c, const char *sql, int nparams, const char *const *params
 PGconn *sg_pg_conn(sg_pg *c)
 {
     /* Raw use inside a body: the transaction must have begun. */
-    if (c->begin_pending)
-        sg_pg_simple_exec(c, "SELECT 1");
+    const char *begin_sql = c->begin_pending;
+    if (begin_sql) {
+        c->begin_pending = NULL;
+        sg_pg_simple_exec(c, begin_sql);
+    }
     return c->conn;
 }
 
@@ -932,8 +938,7 @@ static int commit_all(sg_pg *c, int *unknown)
                 rc = SG_ERR_DB;
         }
         free(col);
-        hashes[i] = fnv1a(d->sql);
-        snprintf(names[i], sizeof names[i], "s%016llx", (unsigned long long)hashes[i]);
+        hashes[i] = stmt_name(d->sql, names[i]);
         cmds[n++] = (pipe_cmd){.sql = d->sql, .name = names[i], .prepare = !names_has(c, hashes[i]),
                                .nparams = d->ncols, .params = (const char *const *)arrays[i]};
     }

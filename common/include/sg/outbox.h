@@ -133,7 +133,7 @@ long sg_outbox_relay_dead(const sg_outbox_relay *r);
 /* Where this relay's time went since start, for sg_outbox_relay_* metrics:
  * batches that found rows, and the microseconds those spent in each stage
  * (scan: reading the rows; deliver: producing them and waiting for every
- * delivery report; mark: recording them published; linger: the pause after
+ * delivery report; mark: deleting them, published; linger: the pause after
  * the batch, sg_outbox_relay_set_linger). */
 typedef enum { SG_RELAY_SCAN, SG_RELAY_DELIVER, SG_RELAY_MARK, SG_RELAY_LINGER, SG_RELAY_STAGES } sg_relay_stage;
 const char *sg_outbox_relay_stage_name(sg_relay_stage s);
