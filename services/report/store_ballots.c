@@ -51,40 +51,84 @@ static int ballot_state_check(const rp_case_row *r, const char *status, int past
     return SG_OK;
 }
 
+/* A reviewer's ballot on a case as lock_with_ballot read it. */
+typedef struct ballot_seen {
+    int found;         /* 0: the reviewer has no ballot on the case */
+    char id[37];
+    char status[16];
+    int past_deadline; /* its deadline has passed */
+} ballot_seen;
+
+/* rp_case_lock (waiting) and the reviewer's ballot on the case, in one
+ * statement (rp_case_lock_joined: the ballot as of the statement's start). */
+static int lock_with_ballot(sg_pg *c, const char *case_id, const char *reviewer, rp_case_row *r, ballot_seen *b)
+{
+    PGresult *res = NULL;
+    int rc = rp_case_lock_joined(c,
+                                 RP_CASE_COLS ", b.id, b.status, (b.deadline <= clock_timestamp())::int "
+                                 RP_CASE_FROM "LEFT JOIN ballots b ON b.case_id = c.id AND b.reviewer_id = $2 "
+                                 "WHERE c.id = $1 FOR UPDATE OF c",
+                                 2, SG_P(case_id, reviewer), r, &res);
+    memset(b, 0, sizeof *b);
+    if (rc != SG_OK)
+        return rc;
+    if (!PQgetisnull(res, 0, RP_CASE_NCOLS)) {
+        b->found = 1;
+        snprintf(b->id, sizeof b->id, "%s", PQgetvalue(res, 0, RP_CASE_NCOLS));
+        snprintf(b->status, sizeof b->status, "%s", PQgetvalue(res, 0, RP_CASE_NCOLS + 1));
+        b->past_deadline = atoi(PQgetvalue(res, 0, RP_CASE_NCOLS + 2));
+    }
+    PQclear(res);
+    return SG_OK;
+}
+
+/* The ballot as it now stands, for a vote whose UPDATE found it no longer
+ * open: lock_with_ballot read it before waiting for the case lock. */
+static int vote_refused(sg_pg *c, const rp_case_row *r, const char *reviewer, rp_detail *d)
+{
+    int rc;
+    PGresult *res = sg_pg_rows(c, &rc,
+                               "SELECT status, (deadline <= clock_timestamp())::int FROM ballots "
+                               "WHERE case_id = $1 AND reviewer_id = $2",
+                               2, SG_P(r->id, reviewer));
+    if (!res)
+        return rc;
+    rc = PQntuples(res) == 1 ? ballot_state_check(r, PQgetvalue(res, 0, 0), atoi(PQgetvalue(res, 0, 1)), d)
+                             : RP_CONFLICT;
+    PQclear(res);
+    if (rc == SG_OK) {
+        snprintf(d->text, sizeof d->text, "ballot is not open");
+        rc = RP_CONFLICT;
+    }
+    return rc;
+}
+
 static int vote_tx(sg_pg *c, void *arg)
 {
     ballot_ctx *x = arg;
     rp_case_row r;
-    char bid[37];
+    ballot_seen b;
     int rc;
-    PGresult *res;
 
     json_decref(x->out);
     x->out = NULL;
-    if ((rc = rp_case_lock(c, x->case_id, 0, &r)) != SG_OK)
+    /* The case lock and the caller's ballot in one statement. */
+    if ((rc = lock_with_ballot(c, x->case_id, x->reviewer, &r, &b)) != SG_OK)
         return rc > 0 ? RP_NOT_FOUND : rc;
-    res = sg_pg_rows(c, &rc,
-                 "SELECT id, status, (deadline <= clock_timestamp())::int FROM ballots "
-                 "WHERE case_id = $1 AND reviewer_id = $2",
-                 2, SG_P(r.id, x->reviewer));
-    if (!res)
-        return rc;
-    if (PQntuples(res) == 0) {
-        PQclear(res);
+    if (!b.found) {
         snprintf(x->d->text, sizeof x->d->text, "you are not on this case's panel");
         return RP_FORBIDDEN;
     }
-    snprintf(bid, sizeof bid, "%s", PQgetvalue(res, 0, 0));
-    rc = ballot_state_check(&r, PQgetvalue(res, 0, 1), atoi(PQgetvalue(res, 0, 2)), x->d);
-    PQclear(res);
-    if (rc != SG_OK)
+    if ((rc = ballot_state_check(&r, b.status, b.past_deadline, x->d)) != SG_OK)
         return rc;
 
     /* The vote, the ballot as the response shows it, and the tally with it
      * in one statement (see rp_ballot_close). */
     rp_ballot_vote vote = {x->v, x->comment, NULL, 0, 0};
-    rc = rp_ballot_close(c, &r, bid, x->reviewer, RP_BALLOT_VOTED, x->reviewer, NULL, &vote, x->tp);
+    rc = rp_ballot_close(c, &r, b.id, x->reviewer, RP_BALLOT_VOTED, x->reviewer, NULL, &vote, x->tp);
     x->out = vote.ballot;
+    if (rc == RP_CONFLICT && !vote.ballot)
+        return vote_refused(c, &r, x->reviewer, x->d);
     if (rc != SG_OK)
         return rc;
 

@@ -88,7 +88,8 @@ static const char join_sql[] =
     "   AND v.version = cases.rule_version) * interval '1 second' >= clock_timestamp())) FOR UPDATE";
 
 /* Finds the case that judges the report (joined, see join_sql) or opens
- * one. Sets judge_id (the case that judges it and that the response names)
+ * one, with this report counted in (a rule takes at least one report per
+ * case, and the owner is the report's). Sets judge_id (the case that judges it and that the response names)
  * and file_id (the case the report is filed on: the appealed case when the
  * judge is an appeal, whose reports an appeal judges) and *opened. */
 static int open_or_join(sg_pg *c, const rp_intake *io, const char *rule_version, char judge_id[37],
@@ -113,8 +114,8 @@ static int open_or_join(sg_pg *c, const rp_intake *io, const char *rule_version,
         res = sg_pg_rows(
             c, &rc,
             "INSERT INTO cases (report_type, target_id, target_owner_id, rule_version, panel_size, votes_to_decide, "
-            "deadline, traceparent) SELECT r.report_type, $2, $3, r.version, r.panel_size, r.votes_to_decide, "
-            "now() + r.case_deadline_s * interval '1 second', $5 FROM voting_rules r "
+            "deadline, traceparent, report_count) SELECT r.report_type, $2, $3, r.version, r.panel_size, "
+            "r.votes_to_decide, now() + r.case_deadline_s * interval '1 second', $5, 1 FROM voting_rules r "
             "WHERE r.report_type = $1 AND r.version = $4::int "
             "ON CONFLICT (report_type, target_id) WHERE status IN ('assigning', 'voting', 'escalated') "
             "DO NOTHING RETURNING id",
@@ -241,7 +242,7 @@ static int create_tx(sg_pg *c, void *arg)
 
     if ((rc = open_or_join(c, io, rule_version, case_id, file_id, &opened)) != SG_OK)
         goto cleanup;
-    if ((rc = admit_report(c, io, case_id, &io->detail)) != SG_OK)
+    if (!opened && (rc = admit_report(c, io, case_id, &io->detail)) != SG_OK)
         goto cleanup;
 
     if (in->evidence && !(evidence = json_dumps(in->evidence, JSON_COMPACT))) {
@@ -265,12 +266,14 @@ static int create_tx(sg_pg *c, void *arg)
     }
     snprintf(report_id, sizeof report_id, "%s", PQgetvalue(res, 0, 0));
 
+    rp_case_row r;
     if (opened) {
-        rp_case_row r;
         rc = rp_audit_add(c, case_id, "opened", io->client,
                     json_pack("{s:s, s:s, s:s, s:i}", "report_id", report_id, "reporter_id", in->reporter_id,
                               "source", io->client, "rule_version", atoi(rule_version)));
-        if (rc == SG_OK && (rc = rp_case_lock(c, case_id, 0, &r)) == SG_OK)
+        if (rc == SG_OK && (rc = rp_case_read_new(c, case_id, &r)) > 0)
+            rc = SG_ERR_DB;
+        if (rc == SG_OK)
             rc = rp_case_request_panel(c, &r, 1, r.panel_size, "panel_requested", io->traceparent);
     } else {
         rc = rp_audit_add(c, case_id, "report_joined", io->client,
@@ -287,10 +290,13 @@ static int create_tx(sg_pg *c, void *arg)
         goto cleanup;
 
     PQclear(res);
-    res = sg_pg_rows(c, &rc, "SELECT status FROM cases WHERE id = $1", 1, SG_P(case_id));
-    if (!res)
+    res = NULL;
+    /* A case this request opened is as read above (requesting its panel
+     * leaves it assigning); a joined one is read again. */
+    if (!opened && !(res = sg_pg_rows(c, &rc, "SELECT status FROM cases WHERE id = $1", 1, SG_P(case_id))))
         goto cleanup;
-    resp = json_pack("{s:s, s:s, s:s}", "report_id", report_id, "case_id", case_id, "status", PQgetvalue(res, 0, 0));
+    resp = json_pack("{s:s, s:s, s:s}", "report_id", report_id, "case_id", case_id, "status",
+                     opened ? rp_case_status_name(r.status) : PQgetvalue(res, 0, 0));
     io->response = resp ? json_dumps(resp, JSON_COMPACT) : NULL;
     if (!io->response) {
         rc = SG_ERR_DB;

@@ -16,38 +16,16 @@
 #define RP_STR_(x) #x
 #define RP_STR(x) RP_STR_(x)
 
-#define CASE_LOCK_SQL(lock)                                                                                      \
-    "SELECT c.id, coalesce(c.appeal_of::text, ''), c.report_type, c.target_id, c.target_owner_id, c.status, "  \
-    "c.rule_version, c.panel_size, c.votes_to_decide, c.round, r.max_substitute_rounds, "                      \
-    "(r.on_deadline = 'escalate')::int, r.appeal_panel_size, r.appeal_votes_to_decide, "                       \
-    "(c.deadline <= now())::int, "                                                                             \
-    "(c.status = 'decided' AND c.finalized_at IS NULL "                                                       \
-    "   AND c.decided_at + r.appeal_window_s * interval '1 second' >= now())::int, "                           \
-    "EXISTS (SELECT 1 FROM cases a WHERE a.appeal_of = c.id)::int, coalesce(c.traceparent, ''), "             \
-    "CASE WHEN c.appeal_of IS NULL THEN r.min_votes_at_deadline ELSE r.appeal_votes_to_decide END, "           \
-    "c.substitute_rounds, c.shortfall_seats, c.shortfall_retries, (c.finalized_at IS NOT NULL)::int, "         \
-    "r.appeal_window_s, coalesce(c.verdict, ''), c.audit::int, coalesce(c.expected_verdict, '') "              \
-    "FROM cases c JOIN voting_rules r ON r.report_type = c.report_type AND r.version = c.rule_version "         \
-    "WHERE c.id = $1 " lock
+#define CASE_LOCK_SQL(lock) RP_CASE_COLS " " RP_CASE_FROM "WHERE c.id = $1 " lock
 
 static void copy_col(char *dst, size_t len, const PGresult *res, int col)
 {
     snprintf(dst, len, "%s", PQgetvalue(res, 0, col));
 }
 
-int rp_case_lock(sg_pg *c, const char *case_id, int skip_locked, rp_case_row *out)
+/* Reads the case columns (RP_CASE_COLS) of res's first row into out. */
+static int case_parse(const PGresult *res, rp_case_row *out)
 {
-    int rc;
-    PGresult *res = sg_pg_rows(c, &rc,
-                           skip_locked ? CASE_LOCK_SQL("FOR UPDATE OF c SKIP LOCKED") : CASE_LOCK_SQL("FOR UPDATE OF c"),
-                           1, SG_P(case_id));
-    memset(out, 0, sizeof *out);
-    if (!res)
-        return rc;
-    if (PQntuples(res) == 0) {
-        PQclear(res);
-        return 1;
-    }
     copy_col(out->id, sizeof out->id, res, 0);
     copy_col(out->appeal_of, sizeof out->appeal_of, res, 1);
     copy_col(out->report_type, sizeof out->report_type, res, 2);
@@ -55,7 +33,6 @@ int rp_case_lock(sg_pg *c, const char *case_id, int skip_locked, rp_case_row *ou
     copy_col(out->owner, sizeof out->owner, res, 4);
     if (rp_case_status_parse(PQgetvalue(res, 0, 5), &out->status) != 0) {
         sg_error("case %s has an unknown status %s", out->id, PQgetvalue(res, 0, 5));
-        PQclear(res);
         return SG_ERR_DB;
     }
     copy_col(out->traceparent, sizeof out->traceparent, res, 17);
@@ -72,8 +49,37 @@ int rp_case_lock(sg_pg *c, const char *case_id, int skip_locked, rp_case_row *ou
     out->verdict = rp_verdict_parse(PQgetvalue(res, 0, 24));
     out->audit = atoi(PQgetvalue(res, 0, 25));
     out->expected_verdict = rp_verdict_parse(PQgetvalue(res, 0, 26));
-    PQclear(res);
     return SG_OK;
+}
+
+int rp_case_lock_joined(sg_pg *c, const char *sql, int n, const char *const *params, rp_case_row *out,
+                        PGresult **keep)
+{
+    int rc;
+    PGresult *res = sg_pg_rows(c, &rc, sql, n, params);
+    memset(out, 0, sizeof *out);
+    if (!res)
+        return rc;
+    if (PQntuples(res) == 0)
+        rc = 1;
+    else
+        rc = case_parse(res, out);
+    if (keep && rc == SG_OK)
+        *keep = res;
+    else
+        PQclear(res);
+    return rc;
+}
+
+int rp_case_lock(sg_pg *c, const char *case_id, int skip_locked, rp_case_row *out)
+{
+    return rp_case_lock_joined(c, skip_locked ? CASE_LOCK_SQL("FOR UPDATE OF c SKIP LOCKED") : CASE_LOCK_SQL("FOR UPDATE OF c"),
+                     1, SG_P(case_id), out, NULL);
+}
+
+int rp_case_read_new(sg_pg *c, const char *case_id, rp_case_row *out)
+{
+    return rp_case_lock_joined(c, CASE_LOCK_SQL(""), 1, SG_P(case_id), out, NULL);
 }
 
 const char *rp_case_tp(const rp_case_row *r, const char *tp)
@@ -146,8 +152,11 @@ static int request_panel(sg_pg *c, const rp_case_row *r, int round, int seats, c
                         SG_P(r->id, sround, sseats));
     if (rc != SG_OK)
         goto cleanup;
-    rc = sg_pg_exec(c, "UPDATE cases SET round = greatest(round, $2::int) WHERE id = $1", 2, SG_P(r->id, sround));
-    if (rc != SG_OK)
+    /* r was read under the case lock (or inserted by this transaction), so
+     * its round is the row's. */
+    if (r->round < round &&
+        (rc = sg_pg_exec(c, "UPDATE cases SET round = greatest(round, $2::int) WHERE id = $1", 2,
+                         SG_P(r->id, sround))) != SG_OK)
         goto cleanup;
     res = sg_pg_rows(
         c, &rc,

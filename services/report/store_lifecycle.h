@@ -57,6 +57,38 @@ typedef struct rp_case_row {
  * is no such case (or it is locked and skip_locked), or SG_ERR_*. */
 int rp_case_lock(sg_pg *c, const char *case_id, int skip_locked, rp_case_row *out);
 
+/* Reads a case row this transaction inserted, as rp_case_lock does but
+ * without taking the lock: no other transaction sees the row until COMMIT. */
+int rp_case_read_new(sg_pg *c, const char *case_id, rp_case_row *out);
+
+/* The columns rp_case_lock reads (RP_CASE_NCOLS of them, first) and the
+ * join they come from (cases c, voting_rules r), for a statement that locks
+ * the case and reads more with it: RP_CASE_COLS ", more" RP_CASE_FROM
+ * "LEFT JOIN ... WHERE c.id = $1 FOR UPDATE OF c". */
+#define RP_CASE_COLS                                                                                            \
+    "SELECT c.id, coalesce(c.appeal_of::text, ''), c.report_type, c.target_id, c.target_owner_id, c.status, "  \
+    "c.rule_version, c.panel_size, c.votes_to_decide, c.round, r.max_substitute_rounds, "                      \
+    "(r.on_deadline = 'escalate')::int, r.appeal_panel_size, r.appeal_votes_to_decide, "                       \
+    "(c.deadline <= now())::int, "                                                                             \
+    "(c.status = 'decided' AND c.finalized_at IS NULL "                                                       \
+    "   AND c.decided_at + r.appeal_window_s * interval '1 second' >= now())::int, "                           \
+    "EXISTS (SELECT 1 FROM cases a WHERE a.appeal_of = c.id)::int, coalesce(c.traceparent, ''), "             \
+    "CASE WHEN c.appeal_of IS NULL THEN r.min_votes_at_deadline ELSE r.appeal_votes_to_decide END, "           \
+    "c.substitute_rounds, c.shortfall_seats, c.shortfall_retries, (c.finalized_at IS NOT NULL)::int, "         \
+    "r.appeal_window_s, coalesce(c.verdict, ''), c.audit::int, coalesce(c.expected_verdict, '')"
+#define RP_CASE_NCOLS 27
+#define RP_CASE_FROM "FROM cases c JOIN voting_rules r ON r.report_type = c.report_type AND r.version = c.rule_version "
+
+/* Runs sql, a statement of that shape, and reads the case into out, as
+ * rp_case_lock does. With keep, *keep gets the result (SG_OK only; the
+ * caller reads columns RP_CASE_NCOLS on and clears it). Rows of the other
+ * tables are read as of the statement's start: when the case lock was
+ * waited for, its holder may have changed them since, so a caller whose
+ * later UPDATE (guarded by the row's state) finds a row not as read reads
+ * it again. */
+int rp_case_lock_joined(sg_pg *c, const char *sql, int n, const char *const *params, rp_case_row *out,
+                        PGresult **keep);
+
 /* The traceparent for events about the case: tp (the request's or the
  * consumed event's) when given, else the case's own, else NULL. */
 const char *rp_case_tp(const rp_case_row *r, const char *tp);

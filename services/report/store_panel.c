@@ -110,13 +110,25 @@ static int contains(const char *const *v, size_t n, const char *s)
     return 0;
 }
 
+/* Records the answer to the request. The request was read with the case
+ * lock, as of that statement's start (rp_case_lock_joined): when a holder
+ * of the lock answered it meanwhile, nothing is updated and the whole
+ * transaction is retried (SG_ERR_RETRY), to find it answered. */
 static int mark_answered(sg_pg *c, const char *case_id, const char *sround, int assigned, int shortfall)
 {
     char b1[24], b2[24];
-    return sg_pg_exec(c,
-                      "UPDATE panel_requests SET assigned_at = now(), assigned_count = $3::int, shortfall = $4::int "
-                      "WHERE case_id = $1 AND round = $2::int",
-                      4, SG_P(case_id, sround, sg_pg_int(b1, assigned), sg_pg_int(b2, shortfall)));
+    int rc;
+    PGresult *res = sg_pg_rows(c, &rc,
+                               "UPDATE panel_requests SET assigned_at = now(), assigned_count = $3::int, "
+                               "shortfall = $4::int WHERE case_id = $1 AND round = $2::int AND assigned_at IS NULL",
+                               4, SG_P(case_id, sround, sg_pg_int(b1, assigned), sg_pg_int(b2, shortfall)));
+    if (!res)
+        return rc;
+    rc = atoi(PQcmdTuples(res)) == 1 ? SG_OK : SG_ERR_RETRY;
+    PQclear(res);
+    if (rc != SG_OK)
+        sg_warn("case %s round %d: answered meanwhile; again", case_id, atoi(sround));
+    return rc;
 }
 
 int rp_store_panel_assigned(sg_pg *c, const rp_panel_assigned *ev, long retry_base_s, const char *tp)
@@ -134,7 +146,12 @@ int rp_store_panel_assigned(sg_pg *c, const rp_panel_assigned *ev, long retry_ba
 
     sg_pg_int(sround, round);
 
-    rc = rp_case_lock(c, case_id, 0, &r);
+    /* The case lock and the request answered, in one statement. */
+    rc = rp_case_lock_joined(c,
+                             RP_CASE_COLS ", coalesce(q.seats, 0), (q.assigned_at IS NOT NULL)::int " RP_CASE_FROM
+                             "LEFT JOIN panel_requests q ON q.case_id = c.id AND q.round = $2::int "
+                             "WHERE c.id = $1 FOR UPDATE OF c",
+                             2, SG_P(case_id, sround), &r, &res);
     if (rc > 0) {
         sg_warn("panel.assigned for unknown case %s ignored", case_id);
         return SG_OK;
@@ -142,12 +159,8 @@ int rp_store_panel_assigned(sg_pg *c, const rp_panel_assigned *ev, long retry_ba
     if (rc != SG_OK)
         return rc;
     tp = rp_case_tp(&r, tp);
-    res = sg_pg_rows(c, &rc, "SELECT seats, (assigned_at IS NOT NULL)::int FROM panel_requests WHERE case_id = $1 AND round = $2::int",
-                 2, SG_P(r.id, sround));
-    if (!res)
-        return rc;
-    seats = PQntuples(res) ? atoi(PQgetvalue(res, 0, 0)) : 0;
-    done = PQntuples(res) ? atoi(PQgetvalue(res, 0, 1)) : 0;
+    seats = atoi(PQgetvalue(res, 0, RP_CASE_NCOLS));
+    done = atoi(PQgetvalue(res, 0, RP_CASE_NCOLS + 1));
     PQclear(res);
     res = NULL;
     if (seats == 0 || done) {

@@ -253,6 +253,46 @@ def test_concurrent_votes_one_decision(w):
     assert late == 0 and voted == codes.count(201)
 
 
+def test_concurrent_repeats_of_one_vote_count_once(w):
+    """A juror's vote sent many times at once: the case lock and the ballot are read in one statement, so the
+    requests that waited for the lock read the ballot as it was before; each must still be refused as a
+    repeat, and the vote counted once."""
+    rt = w.rule(panel_size=3, votes_to_decide=2)
+    rep, revs = w.open_panel(rt, 3)
+    cid = rep["case_id"]
+    n = 4
+    # The case row is held here while the requests arrive, so each of them reads the ballot open and then
+    # waits for the lock; the first to get it votes, the others find the ballot voted after all.
+    with w.svc.db() as c, w.svc.db() as watch:
+        c.execute("BEGIN")
+        c.execute("SELECT 1 FROM cases WHERE id = %s FOR UPDATE", (cid,))
+        with ThreadPoolExecutor(n) as ex:
+            futures = [ex.submit(w.vote, cid, revs[0], "violation") for _ in range(n)]
+            # Two waiting is enough for one to read the ballot stale; the lock is let go well inside
+            # SG_PG_LOCK_TIMEOUT_MS (5 s) either way.
+            deadline = time.time() + 3
+            while time.time() < deadline:
+                # (the statement text shown is cut at track_activity_query_size: match its start)
+                waiting = watch.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                        "AND query LIKE 'SELECT c.id, coalesce(c.appeal_of%'").fetchone()[0]
+                if waiting >= 2:
+                    break
+                time.sleep(0.05)
+            c.execute("COMMIT")
+            rs = [f.result() for f in futures]
+    assert sorted(r.status_code for r in rs) == [201] + [409] * (n - 1), [r.text for r in rs]
+    for r in rs:
+        if r.status_code == 409:
+            assert "already voted" in sgtest.problem_ok(r, 409)["detail"], r.text
+    case = w.case(cid)
+    assert case["status"] == "voting"
+    assert sorted(b["status"] for b in case["ballots"]) == ["open", "open", "voted"]
+    assert [e["reviewer_id"] for e in w.wait_events("sg.ballot.closed", cid)] == [revs[0]]
+    w.drain(1.0)
+    assert len(w.events("sg.ballot.closed", cid)) == 1
+    assert kinds(w.audit(cid)).count("ballot_voted") == 1
+
+
 # ---------------------------------------------------------------- timers
 
 def test_ballot_expiry_requests_substitutes_excluding_earlier_panel(w):
