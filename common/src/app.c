@@ -82,9 +82,13 @@ static size_t app_consume(const sg_kafka_msg *msgs, size_t n, void *ctx)
     int one_tx = 0;
     size_t done = sg_inbox_process_batch(ac->app->pg, msgs, n, app_handle,
                                          ac->spec->apply ? app_apply : NULL, ac, &one_tx);
+    char labels[160];
+    snprintf(labels, sizeof labels, "topic=\"%s\"", ac->spec->topic);
+    /* Every take, of one event or many: the events per take are what the
+     * consumer's transactions carry. */
+    sg_metrics_count(ac->app->metrics, "sg_consumer_takes_total", labels, 1);
+    sg_metrics_count(ac->app->metrics, "sg_consumer_events_total", labels, (double)n);
     if (n > 1) {
-        char labels[160];
-        snprintf(labels, sizeof labels, "topic=\"%s\"", ac->spec->topic);
         sg_metrics_count(ac->app->metrics, one_tx ? "sg_consumer_batches_total" : "sg_consumer_batch_fallbacks_total",
                          labels, 1);
         if (one_tx)
@@ -355,8 +359,8 @@ int sg_app_start(const sg_app_spec *spec, sg_app **out)
             snprintf(ac->group, sizeof ac->group, "%ssg-%s", app->cfg.topic_prefix, ac->spec->group);
             const char *topics[] = {ac->topic};
             ac->consumer = sg_consumer_start_batch(app->cfg.kafka_brokers, ac->group, topics, 1,
-                                                   ac->spec->batch ? app->cfg.consumer_batch : 1, app_consume, ac,
-                                                   err, sizeof err);
+                                                   ac->spec->batch ? app->cfg.consumer_batch : 1,
+                                                   app->cfg.consumer_linger_ms, app_consume, ac, err, sizeof err);
             if (!ac->consumer) {
                 sg_error("%s", err);
                 goto cleanup;

@@ -94,6 +94,9 @@ static int load_ints(sg_config *cfg, int default_port, char *err, size_t errlen)
     if (sg_env_long("SG_CONSUMER_BATCH", 64, 1, 1024, &v, err, errlen))
         return -1;
     cfg->consumer_batch = (int)v;
+    if (sg_env_long("SG_CONSUMER_LINGER_MS", 0, 0, 1000, &v, err, errlen))
+        return -1;
+    cfg->consumer_linger_ms = (int)v;
     if (sg_env_long("SG_OUTBOX_LINGER_MS", 40, 0, 1000, &v, err, errlen))
         return -1;
     cfg->outbox_linger_ms = (int)v;

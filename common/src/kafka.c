@@ -29,6 +29,7 @@ struct sg_consumer {
     sg_consume_batch_fn batch_fn; /* up to max_batch */
     void *ctx;
     int max_batch;
+    int linger_ms;                /* after the first message, wait this long for more */
     rd_kafka_message_t **held;    /* [max_batch]: the batch in hand */
     sg_kafka_msg *msgs;           /* [max_batch]: their views */
     char (*hdr)[3][HEADER_MAX];   /* [max_batch]: their headers */
@@ -456,13 +457,22 @@ done:
 }
 
 /* Fills c->held[0..) with what the consumer has: waits up to 100 ms for
- * the first message, then takes only those already fetched. Error events are
- * logged and skipped. Returns how many. */
+ * the first message, then takes those already fetched and those arriving
+ * within linger_ms of the first (none: only those already fetched). Error
+ * events are logged and skipped. Returns how many. */
 static size_t take_batch(sg_consumer *c)
 {
     size_t n = 0;
+    long long until = 0;
     while (n < (size_t)c->max_batch && !atomic_load(&c->stop)) {
-        rd_kafka_message_t *msg = rd_kafka_consumer_poll(c->rk, n == 0 ? 100 : 0);
+        int wait = 100;
+        if (n > 0) {
+            long long left = until - sg_clock_mono_ms();
+            wait = left > 0 ? (int)left : 0;
+        }
+        rd_kafka_message_t *msg = rd_kafka_consumer_poll(c->rk, wait);
+        if (n == 0 && msg)
+            until = sg_clock_mono_ms() + c->linger_ms;
         if (!msg)
             break;
         if (msg->err) {
@@ -545,8 +555,8 @@ static void *consumer_main(void *arg)
 }
 
 static sg_consumer *consumer_start(const char *brokers, const char *group, const char *const *topics, size_t ntopics,
-                                   int max_batch, sg_consume_fn fn, sg_consume_batch_fn batch_fn, void *ctx,
-                                   char *err, size_t errlen)
+                                   int max_batch, int linger_ms, sg_consume_fn fn, sg_consume_batch_fn batch_fn,
+                                   void *ctx, char *err, size_t errlen)
 {
     static const char *const settings[][2] = {
         {"enable.auto.commit", "true"},
@@ -575,6 +585,7 @@ static sg_consumer *consumer_start(const char *brokers, const char *group, const
     c->batch_fn = batch_fn;
     c->ctx = ctx;
     c->max_batch = max_batch;
+    c->linger_ms = max_batch > 1 ? linger_ms : 0;
     c->held = calloc((size_t)max_batch, sizeof *c->held);
     c->msgs = calloc((size_t)max_batch, sizeof *c->msgs);
     c->hdr = calloc((size_t)max_batch, sizeof *c->hdr);
@@ -629,18 +640,22 @@ cleanup:
 sg_consumer *sg_consumer_start(const char *brokers, const char *group, const char *const *topics, size_t ntopics,
                                sg_consume_fn fn, void *ctx, char *err, size_t errlen)
 {
-    return consumer_start(brokers, group, topics, ntopics, 1, fn, NULL, ctx, err, errlen);
+    return consumer_start(brokers, group, topics, ntopics, 1, 0, fn, NULL, ctx, err, errlen);
 }
 
 sg_consumer *sg_consumer_start_batch(const char *brokers, const char *group, const char *const *topics,
-                                     size_t ntopics, int max_batch, sg_consume_batch_fn fn, void *ctx, char *err,
-                                     size_t errlen)
+                                     size_t ntopics, int max_batch, int linger_ms, sg_consume_batch_fn fn, void *ctx,
+                                     char *err, size_t errlen)
 {
     if (max_batch < 1 || max_batch > 1024) {
         snprintf(err, errlen, "kafka: batch size %d outside 1..1024", max_batch);
         return NULL;
     }
-    return consumer_start(brokers, group, topics, ntopics, max_batch, NULL, fn, ctx, err, errlen);
+    if (linger_ms < 0 || linger_ms > 1000) {
+        snprintf(err, errlen, "kafka: linger %d ms outside 0..1000", linger_ms);
+        return NULL;
+    }
+    return consumer_start(brokers, group, topics, ntopics, max_batch, linger_ms, NULL, fn, ctx, err, errlen);
 }
 
 void sg_consumer_request_stop(sg_consumer *c)

@@ -14,7 +14,8 @@ static void base_env(void)
     static const char *const all[] = {"SG_HTTP_PORT", "SG_HTTP_BIND", "SG_HTTP_THREADS", "SG_PG_SCHEMA",
                                       "SG_PG_POOL_SIZE", "SG_MIGRATIONS_DIR", "SG_TOPIC_PREFIX",
                                       "SG_LOG_LEVEL", "SG_API_KEYS", "SG_KAFKA_PROPERTIES",
-                                      "SG_METRICS_REFRESH_S", "SG_OUTBOX_LINGER_MS"};
+                                      "SG_METRICS_REFRESH_S", "SG_OUTBOX_LINGER_MS",
+                                      "SG_CONSUMER_LINGER_MS", "SG_CONSUMER_THREADS"};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         unsetenv(all[i]);
     setenv("SG_PG_DSN", "host=127.0.0.1 dbname=sg", 1);
@@ -56,7 +57,22 @@ Test(config, defaults)
     cr_assert_str_eq(cfg.kafka_properties, "");
     cr_assert_eq(cfg.metrics_refresh_s, 15);
     cr_assert_eq(cfg.outbox_linger_ms, 40);
+    cr_assert_eq(cfg.consumer_linger_ms, 0);
     sg_config_free(&cfg);
+}
+
+Test(config, consumer_linger)
+{
+    sg_config cfg;
+    char err[256] = "";
+    setenv("SG_CONSUMER_LINGER_MS", "25", 1);
+    cr_assert_eq(sg_config_load(&cfg, "report", 8081, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(cfg.consumer_linger_ms, 25);
+    sg_config_free(&cfg);
+    setenv("SG_CONSUMER_LINGER_MS", "1001", 1);
+    expect_error("SG_CONSUMER_LINGER_MS");
+    setenv("SG_CONSUMER_LINGER_MS", "-1", 1);
+    expect_error("SG_CONSUMER_LINGER_MS");
 }
 
 Test(config, outbox_linger)

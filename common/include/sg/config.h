@@ -31,6 +31,7 @@ typedef struct sg_config {
     int pg_pool_size;
     int consumer_threads; /* consumer instances per subscribed topic */
     int consumer_batch;   /* most events per consumer transaction */
+    int consumer_linger_ms; /* a batch also waits this long after its first event for more */
     int outbox_linger_ms; /* the relay's pause after a scan that found rows */
     char *migrations_dir; /* owned */
     char *kafka_brokers;  /* owned */

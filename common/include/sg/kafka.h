@@ -75,11 +75,13 @@ typedef struct sg_consumer sg_consumer;
 sg_consumer *sg_consumer_start(const char *brokers, const char *group, const char *const *topics, size_t ntopics,
                                sg_consume_fn fn, void *ctx, char *err, size_t errlen);
 /* As sg_consumer_start, but hands the handler every message already
- * fetched, up to max_batch (1..1024) at a time: one when the topic is quiet
- * (nothing waits for a batch to fill), more under a backlog. */
+ * fetched, up to max_batch (1..1024) at a time: one when the topic is quiet,
+ * more under a backlog. With linger_ms (0..1000; only when max_batch > 1) a
+ * batch also takes the messages that arrive within linger_ms of its first:
+ * fewer, larger transactions for that much more latency per event. */
 sg_consumer *sg_consumer_start_batch(const char *brokers, const char *group, const char *const *topics,
-                                     size_t ntopics, int max_batch, sg_consume_batch_fn fn, void *ctx, char *err,
-                                     size_t errlen);
+                                     size_t ntopics, int max_batch, int linger_ms, sg_consume_batch_fn fn, void *ctx,
+                                     char *err, size_t errlen);
 /* Asks the thread to finish the event in hand, commit the stored offsets
  * and leave the group, without waiting. Calling it on every consumer of a
  * service before sg_consumer_stop lets them leave concurrently. */

@@ -715,7 +715,7 @@ Test(outbox, batch_consumer_handles_a_backlog_exactly_once_in_order)
     sg_topic(topic, sizeof topic, prefix, TOPIC);
     snprintf(group, sizeof group, "%sbatch", prefix);
     const char *topics[] = {topic};
-    sg_consumer *k = sg_consumer_start_batch(brokers, group, topics, 1, 32, consume_batch, &b, err, sizeof err);
+    sg_consumer *k = sg_consumer_start_batch(brokers, group, topics, 1, 32, 0, consume_batch, &b, err, sizeof err);
     cr_assert_not_null(k, "%s", err);
     end = now_ms() + 90000;
     while (now_ms() < end && scalar("SELECT count(DISTINCT event_id) FROM handled_tx h JOIN inbox USING (event_id)") < N)
@@ -780,4 +780,62 @@ Test(outbox, inbox_batch_apply_hook_replaces_the_handler)
     cr_expect_eq(scalar("SELECT count(*) FROM handled_tx WHERE key = 'apply'"), 0);
     cr_expect_eq(scalar("SELECT count(*) FROM handled_tx WHERE key = 'k'"), 5);
     cr_expect_eq(scalar("SELECT count(DISTINCT txid) FROM handled_tx"), 5);
+}
+
+/* Takes of a lingering consumer: the events of each take. */
+typedef struct linger_ctx {
+    atomic_int takes, seen;
+    atomic_int largest;
+} linger_ctx;
+
+static size_t count_take(const sg_kafka_msg *msgs, size_t n, void *arg)
+{
+    (void)msgs;
+    linger_ctx *l = arg;
+    atomic_fetch_add(&l->takes, 1);
+    atomic_fetch_add(&l->seen, (int)n);
+    if ((int)n > atomic_load(&l->largest))
+        atomic_store(&l->largest, (int)n);
+    return n;
+}
+
+/* SG_CONSUMER_LINGER_MS: a batch waits after its first event for those
+ * that follow within the linger. One event is published, and three more a
+ * moment later (well inside the 1 s linger): the consumer, already reading
+ * the topic, hands the four over in one take. */
+Test(outbox, lingering_batch_consumer_takes_what_follows_its_first_event)
+{
+    char err[512], topic[128], group[64];
+    linger_ctx l = {0};
+    sg_topic(topic, sizeof topic, prefix, TOPIC);
+    snprintf(group, sizeof group, "%slinger", prefix);
+    const char *topics[] = {topic};
+    sg_outbox_relay *r = sg_outbox_relay_start(dsn, schema, brokers, prefix, err, sizeof err);
+    cr_assert_not_null(r, "%s", err);
+    sg_consumer *k = sg_consumer_start_batch(brokers, group, topics, 1, 32, 1000, count_take, &l, err, sizeof err);
+    cr_assert_not_null(k, "%s", err);
+    /* A first event, consumed on its own, shows the consumer has its partitions. */
+    write_ctx w = {0, 1};
+    cr_assert_eq(sg_pg_tx(pool, SG_TX_READ_COMMITTED, write_events, &w), SG_OK);
+    long long end = now_ms() + 60000;
+    while (now_ms() < end && atomic_load(&l.seen) < 1)
+        usleep(20000);
+    cr_assert_eq(atomic_load(&l.seen), 1);
+    usleep(1500 * 1000); /* past that take's linger */
+    int takes0 = atomic_load(&l.takes);
+
+    w = (write_ctx){1, 1};
+    cr_assert_eq(sg_pg_tx(pool, SG_TX_READ_COMMITTED, write_events, &w), SG_OK);
+    usleep(150 * 1000); /* it reaches the consumer, which lingers */
+    w = (write_ctx){2, 3};
+    cr_assert_eq(sg_pg_tx(pool, SG_TX_READ_COMMITTED, write_events, &w), SG_OK);
+    end = now_ms() + 60000;
+    while (now_ms() < end && atomic_load(&l.seen) < 5)
+        usleep(20000);
+    sg_consumer_stop(k);
+    sg_outbox_relay_stop(r);
+    cr_expect_eq(atomic_load(&l.seen), 5);
+    cr_expect_eq(atomic_load(&l.takes) - takes0, 1, "the four events came in %d takes",
+                 atomic_load(&l.takes) - takes0);
+    cr_expect_eq(atomic_load(&l.largest), 4);
 }
