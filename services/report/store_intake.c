@@ -88,10 +88,12 @@ static const char join_sql[] =
     "   AND v.version = cases.rule_version) * interval '1 second' >= clock_timestamp())) FOR UPDATE";
 
 /* Finds the case that judges the report (joined, see join_sql) or opens
- * one, with this report counted in (a rule takes at least one report per
- * case, and the owner is the report's). Sets judge_id (the case that judges it and that the response names)
- * and file_id (the case the report is filed on: the appealed case when the
- * judge is an appeal, whose reports an appeal judges) and *opened. */
+ * one. A case it opens counts this report in at its INSERT, so admit_report
+ * is for joined cases only: a rule takes at least one report per case, and
+ * the owner is the report's. Sets judge_id (the case that judges it and
+ * that the response names) and file_id (the case the report is filed on:
+ * the appealed case when the judge is an appeal, whose reports an appeal
+ * judges) and *opened. */
 static int open_or_join(sg_pg *c, const rp_intake *io, const char *rule_version, char judge_id[37],
                         char file_id[37], int *opened)
 {

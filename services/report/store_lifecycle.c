@@ -73,8 +73,10 @@ int rp_case_lock_joined(sg_pg *c, const char *sql, int n, const char *const *par
 
 int rp_case_lock(sg_pg *c, const char *case_id, int skip_locked, rp_case_row *out)
 {
-    return rp_case_lock_joined(c, skip_locked ? CASE_LOCK_SQL("FOR UPDATE OF c SKIP LOCKED") : CASE_LOCK_SQL("FOR UPDATE OF c"),
-                     1, SG_P(case_id), out, NULL);
+    return rp_case_lock_joined(c,
+                               skip_locked ? CASE_LOCK_SQL("FOR UPDATE OF c SKIP LOCKED")
+                                           : CASE_LOCK_SQL("FOR UPDATE OF c"),
+                               1, SG_P(case_id), out, NULL);
 }
 
 int rp_case_read_new(sg_pg *c, const char *case_id, rp_case_row *out)

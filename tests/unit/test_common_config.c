@@ -1,4 +1,5 @@
 #include <criterion/criterion.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,32 +62,30 @@ Test(config, defaults)
     sg_config_free(&cfg);
 }
 
-Test(config, consumer_linger)
+/* A linger setting (0..1000 ms): `ok` is taken into *field, 1001 and -1 are
+ * refused with a message naming the variable. */
+static void expect_linger_range(const char *var, const char *ok, size_t field)
 {
     sg_config cfg;
     char err[256] = "";
-    setenv("SG_CONSUMER_LINGER_MS", "25", 1);
+    setenv(var, ok, 1);
     cr_assert_eq(sg_config_load(&cfg, "report", 8081, err, sizeof err), 0, "%s", err);
-    cr_expect_eq(cfg.consumer_linger_ms, 25);
+    cr_expect_eq(*(const int *)((const char *)&cfg + field), atoi(ok));
     sg_config_free(&cfg);
-    setenv("SG_CONSUMER_LINGER_MS", "1001", 1);
-    expect_error("SG_CONSUMER_LINGER_MS");
-    setenv("SG_CONSUMER_LINGER_MS", "-1", 1);
-    expect_error("SG_CONSUMER_LINGER_MS");
+    setenv(var, "1001", 1);
+    expect_error(var);
+    setenv(var, "-1", 1);
+    expect_error(var);
+}
+
+Test(config, consumer_linger)
+{
+    expect_linger_range("SG_CONSUMER_LINGER_MS", "25", offsetof(sg_config, consumer_linger_ms));
 }
 
 Test(config, outbox_linger)
 {
-    sg_config cfg;
-    char err[256] = "";
-    setenv("SG_OUTBOX_LINGER_MS", "0", 1);
-    cr_assert_eq(sg_config_load(&cfg, "report", 8081, err, sizeof err), 0, "%s", err);
-    cr_expect_eq(cfg.outbox_linger_ms, 0);
-    sg_config_free(&cfg);
-    setenv("SG_OUTBOX_LINGER_MS", "1001", 1);
-    expect_error("SG_OUTBOX_LINGER_MS");
-    setenv("SG_OUTBOX_LINGER_MS", "-1", 1);
-    expect_error("SG_OUTBOX_LINGER_MS");
+    expect_linger_range("SG_OUTBOX_LINGER_MS", "0", offsetof(sg_config, outbox_linger_ms));
 }
 
 Test(config, overrides)

@@ -5,7 +5,9 @@
  *   SG_HTTP_THREADS (8), SG_PG_DSN (required), SG_PG_SCHEMA (service name),
  *   SG_PG_POOL_SIZE (8), SG_CONSUMER_THREADS (4: consumers per topic in one
  *   group, so partitions are handled in parallel), SG_CONSUMER_BATCH (64: most
- *   events a consumer handles in one transaction), SG_MIGRATIONS_DIR (sql/<service>),
+ *   events a consumer handles in one transaction), SG_CONSUMER_LINGER_MS (0: how
+ *   long a batch waits after its first event for more), SG_OUTBOX_LINGER_MS
+ *   (40: the relay's pause after a scan that found rows), SG_MIGRATIONS_DIR (sql/<service>),
  *   SG_KAFKA_BROKERS (required), SG_TOPIC_PREFIX (""), SG_REDIS_URL (required),
  *   SG_JWT_SECRET (required, >= 16 bytes), SG_API_KEYS ("name:key,..."),
  *   SG_LOG_LEVEL (info), SG_KAFKA_PROPERTIES ("": librdkafka properties,
