@@ -262,6 +262,14 @@ static const struct common_migration {
      "        PERFORM pg_notify(p_channel, '');\n"
      "    END IF;\n"
      "END $$;\n"},
+    /* outbox_unpublished indexed what outbox_pkey already orders since the
+     * relay deletes what it published instead of marking it: every row is
+     * unpublished while it exists, bar the marks of releases before that,
+     * which the scan's filter skips. One index entry less per event (a
+     * WAL record and a page write each); the relay's scan walks outbox_pkey
+     * (sg_outbox_relay: no sequential scan either). */
+    {SG_COMMON_VERSION_BASE + 5, "100005_common_outbox_unpublished_dropped.sql",
+     "DROP INDEX IF EXISTS outbox_unpublished;\n"},
 };
 
 /* Runs one script and records it, in one transaction. Scripts go through
