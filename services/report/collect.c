@@ -1,5 +1,5 @@
 /* The report service's metrics collectors: cases by status (cached), the
- * intake's group commit (live). */
+ * group commits of intake and votes (live). */
 #include <stdio.h>
 #include "lifecycle.h"
 #include "sg/log.h"
@@ -23,8 +23,9 @@ void rp_collect(FILE *out, void *svc)
 void rp_intake_collect_live(FILE *out, void *svc)
 {
     rp_svc *s = svc;
-    sg_pg_group_stats st;
+    sg_pg_group_stats st, vt;
     sg_pg_group_stats_get(s->intake, &st);
+    sg_pg_group_stats_get(s->votes, &vt);
     fprintf(out,
             "# HELP sg_intake_groups_total Intake transactions, each committing one or more reports "
             "(SG_INTAKE_GROUP).\n# TYPE sg_intake_groups_total counter\nsg_intake_groups_total %llu\n"
@@ -34,4 +35,12 @@ void rp_intake_collect_live(FILE *out, void *svc)
             "# HELP sg_intake_alone_total Report intakes run again in a transaction of their own (a retry, "
             "or a group that could not commit).\n# TYPE sg_intake_alone_total counter\nsg_intake_alone_total %llu\n",
             st.groups, st.items, st.alone);
+    fprintf(out,
+            "# HELP sg_vote_groups_total Vote transactions, each committing one or more votes "
+            "(SG_VOTE_GROUP).\n# TYPE sg_vote_groups_total counter\nsg_vote_groups_total %llu\n"
+            "# HELP sg_vote_votes_total Votes run in those transactions (votes per transaction: this / "
+            "sg_vote_groups_total).\n# TYPE sg_vote_votes_total counter\nsg_vote_votes_total %llu\n"
+            "# HELP sg_vote_alone_total Votes run again in a transaction of their own (a retry, or a group "
+            "that could not commit).\n# TYPE sg_vote_alone_total counter\nsg_vote_alone_total %llu\n",
+            vt.groups, vt.items, vt.alone);
 }

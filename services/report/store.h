@@ -132,10 +132,11 @@ int rp_store_audit_cases_list(sg_pg_pool *p, const char *status, int limit, long
 /* ---- ballots ---- */
 
 /* Records the reviewer's vote and decides the case when a side reaches
- * votes_to_decide. RP_NOT_FOUND: no case; RP_FORBIDDEN: not on the panel;
- * RP_CONFLICT: already voted, ballot closed or case closed. *out = the
- * ballot. */
-int rp_store_vote(sg_pg_pool *p, const char *case_id, const char *reviewer, rp_verdict v, const char *comment,
+ * votes_to_decide, in a transaction it may share with concurrent votes (g:
+ * SG_VOTE_GROUP; answered after that transaction's COMMIT). RP_NOT_FOUND:
+ * no case; RP_FORBIDDEN: not on the panel; RP_CONFLICT: already voted,
+ * ballot closed or case closed. *out = the ballot. */
+int rp_store_vote(sg_pg_group *g, const char *case_id, const char *reviewer, rp_verdict v, const char *comment,
                   const char *tp, json_t **out, rp_detail *d);
 /* The reviewer steps away; a substitute is requested. reason (may be NULL)
  * goes to the audit entry. */

@@ -139,11 +139,13 @@ static int vote_tx(sg_pg *c, void *arg)
     return SG_OK;
 }
 
-int rp_store_vote(sg_pg_pool *p, const char *case_id, const char *reviewer, rp_verdict v, const char *comment,
+int rp_store_vote(sg_pg_group *g, const char *case_id, const char *reviewer, rp_verdict v, const char *comment,
                   const char *tp, json_t **out, rp_detail *d)
 {
     ballot_ctx x = {case_id, NULL, reviewer, comment, tp, v, NULL, d};
-    int rc = sg_pg_tx(p, SG_TX_READ_COMMITTED, vote_tx, &x);
+    /* The case row is the first (and only shared) row a vote locks: a
+     * group runs its votes in case order (sg/pg_group.h). */
+    int rc = sg_pg_group_tx(g, case_id, vote_tx, &x);
     if (rc != SG_OK) {
         json_decref(x.out);
         x.out = NULL;

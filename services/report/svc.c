@@ -10,6 +10,25 @@
 #include "sg/log.h"
 #include "store.h"
 
+/* A group committer from SG_<x>_GROUP (bodies per transaction, 1..max_items)
+ * and SG_<x>_GROUPS (transactions in flight, 1..64, at most the pool's
+ * connections, which the consumers and timers share). */
+static int group_from_env(sg_app *app, const char *items_var, long def_items, long max_items, const char *groups_var,
+                          long *items, sg_pg_group **out, char *err, size_t errlen)
+{
+    long max_groups = 2;
+    if (sg_env_long(items_var, def_items, 1, max_items, items, err, errlen) ||
+        sg_env_long(groups_var, 2, 1, 64, &max_groups, err, errlen))
+        return -1;
+    if (max_groups > app->cfg.pg_pool_size)
+        max_groups = app->cfg.pg_pool_size;
+    if (!(*out = sg_pg_group_create(app->pg, (int)*items, (int)max_groups))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
 void *rp_svc_init(sg_app *app, char *err, size_t errlen)
 {
     rp_svc *s = calloc(1, sizeof *s);
@@ -25,24 +44,20 @@ void *rp_svc_init(sg_app *app, char *err, size_t errlen)
         sg_env_long("SG_CALLBACK_WORKERS", RP_CALLBACK_WORKERS_DEFAULT, RP_CALLBACK_WORKERS_MIN,
                     RP_CALLBACK_WORKERS_MAX, &s->callback_workers, err, errlen) ||
 
-        sg_env_long("SG_SHORTFALL_RETRY_BASE_S", 30, 1, 600, &s->shortfall_retry_base_s, err, errlen) ||
-        sg_env_long("SG_INTAKE_GROUP", RP_INTAKE_GROUP_DEFAULT, 1, RP_INTAKE_GROUP_MAX, &s->intake_group, err,
-                    errlen))
+        sg_env_long("SG_SHORTFALL_RETRY_BASE_S", 30, 1, 600, &s->shortfall_retry_base_s, err, errlen))
         goto fail;
-    /* Off by default (SG_INTAKE_GROUP=1): on the bench machine a group's
-     * reports run one after another on one connection while a commit costs
-     * little (local disk), so groups lost more parallelism than they saved
-     * in commits (bench/README.md, "Group commit of intake"). It pays where a commit
-     * waits for a slow flush or a synchronous standby. SG_INTAKE_GROUPS
-     * groups in flight at once; each takes a pool connection the consumers
-     * and timers share with intake. */
-    long max_groups = 2;
-    if (sg_env_long("SG_INTAKE_GROUPS", 2, 1, 64, &max_groups, err, errlen))
+    /* Intake off by default (SG_INTAKE_GROUP=1): on the bench machine a
+     * group's reports run one after another on one connection while a
+     * commit costs little (local disk), so groups lost more parallelism than
+     * they saved in commits (bench/README.md, "Group commit of intake"). It
+     * pays where a commit waits for a slow flush or a synchronous standby.
+     * Votes: see RP_VOTE_GROUP_DEFAULT. */
+    if (group_from_env(app, "SG_INTAKE_GROUP", RP_INTAKE_GROUP_DEFAULT, RP_INTAKE_GROUP_MAX, "SG_INTAKE_GROUPS",
+                       &s->intake_group, &s->intake, err, errlen) ||
+        group_from_env(app, "SG_VOTE_GROUP", RP_VOTE_GROUP_DEFAULT, RP_VOTE_GROUP_MAX, "SG_VOTE_GROUPS",
+                       &s->vote_group, &s->votes, err, errlen))
         goto fail;
-    if (max_groups > app->cfg.pg_pool_size)
-        max_groups = app->cfg.pg_pool_size;
-    if (!(s->intake = sg_pg_group_create(app->pg, (int)s->intake_group, (int)max_groups)) ||
-        sg_metrics_add_collector(app->metrics, rp_intake_collect_live, s)) {
+    if (sg_metrics_add_collector(app->metrics, rp_intake_collect_live, s)) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -100,6 +115,7 @@ void *rp_svc_init(sg_app *app, char *err, size_t errlen)
     return s;
 fail:
     sg_pg_group_free(s->intake);
+    sg_pg_group_free(s->votes);
     sg_allowlist_free(s->callback_allow);
     free(s->cb_hosts);
     rp_push_stats_free(s->push_stats);
@@ -123,6 +139,7 @@ void rp_svc_fini(void *svc)
     sg_allowlist_free(s->callback_allow);
     rp_push_stats_free(s->push_stats);
     sg_pg_group_free(s->intake);
+    sg_pg_group_free(s->votes);
     free(s->push_url);
     free(s->push_secret);
     free(s->callback_secret);
