@@ -14,11 +14,11 @@
  * and SG_<x>_GROUPS (transactions in flight, 1..64, at most the pool's
  * connections, which the consumers and timers share). */
 static int group_from_env(sg_app *app, const char *items_var, long def_items, long max_items, const char *groups_var,
-                          long *items, sg_pg_group **out, char *err, size_t errlen)
+                          long def_groups, long *items, sg_pg_group **out, char *err, size_t errlen)
 {
-    long max_groups = 2;
+    long max_groups = def_groups;
     if (sg_env_long(items_var, def_items, 1, max_items, items, err, errlen) ||
-        sg_env_long(groups_var, 2, 1, 64, &max_groups, err, errlen))
+        sg_env_long(groups_var, def_groups, 1, 64, &max_groups, err, errlen))
         return -1;
     if (max_groups > app->cfg.pg_pool_size)
         max_groups = app->cfg.pg_pool_size;
@@ -52,10 +52,10 @@ void *rp_svc_init(sg_app *app, char *err, size_t errlen)
      * they saved in commits (bench/README.md, "Group commit of intake"). It
      * pays where a commit waits for a slow flush or a synchronous standby.
      * Votes: see RP_VOTE_GROUP_DEFAULT. */
-    if (group_from_env(app, "SG_INTAKE_GROUP", RP_INTAKE_GROUP_DEFAULT, RP_INTAKE_GROUP_MAX, "SG_INTAKE_GROUPS",
+    if (group_from_env(app, "SG_INTAKE_GROUP", RP_INTAKE_GROUP_DEFAULT, RP_INTAKE_GROUP_MAX, "SG_INTAKE_GROUPS", 2,
                        &s->intake_group, &s->intake, err, errlen) ||
         group_from_env(app, "SG_VOTE_GROUP", RP_VOTE_GROUP_DEFAULT, RP_VOTE_GROUP_MAX, "SG_VOTE_GROUPS",
-                       &s->vote_group, &s->votes, err, errlen))
+                       RP_VOTE_GROUPS_DEFAULT, &s->vote_group, &s->votes, err, errlen))
         goto fail;
     if (sg_metrics_add_collector(app->metrics, rp_intake_collect_live, s)) {
         snprintf(err, errlen, "out of memory");
