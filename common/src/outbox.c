@@ -387,10 +387,10 @@ static int end_silent_leader(sg_outbox_relay *r, PGconn *conn)
 /* Marks ids (a Postgres array literal) published by deleting them. An
  * UPDATE of published_at copies the whole row (payload included) and
  * inserts entries into its indexes (published_at was in the predicate of
- * outbox_unpublished, an index of releases before 100005); a DELETE writes one small WAL record per row (the UPDATE
- * was 12 % of the WAL written under load in a bench profile). Rows an older
- * release marked (published_at set) are removed an hour after by
- * cleanup_published. */
+ * outbox_unpublished, an index of releases before 100005); a DELETE writes
+ * one small WAL record per row (the UPDATE was 12 % of the WAL written under
+ * load in a bench profile). Rows an older release marked (published_at set)
+ * are removed an hour after by cleanup_published. */
 static int mark_published(sg_outbox_relay *r, PGconn *conn, const char *ids)
 {
     const char *params[] = {ids};

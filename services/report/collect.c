@@ -20,7 +20,7 @@ void rp_collect(FILE *out, void *svc)
     rp_push_collect_counts(out, s);
 }
 
-void rp_intake_collect_live(FILE *out, void *svc)
+void rp_groups_collect_live(FILE *out, void *svc)
 {
     rp_svc *s = svc;
     sg_pg_group_stats st, vt;

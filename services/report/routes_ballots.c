@@ -26,7 +26,7 @@ void rp_h_vote(sg_req *req, void *ctx)
         return;
     }
     rc = rp_store_vote(s->votes, id, sg_req_principal(req)->id, v, sg_json_str(body, "comment"),
-                    sg_req_traceparent(req), &out, &d);
+                       sg_req_traceparent(req), &out, &d);
     if (rc != SG_OK) {
         rp_reply_store_error(req, rc, &d, "case");
         return;

@@ -57,7 +57,7 @@ void *rp_svc_init(sg_app *app, char *err, size_t errlen)
         group_from_env(app, "SG_VOTE_GROUP", RP_VOTE_GROUP_DEFAULT, RP_VOTE_GROUP_MAX, "SG_VOTE_GROUPS",
                        RP_VOTE_GROUPS_DEFAULT, &s->vote_group, &s->votes, err, errlen))
         goto fail;
-    if (sg_metrics_add_collector(app->metrics, rp_intake_collect_live, s)) {
+    if (sg_metrics_add_collector(app->metrics, rp_groups_collect_live, s)) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }

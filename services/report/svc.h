@@ -91,7 +91,7 @@ void rp_svc_fini(void *svc);
 void rp_collect(FILE *out, void *svc);
 /* collect.c: a plain collector (in-process values; ctx = the rp_svc): the
  * group-commit counters of intake and votes. */
-void rp_intake_collect_live(FILE *out, void *svc);
+void rp_groups_collect_live(FILE *out, void *svc);
 
 /* Most notifications one dispatcher pass claims (SG_PUSH_BATCH's bound). */
 #define RP_PUSH_MAX_BATCH 64
