@@ -7,6 +7,7 @@ intervals for the fatigue check)."""
 import collections
 import concurrent.futures as cf
 import random
+import re
 import time
 
 import pytest
@@ -509,8 +510,10 @@ def test_load_500_reports_50_targets(stack):
                 reports[b["report_id"]] = (t, reporter)
                 case_ids.add(b["case_id"])
             elif getattr(r, "status_code", None) == 409 and "already voted" in r.json().get("detail", ""):
-                # A juror who voted on the open case cannot report it as well.
-                voted_refused.append((r.json()["detail"].split()[-1], reporter))
+                # A juror who voted on the open case cannot report it as well ("reporter … has already
+                # voted on case <id> as a panelist").
+                m = re.search(r"on case (\S+)", r.json()["detail"])
+                voted_refused.append((m.group(1) if m else r.json()["detail"], reporter))
         t_posted = time.time()
         assert statuses[201] + statuses[200] + len(voted_refused) == N and statuses[200] <= retried, \
             (f"report: POST /v1/reports final statuses {dict(statuses)} ({retried} retried with their "
