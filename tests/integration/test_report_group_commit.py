@@ -35,16 +35,6 @@ def uid(prefix):
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
-def intake_counters(svc):
-    text = sgtest.metrics_when(svc, lambda t: "sg_intake_groups_total" in t)
-    vals = {}
-    for line in text.splitlines():
-        if line.startswith("sg_intake_"):
-            name, v = line.split()
-            vals[name] = int(float(v))
-    return vals["sg_intake_groups_total"], vals["sg_intake_reports_total"]
-
-
 def test_concurrent_reports_each_with_its_own_outcome(svc):
     shared, owner = uid("comment"), uid("owner")
     twice = uid("rep")
@@ -59,7 +49,7 @@ def test_concurrent_reports_each_with_its_own_outcome(svc):
                 "reporter_id": twice, "reason": "abuse"}] * 2
     bodies += [{"report_type": "no_rule_type", "target_id": uid("comment"), "target_owner_id": uid("owner"),
                 "reporter_id": uid("rep"), "reason": "abuse"}]
-    groups0, items0 = intake_counters(svc)
+    groups0, items0 = sgtest.group_commit_counters(svc, "intake")
     barrier = threading.Barrier(len(bodies))
 
     def one(body):
@@ -106,7 +96,7 @@ def test_concurrent_reports_each_with_its_own_outcome(svc):
                            "GROUP BY 1", (cases,)).fetchall()
         assert dict(panels) == {cid: 1 for cid in cases}, "one panel request per case, none doubled"
 
-    groups, items = intake_counters(svc)
+    groups, items = sgtest.group_commit_counters(svc, "intake")
     print(f"SG_INTAKE_GROUP={svc.extra['SG_INTAKE_GROUP']}: {items - items0} reports in {groups - groups0} "
           "transactions")
     assert items - items0 >= 43, "every intake went through the group committer"

@@ -35,16 +35,6 @@ def w(svc):
     r.close()
 
 
-def vote_counters(svc):
-    text = sgtest.metrics_when(svc, lambda t: "sg_vote_groups_total" in t)
-    vals = {}
-    for line in text.splitlines():
-        if line.startswith("sg_vote_"):
-            name, v = line.split()
-            vals[name] = int(float(v))
-    return vals["sg_vote_groups_total"], vals["sg_vote_votes_total"]
-
-
 def test_concurrent_votes_each_with_its_own_outcome(w):
     svc = w.svc
     rt = w.rule(panel_size=3, votes_to_decide=2)
@@ -55,7 +45,7 @@ def test_concurrent_votes_each_with_its_own_outcome(w):
     stranger = uid("stranger")
     jobs = [(rep["case_id"], rev) for rep, revs in panels for rev in revs]
     jobs += [(panels[0][0]["case_id"], panels[0][1][0]), (panels[1][0]["case_id"], stranger)]
-    groups0, items0 = vote_counters(svc)
+    groups0, items0 = sgtest.group_commit_counters(svc, "vote")
     barrier = threading.Barrier(len(jobs))
 
     def one(job):
@@ -98,7 +88,7 @@ def test_concurrent_votes_each_with_its_own_outcome(w):
                                "WHERE case_id = ANY(%s::uuid[]) GROUP BY 1", (cases,)).fetchall())
     assert audit == {cid: 2 for cid in cases}, "the refused votes' audit entries were rolled back with them"
 
-    groups, items = vote_counters(svc)
+    groups, items = sgtest.group_commit_counters(svc, "vote")
     print(f"SG_VOTE_GROUP={svc.extra['SG_VOTE_GROUP']}: {items - items0} votes in {groups - groups0} transactions")
     assert items - items0 >= len(jobs), "every vote went through the group committer"
     if svc.extra["SG_VOTE_GROUP"] == "1":

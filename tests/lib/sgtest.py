@@ -324,5 +324,21 @@ def metrics_when(svc, pred, timeout=10):
         time.sleep(0.2)
 
 
+def group_commit_counters(svc, name):
+    """(transactions, requests) of one of the report's group committers from /metrics:
+    sg_<name>_groups_total and the other sg_<name>_*_total that is not alone (name
+    "intake": reports; "vote": votes)."""
+    text = metrics_when(svc, lambda t: f"sg_{name}_groups_total" in t)
+    vals = {}
+    for line in text.splitlines():
+        if line.startswith(f"sg_{name}_"):
+            key, v = line.split()
+            vals[key] = int(float(v))
+    groups = vals.pop(f"sg_{name}_groups_total")
+    vals.pop(f"sg_{name}_alone_total", None)
+    (items,) = vals.values()
+    return groups, items
+
+
 def devstack(*args):
     subprocess.run([os.path.join(ROOT, "scripts", "devstack"), *args], check=True, cwd=ROOT)
