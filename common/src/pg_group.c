@@ -72,17 +72,22 @@ static void set_log_context(const struct item *it)
     sg_log_set_context(it->request_id[0] ? it->request_id : NULL, it->traceparent[0] ? it->traceparent : NULL);
 }
 
-/* The group's transaction body: each item between SAVEPOINT and RELEASE, a
- * failed one rolled back to its savepoint with its deferred rows. Returns
- * SG_OK to commit whatever items succeeded (each item's code is in its rc),
- * anything else when the group as a whole cannot commit. */
+/* The group's transaction body: each item after a SAVEPOINT of its own, a
+ * failed one rolled back to it with its deferred rows. One round trip per
+ * item: a succeeded item's RELEASE goes in the string of the next item's
+ * SAVEPOINT, and the last one's is left to COMMIT (which ends every open
+ * savepoint). Returns SG_OK to commit whatever items succeeded (each item's
+ * code is in its rc), anything else when the group as a whole cannot
+ * commit. */
 static int group_body(sg_pg *c, void *arg)
 {
+    int open = 0; /* the item before succeeded: its savepoint is still open */
     for (struct item *it = arg; it; it = it->next) {
         sg_pg_defer_pos pos;
-        int rc = sg_pg_simple_exec(c, "SAVEPOINT sg_item");
+        int rc = sg_pg_simple_exec(c, open ? "RELEASE SAVEPOINT sg_item; SAVEPOINT sg_item" : "SAVEPOINT sg_item");
         if (rc != SG_OK)
             return rc;
+        open = 0;
         sg_pg_defer_mark(c, &pos);
         set_log_context(it);
         rc = it->fn(c, it->ctx);
@@ -94,12 +99,11 @@ static int group_body(sg_pg *c, void *arg)
             return SG_ERR_DB; /* the items before it are gone too */
         it->rc = rc;
         if (rc == SG_OK) {
-            rc = sg_pg_simple_exec(c, "RELEASE SAVEPOINT sg_item");
-        } else {
-            sg_pg_defer_rollback(c, &pos);
-            rc = sg_pg_simple_exec(c, "ROLLBACK TO SAVEPOINT sg_item; RELEASE SAVEPOINT sg_item");
+            open = 1;
+            continue;
         }
-        if (rc != SG_OK)
+        sg_pg_defer_rollback(c, &pos);
+        if ((rc = sg_pg_simple_exec(c, "ROLLBACK TO SAVEPOINT sg_item; RELEASE SAVEPOINT sg_item")) != SG_OK)
             return rc;
     }
     return SG_OK;

@@ -20,14 +20,9 @@ EVIDENCE = {"screenshot": "https://img.example/1.png", "text": "buy followers ch
 
 @pytest.fixture(scope="module")
 def svc():
-    run = sgtest.run_id()
-    create_topics(f"t{run}.", ("sg.panel.assigned", "sg.reviewer.status_changed"))
-    s = sgtest.Service("report", run, env={"SG_CALLBACK_MAX_BACKOFF_S": "1", "SG_CALLBACK_MAX_ATTEMPTS": "5"})
-    s.start()
-    yield s
-    rc = s.stop()
-    s.drop_schema()
-    assert rc == 0, f"report exited with {rc}; log {s.logpath}"
+    with sgtest.running("report", env={"SG_CALLBACK_MAX_BACKOFF_S": "1", "SG_CALLBACK_MAX_ATTEMPTS": "5"},
+                        topics=("sg.panel.assigned", "sg.reviewer.status_changed")) as s:
+        yield s
 
 
 @pytest.fixture(scope="module")

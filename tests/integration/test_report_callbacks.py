@@ -11,41 +11,31 @@ import pytest
 import requests
 
 import sgtest
-from callback_receiver import CallbackReceiver, create_topics, parse, verify_signature
+from callback_receiver import CallbackReceiver, parse, verify_signature
 
 TOPICS = ("sg.panel.requested", "sg.panel.assigned", "sg.ballot.closed", "sg.case.decided", "sg.case.outcome")
 WORKERS = 4  # a host may hold 2 of them
 TIMEOUT_MS = 6000
 
 
-def start(env):
-    s = sgtest.Service("report", sgtest.run_id(), env=dict({
+def running(env):
+    return sgtest.running("report", env=dict({
         "SG_CALLBACK_MAX_BACKOFF_S": "1", "SG_CALLBACK_MAX_ATTEMPTS": "5", "SG_CALLBACK_WORKERS": str(WORKERS),
-        "SG_CALLBACK_TIMEOUT_MS": str(TIMEOUT_MS)}, **env))
-    create_topics(s.prefix, TOPICS)
-    return s.start()
-
-
-def stop(s):
-    rc = s.stop()
-    s.drop_schema()
-    assert rc == 0, f"report exited with {rc}; log {s.logpath}"
+        "SG_CALLBACK_TIMEOUT_MS": str(TIMEOUT_MS)}, **env), topics=TOPICS)
 
 
 @pytest.fixture(scope="module")
 def svc():
-    s = start({})
-    yield s
-    stop(s)
+    with running({}) as s:
+        yield s
 
 
 @pytest.fixture(scope="module")
 def strict():
     """A report service whose allow-list does not hold this machine's names:
     localhost resolves into a blocked range."""
-    s = start({"SG_CALLBACK_ALLOW_HOSTS": "127.0.0.2"})
-    yield s
-    stop(s)
+    with running({"SG_CALLBACK_ALLOW_HOSTS": "127.0.0.2"}) as s:
+        yield s
 
 
 @pytest.fixture(scope="module")

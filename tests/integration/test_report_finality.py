@@ -5,7 +5,6 @@ are suspended, finality (window, appeal, ops) with sg.case.finalized, the
 decline reason and the cases of the people involved. As in
 test_report_lifecycle, the test plays the reviewer service."""
 import time
-import uuid
 
 import pytest
 
@@ -19,15 +18,10 @@ TOPICS = ("sg.panel.requested", "sg.ballot.closed", "sg.case.decided", "sg.case.
 
 @pytest.fixture(scope="module")
 def svc():
-    run = sgtest.run_id()
     # The consumed topics exist before the service subscribes.
-    create_topics(f"t{run}.", ("sg.panel.assigned", "sg.reviewer.status_changed"))
-    s = sgtest.Service("report", run, env={"SG_SHORTFALL_RETRY_BASE_S": "1"})
-    s.start()
-    yield s
-    rc = s.stop()
-    s.drop_schema()
-    assert rc == 0, f"report exited with {rc}; log {s.logpath}"
+    with sgtest.running("report", env={"SG_SHORTFALL_RETRY_BASE_S": "1"},
+                        topics=("sg.panel.assigned", "sg.reviewer.status_changed")) as s:
+        yield s
 
 
 @pytest.fixture(scope="module")

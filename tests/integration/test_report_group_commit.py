@@ -20,15 +20,10 @@ RULE = {"panel_size": 5, "votes_to_decide": 3, "ballot_timeout_s": 3600, "remind
 @pytest.fixture(scope="module", params=["8", "1"], ids=["group8", "group1"])
 def svc(request):
     # More HTTP threads than the default 8, so that requests queue for a group.
-    s = sgtest.Service("report", sgtest.run_id(),
-                       env={"SG_INTAKE_GROUP": request.param, "SG_HTTP_THREADS": "16"})
-    s.start()
-    r = s.put("/v1/voting-rules/comment", RULE, headers=sgtest.ops_auth())
-    assert r.status_code == 200, r.text
-    yield s
-    rc = s.stop()
-    s.drop_schema()
-    assert rc == 0, f"report exited with {rc}; log {s.logpath}"
+    with sgtest.running("report", env={"SG_INTAKE_GROUP": request.param, "SG_HTTP_THREADS": "16"}) as s:
+        r = s.put("/v1/voting-rules/comment", RULE, headers=sgtest.ops_auth())
+        assert r.status_code == 200, r.text
+        yield s
 
 
 def uid(prefix):

@@ -20,12 +20,8 @@ RATE = 10
 
 @pytest.fixture(scope="module")
 def svc():
-    s = sgtest.Service("report", sgtest.run_id(), env={"SG_REPORT_RATE_PER_MIN": str(RATE)})
-    s.start()
-    yield s
-    rc = s.stop()
-    s.drop_schema()
-    assert rc == 0, f"report exited with {rc}; log {s.logpath}"
+    with sgtest.running("report", env={"SG_REPORT_RATE_PER_MIN": str(RATE)}) as s:
+        yield s
 
 
 @pytest.fixture(scope="module")

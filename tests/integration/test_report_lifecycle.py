@@ -18,14 +18,9 @@ TOPICS = ("sg.panel.requested", "sg.ballot.closed", "sg.case.decided", "sg.notif
 
 @pytest.fixture(scope="module")
 def svc():
-    s = sgtest.Service("report", sgtest.run_id(), env={"SG_CALLBACK_MAX_BACKOFF_S": "2",
-                                                         "SG_CALLBACK_MAX_ATTEMPTS": "5",
-                                                         "SG_SHORTFALL_RETRY_BASE_S": "1"})
-    s.start()
-    yield s
-    rc = s.stop()
-    s.drop_schema()
-    assert rc == 0, f"report exited with {rc}; log {s.logpath}"
+    with sgtest.running("report", env={"SG_CALLBACK_MAX_BACKOFF_S": "2", "SG_CALLBACK_MAX_ATTEMPTS": "5",
+                                       "SG_SHORTFALL_RETRY_BASE_S": "1"}) as s:
+        yield s
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +167,7 @@ def test_five_seats_three_wins(w):
     assert by_rev[revs[4]]["status"] == "cancelled" and by_rev[revs[1]]["decision"] == "no_violation"
 
     decided = w.wait_events("sg.case.decided", cid)
-    closed = w.wait_events("sg.ballot.closed", cid, 5)
+    w.wait_events("sg.ballot.closed", cid, 5)
     w.wait_events("sg.notification.requested", cid, 2, lambda e: e["kind"] in ("report_outcome", "content_outcome"))
     w.drain(1.0)
     decided = w.events("sg.case.decided", cid)

@@ -31,12 +31,8 @@ def gw():
 
 @pytest.fixture(scope="module")
 def svc(gw):
-    s = sgtest.Service("report", sgtest.run_id(), env=push_env(gw))
-    s.start()
-    yield s
-    rc = s.stop()
-    s.drop_schema()
-    assert rc == 0, f"report exited with {rc}; log {s.logpath}"
+    with sgtest.running("report", env=push_env(gw)) as s:
+        yield s
 
 
 @pytest.fixture(scope="module")

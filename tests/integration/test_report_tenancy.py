@@ -10,7 +10,6 @@ import uuid
 import pytest
 
 import sgtest
-from callback_receiver import create_topics
 
 RATE = 4
 TOPICS = ("sg.panel.requested", "sg.panel.assigned", "sg.ballot.closed", "sg.case.decided", "sg.case.outcome")
@@ -22,14 +21,9 @@ MAX_EVENT = 256 * 1024
 
 @pytest.fixture(scope="module")
 def svc():
-    s = sgtest.Service("report", sgtest.run_id(), env={"SG_REPORT_RATE_PER_MIN": str(RATE),
-                                                         "SG_API_KEYS": API_KEYS})
-    create_topics(s.prefix, TOPICS)
-    s.start()
-    yield s
-    rc = s.stop()
-    s.drop_schema()
-    assert rc == 0, f"report exited with {rc}; log {s.logpath}"
+    with sgtest.running("report", env={"SG_REPORT_RATE_PER_MIN": str(RATE), "SG_API_KEYS": API_KEYS},
+                        topics=TOPICS) as s:
+        yield s
 
 
 @pytest.fixture(scope="module")

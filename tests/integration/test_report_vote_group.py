@@ -18,12 +18,8 @@ from test_report_lifecycle import TOPICS, World, uid
 @pytest.fixture(scope="module", params=["8", "1"], ids=["group8", "group1"])
 def svc(request):
     # More HTTP threads than the default 8, so that votes queue for a group.
-    s = sgtest.Service("report", sgtest.run_id(), env={"SG_VOTE_GROUP": request.param, "SG_HTTP_THREADS": "16"})
-    s.start()
-    yield s
-    rc = s.stop()
-    s.drop_schema()
-    assert rc == 0, f"report exited with {rc}; log {s.logpath}"
+    with sgtest.running("report", env={"SG_VOTE_GROUP": request.param, "SG_HTTP_THREADS": "16"}) as s:
+        yield s
 
 
 @pytest.fixture(scope="module")

@@ -15,12 +15,8 @@ JURORS = [f"f-{i}" for i in range(1, 6)]  # f-1..f-3 vote violation, f-4 and f-5
 
 @pytest.fixture(scope="module")
 def svc():
-    s = sgtest.Service("reviewer", sgtest.run_id(), env={"SG_POOL_ADJUST_INTERVAL_S": "3600"}, redis_db=11)
-    s.start()
-    yield s
-    rc = s.stop()
-    s.drop_schema()
-    assert rc == 0, "graceful shutdown"
+    with sgtest.running("reviewer", env={"SG_POOL_ADJUST_INTERVAL_S": "3600"}, redis_db=11) as s:
+        yield s
 
 
 def reviewer(svc, uid):

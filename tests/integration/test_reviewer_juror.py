@@ -17,12 +17,8 @@ POOL = GOOD + [BAD]
 
 @pytest.fixture(scope="module")
 def svc():
-    s = sgtest.Service("reviewer", sgtest.run_id(), env={"SG_POOL_ADJUST_INTERVAL_S": "3600"}, redis_db=10)
-    s.start()
-    yield s
-    rc = s.stop()
-    s.drop_schema()
-    assert rc == 0, "graceful shutdown"
+    with sgtest.running("reviewer", env={"SG_POOL_ADJUST_INTERVAL_S": "3600"}, redis_db=10) as s:
+        yield s
 
 
 def reviewer(svc, uid, headers=OPS):

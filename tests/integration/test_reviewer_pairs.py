@@ -12,12 +12,8 @@ CLIENT = sgtest.client_auth()
 
 @pytest.fixture(scope="module")
 def svc():
-    s = sgtest.Service("reviewer", sgtest.run_id(), env={"SG_POOL_ADJUST_INTERVAL_S": "3600"}, redis_db=9)
-    s.start()
-    yield s
-    rc = s.stop()
-    s.drop_schema()
-    assert rc == 0, "graceful shutdown"
+    with sgtest.running("reviewer", env={"SG_POOL_ADJUST_INTERVAL_S": "3600"}, redis_db=9) as s:
+        yield s
 
 
 def setup_pool(svc, tag, ids):

@@ -20,12 +20,8 @@ def monday(t):
 
 @pytest.fixture(scope="module")
 def svc():
-    s = sgtest.Service("reviewer", sgtest.run_id(), env={"SG_POOL_ADJUST_INTERVAL_S": "3600"}, redis_db=13)
-    s.start()
-    yield s
-    rc = s.stop()
-    s.drop_schema()
-    assert rc == 0, "graceful shutdown"
+    with sgtest.running("reviewer", env={"SG_POOL_ADJUST_INTERVAL_S": "3600"}, redis_db=13) as s:
+        yield s
 
 
 OPS = sgtest.ops_auth()
@@ -232,7 +228,7 @@ def test_self_service_and_ops(svc):
     with svc.db() as c:
         c.execute("UPDATE users SET credit_score = 1 WHERE user_id = %s", (retiree,))
     svc.post("/v1/pool:rebuild", headers=OPS)
-    sgtest.problem_ok(svc.put(f"/v1/me/availability", {"paused": True}, headers=sgtest.user_auth(retiree)), 409)
+    sgtest.problem_ok(svc.put("/v1/me/availability", {"paused": True}, headers=sgtest.user_auth(retiree)), 409)
     p = sgtest.problem_ok(svc.put(f"/v1/reviewers/{retiree}/status", {"status": "active", "reason": "x"},
                                   headers=OPS), 409)
     assert "credit" in p["detail"], p

@@ -13,12 +13,8 @@ GOOD, WRONG, ABSENT = "q-good", "q-wrong", "q-absent"
 
 @pytest.fixture(scope="module")
 def svc():
-    s = sgtest.Service("reviewer", sgtest.run_id(), env={"SG_POOL_ADJUST_INTERVAL_S": "3600"}, redis_db=15)
-    s.start()
-    yield s
-    rc = s.stop()
-    s.drop_schema()
-    assert rc == 0, "graceful shutdown"
+    with sgtest.running("reviewer", env={"SG_POOL_ADJUST_INTERVAL_S": "3600"}, redis_db=15) as s:
+        yield s
 
 
 def reviewer(svc, uid):

@@ -13,13 +13,8 @@ CRM, FORUM, VISITS, PRODUCT = (sgtest.auth(k) for k in ("key-crm-0001", "key-for
 
 @pytest.fixture(scope="module")
 def svc():
-    s = sgtest.Service("reviewer", sgtest.run_id(), env={"SG_POOL_ADJUST_INTERVAL_S": "3600", "SG_API_KEYS": KEYS},
-                       redis_db=12)
-    s.start()
-    yield s
-    rc = s.stop()
-    s.drop_schema()
-    assert rc == 0, "graceful shutdown"
+    with sgtest.running("reviewer", env={"SG_POOL_ADJUST_INTERVAL_S": "3600", "SG_API_KEYS": KEYS}, redis_db=12) as s:
+        yield s
 
 
 def profile(uid):

@@ -20,19 +20,15 @@ TAGGED = set(POOL[::2])  # lang:zh
 
 @pytest.fixture(scope="module")
 def svc():
-    s = sgtest.Service("reviewer", sgtest.run_id(), env={"SG_POOL_ADJUST_INTERVAL_S": "3600"}, redis_db=REDIS_DB)
-    s.start()
-    rule = {"include_tags_any": [], "exclude_tags": [], "min_credit_score": 0, "min_account_age_days": 0,
-            "active_weeks_required": 0}
-    assert s.put("/v1/pool-rule", rule, headers=OPS).status_code == 200
-    profiles = [{"user_id": u, "tags": ["lang:zh"] if u in TAGGED else [], "credit_score": 800,
-                 "registered_at": "2024-01-01T00:00:00Z"} for u in POOL]
-    assert s.post("/v1/profiles:batch", profiles, headers=CLIENT).status_code == 200
-    assert s.post("/v1/pool:rebuild", headers=OPS).json()["added"] == len(POOL)
-    yield s
-    rc = s.stop()
-    s.drop_schema()
-    assert rc == 0, "graceful shutdown"
+    with sgtest.running("reviewer", env={"SG_POOL_ADJUST_INTERVAL_S": "3600"}, redis_db=REDIS_DB) as s:
+        rule = {"include_tags_any": [], "exclude_tags": [], "min_credit_score": 0, "min_account_age_days": 0,
+                "active_weeks_required": 0}
+        assert s.put("/v1/pool-rule", rule, headers=OPS).status_code == 200
+        profiles = [{"user_id": u, "tags": ["lang:zh"] if u in TAGGED else [], "credit_score": 800,
+                     "registered_at": "2024-01-01T00:00:00Z"} for u in POOL]
+        assert s.post("/v1/profiles:batch", profiles, headers=CLIENT).status_code == 200
+        assert s.post("/v1/pool:rebuild", headers=OPS).json()["added"] == len(POOL)
+        yield s
 
 
 @pytest.fixture(scope="module")

@@ -38,13 +38,8 @@ def assert_ledger_consistent(svc):
 
 @pytest.fixture(scope="module")
 def svc():
-    s = sgtest.Service("reward", sgtest.run_id())
-    s.start()
-    yield s
-    try:
-        assert s.stop() == 0, "graceful shutdown must exit 0; log: " + s.logpath
-    finally:
-        s.drop_schema()
+    with sgtest.running("reward") as s:
+        yield s
 
 
 @pytest.fixture(scope="module")

@@ -184,13 +184,8 @@ SHARD_ACCOUNT = ("('platform treasury' || CASE WHEN abs(hashtext(t.case_id)) % 1
 
 @pytest.fixture(scope="module")
 def svc():
-    s = sgtest.Service("reward", sgtest.run_id())
-    s.start()
-    yield s
-    try:
-        assert s.stop() == 0, "graceful shutdown must exit 0; log: " + s.logpath
-    finally:
-        s.drop_schema()
+    with sgtest.running("reward") as s:
+        yield s
 
 
 @pytest.fixture(scope="module")

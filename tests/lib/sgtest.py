@@ -4,6 +4,7 @@ Services run as real processes (build/sg-<name>) against the devstack's
 PostgreSQL, Redis and Kafka. Each test module gets its own PostgreSQL schemas
 and its own Kafka topic prefix, so runs never see each other's data.
 """
+import contextlib
 import json
 import os
 import shlex
@@ -198,6 +199,28 @@ class Service:
             c.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
         if topics:
             delete_topics(self.prefix)
+
+
+@contextlib.contextmanager
+def running(name, env=None, topics=(), **kw):
+    """A service of a test module's own: started on a fresh schema and topic
+    prefix (topics: created under that prefix first, so that its consumers
+    find them when they subscribe), yielded, then stopped with SIGTERM; its
+    schema and topics are dropped however the module ended, and a shutdown
+    that did not exit 0 fails the module. kw: Service's (run, port,
+    redis_db)."""
+    s = Service(name, kw.pop("run", None) or run_id(), env=env, **kw)
+    if topics:
+        create_topics(s.prefix, topics)
+    s.start()
+    try:
+        yield s
+    finally:
+        try:
+            rc = s.stop()
+        finally:
+            s.drop_schema()
+    assert rc == 0, f"{name} exited with {rc}; log {s.logpath}"
 
 
 def problem_ok(resp, status):

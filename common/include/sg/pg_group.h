@@ -3,9 +3,10 @@
  * Each caller of sg_pg_group_tx queues its body and waits. A waiting caller
  * becomes a leader when fewer than max_groups groups are in flight: it takes
  * up to max_items queued bodies, oldest first, and runs them in ONE READ
- * COMMITTED transaction on one pooled connection, each body between
- * SAVEPOINT and RELEASE (ROLLBACK TO when it fails, with the rows it
- * deferred, so one refused body does not abort the others), then COMMITs
+ * COMMITTED transaction on one pooled connection, each body after a
+ * SAVEPOINT of its own, released in the round trip of the next body's
+ * (ROLLBACK TO when it fails, with the rows it deferred, so one refused
+ * body does not abort the others; the last one ends at COMMIT), then COMMITs
  * once and wakes every caller of the group with its own body's code. Nothing
  * waits for a group to fill: a group is whatever is queued when a leader
  * starts, one body when quiet, more under load. The rows the bodies defer
