@@ -9,7 +9,7 @@ service."""
 import pytest
 
 import sgtest
-from callback_receiver import CallbackReceiver, create_topics, parse
+from callback_receiver import CallbackReceiver, parse
 from test_report_lifecycle import World, kinds, uid
 
 TOPICS = ("sg.panel.requested", "sg.ballot.closed", "sg.case.decided", "sg.case.finalized", "sg.case.outcome",
@@ -27,11 +27,8 @@ def svc():
 
 @pytest.fixture(scope="module")
 def bus(svc):
-    create_topics(svc.prefix, TOPICS)
-    b = sgtest.Bus(svc.prefix)
-    r = b.consumer(*TOPICS)
-    yield b, r
-    r.close()
+    with sgtest.reading(svc, TOPICS) as br:
+        yield br
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import time
 import pytest
 
 import sgtest
-from callback_receiver import create_topics
 from test_report_lifecycle import World, kinds, uid
 
 TOPICS = ("sg.panel.requested", "sg.ballot.closed", "sg.case.decided", "sg.case.finalized",
@@ -26,11 +25,8 @@ def svc():
 
 @pytest.fixture(scope="module")
 def bus(svc):
-    create_topics(svc.prefix, TOPICS)
-    b = sgtest.Bus(svc.prefix)
-    r = b.consumer(*TOPICS)
-    yield b, r
-    r.close()
+    with sgtest.reading(svc, TOPICS) as br:
+        yield br
 
 
 @pytest.fixture

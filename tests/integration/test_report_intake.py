@@ -13,7 +13,6 @@ import pytest
 import requests
 
 import sgtest
-from callback_receiver import create_topics
 
 RATE = 10
 
@@ -26,11 +25,8 @@ def svc():
 
 @pytest.fixture(scope="module")
 def bus(svc):
-    create_topics(svc.prefix, ["sg.panel.requested"])
-    b = sgtest.Bus(svc.prefix)
-    r = b.consumer("sg.panel.requested")
-    yield b, r
-    r.close()
+    with sgtest.reading(svc, ("sg.panel.requested",)) as br:
+        yield br
 
 
 RULE = {"panel_size": 5, "votes_to_decide": 3, "ballot_timeout_s": 3600, "reminder_before_s": 600,

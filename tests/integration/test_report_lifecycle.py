@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 import sgtest
-from callback_receiver import CallbackReceiver, create_topics, parse, signature_ok
+from callback_receiver import CallbackReceiver, parse, signature_ok
 
 TOPICS = ("sg.panel.requested", "sg.ballot.closed", "sg.case.decided", "sg.notification.requested")
 
@@ -25,11 +25,8 @@ def svc():
 
 @pytest.fixture(scope="module")
 def bus(svc):
-    create_topics(svc.prefix, TOPICS)
-    b = sgtest.Bus(svc.prefix)
-    r = b.consumer(*TOPICS)
-    yield b, r
-    r.close()
+    with sgtest.reading(svc, TOPICS) as br:
+        yield br
 
 
 def uid(prefix="u"):

@@ -37,11 +37,8 @@ def svc(gw):
 
 @pytest.fixture(scope="module")
 def bus(svc):
-    create_topics(svc.prefix, TOPICS)
-    b = sgtest.Bus(svc.prefix)
-    r = b.consumer(*TOPICS)
-    yield b, r
-    r.close()
+    with sgtest.reading(svc, TOPICS) as br:
+        yield br
 
 
 def uid(prefix="u"):

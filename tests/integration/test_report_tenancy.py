@@ -28,10 +28,8 @@ def svc():
 
 @pytest.fixture(scope="module")
 def bus(svc):
-    b = sgtest.Bus(svc.prefix)
-    r = b.consumer(*TOPICS)
-    yield b, r
-    r.close()
+    with sgtest.reading(svc, TOPICS) as br:
+        yield br
 
 
 def uid(prefix="u"):

@@ -11,7 +11,6 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 import sgtest
-from callback_receiver import create_topics
 from test_report_lifecycle import TOPICS, World, uid
 
 
@@ -24,11 +23,8 @@ def svc(request):
 
 @pytest.fixture(scope="module")
 def w(svc):
-    create_topics(svc.prefix, TOPICS)
-    b = sgtest.Bus(svc.prefix)
-    r = b.consumer(*TOPICS)
-    yield World(svc, (b, r))
-    r.close()
+    with sgtest.reading(svc, TOPICS) as br:
+        yield World(svc, br)
 
 
 def test_concurrent_votes_each_with_its_own_outcome(w):

@@ -223,6 +223,20 @@ def running(name, env=None, topics=(), **kw):
     assert rc == 0, f"{name} exited with {rc}; log {s.logpath}"
 
 
+@contextlib.contextmanager
+def reading(svc, topics):
+    """(Bus, EventReader) on svc's topic prefix, the reader subscribed to
+    topics, which are created first if they do not exist; the reader is
+    closed on leaving."""
+    create_topics(svc.prefix, topics)
+    b = Bus(svc.prefix)
+    r = b.consumer(*topics)
+    try:
+        yield b, r
+    finally:
+        r.close()
+
+
 def problem_ok(resp, status):
     """Asserts an RFC 7807 error with the given status."""
     assert resp.status_code == status, (resp.status_code, resp.text)
