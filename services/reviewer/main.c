@@ -41,7 +41,11 @@ int main(void)
          * (rv_apply_ballots_closed), its shared rows locked in the global
          * order. */
         {"reviewer-ballot", SG_T_BALLOT_CLOSED, rv_on_ballot_closed, 1, 1, rv_apply_ballots_closed},
-        {"reviewer-decided", SG_T_CASE_DECIDED, rv_on_case_decided},
+        /* Parallel: one consumer fell behind at 200 decisions/s. A
+         * decision locks its case's assignments, then its panel's users
+         * rows in id order (every ballot of the panel is in the event, so
+         * closing the case finds nothing more to lock). */
+        {"reviewer-decided", SG_T_CASE_DECIDED, rv_on_case_decided, 1},
         {"reviewer-finalized", SG_T_CASE_FINALIZED, rv_on_case_finalized},
         {"reviewer-activity", SG_T_USER_ACTIVITY, rv_on_user_activity},
     };

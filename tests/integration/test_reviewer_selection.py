@@ -255,3 +255,63 @@ def test_burst_of_ballot_closures_applies_in_batches_exactly_once(svc, bus, assi
     m1 = consumer_batches(sgtest.metrics_when(svc, lambda t: True), "sg.ballot.closed")
     assert m1[0] > m0[0], "the burst was never applied as a batch"
     assert m1[1] == m0[1], "a batch fell back to one event per transaction"
+
+
+def test_burst_of_decisions_counts_each_once(svc, bus, assigned):
+    # 40 panels over the 40-reviewer pool, then their 40 decisions in one
+    # burst, some twice (a new event id, as a retried producer sends). The
+    # decisions are handled by SG_CONSUMER_THREADS consumers at once, whose
+    # panels share reviewers: each reviewer's counters move once per ballot,
+    # every assignment is closed with its mark, and each case's pairs are
+    # recorded once.
+    policy = {"max_open_ballots": 1000, "max_per_day": 100000, "max_per_week": 100000, "min_interval_s": 0,
+              "cooldown_after_expiry_s": 0}
+    assert svc.put("/v1/fatigue-policy", policy, headers=OPS).status_code == 200
+    run = uuid.uuid4().hex[:6]
+    cases = [f"case-decided-{run}-{i:02d}" for i in range(40)]
+    for c in cases:
+        request(bus, c)
+    assigned.poll_until(lambda _: all(answers(assigned, c) for c in cases), timeout=60)
+    cols = "voted, decided, with_majority, open_ballots"
+    with svc.db() as c:
+        before = {r[0]: r[1:] for r in c.execute(f"SELECT user_id, {cols} FROM users")}
+    rnd = random.Random(7)
+    want = collections.defaultdict(lambda: [0, 0, 0, 0])
+    marks, events = {}, []
+    for case in cases:
+        panel = answers(assigned, case)[0]["reviewer_ids"]
+        votes = {r: rnd.choice(["violation", "no_violation"]) for r in panel}
+        verdict = max(("violation", "no_violation"), key=lambda v: list(votes.values()).count(v))
+        ballots = [{"reviewer_id": r, "outcome": "voted", "decision": d, "with_majority": d == verdict}
+                   for r, d in votes.items()]
+        for r, d in votes.items():
+            marks[(case, r)] = d == verdict
+            w = want[r]
+            w[0] += 1
+            w[1] += 1
+            w[2] += d == verdict
+            w[3] -= 1
+        event = {"case_id": case, "report_type": "comment", "target_id": "t-" + case, "target_owner_id": "o",
+                 "opened_at": "2026-01-01T00:00:00Z", "verdict": verdict, "decided_by": "panel", "appeal_of": None,
+                 "reporter_ids": ["rep"], "ballots": ballots}
+        events.append(bus.produce("sg.case.decided", case, event, flush=False))
+        if rnd.random() < 0.25:
+            events.append(bus.produce("sg.case.decided", case, event, flush=False))
+    bus.producer.flush(30)
+
+    def handled():
+        with svc.db() as c:
+            return c.execute("SELECT count(*) FROM inbox WHERE event_id::text = ANY(%s)",
+                             (events,)).fetchone()[0] == len(events)
+    sgtest.wait_for(handled, timeout=60, what="every copy of the burst's decisions handled")
+    with svc.db() as c:
+        after = {r[0]: r[1:] for r in c.execute(f"SELECT user_id, {cols} FROM users")}
+        got = {(r[0], r[1]): r[2] for r in c.execute(
+            "SELECT case_id, reviewer_id, with_majority FROM assignments WHERE case_id = ANY(%s)", (cases,))}
+        pairs = c.execute("SELECT count(*), count(DISTINCT (a, b, case_id)) FROM pair_cases WHERE case_id = ANY(%s)",
+                          (cases,)).fetchone()
+    assert got == marks
+    for u in before:
+        moved = [a - b for a, b in zip(after[u], before[u])]
+        assert moved == want.get(u, [0, 0, 0, 0]), (u, moved, want.get(u))
+    assert pairs == (len(cases) * 10, len(cases) * 10), pairs
