@@ -43,8 +43,11 @@ int main(void)
         {"reviewer-ballot", SG_T_BALLOT_CLOSED, rv_on_ballot_closed, 1, 1, rv_apply_ballots_closed},
         /* Parallel: one consumer fell behind at 200 decisions/s. A
          * decision locks its case's assignments, then its panel's users
-         * rows in id order (every ballot of the panel is in the event, so
-         * closing the case finds nothing more to lock). */
+         * rows in id order, then its pairs in pair order. Every ballot of
+         * the case is in the event, so closing the case locks nobody
+         * more, except a substitute seated after the decision; a
+         * deadlock that could cause is broken by PostgreSQL and the
+         * event retried (40P01: SG_ERR_RETRY). */
         {"reviewer-decided", SG_T_CASE_DECIDED, rv_on_case_decided, 1},
         {"reviewer-finalized", SG_T_CASE_FINALIZED, rv_on_case_finalized},
         {"reviewer-activity", SG_T_USER_ACTIVITY, rv_on_user_activity},

@@ -205,20 +205,27 @@ def consumer_batches(text, topic):
     return value("sg_consumer_batches_total"), value("sg_consumer_batch_fallbacks_total")
 
 
+def forty_panels(svc, bus, assigned, tag):
+    """40 new panels of five over the 40-reviewer pool (fatigue limits
+    lifted, so that they share reviewers); returns their case ids."""
+    policy = {"max_open_ballots": 1000, "max_per_day": 100000, "max_per_week": 100000, "min_interval_s": 0,
+              "cooldown_after_expiry_s": 0}
+    assert svc.put("/v1/fatigue-policy", policy, headers=OPS).status_code == 200
+    run = uuid.uuid4().hex[:6]
+    cases = [f"case-{tag}-{run}-{i:02d}" for i in range(40)]
+    for c in cases:
+        request(bus, c)
+    assigned.poll_until(lambda _: all(answers(assigned, c) for c in cases), timeout=60)
+    return cases
+
+
 def test_burst_of_ballot_closures_applies_in_batches_exactly_once(svc, bus, assigned):
     # 40 panels over the 40-reviewer pool, then every ballot closed in one
     # burst, some closures twice (a new event id, as a retried producer
     # sends): the consumer applies them a batch at a time (one statement
     # for all the batch's assignments and reviewers), and each reviewer's
     # counters move once per ballot.
-    policy = {"max_open_ballots": 1000, "max_per_day": 100000, "max_per_week": 100000, "min_interval_s": 0,
-              "cooldown_after_expiry_s": 0}
-    assert svc.put("/v1/fatigue-policy", policy, headers=OPS).status_code == 200
-    run = uuid.uuid4().hex[:6]
-    cases = [f"case-burst-{run}-{i:02d}" for i in range(40)]
-    for c in cases:
-        request(bus, c)
-    assigned.poll_until(lambda _: all(answers(assigned, c) for c in cases), timeout=60)
+    cases = forty_panels(svc, bus, assigned, "burst")
     with svc.db() as c:
         before = {r[0]: r[1:] for r in c.execute("SELECT user_id, voted, expired, declined, open_ballots FROM users")}
     rnd = random.Random(5)
@@ -264,14 +271,7 @@ def test_burst_of_decisions_counts_each_once(svc, bus, assigned):
     # panels share reviewers: each reviewer's counters move once per ballot,
     # every assignment is closed with its mark, and each case's pairs are
     # recorded once.
-    policy = {"max_open_ballots": 1000, "max_per_day": 100000, "max_per_week": 100000, "min_interval_s": 0,
-              "cooldown_after_expiry_s": 0}
-    assert svc.put("/v1/fatigue-policy", policy, headers=OPS).status_code == 200
-    run = uuid.uuid4().hex[:6]
-    cases = [f"case-decided-{run}-{i:02d}" for i in range(40)]
-    for c in cases:
-        request(bus, c)
-    assigned.poll_until(lambda _: all(answers(assigned, c) for c in cases), timeout=60)
+    cases = forty_panels(svc, bus, assigned, "decided")
     cols = "voted, decided, with_majority, open_ballots"
     with svc.db() as c:
         before = {r[0]: r[1:] for r in c.execute(f"SELECT user_id, {cols} FROM users")}
