@@ -207,13 +207,14 @@ def running(name, env=None, topics=(), **kw):
     prefix (topics: created under that prefix first, so that its consumers
     find them when they subscribe), yielded, then stopped with SIGTERM; its
     schema and topics are dropped however the module ended, and a shutdown
-    that did not exit 0 fails the module. kw: Service's (run, port,
-    redis_db)."""
+    that did not exit 0 fails the module. A service that never got ready
+    is stopped too (the start's error is the one raised). kw: Service's
+    (run, port, redis_db)."""
     s = Service(name, kw.pop("run", None) or run_id(), env=env, **kw)
     if topics:
         create_topics(s.prefix, topics)
-    s.start()
     try:
+        s.start()
         yield s
     finally:
         try:
