@@ -89,7 +89,7 @@ $(B)/tests/test_$(1)_%: $(B)/tests/unit/test_$(1)_%.o $(B)/lib$(1).a $(LIBSG)
 	$$(CC) $$(ALL_CFLAGS) -o $$@ $$^ $$(LDLIBS) $$(TESTLIBS)
 endef
 $(foreach s,$(SERVICES),$(eval $(call UNIT_RULES,$(s))))
-$(B)/tests/it_%: $(B)/tests/integration/common/%.o $(LIBSG)
+$(B)/tests/it_%: $(B)/tests/integration/common/%.o $(B)/tests/integration/common/it_util.o $(LIBSG)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(TESTLIBS)
 $(B)/tools/%: $(B)/tools/%.o $(LIBSG)

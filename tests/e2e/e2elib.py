@@ -6,6 +6,7 @@ HTTP, Kafka (an EventCollector reads every topic of the run in a background
 thread) and read-only SQL on each service's schema where the API has no view.
 """
 import collections
+import concurrent.futures as cf
 import datetime as dt
 import json
 import os
@@ -473,6 +474,34 @@ class Stack:
 REWARD_DUE_SQL = ("SELECT case_id, user_id, kind, amount_paid FROM grants UNION ALL "
                   "SELECT case_id, user_id, kind, amount FROM pending_grants")
 
+def run_cases(stack, poster, rtype, workers=6):
+    """What a load run left behind, for its nothing-lost checks: every case of
+    report type rtype, read whole (case_id -> case), and the accepted reports
+    (poster.accepted: report_id -> (case_id, _, reporter)) whose case is
+    missing, or that are gone or name another case. Returns (full,
+    accepted_cases, missing_cases, lost_reports)."""
+    cases = {}
+    for st in FINAL + OPEN:
+        for c in paginate(f"{stack.report.url}/v1/cases?status={st}&report_type={rtype}", stack.ops()):
+            cases[c.get("case_id") or c.get("id")] = c
+    full = {}
+    with cf.ThreadPoolExecutor(workers) as ex:
+        for c in ex.map(stack.case, sorted(cases)):
+            full[c.get("case_id") or c.get("id")] = c
+    accepted_cases = {cid for cid, _, _ in poster.accepted.values()}
+    missing_cases = accepted_cases - set(full)
+    lost_reports = []
+
+    def get_rep(rid):
+        r = call("GET", f"{stack.report.url}/v1/reports/{rid}", headers=stack.ops())
+        return rid, r.status_code, (r.json() if r.status_code == 200 else None)
+    with cf.ThreadPoolExecutor(workers) as ex:
+        for rid, st, body in ex.map(get_rep, list(poster.accepted)):
+            if st != 200 or body.get("case_id") != poster.accepted[rid][0]:
+                lost_reports.append((rid, st, body))
+    return full, accepted_cases, missing_cases, lost_reports
+
+
 def expected_grants(case, reporter_ids, rule=REWARD_RULE):
     """{(case_id, user_id, kind): amount} that API.md's reward rule gives for a case
     as GET /v1/cases/{id} shows it (kinds as in the reward schema)."""
@@ -644,15 +673,16 @@ def truth_voter(never, p_truth=0.85):
     return decide
 
 
-def stack_fixture(rules, **kw):
-    """Generator body for a module fixture: start, configure, yield the stack;
-    then SIGTERM every service, drop the schemas and assert graceful exits."""
-    st = Stack(rules, **kw)
+def stack_fixture(rules, cls=None, what="e2e stack", **kw):
+    """Generator body for a module fixture: start, configure, yield the stack
+    (a Stack, or cls's); then SIGTERM every service, drop the schemas and
+    assert graceful exits."""
+    st = (cls or Stack)(rules, **kw)
     t0 = time.time()
     try:
         st.start()
         st.configure()
-        SUMMARY.append(f"e2e stack {st.run}: started and configured in {time.time() - t0:.1f}s")
+        SUMMARY.append(f"{what} {st.run}: started and configured in {time.time() - t0:.1f}s")
         yield st
     finally:
         codes = st.stop()
@@ -663,6 +693,7 @@ def stack_fixture(rules, **kw):
 
 # ---------------------------------------------------------------- several replicas, other binaries
 # (test_replicas.py, test_version_skew.py)
+
 
 class BinService(Service):
     """A Service run from another binary (a previous release's, scripts/build-previous),

@@ -5,16 +5,15 @@ applied twice: every accepted report's case is final (or legitimately open),
 the reward ledger holds exactly the grants the decided cases call for, once each,
 and each decided case produced exactly one decision on sg.case.decided."""
 import collections
-import concurrent.futures as cf
 import threading
 import time
 
 import pytest
 import requests
 
-from e2elib import (FINAL, OPEN, REWARD_DUE_SQL, SUMMARY, JurorSim, call, expected_grants, note, paginate, poll,
-                    read_topic, stack_fixture, truth_voter, voting_rule)
-from sgtest import client_auth, devstack
+from e2elib import (FINAL, OPEN, REWARD_DUE_SQL, SUMMARY, JurorSim, expected_grants, note, poll, read_topic, run_cases,
+                    stack_fixture, truth_voter, voting_rule)
+from sgtest import devstack
 
 RTYPE = "e2e_fault"
 # No re-report cooldown: each target keeps producing new cases (decisions to
@@ -168,25 +167,8 @@ def test_fault_run(stack):
         mon.stop_evt.set()
     stuck = [c for c, overdue in open_rows if overdue]
 
-    cases = {}
-    for st in FINAL + OPEN:
-        for c in paginate(f"{stack.report.url}/v1/cases?status={st}&report_type={RTYPE}", stack.ops()):
-            cases[c.get("case_id") or c.get("id")] = c
-    full = {}
-    with cf.ThreadPoolExecutor(8) as ex:
-        for c in ex.map(stack.case, sorted(cases)):
-            full[c.get("case_id") or c.get("id")] = c
-    accepted_cases = {cid for cid, _, _ in poster.accepted.values()}
-    missing_cases = accepted_cases - set(full)
     # every accepted report is stored and still names its case
-    lost_reports = []
-    with cf.ThreadPoolExecutor(8) as ex:
-        def get_rep(rid):
-            r = call("GET", f"{stack.report.url}/v1/reports/{rid}", headers=client_auth())
-            return rid, r.status_code, (r.json() if r.status_code == 200 else None)
-        for rid, st, body in ex.map(get_rep, list(poster.accepted)):
-            if st != 200 or body.get("case_id") != poster.accepted[rid][0]:
-                lost_reports.append((rid, st, body))
+    full, accepted_cases, missing_cases, lost_reports = run_cases(stack, poster, RTYPE, workers=8)
     final_n = sum(1 for c in accepted_cases if full.get(c, {}).get("status") in FINAL)
     open_n = sum(1 for c in accepted_cases if full.get(c, {}).get("status") in OPEN)
 

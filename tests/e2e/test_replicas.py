@@ -23,7 +23,6 @@ partitions by themselves. Afterwards:
   per (case, URL, outcome kind)).
 """
 import collections
-import concurrent.futures as cf
 import threading
 import time
 import uuid
@@ -32,10 +31,10 @@ import pytest
 import requests
 
 import e2elib
-from e2elib import (FINAL, OPEN, SERVICES, SUMMARY, BinService, CallbackReceiver, JurorSim, RoundRobin, Stack,
-                    advisory_holder, call, ledger_check, log_lines, max_overlap, note, ok, paginate, poll,
-                    process_of_connection, read_topic, truth_voter, voting_rule)
-from sgtest import LOGDIR, client_auth
+from e2elib import (FINAL, SERVICES, SUMMARY, BinService, CallbackReceiver, JurorSim, RoundRobin, Stack,
+                    advisory_holder, ledger_check, log_lines, max_overlap, note, ok, paginate, poll,
+                    process_of_connection, read_topic, run_cases, stack_fixture, truth_voter, voting_rule)
+from sgtest import client_auth
 
 RTYPE = "e2e_replicas"
 # Short timers so that reminders (3 s after the seat is taken), expiries (6 s),
@@ -116,19 +115,9 @@ def receiver():
 
 @pytest.fixture(scope="module")
 def stack():
-    st = ReplicaStack(RULES, n_jurors=150, redis_db=10, tag="r",
-                      env={"SG_CALLBACK_ALLOW_HOSTS": "127.0.0.1,localhost", "SG_CALLBACK_TIMEOUT_MS": "2000"})
-    t0 = time.time()
-    try:
-        st.start()
-        st.configure()
-        SUMMARY.append(f"replica stack {st.run}: 2 x 3 services started and configured in {time.time() - t0:.1f}s")
-        yield st
-    finally:
-        codes = st.stop()
-        st.drop()
-    bad = {n: c for n, c in codes.items() if c != 0}
-    assert not bad, f"surviving replicas did not exit 0 on SIGTERM: {bad} (logs in {LOGDIR}, run {st.run})"
+    yield from stack_fixture(RULES, cls=ReplicaStack, what="replica stack (2 x 3 services)", n_jurors=150,
+                             redis_db=10, tag="r",
+                             env={"SG_CALLBACK_ALLOW_HOSTS": "127.0.0.1,localhost", "SG_CALLBACK_TIMEOUT_MS": "2000"})
 
 
 class Poster(threading.Thread):
@@ -413,24 +402,7 @@ def test_two_replicas_each_kill9_one(stack, receiver):
             assert r.proc.poll() is None, f"{name} {r.label} (survivor) died: {r.proc.returncode}\n{r.tail()}"
 
     # ---- nothing lost, nothing doubled (the fault run's checks)
-    cases = {}
-    for st in FINAL + OPEN:
-        for c in paginate(f"{stack.report.url}/v1/cases?status={st}&report_type={RTYPE}", stack.ops()):
-            cases[c.get("case_id") or c.get("id")] = c
-    full = {}
-    with cf.ThreadPoolExecutor(6) as ex:
-        for c in ex.map(stack.case, sorted(cases)):
-            full[c.get("case_id") or c.get("id")] = c
-    accepted_cases = {cid for cid, _, _ in poster.accepted.values()}
-    missing_cases = accepted_cases - set(full)
-    lost_reports = []
-    with cf.ThreadPoolExecutor(6) as ex:
-        def get_rep(rid):
-            r = call("GET", f"{stack.report.url}/v1/reports/{rid}", headers=stack.ops())
-            return rid, r.status_code, (r.json() if r.status_code == 200 else None)
-        for rid, st, body in ex.map(get_rep, list(poster.accepted)):
-            if st != 200 or body.get("case_id") != poster.accepted[rid][0]:
-                lost_reports.append((rid, st, body))
+    full, accepted_cases, missing_cases, lost_reports = run_cases(stack, poster, RTYPE)
     reporters = collections.defaultdict(set)
     for rid, cid, reporter in stack.sql("report", "SELECT id::text, case_id::text, reporter_id FROM reports"):
         reporters[cid].add(reporter)

@@ -9,15 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "sg/inbox.h"
 #include "sg/kafka.h"
 #include "sg/log.h"
-#include "sg/migrate.h"
 #include "sg/outbox.h"
 #include "sg/pg.h"
+
+#include "it_util.h"
 
 #define N 200
 #define KEYS 5
@@ -27,73 +27,23 @@ static sg_pg_pool *pool;
 static const char *dsn, *brokers;
 static char schema[40], prefix[40];
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int devstack(const char *args)
-{
-    static const char *const cands[] = {"scripts/devstack", "../scripts/devstack", "../../scripts/devstack"};
-    for (size_t i = 0; i < sizeof cands / sizeof cands[0]; i++) {
-        if (access(cands[i], X_OK) == 0) {
-            char cmd[512];
-            snprintf(cmd, sizeof cmd, "%s %s >/dev/null 2>&1", cands[i], args);
-            return system(cmd);
-        }
-    }
-    cr_assert_fail("scripts/devstack not found");
-    return -1;
-}
-
-static long scalar(const char *sql)
-{
-    sg_pg *c = sg_pg_acquire(pool, 5000);
-    cr_assert_not_null(c);
-    PGresult *res = sg_pg_query(c, sql, 0, NULL);
-    cr_assert(sg_pg_ok(res), "%s", sql);
-    long v = atol(PQgetvalue(res, 0, 0));
-    PQclear(res);
-    sg_pg_release(pool, c);
-    return v;
-}
-
-static void exec_ok(const char *sql)
-{
-    sg_pg *c = sg_pg_acquire(pool, 5000);
-    cr_assert_not_null(c);
-    int rc = sg_pg_exec(c, sql, 0, NULL);
-    sg_pg_release(pool, c);
-    cr_assert_eq(rc, SG_OK, "%s", sql);
-}
-
 static void setup(void)
 {
-    char err[512] = "";
+    unsigned r;
     dsn = getenv("SG_PG_DSN");
     brokers = getenv("SG_KAFKA_BROKERS");
     cr_assert(dsn && brokers, "SG_PG_DSN / SG_KAFKA_BROKERS unset: eval \"$(scripts/devstack env)\"");
     sg_log_init("it_outbox", SG_LOG_ERROR);
-    srand((unsigned)(getpid() ^ time(NULL)));
-    unsigned r = (unsigned)rand();
-    snprintf(schema, sizeof schema, "it_outbox_%08x", r);
+    pool = it_schema_pool("it_outbox", 4, 1, schema, &r);
     snprintf(prefix, sizeof prefix, "it%08x.", r);
-    pool = sg_pg_pool_create(dsn, schema, 4, err, sizeof err);
-    cr_assert_not_null(pool, "%s", err);
-    cr_assert_eq(sg_migrate(pool, NULL, err, sizeof err), 0, "%s", err);
-    exec_ok("CREATE TABLE handled (n bigserial PRIMARY KEY, event_id uuid NOT NULL, key text, seq int)");
+    it_exec_ok(pool, "CREATE TABLE handled (n bigserial PRIMARY KEY, event_id uuid NOT NULL, key text, seq int)");
     /* What write_all wrote: the relay deletes the rows it published. */
-    exec_ok("CREATE TABLE written (id bigint PRIMARY KEY, event_id uuid NOT NULL)");
+    it_exec_ok(pool, "CREATE TABLE written (id bigint PRIMARY KEY, event_id uuid NOT NULL)");
 }
 
 static void teardown(void)
 {
-    char sql[128];
-    snprintf(sql, sizeof sql, "DROP SCHEMA \"%s\" CASCADE", schema);
-    exec_ok(sql);
-    sg_pg_pool_free(pool);
+    it_schema_drop(pool, schema);
 }
 
 TestSuite(outbox, .init = setup, .fini = teardown, .timeout = 300);
@@ -125,7 +75,7 @@ static void write_all(void)
         write_ctx w = {first, 10};
         cr_assert_eq(sg_pg_tx(pool, SG_TX_READ_COMMITTED, write_events, &w), SG_OK);
     }
-    exec_ok("INSERT INTO written SELECT id, event_id FROM outbox ON CONFLICT DO NOTHING");
+    it_exec_ok(pool, "INSERT INTO written SELECT id, event_id FROM outbox ON CONFLICT DO NOTHING");
 }
 
 /* ---- the handler ------------------------------------------------------------- */
@@ -193,8 +143,8 @@ static void run_crashing_relay(void)
     }
     int status = 0;
     pid_t w = 0;
-    long long end = now_ms() + 120000;
-    while (now_ms() < end && (w = waitpid(pid, &status, WNOHANG)) == 0)
+    long long end = it_now_ms() + 120000;
+    while (it_now_ms() < end && (w = waitpid(pid, &status, WNOHANG)) == 0)
         usleep(50000);
     if (w == 0) {
         kill(pid, SIGKILL);
@@ -206,11 +156,11 @@ static void run_crashing_relay(void)
 Test(outbox, crash_between_send_and_mark_is_handled_exactly_once)
 {
     write_all();
-    cr_assert_eq(scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL"), N);
+    cr_assert_eq(it_scalar(pool, "SELECT count(*) FROM outbox WHERE published_at IS NULL"), N);
 
     /* 1. A relay sends all N, gets every delivery report, and dies. */
     run_crashing_relay();
-    cr_assert_eq(scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL"), N,
+    cr_assert_eq(it_scalar(pool, "SELECT count(*) FROM outbox WHERE published_at IS NULL"), N,
                  "the crashed relay marked rows published");
 
     /* 2. A normal relay takes over and sends them all again. */
@@ -218,12 +168,12 @@ Test(outbox, crash_between_send_and_mark_is_handled_exactly_once)
     unsetenv("SG_TEST_RELAY_CRASH_AFTER_SEND");
     sg_outbox_relay *r = sg_outbox_relay_start(dsn, schema, brokers, prefix, err, sizeof err);
     cr_assert_not_null(r, "%s", err);
-    long long end = now_ms() + 60000;
-    while (now_ms() < end && sg_outbox_relay_published(r) < N)
+    long long end = it_now_ms() + 60000;
+    while (it_now_ms() < end && sg_outbox_relay_published(r) < N)
         usleep(50000);
     cr_assert_eq(sg_outbox_relay_published(r), N);
     cr_expect(sg_outbox_relay_is_leader(r));
-    cr_expect_eq(scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL"), 0);
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM outbox WHERE published_at IS NULL"), 0);
 
     /* 3. A consumer reads 2N messages and handles N events, once each. */
     consume_ctx cc;
@@ -236,8 +186,8 @@ Test(outbox, crash_between_send_and_mark_is_handled_exactly_once)
     const char *topics[] = {topic};
     sg_consumer *c = sg_consumer_start(brokers, group, topics, 1, consume, &cc, err, sizeof err);
     cr_assert_not_null(c, "%s", err);
-    end = now_ms() + 90000;
-    while (now_ms() < end && atomic_load(&cc.seen) < 2 * N)
+    end = it_now_ms() + 90000;
+    while (it_now_ms() < end && atomic_load(&cc.seen) < 2 * N)
         usleep(50000);
     cr_expect_eq(atomic_load(&cc.seen), 2 * N, "Kafka should hold each event twice");
     cr_expect_gt(sg_consumer_last_processed(c), 1.0e9);
@@ -246,13 +196,13 @@ Test(outbox, crash_between_send_and_mark_is_handled_exactly_once)
 
     cr_expect_eq(atomic_load(&cc.calls), N);
     cr_expect_eq(atomic_load(&cc.bad), 0, "messages not in the outbox wire format");
-    cr_expect_eq(scalar("SELECT count(*) FROM handled"), N);
-    cr_expect_eq(scalar("SELECT count(DISTINCT event_id) FROM handled"), N);
-    cr_expect_eq(scalar("SELECT count(*) FROM inbox"), N);
-    cr_expect_eq(scalar("SELECT count(*) FROM handled h JOIN written o USING (event_id)"), N);
-    cr_expect_eq(scalar("SELECT count(*) FROM outbox"), 0, "published rows are deleted");
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM handled"), N);
+    cr_expect_eq(it_scalar(pool, "SELECT count(DISTINCT event_id) FROM handled"), N);
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM inbox"), N);
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM handled h JOIN written o USING (event_id)"), N);
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM outbox"), 0, "published rows are deleted");
     /* Per key, the handler saw seq 0, 1, 2, ... in that order. */
-    cr_expect_eq(scalar("SELECT count(*) FROM (SELECT seq, row_number() OVER (PARTITION BY key ORDER BY n) - 1 AS pos"
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM (SELECT seq, row_number() OVER (PARTITION BY key ORDER BY n) - 1 AS pos"
                         " FROM handled) s WHERE seq <> pos"),
                  0, "events of one key were handled out of order");
 }
@@ -295,7 +245,7 @@ Test(outbox, inbox_dedups_direct_redelivery)
     cr_expect_eq(sg_inbox_process(pool, &m, noop, &calls), 0);
     cr_expect_eq(sg_inbox_process(pool, &m, noop, &calls), 0);
     cr_expect_eq(atomic_load(&calls), 1);
-    cr_expect_eq(scalar("SELECT count(*) FROM handled"), 1);
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM handled"), 1);
 
     /* Header and payload name the same event: still a duplicate. */
     m = msg(v, "5b0c1f9e-6a43-4c3e-9b8e-0c2f7a9d1e11");
@@ -326,19 +276,19 @@ Test(outbox, inbox_drops_invalid_and_retries_transient)
     cr_expect_eq(sg_inbox_process(pool, &m, refuse, &calls), 0);
     cr_expect_eq(sg_inbox_process(pool, &m, refuse, &calls), 0);
     cr_expect_eq(atomic_load(&calls), 1);
-    cr_expect_eq(scalar("SELECT count(*) FROM handled"), 0);
-    cr_expect_eq(scalar("SELECT count(*) FROM inbox WHERE event_id = '6b0c1f9e-6a43-4c3e-9b8e-0c2f7a9d1e12'"), 1);
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM handled"), 0);
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM inbox WHERE event_id = '6b0c1f9e-6a43-4c3e-9b8e-0c2f7a9d1e12'"), 1);
 
     /* A transient failure leaves no trace, so the event comes back. */
     atomic_store(&calls, 0);
     m = msg(v3, NULL);
     cr_expect_eq(sg_inbox_process(pool, &m, retry_later, &calls), -1);
     cr_expect_gt(atomic_load(&calls), 1, "SG_ERR_RETRY should be retried inside sg_pg_tx");
-    cr_expect_eq(scalar("SELECT count(*) FROM inbox WHERE event_id = '7b0c1f9e-6a43-4c3e-9b8e-0c2f7a9d1e13'"), 0);
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM inbox WHERE event_id = '7b0c1f9e-6a43-4c3e-9b8e-0c2f7a9d1e13'"), 0);
     atomic_store(&calls, 0);
     cr_expect_eq(sg_inbox_process(pool, &m, noop, &calls), 0);
     cr_expect_eq(atomic_load(&calls), 1);
-    cr_expect_eq(scalar("SELECT count(*) FROM handled"), 1);
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM handled"), 1);
 }
 
 /* A relay of the test's schema, once it leads (asserted). */
@@ -347,8 +297,8 @@ static sg_outbox_relay *start_leader(void)
     char err[512];
     sg_outbox_relay *r = sg_outbox_relay_start(dsn, schema, brokers, prefix, err, sizeof err);
     cr_assert_not_null(r, "%s", err);
-    long long end = now_ms() + 10000;
-    while (now_ms() < end && !sg_outbox_relay_is_leader(r))
+    long long end = it_now_ms() + 10000;
+    while (it_now_ms() < end && !sg_outbox_relay_is_leader(r))
         usleep(20000);
     cr_assert(sg_outbox_relay_is_leader(r));
     return r;
@@ -366,16 +316,16 @@ Test(outbox, one_leader_per_schema)
 
     /* The follower takes over within its 1 s election retry. */
     sg_outbox_relay_stop(a);
-    end = now_ms() + 5000;
-    while (now_ms() < end && !sg_outbox_relay_is_leader(b))
+    end = it_now_ms() + 5000;
+    while (it_now_ms() < end && !sg_outbox_relay_is_leader(b))
         usleep(20000);
     cr_expect(sg_outbox_relay_is_leader(b), "no failover");
 
     /* And it publishes what is written now, woken by NOTIFY. */
     write_ctx w = {0, 3};
     cr_assert_eq(sg_pg_tx(pool, SG_TX_READ_COMMITTED, write_events, &w), SG_OK);
-    end = now_ms() + 10000;
-    while (now_ms() < end && sg_outbox_relay_published(b) < 3)
+    end = it_now_ms() + 10000;
+    while (it_now_ms() < end && sg_outbox_relay_published(b) < 3)
         usleep(20000);
     cr_expect_eq(sg_outbox_relay_published(b), 3);
     cr_expect_eq(sg_outbox_relay_backlog(b), 0);
@@ -425,7 +375,7 @@ Test(outbox, tx_events_written_in_order_at_commit_only)
 {
     int fail = 42, ok = SG_OK;
     cr_assert_eq(sg_pg_tx(pool, SG_TX_READ_COMMITTED, add_three_then, &fail), 42);
-    cr_expect_eq(scalar("SELECT count(*) FROM outbox WHERE topic = 'it.deferred'"), 0, "rolled back with the body");
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM outbox WHERE topic = 'it.deferred'"), 0, "rolled back with the body");
     cr_assert_eq(sg_pg_tx(pool, SG_TX_READ_COMMITTED, add_three_then, &ok), SG_OK);
     sg_pg *c = sg_pg_acquire(pool, 5000);
     cr_assert_not_null(c);
@@ -488,8 +438,8 @@ Test(outbox, commits_wake_the_attached_leader_without_notify)
     write_ctx w = {0, 3};
     cr_assert_eq(sg_pg_tx(pool, SG_TX_READ_COMMITTED, write_events, &w), SG_OK);
     cr_assert_eq(sg_pg_run(pool, add_one, NULL), SG_OK);
-    end = now_ms() + 10000;
-    while (now_ms() < end && sg_outbox_relay_published(a) < 4)
+    end = it_now_ms() + 10000;
+    while (it_now_ms() < end && sg_outbox_relay_published(a) < 4)
         usleep(20000);
     cr_expect_eq(sg_outbox_relay_published(a), 4);
     cr_expect_eq(notifications(listener), 0, "a commit woken in-process must not NOTIFY");
@@ -499,8 +449,8 @@ Test(outbox, commits_wake_the_attached_leader_without_notify)
     cr_expect(batches >= 1 && batches <= 4, "%ld batches for 4 events", batches);
     for (int s = SG_RELAY_SCAN; s <= SG_RELAY_MARK; s++)
         cr_expect_gt(sg_outbox_relay_stage_us(a, s), 0, "no time in stage %s", sg_outbox_relay_stage_name(s));
-    end = now_ms() + 2000;
-    while (now_ms() < end && sg_outbox_relay_stage_us(a, SG_RELAY_LINGER) < 50000)
+    end = it_now_ms() + 2000;
+    while (it_now_ms() < end && sg_outbox_relay_stage_us(a, SG_RELAY_LINGER) < 50000)
         usleep(20000);
     cr_expect_geq(sg_outbox_relay_stage_us(a, SG_RELAY_LINGER), 50000, "the linger after a batch is counted");
     cr_expect_str_eq(sg_outbox_relay_stage_name(SG_RELAY_DELIVER), "deliver");
@@ -518,15 +468,15 @@ Test(outbox, commits_wake_the_attached_leader_without_notify)
     write_ctx w2 = {3, 3};
     cr_assert_eq(sg_pg_tx(pool, SG_TX_READ_COMMITTED, write_events, &w2), SG_OK);
     int heard = 0;
-    end = now_ms() + 10000;
-    while (now_ms() < end && (!heard || sg_outbox_relay_published(a) < 7)) {
+    end = it_now_ms() + 10000;
+    while (it_now_ms() < end && (!heard || sg_outbox_relay_published(a) < 7)) {
         heard += notifications(listener);
         usleep(20000);
     }
     cr_expect_gt(heard, 0, "a follower's commit must NOTIFY the leader");
     cr_expect_eq(sg_outbox_relay_published(a), 7);
     cr_expect_eq(sg_outbox_relay_published(b), 0);
-    cr_expect_eq(scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL"), 0);
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM outbox WHERE published_at IS NULL"), 0);
     sg_outbox_relay_stop(b);
     sg_outbox_relay_stop(a);
     PQfinish(listener);
@@ -537,7 +487,7 @@ Test(outbox, relay_reconnects_and_reelects_after_postgres_restart, .timeout = 90
     sg_outbox_relay *r = start_leader();
     long long end;
 
-    cr_assert_eq(devstack("restart postgres"), 0, "scripts/devstack restart postgres failed");
+    cr_assert_eq(it_devstack("restart postgres"), 0, "scripts/devstack restart postgres failed");
 
     write_ctx w = {0, 3};
     int rc = SG_ERR_DB;
@@ -545,8 +495,8 @@ Test(outbox, relay_reconnects_and_reelects_after_postgres_restart, .timeout = 90
         if ((rc = sg_pg_tx(pool, SG_TX_READ_COMMITTED, write_events, &w)) != SG_OK)
             usleep(200000);
     cr_assert_eq(rc, SG_OK);
-    end = now_ms() + 20000;
-    while (now_ms() < end && sg_outbox_relay_published(r) < 3)
+    end = it_now_ms() + 20000;
+    while (it_now_ms() < end && sg_outbox_relay_published(r) < 3)
         usleep(20000);
     cr_expect_eq(sg_outbox_relay_published(r), 3, "nothing published after the restart");
     cr_expect(sg_outbox_relay_is_leader(r));
@@ -606,8 +556,8 @@ static void batch_msgs(sg_kafka_msg *out, char vals[][96], size_t n)
 
 static void batch_setup_table(void)
 {
-    exec_ok("CREATE TABLE IF NOT EXISTS handled_tx (n bigserial, event_id uuid NOT NULL, key text, seq int, txid bigint)");
-    exec_ok("TRUNCATE handled_tx");
+    it_exec_ok(pool, "CREATE TABLE IF NOT EXISTS handled_tx (n bigserial, event_id uuid NOT NULL, key text, seq int, txid bigint)");
+    it_exec_ok(pool, "TRUNCATE handled_tx");
 }
 
 Test(outbox, inbox_batch_is_one_transaction_and_skips_duplicates)
@@ -626,12 +576,12 @@ Test(outbox, inbox_batch_is_one_transaction_and_skips_duplicates)
     cr_expect_eq(sg_inbox_process_batch(pool, in, 7, record_tx, NULL, &b, &one_tx), 7);
     cr_expect(one_tx, "the batch should say it committed as one transaction");
     cr_expect_eq(atomic_load(&b.calls), 4, "events 0, 2, 3, 4 once each");
-    cr_expect_eq(scalar("SELECT count(*) FROM handled_tx"), 5);
-    cr_expect_eq(scalar("SELECT count(DISTINCT event_id) FROM handled_tx"), 5);
-    cr_expect_eq(scalar("SELECT count(DISTINCT txid) FROM handled_tx WHERE seq <> 1"), 1,
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM handled_tx"), 5);
+    cr_expect_eq(it_scalar(pool, "SELECT count(DISTINCT event_id) FROM handled_tx"), 5);
+    cr_expect_eq(it_scalar(pool, "SELECT count(DISTINCT txid) FROM handled_tx WHERE seq <> 1"), 1,
                  "the batch's events should share one transaction");
     /* In order: the events of the batch were handled as they came. */
-    cr_expect_eq(scalar("SELECT count(*) FROM (SELECT seq, lag(seq) OVER (ORDER BY n) AS prev FROM handled_tx "
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM (SELECT seq, lag(seq) OVER (ORDER BY n) AS prev FROM handled_tx "
                         "WHERE seq <> 1) s WHERE prev > seq"),
                  0);
     /* Again, whole: every event is a duplicate now. */
@@ -652,11 +602,11 @@ Test(outbox, inbox_batch_isolates_a_refused_event)
     cr_expect(!one_tx, "a batch handled one by one should say so");
     /* The batch rolled back at event 2, then each event went alone: the
      * refused one left only its inbox row, the others are in once. */
-    cr_expect_eq(scalar("SELECT count(*) FROM handled_tx"), 4);
-    cr_expect_eq(scalar("SELECT count(DISTINCT event_id) FROM handled_tx"), 4);
-    cr_expect_eq(scalar("SELECT count(*) FROM handled_tx WHERE seq = 2"), 0);
-    cr_expect_eq(scalar("SELECT count(*) FROM inbox WHERE event_id::text LIKE 'a0000000-%'"), 5);
-    cr_expect_eq(scalar("SELECT count(DISTINCT txid) FROM handled_tx"), 4, "one transaction each after the fall-back");
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM handled_tx"), 4);
+    cr_expect_eq(it_scalar(pool, "SELECT count(DISTINCT event_id) FROM handled_tx"), 4);
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM handled_tx WHERE seq = 2"), 0);
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM inbox WHERE event_id::text LIKE 'a0000000-%'"), 5);
+    cr_expect_eq(it_scalar(pool, "SELECT count(DISTINCT txid) FROM handled_tx"), 4, "one transaction each after the fall-back");
 }
 
 Test(outbox, inbox_batch_stops_before_an_event_to_retry)
@@ -670,12 +620,12 @@ Test(outbox, inbox_batch_stops_before_an_event_to_retry)
     /* Events 0..2 are done; 3 must be retried, and so must 4 and 5 after it
      * (order per partition). */
     cr_expect_eq(sg_inbox_process_batch(pool, m, 6, record_tx, NULL, &b, NULL), 3);
-    cr_expect_eq(scalar("SELECT count(*) FROM handled_tx"), 3);
-    cr_expect_eq(scalar("SELECT count(*) FROM inbox WHERE event_id::text LIKE 'a0000000-%'"), 3);
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM handled_tx"), 3);
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM inbox WHERE event_id::text LIKE 'a0000000-%'"), 3);
     atomic_store(&b.retries_left, 0);
     cr_expect_eq(sg_inbox_process_batch(pool, m + 3, 3, record_tx, NULL, &b, NULL), 3);
-    cr_expect_eq(scalar("SELECT count(DISTINCT event_id) FROM handled_tx"), 6);
-    cr_expect_eq(scalar("SELECT count(*) FROM handled_tx"), 6);
+    cr_expect_eq(it_scalar(pool, "SELECT count(DISTINCT event_id) FROM handled_tx"), 6);
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM handled_tx"), 6);
 }
 
 static size_t consume_batch(const sg_kafka_msg *msgs, size_t n, void *arg)
@@ -698,8 +648,8 @@ Test(outbox, batch_consumer_handles_a_backlog_exactly_once_in_order)
     write_all();
     sg_outbox_relay *r = sg_outbox_relay_start(dsn, schema, brokers, prefix, err, sizeof err);
     cr_assert_not_null(r, "%s", err);
-    long long end = now_ms() + 60000;
-    while (now_ms() < end && sg_outbox_relay_published(r) < N)
+    long long end = it_now_ms() + 60000;
+    while (it_now_ms() < end && sg_outbox_relay_published(r) < N)
         usleep(50000);
     cr_assert_eq(sg_outbox_relay_published(r), N);
     sg_pg *c = sg_pg_acquire(pool, 5000);
@@ -717,8 +667,8 @@ Test(outbox, batch_consumer_handles_a_backlog_exactly_once_in_order)
     const char *topics[] = {topic};
     sg_consumer *k = sg_consumer_start_batch(brokers, group, topics, 1, 32, 0, consume_batch, &b, err, sizeof err);
     cr_assert_not_null(k, "%s", err);
-    end = now_ms() + 90000;
-    while (now_ms() < end && scalar("SELECT count(DISTINCT event_id) FROM handled_tx h JOIN inbox USING (event_id)") < N)
+    end = it_now_ms() + 90000;
+    while (it_now_ms() < end && it_scalar(pool, "SELECT count(DISTINCT event_id) FROM handled_tx h JOIN inbox USING (event_id)") < N)
         usleep(100000);
     sg_consumer_stop(k);
     sg_outbox_relay_stop(r);
@@ -726,10 +676,10 @@ Test(outbox, batch_consumer_handles_a_backlog_exactly_once_in_order)
     cr_expect_leq(atomic_load(&b.retries_left), 0, "the failing event was not offered again and again");
     cr_expect_gt(atomic_load(&b.batches), 0, "a backlog should come in batches");
     /* Rolled-back attempts leave no rows: each event's row is there once. */
-    cr_expect_eq(scalar("SELECT count(*) FROM handled_tx"), N);
-    cr_expect_eq(scalar("SELECT count(DISTINCT event_id) FROM handled_tx"), N);
-    cr_expect_lt(scalar("SELECT count(DISTINCT txid) FROM handled_tx"), N, "some events should share a transaction");
-    cr_expect_eq(scalar("SELECT count(*) FROM (SELECT seq, row_number() OVER (PARTITION BY key ORDER BY n) - 1 AS pos"
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM handled_tx"), N);
+    cr_expect_eq(it_scalar(pool, "SELECT count(DISTINCT event_id) FROM handled_tx"), N);
+    cr_expect_lt(it_scalar(pool, "SELECT count(DISTINCT txid) FROM handled_tx"), N, "some events should share a transaction");
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM (SELECT seq, row_number() OVER (PARTITION BY key ORDER BY n) - 1 AS pos"
                         " FROM handled_tx) s WHERE seq <> pos"),
                  0, "events of one key were handled out of order");
 }
@@ -766,20 +716,20 @@ Test(outbox, inbox_batch_apply_hook_replaces_the_handler)
     cr_expect_eq(sg_inbox_process_batch(pool, m, 5, record_tx, apply_all, &b, &one_tx), 5);
     cr_expect(one_tx);
     cr_expect_eq(atomic_load(&b.calls), 0, "the per-event handler ran beside the apply hook");
-    cr_expect_eq(scalar("SELECT count(*) FROM handled_tx WHERE key = 'apply'"), 4, "the new events, once each");
-    cr_expect_eq(scalar("SELECT count(*) FROM handled_tx WHERE key = 'apply' AND event_id = '" BATCH_ID_2 "'"), 0);
-    cr_expect_eq(scalar("SELECT count(DISTINCT txid) FROM handled_tx WHERE key = 'apply'"), 1);
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM handled_tx WHERE key = 'apply'"), 4, "the new events, once each");
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM handled_tx WHERE key = 'apply' AND event_id = '" BATCH_ID_2 "'"), 0);
+    cr_expect_eq(it_scalar(pool, "SELECT count(DISTINCT txid) FROM handled_tx WHERE key = 'apply'"), 1);
 
     /* A failing apply: rolled back, then each event through the handler. */
     batch_setup_table();
-    exec_ok("DELETE FROM inbox WHERE event_id::text LIKE 'a0000000-%'");
+    it_exec_ok(pool, "DELETE FROM inbox WHERE event_id::text LIKE 'a0000000-%'");
     b.bad_refuse = "none";
     one_tx = 1;
     cr_expect_eq(sg_inbox_process_batch(pool, m, 5, record_tx, apply_all, &b, &one_tx), 5);
     cr_expect(!one_tx);
-    cr_expect_eq(scalar("SELECT count(*) FROM handled_tx WHERE key = 'apply'"), 0);
-    cr_expect_eq(scalar("SELECT count(*) FROM handled_tx WHERE key = 'k'"), 5);
-    cr_expect_eq(scalar("SELECT count(DISTINCT txid) FROM handled_tx"), 5);
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM handled_tx WHERE key = 'apply'"), 0);
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM handled_tx WHERE key = 'k'"), 5);
+    cr_expect_eq(it_scalar(pool, "SELECT count(DISTINCT txid) FROM handled_tx"), 5);
 }
 
 /* Takes of a lingering consumer: the events of each take. */
@@ -817,8 +767,8 @@ Test(outbox, lingering_batch_consumer_takes_what_follows_its_first_event)
     /* A first event, consumed on its own, shows the consumer has its partitions. */
     write_ctx w = {0, 1};
     cr_assert_eq(sg_pg_tx(pool, SG_TX_READ_COMMITTED, write_events, &w), SG_OK);
-    long long end = now_ms() + 60000;
-    while (now_ms() < end && atomic_load(&l.seen) < 1)
+    long long end = it_now_ms() + 60000;
+    while (it_now_ms() < end && atomic_load(&l.seen) < 1)
         usleep(20000);
     cr_assert_eq(atomic_load(&l.seen), 1);
     usleep(1500 * 1000); /* past that take's linger */
@@ -829,8 +779,8 @@ Test(outbox, lingering_batch_consumer_takes_what_follows_its_first_event)
     usleep(150 * 1000); /* it reaches the consumer, which lingers */
     w = (write_ctx){2, 3};
     cr_assert_eq(sg_pg_tx(pool, SG_TX_READ_COMMITTED, write_events, &w), SG_OK);
-    end = now_ms() + 60000;
-    while (now_ms() < end && atomic_load(&l.seen) < 5)
+    end = it_now_ms() + 60000;
+    while (it_now_ms() < end && atomic_load(&l.seen) < 5)
         usleep(20000);
     sg_consumer_stop(k);
     sg_outbox_relay_stop(r);

@@ -9,16 +9,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "sg/clock.h"
 #include "sg/inbox.h"
 #include "sg/kafka.h"
 #include "sg/log.h"
-#include "sg/migrate.h"
 #include "sg/outbox.h"
 #include "sg/pg.h"
+
+#include "it_util.h"
 
 #define TOPIC "it.dead"
 #define TOPIC_MAX_BYTES "16384"
@@ -27,44 +27,20 @@ static sg_pg_pool *pool;
 static const char *dsn, *brokers;
 static char schema[40], prefix[40];
 
-static long scalar(const char *sql)
-{
-    sg_pg *c = sg_pg_acquire(pool, 5000);
-    cr_assert_not_null(c);
-    PGresult *res = sg_pg_query(c, sql, 0, NULL);
-    cr_assert(sg_pg_ok(res), "%s", sql);
-    long v = atol(PQgetvalue(res, 0, 0));
-    PQclear(res);
-    sg_pg_release(pool, c);
-    return v;
-}
-
 static void setup(void)
 {
-    char err[512] = "";
+    unsigned r;
     dsn = getenv("SG_PG_DSN");
     brokers = getenv("SG_KAFKA_BROKERS");
     cr_assert(dsn && brokers, "SG_PG_DSN / SG_KAFKA_BROKERS unset: eval \"$(scripts/devstack env)\"");
     sg_log_init("it_outbox_dead", SG_LOG_ERROR);
-    srand((unsigned)(getpid() ^ time(NULL)));
-    unsigned r = (unsigned)rand();
-    snprintf(schema, sizeof schema, "it_dead_%08x", r);
+    pool = it_schema_pool("it_dead", 4, 1, schema, &r);
     snprintf(prefix, sizeof prefix, "itd%08x.", r);
-    pool = sg_pg_pool_create(dsn, schema, 4, err, sizeof err);
-    cr_assert_not_null(pool, "%s", err);
-    cr_assert_eq(sg_migrate(pool, NULL, err, sizeof err), 0, "%s", err);
 }
 
 static void teardown(void)
 {
-    sg_pg *c = sg_pg_acquire(pool, 5000);
-    if (c) {
-        char sql[128];
-        snprintf(sql, sizeof sql, "DROP SCHEMA \"%s\" CASCADE", schema);
-        sg_pg_exec(c, sql, 0, NULL);
-        sg_pg_release(pool, c);
-    }
-    sg_pg_pool_free(pool);
+    it_schema_drop(pool, schema);
 }
 
 TestSuite(outbox_dead, .init = setup, .fini = teardown, .timeout = 240);
@@ -162,14 +138,14 @@ Test(outbox_dead, add_refuses_an_event_over_256_kib)
     cr_assert_not_null(c);
     cr_expect_eq(add_too_big(c, NULL), SG_ERR_TOO_LARGE, "outside a transaction too");
     sg_pg_release(pool, c);
-    cr_expect_eq(scalar("SELECT count(*) FROM outbox"), 0);
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM outbox"), 0);
     /* Just under the bound is fine. */
     c = sg_pg_acquire(pool, 5000);
     json_t *p = payload(1, SG_OUTBOX_EVENT_MAX - 2048);
     cr_expect_eq(sg_outbox_add(c, TOPIC, "k", "it.dead", p, NULL), SG_OK);
     json_decref(p);
     sg_pg_release(pool, c);
-    cr_expect_eq(scalar("SELECT count(*) FROM outbox"), 1);
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM outbox"), 1);
 }
 
 Test(outbox_dead, refused_event_is_dead_lettered_and_the_rest_flow_in_order)
@@ -196,20 +172,20 @@ Test(outbox_dead, refused_event_is_dead_lettered_and_the_rest_flow_in_order)
     sg_outbox_relay *r = sg_outbox_relay_start(dsn, schema, brokers, prefix, err, sizeof err);
     cr_assert_not_null(r, "%s", err);
     long long end = sg_clock_mono_ms() + 60000;
-    while (sg_clock_mono_ms() < end && scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL") > 0)
+    while (sg_clock_mono_ms() < end && it_scalar(pool, "SELECT count(*) FROM outbox WHERE published_at IS NULL") > 0)
         usleep(100000);
-    cr_expect_eq(scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL"), 0, "the outbox is stuck");
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM outbox WHERE published_at IS NULL"), 0, "the outbox is stuck");
     cr_expect_eq(sg_outbox_relay_dead(r), 2);
-    cr_expect_eq(scalar("SELECT count(*) FROM outbox_dead"), 2);
-    cr_expect_eq(scalar("SELECT count(*) FROM outbox_dead WHERE (payload->>'seq')::int = 3"
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM outbox_dead"), 2);
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM outbox_dead WHERE (payload->>'seq')::int = 3"
                         " AND error ILIKE '%too large%' AND event_type = 'it.dead' AND key = 'k'"),
                  1, "the broker's refusal, with the row intact");
-    cr_expect_eq(scalar("SELECT count(*) FROM outbox_dead WHERE (payload->>'seq')::int = 10"
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM outbox_dead WHERE (payload->>'seq')::int = 10"
                         " AND error LIKE '%256 KiB%'"),
                  1);
     /* The 11 others were published (and deleted), the dead ones moved. */
     cr_expect_eq(sg_outbox_relay_published(r), 11);
-    cr_expect_eq(scalar("SELECT count(*) FROM outbox"), 0, "dead rows left the outbox");
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM outbox"), 0, "dead rows left the outbox");
 
     seen s = {.n = 0};
     pthread_mutex_init(&s.mu, NULL);
@@ -267,6 +243,6 @@ Test(outbox_dead, inbox_drops_an_event_whose_outcome_is_too_large)
     cr_expect_eq(sg_inbox_process(pool, &m, causes_too_large, &calls), 0);
     cr_expect_eq(sg_inbox_process(pool, &m, causes_too_large, &calls), 0);
     cr_expect_eq(calls, 1, "handled once, then a duplicate");
-    cr_expect_eq(scalar("SELECT count(*) FROM inbox"), 1);
-    cr_expect_eq(scalar("SELECT count(*) FROM outbox"), 0);
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM inbox"), 1);
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM outbox"), 0);
 }

@@ -18,15 +18,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "sg/clock.h"
 #include "sg/kafka.h"
 #include "sg/log.h"
-#include "sg/migrate.h"
 #include "sg/outbox.h"
 #include "sg/pg.h"
+
+#include "it_util.h"
 
 #define TOPIC "it.takeover"
 #define KEYS 4
@@ -151,44 +151,20 @@ static void proxy_stop(void)
 
 /* ---- fixture --------------------------------------------------------------------- */
 
-static long scalar(const char *sql)
-{
-    sg_pg *c = sg_pg_acquire(pool, 5000);
-    cr_assert_not_null(c);
-    PGresult *res = sg_pg_query(c, sql, 0, NULL);
-    cr_assert(sg_pg_ok(res), "%s", sql);
-    long v = atol(PQgetvalue(res, 0, 0));
-    PQclear(res);
-    sg_pg_release(pool, c);
-    return v;
-}
-
 static void setup(void)
 {
-    char err[512] = "";
+    unsigned r;
     dsn = getenv("SG_PG_DSN");
     brokers = getenv("SG_KAFKA_BROKERS");
     cr_assert(dsn && brokers, "SG_PG_DSN / SG_KAFKA_BROKERS unset: eval \"$(scripts/devstack env)\"");
     sg_log_init("it_takeover", getenv("IT_LOG_LEVEL") ? SG_LOG_INFO : SG_LOG_ERROR);
-    srand((unsigned)(getpid() ^ time(NULL)));
-    unsigned r = (unsigned)rand();
-    snprintf(schema, sizeof schema, "it_takeover_%08x", r);
+    pool = it_schema_pool("it_takeover", 4, 1, schema, &r);
     snprintf(prefix, sizeof prefix, "itt%08x.", r);
-    pool = sg_pg_pool_create(dsn, schema, 4, err, sizeof err);
-    cr_assert_not_null(pool, "%s", err);
-    cr_assert_eq(sg_migrate(pool, NULL, err, sizeof err), 0, "%s", err);
 }
 
 static void teardown(void)
 {
-    sg_pg *c = sg_pg_acquire(pool, 5000);
-    if (c) {
-        char sql[128];
-        snprintf(sql, sizeof sql, "DROP SCHEMA \"%s\" CASCADE", schema);
-        sg_pg_exec(c, sql, 0, NULL);
-        sg_pg_release(pool, c);
-    }
-    sg_pg_pool_free(pool);
+    it_schema_drop(pool, schema);
 }
 
 TestSuite(takeover, .init = setup, .fini = teardown, .timeout = 240);
@@ -256,7 +232,7 @@ static int is_leader(void *r)
 static int all_published(void *arg)
 {
     (void)arg;
-    return scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0;
+    return it_scalar(pool, "SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0;
 }
 
 Test(takeover, frozen_leader_is_replaced_within_30s_and_nothing_is_lost)

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "sg/log.h"
@@ -13,86 +12,23 @@
 #include "sg/pg.h"
 #include "sg/pgutil.h"
 
+#include "it_util.h"
+
 static sg_pg_pool *pool;
 static char schema[40];
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* scripts/devstack relative to the working directory (the repo root under
- * make, or a build subdirectory when run by hand). */
-static int devstack(const char *args)
-{
-    static const char *const cands[] = {"scripts/devstack", "../scripts/devstack", "../../scripts/devstack"};
-    for (size_t i = 0; i < sizeof cands / sizeof cands[0]; i++) {
-        if (access(cands[i], X_OK) == 0) {
-            char cmd[512];
-            snprintf(cmd, sizeof cmd, "%s %s >/dev/null 2>&1", cands[i], args);
-            return system(cmd);
-        }
-    }
-    cr_assert_fail("scripts/devstack not found from %s", getcwd(NULL, 0));
-    return -1;
-}
-
-static void exec_ok(const char *sql)
-{
-    sg_pg *c = sg_pg_acquire(pool, 5000);
-    cr_assert_not_null(c, "cannot acquire");
-    int rc = sg_pg_exec(c, sql, 0, NULL);
-    sg_pg_release(pool, c);
-    cr_assert_eq(rc, SG_OK, "%s", sql);
-}
-
-static long scalar(const char *sql)
-{
-    sg_pg *c = sg_pg_acquire(pool, 5000);
-    cr_assert_not_null(c);
-    PGresult *res = sg_pg_query(c, sql, 0, NULL);
-    cr_assert(sg_pg_ok(res), "%s", sql);
-    long v = atol(PQgetvalue(res, 0, 0));
-    PQclear(res);
-    sg_pg_release(pool, c);
-    return v;
-}
-
 static void setup(void)
 {
-    const char *dsn = getenv("SG_PG_DSN");
-    char err[512] = "";
-    cr_assert_not_null(dsn, "SG_PG_DSN unset: eval \"$(scripts/devstack env)\"");
     sg_log_init("it_pg", SG_LOG_WARN);
-    srand((unsigned)(getpid() ^ time(NULL)));
-    snprintf(schema, sizeof schema, "it_pg_%08x", (unsigned)rand());
-    pool = sg_pg_pool_create(dsn, schema, 4, err, sizeof err);
-    cr_assert_not_null(pool, "%s", err);
-    cr_assert_eq(sg_migrate(pool, NULL, err, sizeof err), 0, "%s", err);
-    exec_ok("CREATE TABLE t (id int PRIMARY KEY, v int NOT NULL)");
-    exec_ok("INSERT INTO t VALUES (1, 0)");
+    pool = it_schema_pool("it_pg", 4, 1, schema, NULL);
+    it_exec_ok(pool, "CREATE TABLE t (id int PRIMARY KEY, v int NOT NULL)");
+    it_exec_ok(pool, "INSERT INTO t VALUES (1, 0)");
 }
 
 static void teardown(void)
 {
-    if (!pool)
-        return;
-    /* The server may have been restarted: give it a few tries. */
-    for (int i = 0; i < 50; i++) {
-        sg_pg *c = sg_pg_acquire(pool, 2000);
-        if (c) {
-            char sql[128];
-            snprintf(sql, sizeof sql, "DROP SCHEMA \"%s\" CASCADE", schema);
-            int rc = sg_pg_exec(c, sql, 0, NULL);
-            sg_pg_release(pool, c);
-            if (rc == SG_OK)
-                break;
-        }
-        usleep(200000);
-    }
-    sg_pg_pool_free(pool);
+    /* The server may have been restarted: it_schema_drop tries a while. */
+    it_schema_drop(pool, schema);
     pool = NULL;
 }
 
@@ -101,17 +37,17 @@ TestSuite(pg, .init = setup, .fini = teardown, .timeout = 120);
 Test(pg, migrate_created_common_tables_and_is_idempotent)
 {
     char err[512] = "";
-    cr_expect_eq(scalar("SELECT count(*) FROM schema_migrations WHERE version = 0"), 1);
-    cr_expect_eq(scalar("SELECT count(*) FROM outbox"), 0);
-    cr_expect_eq(scalar("SELECT count(*) FROM inbox"), 0);
-    cr_expect_eq(scalar("SELECT count(*) FROM schema_migrations WHERE version >= 100000"), 5,
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM schema_migrations WHERE version = 0"), 1);
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM outbox"), 0);
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM inbox"), 0);
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM schema_migrations WHERE version >= 100000"), 5,
                  "outbox_write, outbox_dead, outbox_write in PL/pgSQL, its NOTIFY optional, outbox_unpublished "
                  "dropped");
     /* The relay scans outbox_pkey: the partial index of releases before 100005 is gone. */
-    cr_expect_eq(scalar("SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() "
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() "
                         "AND indexname = 'outbox_unpublished'"), 0);
     cr_assert_eq(sg_migrate(pool, NULL, err, sizeof err), 0, "%s", err);
-    cr_expect_eq(scalar("SELECT count(*) FROM schema_migrations"), 6);
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM schema_migrations"), 6);
     cr_expect_str_eq(sg_pg_pool_schema(pool), schema);
 }
 
@@ -134,8 +70,8 @@ Test(pg, migrate_applies_files_once_in_order)
     }
     cr_assert_eq(sg_migrate(pool, dir, err, sizeof err), 0, "%s", err);
     cr_assert_eq(sg_migrate(pool, dir, err, sizeof err), 0, "%s", err);
-    cr_expect_eq(scalar("SELECT count(*) FROM m"), 2);
-    cr_expect_eq(scalar("SELECT count(*) FROM schema_migrations WHERE version < 100000"), 3);
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM m"), 2);
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM schema_migrations WHERE version < 100000"), 3);
 
     /* A failing file is rolled back and not recorded. */
     snprintf(path, sizeof path, "%s/003_bad.sql", dir);
@@ -144,8 +80,8 @@ Test(pg, migrate_applies_files_once_in_order)
     fclose(f);
     cr_expect_eq(sg_migrate(pool, dir, err, sizeof err), -1);
     cr_expect(strstr(err, "003_bad.sql") != NULL, "%s", err);
-    cr_expect_eq(scalar("SELECT count(*) FROM m"), 2);
-    cr_expect_eq(scalar("SELECT count(*) FROM schema_migrations WHERE version < 100000"), 3);
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM m"), 2);
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM schema_migrations WHERE version < 100000"), 3);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     cr_expect_eq(system(cmd), 0);
@@ -192,9 +128,9 @@ Test(pg, pool_bounds_and_statements)
         for (int j = 0; j < i; j++)
             cr_assert_neq(c[i], c[j]);
     }
-    long long t0 = now_ms();
+    long long t0 = it_now_ms();
     cr_expect_null(sg_pg_acquire(pool, 200), "pool of 4 handed out a fifth connection");
-    long long waited = now_ms() - t0;
+    long long waited = it_now_ms() - t0;
     cr_expect(waited >= 150 && waited < 2000, "waited %lld ms", waited);
     sg_pg_release(pool, c[3]);
     c[3] = sg_pg_acquire(pool, 200);
@@ -226,7 +162,7 @@ Test(pg, pool_bounds_and_statements)
     cr_assert_eq(sg_pg_exec(c[1], "INSERT INTO t VALUES (99, 0)", 0, NULL), SG_OK);
     for (int i = 0; i < 4; i++)
         sg_pg_release(pool, c[i]);
-    cr_expect_eq(scalar("SELECT count(*) FROM t WHERE id = 99"), 0);
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM t WHERE id = 99"), 0);
     cr_expect_eq(sg_pg_ping(pool), 0);
 }
 
@@ -253,11 +189,11 @@ static int tx_ignores_error(sg_pg *c, void *ctx)
 Test(pg, tx_commit_rollback_and_codes)
 {
     cr_expect_eq(sg_pg_tx(pool, SG_TX_READ_COMMITTED, tx_increment, NULL), SG_OK);
-    cr_expect_eq(scalar("SELECT v FROM t WHERE id = 1"), 1);
+    cr_expect_eq(it_scalar(pool, "SELECT v FROM t WHERE id = 1"), 1);
     cr_expect_eq(sg_pg_tx(pool, SG_TX_REPEATABLE_READ, tx_refuse, NULL), 7);
-    cr_expect_eq(scalar("SELECT v FROM t WHERE id = 1"), 1);
+    cr_expect_eq(it_scalar(pool, "SELECT v FROM t WHERE id = 1"), 1);
     cr_expect_eq(sg_pg_tx(pool, SG_TX_READ_COMMITTED, tx_ignores_error, NULL), SG_ERR_DB);
-    cr_expect_eq(scalar("SELECT v FROM t WHERE id = 1"), 1);
+    cr_expect_eq(it_scalar(pool, "SELECT v FROM t WHERE id = 1"), 1);
 }
 
 static void *many_increments(void *arg)
@@ -309,7 +245,7 @@ Test(pg, concurrent_transactions_share_the_pool)
         failures += r != NULL;
     }
     cr_expect_eq(failures, 0);
-    cr_expect_eq(scalar("SELECT v FROM t WHERE id = 1"), 400);
+    cr_expect_eq(it_scalar(pool, "SELECT v FROM t WHERE id = 1"), 400);
 }
 
 typedef struct ser_ctx {
@@ -355,7 +291,7 @@ Test(pg, serialization_failure_is_retried)
     }
     pthread_barrier_destroy(&b);
     /* No lost update: both increments landed, one of them after a retry. */
-    cr_expect_eq(scalar("SELECT v FROM t WHERE id = 1"), 2);
+    cr_expect_eq(it_scalar(pool, "SELECT v FROM t WHERE id = 1"), 2);
     cr_expect_gt(s[0].attempts + s[1].attempts, 2, "attempts %d + %d", s[0].attempts, s[1].attempts);
 }
 
@@ -369,7 +305,7 @@ Test(pg, recovers_after_server_restart, .timeout = 900)
         sg_pg_release(pool, c[i]);
     cr_assert_eq(sg_pg_tx(pool, SG_TX_READ_COMMITTED, tx_increment, NULL), SG_OK);
 
-    cr_assert_eq(devstack("restart postgres"), 0, "scripts/devstack restart postgres failed");
+    cr_assert_eq(it_devstack("restart postgres"), 0, "scripts/devstack restart postgres failed");
 
     int tries = 0, rc = SG_ERR_DB;
     while (tries < 50 && rc != SG_OK) {
@@ -384,7 +320,7 @@ Test(pg, recovers_after_server_restart, .timeout = 900)
     cr_expect_leq(tries, 2, "took %d tries", tries);
     for (int i = 0; i < 8; i++)
         cr_expect_eq(sg_pg_tx(pool, SG_TX_READ_COMMITTED, tx_increment, NULL), SG_OK);
-    cr_expect_eq(scalar("SELECT v FROM t WHERE id = 1"), 10);
+    cr_expect_eq(it_scalar(pool, "SELECT v FROM t WHERE id = 1"), 10);
     cr_expect_eq(sg_pg_ping(pool), 0);
 }
 
@@ -418,17 +354,17 @@ static int tx_defer(sg_pg *c, void *ctx)
 
 Test(pg, deferred_rows_written_once_before_commit)
 {
-    exec_ok("CREATE TABLE d (id bigserial PRIMARY KEY, seq int NOT NULL, tag text)");
-    long v0 = scalar("SELECT v FROM t WHERE id = 1");
+    it_exec_ok(pool, "CREATE TABLE d (id bigserial PRIMARY KEY, seq int NOT NULL, tag text)");
+    long v0 = it_scalar(pool, "SELECT v FROM t WHERE id = 1");
     int fail = 42, ok = SG_OK;
     cr_assert_eq(sg_pg_tx(pool, SG_TX_READ_COMMITTED, tx_defer, &fail), 42);
-    cr_expect_eq(scalar("SELECT count(*) FROM d"), 0, "a failed body writes nothing");
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM d"), 0, "a failed body writes nothing");
     cr_assert_eq(sg_pg_tx(pool, SG_TX_READ_COMMITTED, tx_defer, &ok), SG_OK);
-    cr_expect_eq(scalar("SELECT count(*) FROM d"), 5);
-    cr_expect_eq(scalar("SELECT count(*) FROM d WHERE tag IS NULL AND seq = 2"), 1, "NULL cells stay NULL");
-    cr_expect_eq(scalar("SELECT count(*) FROM (SELECT seq, row_number() OVER (ORDER BY id) - 1 AS r FROM d) x"
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM d"), 5);
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM d WHERE tag IS NULL AND seq = 2"), 1, "NULL cells stay NULL");
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM (SELECT seq, row_number() OVER (ORDER BY id) - 1 AS r FROM d) x"
                         " WHERE seq = r"), 5, "rows in the order they were deferred");
-    cr_expect_eq(scalar("SELECT v FROM t WHERE id = 1"), v0 * 10 + 5, "one statement per sql, all its rows");
+    cr_expect_eq(it_scalar(pool, "SELECT v FROM t WHERE id = 1"), v0 * 10 + 5, "one statement per sql, all its rows");
     sg_pg *c = sg_pg_acquire(pool, 5000);
     cr_assert_not_null(c);
     cr_expect_eq(sg_pg_defer(c, defer_b, 1, SG_P("r")), SG_ERR_DB, "outside sg_pg_tx there is no end to defer to");
@@ -479,43 +415,43 @@ static int tx_defer_only(sg_pg *c, void *ctx)
 Test(pg, pipelined_begin_and_commit_recover_and_fail_cleanly)
 {
     char err[512];
-    exec_ok("CREATE TABLE IF NOT EXISTS d (id bigserial PRIMARY KEY, seq int NOT NULL, tag text)");
+    it_exec_ok(pool, "CREATE TABLE IF NOT EXISTS d (id bigserial PRIMARY KEY, seq int NOT NULL, tag text)");
     /* One connection: what one transaction leaves behind, the next meets. */
     sg_pg_pool *one = sg_pg_pool_create(getenv("SG_PG_DSN"), schema, 1, err, sizeof err);
     cr_assert_not_null(one, "%s", err);
 
     cr_expect_eq(sg_pg_tx(one, SG_TX_READ_COMMITTED, tx_nothing, NULL), SG_OK, "a body that runs nothing");
-    long v = scalar("SELECT v FROM t WHERE id = 1");
+    long v = it_scalar(pool, "SELECT v FROM t WHERE id = 1");
     cr_assert_eq(sg_pg_tx(one, SG_TX_READ_COMMITTED, tx_increment, NULL), SG_OK);
     /* The server forgets the statement the connection prepared: the first
      * statement, sent with BEGIN, is refused (26000); the transaction is
      * begun again and the statement prepared again, and runs once. */
     cr_assert_eq(sg_pg_run(one, forget_statements, NULL), SG_OK);
     cr_expect_eq(sg_pg_tx(one, SG_TX_READ_COMMITTED, tx_increment, NULL), SG_OK);
-    cr_expect_eq(scalar("SELECT v FROM t WHERE id = 1"), v + 2);
+    cr_expect_eq(it_scalar(pool, "SELECT v FROM t WHERE id = 1"), v + 2);
 
     /* Forgotten between the body and its deferred rows: the round trip of
      * COMMIT fails, nothing is committed, and sg_pg_tx runs the body again. */
     int calls = 1; /* first, without forgetting: the connection prepares defer_b */
     cr_assert_eq(sg_pg_tx(one, SG_TX_READ_COMMITTED, tx_forget_then_defer, &calls), SG_OK);
-    v = scalar("SELECT v FROM t WHERE id = 1");
+    v = it_scalar(pool, "SELECT v FROM t WHERE id = 1");
     calls = 0;
     cr_assert_eq(sg_pg_tx(one, SG_TX_READ_COMMITTED, tx_forget_then_defer, &calls), SG_OK);
     cr_expect_eq(calls, 2);
-    cr_expect_eq(scalar("SELECT v FROM t WHERE id = 1"), v * 10 + 1, "applied once");
+    cr_expect_eq(it_scalar(pool, "SELECT v FROM t WHERE id = 1"), v * 10 + 1, "applied once");
     v = v * 10 + 1;
 
     /* A deferred statement that fails: no COMMIT, the body's own statement
      * rolled back with it, and the connection serves the next one. */
-    long rows = scalar("SELECT count(*) FROM d");
+    long rows = it_scalar(pool, "SELECT count(*) FROM d");
     cr_expect_eq(sg_pg_tx(one, SG_TX_READ_COMMITTED, tx_defer_bad, NULL), SG_ERR_DB);
-    cr_expect_eq(scalar("SELECT v FROM t WHERE id = 1"), v);
-    cr_expect_eq(scalar("SELECT count(*) FROM d"), rows);
+    cr_expect_eq(it_scalar(pool, "SELECT v FROM t WHERE id = 1"), v);
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM d"), rows);
     /* Deferred rows alone: BEGIN, the rows and COMMIT in one round trip. */
     cr_expect_eq(sg_pg_tx(one, SG_TX_SERIALIZABLE, tx_defer_only, NULL), SG_OK);
-    cr_expect_eq(scalar("SELECT count(*) FROM d WHERE tag = 'only'"), 1);
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM d WHERE tag = 'only'"), 1);
     cr_expect_eq(sg_pg_tx(one, SG_TX_READ_COMMITTED, tx_increment, NULL), SG_OK);
-    cr_expect_eq(scalar("SELECT v FROM t WHERE id = 1"), v + 1);
+    cr_expect_eq(it_scalar(pool, "SELECT v FROM t WHERE id = 1"), v + 1);
     sg_pg_pool_free(one);
 }
 

@@ -9,64 +9,31 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "sg/log.h"
 #include "sg/pg.h"
 #include "sg/pg_group.h"
 
+#include "it_util.h"
+
 static sg_pg_pool *pool;
 static char schema[40];
 
-static void exec_ok(const char *sql)
-{
-    sg_pg *c = sg_pg_acquire(pool, 5000);
-    cr_assert_not_null(c, "cannot acquire");
-    int rc = sg_pg_exec(c, sql, 0, NULL);
-    sg_pg_release(pool, c);
-    cr_assert_eq(rc, SG_OK, "%s", sql);
-}
-
-static long scalar(const char *sql)
-{
-    sg_pg *c = sg_pg_acquire(pool, 5000);
-    cr_assert_not_null(c);
-    PGresult *res = sg_pg_query(c, sql, 0, NULL);
-    cr_assert(sg_pg_ok(res), "%s", sql);
-    long v = atol(PQgetvalue(res, 0, 0));
-    PQclear(res);
-    sg_pg_release(pool, c);
-    return v;
-}
-
 static void setup(void)
 {
-    const char *dsn = getenv("SG_PG_DSN");
-    char err[512] = "", sql[160];
-    cr_assert_not_null(dsn, "SG_PG_DSN unset: eval \"$(scripts/devstack env)\"");
     sg_log_init("it_pg_group", SG_LOG_WARN);
-    srand((unsigned)(getpid() ^ time(NULL)));
-    snprintf(schema, sizeof schema, "it_pgg_%08x", (unsigned)rand());
     /* Room for the observers below and for bodies rerun alone at once. */
-    pool = sg_pg_pool_create(dsn, schema, 24, err, sizeof err);
-    cr_assert_not_null(pool, "%s", err);
-    snprintf(sql, sizeof sql, "CREATE SCHEMA \"%s\"", schema);
-    exec_ok(sql);
-    exec_ok("CREATE TABLE g (id int PRIMARY KEY, tx bigint NOT NULL)");
-    exec_ok("CREATE TABLE gd (id int NOT NULL)");
-    exec_ok("CREATE TABLE gc (flushes int NOT NULL, n int NOT NULL)");
-    exec_ok("INSERT INTO gc VALUES (0, 0)");
+    pool = it_schema_pool("it_pgg", 24, 0, schema, NULL);
+    it_exec_ok(pool, "CREATE TABLE g (id int PRIMARY KEY, tx bigint NOT NULL)");
+    it_exec_ok(pool, "CREATE TABLE gd (id int NOT NULL)");
+    it_exec_ok(pool, "CREATE TABLE gc (flushes int NOT NULL, n int NOT NULL)");
+    it_exec_ok(pool, "INSERT INTO gc VALUES (0, 0)");
 }
 
 static void teardown(void)
 {
-    char sql[128];
-    if (!pool)
-        return;
-    snprintf(sql, sizeof sql, "DROP SCHEMA \"%s\" CASCADE", schema);
-    exec_ok(sql);
-    sg_pg_pool_free(pool);
+    it_schema_drop(pool, schema);
     pool = NULL;
 }
 
@@ -191,7 +158,7 @@ static long count_id(const char *table, int id)
 {
     char sql[96];
     snprintf(sql, sizeof sql, "SELECT count(*) FROM %s WHERE id = %d", table, id);
-    return scalar(sql);
+    return it_scalar(pool, sql);
 }
 
 Test(pg_group, concurrent_bodies_share_transactions_with_their_own_outcomes)
@@ -223,16 +190,16 @@ Test(pg_group, concurrent_bodies_share_transactions_with_their_own_outcomes)
     /* The refused body's group committed the others: rolled back alone. */
     char sql[96];
     snprintf(sql, sizeof sql, "SELECT count(*) FROM g WHERE tx = %lld", jobs[2].first_tx);
-    cr_expect_gt(scalar(sql), 0, "the refused body's group committed nothing else");
+    cr_expect_gt(it_scalar(pool, sql), 0, "the refused body's group committed nothing else");
     snprintf(sql, sizeof sql, "SELECT count(*) FROM g WHERE tx = %lld", jobs[5].first_tx);
-    cr_expect_gt(scalar(sql), 0, "the failed statement's group committed nothing else");
+    cr_expect_gt(it_scalar(pool, sql), 0, "the failed statement's group committed nothing else");
 
-    long rows = scalar("SELECT count(*) FROM g"), txs = scalar("SELECT count(DISTINCT tx) FROM g");
+    long rows = it_scalar(pool, "SELECT count(*) FROM g"), txs = it_scalar(pool, "SELECT count(DISTINCT tx) FROM g");
     cr_expect_eq(rows, 11, "10 bodies and the blocker, once each");
     cr_expect_lt(txs, 6, "%ld transactions for %ld rows: not grouped", txs, rows);
-    cr_expect_eq(scalar("SELECT count(*) FROM gd"), 11);
-    cr_expect_eq(scalar("SELECT n FROM gc"), 11, "deferred rows of refused bodies were written");
-    cr_expect_eq(scalar("SELECT flushes FROM gc"), txs, "one deferred statement per transaction");
+    cr_expect_eq(it_scalar(pool, "SELECT count(*) FROM gd"), 11);
+    cr_expect_eq(it_scalar(pool, "SELECT n FROM gc"), 11, "deferred rows of refused bodies were written");
+    cr_expect_eq(it_scalar(pool, "SELECT flushes FROM gc"), txs, "one deferred statement per transaction");
     cr_expect_eq(st.items, 13, "blocker + 12 bodies (the retried one once)");
     cr_expect_lt(st.groups, 6);
     cr_expect_geq(st.alone, 1, "the retried body ran alone");
@@ -257,7 +224,7 @@ Test(pg_group, group_that_cannot_commit_runs_each_body_alone)
         cr_expect_eq(jobs[i].attempts, 2, "job %d ran in its group, then alone", jobs[i].id);
     }
     cr_expect_eq(st.alone, 6, "every body of the failed group ran again alone");
-    cr_expect_eq(scalar("SELECT count(DISTINCT tx) FROM g WHERE id BETWEEN 200 AND 205"), 5);
+    cr_expect_eq(it_scalar(pool, "SELECT count(DISTINCT tx) FROM g WHERE id BETWEEN 200 AND 205"), 5);
     sg_pg_group_free(g);
 }
 
@@ -273,7 +240,7 @@ Test(pg_group, one_item_per_group_is_one_transaction_per_body)
     sg_pg_group_stats_get(g, &st);
     for (int i = 0; i < 6; i++)
         cr_expect_eq(jobs[i].rc, i == 1 ? 7 : SG_OK);
-    cr_expect_eq(scalar("SELECT count(DISTINCT tx) FROM g WHERE id BETWEEN 300 AND 399"), 6);
+    cr_expect_eq(it_scalar(pool, "SELECT count(DISTINCT tx) FROM g WHERE id BETWEEN 300 AND 399"), 6);
     cr_expect_eq(st.groups, 7);
     cr_expect_eq(st.items, 7);
     cr_expect_null(sg_pg_group_create(pool, 65, 1));

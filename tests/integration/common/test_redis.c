@@ -24,16 +24,11 @@
 #include "sg/pg.h"
 #include "sg/redis.h"
 
+#include "it_util.h"
+
 /* The password has URL-reserved characters: in URLs it is percent-encoded. */
 #define PASSWORD "it-p@ss:w/rd"
 #define PASSWORD_URL "it-p%40ss%3Aw%2Frd"
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- a Redis server of the test's own ---------------------------------------- */
 
@@ -238,9 +233,9 @@ Test(redis, stop_fails_fast_and_start_reconnects)
 
     own_redis_stop(&own);
     for (int i = 0; i < 5; i++) {
-        long long t0 = now_ms();
+        long long t0 = it_now_ms();
         cr_expect_neq(sg_redis_ping(r), 0, "ping succeeded with Redis stopped");
-        long long took = now_ms() - t0;
+        long long took = it_now_ms() - t0;
         /* At most one connect attempt plus one command, each bounded. */
         cr_expect_lt(took, 1200, "ping took %lld ms", took);
     }
@@ -392,9 +387,9 @@ static void app_stop(app_run *a)
 {
     kill(a->pid, SIGTERM);
     int status = 0;
-    long long end = now_ms() + 60000;
+    long long end = it_now_ms() + 60000;
     pid_t w = 0;
-    while (now_ms() < end && (w = waitpid(a->pid, &status, WNOHANG)) == 0)
+    while (it_now_ms() < end && (w = waitpid(a->pid, &status, WNOHANG)) == 0)
         usleep(100000);
     if (w == 0) {
         kill(a->pid, SIGKILL);
@@ -420,8 +415,8 @@ static void app_stop(app_run *a)
 static int wait_body(int port, const char *path, int status, const char *needle, char *body, size_t len,
                      int timeout_ms)
 {
-    long long end = now_ms() + timeout_ms;
-    while (now_ms() < end) {
+    long long end = it_now_ms() + timeout_ms;
+    while (it_now_ms() < end) {
         int st = http_get(port, path, body, len);
         if (st > 0)
             cr_expect_eq(st, status, "%s answered %d: %s", path, st, body);
@@ -460,7 +455,7 @@ Test(redis, readyz_and_metrics_follow_dependencies)
     app_start(&a, url);
 
     int st = -1;
-    for (long long end = now_ms() + 90000; now_ms() < end && st != 200; usleep(200000))
+    for (long long end = it_now_ms() + 90000; it_now_ms() < end && st != 200; usleep(200000))
         st = http_get(a.port, "/readyz", body, sizeof body);
     cr_expect_eq(st, 200, "never ready: %d %s", st, body);
     if (st == 200) {
@@ -516,7 +511,7 @@ Test(redis, wrong_password_is_down_not_unready)
     snprintf(url, sizeof url, "redis://alice:not-hunter2@127.0.0.1:%d/0", own.port);
     app_start(&a, url);
     int st = -1;
-    for (long long end = now_ms() + 90000; now_ms() < end && st != 200; usleep(200000))
+    for (long long end = it_now_ms() + 90000; it_now_ms() < end && st != 200; usleep(200000))
         st = http_get(a.port, "/readyz", body, sizeof body);
     cr_expect_eq(st, 200, "never ready: %d %s", st, body);
     cr_expect(strstr(body, "\"redis\":\"down\"") && strstr(body, "\"postgres\":\"up\""), "%s", body);
