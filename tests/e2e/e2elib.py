@@ -474,6 +474,7 @@ class Stack:
 REWARD_DUE_SQL = ("SELECT case_id, user_id, kind, amount_paid FROM grants UNION ALL "
                   "SELECT case_id, user_id, kind, amount FROM pending_grants")
 
+
 def run_cases(stack, poster, rtype, workers=6):
     """What a load run left behind, for its nothing-lost checks: every case of
     report type rtype, read whole (case_id -> case), and the accepted reports
@@ -693,7 +694,6 @@ def stack_fixture(rules, cls=None, what="e2e stack", **kw):
 
 # ---------------------------------------------------------------- several replicas, other binaries
 # (test_replicas.py, test_version_skew.py)
-
 
 class BinService(Service):
     """A Service run from another binary (a previous release's, scripts/build-previous),
