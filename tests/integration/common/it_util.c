@@ -72,6 +72,13 @@ sg_pg_pool *it_schema_pool(const char *tag, int size, int migrate, char schema[4
     return pool;
 }
 
+const char *it_brokers(void)
+{
+    const char *brokers = getenv("SG_KAFKA_BROKERS");
+    cr_assert(getenv("SG_PG_DSN") && brokers, "SG_PG_DSN / SG_KAFKA_BROKERS unset: eval \"$(scripts/devstack env)\"");
+    return brokers;
+}
+
 void it_schema_drop(sg_pg_pool *pool, const char *schema)
 {
     char sql[128];

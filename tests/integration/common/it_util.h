@@ -28,6 +28,10 @@ long it_scalar(sg_pg_pool *pool, const char *sql);
  * pool with it_schema_drop. */
 sg_pg_pool *it_schema_pool(const char *tag, int size, int migrate, char schema[40], unsigned *rnd);
 
+/* The devstack's Kafka (SG_KAFKA_BROKERS), for suites that need Kafka as
+ * well as PostgreSQL; fails the test when either is unset. */
+const char *it_brokers(void);
+
 /* Drops schema (a few tries for a while: the server may be restarting)
  * and frees pool; a NULL pool is a no-op. */
 void it_schema_drop(sg_pg_pool *pool, const char *schema);

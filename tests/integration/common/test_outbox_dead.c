@@ -30,9 +30,8 @@ static char schema[40], prefix[40];
 static void setup(void)
 {
     unsigned r;
+    brokers = it_brokers();
     dsn = getenv("SG_PG_DSN");
-    brokers = getenv("SG_KAFKA_BROKERS");
-    cr_assert(dsn && brokers, "SG_PG_DSN / SG_KAFKA_BROKERS unset: eval \"$(scripts/devstack env)\"");
     sg_log_init("it_outbox_dead", SG_LOG_ERROR);
     pool = it_schema_pool("it_dead", 4, 1, schema, &r);
     snprintf(prefix, sizeof prefix, "itd%08x.", r);

@@ -154,9 +154,8 @@ static void proxy_stop(void)
 static void setup(void)
 {
     unsigned r;
+    brokers = it_brokers();
     dsn = getenv("SG_PG_DSN");
-    brokers = getenv("SG_KAFKA_BROKERS");
-    cr_assert(dsn && brokers, "SG_PG_DSN / SG_KAFKA_BROKERS unset: eval \"$(scripts/devstack env)\"");
     sg_log_init("it_takeover", getenv("IT_LOG_LEVEL") ? SG_LOG_INFO : SG_LOG_ERROR);
     pool = it_schema_pool("it_takeover", 4, 1, schema, &r);
     snprintf(prefix, sizeof prefix, "itt%08x.", r);
